@@ -1,0 +1,224 @@
+//! File changes made by tool calls, kept exact: per-line attribution replays them.
+//!
+//! The tool's input says what the agent asked for; `toolUseResult` (newer versions)
+//! says what happened, with `structuredPatch` hunks and the file's content before the
+//! change. Both are kept, because older transcripts only have the input.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One hunk of a unified diff as Claude Code records it in `structuredPatch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hunk {
+    pub old_start: u64,
+    pub old_lines: u64,
+    pub new_start: u64,
+    pub new_lines: u64,
+    /// Each line prefixed by ' ', '-' or '+'.
+    pub lines: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextEdit {
+    pub old_string: String,
+    pub new_string: String,
+    pub replace_all: bool,
+}
+
+/// What a writing tool call did to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    pub tool: String,
+    pub path: String,
+    /// Edit: one; MultiEdit: several, applied in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<TextEdit>,
+    /// Write: the whole new content. NotebookEdit: the new cell source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// The file as it was before the change, when the transcript records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hunks: Vec<Hunk>,
+    /// Write created the file (`type: "create"`); `None` when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<bool>,
+    /// The user changed the proposed edit before accepting it.
+    #[serde(default)]
+    pub user_modified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notebook_cell: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notebook_edit_mode: Option<String>,
+}
+
+/// Tools whose calls change a file.
+pub fn is_writing_tool(name: &str) -> bool {
+    matches!(name, "Edit" | "MultiEdit" | "Write" | "NotebookEdit")
+}
+
+/// The file a tool call is about, if it is about one file.
+pub fn touched_path<'a>(tool: &str, input: &'a Value) -> Option<&'a str> {
+    let o = input.as_object()?;
+    let key = match tool {
+        "Read" | "Edit" | "MultiEdit" | "Write" => "file_path",
+        "NotebookEdit" | "NotebookRead" => "notebook_path",
+        _ => return None,
+    };
+    o.get(key)
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+}
+
+fn s(o: &Map<String, Value>, k: &str) -> Option<String> {
+    o.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn b(o: &Map<String, Value>, k: &str) -> bool {
+    matches!(o.get(k), Some(Value::Bool(true)))
+}
+
+fn edit_from(o: &Map<String, Value>) -> Option<TextEdit> {
+    Some(TextEdit {
+        old_string: s(o, "old_string").or_else(|| s(o, "oldString"))?,
+        new_string: s(o, "new_string").or_else(|| s(o, "newString"))?,
+        replace_all: b(o, "replace_all") || b(o, "replaceAll"),
+    })
+}
+
+fn hunks_from(v: Option<&Value>) -> Vec<Hunk> {
+    let Some(Value::Array(items)) = v else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|h| {
+            let o = h.as_object()?;
+            let n = |k: &str| o.get(k).and_then(Value::as_u64);
+            Some(Hunk {
+                old_start: n("oldStart")?,
+                old_lines: n("oldLines")?,
+                new_start: n("newStart")?,
+                new_lines: n("newLines")?,
+                lines: o
+                    .get("lines")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|l| l.as_str().map(str::to_owned))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Builds the change a writing tool call made, from its input and (when present) the
+/// `toolUseResult` Claude Code wrote for it. `None` for tools that write no file or
+/// inputs too broken to say what changed.
+pub fn change_from(tool: &str, input: &Value, result: Option<&Value>) -> Option<FileChange> {
+    if !is_writing_tool(tool) {
+        return None;
+    }
+    let input = input.as_object()?;
+    let result = result.and_then(Value::as_object);
+    let path = result
+        .and_then(|r| s(r, "filePath"))
+        .or_else(|| s(input, "file_path"))
+        .or_else(|| s(input, "notebook_path"))?;
+    let mut change = FileChange {
+        tool: tool.to_owned(),
+        path,
+        edits: Vec::new(),
+        content: None,
+        original: None,
+        hunks: Vec::new(),
+        created: None,
+        user_modified: false,
+        notebook_cell: None,
+        notebook_edit_mode: None,
+    };
+    if let Some(r) = result {
+        change.hunks = hunks_from(r.get("structuredPatch"));
+        change.original = s(r, "originalFile").or_else(|| s(r, "originalFileContents"));
+        change.user_modified = b(r, "userModified");
+    }
+    match tool {
+        "Edit" => {
+            // The result's strings are what was applied (the user may have modified
+            // the proposal); the input is the fallback for old versions.
+            let edit = result.and_then(edit_from).or_else(|| edit_from(input));
+            change.edits.extend(edit);
+        }
+        "MultiEdit" => {
+            let edits = result
+                .and_then(|r| r.get("edits"))
+                .or_else(|| input.get("edits"));
+            if let Some(Value::Array(items)) = edits {
+                change.edits = items
+                    .iter()
+                    .filter_map(|e| e.as_object().and_then(edit_from))
+                    .collect();
+            }
+        }
+        "Write" => {
+            change.content = result
+                .and_then(|r| s(r, "content"))
+                .or_else(|| s(input, "content"));
+            change.created = result.and_then(|r| match r.get("type").and_then(Value::as_str) {
+                Some("create") => Some(true),
+                Some("update") => Some(false),
+                _ => None,
+            });
+        }
+        "NotebookEdit" => {
+            change.content = s(input, "new_source");
+            change.notebook_cell = s(input, "cell_id").or_else(|| {
+                input
+                    .get("cell_number")
+                    .and_then(Value::as_u64)
+                    .map(|n| n.to_string())
+            });
+            change.notebook_edit_mode = s(input, "edit_mode");
+        }
+        _ => {}
+    }
+    Some(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn edit_prefers_result_and_keeps_patch() {
+        let input = json!({"file_path": "/p/a.py", "old_string": "a", "new_string": "b"});
+        let result = json!({
+            "filePath": "/p/a.py", "oldString": "a", "newString": "B", "originalFile": "a\n",
+            "structuredPatch": [{"oldStart":1,"oldLines":1,"newStart":1,"newLines":1,"lines":["-a","+B"]}],
+            "userModified": true, "replaceAll": false
+        });
+        let c = change_from("Edit", &input, Some(&result)).expect("change");
+        assert_eq!(c.edits[0].new_string, "B");
+        assert_eq!(c.original.as_deref(), Some("a\n"));
+        assert_eq!(c.hunks[0].lines, vec!["-a", "+B"]);
+        assert!(c.user_modified);
+    }
+
+    #[test]
+    fn write_without_result_uses_input() {
+        let input = json!({"file_path": "/p/n.md", "content": "# hi\n"});
+        let c = change_from("Write", &input, None).expect("change");
+        assert_eq!(c.content.as_deref(), Some("# hi\n"));
+        assert_eq!(c.created, None);
+    }
+
+    #[test]
+    fn multiedit_and_non_writing_tools() {
+        let input = json!({"file_path": "/x", "edits": [{"old_string": "", "new_string": "x"}, "junk"]});
+        let c = change_from("MultiEdit", &input, Some(&json!("File created"))).expect("change");
+        assert_eq!(c.edits.len(), 1);
+        assert!(change_from("Read", &json!({"file_path": "/x"}), None).is_none());
+        assert!(change_from("Edit", &json!("nonsense"), None).is_none());
+    }
+}

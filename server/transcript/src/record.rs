@@ -1,0 +1,557 @@
+//! One transcript line, parsed leniently.
+//!
+//! Claude Code adds record types and fields in every release and older releases wrote
+//! fields with other shapes, so nothing here is strict: a field of an unexpected type
+//! is treated as absent, unknown record types are reported as [`Record::Unknown`], and
+//! only a line that is not a JSON object at all is an error.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("empty line")]
+    Empty,
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    #[error("not a JSON object (found {0})")]
+    NotAnObject(&'static str),
+    #[error("record has no \"type\" field")]
+    MissingType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => "system",
+        }
+    }
+}
+
+/// Token usage as the API reported it for one response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Text(String),
+    Thinking(String),
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: String,
+        content: String,
+        is_error: bool,
+    },
+    Image,
+    /// A block type this parser does not know; its type name is kept.
+    Other(String),
+}
+
+/// A user, assistant or system record: one node of the conversation tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Message {
+    pub uuid: Option<String>,
+    pub parent_uuid: Option<String>,
+    /// Set on the first record after a compaction: the conversation continues from it.
+    pub logical_parent_uuid: Option<String>,
+    pub session_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub role: Option<Role>,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub cwd: Option<String>,
+    pub git_branch: Option<String>,
+    pub version: Option<String>,
+    pub entrypoint: Option<String>,
+    pub subtype: Option<String>,
+    pub is_sidechain: bool,
+    pub is_meta: bool,
+    pub is_compact_summary: bool,
+    pub model: Option<String>,
+    pub message_id: Option<String>,
+    pub request_id: Option<String>,
+    pub usage: Option<Usage>,
+    pub blocks: Vec<Block>,
+    /// Claude Code's structured description of a tool's outcome (user records only).
+    pub tool_use_result: Option<Value>,
+}
+
+impl Message {
+    pub fn role_or_user(&self) -> Role {
+        self.role.unwrap_or(Role::User)
+    }
+
+    /// Concatenated text and thinking of this record, for display and search.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for b in &self.blocks {
+            if let Block::Text(t) = b {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(t);
+            }
+        }
+        out
+    }
+
+    /// Whether a person typed this: a user record with text, not a tool result, not a
+    /// slash-command echo, not the summary Claude Code writes after compaction.
+    pub fn is_prompt(&self) -> bool {
+        if self.role != Some(Role::User) || self.is_meta || self.is_compact_summary {
+            return false;
+        }
+        if self.is_sidechain && self.parent_uuid.is_none() {
+            // A subagent's first "user" record is the task the parent agent wrote.
+            return true;
+        }
+        let mut has_text = false;
+        for b in &self.blocks {
+            match b {
+                Block::ToolResult { .. } => return false,
+                Block::Text(t) => {
+                    let t = t.trim_start();
+                    if is_synthetic_user_text(t) {
+                        return false;
+                    }
+                    has_text |= !t.is_empty();
+                }
+                _ => {}
+            }
+        }
+        has_text
+    }
+
+    pub fn tool_uses(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
+        self.blocks.iter().filter_map(|b| match b {
+            Block::ToolUse { id, name, input } => Some((id.as_str(), name.as_str(), input)),
+            _ => None,
+        })
+    }
+
+    pub fn tool_results(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.blocks.iter().filter_map(|b| match b {
+            Block::ToolResult {
+                tool_use_id,
+                content,
+                is_error,
+            } => Some((tool_use_id.as_str(), content.as_str(), *is_error)),
+            _ => None,
+        })
+    }
+}
+
+/// Text Claude Code writes into user records on the user's behalf.
+fn is_synthetic_user_text(t: &str) -> bool {
+    const PREFIXES: [&str; 7] = [
+        "<command-name>",
+        "<command-message>",
+        "<local-command-stdout>",
+        "<local-command-stderr>",
+        "<system-reminder>",
+        "Caveat: The messages below were generated by the user while running local commands",
+        "[Request interrupted by user",
+    ];
+    PREFIXES.iter().any(|p| t.starts_with(p))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Message(Box<Message>),
+    /// `summary` records name the conversation that ends at `leaf_uuid`.
+    Summary {
+        summary: String,
+        leaf_uuid: Option<String>,
+    },
+    /// `custom-title` (the user's `/rename`) and `ai-title`.
+    Title {
+        title: String,
+        custom: bool,
+        session_id: Option<String>,
+    },
+    /// A known record type that carries nothing Observatory indexes
+    /// (file-history-snapshot, progress, queue-operation, ...).
+    Metadata { kind: String },
+    /// A record type this parser has never seen.
+    Unknown { kind: String },
+}
+
+/// Record types that are known and deliberately not indexed.
+const METADATA_TYPES: &[&str] = &[
+    "file-history-snapshot",
+    "progress",
+    "queue-operation",
+    "last-prompt",
+    "permission-mode",
+    "pr-link",
+    "attachment",
+    "agent-name",
+    "tag",
+    "mode",
+];
+
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
+}
+
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(matches!(Value::deserialize(d)?, Value::Bool(true)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RawRecord {
+    #[serde(rename = "type", deserialize_with = "lenient")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    uuid: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    parent_uuid: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    logical_parent_uuid: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    session_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    agent_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    timestamp: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    cwd: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    git_branch: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    version: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    entrypoint: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    subtype: Option<String>,
+    #[serde(deserialize_with = "lenient_bool")]
+    is_sidechain: bool,
+    #[serde(deserialize_with = "lenient_bool")]
+    is_meta: bool,
+    #[serde(deserialize_with = "lenient_bool")]
+    is_compact_summary: bool,
+    #[serde(deserialize_with = "lenient")]
+    request_id: Option<String>,
+    message: Option<Value>,
+    tool_use_result: Option<Value>,
+    /// `system` records carry their text here.
+    content: Option<Value>,
+    #[serde(deserialize_with = "lenient")]
+    summary: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    leaf_uuid: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    custom_title: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    ai_title: Option<String>,
+}
+
+/// Parses one line (without its newline).
+pub fn parse_line(line: &[u8]) -> Result<Record, ParseError> {
+    let trimmed = trim_ascii(line);
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if trimmed[0] != b'{' {
+        // Distinguish "valid JSON but not an object" from garbage for a clearer warning.
+        return Err(match serde_json::from_slice::<Value>(trimmed) {
+            Ok(v) => ParseError::NotAnObject(json_kind(&v)),
+            Err(e) => ParseError::Json(e.to_string()),
+        });
+    }
+    let raw: RawRecord =
+        serde_json::from_slice(trimmed).map_err(|e| ParseError::Json(e.to_string()))?;
+    let kind = raw.kind.clone();
+    match kind.as_deref() {
+        Some("user") | Some("assistant") | Some("system") => Ok(Record::Message(Box::new(
+            message_from_raw(raw, kind.as_deref()),
+        ))),
+        Some("summary") => Ok(Record::Summary {
+            summary: raw.summary.unwrap_or_default(),
+            leaf_uuid: raw.leaf_uuid,
+        }),
+        Some("custom-title") | Some("ai-title") => {
+            let custom = kind.as_deref() == Some("custom-title");
+            let title = if custom { raw.custom_title } else { raw.ai_title };
+            Ok(Record::Title {
+                title: title.unwrap_or_default(),
+                custom,
+                session_id: raw.session_id,
+            })
+        }
+        Some(k) if METADATA_TYPES.contains(&k) => Ok(Record::Metadata { kind: k.to_owned() }),
+        Some(k) => Ok(Record::Unknown { kind: k.to_owned() }),
+        // The oldest usage-only records (seen in ccusage's fixtures) have no type but
+        // carry an assistant message with usage: keep them so token totals are right.
+        None if raw.message.is_some() => Ok(Record::Message(Box::new(message_from_raw(
+            raw,
+            Some("assistant"),
+        )))),
+        None => Err(ParseError::MissingType),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn trim_ascii(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if first.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if last.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+fn message_from_raw(raw: RawRecord, kind: Option<&str>) -> Message {
+    let role = match kind {
+        Some("user") => Some(Role::User),
+        Some("assistant") => Some(Role::Assistant),
+        Some("system") => Some(Role::System),
+        _ => None,
+    };
+    let mut m = Message {
+        uuid: raw.uuid,
+        parent_uuid: raw.parent_uuid,
+        logical_parent_uuid: raw.logical_parent_uuid,
+        session_id: raw.session_id,
+        agent_id: raw.agent_id,
+        role,
+        timestamp: raw.timestamp.as_deref().and_then(parse_timestamp),
+        cwd: raw.cwd.filter(|c| !c.is_empty()),
+        git_branch: raw.git_branch.filter(|b| !b.is_empty()),
+        version: raw.version,
+        entrypoint: raw.entrypoint,
+        subtype: raw.subtype,
+        is_sidechain: raw.is_sidechain,
+        is_meta: raw.is_meta,
+        is_compact_summary: raw.is_compact_summary,
+        request_id: raw.request_id,
+        tool_use_result: raw.tool_use_result,
+        ..Message::default()
+    };
+    if let Some(Value::Object(msg)) = raw.message {
+        m.model = msg.get("model").and_then(Value::as_str).map(str::to_owned);
+        m.message_id = msg.get("id").and_then(Value::as_str).map(str::to_owned);
+        m.usage = msg.get("usage").and_then(parse_usage);
+        match msg.get("content") {
+            Some(Value::String(s)) => m.blocks.push(Block::Text(s.clone())),
+            Some(Value::Array(items)) => m.blocks = items.iter().map(parse_block).collect(),
+            _ => {}
+        }
+    }
+    if role == Some(Role::System) {
+        if let Some(Value::String(s)) = raw.content {
+            m.blocks.push(Block::Text(s));
+        }
+    }
+    m
+}
+
+fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+fn parse_usage(v: &Value) -> Option<Usage> {
+    let o = v.as_object()?;
+    let n = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
+    Some(Usage {
+        input_tokens: n("input_tokens"),
+        output_tokens: n("output_tokens"),
+        cache_creation_input_tokens: n("cache_creation_input_tokens"),
+        cache_read_input_tokens: n("cache_read_input_tokens"),
+    })
+}
+
+fn str_field(o: &serde_json::Map<String, Value>, k: &str) -> String {
+    o.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn parse_block(v: &Value) -> Block {
+    let Some(o) = v.as_object() else {
+        return match v {
+            Value::String(s) => Block::Text(s.clone()),
+            other => Block::Other(json_kind(other).to_owned()),
+        };
+    };
+    match o.get("type").and_then(Value::as_str).unwrap_or_default() {
+        "text" => Block::Text(str_field(o, "text")),
+        "thinking" => Block::Thinking(str_field(o, "thinking")),
+        "redacted_thinking" => Block::Thinking(String::new()),
+        "tool_use" | "server_tool_use" => Block::ToolUse {
+            id: str_field(o, "id"),
+            name: str_field(o, "name"),
+            input: o.get("input").cloned().unwrap_or(Value::Null),
+        },
+        "tool_result" => Block::ToolResult {
+            tool_use_id: str_field(o, "tool_use_id"),
+            content: tool_result_text(o.get("content")),
+            is_error: matches!(o.get("is_error"), Some(Value::Bool(true))),
+        },
+        "image" => Block::Image,
+        other => Block::Other(other.to_owned()),
+    }
+}
+
+/// A tool result's content is a string or a list of text/image blocks.
+fn tool_result_text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => {
+            let mut out = String::new();
+            for item in items {
+                let text = match item {
+                    Value::String(s) => Some(s.as_str()),
+                    Value::Object(o) => o.get("text").and_then(Value::as_str),
+                    _ => None,
+                };
+                if let Some(t) = text {
+                    if !out.is_empty() {
+                        out.push('\n');
+                    }
+                    out.push_str(t);
+                }
+            }
+            out
+        }
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(line: &str) -> Message {
+        match parse_line(line.as_bytes()) {
+            Ok(Record::Message(m)) => *m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_objects_and_garbage_are_errors() {
+        assert_eq!(parse_line(b"42"), Err(ParseError::NotAnObject("a number")));
+        assert_eq!(parse_line(b"[1]"), Err(ParseError::NotAnObject("an array")));
+        assert_eq!(parse_line(b"  "), Err(ParseError::Empty));
+        assert!(matches!(parse_line(b"{\"type\":"), Err(ParseError::Json(_))));
+        assert_eq!(parse_line(b"{\"silly\":1}"), Err(ParseError::MissingType));
+    }
+
+    #[test]
+    fn mistyped_fields_are_absent_not_fatal() {
+        let m = msg(r#"{"type":"user","uuid":"u1","message":"error","timestamp":5}"#);
+        assert_eq!(m.uuid.as_deref(), Some("u1"));
+        assert!(m.blocks.is_empty());
+        assert!(m.timestamp.is_none());
+    }
+
+    #[test]
+    fn assistant_blocks_usage_and_ids() {
+        let m = msg(
+            r#"{"type":"assistant","uuid":"a","requestId":"r1","message":{"id":"m1","model":"claude-x","content":[{"type":"text","text":"hi"},{"type":"tool_use","id":"t1","name":"Edit","input":{"file_path":"/a"}}],"usage":{"input_tokens":3,"output_tokens":4,"cache_read_input_tokens":5}}}"#,
+        );
+        assert_eq!(m.request_id.as_deref(), Some("r1"));
+        assert_eq!(m.message_id.as_deref(), Some("m1"));
+        assert_eq!(m.usage.map(|u| u.total()), Some(12));
+        assert_eq!(m.tool_uses().count(), 1);
+        assert_eq!(m.text(), "hi");
+    }
+
+    #[test]
+    fn prompts_exclude_tool_results_and_command_echoes() {
+        assert!(msg(r#"{"type":"user","message":{"content":"fix it"}}"#).is_prompt());
+        assert!(!msg(
+            r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"x","content":"ok"}]}}"#
+        )
+        .is_prompt());
+        assert!(
+            !msg(r#"{"type":"user","message":{"content":"<command-name>/clear</command-name>"}}"#)
+                .is_prompt()
+        );
+        assert!(
+            !msg(r#"{"type":"user","isMeta":true,"message":{"content":"x"}}"#).is_prompt()
+        );
+    }
+
+    #[test]
+    fn titles_summaries_and_unknown_types() {
+        assert_eq!(
+            parse_line(br#"{"type":"custom-title","customTitle":"Fix auth","sessionId":"s"}"#),
+            Ok(Record::Title {
+                title: "Fix auth".into(),
+                custom: true,
+                session_id: Some("s".into())
+            })
+        );
+        assert_eq!(
+            parse_line(br#"{"type":"summary","summary":"S","leafUuid":"l"}"#),
+            Ok(Record::Summary {
+                summary: "S".into(),
+                leaf_uuid: Some("l".into())
+            })
+        );
+        assert_eq!(
+            parse_line(br#"{"type":"brand-new-thing"}"#),
+            Ok(Record::Unknown {
+                kind: "brand-new-thing".into()
+            })
+        );
+    }
+}
