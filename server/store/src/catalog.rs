@@ -1,0 +1,438 @@
+//! The read side of the store, behind a trait so that a server database can implement
+//! the same queries.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use observatory_transcript::{parse_line, FileChange, Record, Usage};
+use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension};
+use serde::Serialize;
+
+use crate::pricing;
+use crate::search::{SearchPage, SearchQuery};
+use crate::{Error, Result, Store};
+
+/// Queries every backend answers.
+pub trait Catalog {
+    fn search(&self, q: &SearchQuery) -> Result<SearchPage>;
+    fn conversations(&self, f: &ConversationFilter) -> Result<Vec<ConversationSummary>>;
+    /// A conversation by its session id or a unique prefix of it.
+    fn conversation(&self, id: &str) -> Result<ConversationSummary>;
+    /// The conversation's records, read back from Observatory's own copy of the
+    /// transcript (so they outlive Claude Code's 30-day cleanup).
+    fn conversation_records(&self, conversation_id: i64) -> Result<Vec<Record>>;
+    /// Every recorded touch of a file, newest first. A relative path matches any
+    /// recorded path that ends with it.
+    fn file_touches(&self, path: &str) -> Result<Vec<FileTouch>>;
+    fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    /// The project directory (`cwd`); matches it and directories below it.
+    pub project: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub model: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationSummary {
+    #[serde(skip)]
+    pub id: i64,
+    pub session_id: String,
+    pub title: String,
+    pub kind: String,
+    pub parent_session: Option<String>,
+    pub project: Option<String>,
+    pub git_branch: Option<String>,
+    pub version: Option<String>,
+    pub entrypoint: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub message_count: u64,
+    pub models: Vec<String>,
+    pub usage: Usage,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileTouch {
+    pub session_id: String,
+    pub conversation_title: String,
+    pub tool: String,
+    pub path: String,
+    pub at: Option<DateTime<Utc>>,
+    /// `None` while the tool's result has not been written yet.
+    pub failed: Option<bool>,
+    pub error: Option<String>,
+    pub tool_use_id: String,
+    pub prompt: Option<String>,
+    pub change: Option<FileChange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroup {
+    Conversation,
+    Project,
+    Day,
+    Model,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UsageRow {
+    pub key: String,
+    /// A readable name for the key (the conversation title for conversations).
+    pub label: String,
+    pub conversations: u64,
+    pub usage: Usage,
+    pub total_tokens: u64,
+    pub cost_usd: f64,
+}
+
+pub(crate) fn from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::from_timestamp_millis)
+}
+
+/// SQL for a conversation's title: the user's /rename, the AI title, the summary
+/// Claude Code wrote for its last message, else its first prompt.
+pub(crate) const TITLE_SQL: &str = "COALESCE(c.custom_title, c.ai_title,
+    (SELECT s.summary FROM summaries s JOIN messages m ON m.uuid = s.leaf_uuid
+      WHERE m.conversation_id = c.id LIMIT 1),
+    c.first_prompt, c.session_key)";
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Condition (and its parameters) matching a recorded path to what the user gave.
+pub(crate) fn path_condition(column: &str, path: &str) -> (String, Vec<SqlValue>) {
+    let trimmed = path.trim_start_matches("./");
+    if trimmed.starts_with('/') {
+        (format!("{column} = ?"), vec![SqlValue::Text(trimmed.to_owned())])
+    } else {
+        (
+            format!("({column} = ? OR {column} LIKE ? ESCAPE '\\')"),
+            vec![
+                SqlValue::Text(trimmed.to_owned()),
+                SqlValue::Text(format!("%/{}", like_escape(trimmed))),
+            ],
+        )
+    }
+}
+
+fn conversation_where(f: &ConversationFilter, alias: &str) -> (String, Vec<SqlValue>) {
+    let mut conds = vec!["1 = 1".to_owned()];
+    let mut args = Vec::new();
+    if let Some(p) = &f.project {
+        let p = p.trim_end_matches('/');
+        conds.push(format!("({alias}.project = ? OR {alias}.project LIKE ? ESCAPE '\\')"));
+        args.push(SqlValue::Text(p.to_owned()));
+        args.push(SqlValue::Text(format!("{}/%", like_escape(p))));
+    }
+    if let Some(s) = f.since {
+        conds.push(format!("{alias}.ended_at >= ?"));
+        args.push(SqlValue::Integer(s.timestamp_millis()));
+    }
+    if let Some(u) = f.until {
+        conds.push(format!("{alias}.started_at < ?"));
+        args.push(SqlValue::Integer(u.timestamp_millis()));
+    }
+    if let Some(m) = &f.model {
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM usage u WHERE u.conversation_id = {alias}.id AND u.model LIKE ? ESCAPE '\\')"
+        ));
+        args.push(SqlValue::Text(format!("%{}%", like_escape(m))));
+    }
+    (conds.join(" AND "), args)
+}
+
+impl Store {
+    fn summaries_where(&self, cond: &str, args: Vec<SqlValue>, tail: &str) -> Result<Vec<ConversationSummary>> {
+        let sql = format!(
+            "SELECT c.id, c.session_key, {TITLE_SQL}, c.kind, c.parent_session, c.project, c.git_branch, c.version,
+                    c.entrypoint, c.started_at, c.ended_at, c.message_count
+             FROM conversations c WHERE {cond} {tail}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok(ConversationSummary {
+                id: r.get(0)?,
+                session_id: r.get(1)?,
+                title: one_line(&r.get::<_, String>(2)?, 120),
+                kind: r.get(3)?,
+                parent_session: r.get(4)?,
+                project: r.get(5)?,
+                git_branch: r.get(6)?,
+                version: r.get(7)?,
+                entrypoint: r.get(8)?,
+                started_at: from_ms(r.get(9)?),
+                ended_at: from_ms(r.get(10)?),
+                message_count: r.get::<_, i64>(11)? as u64,
+                models: Vec::new(),
+                usage: Usage::default(),
+                cost_usd: 0.0,
+            })
+        })?;
+        let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        for c in &mut out {
+            self.fill_usage(c)?;
+        }
+        Ok(out)
+    }
+
+    fn fill_usage(&self, c: &mut ConversationSummary) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT model, sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), sum(cache_read_tokens)
+             FROM usage WHERE conversation_id = ?1 GROUP BY model ORDER BY sum(output_tokens) DESC",
+        )?;
+        let rows = stmt.query_map([c.id], usage_by_model)?;
+        for row in rows {
+            let (model, u) = row?;
+            add_usage(&mut c.usage, &u);
+            c.cost_usd += pricing::cost(model.as_deref(), &u);
+            if let Some(m) = model.filter(|m| !m.starts_with('<')) {
+                c.models.push(m);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn conversation_id_for(&self, id: &str) -> Result<i64> {
+        Ok(self.conversation(id)?.id)
+    }
+}
+
+fn usage_by_model(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Option<String>, Usage)> {
+    Ok((
+        r.get(0)?,
+        Usage {
+            input_tokens: r.get::<_, i64>(1)? as u64,
+            output_tokens: r.get::<_, i64>(2)? as u64,
+            cache_creation_input_tokens: r.get::<_, i64>(3)? as u64,
+            cache_read_input_tokens: r.get::<_, i64>(4)? as u64,
+        },
+    ))
+}
+
+fn add_usage(a: &mut Usage, b: &Usage) {
+    a.input_tokens += b.input_tokens;
+    a.output_tokens += b.output_tokens;
+    a.cache_creation_input_tokens += b.cache_creation_input_tokens;
+    a.cache_read_input_tokens += b.cache_read_input_tokens;
+}
+
+/// First line of `s`, at most `max` characters, for tables and titles.
+pub fn one_line(s: &str, max: usize) -> String {
+    let line = s.trim().lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= max {
+        return line.to_owned();
+    }
+    let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+impl Catalog for Store {
+    fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
+        crate::search::run(self, q)
+    }
+
+    fn conversations(&self, f: &ConversationFilter) -> Result<Vec<ConversationSummary>> {
+        let (cond, mut args) = conversation_where(f, "c");
+        let limit = f.limit.map_or(-1, |l| l as i64);
+        args.push(SqlValue::Integer(limit));
+        args.push(SqlValue::Integer(f.offset as i64));
+        self.summaries_where(&cond, args, "ORDER BY c.ended_at DESC, c.id DESC LIMIT ? OFFSET ?")
+    }
+
+    fn conversation(&self, id: &str) -> Result<ConversationSummary> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        let mut found = self.summaries_where(
+            "c.session_key LIKE ? ESCAPE '\\'",
+            vec![SqlValue::Text(format!("{}%", like_escape(id)))],
+            "ORDER BY c.session_key LIMIT 6",
+        )?;
+        if let Some(exact) = found.iter().position(|c| c.session_id == id) {
+            return Ok(found.swap_remove(exact));
+        }
+        match found.len() {
+            0 => Err(Error::NotFound(id.to_owned())),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::Ambiguous(
+                id.to_owned(),
+                found.iter().map(|c| c.session_id.as_str()).take(5).collect::<Vec<_>>().join(", "),
+            )),
+        }
+    }
+
+    fn conversation_records(&self, conversation_id: i64) -> Result<Vec<Record>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.data FROM raw_chunks r JOIN sources s ON s.id = r.source_id
+             WHERE r.conversation_id = ?1 ORDER BY s.id, r.start_offset",
+        )?;
+        let mut out = Vec::new();
+        let mut rows = stmt.query([conversation_id])?;
+        while let Some(row) = rows.next()? {
+            let data: Vec<u8> = row.get(0)?;
+            let raw = zstd::stream::decode_all(data.as_slice()).map_err(|e| Error::Corrupt(format!("raw chunk: {e}")))?;
+            out.extend(raw.split(|b| *b == b'\n').filter_map(|l| parse_line(l).ok()));
+        }
+        Ok(out)
+    }
+
+    fn file_touches(&self, path: &str) -> Result<Vec<FileTouch>> {
+        let (cond, args) = path_condition("t.path", path);
+        let sql = format!(
+            "SELECT c.session_key, {TITLE_SQL}, t.name, t.path, t.ts, t.failed, t.error, t.tool_use_id,
+                    (SELECT d.text FROM docs d WHERE d.message_id = t.prompt_id AND d.kind = 'prompt' LIMIT 1),
+                    t.change
+             FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id
+             WHERE {cond} ORDER BY t.ts DESC, t.id DESC"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            let tool: String = r.get(2)?;
+            let change: Option<String> = r.get(9)?;
+            Ok(FileTouch {
+                session_id: r.get(0)?,
+                conversation_title: one_line(&r.get::<_, String>(1)?, 120),
+                path: r.get(3)?,
+                at: from_ms(r.get(4)?),
+                failed: r.get(5)?,
+                error: r.get(6)?,
+                tool_use_id: r.get(7)?,
+                prompt: r.get(8)?,
+                // Until its result arrives a writing call holds its raw input here.
+                change: change.and_then(|c| serde_json::from_str::<FileChange>(&c).ok()),
+                tool,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>> {
+        let (cond, args) = conversation_where(f, "c");
+        let key_sql = match group {
+            UsageGroup::Conversation => "c.session_key",
+            UsageGroup::Project => "COALESCE(c.project, '(unknown)')",
+            UsageGroup::Day => "COALESCE(date(u.ts / 1000, 'unixepoch'), '(undated)')",
+            UsageGroup::Model => "COALESCE(u.model, '(unknown)')",
+        };
+        let sql = format!(
+            "SELECT {key_sql}, u.model, sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_creation_tokens),
+                    sum(u.cache_read_tokens), count(DISTINCT c.id), min({TITLE_SQL})
+             FROM usage u JOIN conversations c ON c.id = u.conversation_id
+             WHERE {cond} GROUP BY 1, 2"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(args))?;
+        let mut groups: BTreeMap<String, UsageRow> = BTreeMap::new();
+        let mut convs: BTreeMap<String, std::collections::HashSet<String>> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(0)?;
+            let model: Option<String> = r.get(1)?;
+            let u = Usage {
+                input_tokens: r.get::<_, i64>(2)? as u64,
+                output_tokens: r.get::<_, i64>(3)? as u64,
+                cache_creation_input_tokens: r.get::<_, i64>(4)? as u64,
+                cache_read_input_tokens: r.get::<_, i64>(5)? as u64,
+            };
+            let title: String = r.get(7)?;
+            let row = groups.entry(key.clone()).or_insert_with(|| UsageRow {
+                label: if group == UsageGroup::Conversation { one_line(&title, 60) } else { key.clone() },
+                key: key.clone(),
+                conversations: 0,
+                usage: Usage::default(),
+                total_tokens: 0,
+                cost_usd: 0.0,
+            });
+            add_usage(&mut row.usage, &u);
+            row.total_tokens += u.total();
+            row.cost_usd += pricing::cost(model.as_deref(), &u);
+            let _ = convs.entry(key).or_default();
+        }
+        drop(rows);
+        // Distinct conversations per group, counted once across models.
+        let count_sql = format!(
+            "SELECT {key_sql}, count(DISTINCT c.id) FROM usage u JOIN conversations c ON c.id = u.conversation_id
+             WHERE {cond} GROUP BY 1"
+        );
+        let (_, args) = conversation_where(f, "c");
+        let mut stmt = self.conn.prepare(&count_sql)?;
+        let counts = stmt.query_map(params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for c in counts {
+            let (k, n) = c?;
+            if let Some(row) = groups.get_mut(&k) {
+                row.conversations = n as u64;
+            }
+        }
+        let mut out: Vec<UsageRow> = groups.into_values().collect();
+        if group != UsageGroup::Day {
+            out.sort_by(|a, b| b.total_tokens.cmp(&a.total_tokens).then_with(|| a.key.cmp(&b.key)));
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Warnings recorded while indexing, newest last: (file, line, reason).
+    pub fn warnings(&self, limit: usize) -> Result<Vec<(String, u64, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.path, w.line, w.reason FROM warnings w JOIN sources s ON s.id = w.source_id ORDER BY w.id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+        let mut v = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        v.reverse();
+        Ok(v)
+    }
+
+    /// Counts of what the store holds, for summaries and tests.
+    pub fn counts(&self) -> Result<Counts> {
+        let q = |sql: &str| -> Result<u64> { Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+        Ok(Counts {
+            sources: q("SELECT count(*) FROM sources")?,
+            conversations: q("SELECT count(*) FROM conversations")?,
+            messages: q("SELECT count(*) FROM messages")?,
+            tool_calls: q("SELECT count(*) FROM tool_calls")?,
+            file_touches: q("SELECT count(*) FROM tool_calls WHERE path IS NOT NULL")?,
+            edits: q("SELECT count(*) FROM tool_calls WHERE change IS NOT NULL AND failed = 0")?,
+            warnings: q("SELECT COALESCE(sum(warning_count), 0) FROM sources")?,
+            raw_bytes: q("SELECT COALESCE(sum(offset), 0) FROM sources")?,
+        })
+    }
+
+    /// Whether a message with this uuid is stored (for tests and the API).
+    pub fn has_message(&self, uuid: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM messages WHERE uuid = ?1", params![uuid], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub sources: u64,
+    pub conversations: u64,
+    pub messages: u64,
+    pub tool_calls: u64,
+    pub file_touches: u64,
+    pub edits: u64,
+    pub warnings: u64,
+    pub raw_bytes: u64,
+}

@@ -1,0 +1,119 @@
+//! Observatory's own durable index of Claude Code transcripts.
+//!
+//! One SQLite database (WAL mode) holds a compressed copy of every transcript line it
+//! indexed, the conversation tree, tool calls with their exact file changes, token usage
+//! and a full-text index. Indexing is incremental (per-file byte offsets) and each batch
+//! is one transaction, so a killed indexer loses nothing and doubles nothing.
+//!
+//! Readers go through the [`Catalog`] trait so that another backend (PostgreSQL, for
+//! teams) can stand behind the same API.
+
+mod catalog;
+mod ingest;
+pub mod pricing;
+mod schema;
+mod search;
+mod watch;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+pub use catalog::{
+    Catalog, ConversationFilter, ConversationSummary, FileTouch, UsageGroup, UsageRow,
+};
+pub use ingest::{FileReport, IndexReport, Progress};
+pub use search::{SearchHit, SearchPage, SearchQuery};
+pub use watch::{watch, WatchEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the database was written by a newer Observatory (schema {found}; this build supports up to {supported})")]
+    SchemaTooNew { found: usize, supported: usize },
+    #[error("bad search query: {0}")]
+    BadQuery(String),
+    #[error("no conversation matches {0:?}")]
+    NotFound(String),
+    #[error("{0:?} matches several conversations ({1}); give more characters")]
+    Ambiguous(String, String),
+    #[error("file watcher failed: {0}")]
+    Watch(#[from] notify::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The embedded store: one SQLite database file.
+pub struct Store {
+    conn: Connection,
+    path: Option<PathBuf>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to
+    /// date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let conn = Connection::open(path)?;
+        Self::init(conn, Some(path.to_path_buf()))
+    }
+
+    /// A throwaway store, for tests and one-off tools.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?, None)
+    }
+
+    fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<Self> {
+        // WAL lets searches run while the watcher writes; NORMAL sync is still
+        // crash-safe in WAL mode (a power cut may drop the last commits, never corrupt).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        schema::migrate(&mut conn)?;
+        Ok(Self { conn, path })
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn schema_version() -> usize {
+        schema::CURRENT_VERSION
+    }
+}
+
+/// Where Observatory keeps its data when nothing says otherwise:
+/// `$XDG_DATA_HOME/observatory` (usually `~/.local/share/observatory`).
+pub fn default_data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|d| d.join("observatory"))
+}
+
+/// The database file inside a data directory.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("observatory.db")
+}

@@ -1,0 +1,144 @@
+//! Versioned schema migrations, applied in order inside one transaction each.
+//! `PRAGMA user_version` records how many have run.
+
+use rusqlite::Connection;
+
+use crate::Result;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        conversation_id INTEGER REFERENCES conversations(id),
+        offset INTEGER NOT NULL DEFAULT 0,
+        line_count INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL DEFAULT 0,
+        mtime_ns INTEGER NOT NULL DEFAULT 0,
+        head_hash INTEGER,
+        warning_count INTEGER NOT NULL DEFAULT 0,
+        last_prompt_id INTEGER,
+        missing INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        session_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        parent_session TEXT,
+        project TEXT,
+        git_branch TEXT,
+        version TEXT,
+        entrypoint TEXT,
+        first_prompt TEXT,
+        custom_title TEXT,
+        ai_title TEXT,
+        started_at INTEGER,
+        ended_at INTEGER,
+        message_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX conversations_project ON conversations(project);
+    CREATE INDEX conversations_ended ON conversations(ended_at);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        parent_uuid TEXT,
+        logical_parent_uuid TEXT,
+        role TEXT NOT NULL,
+        is_prompt INTEGER NOT NULL DEFAULT 0,
+        is_sidechain INTEGER NOT NULL DEFAULT 0,
+        ts INTEGER,
+        model TEXT,
+        prompt_id INTEGER,
+        source_id INTEGER NOT NULL,
+        offset INTEGER NOT NULL
+    );
+    CREATE INDEX messages_conversation ON messages(conversation_id, ts);
+    CREATE INDEX messages_parent ON messages(parent_uuid);
+    CREATE TABLE docs (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        conversation_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        role TEXT NOT NULL,
+        tool TEXT,
+        model TEXT,
+        ts INTEGER,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX docs_conversation ON docs(conversation_id);
+    CREATE VIRTUAL TABLE docs_fts USING fts5(
+        text, content='docs', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE tool_calls (
+        id INTEGER PRIMARY KEY,
+        tool_use_id TEXT NOT NULL UNIQUE,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        message_id INTEGER NOT NULL,
+        prompt_id INTEGER,
+        name TEXT NOT NULL,
+        path TEXT,
+        ts INTEGER,
+        failed INTEGER,
+        error TEXT,
+        change TEXT
+    );
+    CREATE INDEX tool_calls_path ON tool_calls(path, ts) WHERE path IS NOT NULL;
+    CREATE INDEX tool_calls_conversation ON tool_calls(conversation_id);
+    CREATE TABLE usage (
+        key TEXT PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        model TEXT,
+        ts INTEGER,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_conversation ON usage(conversation_id);
+    CREATE TABLE summaries (
+        leaf_uuid TEXT PRIMARY KEY,
+        summary TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE raw_chunks (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        conversation_id INTEGER,
+        start_offset INTEGER NOT NULL,
+        end_offset INTEGER NOT NULL,
+        first_line INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX raw_chunks_conversation ON raw_chunks(conversation_id, id);
+    CREATE TABLE warnings (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        line INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );
+    "#,
+];
+
+pub const CURRENT_VERSION: usize = MIGRATIONS.len();
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(crate::Error::SchemaTooNew {
+            found: version,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied schema migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! Full-text search: FTS5 with BM25 ranking, snippets and filters.
+//!
+//! User queries are never handed to FTS5 as they are: its syntax errors on ordinary
+//! input (`foo.bar(`, `"unclosed`, `-x`). They are translated instead: words and
+//! "quoted phrases" become quoted FTS5 phrases (all must match), `word*` is a prefix,
+//! `OR` between two terms makes either enough, and `-word` excludes.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params_from_iter, types::Value as SqlValue};
+use serde::Serialize;
+
+use crate::catalog::{from_ms, like_escape, one_line, path_condition, TITLE_SQL};
+use crate::{Catalog, Error, Result, Store};
+
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub text: String,
+    pub project: Option<String>,
+    /// Only conversations that touched this file (absolute, or a path suffix).
+    pub file: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// user | assistant | system
+    pub role: Option<String>,
+    /// prompt | user | assistant | thinking | tool_input | tool_output | system
+    pub kind: Option<String>,
+    pub tool: Option<String>,
+    pub model: Option<String>,
+    /// A session id or unique prefix.
+    pub conversation: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+    /// Markers put around matched words in snippets.
+    pub highlight: (String, String),
+}
+
+impl SearchQuery {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            project: None,
+            file: None,
+            since: None,
+            until: None,
+            role: None,
+            kind: None,
+            tool: None,
+            model: None,
+            conversation: None,
+            limit: 20,
+            offset: 0,
+            highlight: ("[".to_owned(), "]".to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub session_id: String,
+    pub conversation_title: String,
+    pub project: Option<String>,
+    pub message_uuid: String,
+    pub kind: String,
+    pub role: String,
+    pub tool: Option<String>,
+    pub model: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    pub snippet: String,
+    /// BM25 score; higher is better.
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    /// Offset of the next page, if there is one.
+    pub next_offset: Option<usize>,
+    /// The FTS5 expression the query was translated to.
+    pub fts_query: String,
+}
+
+const ROLES: &[&str] = &["user", "assistant", "system"];
+const KINDS: &[&str] = &["prompt", "user", "assistant", "thinking", "tool_input", "tool_output", "system"];
+
+/// Translates a user query into a safe FTS5 expression.
+pub fn to_fts_query(input: &str) -> Result<String> {
+    #[derive(PartialEq)]
+    enum Op {
+        And,
+        Or,
+        Not,
+    }
+    let mut terms: Vec<(Op, String)> = Vec::new();
+    let mut pending = Op::And;
+    let mut chars = input.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut negate = false;
+        if c == '-' {
+            chars.next();
+            negate = true;
+        }
+        let (body, quoted) = if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut s = String::new();
+            // An unclosed quote runs to the end of the query rather than failing.
+            for ch in chars.by_ref() {
+                if ch == '"' {
+                    break;
+                }
+                s.push(ch);
+            }
+            (s, true)
+        } else {
+            let mut s = String::new();
+            while let Some(&ch) = chars.peek() {
+                if ch.is_whitespace() {
+                    break;
+                }
+                s.push(ch);
+                chars.next();
+            }
+            (s, false)
+        };
+        if !quoted && !negate && body == "OR" {
+            if !terms.is_empty() {
+                pending = Op::Or;
+            }
+            continue;
+        }
+        let (body, prefix) = match body.strip_suffix('*') {
+            Some(b) if !quoted => (b.to_owned(), true),
+            _ => (body, false),
+        };
+        // FTS5's tokenizer drops punctuation; a term with no letters or digits would
+        // match nothing or be a syntax error, so it is left out.
+        if !body.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        let mut phrase = format!("\"{}\"", body.replace('"', "\"\""));
+        if prefix {
+            phrase.push('*');
+        }
+        let op = if negate { Op::Not } else { std::mem::replace(&mut pending, Op::And) };
+        terms.push((op, phrase));
+    }
+    let positives = terms.iter().filter(|(op, _)| *op != Op::Not).count();
+    if positives == 0 {
+        return Err(Error::BadQuery(if terms.is_empty() {
+            format!("{input:?} has no words to search for")
+        } else {
+            "a query needs at least one word that is not excluded with '-'".to_owned()
+        }));
+    }
+    let mut out = String::new();
+    let mut nots = Vec::new();
+    for (op, phrase) in terms {
+        match op {
+            Op::Not => nots.push(phrase),
+            Op::Or if !out.is_empty() => {
+                out.push_str(" OR ");
+                out.push_str(&phrase);
+            }
+            _ => {
+                if !out.is_empty() {
+                    out.push_str(" AND ");
+                }
+                out.push_str(&phrase);
+            }
+        }
+    }
+    if !nots.is_empty() {
+        out = format!("({out})");
+        for n in nots {
+            out.push_str(" NOT ");
+            out.push_str(&n);
+        }
+    }
+    Ok(out)
+}
+
+fn check_choice(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::BadQuery(format!("unknown {what} {value:?}; expected one of: {}", allowed.join(", "))))
+    }
+}
+
+pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
+    let fts = to_fts_query(&q.text)?;
+    if q.limit == 0 || q.limit > 1000 {
+        return Err(Error::BadQuery(format!("limit must be between 1 and 1000, not {}", q.limit)));
+    }
+    let mut conds = vec!["docs_fts MATCH ?".to_owned()];
+    let mut args: Vec<SqlValue> = vec![SqlValue::Text(fts.clone())];
+    if let Some(role) = &q.role {
+        check_choice("role", role, ROLES)?;
+        conds.push("d.role = ?".into());
+        args.push(SqlValue::Text(role.clone()));
+    }
+    if let Some(kind) = &q.kind {
+        check_choice("kind", kind, KINDS)?;
+        conds.push("d.kind = ?".into());
+        args.push(SqlValue::Text(kind.clone()));
+    }
+    if let Some(tool) = &q.tool {
+        conds.push("d.tool = ?".into());
+        args.push(SqlValue::Text(tool.clone()));
+    }
+    if let Some(model) = &q.model {
+        conds.push("d.model LIKE ? ESCAPE '\\'".into());
+        args.push(SqlValue::Text(format!("%{}%", like_escape(model))));
+    }
+    if let Some(since) = q.since {
+        conds.push("d.ts >= ?".into());
+        args.push(SqlValue::Integer(since.timestamp_millis()));
+    }
+    if let Some(until) = q.until {
+        conds.push("d.ts < ?".into());
+        args.push(SqlValue::Integer(until.timestamp_millis()));
+    }
+    if let Some(p) = &q.project {
+        let p = p.trim_end_matches('/');
+        conds.push("d.conversation_id IN (SELECT id FROM conversations WHERE project = ? OR project LIKE ? ESCAPE '\\')".into());
+        args.push(SqlValue::Text(p.to_owned()));
+        args.push(SqlValue::Text(format!("{}/%", like_escape(p))));
+    }
+    if let Some(file) = &q.file {
+        let (cond, file_args) = path_condition("path", file);
+        conds.push(format!("d.conversation_id IN (SELECT conversation_id FROM tool_calls WHERE {cond})"));
+        args.extend(file_args);
+    }
+    if let Some(c) = &q.conversation {
+        conds.push("d.conversation_id = ?".into());
+        args.push(SqlValue::Integer(store.conversation_id_for(c)?));
+    }
+    // Rank inside FTS5 first and join the rest only for the page: snippets and titles
+    // cost far more than ranking.
+    let sql = format!(
+        "WITH hits AS (
+            SELECT docs_fts.rowid AS id, docs_fts.rank AS score
+            FROM docs_fts JOIN docs d ON d.id = docs_fts.rowid
+            WHERE {conds}
+            ORDER BY docs_fts.rank LIMIT ? OFFSET ?
+         )
+         SELECT c.session_key, {TITLE_SQL}, c.project, m.uuid, d.kind, d.role, d.tool, d.model, d.ts,
+                (SELECT snippet(docs_fts, 0, ?, ?, '…', 24) FROM docs_fts WHERE docs_fts MATCH ? AND docs_fts.rowid = hits.id),
+                hits.score
+         FROM hits JOIN docs d ON d.id = hits.id JOIN conversations c ON c.id = d.conversation_id
+              JOIN messages m ON m.id = d.message_id
+         ORDER BY hits.score",
+        conds = conds.join(" AND ")
+    );
+    args.push(SqlValue::Integer(q.limit as i64 + 1));
+    args.push(SqlValue::Integer(q.offset as i64));
+    args.push(SqlValue::Text(q.highlight.0.clone()));
+    args.push(SqlValue::Text(q.highlight.1.clone()));
+    args.push(SqlValue::Text(fts.clone()));
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok(SearchHit {
+            session_id: r.get(0)?,
+            conversation_title: one_line(&r.get::<_, String>(1)?, 100),
+            project: r.get(2)?,
+            message_uuid: r.get(3)?,
+            kind: r.get(4)?,
+            role: r.get(5)?,
+            tool: r.get(6)?,
+            model: r.get(7)?,
+            at: from_ms(r.get(8)?),
+            snippet: r.get::<_, Option<String>>(9)?.unwrap_or_default().replace(['\n', '\r', '\t'], " "),
+            score: -r.get::<_, f64>(10)?,
+        })
+    })?;
+    let mut hits = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| match e {
+        // Translation makes syntax errors impossible in principle; if FTS5 still
+        // objects, say so as a query problem rather than a database failure.
+        rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("fts5") => Error::BadQuery(msg),
+        other => Error::Sql(other),
+    })?;
+    let next_offset = (hits.len() > q.limit).then(|| q.offset + q.limit);
+    hits.truncate(q.limit);
+    Ok(SearchPage { hits, next_offset, fts_query: fts })
+}
+
+#[allow(dead_code)]
+fn assert_catalog(s: &Store) -> &dyn Catalog {
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translation_quotes_everything() {
+        assert_eq!(to_fts_query("token refresh").unwrap(), r#""token" AND "refresh""#);
+        assert_eq!(to_fts_query(r#""token refresh" auth*"#).unwrap(), r#""token refresh" AND "auth"*"#);
+        assert_eq!(to_fts_query("a OR b").unwrap(), r#""a" OR "b""#);
+        assert_eq!(to_fts_query("foo -bar").unwrap(), r#"("foo") NOT "bar""#);
+        assert_eq!(to_fts_query(r#"foo.bar( "unclosed"#).unwrap(), r#""foo.bar(" AND "unclosed""#);
+        assert_eq!(to_fts_query(r#"say "hi"#).unwrap(), r#""say" AND "hi""#);
+        assert_eq!(to_fts_query(r#"x""y"#).unwrap(), r#""x""""y""#);
+    }
+
+    #[test]
+    fn queries_without_words_are_errors() {
+        assert!(matches!(to_fts_query("  "), Err(Error::BadQuery(_))));
+        assert!(matches!(to_fts_query("() && ||"), Err(Error::BadQuery(_))));
+        assert!(matches!(to_fts_query("-only"), Err(Error::BadQuery(_))));
+        assert!(matches!(to_fts_query("OR"), Err(Error::BadQuery(_))));
+    }
+}
