@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use observatory_transcript::changes::{change_from, is_writing_tool, touched_path};
 use observatory_transcript::discover::{classify, transcript_files};
-use observatory_transcript::{parse_line, Block, LineReader, Message, ReadLine, Record, Role, TranscriptFile};
+use observatory_transcript::{parse_line, Block, LineReader, Message, ParseError, ReadLine, Record, Role, TranscriptFile};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 
@@ -307,8 +307,11 @@ impl Store {
                         line_no += 1;
                         batch.raw.extend_from_slice(&buf);
                         batch.raw.push(b'\n');
-                        let rec = parse_line(&buf).map_err(|e| e.to_string());
-                        batch.items.push((line_no, offset, rec));
+                        match parse_line(&buf) {
+                            // Blank lines are harmless padding, not damage worth a warning.
+                            Err(ParseError::Empty) => {}
+                            rec => batch.items.push((line_no, offset, rec.map_err(|e| e.to_string()))),
+                        }
                     }
                     ReadLine::Oversized { offset, len } => {
                         line_no += 1;
@@ -683,6 +686,9 @@ fn apply_message(
             Block::Image | Block::Other(_) => {}
         }
     }
+    // One API response is written as one line per content block, each with a copy of
+    // `usage`; streaming fills `output_tokens` in as it goes, so the largest copy is
+    // the response's real figure. Counting per (message.id, requestId) keeps it once.
     if let (Role::Assistant, Some(u)) = (role, m.usage) {
         let key = match (&m.message_id, &m.request_id) {
             (Some(mid), Some(rid)) => format!("{mid}:{rid}"),
@@ -690,7 +696,12 @@ fn apply_message(
         };
         tx.prepare_cached(
             "INSERT INTO usage (key, conversation_id, model, ts, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(key) DO NOTHING",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(key) DO UPDATE SET
+                input_tokens = max(input_tokens, excluded.input_tokens),
+                output_tokens = max(output_tokens, excluded.output_tokens),
+                cache_creation_tokens = max(cache_creation_tokens, excluded.cache_creation_tokens),
+                cache_read_tokens = max(cache_read_tokens, excluded.cache_read_tokens)",
         )?
         .execute(params![
             key,

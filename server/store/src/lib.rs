@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-pub use catalog::{
+pub use catalog::{one_line, Counts,
     Catalog, ConversationFilter, ConversationSummary, FileTouch, UsageGroup, UsageRow,
 };
 pub use ingest::{FileReport, IndexReport, Progress};

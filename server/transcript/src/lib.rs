@@ -6,6 +6,7 @@
 
 pub mod changes;
 pub mod discover;
+pub mod markdown;
 pub mod reader;
 pub mod record;
 

@@ -1,0 +1,309 @@
+//! `observatory`: index Claude Code transcripts and search them from the terminal.
+
+mod output;
+mod time_arg;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use observatory_store::{Catalog, ConversationFilter, SearchQuery, Store, UsageGroup, WatchEvent};
+
+use crate::time_arg::parse_time;
+
+#[derive(Parser)]
+#[command(name = "observatory", version, about = "See which Claude Code conversation wrote what, and search everything that was said.")]
+struct Cli {
+    /// Where Observatory keeps its database [default: $XDG_DATA_HOME/observatory]
+    #[arg(long, global = true, env = "OBSERVATORY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// A Claude Code config directory (or its projects/ folder) to read; repeatable
+    /// [default: $CLAUDE_CONFIG_DIR, else ~/.config/claude and ~/.claude]
+    #[arg(long = "claude-dir", global = true, value_name = "DIR")]
+    claude_dirs: Vec<PathBuf>,
+    /// Log more (-v: info, -vv: debug); logs go to stderr
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index new transcript lines (incremental; safe to interrupt and rerun)
+    Index {
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Index, then keep indexing lines as they are written, until interrupted
+    Watch,
+    /// Full-text search over prompts, answers, thinking and tool calls
+    Search(SearchArgs),
+    /// List conversations, most recent first
+    Conversations {
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a conversation as Markdown
+    Show {
+        /// Session id, or a unique prefix of it
+        id: String,
+    },
+    /// Token usage and estimated cost
+    Stats {
+        #[arg(long, value_enum, default_value_t = By::Model)]
+        by: By,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every conversation that touched a file, newest first
+    Files {
+        /// An absolute path, or a relative one matched against the end of recorded paths
+        path: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum By {
+    Conversation,
+    Project,
+    Day,
+    Model,
+}
+
+#[derive(clap::Args)]
+struct FilterArgs {
+    /// Only this project directory (and below)
+    #[arg(long)]
+    project: Option<String>,
+    /// Only from this time: 2025-06-01, an RFC 3339 time, or an age like 7d or 12h
+    #[arg(long, value_parser = parse_time)]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only before this time (same forms as --since)
+    #[arg(long, value_parser = parse_time)]
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only models whose id contains this
+    #[arg(long)]
+    model: Option<String>,
+}
+
+impl FilterArgs {
+    fn to_filter(&self) -> ConversationFilter {
+        ConversationFilter {
+            project: self.project.clone(),
+            since: self.since,
+            until: self.until,
+            model: self.model.clone(),
+            limit: None,
+            offset: 0,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct SearchArgs {
+    /// Words, "quoted phrases", prefix*, -excluded, a OR b
+    query: String,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Only conversations that touched this file
+    #[arg(long)]
+    file: Option<String>,
+    /// user, assistant or system
+    #[arg(long)]
+    role: Option<String>,
+    /// prompt, user, assistant, thinking, tool_input, tool_output or system
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only this tool's inputs and outputs (Bash, Edit, ...)
+    #[arg(long)]
+    tool: Option<String>,
+    /// Only this conversation (session id or prefix)
+    #[arg(long)]
+    conversation: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OBSERVATORY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn open_store(data_dir: Option<PathBuf>) -> Result<Store> {
+    let dir = match data_dir {
+        Some(d) => d,
+        None => observatory_store::default_data_dir().context("cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR")?,
+    };
+    let db = observatory_store::database_path(&dir);
+    Store::open(&db).with_context(|| format!("opening the database at {}", db.display()))
+}
+
+fn roots(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if !given.is_empty() {
+        for d in given {
+            if !d.is_dir() {
+                bail!("{} is not a directory (given with --claude-dir)", d.display());
+            }
+        }
+        return Ok(given.to_vec());
+    }
+    let found = observatory_transcript::claude_config_dirs();
+    if found.is_empty() {
+        bail!(
+            "no Claude Code directory found (looked at $CLAUDE_CONFIG_DIR, ~/.config/claude and ~/.claude); \
+             pass --claude-dir DIR"
+        );
+    }
+    Ok(found)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Index { json } => {
+            let roots = roots(&cli.claude_dirs)?;
+            let mut store = open_store(cli.data_dir)?;
+            let bar = output::progress_bar();
+            let report = store
+                .index_roots(&roots, &mut |p| {
+                    bar.set_length(p.bytes_total);
+                    bar.set_position(p.bytes_done);
+                })
+                .context("indexing")?;
+            bar.finish_and_clear();
+            let counts = store.counts()?;
+            if json {
+                output::print_json(&serde_json::json!({ "run": report, "totals": counts }))?;
+            } else {
+                output::print_index_summary(&roots, &report, &counts, &store.warnings(5)?);
+            }
+        }
+        Command::Watch => {
+            let roots = roots(&cli.claude_dirs)?;
+            let mut store = open_store(cli.data_dir)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            eprintln!("watching {} (Ctrl-C to stop)", output::join_paths(&roots));
+            observatory_store::watch(&mut store, &roots, &stop, &mut |ev| match ev {
+                WatchEvent::Scanned(r) => eprintln!(
+                    "indexed {} new lines from {} files ({} new messages, {} warnings)",
+                    r.lines, r.files_changed, r.new_messages, r.warnings
+                ),
+                WatchEvent::Indexed(r) if r.missing => eprintln!("{}: deleted; its indexed copy is kept", r.path.display()),
+                WatchEvent::Indexed(r) => eprintln!("{}: +{} lines ({} new messages)", r.path.display(), r.lines, r.new_messages),
+                WatchEvent::Failed(p, e) => eprintln!("{}: {e}", p.display()),
+            })?;
+        }
+        Command::Search(a) => {
+            let store = open_store(cli.data_dir)?;
+            let mut q = SearchQuery::new(a.query);
+            q.project = a.filter.project;
+            q.since = a.filter.since;
+            q.until = a.filter.until;
+            q.model = a.filter.model;
+            q.file = a.file;
+            q.role = a.role;
+            q.kind = a.kind;
+            q.tool = a.tool;
+            q.conversation = a.conversation;
+            q.limit = a.limit;
+            q.offset = a.offset;
+            if a.json {
+                q.highlight = ("<mark>".into(), "</mark>".into());
+            } else if output::color() {
+                q.highlight = ("\x1b[1;33m".into(), "\x1b[0m".into());
+            }
+            let page = store.search(&q)?;
+            if a.json {
+                output::print_json(&page)?;
+            } else {
+                output::print_search(&page);
+            }
+        }
+        Command::Conversations { filter, limit, json } => {
+            let store = open_store(cli.data_dir)?;
+            let mut f = filter.to_filter();
+            f.limit = Some(limit);
+            let list = store.conversations(&f)?;
+            if json {
+                output::print_json(&list)?;
+            } else {
+                output::print_conversations(&list);
+            }
+        }
+        Command::Show { id } => {
+            let store = open_store(cli.data_dir)?;
+            let c = store.conversation(&id)?;
+            let records = store.conversation_records(c.id)?;
+            let header = observatory_transcript::markdown::Header {
+                title: &c.title,
+                session_id: &c.session_id,
+                project: c.project.as_deref(),
+                git_branch: c.git_branch.as_deref(),
+                started: c.started_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                models: &c.models,
+            };
+            print!("{}", observatory_transcript::markdown::render(&header, &records));
+        }
+        Command::Stats { by, filter, json } => {
+            let store = open_store(cli.data_dir)?;
+            let group = match by {
+                By::Conversation => UsageGroup::Conversation,
+                By::Project => UsageGroup::Project,
+                By::Day => UsageGroup::Day,
+                By::Model => UsageGroup::Model,
+            };
+            let rows = store.usage(group, &filter.to_filter())?;
+            if json {
+                output::print_json(&rows)?;
+            } else {
+                output::print_usage(group, &rows);
+            }
+        }
+        Command::Files { path, json } => {
+            let store = open_store(cli.data_dir)?;
+            let touches = store.file_touches(&path)?;
+            if json {
+                output::print_json(&touches)?;
+            } else if touches.is_empty() {
+                bail!("no conversation touched {path:?}");
+            } else {
+                output::print_touches(&touches);
+            }
+        }
+    }
+    Ok(())
+}

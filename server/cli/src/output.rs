@@ -1,0 +1,213 @@
+//! Human output: tables, summaries and the progress bar. Machine output is `--json`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Local, Utc};
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use observatory_store::{ConversationSummary, FileTouch, IndexReport, SearchPage, UsageGroup, UsageRow};
+
+pub fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} indexing {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+pub fn join_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
+    if !std::io::stdout().is_terminal() {
+        t.set_width(160);
+    }
+    t.set_header(headers.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// "2 h ago" style age, falling back to a date past a week.
+pub fn ago(t: Option<DateTime<Utc>>) -> String {
+    let Some(t) = t else { return "-".into() };
+    let secs = (Utc::now() - t).num_seconds();
+    match secs {
+        s if s < 0 => t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string(),
+        s if s < 60 => "just now".into(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86_400 => format!("{} h ago", s / 3600),
+        s if s < 7 * 86_400 => format!("{} d ago", s / 86_400),
+        _ => t.with_timezone(&Local).format("%Y-%m-%d").to_string(),
+    }
+}
+
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn print_index_summary(
+    roots: &[PathBuf],
+    r: &IndexReport,
+    totals: &observatory_store::Counts,
+    warnings: &[(String, u64, String)],
+) {
+    let secs = r.elapsed.as_secs_f64();
+    let mbps = if secs > 0.0 { r.bytes_read as f64 / 1e6 / secs } else { 0.0 };
+    println!("Indexed {}", join_paths(roots));
+    println!(
+        "  this run: {} of {} files changed, {} lines, {:.1} MB in {:.2} s ({:.0} MB/s), {} new messages, {} warnings",
+        r.files_changed,
+        r.files,
+        thousands(r.lines),
+        r.bytes_read as f64 / 1e6,
+        secs,
+        mbps,
+        thousands(r.new_messages),
+        r.warnings
+    );
+    if r.files_missing > 0 {
+        println!("  {} transcript files were deleted by Claude Code; their indexed copies are kept", r.files_missing);
+    }
+    println!(
+        "  in store: {} conversations, {} messages, {} file touches ({} edits), {} warnings",
+        thousands(totals.conversations),
+        thousands(totals.messages),
+        thousands(totals.file_touches),
+        thousands(totals.edits),
+        thousands(totals.warnings)
+    );
+    if !warnings.is_empty() && r.warnings > 0 {
+        println!("  latest warnings:");
+        for (path, line, reason) in warnings {
+            println!("    {path}:{line}: {reason}");
+        }
+    }
+}
+
+pub fn print_search(page: &SearchPage) {
+    if page.hits.is_empty() {
+        println!("No matches.");
+        return;
+    }
+    let mut t = table(&["When", "Conversation", "Where", "Snippet"]);
+    for h in &page.hits {
+        let place = match &h.tool {
+            Some(tool) => format!("{} ({tool})", h.kind),
+            None => h.kind.clone(),
+        };
+        t.add_row(vec![
+            Cell::new(ago(h.at)),
+            Cell::new(format!("{}\n{}", h.conversation_title, short(&h.session_id))),
+            Cell::new(place),
+            Cell::new(&h.snippet),
+        ]);
+    }
+    println!("{t}");
+    if let Some(next) = page.next_offset {
+        println!("More results: --offset {next}");
+    }
+}
+
+pub fn print_conversations(list: &[ConversationSummary]) {
+    if list.is_empty() {
+        println!("No conversations indexed yet. Run `observatory index`.");
+        return;
+    }
+    let mut t = table(&["Id", "Title", "Project", "Msgs", "Tokens", "Cost", "Last active"]);
+    for c in list {
+        t.add_row(vec![
+            Cell::new(short(&c.session_id)),
+            Cell::new(&c.title),
+            Cell::new(c.project.as_deref().unwrap_or("-")),
+            Cell::new(c.message_count).set_alignment(CellAlignment::Right),
+            Cell::new(thousands(c.usage.total())).set_alignment(CellAlignment::Right),
+            Cell::new(format!("${:.2}", c.cost_usd)).set_alignment(CellAlignment::Right),
+            Cell::new(ago(c.ended_at)),
+        ]);
+    }
+    println!("{t}");
+}
+
+pub fn print_usage(group: UsageGroup, rows: &[UsageRow]) {
+    let first = match group {
+        UsageGroup::Conversation => "Conversation",
+        UsageGroup::Project => "Project",
+        UsageGroup::Day => "Day (UTC)",
+        UsageGroup::Model => "Model",
+    };
+    let mut t = table(&[first, "Convs", "Input", "Output", "Cache write", "Cache read", "Total", "Cost (est.)"]);
+    let mut sum = observatory_transcript::Usage::default();
+    let mut cost = 0.0;
+    for r in rows {
+        let label = if group == UsageGroup::Conversation { format!("{} {}", short(&r.key), r.label) } else { r.label.clone() };
+        sum.input_tokens += r.usage.input_tokens;
+        sum.output_tokens += r.usage.output_tokens;
+        sum.cache_creation_input_tokens += r.usage.cache_creation_input_tokens;
+        sum.cache_read_input_tokens += r.usage.cache_read_input_tokens;
+        cost += r.cost_usd;
+        t.add_row(usage_cells(label, Some(r.conversations), &r.usage, r.cost_usd));
+    }
+    t.add_row(usage_cells("Total".into(), None, &sum, cost));
+    println!("{t}");
+}
+
+fn usage_cells(label: String, convs: Option<u64>, u: &observatory_transcript::Usage, cost: f64) -> Vec<Cell> {
+    let num = |n: u64| Cell::new(thousands(n)).set_alignment(CellAlignment::Right);
+    vec![
+        Cell::new(label),
+        Cell::new(convs.map(|c| c.to_string()).unwrap_or_default()).set_alignment(CellAlignment::Right),
+        num(u.input_tokens),
+        num(u.output_tokens),
+        num(u.cache_creation_input_tokens),
+        num(u.cache_read_input_tokens),
+        num(u.total()),
+        Cell::new(format!("${cost:.2}")).set_alignment(CellAlignment::Right),
+    ]
+}
+
+pub fn print_touches(touches: &[FileTouch]) {
+    let mut t = table(&["When", "Tool", "Conversation", "Prompt", "Path"]);
+    for x in touches {
+        let status = match x.failed {
+            Some(true) => " (failed)",
+            None => " (no result)",
+            Some(false) => "",
+        };
+        t.add_row(vec![
+            Cell::new(ago(x.at)),
+            Cell::new(format!("{}{status}", x.tool)),
+            Cell::new(format!("{}\n{}", x.conversation_title, short(&x.session_id))),
+            Cell::new(x.prompt.as_deref().map(|p| observatory_store::one_line(p, 80)).unwrap_or_default()),
+            Cell::new(&x.path),
+        ]);
+    }
+    println!("{t}");
+}

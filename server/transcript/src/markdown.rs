@@ -1,0 +1,227 @@
+//! A conversation as readable Markdown: prompts, answers, tool calls, edits as diffs.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use serde_json::Value;
+use similar::TextDiff;
+
+use crate::{Block, Message, Record, Role};
+
+/// Lines of a tool's output shown before it is cut.
+const OUTPUT_LINES: usize = 40;
+/// Lines of written file content shown before it is cut.
+const CONTENT_LINES: usize = 80;
+
+/// Header facts printed above the conversation.
+#[derive(Debug, Default)]
+pub struct Header<'a> {
+    pub title: &'a str,
+    pub session_id: &'a str,
+    pub project: Option<&'a str>,
+    pub git_branch: Option<&'a str>,
+    pub started: Option<String>,
+    pub models: &'a [String],
+}
+
+pub fn render(header: &Header<'_>, records: &[Record]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", header.title);
+    let _ = writeln!(out, "- **Session:** `{}`", header.session_id);
+    if let Some(p) = header.project {
+        let _ = writeln!(out, "- **Project:** `{p}`");
+    }
+    if let Some(b) = header.git_branch {
+        let _ = writeln!(out, "- **Branch:** `{b}`");
+    }
+    if let Some(s) = &header.started {
+        let _ = writeln!(out, "- **Started:** {s}");
+    }
+    if !header.models.is_empty() {
+        let _ = writeln!(out, "- **Models:** {}", header.models.join(", "));
+    }
+    out.push('\n');
+
+    let mut seen = HashSet::new();
+    let mut tool_names: HashMap<String, String> = HashMap::new();
+    for rec in records {
+        let Record::Message(m) = rec else { continue };
+        if let Some(u) = &m.uuid {
+            if !seen.insert(u.clone()) {
+                continue;
+            }
+        }
+        render_message(&mut out, m, &mut tool_names);
+    }
+    out
+}
+
+fn when(m: &Message) -> String {
+    m.timestamp
+        .map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+        .unwrap_or_default()
+}
+
+fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String, String>) {
+    match m.role_or_user() {
+        Role::User if m.is_prompt() => {
+            let _ = writeln!(out, "## Prompt{}\n", when(m));
+            let _ = writeln!(out, "{}\n", m.text().trim());
+        }
+        Role::User => {
+            for (id, content, is_error) in m.tool_results() {
+                let name = tool_names.get(id).map_or("tool", String::as_str);
+                if is_error {
+                    let _ = writeln!(out, "> **{name} failed:** {}\n", first_lines(content, 5).replace('\n', "\n> "));
+                } else if !content.trim().is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "<details><summary>{name} output</summary>\n\n```\n{}\n```\n</details>\n",
+                        fence_safe(&first_lines(content, OUTPUT_LINES))
+                    );
+                }
+            }
+            let text = m.text();
+            if !text.trim().is_empty() && m.tool_results().next().is_none() {
+                let _ = writeln!(out, "> {}\n", first_lines(text.trim(), 10).replace('\n', "\n> "));
+            }
+        }
+        Role::System => {
+            let text = m.text();
+            let label = m.subtype.as_deref().unwrap_or("system");
+            if label == "compact_boundary" {
+                let _ = writeln!(out, "---\n\n*Conversation compacted{}*\n", when(m));
+            } else if !text.trim().is_empty() {
+                let _ = writeln!(out, "*{label}:* {}\n", first_lines(text.trim(), 5));
+            }
+        }
+        Role::Assistant => {
+            let mut header_done = false;
+            for b in &m.blocks {
+                if !header_done && !matches!(b, Block::Other(_) | Block::Image) {
+                    let model = m.model.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
+                    let _ = writeln!(out, "### Claude{}{model}\n", when(m));
+                    header_done = true;
+                }
+                match b {
+                    Block::Text(t) if !t.trim().is_empty() => {
+                        let _ = writeln!(out, "{}\n", t.trim());
+                    }
+                    Block::Thinking(t) if !t.trim().is_empty() => {
+                        let _ = writeln!(out, "<details><summary>Thinking</summary>\n\n{}\n</details>\n", t.trim());
+                    }
+                    Block::ToolUse { id, name, input } => {
+                        tool_names.insert(id.clone(), name.clone());
+                        render_tool_use(out, name, input);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn render_tool_use(out: &mut String, name: &str, input: &Value) {
+    let get = |k: &str| input.get(k).and_then(Value::as_str);
+    match name {
+        "Edit" => {
+            let path = get("file_path").unwrap_or("?");
+            let _ = writeln!(out, "**Edit** `{path}`\n");
+            diff_block(out, get("old_string").unwrap_or(""), get("new_string").unwrap_or(""));
+        }
+        "MultiEdit" => {
+            let path = get("file_path").unwrap_or("?");
+            let _ = writeln!(out, "**MultiEdit** `{path}`\n");
+            for e in input.get("edits").and_then(Value::as_array).into_iter().flatten() {
+                let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+                diff_block(out, s("old_string"), s("new_string"));
+            }
+        }
+        "Write" => {
+            let path = get("file_path").unwrap_or("?");
+            let content = get("content").unwrap_or("");
+            let _ = writeln!(out, "**Write** `{path}` ({} lines)\n", content.lines().count());
+            let _ = writeln!(out, "```{}\n{}\n```\n", lang_of(path), fence_safe(&first_lines(content, CONTENT_LINES)));
+        }
+        "Bash" => {
+            let _ = writeln!(out, "**Bash**\n\n```sh\n{}\n```\n", fence_safe(get("command").unwrap_or("")));
+        }
+        "Read" | "NotebookRead" => {
+            let path = get("file_path").or_else(|| get("notebook_path")).unwrap_or("?");
+            let _ = writeln!(out, "**{name}** `{path}`\n");
+        }
+        _ => {
+            let json = serde_json::to_string_pretty(input).unwrap_or_default();
+            let _ = writeln!(out, "**{name}**\n\n```json\n{}\n```\n", fence_safe(&first_lines(&json, 30)));
+        }
+    }
+}
+
+fn diff_block(out: &mut String, old: &str, new: &str) {
+    let diff = TextDiff::from_lines(old, new);
+    let mut body = String::new();
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        body.push(sign);
+        body.push_str(change.value().trim_end_matches('\n'));
+        body.push('\n');
+    }
+    let _ = writeln!(out, "```diff\n{}```\n", fence_safe(&body));
+}
+
+/// Keeps a nested ``` from closing our fence early.
+fn fence_safe(s: &str) -> String {
+    s.replace("```", "`\u{200b}``")
+}
+
+fn first_lines(s: &str, n: usize) -> String {
+    let total = s.lines().count();
+    if total <= n {
+        return s.trim_end().to_owned();
+    }
+    let mut kept: Vec<&str> = s.lines().take(n).collect();
+    let more = format!("… ({} more lines)", total - n);
+    kept.push(&more);
+    kept.join("\n")
+}
+
+fn lang_of(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "rs" => "rust",
+        "py" => "python",
+        "ts" | "tsx" => "typescript",
+        "js" | "jsx" | "mjs" => "javascript",
+        "go" => "go",
+        "md" => "markdown",
+        "json" => "json",
+        "yaml" | "yml" => "yaml",
+        "toml" => "toml",
+        "sh" => "sh",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_line;
+
+    #[test]
+    fn renders_prompt_edit_diff_and_dedupes() {
+        let lines = [
+            r#"{"type":"user","uuid":"u1","message":{"content":"Rename x to y"}}"#,
+            r#"{"type":"assistant","uuid":"a1","message":{"model":"m","content":[{"type":"tool_use","id":"t1","name":"Edit","input":{"file_path":"/p/a.rs","old_string":"let x = 1;","new_string":"let y = 1;"}}]}}"#,
+            r#"{"type":"user","uuid":"u2","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"boom","is_error":true}]}}"#,
+            r#"{"type":"user","uuid":"u1","message":{"content":"Rename x to y"}}"#,
+        ];
+        let records: Vec<Record> = lines.iter().filter_map(|l| parse_line(l.as_bytes()).ok()).collect();
+        let md = render(&Header { title: "T", session_id: "s", ..Header::default() }, &records);
+        assert_eq!(md.matches("Rename x to y").count(), 1, "{md}");
+        assert!(md.contains("-let x = 1;\n+let y = 1;"), "{md}");
+        assert!(md.contains("**Edit failed:** boom"), "{md}");
+    }
+}
