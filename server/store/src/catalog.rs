@@ -25,6 +25,23 @@ pub trait Catalog {
     /// recorded path that ends with it.
     fn file_touches(&self, path: &str) -> Result<Vec<FileTouch>>;
     fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>>;
+    /// The shape of a conversation's message tree.
+    fn conversation_shape(&self, conversation_id: i64) -> Result<Shape>;
+}
+
+/// How a conversation's messages hang together.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Shape {
+    pub messages: u64,
+    /// Messages with neither a parent nor a logical parent (compaction keeps a chain).
+    pub roots: u64,
+    /// Messages nothing continues from: one per branch left by a rewind.
+    pub leaves: u64,
+    /// Messages with more than one child: where the user rewound.
+    pub branch_points: u64,
+    /// Compaction boundaries (continued through `logicalParentUuid`).
+    pub compactions: u64,
+    pub sidechain_messages: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -244,6 +261,22 @@ pub fn one_line(s: &str, max: usize) -> String {
 }
 
 impl Catalog for Store {
+    fn conversation_shape(&self, conversation_id: i64) -> Result<Shape> {
+        let sql = "WITH m AS (SELECT uuid, parent_uuid, logical_parent_uuid, is_sidechain FROM messages WHERE conversation_id = ?1),
+                        kids AS (SELECT COALESCE(parent_uuid, logical_parent_uuid) AS p, count(*) AS n FROM m
+                                 WHERE COALESCE(parent_uuid, logical_parent_uuid) IS NOT NULL GROUP BY 1)
+                   SELECT (SELECT count(*) FROM m),
+                          (SELECT count(*) FROM m WHERE parent_uuid IS NULL AND logical_parent_uuid IS NULL),
+                          (SELECT count(*) FROM m WHERE uuid NOT IN (SELECT p FROM kids)),
+                          (SELECT count(*) FROM kids WHERE n > 1 AND p IN (SELECT uuid FROM m)),
+                          (SELECT count(*) FROM m WHERE logical_parent_uuid IS NOT NULL),
+                          (SELECT count(*) FROM m WHERE is_sidechain = 1)";
+        Ok(self.conn.query_row(sql, [conversation_id], |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+            Ok(Shape { messages: n(0)?, roots: n(1)?, leaves: n(2)?, branch_points: n(3)?, compactions: n(4)?, sidechain_messages: n(5)? })
+        })?)
+    }
+
     fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
         crate::search::run(self, q)
     }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use catalog::{one_line, Counts,
-    Catalog, ConversationFilter, ConversationSummary, FileTouch, UsageGroup, UsageRow,
+    Catalog, ConversationFilter, ConversationSummary, FileTouch, Shape, UsageGroup, UsageRow,
 };
 pub use ingest::{FileReport, IndexReport, Progress};
 pub use search::{SearchHit, SearchPage, SearchQuery};

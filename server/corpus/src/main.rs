@@ -1,0 +1,38 @@
+use anyhow::{anyhow, Context, Result};
+use clap::Parser;
+use observatory_corpus::{generate, parse_size, CorpusSpec};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Generate a synthetic corpus of Claude Code transcripts for benchmarks.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Output directory; transcripts go to DIR/projects/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Approximate corpus size, e.g. 200MB or 1GB.
+    #[arg(long, default_value = "200MB")]
+    size: String,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 8)]
+    projects: usize,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let target_bytes = parse_size(&args.size).ok_or_else(|| anyhow!("bad size {:?}", args.size))?;
+    let spec = CorpusSpec { target_bytes, seed: args.seed, projects: args.projects };
+    let start = Instant::now();
+    let stats = generate(&args.out, &spec).with_context(|| format!("writing {}", args.out.display()))?;
+    let secs = start.elapsed().as_secs_f64();
+    println!("files:          {}", stats.files);
+    println!("sessions:       {}", stats.sessions);
+    println!("subagent files: {}", stats.subagent_files);
+    println!("lines:          {}", stats.lines);
+    println!("bytes:          {} ({:.1} MB)", stats.bytes, stats.bytes as f64 / 1e6);
+    println!("edits:          {}", stats.edits);
+    println!("time:           {secs:.2} s ({:.0} MB/s)", stats.bytes as f64 / 1e6 / secs);
+    Ok(())
+}
