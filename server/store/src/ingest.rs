@@ -284,7 +284,7 @@ impl Store {
 
         let mut fh = File::open(path).map_err(io_err(path))?;
         fh.seek(SeekFrom::Start(src.offset)).map_err(io_err(path))?;
-        let mut reader = LineReader::new(BufReader::with_capacity(256 * 1024, fh), src.offset);
+        let mut reader = LineReader::new(BufReader::with_capacity(256 * 1024, fh), src.offset).with_max_line(self.max_line);
         let mut buf = Vec::new();
         let mut cache = ChainCache::default();
         loop {

@@ -63,6 +63,7 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
+    max_line: usize,
 }
 
 impl Store {
@@ -91,7 +92,17 @@ impl Store {
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn, path })
+        Ok(Self {
+            conn,
+            path,
+            max_line: observatory_transcript::reader::DEFAULT_MAX_LINE,
+        })
+    }
+
+    /// Lines longer than this are skipped with a warning instead of being read into
+    /// memory.
+    pub fn set_max_line(&mut self, bytes: usize) {
+        self.max_line = bytes;
     }
 
     pub fn path(&self) -> Option<&Path> {

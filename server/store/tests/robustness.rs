@@ -1,0 +1,181 @@
+//! Bad input gets a clear warning and loses nothing: corrupt, truncated, empty, binary,
+//! half-written, replaced and deleted files, appends racing the indexer.
+
+mod common;
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use observatory_store::{Catalog, SearchQuery, Store};
+
+fn user_line(uuid: &str, parent: Option<&str>, text: &str) -> String {
+    let parent = parent.map_or("null".to_owned(), |p| format!("\"{p}\""));
+    format!(
+        r#"{{"parentUuid":{parent},"isSidechain":false,"userType":"external","cwd":"/w/proj","sessionId":"11111111-2222-3333-4444-555555555555","version":"2.0.75","type":"user","message":{{"role":"user","content":"{text}"}},"uuid":"{uuid}","timestamp":"2025-11-01T10:00:00.000Z"}}"#
+    ) + "\n"
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = OpenOptions::new().create(true).append(true).open(path).expect("open");
+    f.write_all(bytes).expect("append");
+}
+
+fn session_path(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("projects/-w-proj");
+    std::fs::create_dir_all(&p).expect("mkdir");
+    p.join("11111111-2222-3333-4444-555555555555.jsonl")
+}
+
+#[test]
+fn half_written_line_is_held_back_until_complete() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    let second = user_line("u2", Some("u1"), "second prompt");
+    let (head, tail) = second.split_at(40);
+    append(&path, user_line("u1", None, "first prompt").as_bytes());
+    append(&path, head.as_bytes());
+    let mut store = Store::open_in_memory().expect("store");
+    let r = store.index_path(&path).expect("index");
+    assert_eq!((r.new_messages, r.warnings), (1, 0), "the half line is neither indexed nor a warning");
+    append(&path, tail.as_bytes());
+    let r = store.index_path(&path).expect("index");
+    assert_eq!((r.new_messages, r.warnings), (1, 0));
+    assert!(store.has_message("u2").expect("query"));
+    assert_eq!(store.counts().expect("counts").messages, 2);
+}
+
+#[test]
+fn last_line_without_newline_is_indexed_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    let line = user_line("u1", None, "no newline at the end");
+    append(&path, line.trim_end().as_bytes());
+    let mut store = Store::open_in_memory().expect("store");
+    assert_eq!(store.index_path(&path).expect("index").new_messages, 1);
+    append(&path, b"\n");
+    append(&path, user_line("u2", Some("u1"), "next").as_bytes());
+    let r = store.index_path(&path).expect("index");
+    assert_eq!((r.new_messages, r.warnings), (1, 0));
+    assert_eq!(store.counts().expect("counts").messages, 2);
+}
+
+#[test]
+fn corrupt_binary_and_empty_inputs_warn_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    append(&path, user_line("u1", None, "good one").as_bytes());
+    append(&path, b"\x00\x01\x02\xff\xfe garbage\n");
+    append(&path, b"{\"type\":\"user\",\"message\":{\"content\":\"cut off\n");
+    append(&path, "{\"type\":\"user\",\"uuid\":\"u3\",\"message\":{\"content\":\"caf\u{e9} \u{1f389}\"}}\n".as_bytes());
+    append(&path, b"{\"type\":\"some-future-record\",\"x\":1}\n");
+    append(&path, user_line("u4", Some("u3"), "still fine").as_bytes());
+    let empty = path.with_file_name("empty.jsonl");
+    std::fs::write(&empty, b"").expect("write");
+    let binary = path.with_file_name("binary.jsonl");
+    std::fs::write(&binary, (0..=255u8).cycle().take(100_000).collect::<Vec<_>>()).expect("write");
+
+    let mut store = Store::open_in_memory().expect("store");
+    let report = store.index_roots(&[dir.path().to_path_buf()], &mut |_| {}).expect("index never fails on bad input");
+    assert_eq!(store.counts().expect("counts").messages, 3);
+    let warnings = store.warnings(1000).expect("warnings");
+    let main: Vec<_> = warnings.iter().filter(|w| w.0.ends_with("5555.jsonl")).collect();
+    assert_eq!(main.iter().map(|w| w.1).collect::<Vec<_>>(), vec![2, 3, 5], "{main:#?}");
+    assert!(main[0].2.contains("invalid JSON"));
+    assert!(main[2].2.contains("unknown record type \"some-future-record\""));
+    assert!(warnings.iter().any(|w| w.0.ends_with("binary.jsonl")));
+    assert!(report.warnings >= 4);
+    let hits = store.search(&SearchQuery::new("café")).expect("search").hits;
+    assert_eq!(hits.len(), 1);
+}
+
+#[test]
+fn oversized_lines_are_skipped_and_later_lines_still_indexed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    let big = "x".repeat(3_000_000);
+    append(&path, user_line("u1", None, &big).as_bytes());
+    append(&path, user_line("u2", Some("u1"), "after the big one").as_bytes());
+    let mut store = Store::open_in_memory().expect("store");
+    store.set_max_line(1_000_000);
+    let r = store.index_path(&path).expect("index");
+    assert_eq!((r.new_messages, r.warnings), (1, 1));
+    assert!(store.warnings(1).expect("w")[0].2.contains("exceeds the limit"));
+
+    // Within the limit, a multi-megabyte line is indexed like any other.
+    let mut store = Store::open_in_memory().expect("store");
+    assert_eq!(store.index_path(&path).expect("index").new_messages, 2);
+}
+
+#[test]
+fn rerun_does_no_work_and_doubles_nothing() {
+    let cfg = common::config_dir_with(&["sniffly/tests/mock-data/-Users-chip-dev-ai-music/d3ad4cdc-5657-435d-98fa-0035d53e383d.jsonl"]);
+    let mut store = Store::open_in_memory().expect("store");
+    let roots = [cfg.path().to_path_buf()];
+    let first = store.index_roots(&roots, &mut |_| {}).expect("index");
+    let counts = store.counts().expect("counts");
+    let second = store.index_roots(&roots, &mut |_| {}).expect("index");
+    assert!(first.bytes_read > 800_000);
+    assert_eq!((second.bytes_read, second.files_changed, second.new_messages), (0, 0, 0));
+    assert_eq!(store.counts().expect("counts"), counts);
+}
+
+#[test]
+fn replaced_and_truncated_files_keep_what_was_indexed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    append(&path, user_line("u1", None, "original alpha").as_bytes());
+    append(&path, user_line("u2", Some("u1"), "original beta").as_bytes());
+    let mut store = Store::open_in_memory().expect("store");
+    store.index_path(&path).expect("index");
+    // Replaced by shorter, different content.
+    std::fs::write(&path, user_line("u9", None, "replacement gamma")).expect("write");
+    let r = store.index_path(&path).expect("index");
+    assert!(r.reset.is_some(), "the replacement is noticed");
+    assert_eq!(r.new_messages, 1);
+    for (uuid, word) in [("u1", "alpha"), ("u2", "beta"), ("u9", "gamma")] {
+        assert!(store.has_message(uuid).expect("q"), "{uuid} kept");
+        assert_eq!(store.search(&SearchQuery::new(word)).expect("search").hits.len(), 1, "{word}");
+    }
+}
+
+#[test]
+fn deleted_transcripts_stay_searchable_and_showable() {
+    let cfg = common::config_dir_with(&["git-ai/tests/fixtures/example-claude-code.jsonl"]);
+    let mut store = Store::open_in_memory().expect("store");
+    let roots = [cfg.path().to_path_buf()];
+    store.index_roots(&roots, &mut |_| {}).expect("index");
+    std::fs::remove_file(cfg.path().join("projects/-fixture/example-claude-code.jsonl")).expect("rm");
+    let r = store.index_roots(&roots, &mut |_| {}).expect("index");
+    assert_eq!(r.files, 0);
+    let conv = store.conversation("cb947e5b").expect("still there");
+    assert_eq!(conv.message_count, 38);
+    assert!(store.conversation_records(conv.id).expect("records").len() >= 38);
+    assert!(!store.search(&SearchQuery::new("green yellow")).expect("search").hits.is_empty());
+}
+
+#[test]
+fn appends_racing_the_indexer_are_all_indexed_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    append(&path, user_line("r0", None, "start").as_bytes());
+    let writer_path = path.clone();
+    let writer = std::thread::spawn(move || {
+        for i in 1..=400 {
+            let line = user_line(&format!("r{i}"), Some(&format!("r{}", i - 1)), &format!("prompt number {i}"));
+            // Write each line in two pieces so the indexer sees half-written lines.
+            let (a, b) = line.split_at(line.len() / 2);
+            append(&writer_path, a.as_bytes());
+            append(&writer_path, b.as_bytes());
+        }
+    });
+    let mut store = Store::open_in_memory().expect("store");
+    while !writer.is_finished() {
+        store.index_path(&path).expect("index");
+    }
+    writer.join().expect("writer");
+    store.index_path(&path).expect("final index");
+    let counts = store.counts().expect("counts");
+    assert_eq!(counts.messages, 401);
+    assert_eq!(counts.warnings, 0);
+}
