@@ -1,1 +1,312 @@
+//! End-to-end tests of the `observatory` binary over the real fixture transcripts.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_observatory");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/transcripts")
+}
+
+struct Env {
+    data: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self { data: tempfile::tempdir().expect("tempdir") }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--data-dir").arg(self.data.path()).args(args);
+        c.env_remove("CLAUDE_CONFIG_DIR").env("HOME", self.data.path()).env("NO_COLOR", "1");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run observatory")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).expect("JSON output")
+    }
+
+    fn fail(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn index_fixtures(&self) {
+        let f = fixtures();
+        let out = self.ok(&["index", "--claude-dir", f.to_str().expect("path")]);
+        assert!(out.contains("conversations"), "{out}");
+    }
+}
+
+#[test]
+fn index_then_search_show_stats_and_files() {
+    let env = Env::new();
+    env.index_fixtures();
+
+    let page = env.json(&["search", "colors green", "--json"]);
+    let hits = page["hits"].as_array().expect("hits");
+    assert!(!hits.is_empty());
+    assert!(hits.iter().any(|h| h["session_id"].as_str().is_some_and(|s| s.starts_with("cb947e5b"))));
+    assert!(hits[0]["snippet"].as_str().is_some_and(|s| s.contains("<mark>")));
+
+    let table = env.ok(&["search", "colors green", "--limit", "2"]);
+    assert!(table.contains("Make the colors green and yellow"), "{table}");
+
+    let md = env.ok(&["show", "cb947e5b"]);
+    assert!(md.starts_with("# Make the colors green and yellow"), "{}", &md[..200.min(md.len())]);
+    assert!(md.contains("## Prompt"));
+    assert!(md.contains("```diff"), "edits are shown as diffs");
+
+    let stats = env.json(&["stats", "--by", "conversation", "--json"]);
+    let row = stats.as_array().expect("rows").iter().find(|r| r["key"].as_str().is_some_and(|k| k.starts_with("cb947e5b"))).cloned();
+    let row = row.unwrap_or_else(|| panic!("no row for cb947e5b in {stats}"));
+    assert_eq!(row["usage"]["output_tokens"], 3306);
+    assert_eq!(row["usage"]["cache_read_input_tokens"], 293447);
+
+    let days = env.ok(&["stats", "--by", "day"]);
+    assert!(days.contains("2025-06-08") && days.contains("Total"), "{days}");
+
+    let touches = env.json(&["files", "example.py", "--json"]);
+    let tools: Vec<&str> = touches.as_array().expect("touches").iter().filter_map(|t| t["tool"].as_str()).collect();
+    assert!(tools.contains(&"Write") && tools.contains(&"Edit"), "{tools:?}");
+
+    let convs = env.json(&["conversations", "--project", "/Users/chip/dev/ai-music", "--json"]);
+    assert_eq!(convs.as_array().expect("list").len(), 3);
+}
+
+#[test]
+fn clear_errors_and_nonzero_exits() {
+    let env = Env::new();
+    let missing = env.fail(&["index", "--claude-dir", "/definitely/not/here"]);
+    assert!(missing.contains("/definitely/not/here") && missing.contains("not a directory"), "{missing}");
+    let none = env.fail(&["index"]);
+    assert!(none.contains("no Claude Code directory found"), "{none}");
+
+    env.index_fixtures();
+    let bad_id = env.fail(&["show", "zzzz-no-such"]);
+    assert!(bad_id.contains("no conversation matches"), "{bad_id}");
+    let ambiguous = env.fail(&["show", "agent-"]);
+    assert!(ambiguous.contains("matches several conversations"), "{ambiguous}");
+    let bad_query = env.fail(&["search", "() &&"]);
+    assert!(bad_query.contains("bad search query"), "{bad_query}");
+    let bad_role = env.fail(&["search", "x", "--role", "robot"]);
+    assert!(bad_role.contains("unknown role"), "{bad_role}");
+    let bad_time = env.fail(&["search", "x", "--since", "yesterday"]);
+    assert!(bad_time.contains("not a date"), "{bad_time}");
+    let untouched = env.fail(&["files", "never/touched.rs"]);
+    assert!(untouched.contains("no conversation touched"), "{untouched}");
+}
+
+#[test]
+fn claude_config_dir_list_is_honoured() {
+    let env = Env::new();
+    let f = fixtures();
+    let a = f.join("sniffly/tests/mock-data");
+    let b = f.join("git-ai/tests/fixtures");
+    let out = env
+        .cmd(&["index", "--json"])
+        .env("CLAUDE_CONFIG_DIR", format!("{},{}", a.display(), b.display()))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["run"]["files"], 4 + 4);
+}
+
+fn write_lines(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).expect("open");
+    f.write_all(bytes).expect("append");
+}
+
+#[test]
+fn watch_indexes_appended_lines() {
+    let env = Env::new();
+    let claude = tempfile::tempdir().expect("tmp");
+    let proj = claude.path().join("projects/-w");
+    std::fs::create_dir_all(&proj).expect("mkdir");
+    let session = proj.join("0b0b0b0b-1111-2222-3333-444444444444.jsonl");
+    let (first, _) = observatory_corpus::continuation_lines("0b0b0b0b-1111-2222-3333-444444444444", "/w", None, 1);
+    write_lines(&session, &first);
+    let mut child = env
+        .cmd(&["watch", "--claude-dir", claude.path().to_str().expect("path")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watch");
+    let found = |word: &str| -> bool {
+        let out = env.run(&["search", word, "--json"]);
+        out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|v| v["hits"].as_array().is_some_and(|h| !h.is_empty()))
+    };
+    let wait_for = |word: &str| {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if found(word) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    // Wait until the initial scan made the database, then append while watching.
+    let (more, marker) = observatory_corpus::continuation_lines("0b0b0b0b-1111-2222-3333-444444444444", "/w", None, 2);
+    let start = Instant::now();
+    while !env.data.path().join("observatory.db").exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    write_lines(&session, &more);
+    let seen = wait_for(&marker);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen, "appended line with {marker} never became searchable");
+}
+
+#[test]
+fn killed_indexer_resumes_to_the_same_result() {
+    let corpus = tempfile::tempdir().expect("tmp");
+    observatory_corpus::generate(corpus.path(), &observatory_corpus::CorpusSpec { target_bytes: 40 << 20, seed: 7, projects: 3 })
+        .expect("generate corpus");
+    let dir = corpus.path().to_str().expect("path");
+
+    let clean = Env::new();
+    let expected = clean.json(&["index", "--claude-dir", dir, "--json"])["totals"].clone();
+
+    let env = Env::new();
+    let mut kills = 0;
+    for delay in [300u64, 700, 1500] {
+        let mut child = env.cmd(&["index", "--claude-dir", dir]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay));
+        if child.try_wait().expect("wait").is_none() {
+            child.kill().expect("kill");
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    let resumed = env.json(&["index", "--claude-dir", dir, "--json"])["totals"].clone();
+    assert!(kills > 0, "the indexer finished before it could be killed; make the corpus larger");
+    assert_eq!(resumed, expected);
+}
+
+/// Strips whitespace outside strings: ccusage only recognises records written
+/// compactly, as Claude Code writes them, and two fixture sources were re-serialised
+/// with spaces by the tools they come from.
+fn compact_json(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let (mut in_str, mut escaped) = (false, false);
+    for c in line.chars() {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            out.push(c);
+        } else if c != ' ' && c != '\t' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn ccusage() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("OBSERVATORY_CCUSAGE") {
+        return Some(PathBuf::from(p));
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must set OBSERVATORY_CCUSAGE (see .ci/run)");
+    eprintln!("skipping: set OBSERVATORY_CCUSAGE to a ccusage binary to compare token totals");
+    None
+}
+
+fn totals(v: &Value, keys: [&str; 4]) -> [u64; 4] {
+    keys.map(|k| v[k].as_u64().unwrap_or(0))
+}
+
+/// Per-file token totals agree with ccusage on every fixture transcript.
+///
+/// Known, explained differences:
+/// - ccusage ignores records written with spaces after `:` and `,` (ai-blame's
+///   examples and claude-code-log's test data were re-serialised that way); given a
+///   compact copy of the same records it agrees, which is what is compared here.
+/// - ccusage skips records without a `timestamp` (ccusage's own test-transcript.jsonl);
+///   Observatory counts them as undated usage.
+#[test]
+fn token_totals_agree_with_ccusage() {
+    let Some(cc) = ccusage() else { return };
+    let mut files: Vec<PathBuf> = walk(&fixtures());
+    files.sort();
+    let mut compared = 0;
+    for file in files {
+        let claude = tempfile::tempdir().expect("tmp");
+        let proj = claude.path().join("projects/p");
+        std::fs::create_dir_all(&proj).expect("mkdir");
+        let text = std::fs::read_to_string(&file).expect("read");
+        let compact: String = text.lines().map(|l| compact_json(l) + "\n").collect();
+        std::fs::write(proj.join(file.file_name().expect("name")), compact).expect("write");
+
+        let out = Command::new(&cc)
+            .args(["session", "--json", "--offline"])
+            .env("CLAUDE_CONFIG_DIR", claude.path())
+            .output()
+            .expect("run ccusage");
+        assert!(out.status.success(), "ccusage failed: {}", String::from_utf8_lossy(&out.stderr));
+        let theirs: Value = serde_json::from_slice(&out.stdout).expect("ccusage JSON");
+        let theirs = totals(&theirs["totals"], ["inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens"]);
+
+        let env = Env::new();
+        env.ok(&["index", "--claude-dir", claude.path().to_str().expect("path")]);
+        let rows = env.json(&["stats", "--json"]);
+        let mut ours = [0u64; 4];
+        for r in rows.as_array().expect("rows") {
+            let t = totals(&r["usage"], ["input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"]);
+            for i in 0..4 {
+                ours[i] += t[i];
+            }
+        }
+        let name = file.display().to_string();
+        if name.ends_with("ccusage/apps/ccusage/test/test-transcript.jsonl") {
+            assert_eq!(theirs, [0; 4], "ccusage skips undated records");
+            assert_eq!(ours, [3000, 150, 300, 1300]);
+        } else {
+            assert_eq!(ours, theirs, "{name}: [input, output, cache write, cache read]");
+        }
+        compared += 1;
+    }
+    assert!(compared >= 30, "compared {compared} files");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "jsonl") {
+            out.push(p);
+        }
+    }
+    out
+}

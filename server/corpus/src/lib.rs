@@ -44,13 +44,13 @@ pub struct CorpusStats {
     pub edits: u64,
 }
 
-/// Byte budget of the next session: mostly 40 KB to 1.2 MB (about 50 to 500
+/// Byte budget of the next session: mostly 150 KB to 1.8 MB (about 50 to 500
 /// lines), some of several MB and a few of tens of MB, log-uniform within each band.
 fn session_budget(rng: &mut StdRng, target: u64) -> u64 {
     let (lo, hi): (f64, f64) = match rng.random_range(0..100) {
-        0..85 => (40e3, 1.2e6),
-        85..97 => (1.2e6, 6e6),
-        _ => (12e6, 40e6),
+        0..85 => (150e3, 1.8e6),
+        85..97 => (1.8e6, 8e6),
+        _ => (15e6, 45e6),
     };
     let b = lo * (hi / lo).powf(rng.random::<f64>());
     // Keep small corpora to several sessions.

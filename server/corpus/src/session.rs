@@ -59,12 +59,12 @@ impl Project {
         for _ in 0..rng.random_range(12..30) {
             let path = format!("src/{}_{}.{}", text::noun(rng), text::verb(rng), lang.ext());
             if files.iter().all(|f: &VFile| f.path != path) {
-                let content = text::source_file(rng, lang, rng.random_range(40..400));
+                let content = text::source_file(rng, lang, 30..250);
                 files.push(VFile { path, content });
             }
         }
         // One generated module large enough that reading it yields 100+ KB.
-        let big = text::source_file(rng, lang, rng.random_range(2200..3000));
+        let big = text::source_file(rng, lang, 2200..3000);
         files.push(VFile { path: format!("src/generated/schema.{}", lang.ext()), content: big });
         // 2025-10-01T00:00:00Z plus a per-project offset.
         let clock = 1_759_276_800_000 + idx as i64 * 86_400_000 + rng.random_range(0..36_000_000);
@@ -151,14 +151,14 @@ pub struct Gen<'a> {
 }
 
 pub fn model(rng: &mut Rng64) -> &'static str {
-    *pick(rng, &[OPUS, OPUS, OPUS, OPUS, SONNET, SONNET, SONNET, HAIKU])
+    pick(rng, &[OPUS, OPUS, OPUS, OPUS, SONNET, SONNET, SONNET, HAIKU])
 }
 
 /// Writes one session of about `budget` bytes (plus its subagent files).
 pub fn write_session(rng: &mut Rng64, proj: &mut Project, budget: u64, stats: &mut CorpusStats) -> io::Result<()> {
     let sid = text::uuid(rng);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(proj.dir.join(format!("{sid}.jsonl")))?);
-    let version = *pick(rng, VERSIONS);
+    let version = pick(rng, VERSIONS);
     let tail = version.starts_with("2.1");
     let branch = match rng.random_range(0..5) {
         0 => format!("feature/{}-{}", text::noun(rng), text::verb(rng)),
@@ -234,16 +234,14 @@ impl<'a> Gen<'a> {
         } else {
             if self.rng.random_bool(0.15) {
                 let leaf = self.proj.last_leaf.clone().unwrap_or_else(|| self.id());
-                let summary = text::prose(self.rng, self.proj.lang, "", 1);
+                let summary = text::prose(self.rng, self.proj.lang, "", 1..2);
                 self.out.put(&Summary { kind: "summary", summary: &summary, leaf_uuid: &leaf })?;
             }
             self.out.capture = Some(Vec::new());
         }
         let capture_turns = self.rng.random_range(1..4);
-        let mut since_compact = 0;
         while self.turns == 0 || self.out.bytes < budget {
             self.turn()?;
-            since_compact += 1;
             if self.turns == capture_turns {
                 if let (Some(c), Some(tip)) = (self.out.capture.take(), self.tip.clone()) {
                     if c.len() < 4 << 20 {
@@ -251,9 +249,9 @@ impl<'a> Gen<'a> {
                     }
                 }
             }
-            if since_compact > 20 && self.rng.random_bool(0.06) {
+            // Auto-compaction fires when the context nears the window.
+            if self.ctx > self.rng.random_range(140_000..170_000) {
                 self.compact()?;
-                since_compact = 0;
             }
         }
         self.proj.last_leaf = self.tip.clone();
@@ -322,19 +320,19 @@ impl<'a> Gen<'a> {
             let think = self.rng.random_bool(if step == 0 { 0.6 } else { 0.25 });
             let say = (step == 0 || self.rng.random_bool(0.4)).then(|| {
                 let path = calls.iter().find_map(|c| c.changed.clone()).unwrap_or_default();
-                text::prose(self.rng, self.proj.lang, &path, self.rng.random_range(1..3))
+                text::prose(self.rng, self.proj.lang, &path, 1..3)
             });
             let sources = self.respond(think, say, &calls)?;
             for (c, src) in calls.iter().zip(&sources) {
                 self.tool_result(c, src)?;
             }
         }
-        let mut summary = text::prose(self.rng, self.proj.lang, "", self.rng.random_range(1..4));
+        let mut summary = text::prose(self.rng, self.proj.lang, "", 1..4);
         if !self.hot.is_empty() {
             summary.push_str("\n\n## Changes\n");
             for k in 0..self.hot.len().min(6) {
                 let path = self.proj.files[self.hot[k]].path.clone();
-                let line = text::prose(self.rng, self.proj.lang, &path, 1);
+                let line = text::prose(self.rng, self.proj.lang, &path, 1..2);
                 let _ = write!(summary, "\n- **{path}**: {line}");
             }
         }
@@ -350,7 +348,7 @@ impl<'a> Gen<'a> {
         self.wait(1_500, 12_000);
         let msg_id = text::b62(self.rng, "msg_01", 22);
         let req_id = text::b62(self.rng, "req_011C", 20);
-        let grown = (self.out.bytes - self.ctx_mark) / 4;
+        let grown = (self.out.bytes - self.ctx_mark) / 6;
         self.ctx_mark = self.out.bytes;
         let cache = grown.max(200);
         let usage = Usage {
@@ -362,7 +360,7 @@ impl<'a> Gen<'a> {
             service_tier: "standard",
         };
         self.ctx += grown;
-        let thinking = think.then(|| (text::prose(self.rng, self.proj.lang, "", self.rng.random_range(2..9)), text::signature(self.rng)));
+        let thinking = think.then(|| (text::prose(self.rng, self.proj.lang, "", 2..9), text::signature(self.rng)));
         let mut blocks = Vec::new();
         if let Some((t, sig)) = &thinking {
             blocks.push(Block::Thinking { thinking: t, signature: sig });
@@ -427,17 +425,13 @@ impl<'a> Gen<'a> {
     fn backup(&mut self, path: &str) {
         let time = text::iso(self.proj.clock);
         let name = format!("{}@v", text::hex(self.rng, 16));
-        match self.backups.iter_mut().find(|(p, _)| p == path) {
-            Some((_, b)) => {
-                b.version += 1;
-                b.backup_file_name = Some(format!("{name}{}", b.version));
-                b.backup_time = time;
-            }
-            None if self.backups.len() < 40 => {
-                let b = Backup { backup_file_name: Some(format!("{name}1")), version: 1, backup_time: time };
-                self.backups.push((path.to_owned(), b));
-            }
-            None => {}
+        if let Some((_, b)) = self.backups.iter_mut().find(|(p, _)| p == path) {
+            b.version += 1;
+            b.backup_file_name = Some(format!("{name}{}", b.version));
+            b.backup_time = time;
+        } else if self.backups.len() < 40 {
+            let b = Backup { backup_file_name: Some(format!("{name}1")), version: 1, backup_time: time };
+            self.backups.push((path.to_owned(), b));
         }
     }
 
@@ -455,7 +449,7 @@ impl<'a> Gen<'a> {
         let (uuid, logical) = (self.id(), self.tip.clone());
         let body = Body::Compact { logical_parent: logical.as_deref(), pre_tokens: self.ctx };
         self.emit(None, &uuid, body)?;
-        let summary = COMPACT_INTRO.to_owned() + &text::prose(self.rng, self.proj.lang, "", self.rng.random_range(8..30));
+        let summary = COMPACT_INTRO.to_owned() + &text::prose(self.rng, self.proj.lang, "", 8..30);
         self.user_text(Some(&uuid), &summary, false, Extra::CompactSummary)?;
         self.ctx = 15_000;
         Ok(())
@@ -463,7 +457,7 @@ impl<'a> Gen<'a> {
 
     fn pick_file(&mut self) -> usize {
         if !self.hot.is_empty() && self.rng.random_bool(0.6) {
-            return *pick(self.rng, &self.hot);
+            return pick(self.rng, &self.hot);
         }
         let i = self.rng.random_range(0..self.proj.files.len().max(1));
         if !self.hot.contains(&i) && i < self.proj.files.len() {
@@ -516,7 +510,7 @@ impl<'a> Gen<'a> {
             2 => ("Write", Input::Write { file_path: path, content: stmt },
                   "File has not been read yet. Read it first before writing to it.".to_owned()),
             _ => {
-                let out = format!("Exit code 1\nerror: {}", text::prose(self.rng, self.proj.lang, "", 2));
+                let out = format!("Exit code 1\nerror: {}", text::prose(self.rng, self.proj.lang, "", 2..3));
                 let input = Input::Bash { command: "make check".into(), description: "Run all checks".into() };
                 let mut c = Self::call("Bash", input, out.clone(), ToolUseResult::Error(format!("Error: {out}")));
                 c.error = true;
@@ -638,7 +632,7 @@ impl<'a> Gen<'a> {
         if self.rng.random_bool(0.5) || self.proj.files.is_empty() {
             let rel = format!("src/{}/{}_{}.{}", text::noun(self.rng), text::noun(self.rng), text::verb(self.rng), lang.ext());
             if !self.proj.files.iter().any(|f| f.path == rel) {
-                let content = text::source_file(self.rng, lang, self.rng.random_range(20..160));
+                let content = text::source_file(self.rng, lang, 20..160);
                 self.hot.push(self.proj.files.len());
                 self.proj.files.push(VFile { path: rel.clone(), content: content.clone() });
                 let file_path = self.abs(&rel);
@@ -789,7 +783,8 @@ impl<'a> Gen<'a> {
     }
 
     fn notebook(&mut self) -> Call {
-        let notebook_path = self.abs(&format!("notebooks/{}_analysis.ipynb", text::noun(self.rng)));
+        let name = text::noun(self.rng);
+        let notebook_path = self.abs(&format!("notebooks/{name}_analysis.ipynb"));
         let cell_id = text::hex(self.rng, 8);
         let new_source = text::statement(self.rng, Lang::Python, "").join("\n");
         let input = Input::NotebookEdit {
@@ -823,7 +818,7 @@ impl<'a> Gen<'a> {
     fn task(&mut self) -> io::Result<Call> {
         let lang = self.proj.lang;
         let description = format!("Find {} {} call sites", text::noun(self.rng), text::verb(self.rng));
-        let mut prompt = text::prose(self.rng, lang, "", self.rng.random_range(3..7));
+        let mut prompt = text::prose(self.rng, lang, "", 3..7);
         prompt.push_str("\n\nReturn a concise summary with file paths and line numbers.");
         let agent_id = if self.info.tail { format!("a{}", text::hex(self.rng, 16)) } else { text::hex(self.rng, 7) };
         let model = if self.rng.random_bool(0.6) { HAIKU } else { self.info.model };
@@ -847,7 +842,7 @@ impl<'a> Gen<'a> {
             status: "completed", prompt: prompt.clone(), agent_id, content: blocks.clone(),
             total_duration_ms: (self.proj.clock - start) as u64, total_tokens: ctx + 300, total_tool_use_count: tools, usage,
         };
-        let input = Input::Task { description, prompt, subagent_type: *pick(self.rng, &["Explore", "general-purpose", "Plan"]) };
+        let input = Input::Task { description, prompt, subagent_type: pick(self.rng, &["Explore", "general-purpose", "Plan"]) };
         let mut c = Self::call("Task", input, String::new(), result);
         c.content = ResultContent::Blocks(blocks);
         Ok(c)
@@ -860,7 +855,7 @@ impl<'a> Gen<'a> {
         {
             let mut sub = Gen::new(&mut *self.rng, &mut *self.proj, &mut w, &mut *self.out.stats, info);
             sub.user_text(None, "Warmup", false, Extra::None)?;
-            let say = text::prose(sub.rng, sub.proj.lang, "", 3);
+            let say = text::prose(sub.rng, sub.proj.lang, "", 3..4);
             sub.respond(false, Some(say), &[])?;
         }
         w.flush()
@@ -928,7 +923,7 @@ pub fn continuation(
     let mut g = Gen::new(rng, proj, w, &mut stats, info);
     let prompt = format!("{} {marker}", text::prompt(g.rng, true, "src/lib.rs"));
     g.user_text(parent, &prompt, false, Extra::Prompt)?;
-    let say = text::prose(g.rng, Lang::Rust, "src/lib.rs", 3);
+    let say = text::prose(g.rng, Lang::Rust, "src/lib.rs", 3..4);
     g.respond(true, Some(say), &[])?;
     Ok(())
 }

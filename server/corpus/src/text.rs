@@ -5,11 +5,12 @@
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 pub type Rng64 = StdRng;
 
-pub fn pick<'a, T>(rng: &mut Rng64, xs: &'a [T]) -> &'a T {
-    &xs[rng.random_range(0..xs.len())]
+pub fn pick<T: Copy>(rng: &mut Rng64, xs: &[T]) -> T {
+    xs[rng.random_range(0..xs.len())]
 }
 
 const NOUNS: &[&str] = &[
@@ -181,7 +182,7 @@ pub fn expand(rng: &mut Rng64, lang: Lang, path: &str, tpl: &str, out: &mut Stri
             continue;
         }
         rest = &rest[i + 3..];
-        let (n, a) = (*pick(rng, NOUNS), *pick(rng, ADJS));
+        let (n, a) = (pick(rng, NOUNS), pick(rng, ADJS));
         let snake = lang != Lang::Ts;
         match key {
             'v' | 'f' if snake => {
@@ -206,7 +207,8 @@ pub fn expand(rng: &mut Rng64, lang: Lang, path: &str, tpl: &str, out: &mut Stri
             'p' => out.push_str(path),
             's' | 'S' => {
                 let start = out.len();
-                expand(rng, lang, path, pick(rng, PROSE), out);
+                let t = pick(rng, PROSE);
+                expand(rng, lang, path, t, out);
                 if key == 's' {
                     let lower = out[start..start + 1].to_lowercase();
                     out.replace_range(start..start + 1, &lower);
@@ -234,7 +236,8 @@ fn push_code(rng: &mut Rng64, lang: Lang, indent: &str, tpl: &str, out: &mut Vec
 /// One or two statements at `indent`, used by edits to insert or replace lines.
 pub fn statement(rng: &mut Rng64, lang: Lang, indent: &str) -> Vec<String> {
     let mut v = Vec::new();
-    push_code(rng, lang, indent, pick(rng, lang.stmts()), &mut v);
+    let t = pick(rng, lang.stmts());
+    push_code(rng, lang, indent, t, &mut v);
     v
 }
 
@@ -243,14 +246,16 @@ pub fn function(rng: &mut Rng64, lang: Lang, out: &mut Vec<String>) {
     let (head, ret, close) = lang.fn_head();
     push_code(rng, lang, "", head, out);
     for _ in 0..rng.random_range(3..15) {
-        push_code(rng, lang, lang.indent(), pick(rng, lang.stmts()), out);
+        let t = pick(rng, lang.stmts());
+        push_code(rng, lang, lang.indent(), t, out);
     }
     push_code(rng, lang, lang.indent(), ret, out);
     push_code(rng, lang, "", close, out);
 }
 
 /// A source file of at least `min_lines` lines, always ending in a newline.
-pub fn source_file(rng: &mut Rng64, lang: Lang, min_lines: usize) -> String {
+pub fn source_file(rng: &mut Rng64, lang: Lang, min_lines: Range<usize>) -> String {
+    let min_lines = rng.random_range(min_lines);
     let mut lines = Vec::new();
     push_code(rng, lang, "", lang.file_head(), &mut lines);
     while lines.len() < min_lines {
@@ -261,13 +266,15 @@ pub fn source_file(rng: &mut Rng64, lang: Lang, min_lines: usize) -> String {
     s
 }
 
-pub fn prose(rng: &mut Rng64, lang: Lang, path: &str, sentences: usize) -> String {
+pub fn prose(rng: &mut Rng64, lang: Lang, path: &str, sentences: Range<usize>) -> String {
+    let sentences = rng.random_range(sentences);
     let mut s = String::new();
     for i in 0..sentences {
         if i > 0 {
             s.push(if rng.random_bool(0.25) { '\n' } else { ' ' });
         }
-        expand(rng, lang, path, pick(rng, PROSE), &mut s);
+        let t = pick(rng, PROSE);
+        expand(rng, lang, path, t, &mut s);
     }
     s
 }
@@ -280,13 +287,14 @@ pub fn prompt(rng: &mut Rng64, first: bool, path: &str) -> String {
     if rng.random_bool(0.3) {
         let _ = write!(s, " (see @{path})");
     }
-    s.push_str(pick(rng, SUFFIXES));
+    let t = pick(rng, SUFFIXES);
+    s.push_str(t);
     s
 }
 
 /// (content, activeForm) pairs for TodoWrite.
 pub fn todo(rng: &mut Rng64, path: &str) -> (String, String) {
-    let (b, g) = *pick(rng, VERBS);
+    let (b, g) = pick(rng, VERBS);
     let n = pick(rng, NOUNS);
     let cap = |s: &str| s[..1].to_uppercase() + &s[1..];
     (format!("{} the {n} in {path}", cap(b)), format!("{} the {n} in {path}", cap(g)))
