@@ -18,13 +18,17 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        Self { data: tempfile::tempdir().expect("tempdir") }
+        Self {
+            data: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--data-dir").arg(self.data.path()).args(args);
-        c.env_remove("CLAUDE_CONFIG_DIR").env("HOME", self.data.path()).env("NO_COLOR", "1");
+        c.env_remove("CLAUDE_CONFIG_DIR")
+            .env("HOME", self.data.path())
+            .env("NO_COLOR", "1");
         c
     }
 
@@ -34,7 +38,11 @@ impl Env {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
@@ -63,31 +71,63 @@ fn index_then_search_show_stats_and_files() {
     let page = env.json(&["search", "colors green", "--json"]);
     let hits = page["hits"].as_array().expect("hits");
     assert!(!hits.is_empty());
-    assert!(hits.iter().any(|h| h["session_id"].as_str().is_some_and(|s| s.starts_with("cb947e5b"))));
-    assert!(hits[0]["snippet"].as_str().is_some_and(|s| s.contains("<mark>")));
+    assert!(hits.iter().any(|h| h["session_id"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("cb947e5b"))));
+    assert!(hits[0]["snippet"]
+        .as_str()
+        .is_some_and(|s| s.contains("<mark>")));
 
     let table = env.ok(&["search", "colors green", "--limit", "2"]);
-    assert!(table.contains("Make the colors green and yellow"), "{table}");
+    assert!(
+        table.contains("Make the colors green and yellow"),
+        "{table}"
+    );
 
     let md = env.ok(&["show", "cb947e5b"]);
-    assert!(md.starts_with("# Make the colors green and yellow"), "{}", &md[..200.min(md.len())]);
+    assert!(
+        md.starts_with("# Make the colors green and yellow"),
+        "{}",
+        &md[..200.min(md.len())]
+    );
     assert!(md.contains("## Prompt"));
     assert!(md.contains("```diff"), "edits are shown as diffs");
 
     let stats = env.json(&["stats", "--by", "conversation", "--json"]);
-    let row = stats.as_array().expect("rows").iter().find(|r| r["key"].as_str().is_some_and(|k| k.starts_with("cb947e5b"))).cloned();
+    let row = stats
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["key"].as_str().is_some_and(|k| k.starts_with("cb947e5b")))
+        .cloned();
     let row = row.unwrap_or_else(|| panic!("no row for cb947e5b in {stats}"));
     assert_eq!(row["usage"]["output_tokens"], 3306);
     assert_eq!(row["usage"]["cache_read_input_tokens"], 293447);
 
     let days = env.ok(&["stats", "--by", "day"]);
-    assert!(days.contains("2025-06-08") && days.contains("Total"), "{days}");
+    assert!(
+        days.contains("2025-06-08") && days.contains("Total"),
+        "{days}"
+    );
 
     let touches = env.json(&["files", "example.py", "--json"]);
-    let tools: Vec<&str> = touches.as_array().expect("touches").iter().filter_map(|t| t["tool"].as_str()).collect();
-    assert!(tools.contains(&"Write") && tools.contains(&"Edit"), "{tools:?}");
+    let tools: Vec<&str> = touches
+        .as_array()
+        .expect("touches")
+        .iter()
+        .filter_map(|t| t["tool"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"Write") && tools.contains(&"Edit"),
+        "{tools:?}"
+    );
 
-    let convs = env.json(&["conversations", "--project", "/Users/chip/dev/ai-music", "--json"]);
+    let convs = env.json(&[
+        "conversations",
+        "--project",
+        "/Users/chip/dev/ai-music",
+        "--json",
+    ]);
     assert_eq!(convs.as_array().expect("list").len(), 3);
 }
 
@@ -95,15 +135,22 @@ fn index_then_search_show_stats_and_files() {
 fn clear_errors_and_nonzero_exits() {
     let env = Env::new();
     let missing = env.fail(&["index", "--claude-dir", "/definitely/not/here"]);
-    assert!(missing.contains("/definitely/not/here") && missing.contains("not a directory"), "{missing}");
-    let none = env.fail(&["index"]);
-    assert!(none.contains("no Claude Code directory found"), "{none}");
+    assert!(
+        missing.contains("/definitely/not/here") && missing.contains("not a directory"),
+        "{missing}"
+    );
+    // No transcripts at all is not an error: a new user simply has none yet.
+    let none = env.ok(&["index"]);
+    assert!(none.contains("No Claude Code transcripts yet"), "{none}");
 
     env.index_fixtures();
     let bad_id = env.fail(&["show", "zzzz-no-such"]);
     assert!(bad_id.contains("no conversation matches"), "{bad_id}");
     let ambiguous = env.fail(&["show", "agent-"]);
-    assert!(ambiguous.contains("matches several conversations"), "{ambiguous}");
+    assert!(
+        ambiguous.contains("matches several conversations"),
+        "{ambiguous}"
+    );
     let bad_query = env.fail(&["search", "() &&"]);
     assert!(bad_query.contains("bad search query"), "{bad_query}");
     let bad_role = env.fail(&["search", "x", "--role", "robot"]);
@@ -122,17 +169,28 @@ fn claude_config_dir_list_is_honoured() {
     let b = f.join("git-ai/tests/fixtures");
     let out = env
         .cmd(&["index", "--json"])
-        .env("CLAUDE_CONFIG_DIR", format!("{},{}", a.display(), b.display()))
+        .env(
+            "CLAUDE_CONFIG_DIR",
+            format!("{},{}", a.display(), b.display()),
+        )
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(report["run"]["files"], 4 + 4);
 }
 
 fn write_lines(path: &Path, bytes: &[u8]) {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).expect("open");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .expect("open");
     f.write_all(bytes).expect("append");
 }
 
@@ -143,10 +201,19 @@ fn watch_indexes_appended_lines() {
     let proj = claude.path().join("projects/-w");
     std::fs::create_dir_all(&proj).expect("mkdir");
     let session = proj.join("0b0b0b0b-1111-2222-3333-444444444444.jsonl");
-    let (first, _) = observatory_corpus::continuation_lines("0b0b0b0b-1111-2222-3333-444444444444", "/w", None, 1);
+    let (first, _) = observatory_corpus::continuation_lines(
+        "0b0b0b0b-1111-2222-3333-444444444444",
+        "/w",
+        None,
+        1,
+    );
     write_lines(&session, &first);
     let mut child = env
-        .cmd(&["watch", "--claude-dir", claude.path().to_str().expect("path")])
+        .cmd(&[
+            "watch",
+            "--claude-dir",
+            claude.path().to_str().expect("path"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -154,7 +221,8 @@ fn watch_indexes_appended_lines() {
     let found = |word: &str| -> bool {
         let out = env.run(&["search", word, "--json"]);
         out.status.success()
-            && serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|v| v["hits"].as_array().is_some_and(|h| !h.is_empty()))
+            && serde_json::from_slice::<Value>(&out.stdout)
+                .is_ok_and(|v| v["hits"].as_array().is_some_and(|h| !h.is_empty()))
     };
     let wait_for = |word: &str| {
         let start = Instant::now();
@@ -167,9 +235,16 @@ fn watch_indexes_appended_lines() {
         false
     };
     // Wait until the initial scan made the database, then append while watching.
-    let (more, marker) = observatory_corpus::continuation_lines("0b0b0b0b-1111-2222-3333-444444444444", "/w", None, 2);
+    let (more, marker) = observatory_corpus::continuation_lines(
+        "0b0b0b0b-1111-2222-3333-444444444444",
+        "/w",
+        None,
+        2,
+    );
     let start = Instant::now();
-    while !env.data.path().join("observatory.db").exists() && start.elapsed() < Duration::from_secs(20) {
+    while !env.data.path().join("observatory.db").exists()
+        && start.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -183,8 +258,15 @@ fn watch_indexes_appended_lines() {
 #[test]
 fn killed_indexer_resumes_to_the_same_result() {
     let corpus = tempfile::tempdir().expect("tmp");
-    observatory_corpus::generate(corpus.path(), &observatory_corpus::CorpusSpec { target_bytes: 40 << 20, seed: 7, projects: 3 })
-        .expect("generate corpus");
+    observatory_corpus::generate(
+        corpus.path(),
+        &observatory_corpus::CorpusSpec {
+            target_bytes: 40 << 20,
+            seed: 7,
+            projects: 3,
+        },
+    )
+    .expect("generate corpus");
     let dir = corpus.path().to_str().expect("path");
 
     let clean = Env::new();
@@ -193,7 +275,12 @@ fn killed_indexer_resumes_to_the_same_result() {
     let env = Env::new();
     let mut kills = 0;
     for delay in [300u64, 700, 1500] {
-        let mut child = env.cmd(&["index", "--claude-dir", dir]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        let mut child = env
+            .cmd(&["index", "--claude-dir", dir])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
         std::thread::sleep(Duration::from_millis(delay));
         if child.try_wait().expect("wait").is_none() {
             child.kill().expect("kill");
@@ -202,7 +289,10 @@ fn killed_indexer_resumes_to_the_same_result() {
         let _ = child.wait();
     }
     let resumed = env.json(&["index", "--claude-dir", dir, "--json"])["totals"].clone();
-    assert!(kills > 0, "the indexer finished before it could be killed; make the corpus larger");
+    assert!(
+        kills > 0,
+        "the indexer finished before it could be killed; make the corpus larger"
+    );
     assert_eq!(resumed, expected);
 }
 
@@ -236,7 +326,10 @@ fn ccusage() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("OBSERVATORY_CCUSAGE") {
         return Some(PathBuf::from(p));
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must set OBSERVATORY_CCUSAGE (see .ci/run)");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must set OBSERVATORY_CCUSAGE (see .ci/run)"
+    );
     eprintln!("skipping: set OBSERVATORY_CCUSAGE to a ccusage binary to compare token totals");
     None
 }
@@ -272,16 +365,40 @@ fn token_totals_agree_with_ccusage() {
             .env("CLAUDE_CONFIG_DIR", claude.path())
             .output()
             .expect("run ccusage");
-        assert!(out.status.success(), "ccusage failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ccusage failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let theirs: Value = serde_json::from_slice(&out.stdout).expect("ccusage JSON");
-        let theirs = totals(&theirs["totals"], ["inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens"]);
+        let theirs = totals(
+            &theirs["totals"],
+            [
+                "inputTokens",
+                "outputTokens",
+                "cacheCreationTokens",
+                "cacheReadTokens",
+            ],
+        );
 
         let env = Env::new();
-        env.ok(&["index", "--claude-dir", claude.path().to_str().expect("path")]);
+        env.ok(&[
+            "index",
+            "--claude-dir",
+            claude.path().to_str().expect("path"),
+        ]);
         let rows = env.json(&["stats", "--json"]);
         let mut ours = [0u64; 4];
         for r in rows.as_array().expect("rows") {
-            let t = totals(&r["usage"], ["input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"]);
+            let t = totals(
+                &r["usage"],
+                [
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                ],
+            );
             for i in 0..4 {
                 ours[i] += t[i];
             }
@@ -291,7 +408,10 @@ fn token_totals_agree_with_ccusage() {
             assert_eq!(theirs, [0; 4], "ccusage skips undated records");
             assert_eq!(ours, [3000, 150, 300, 1300]);
         } else {
-            assert_eq!(ours, theirs, "{name}: [input, output, cache write, cache read]");
+            assert_eq!(
+                ours, theirs,
+                "{name}: [input, output, cache write, cache read]"
+            );
         }
         compared += 1;
     }

@@ -15,7 +15,11 @@ use observatory_store::{Catalog, ConversationFilter, SearchQuery, Store, UsageGr
 use crate::time_arg::parse_time;
 
 #[derive(Parser)]
-#[command(name = "observatory", version, about = "See which Claude Code conversation wrote what, and search everything that was said.")]
+#[command(
+    name = "observatory",
+    version,
+    about = "See which Claude Code conversation wrote what, and search everything that was said."
+)]
 struct Cli {
     /// Where Observatory keeps its database [default: $XDG_DATA_HOME/observatory]
     #[arg(long, global = true, env = "OBSERVATORY_DATA_DIR", value_name = "DIR")]
@@ -161,41 +165,52 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OBSERVATORY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn open_store(data_dir: Option<PathBuf>) -> Result<Store> {
     let dir = match data_dir {
         Some(d) => d,
-        None => observatory_store::default_data_dir().context("cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR")?,
+        None => observatory_store::default_data_dir()
+            .context("cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR")?,
     };
     let db = observatory_store::database_path(&dir);
     Store::open(&db).with_context(|| format!("opening the database at {}", db.display()))
 }
 
+/// The directories to read: those given with --claude-dir (which must exist), else
+/// Claude Code's own directories that exist (possibly none yet).
 fn roots(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    if !given.is_empty() {
-        for d in given {
-            if !d.is_dir() {
-                bail!("{} is not a directory (given with --claude-dir)", d.display());
-            }
+    for d in given {
+        if !d.is_dir() {
+            bail!(
+                "{} is not a directory (given with --claude-dir)",
+                d.display()
+            );
         }
+    }
+    if !given.is_empty() {
         return Ok(given.to_vec());
     }
-    let found = observatory_transcript::claude_config_dirs();
-    if found.is_empty() {
-        bail!(
-            "no Claude Code directory found (looked at $CLAUDE_CONFIG_DIR, ~/.config/claude and ~/.claude); \
-             pass --claude-dir DIR"
-        );
-    }
-    Ok(found)
+    Ok(observatory_transcript::claude_config_dirs())
 }
+
+const NO_TRANSCRIPTS: &str =
+    "No Claude Code transcripts yet: nothing at $CLAUDE_CONFIG_DIR, ~/.config/claude or \
+     ~/.claude. Use Claude Code and run this again, or point at a directory with --claude-dir DIR.";
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Index { json } => {
             let roots = roots(&cli.claude_dirs)?;
+            if roots.is_empty() {
+                println!("{NO_TRANSCRIPTS}");
+                return Ok(());
+            }
             let mut store = open_store(cli.data_dir)?;
             let bar = output::progress_bar();
             let report = store
@@ -213,7 +228,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Watch => {
-            let roots = roots(&cli.claude_dirs)?;
+            let mut roots = roots(&cli.claude_dirs)?;
+            if roots.is_empty() {
+                // Watch where Claude Code will write; the periodic rescan notices the
+                // directory once it exists.
+                roots = dirs::home_dir()
+                    .map(|h| vec![h.join(".claude")])
+                    .unwrap_or_default();
+                eprintln!("{NO_TRANSCRIPTS}");
+            }
             let mut store = open_store(cli.data_dir)?;
             let stop = Arc::new(AtomicBool::new(false));
             eprintln!("watching {} (Ctrl-C to stop)", output::join_paths(&roots));
@@ -222,8 +245,15 @@ fn run(cli: Cli) -> Result<()> {
                     "indexed {} new lines from {} files ({} new messages, {} warnings)",
                     r.lines, r.files_changed, r.new_messages, r.warnings
                 ),
-                WatchEvent::Indexed(r) if r.missing => eprintln!("{}: deleted; its indexed copy is kept", r.path.display()),
-                WatchEvent::Indexed(r) => eprintln!("{}: +{} lines ({} new messages)", r.path.display(), r.lines, r.new_messages),
+                WatchEvent::Indexed(r) if r.missing => {
+                    eprintln!("{}: deleted; its indexed copy is kept", r.path.display())
+                }
+                WatchEvent::Indexed(r) => eprintln!(
+                    "{}: +{} lines ({} new messages)",
+                    r.path.display(),
+                    r.lines,
+                    r.new_messages
+                ),
                 WatchEvent::Failed(p, e) => eprintln!("{}: {e}", p.display()),
             })?;
         }
@@ -253,7 +283,11 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_search(&page);
             }
         }
-        Command::Conversations { filter, limit, json } => {
+        Command::Conversations {
+            filter,
+            limit,
+            json,
+        } => {
             let store = open_store(cli.data_dir)?;
             let mut f = filter.to_filter();
             f.limit = Some(limit);
@@ -273,10 +307,15 @@ fn run(cli: Cli) -> Result<()> {
                 session_id: &c.session_id,
                 project: c.project.as_deref(),
                 git_branch: c.git_branch.as_deref(),
-                started: c.started_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                started: c
+                    .started_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
                 models: &c.models,
             };
-            print!("{}", observatory_transcript::markdown::render(&header, &records));
+            print!(
+                "{}",
+                observatory_transcript::markdown::render(&header, &records)
+            );
         }
         Command::Stats { by, filter, json } => {
             let store = open_store(cli.data_dir)?;

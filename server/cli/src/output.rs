@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Local, Utc};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use observatory_store::{ConversationSummary, FileTouch, IndexReport, SearchPage, UsageGroup, UsageRow};
+use observatory_store::{
+    ConversationSummary, FileTouch, IndexReport, SearchPage, UsageGroup, UsageRow,
+};
 
 pub fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
@@ -23,23 +25,30 @@ pub fn progress_bar() -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
-        ProgressStyle::with_template("{spinner} indexing {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} indexing {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }
 
 pub fn join_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     if !std::io::stdout().is_terminal() {
         t.set_width(160);
     }
-    t.set_header(headers.iter().map(|h| Cell::new(h)));
+    t.set_header(headers.iter().map(Cell::new));
     t
 }
 
@@ -65,7 +74,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -80,7 +89,11 @@ pub fn print_index_summary(
     warnings: &[(String, u64, String)],
 ) {
     let secs = r.elapsed.as_secs_f64();
-    let mbps = if secs > 0.0 { r.bytes_read as f64 / 1e6 / secs } else { 0.0 };
+    let mbps = if secs > 0.0 {
+        r.bytes_read as f64 / 1e6 / secs
+    } else {
+        0.0
+    };
     println!("Indexed {}", join_paths(roots));
     println!(
         "  this run: {} of {} files changed, {} lines, {:.1} MB in {:.2} s ({:.0} MB/s), {} new messages, {} warnings",
@@ -94,7 +107,10 @@ pub fn print_index_summary(
         r.warnings
     );
     if r.files_missing > 0 {
-        println!("  {} transcript files were deleted by Claude Code; their indexed copies are kept", r.files_missing);
+        println!(
+            "  {} transcript files were deleted by Claude Code; their indexed copies are kept",
+            r.files_missing
+        );
     }
     println!(
         "  in store: {} conversations, {} messages, {} file touches ({} edits), {} warnings",
@@ -125,7 +141,11 @@ pub fn print_search(page: &SearchPage) {
         };
         t.add_row(vec![
             Cell::new(ago(h.at)),
-            Cell::new(format!("{}\n{}", h.conversation_title, short(&h.session_id))),
+            Cell::new(format!(
+                "{}\n{}",
+                h.conversation_title,
+                short(&h.session_id)
+            )),
             Cell::new(place),
             Cell::new(&h.snippet),
         ]);
@@ -141,7 +161,15 @@ pub fn print_conversations(list: &[ConversationSummary]) {
         println!("No conversations indexed yet. Run `observatory index`.");
         return;
     }
-    let mut t = table(&["Id", "Title", "Project", "Msgs", "Tokens", "Cost", "Last active"]);
+    let mut t = table(&[
+        "Id",
+        "Title",
+        "Project",
+        "Msgs",
+        "Tokens",
+        "Cost",
+        "Last active",
+    ]);
     for c in list {
         t.add_row(vec![
             Cell::new(short(&c.session_id)),
@@ -163,27 +191,51 @@ pub fn print_usage(group: UsageGroup, rows: &[UsageRow]) {
         UsageGroup::Day => "Day (UTC)",
         UsageGroup::Model => "Model",
     };
-    let mut t = table(&[first, "Convs", "Input", "Output", "Cache write", "Cache read", "Total", "Cost (est.)"]);
+    let mut t = table(&[
+        first,
+        "Convs",
+        "Input",
+        "Output",
+        "Cache write",
+        "Cache read",
+        "Total",
+        "Cost (est.)",
+    ]);
     let mut sum = observatory_transcript::Usage::default();
     let mut cost = 0.0;
     for r in rows {
-        let label = if group == UsageGroup::Conversation { format!("{} {}", short(&r.key), r.label) } else { r.label.clone() };
+        let label = if group == UsageGroup::Conversation {
+            format!("{} {}", short(&r.key), r.label)
+        } else {
+            r.label.clone()
+        };
         sum.input_tokens += r.usage.input_tokens;
         sum.output_tokens += r.usage.output_tokens;
         sum.cache_creation_input_tokens += r.usage.cache_creation_input_tokens;
         sum.cache_read_input_tokens += r.usage.cache_read_input_tokens;
         cost += r.cost_usd;
-        t.add_row(usage_cells(label, Some(r.conversations), &r.usage, r.cost_usd));
+        t.add_row(usage_cells(
+            label,
+            Some(r.conversations),
+            &r.usage,
+            r.cost_usd,
+        ));
     }
     t.add_row(usage_cells("Total".into(), None, &sum, cost));
     println!("{t}");
 }
 
-fn usage_cells(label: String, convs: Option<u64>, u: &observatory_transcript::Usage, cost: f64) -> Vec<Cell> {
+fn usage_cells(
+    label: String,
+    convs: Option<u64>,
+    u: &observatory_transcript::Usage,
+    cost: f64,
+) -> Vec<Cell> {
     let num = |n: u64| Cell::new(thousands(n)).set_alignment(CellAlignment::Right);
     vec![
         Cell::new(label),
-        Cell::new(convs.map(|c| c.to_string()).unwrap_or_default()).set_alignment(CellAlignment::Right),
+        Cell::new(convs.map(|c| c.to_string()).unwrap_or_default())
+            .set_alignment(CellAlignment::Right),
         num(u.input_tokens),
         num(u.output_tokens),
         num(u.cache_creation_input_tokens),
@@ -204,8 +256,17 @@ pub fn print_touches(touches: &[FileTouch]) {
         t.add_row(vec![
             Cell::new(ago(x.at)),
             Cell::new(format!("{}{status}", x.tool)),
-            Cell::new(format!("{}\n{}", x.conversation_title, short(&x.session_id))),
-            Cell::new(x.prompt.as_deref().map(|p| observatory_store::one_line(p, 80)).unwrap_or_default()),
+            Cell::new(format!(
+                "{}\n{}",
+                x.conversation_title,
+                short(&x.session_id)
+            )),
+            Cell::new(
+                x.prompt
+                    .as_deref()
+                    .map(|p| observatory_store::one_line(p, 80))
+                    .unwrap_or_default(),
+            ),
             Cell::new(&x.path),
         ]);
     }

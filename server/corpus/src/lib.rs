@@ -89,9 +89,7 @@ pub fn continuation_lines(session_id: &str, cwd: &str, parent_uuid: Option<&str>
     let mut rng = StdRng::seed_from_u64(seed);
     // Letters only, so any tokenizer keeps the marker as one word.
     let marker = text::rand_id(&mut rng, "zq", 12, b"abcdefghijklmnopqrstuvwxyz");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let mut proj = Project::bare(cwd, now);
     let info = Info {
         sid: session_id.to_owned(),
@@ -123,7 +121,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         "t" => 1 << 40,
         _ => return None,
     };
-    (num >= 0.0).then(|| (num * mult as f64) as u64)
+    (num >= 0.0).then_some((num * mult as f64) as u64)
 }
 
 #[cfg(test)]

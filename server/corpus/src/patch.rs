@@ -35,19 +35,14 @@ fn trim(old: &[&str], c: &Change) -> Change {
     let region = &old[c.at..c.at + c.del];
     let max = c.del.min(c.ins.len());
     let p = (0..max).take_while(|&i| region[i] == c.ins[i]).count();
-    let s = (0..max - p)
-        .take_while(|&i| region[c.del - 1 - i] == c.ins[c.ins.len() - 1 - i])
-        .count();
+    let s = (0..max - p).take_while(|&i| region[c.del - 1 - i] == c.ins[c.ins.len() - 1 - i]).count();
     Change { at: c.at + p, del: c.del - p - s, ins: c.ins[p..c.ins.len() - s].to_vec() }
 }
 
 /// Applies sorted, disjoint `changes` to `old`, returning the new text and its hunks.
 pub fn edit(old: &[&str], changes: &[Change]) -> (String, Vec<Hunk>) {
-    let changes: Vec<Change> = changes
-        .iter()
-        .map(|c| trim(old, c))
-        .filter(|c| c.del > 0 || !c.ins.is_empty())
-        .collect();
+    let changes: Vec<Change> =
+        changes.iter().map(|c| trim(old, c)).filter(|c| c.del > 0 || !c.ins.is_empty()).collect();
     let mut text = String::new();
     let mut pos = 0;
     for c in &changes {

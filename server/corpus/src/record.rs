@@ -32,7 +32,10 @@ pub enum Extra<'a> {
     /// 2.0.x prompts carry the thinking settings and the (empty) todo list.
     Prompt,
     CompactSummary,
-    Tool { result: &'a ToolUseResult, source: &'a str },
+    Tool {
+        result: &'a ToolUseResult,
+        source: &'a str,
+    },
 }
 
 pub struct Rec<'a> {
@@ -277,10 +280,23 @@ pub enum Input {
         #[serde(skip_serializing_if = "Option::is_none")]
         limit: Option<usize>,
     },
-    Edit { file_path: String, old_string: String, new_string: String },
-    MultiEdit { file_path: String, edits: Vec<EditOp> },
-    Write { file_path: String, content: String },
-    Bash { command: String, description: String },
+    Edit {
+        file_path: String,
+        old_string: String,
+        new_string: String,
+    },
+    MultiEdit {
+        file_path: String,
+        edits: Vec<EditOp>,
+    },
+    Write {
+        file_path: String,
+        content: String,
+    },
+    Bash {
+        command: String,
+        description: String,
+    },
     Grep {
         pattern: String,
         path: String,
@@ -288,9 +304,17 @@ pub enum Input {
         #[serde(rename = "-n", skip_serializing_if = "Option::is_none")]
         line_numbers: Option<bool>,
     },
-    Glob { pattern: String },
-    TodoWrite { todos: Vec<Todo> },
-    Task { description: String, prompt: String, subagent_type: &'static str },
+    Glob {
+        pattern: String,
+    },
+    TodoWrite {
+        todos: Vec<Todo>,
+    },
+    Task {
+        description: String,
+        prompt: String,
+        subagent_type: &'static str,
+    },
     NotebookEdit {
         notebook_path: String,
         cell_id: String,
@@ -343,11 +367,34 @@ pub enum ToolUseResult {
         kind: &'static str,
         file: FileView,
     },
-    Bash { stdout: String, stderr: String, interrupted: bool, is_image: bool },
-    GrepContent { mode: &'static str, num_files: usize, filenames: Vec<String>, content: String, num_lines: usize },
-    GrepFiles { mode: &'static str, filenames: Vec<String>, num_files: usize },
-    Glob { filenames: Vec<String>, duration_ms: u64, num_files: usize, truncated: bool },
-    Todo { old_todos: Vec<Todo>, new_todos: Vec<Todo> },
+    Bash {
+        stdout: String,
+        stderr: String,
+        interrupted: bool,
+        is_image: bool,
+    },
+    GrepContent {
+        mode: &'static str,
+        num_files: usize,
+        filenames: Vec<String>,
+        content: String,
+        num_lines: usize,
+    },
+    GrepFiles {
+        mode: &'static str,
+        filenames: Vec<String>,
+        num_files: usize,
+    },
+    Glob {
+        filenames: Vec<String>,
+        duration_ms: u64,
+        num_files: usize,
+        truncated: bool,
+    },
+    Todo {
+        old_todos: Vec<Todo>,
+        new_todos: Vec<Todo>,
+    },
     Task {
         status: &'static str,
         prompt: String,

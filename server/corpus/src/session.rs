@@ -43,9 +43,14 @@ pub struct Project {
 impl Project {
     pub fn new(rng: &mut Rng64, idx: usize, root: &std::path::Path) -> Project {
         const NAMES: &[(&str, Lang)] = &[
-            ("acme-api", Lang::Rust), ("billing.service", Lang::Python), ("web-dashboard", Lang::Ts),
-            ("ingest-worker", Lang::Rust), ("ml_pipeline", Lang::Python), ("mobile-bff", Lang::Ts),
-            ("search-indexer", Lang::Rust), ("admin.tools", Lang::Python),
+            ("acme-api", Lang::Rust),
+            ("billing.service", Lang::Python),
+            ("web-dashboard", Lang::Ts),
+            ("ingest-worker", Lang::Rust),
+            ("ml_pipeline", Lang::Python),
+            ("mobile-bff", Lang::Ts),
+            ("search-indexer", Lang::Rust),
+            ("admin.tools", Lang::Python),
         ];
         let (name, lang) = NAMES[idx % NAMES.len()];
         let base = ["/home/dev", "/Users/sam/code", "/Users/lee/src/github.com/acme"][idx % 3];
@@ -185,8 +190,20 @@ impl<'a> Gen<'a> {
     ) -> Gen<'a> {
         let out = Out { w, line: Vec::with_capacity(1 << 16), capture: None, bytes: 0, stats };
         Gen {
-            rng, proj, out, info, tip: None, prompt_parents: vec![], prompt: Default::default(),
-            hot: vec![], backups: vec![], todos: vec![], ctx: 12_000, ctx_mark: 0, turns: 0, tool_calls: 0,
+            rng,
+            proj,
+            out,
+            info,
+            tip: None,
+            prompt_parents: vec![],
+            prompt: Default::default(),
+            hot: vec![],
+            backups: vec![],
+            todos: vec![],
+            ctx: 12_000,
+            ctx_mark: 0,
+            turns: 0,
+            tool_calls: 0,
         }
     }
 
@@ -281,8 +298,20 @@ impl<'a> Gen<'a> {
         if self.rng.random_bool(0.03) {
             let ts = text::iso(self.proj.clock);
             let sid = &self.info.sid;
-            self.out.put(&QueueOperation { kind: "queue-operation", operation: "enqueue", timestamp: &ts, session_id: sid, content: Some(&prompt) })?;
-            self.out.put(&QueueOperation { kind: "queue-operation", operation: "dequeue", timestamp: &ts, session_id: sid, content: None })?;
+            self.out.put(&QueueOperation {
+                kind: "queue-operation",
+                operation: "enqueue",
+                timestamp: &ts,
+                session_id: sid,
+                content: Some(&prompt),
+            })?;
+            self.out.put(&QueueOperation {
+                kind: "queue-operation",
+                operation: "dequeue",
+                timestamp: &ts,
+                session_id: sid,
+                content: None,
+            })?;
         }
         if !first && !rewind && self.rng.random_bool(0.03) {
             parent = Some(self.model_command(parent)?);
@@ -308,7 +337,10 @@ impl<'a> Gen<'a> {
         let cmd = self.user_text(Some(&caveat), cmd, false, Extra::None)?;
         self.info.model = model(self.rng);
         let name = self.info.model.split('-').nth(1).unwrap_or("sonnet");
-        let msg = format!("<local-command-stdout>Set model to \u{1b}[1m{name} ({})\u{1b}[22m</local-command-stdout>", self.info.model);
+        let msg = format!(
+            "<local-command-stdout>Set model to \u{1b}[1m{name} ({})\u{1b}[22m</local-command-stdout>",
+            self.info.model
+        );
         self.user_text(Some(&cmd), &msg, false, Extra::None)
     }
 
@@ -381,8 +413,14 @@ impl<'a> Gen<'a> {
             }
             let stop_reason = last.then_some(if calls.is_empty() { "end_turn" } else { "tool_use" });
             let message = AssistantMessage {
-                model, id: &msg_id, kind: "message", role: "assistant", content: [block],
-                stop_reason, stop_sequence: None, usage: &u,
+                model,
+                id: &msg_id,
+                kind: "message",
+                role: "assistant",
+                content: [block],
+                stop_reason,
+                stop_sequence: None,
+                usage: &u,
             };
             let uuid = self.id();
             let parent = self.tip.clone();
@@ -503,12 +541,21 @@ impl<'a> Gen<'a> {
         let path = self.abs(&self.proj.files.get(i)?.path);
         let stmt = text::statement(self.rng, self.proj.lang, "    ").join("\n");
         let (name, input, msg) = match self.rng.random_range(0..4) {
-            0 => ("Edit", Input::Edit { file_path: path, old_string: stmt.clone(), new_string: stmt.clone() + ";" },
-                  format!("String to replace not found in file.\nString: {stmt}")),
-            1 => ("Read", Input::Read { file_path: path.replace("src/", "lib/"), offset: None, limit: None },
-                  "File does not exist.".to_owned()),
-            2 => ("Write", Input::Write { file_path: path, content: stmt },
-                  "File has not been read yet. Read it first before writing to it.".to_owned()),
+            0 => (
+                "Edit",
+                Input::Edit { file_path: path, old_string: stmt.clone(), new_string: stmt.clone() + ";" },
+                format!("String to replace not found in file.\nString: {stmt}"),
+            ),
+            1 => (
+                "Read",
+                Input::Read { file_path: path.replace("src/", "lib/"), offset: None, limit: None },
+                "File does not exist.".to_owned(),
+            ),
+            2 => (
+                "Write",
+                Input::Write { file_path: path, content: stmt },
+                "File has not been read yet. Read it first before writing to it.".to_owned(),
+            ),
             _ => {
                 let out = format!("Exit code 1\nerror: {}", text::prose(self.rng, self.proj.lang, "", 2..3));
                 let input = Input::Bash { command: "make check".into(), description: "Run all checks".into() };
@@ -517,7 +564,12 @@ impl<'a> Gen<'a> {
                 return Some(c);
             }
         };
-        let mut c = Self::call(name, input, format!("<tool_use_error>{msg}</tool_use_error>"), ToolUseResult::Error(format!("Error: {msg}")));
+        let mut c = Self::call(
+            name,
+            input,
+            format!("<tool_use_error>{msg}</tool_use_error>"),
+            ToolUseResult::Error(format!("Error: {msg}")),
+        );
         c.error = true;
         Some(c)
     }
@@ -545,8 +597,11 @@ impl<'a> Gen<'a> {
         shown.push_str(READ_REMINDER);
         let file_path = format!("{}/{}", self.proj.cwd, f.path);
         let file = FileView {
-            file_path: file_path.clone(), content: window.join("\n"), num_lines: window.len(),
-            start_line: start, total_lines: total,
+            file_path: file_path.clone(),
+            content: window.join("\n"),
+            num_lines: window.len(),
+            start_line: start,
+            total_lines: total,
         };
         let input = Input::Read { file_path, offset: limit.map(|_| start), limit };
         Self::call("Read", input, shown, ToolUseResult::Read { kind: "text", file })
@@ -582,7 +637,11 @@ impl<'a> Gen<'a> {
         changes.sort_by_key(|c| c.at);
         let edits: Vec<EditOp> = changes
             .iter()
-            .map(|c| EditOp { old_string: ls[c.at..c.at + c.del].join("\n"), new_string: c.ins.join("\n"), replace_all: false })
+            .map(|c| EditOp {
+                old_string: ls[c.at..c.at + c.del].join("\n"),
+                new_string: c.ins.join("\n"),
+                replace_all: false,
+            })
             .collect();
         let (new, hunks) = patch::edit(&ls, &changes);
         // Edits apply one after another by string match: make sure each still matches
@@ -605,21 +664,40 @@ impl<'a> Gen<'a> {
             let mut msg = format!("Applied {} edits to {file_path}:", edits.len());
             for (k, e) in edits.iter().enumerate() {
                 let cut = |s: &str| s.chars().take(50).collect::<String>();
-                let _ = write!(msg, "\n{}. Replaced \"{}...\" with \"{}...\"", k + 1, cut(&e.old_string), cut(&e.new_string));
+                let _ = write!(
+                    msg,
+                    "\n{}. Replaced \"{}...\" with \"{}...\"",
+                    k + 1,
+                    cut(&e.old_string),
+                    cut(&e.new_string)
+                );
             }
             let input = Input::MultiEdit { file_path: file_path.clone(), edits: edits.clone() };
             let result = ToolUseResult::MultiEdit {
-                file_path, edits, original_file_contents: original, structured_patch: hunks, user_modified: false,
+                file_path,
+                edits,
+                original_file_contents: original,
+                structured_patch: hunks,
+                user_modified: false,
             };
             Self::call("MultiEdit", input, msg, result)
         } else {
             let c = &changes[0];
             let msg = Self::updated(&file_path, new, c.at, c.ins.len());
             let e = edits.into_iter().next()?;
-            let input = Input::Edit { file_path: file_path.clone(), old_string: e.old_string.clone(), new_string: e.new_string.clone() };
+            let input = Input::Edit {
+                file_path: file_path.clone(),
+                old_string: e.old_string.clone(),
+                new_string: e.new_string.clone(),
+            };
             let result = ToolUseResult::Edit {
-                file_path, old_string: e.old_string, new_string: e.new_string, original_file: original,
-                structured_patch: hunks, user_modified: false, replace_all: false,
+                file_path,
+                old_string: e.old_string,
+                new_string: e.new_string,
+                original_file: original,
+                structured_patch: hunks,
+                user_modified: false,
+                replace_all: false,
             };
             Self::call("Edit", input, msg, result)
         };
@@ -630,7 +708,13 @@ impl<'a> Gen<'a> {
     fn write(&mut self) -> Call {
         let lang = self.proj.lang;
         if self.rng.random_bool(0.5) || self.proj.files.is_empty() {
-            let rel = format!("src/{}/{}_{}.{}", text::noun(self.rng), text::noun(self.rng), text::verb(self.rng), lang.ext());
+            let rel = format!(
+                "src/{}/{}_{}.{}",
+                text::noun(self.rng),
+                text::noun(self.rng),
+                text::verb(self.rng),
+                lang.ext()
+            );
             if !self.proj.files.iter().any(|f| f.path == rel) {
                 let content = text::source_file(self.rng, lang, 20..160);
                 self.hot.push(self.proj.files.len());
@@ -638,7 +722,13 @@ impl<'a> Gen<'a> {
                 let file_path = self.abs(&rel);
                 let input = Input::Write { file_path: file_path.clone(), content: content.clone() };
                 let msg = format!("File created successfully at: {file_path}");
-                let result = ToolUseResult::Write { kind: "create", file_path, content, structured_patch: vec![], original_file: None };
+                let result = ToolUseResult::Write {
+                    kind: "create",
+                    file_path,
+                    content,
+                    structured_patch: vec![],
+                    original_file: None,
+                };
                 let mut c = Self::call("Write", input, msg, result);
                 c.changed = Some(rel);
                 return c;
@@ -657,7 +747,13 @@ impl<'a> Gen<'a> {
         let msg = Self::updated(&file_path, &new, at, 10);
         let original = std::mem::replace(&mut self.proj.files[i].content, new.clone());
         let input = Input::Write { file_path: file_path.clone(), content: new.clone() };
-        let result = ToolUseResult::Write { kind: "update", file_path, content: new, structured_patch: hunks, original_file: Some(original) };
+        let result = ToolUseResult::Write {
+            kind: "update",
+            file_path,
+            content: new,
+            structured_patch: hunks,
+            original_file: Some(original),
+        };
         let mut c = Self::call("Write", input, msg, result);
         c.changed = Some(rel);
         c
@@ -669,9 +765,17 @@ impl<'a> Gen<'a> {
         let (command, description) = match self.rng.random_range(0..5) {
             0 | 1 => {
                 let (cmd, tpl, end) = match lang {
-                    Lang::Rust => ("cargo test", "test {w}::tests::{b}_{a}_{w} ... ok", "test result: ok. {n} passed; 0 failed; 0 ignored"),
+                    Lang::Rust => (
+                        "cargo test",
+                        "test {w}::tests::{b}_{a}_{w} ... ok",
+                        "test result: ok. {n} passed; 0 failed; 0 ignored",
+                    ),
                     Lang::Python => ("pytest -q", "tests/test_{w}.py::test_{b}_{a}_{w} PASSED", "{n} passed in 3.21s"),
-                    Lang::Ts => ("npm test", "  \u{2713} {w} \u{203a} {b}s the {a} {w} ({n} ms)", "Tests: {n} passed, {n} total"),
+                    Lang::Ts => (
+                        "npm test",
+                        "  \u{2713} {w} \u{203a} {b}s the {a} {w} ({n} ms)",
+                        "Tests: {n} passed, {n} total",
+                    ),
                 };
                 for _ in 0..self.rng.random_range(10..250) {
                     text::expand(self.rng, lang, "", tpl, &mut out);
@@ -701,7 +805,8 @@ impl<'a> Gen<'a> {
             }
         };
         let input = Input::Bash { command, description };
-        let result = ToolUseResult::Bash { stdout: out.clone(), stderr: String::new(), interrupted: false, is_image: false };
+        let result =
+            ToolUseResult::Bash { stdout: out.clone(), stderr: String::new(), interrupted: false, is_image: false };
         Self::call("Bash", input, out, result)
     }
 
@@ -736,11 +841,33 @@ impl<'a> Gen<'a> {
             let content = found.join("\n");
             let input = Input::Grep { pattern, path, output_mode: "content", line_numbers: Some(true) };
             let shown = if found.is_empty() { "No matches found".to_owned() } else { content.clone() };
-            (input, shown, ToolUseResult::GrepContent { mode: "content", num_files: 0, filenames: vec![], content, num_lines: found.len() })
+            (
+                input,
+                shown,
+                ToolUseResult::GrepContent {
+                    mode: "content",
+                    num_files: 0,
+                    filenames: vec![],
+                    content,
+                    num_lines: found.len(),
+                },
+            )
         } else {
-            let shown = if files.is_empty() { "No files found".to_owned() } else { format!("Found {} files\n{}", files.len(), files.join("\n")) };
+            let shown = if files.is_empty() {
+                "No files found".to_owned()
+            } else {
+                format!("Found {} files\n{}", files.len(), files.join("\n"))
+            };
             let input = Input::Grep { pattern, path, output_mode: "files_with_matches", line_numbers: None };
-            (input, shown, ToolUseResult::GrepFiles { mode: "files_with_matches", filenames: files.clone(), num_files: files.len() })
+            (
+                input,
+                shown,
+                ToolUseResult::GrepFiles {
+                    mode: "files_with_matches",
+                    filenames: files.clone(),
+                    num_files: files.len(),
+                },
+            )
         };
         Self::call("Grep", input, shown, result)
     }
@@ -756,7 +883,10 @@ impl<'a> Gen<'a> {
             shown.push_str("\n(Results are truncated. Consider using a more specific path or pattern.)");
         }
         let result = ToolUseResult::Glob {
-            num_files: filenames.len(), filenames, duration_ms: self.rng.random_range(4..140), truncated,
+            num_files: filenames.len(),
+            filenames,
+            duration_ms: self.rng.random_range(4..140),
+            truncated,
         };
         Self::call("Glob", Input::Glob { pattern }, shown, result)
     }
@@ -764,7 +894,12 @@ impl<'a> Gen<'a> {
     fn todo_write(&mut self) -> Call {
         let old = self.todos.clone();
         if let Some(k) = self.todos.iter().position(|t| t.status != "completed") {
-            let next = if self.todos[k].status == "in_progress" { self.todos[k].status = "completed"; k + 1 } else { k };
+            let next = if self.todos[k].status == "in_progress" {
+                self.todos[k].status = "completed";
+                k + 1
+            } else {
+                k
+            };
             if let Some(t) = self.todos.get_mut(next) {
                 t.status = "in_progress";
             }
@@ -779,7 +914,12 @@ impl<'a> Gen<'a> {
                 .collect();
         }
         let input = Input::TodoWrite { todos: self.todos.clone() };
-        Self::call("TodoWrite", input, TODO_OK.to_owned(), ToolUseResult::Todo { old_todos: old, new_todos: self.todos.clone() })
+        Self::call(
+            "TodoWrite",
+            input,
+            TODO_OK.to_owned(),
+            ToolUseResult::Todo { old_todos: old, new_todos: self.todos.clone() },
+        )
     }
 
     fn notebook(&mut self) -> Call {
@@ -788,10 +928,21 @@ impl<'a> Gen<'a> {
         let cell_id = text::hex(self.rng, 8);
         let new_source = text::statement(self.rng, Lang::Python, "").join("\n");
         let input = Input::NotebookEdit {
-            notebook_path, cell_id: cell_id.clone(), new_source: new_source.clone(), cell_type: "code", edit_mode: "replace",
+            notebook_path,
+            cell_id: cell_id.clone(),
+            new_source: new_source.clone(),
+            cell_type: "code",
+            edit_mode: "replace",
         };
         let msg = format!("Updated cell {cell_id} with {new_source}");
-        let result = ToolUseResult::Notebook { new_source, cell_id, cell_type: "code", language: "python", edit_mode: "replace", error: "" };
+        let result = ToolUseResult::Notebook {
+            new_source,
+            cell_id,
+            cell_type: "code",
+            language: "python",
+            edit_mode: "replace",
+            error: "",
+        };
         Self::call("NotebookEdit", input, msg, result)
     }
 
@@ -807,8 +958,14 @@ impl<'a> Gen<'a> {
             fs::create_dir_all(dir)?;
         }
         let info = Info {
-            sid: self.info.sid.clone(), version: self.info.version, tail: self.info.tail, model,
-            branch: self.info.branch.clone(), slug: self.info.slug.clone(), agent_id: Some(agent_id.to_owned()), sidechain: true,
+            sid: self.info.sid.clone(),
+            version: self.info.version,
+            tail: self.info.tail,
+            model,
+            branch: self.info.branch.clone(),
+            slug: self.info.slug.clone(),
+            agent_id: Some(agent_id.to_owned()),
+            sidechain: true,
         };
         self.out.stats.files += 1;
         self.out.stats.subagent_files += 1;
@@ -834,15 +991,25 @@ impl<'a> Gen<'a> {
         w.flush()?;
         let blocks = vec![TextBlock { kind: "text", text: summary }];
         let usage = Usage {
-            input_tokens: 5, cache_creation_input_tokens: 300, cache_read_input_tokens: ctx,
+            input_tokens: 5,
+            cache_creation_input_tokens: 300,
+            cache_read_input_tokens: ctx,
             cache_creation: CacheCreation { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 0 },
-            output_tokens: self.rng.random_range(200..1500), service_tier: "standard",
+            output_tokens: self.rng.random_range(200..1500),
+            service_tier: "standard",
         };
         let result = ToolUseResult::Task {
-            status: "completed", prompt: prompt.clone(), agent_id, content: blocks.clone(),
-            total_duration_ms: (self.proj.clock - start) as u64, total_tokens: ctx + 300, total_tool_use_count: tools, usage,
+            status: "completed",
+            prompt: prompt.clone(),
+            agent_id,
+            content: blocks.clone(),
+            total_duration_ms: (self.proj.clock - start) as u64,
+            total_tokens: ctx + 300,
+            total_tool_use_count: tools,
+            usage,
         };
-        let input = Input::Task { description, prompt, subagent_type: pick(self.rng, &["Explore", "general-purpose", "Plan"]) };
+        let input =
+            Input::Task { description, prompt, subagent_type: pick(self.rng, &["Explore", "general-purpose", "Plan"]) };
         let mut c = Self::call("Task", input, String::new(), result);
         c.content = ResultContent::Blocks(blocks);
         Ok(c)

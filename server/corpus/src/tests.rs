@@ -60,7 +60,17 @@ fn lines_have_required_fields_and_size_is_reached() {
             let kind = r["type"].as_str().expect("type").to_owned();
             *types.entry(kind.clone()).or_default() += 1;
             if matches!(kind.as_str(), "user" | "assistant" | "system") {
-                for k in ["parentUuid", "isSidechain", "uuid", "timestamp", "sessionId", "cwd", "version", "userType", "gitBranch"] {
+                for k in [
+                    "parentUuid",
+                    "isSidechain",
+                    "uuid",
+                    "timestamp",
+                    "sessionId",
+                    "cwd",
+                    "version",
+                    "userType",
+                    "gitBranch",
+                ] {
                     assert!(r.get(k).is_some(), "{kind} record without {k}: {r}");
                 }
                 let ts = r["timestamp"].as_str().expect("timestamp");

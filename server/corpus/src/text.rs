@@ -14,48 +14,99 @@ pub fn pick<T: Copy>(rng: &mut Rng64, xs: &[T]) -> T {
 }
 
 const NOUNS: &[&str] = &[
-    "user", "session", "token", "account", "invoice", "order", "payment", "cache", "request",
-    "response", "config", "record", "event", "queue", "batch", "index", "query", "schema",
-    "tenant", "profile", "report", "job", "worker", "metric", "span", "handler", "router",
-    "client", "store", "shard", "retry", "webhook", "cursor", "page", "limit", "header",
+    "user", "session", "token", "account", "invoice", "order", "payment", "cache", "request", "response", "config",
+    "record", "event", "queue", "batch", "index", "query", "schema", "tenant", "profile", "report", "job", "worker",
+    "metric", "span", "handler", "router", "client", "store", "shard", "retry", "webhook", "cursor", "page", "limit",
+    "header",
 ];
 const VERBS: &[(&str, &str)] = &[
-    ("load", "loading"), ("fetch", "fetching"), ("parse", "parsing"), ("validate", "validating"),
-    ("build", "building"), ("resolve", "resolving"), ("refresh", "refreshing"),
-    ("update", "updating"), ("create", "creating"), ("delete", "deleting"), ("apply", "applying"),
-    ("merge", "merging"), ("encode", "encoding"), ("decode", "decoding"), ("flush", "flushing"),
-    ("compute", "computing"), ("normalize", "normalizing"), ("render", "rendering"),
-    ("sync", "syncing"), ("schedule", "scheduling"), ("lookup", "looking up"), ("emit", "emitting"),
+    ("load", "loading"),
+    ("fetch", "fetching"),
+    ("parse", "parsing"),
+    ("validate", "validating"),
+    ("build", "building"),
+    ("resolve", "resolving"),
+    ("refresh", "refreshing"),
+    ("update", "updating"),
+    ("create", "creating"),
+    ("delete", "deleting"),
+    ("apply", "applying"),
+    ("merge", "merging"),
+    ("encode", "encoding"),
+    ("decode", "decoding"),
+    ("flush", "flushing"),
+    ("compute", "computing"),
+    ("normalize", "normalizing"),
+    ("render", "rendering"),
+    ("sync", "syncing"),
+    ("schedule", "scheduling"),
+    ("lookup", "looking up"),
+    ("emit", "emitting"),
 ];
 const ADJS: &[&str] = &[
-    "pending", "active", "cached", "stale", "raw", "next", "last", "default", "max", "expired",
-    "empty", "partial", "primary", "local", "remote", "dirty",
+    "pending", "active", "cached", "stale", "raw", "next", "last", "default", "max", "expired", "empty", "partial",
+    "primary", "local", "remote", "dirty",
 ];
 const PLACES: &[&str] = &[
-    "auth middleware", "the users endpoint", "the billing service", "the CLI parser",
-    "the websocket handler", "the config loader", "the search index", "the job scheduler",
-    "the payment webhook", "the session store", "the rate limiter", "the export pipeline",
-    "the admin dashboard", "the migration runner", "the metrics exporter",
+    "auth middleware",
+    "the users endpoint",
+    "the billing service",
+    "the CLI parser",
+    "the websocket handler",
+    "the config loader",
+    "the search index",
+    "the job scheduler",
+    "the payment webhook",
+    "the session store",
+    "the rate limiter",
+    "the export pipeline",
+    "the admin dashboard",
+    "the migration runner",
+    "the metrics exporter",
 ];
 const TASKS: &[&str] = &[
-    "Fix the token refresh bug in", "Add pagination to", "Refactor", "Add rate limiting to",
-    "Write tests for", "Improve error handling in", "Add structured logging to",
-    "Fix the race condition in", "Remove the dead code in", "Optimize the slow query in",
-    "Add retries with backoff to", "Document", "Fix the flaky test for", "Add caching to",
-    "Investigate the memory leak in", "Add input validation to", "Clean up",
+    "Fix the token refresh bug in",
+    "Add pagination to",
+    "Refactor",
+    "Add rate limiting to",
+    "Write tests for",
+    "Improve error handling in",
+    "Add structured logging to",
+    "Fix the race condition in",
+    "Remove the dead code in",
+    "Optimize the slow query in",
+    "Add retries with backoff to",
+    "Document",
+    "Fix the flaky test for",
+    "Add caching to",
+    "Investigate the memory leak in",
+    "Add input validation to",
+    "Clean up",
 ];
 const SUFFIXES: &[&str] = &[
-    "", "", ". Keep the public API unchanged.", " and make sure the tests pass.",
-    " — it fails when the session expires.", ". Users report 500s since yesterday's deploy.",
-    ", following the pattern we use elsewhere.", ". Don't touch the database schema.",
-    " and update the docs.", ". Run clippy/lint when done.",
+    "",
+    "",
+    ". Keep the public API unchanged.",
+    " and make sure the tests pass.",
+    " — it fails when the session expires.",
+    ". Users report 500s since yesterday's deploy.",
+    ", following the pattern we use elsewhere.",
+    ". Don't touch the database schema.",
+    " and update the docs.",
+    ". Run clippy/lint when done.",
 ];
 const FOLLOW_UPS: &[&str] = &[
-    "yes, go ahead", "continue", "looks good, now run the tests",
-    "can you also handle the empty case?", "that broke the build, please fix it",
-    "ok, commit this with a good message", "why did you change that file?",
-    "revert the last change and try a simpler approach", "now update the README",
-    "what about the error path?", "great, thanks. Next: add a test for the edge case",
+    "yes, go ahead",
+    "continue",
+    "looks good, now run the tests",
+    "can you also handle the empty case?",
+    "that broke the build, please fix it",
+    "ok, commit this with a good message",
+    "why did you change that file?",
+    "revert the last change and try a simpler approach",
+    "now update the README",
+    "what about the error path?",
+    "great, thanks. Next: add a test for the edge case",
 ];
 const PROSE: &[&str] = &[
     "I need to {b} the {w} in {p} before {g} the {a} {w}.",
@@ -131,17 +182,11 @@ impl Lang {
     fn fn_head(self) -> (&'static str, &'static str, &'static str) {
         // (doc + signature, return line, closing line)
         match self {
-            Lang::Rust => (
-                "/// {S}\npub fn {m}(&mut self, {v}: &{T}) -> Result<{T}, Error> {",
-                "Ok({v}.clone())",
-                "}\n",
-            ),
+            Lang::Rust => {
+                ("/// {S}\npub fn {m}(&mut self, {v}: &{T}) -> Result<{T}, Error> {", "Ok({v}.clone())", "}\n")
+            }
             Lang::Python => ("def {m}(self, {v}):\n\t\"\"\"{S}\"\"\"", "return {v}", "\n"),
-            Lang::Ts => (
-                "/** {S} */\nexport async function {m}({v}: {T}): Promise<{T}> {",
-                "return {v};",
-                "}\n",
-            ),
+            Lang::Ts => ("/** {S} */\nexport async function {m}({v}: {T}): Promise<{T}> {", "return {v};", "}\n"),
         }
     }
     fn file_head(self) -> &'static str {
@@ -363,7 +408,8 @@ pub fn comment(rng: &mut Rng64, lang: Lang, indent: &str) -> String {
 
 /// Session slugs look like "melodic-wobbling-narwhal".
 pub fn slug(rng: &mut Rng64) -> String {
-    const A: &[&str] = &["melodic", "goofy", "modular", "imperative", "quiet", "brisk", "lucid", "velvet", "cosmic", "tidy"];
+    const A: &[&str] =
+        &["melodic", "goofy", "modular", "imperative", "quiet", "brisk", "lucid", "velvet", "cosmic", "tidy"];
     const G: &[&str] = &["wobbling", "whistling", "sparking", "tickling", "dancing", "humming", "drifting", "juggling"];
     const N: &[&str] = &["narwhal", "axolotl", "salamander", "otter", "heron", "lynx", "forest", "umbrella", "comet"];
     format!("{}-{}-{}", pick(rng, A), pick(rng, G), pick(rng, N))

@@ -136,7 +136,10 @@ pub(crate) fn like_escape(s: &str) -> String {
 pub(crate) fn path_condition(column: &str, path: &str) -> (String, Vec<SqlValue>) {
     let trimmed = path.trim_start_matches("./");
     if trimmed.starts_with('/') {
-        (format!("{column} = ?"), vec![SqlValue::Text(trimmed.to_owned())])
+        (
+            format!("{column} = ?"),
+            vec![SqlValue::Text(trimmed.to_owned())],
+        )
     } else {
         (
             format!("({column} = ? OR {column} LIKE ? ESCAPE '\\')"),
@@ -153,7 +156,9 @@ fn conversation_where(f: &ConversationFilter, alias: &str) -> (String, Vec<SqlVa
     let mut args = Vec::new();
     if let Some(p) = &f.project {
         let p = p.trim_end_matches('/');
-        conds.push(format!("({alias}.project = ? OR {alias}.project LIKE ? ESCAPE '\\')"));
+        conds.push(format!(
+            "({alias}.project = ? OR {alias}.project LIKE ? ESCAPE '\\')"
+        ));
         args.push(SqlValue::Text(p.to_owned()));
         args.push(SqlValue::Text(format!("{}/%", like_escape(p))));
     }
@@ -175,7 +180,12 @@ fn conversation_where(f: &ConversationFilter, alias: &str) -> (String, Vec<SqlVa
 }
 
 impl Store {
-    fn summaries_where(&self, cond: &str, args: Vec<SqlValue>, tail: &str) -> Result<Vec<ConversationSummary>> {
+    fn summaries_where(
+        &self,
+        cond: &str,
+        args: Vec<SqlValue>,
+        tail: &str,
+    ) -> Result<Vec<ConversationSummary>> {
         let sql = format!(
             "SELECT c.id, c.session_key, {TITLE_SQL}, c.kind, c.parent_session, c.project, c.git_branch, c.version,
                     c.entrypoint, c.started_at, c.ended_at, c.message_count
@@ -273,7 +283,14 @@ impl Catalog for Store {
                           (SELECT count(*) FROM m WHERE is_sidechain = 1)";
         Ok(self.conn.query_row(sql, [conversation_id], |r| {
             let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
-            Ok(Shape { messages: n(0)?, roots: n(1)?, leaves: n(2)?, branch_points: n(3)?, compactions: n(4)?, sidechain_messages: n(5)? })
+            Ok(Shape {
+                messages: n(0)?,
+                roots: n(1)?,
+                leaves: n(2)?,
+                branch_points: n(3)?,
+                compactions: n(4)?,
+                sidechain_messages: n(5)?,
+            })
         })?)
     }
 
@@ -286,7 +303,11 @@ impl Catalog for Store {
         let limit = f.limit.map_or(-1, |l| l as i64);
         args.push(SqlValue::Integer(limit));
         args.push(SqlValue::Integer(f.offset as i64));
-        self.summaries_where(&cond, args, "ORDER BY c.ended_at DESC, c.id DESC LIMIT ? OFFSET ?")
+        self.summaries_where(
+            &cond,
+            args,
+            "ORDER BY c.ended_at DESC, c.id DESC LIMIT ? OFFSET ?",
+        )
     }
 
     fn conversation(&self, id: &str) -> Result<ConversationSummary> {
@@ -307,7 +328,12 @@ impl Catalog for Store {
             1 => Ok(found.remove(0)),
             _ => Err(Error::Ambiguous(
                 id.to_owned(),
-                found.iter().map(|c| c.session_id.as_str()).take(5).collect::<Vec<_>>().join(", "),
+                found
+                    .iter()
+                    .map(|c| c.session_id.as_str())
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             )),
         }
     }
@@ -321,8 +347,12 @@ impl Catalog for Store {
         let mut rows = stmt.query([conversation_id])?;
         while let Some(row) = rows.next()? {
             let data: Vec<u8> = row.get(0)?;
-            let raw = zstd::stream::decode_all(data.as_slice()).map_err(|e| Error::Corrupt(format!("raw chunk: {e}")))?;
-            out.extend(raw.split(|b| *b == b'\n').filter_map(|l| parse_line(l).ok()));
+            let raw = zstd::stream::decode_all(data.as_slice())
+                .map_err(|e| Error::Corrupt(format!("raw chunk: {e}")))?;
+            out.extend(
+                raw.split(|b| *b == b'\n')
+                    .filter_map(|l| parse_line(l).ok()),
+            );
         }
         Ok(out)
     }
@@ -386,7 +416,11 @@ impl Catalog for Store {
             };
             let title: String = r.get(7)?;
             let row = groups.entry(key.clone()).or_insert_with(|| UsageRow {
-                label: if group == UsageGroup::Conversation { one_line(&title, 60) } else { key.clone() },
+                label: if group == UsageGroup::Conversation {
+                    one_line(&title, 60)
+                } else {
+                    key.clone()
+                },
                 key: key.clone(),
                 conversations: 0,
                 usage: Usage::default(),
@@ -406,7 +440,9 @@ impl Catalog for Store {
         );
         let (_, args) = conversation_where(f, "c");
         let mut stmt = self.conn.prepare(&count_sql)?;
-        let counts = stmt.query_map(params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let counts = stmt.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
         for c in counts {
             let (k, n) = c?;
             if let Some(row) = groups.get_mut(&k) {
@@ -415,7 +451,11 @@ impl Catalog for Store {
         }
         let mut out: Vec<UsageRow> = groups.into_values().collect();
         if group != UsageGroup::Day {
-            out.sort_by(|a, b| b.total_tokens.cmp(&a.total_tokens).then_with(|| a.key.cmp(&b.key)));
+            out.sort_by(|a, b| {
+                b.total_tokens
+                    .cmp(&a.total_tokens)
+                    .then_with(|| a.key.cmp(&b.key))
+            });
         }
         Ok(out)
     }
@@ -427,7 +467,9 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT s.path, w.line, w.reason FROM warnings w JOIN sources s ON s.id = w.source_id ORDER BY w.id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+        })?;
         let mut v = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         v.reverse();
         Ok(v)
@@ -435,7 +477,9 @@ impl Store {
 
     /// Counts of what the store holds, for summaries and tests.
     pub fn counts(&self) -> Result<Counts> {
-        let q = |sql: &str| -> Result<u64> { Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+        let q = |sql: &str| -> Result<u64> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
         Ok(Counts {
             sources: q("SELECT count(*) FROM sources")?,
             conversations: q("SELECT count(*) FROM conversations")?,
@@ -452,7 +496,11 @@ impl Store {
     pub fn has_message(&self, uuid: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM messages WHERE uuid = ?1", params![uuid], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM messages WHERE uuid = ?1",
+                params![uuid],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use observatory_transcript::changes::{change_from, is_writing_tool, touched_path};
 use observatory_transcript::discover::{classify, transcript_files};
-use observatory_transcript::{parse_line, Block, LineReader, Message, ParseError, ReadLine, Record, Role, TranscriptFile};
+use observatory_transcript::{
+    parse_line, Block, LineReader, Message, ParseError, ReadLine, Record, Role, TranscriptFile,
+};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 
@@ -186,7 +188,8 @@ impl Store {
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<IndexReport> {
         let started = Instant::now();
-        let mut files: Vec<TranscriptFile> = roots.iter().flat_map(|r| transcript_files(r)).collect();
+        let mut files: Vec<TranscriptFile> =
+            roots.iter().flat_map(|r| transcript_files(r)).collect();
         files.dedup_by(|a, b| a.path == b.path);
         let known = self.known_sources()?;
         // Plan first so the progress bar knows how much there is to read.
@@ -212,11 +215,15 @@ impl Store {
             on_progress(progress);
         }
         // Files Claude Code deleted: keep everything, remember that the source is gone.
-        let seen: std::collections::HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+        let seen: std::collections::HashSet<&Path> =
+            files.iter().map(|f| f.path.as_path()).collect();
         for (path, _) in known {
             let under_root = roots.iter().any(|r| path.starts_with(r));
             if under_root && !seen.contains(path.as_path()) {
-                self.conn.execute("UPDATE sources SET missing = 1 WHERE path = ?1 AND missing = 0", [path.to_string_lossy()])?;
+                self.conn.execute(
+                    "UPDATE sources SET missing = 1 WHERE path = ?1 AND missing = 0",
+                    [path.to_string_lossy()],
+                )?;
             }
         }
         report.elapsed = started.elapsed();
@@ -225,7 +232,12 @@ impl Store {
 
     fn known_sources(&self) -> Result<HashMap<PathBuf, u64>> {
         let mut stmt = self.conn.prepare("SELECT path, offset FROM sources")?;
-        let rows = stmt.query_map([], |r| Ok((PathBuf::from(r.get::<_, String>(0)?), r.get::<_, i64>(1)? as u64)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                PathBuf::from(r.get::<_, String>(0)?),
+                r.get::<_, i64>(1)? as u64,
+            ))
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -245,7 +257,10 @@ impl Store {
         let st = match stat(path) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.conn.execute("UPDATE sources SET missing = 1 WHERE path = ?1", [&path_str])?;
+                self.conn.execute(
+                    "UPDATE sources SET missing = 1 WHERE path = ?1",
+                    [&path_str],
+                )?;
                 report.missing = true;
                 return Ok(report);
             }
@@ -262,8 +277,13 @@ impl Store {
         if src.offset > 0 {
             let head_len = src.size.min(HEAD_BYTES);
             let reason = if st.size < src.offset {
-                Some(format!("file shrank from {} to {} bytes", src.offset, st.size))
-            } else if head_hash(path, head_len).map_err(io_err(path))? != src.head_hash.unwrap_or_default() {
+                Some(format!(
+                    "file shrank from {} to {} bytes",
+                    src.offset, st.size
+                ))
+            } else if head_hash(path, head_len).map_err(io_err(path))?
+                != src.head_hash.unwrap_or_default()
+            {
                 Some("file was replaced (its first bytes changed)".to_owned())
             } else {
                 None
@@ -277,14 +297,18 @@ impl Store {
         }
         if st.size == src.offset {
             // Only the mtime moved (touch, or a rewrite of identical bytes).
-            self.conn.execute("UPDATE sources SET mtime_ns = ?1, missing = 0 WHERE id = ?2", params![st.mtime_ns, src.id])?;
+            self.conn.execute(
+                "UPDATE sources SET mtime_ns = ?1, missing = 0 WHERE id = ?2",
+                params![st.mtime_ns, src.id],
+            )?;
             report.unchanged = true;
             return Ok(report);
         }
 
         let mut fh = File::open(path).map_err(io_err(path))?;
         fh.seek(SeekFrom::Start(src.offset)).map_err(io_err(path))?;
-        let mut reader = LineReader::new(BufReader::with_capacity(256 * 1024, fh), src.offset).with_max_line(self.max_line);
+        let mut reader = LineReader::new(BufReader::with_capacity(256 * 1024, fh), src.offset)
+            .with_max_line(self.max_line);
         let mut buf = Vec::new();
         let mut cache = ChainCache::default();
         loop {
@@ -310,7 +334,11 @@ impl Store {
                         match parse_line(&buf) {
                             // Blank lines are harmless padding, not damage worth a warning.
                             Err(ParseError::Empty) => {}
-                            rec => batch.items.push((line_no, offset, rec.map_err(|e| e.to_string()))),
+                            rec => {
+                                batch
+                                    .items
+                                    .push((line_no, offset, rec.map_err(|e| e.to_string())))
+                            }
                         }
                     }
                     ReadLine::Oversized { offset, len } => {
@@ -318,7 +346,11 @@ impl Store {
                         // Keep the byte count of the raw copy honest: the skipped line is
                         // replaced by an empty line so later offsets still line up.
                         batch.raw.push(b'\n');
-                        batch.items.push((line_no, offset, Err(format!("line of {len} bytes exceeds the limit; skipped"))));
+                        batch.items.push((
+                            line_no,
+                            offset,
+                            Err(format!("line of {len} bytes exceeds the limit; skipped")),
+                        ));
                     }
                     ReadLine::Unterminated { offset, len } => {
                         // A complete JSON object that only lacks its newline is a record;
@@ -392,7 +424,10 @@ impl Store {
         if let Some(s) = self.conn.query_row(SELECT, [path], row).optional()? {
             return Ok(s);
         }
-        self.conn.execute("INSERT INTO sources (path, kind) VALUES (?1, ?2)", params![path, file.kind.as_str()])?;
+        self.conn.execute(
+            "INSERT INTO sources (path, kind) VALUES (?1, ?2)",
+            params![path, file.kind.as_str()],
+        )?;
         Ok(self.conn.query_row(SELECT, [path], row)?)
     }
 }
@@ -419,11 +454,20 @@ struct ConversationDelta {
     new_messages: i64,
 }
 
-fn ensure_conversation(tx: &Transaction<'_>, file: &TranscriptFile, src: &mut SourceRow, batch: &Batch) -> Result<i64> {
+fn ensure_conversation(
+    tx: &Transaction<'_>,
+    file: &TranscriptFile,
+    src: &mut SourceRow,
+    batch: &Batch,
+) -> Result<i64> {
     if let Some(id) = src.conversation_id {
         return Ok(id);
     }
-    let stem = file.path.file_stem().and_then(|s| s.to_str()).unwrap_or("session");
+    let stem = file
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("session");
     let first_session = batch.items.iter().find_map(|(_, _, r)| match r {
         Ok(Record::Message(m)) => m.session_id.clone(),
         _ => None,
@@ -433,7 +477,10 @@ fn ensure_conversation(tx: &Transaction<'_>, file: &TranscriptFile, src: &mut So
     } else if let Some(s) = first_session.clone() {
         s
     } else {
-        format!("{stem}-{:08x}", xxhash_rust::xxh3::xxh3_64(file.path.to_string_lossy().as_bytes()) as u32)
+        format!(
+            "{stem}-{:08x}",
+            xxhash_rust::xxh3::xxh3_64(file.path.to_string_lossy().as_bytes()) as u32
+        )
     };
     let parent = match file.kind {
         observatory_transcript::FileKind::Session => None,
@@ -445,15 +492,31 @@ fn ensure_conversation(tx: &Transaction<'_>, file: &TranscriptFile, src: &mut So
          ON CONFLICT(session_key) DO NOTHING",
         params![key, file.kind.as_str(), parent],
     )?;
-    let id: i64 = tx.query_row("SELECT id FROM conversations WHERE session_key = ?1", [&key], |r| r.get(0))?;
+    let id: i64 = tx.query_row(
+        "SELECT id FROM conversations WHERE session_key = ?1",
+        [&key],
+        |r| r.get(0),
+    )?;
     src.conversation_id = Some(id);
     Ok(id)
 }
 
-fn warn(tx: &Transaction<'_>, src: &SourceRow, file: &Path, line: u64, offset: u64, reason: &str, stats: &mut BatchStats) -> Result<()> {
+fn warn(
+    tx: &Transaction<'_>,
+    src: &SourceRow,
+    file: &Path,
+    line: u64,
+    offset: u64,
+    reason: &str,
+    stats: &mut BatchStats,
+) -> Result<()> {
     stats.warnings += 1;
     tracing::warn!(file = %file.display(), line, %reason, "skipped transcript line");
-    let stored: i64 = tx.query_row("SELECT count(*) FROM warnings WHERE source_id = ?1", [src.id], |r| r.get(0))?;
+    let stored: i64 = tx.query_row(
+        "SELECT count(*) FROM warnings WHERE source_id = ?1",
+        [src.id],
+        |r| r.get(0),
+    )?;
     if stored < MAX_STORED_WARNINGS {
         tx.execute(
             "INSERT INTO warnings (source_id, line, offset, reason) VALUES (?1, ?2, ?3, ?4)",
@@ -463,7 +526,13 @@ fn warn(tx: &Transaction<'_>, src: &SourceRow, file: &Path, line: u64, offset: u
     Ok(())
 }
 
-fn apply_batch(tx: &Transaction<'_>, file: &TranscriptFile, src: &mut SourceRow, batch: &Batch, cache: &mut ChainCache) -> Result<BatchStats> {
+fn apply_batch(
+    tx: &Transaction<'_>,
+    file: &TranscriptFile,
+    src: &mut SourceRow,
+    batch: &Batch,
+    cache: &mut ChainCache,
+) -> Result<BatchStats> {
     let mut stats = BatchStats::default();
     let conv = ensure_conversation(tx, file, src, batch)?;
     let compressed = zstd::bulk::compress(&batch.raw, 3).map_err(io_err(&file.path))?;
@@ -483,20 +552,32 @@ fn apply_batch(tx: &Transaction<'_>, file: &TranscriptFile, src: &mut SourceRow,
             }
             Ok(Record::Summary { summary, leaf_uuid }) => {
                 if let Some(leaf) = leaf_uuid {
-                    tx.prepare_cached("INSERT OR REPLACE INTO summaries (leaf_uuid, summary) VALUES (?1, ?2)")?
-                        .execute(params![leaf, summary])?;
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO summaries (leaf_uuid, summary) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![leaf, summary])?;
                 }
             }
             Ok(Record::Title { title, custom, .. }) => {
                 if !title.trim().is_empty() {
-                    let slot = if *custom { &mut delta.custom_title } else { &mut delta.ai_title };
+                    let slot = if *custom {
+                        &mut delta.custom_title
+                    } else {
+                        &mut delta.ai_title
+                    };
                     *slot = Some(title.trim().to_owned());
                 }
             }
             Ok(Record::Metadata { .. }) => {}
-            Ok(Record::Unknown { kind }) => {
-                warn(tx, src, &file.path, *line, *offset, &format!("unknown record type {kind:?}; skipped"), &mut stats)?
-            }
+            Ok(Record::Unknown { kind }) => warn(
+                tx,
+                src,
+                &file.path,
+                *line,
+                *offset,
+                &format!("unknown record type {kind:?}; skipped"),
+                &mut stats,
+            )?,
         }
     }
     if delta.parent_session.is_none() && file.kind != observatory_transcript::FileKind::Session {
@@ -545,7 +626,10 @@ fn apply_message(
     cache: &mut ChainCache,
     delta: &mut ConversationDelta,
 ) -> Result<bool> {
-    let uuid = m.uuid.clone().unwrap_or_else(|| format!("src{}@{}", src.id, offset));
+    let uuid = m
+        .uuid
+        .clone()
+        .unwrap_or_else(|| format!("src{}@{}", src.id, offset));
     let role = m.role_or_user();
     let ts = ts_ms(m);
     let is_prompt = m.is_prompt();
@@ -595,7 +679,8 @@ fn apply_message(
         from_parent.or(src.last_prompt_id)
     };
     if prompt_id.is_some() {
-        tx.prepare_cached("UPDATE messages SET prompt_id = ?1 WHERE id = ?2")?.execute(params![prompt_id, id])?;
+        tx.prepare_cached("UPDATE messages SET prompt_id = ?1 WHERE id = ?2")?
+            .execute(params![prompt_id, id])?;
     }
     if is_prompt {
         src.last_prompt_id = Some(id);
@@ -633,7 +718,16 @@ fn apply_message(
         if text.trim().is_empty() {
             return Ok(());
         }
-        doc.execute(params![id, conv, kind, role.as_str(), tool, m.model, ts, text])?;
+        doc.execute(params![
+            id,
+            conv,
+            kind,
+            role.as_str(),
+            tool,
+            m.model,
+            ts,
+            text
+        ])?;
         fts.execute(params![tx.last_insert_rowid(), text])?;
         Ok(())
     };
@@ -650,7 +744,11 @@ fn apply_message(
                 add_doc(kind, None, t)?;
             }
             Block::Thinking(t) => add_doc("thinking", None, t)?,
-            Block::ToolUse { id: tool_use_id, name, input } => {
+            Block::ToolUse {
+                id: tool_use_id,
+                name,
+                input,
+            } => {
                 add_doc("tool_input", Some(name), &tool_input_text(name, input))?;
                 let path = touched_path(name, input);
                 // Keep the input of writing tools until the result says what happened.
@@ -661,15 +759,27 @@ fn apply_message(
                 )?
                 .execute(params![tool_use_id, conv, id, prompt_id, name, path, ts, pending])?;
             }
-            Block::ToolResult { tool_use_id, content, is_error } => {
+            Block::ToolResult {
+                tool_use_id,
+                content,
+                is_error,
+            } => {
                 let call: Option<(i64, String, Option<String>)> = tx
-                    .prepare_cached("SELECT id, name, change FROM tool_calls WHERE tool_use_id = ?1")?
+                    .prepare_cached(
+                        "SELECT id, name, change FROM tool_calls WHERE tool_use_id = ?1",
+                    )?
                     .query_row([tool_use_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
-                let tool_result = if results == 1 { m.tool_use_result.as_ref() } else { None };
+                let tool_result = if results == 1 {
+                    m.tool_use_result.as_ref()
+                } else {
+                    None
+                };
                 let failed = is_error_result(*is_error, content, tool_result);
                 add_doc("tool_output", call.as_ref().map(|c| c.1.as_str()), content)?;
-                let Some((call_id, name, pending)) = call else { continue };
+                let Some((call_id, name, pending)) = call else {
+                    continue;
+                };
                 let change = if failed || !is_writing_tool(&name) {
                     None
                 } else {
@@ -680,8 +790,10 @@ fn apply_message(
                         .and_then(|c| serde_json::to_string(&c).ok())
                 };
                 let error = failed.then(|| truncate_utf8(content, 2000).to_owned());
-                tx.prepare_cached("UPDATE tool_calls SET failed = ?1, error = ?2, change = ?3 WHERE id = ?4")?
-                    .execute(params![failed, error, change, call_id])?;
+                tx.prepare_cached(
+                    "UPDATE tool_calls SET failed = ?1, error = ?2, change = ?3 WHERE id = ?4",
+                )?
+                .execute(params![failed, error, change, call_id])?;
             }
             Block::Image | Block::Other(_) => {}
         }
@@ -718,5 +830,6 @@ fn apply_message(
 }
 
 fn uuid_key(uuid: &Option<String>, source: i64, offset: u64) -> String {
-    uuid.clone().unwrap_or_else(|| format!("src{source}@{offset}"))
+    uuid.clone()
+        .unwrap_or_else(|| format!("src{source}@{offset}"))
 }

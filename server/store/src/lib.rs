@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-pub use catalog::{one_line, Counts,
-    Catalog, ConversationFilter, ConversationSummary, FileTouch, Shape, UsageGroup, UsageRow,
+pub use catalog::{
+    one_line, Catalog, ConversationFilter, ConversationSummary, Counts, FileTouch, Shape,
+    UsageGroup, UsageRow,
 };
 pub use ingest::{FileReport, IndexReport, Progress};
 pub use search::{SearchHit, SearchPage, SearchQuery};

@@ -34,7 +34,8 @@ fn table() -> &'static Table {
     TABLE.get_or_init(|| {
         // The file ships inside the binary; a broken edit to it is caught by the test
         // below, so an empty table is only a last resort.
-        serde_json::from_str(include_str!("../pricing.json")).unwrap_or(Table { models: Vec::new() })
+        serde_json::from_str(include_str!("../pricing.json"))
+            .unwrap_or(Table { models: Vec::new() })
     })
 }
 

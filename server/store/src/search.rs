@@ -80,7 +80,15 @@ pub struct SearchPage {
 }
 
 const ROLES: &[&str] = &["user", "assistant", "system"];
-const KINDS: &[&str] = &["prompt", "user", "assistant", "thinking", "tool_input", "tool_output", "system"];
+const KINDS: &[&str] = &[
+    "prompt",
+    "user",
+    "assistant",
+    "thinking",
+    "tool_input",
+    "tool_output",
+    "system",
+];
 
 /// Translates a user query into a safe FTS5 expression.
 pub fn to_fts_query(input: &str) -> Result<String> {
@@ -144,7 +152,11 @@ pub fn to_fts_query(input: &str) -> Result<String> {
         if prefix {
             phrase.push('*');
         }
-        let op = if negate { Op::Not } else { std::mem::replace(&mut pending, Op::And) };
+        let op = if negate {
+            Op::Not
+        } else {
+            std::mem::replace(&mut pending, Op::And)
+        };
         terms.push((op, phrase));
     }
     let positives = terms.iter().filter(|(op, _)| *op != Op::Not).count();
@@ -186,14 +198,20 @@ fn check_choice(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
     if allowed.contains(&value) {
         Ok(())
     } else {
-        Err(Error::BadQuery(format!("unknown {what} {value:?}; expected one of: {}", allowed.join(", "))))
+        Err(Error::BadQuery(format!(
+            "unknown {what} {value:?}; expected one of: {}",
+            allowed.join(", ")
+        )))
     }
 }
 
 pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
     let fts = to_fts_query(&q.text)?;
     if q.limit == 0 || q.limit > 1000 {
-        return Err(Error::BadQuery(format!("limit must be between 1 and 1000, not {}", q.limit)));
+        return Err(Error::BadQuery(format!(
+            "limit must be between 1 and 1000, not {}",
+            q.limit
+        )));
     }
     let mut conds = vec!["docs_fts MATCH ?".to_owned()];
     let mut args: Vec<SqlValue> = vec![SqlValue::Text(fts.clone())];
@@ -231,7 +249,9 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
     }
     if let Some(file) = &q.file {
         let (cond, file_args) = path_condition("path", file);
-        conds.push(format!("d.conversation_id IN (SELECT conversation_id FROM tool_calls WHERE {cond})"));
+        conds.push(format!(
+            "d.conversation_id IN (SELECT conversation_id FROM tool_calls WHERE {cond})"
+        ));
         args.extend(file_args);
     }
     if let Some(c) = &q.conversation {
@@ -272,19 +292,30 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
             tool: r.get(6)?,
             model: r.get(7)?,
             at: from_ms(r.get(8)?),
-            snippet: r.get::<_, Option<String>>(9)?.unwrap_or_default().replace(['\n', '\r', '\t'], " "),
+            snippet: r
+                .get::<_, Option<String>>(9)?
+                .unwrap_or_default()
+                .replace(['\n', '\r', '\t'], " "),
             score: -r.get::<_, f64>(10)?,
         })
     })?;
-    let mut hits = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| match e {
-        // Translation makes syntax errors impossible in principle; if FTS5 still
-        // objects, say so as a query problem rather than a database failure.
-        rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("fts5") => Error::BadQuery(msg),
-        other => Error::Sql(other),
-    })?;
+    let mut hits = rows
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| match e {
+            // Translation makes syntax errors impossible in principle; if FTS5 still
+            // objects, say so as a query problem rather than a database failure.
+            rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("fts5") => {
+                Error::BadQuery(msg)
+            }
+            other => Error::Sql(other),
+        })?;
     let next_offset = (hits.len() > q.limit).then(|| q.offset + q.limit);
     hits.truncate(q.limit);
-    Ok(SearchPage { hits, next_offset, fts_query: fts })
+    Ok(SearchPage {
+        hits,
+        next_offset,
+        fts_query: fts,
+    })
 }
 
 #[allow(dead_code)]
@@ -298,11 +329,20 @@ mod tests {
 
     #[test]
     fn translation_quotes_everything() {
-        assert_eq!(to_fts_query("token refresh").unwrap(), r#""token" AND "refresh""#);
-        assert_eq!(to_fts_query(r#""token refresh" auth*"#).unwrap(), r#""token refresh" AND "auth"*"#);
+        assert_eq!(
+            to_fts_query("token refresh").unwrap(),
+            r#""token" AND "refresh""#
+        );
+        assert_eq!(
+            to_fts_query(r#""token refresh" auth*"#).unwrap(),
+            r#""token refresh" AND "auth"*"#
+        );
         assert_eq!(to_fts_query("a OR b").unwrap(), r#""a" OR "b""#);
         assert_eq!(to_fts_query("foo -bar").unwrap(), r#"("foo") NOT "bar""#);
-        assert_eq!(to_fts_query(r#"foo.bar( "unclosed"#).unwrap(), r#""foo.bar(" AND "unclosed""#);
+        assert_eq!(
+            to_fts_query(r#"foo.bar( "unclosed"#).unwrap(),
+            r#""foo.bar(" AND "unclosed""#
+        );
         assert_eq!(to_fts_query(r#"say "hi"#).unwrap(), r#""say" AND "hi""#);
         assert_eq!(to_fts_query(r#"x""y"#).unwrap(), r#""x""""y""#);
     }

@@ -25,7 +25,12 @@ pub enum WatchEvent<'a> {
 }
 
 /// Indexes everything under `roots`, then keeps indexing changes until `stop` is set.
-pub fn watch(store: &mut Store, roots: &[PathBuf], stop: &AtomicBool, on_event: &mut dyn FnMut(WatchEvent<'_>)) -> Result<()> {
+pub fn watch(
+    store: &mut Store,
+    roots: &[PathBuf],
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(WatchEvent<'_>),
+) -> Result<()> {
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         // The receiver only goes away when watching stops.
@@ -82,7 +87,11 @@ fn collect(ev: notify::Result<notify::Event>, out: &mut BTreeSet<PathBuf>) {
             if ev.kind.is_access() {
                 return;
             }
-            out.extend(ev.paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "jsonl")));
+            out.extend(
+                ev.paths
+                    .into_iter()
+                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl")),
+            );
         }
         Err(e) => tracing::warn!(error = %e, "file watcher reported an error"),
     }

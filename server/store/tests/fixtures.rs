@@ -8,8 +8,14 @@ use observatory_transcript::Usage;
 
 fn index_all() -> Store {
     let mut store = Store::open_in_memory().expect("store");
-    let report = store.index_roots(&[common::fixtures()], &mut |_| {}).expect("index");
-    assert!(report.files >= 30, "found only {} fixture files", report.files);
+    let report = store
+        .index_roots(&[common::fixtures()], &mut |_| {})
+        .expect("index");
+    assert!(
+        report.files >= 30,
+        "found only {} fixture files",
+        report.files
+    );
     store
 }
 
@@ -86,7 +92,9 @@ fn every_fixture_indexes_without_error() {
     // The malformed lines of claude-code-log's edge cases, and nothing else.
     let warnings = store.warnings(100).expect("warnings");
     assert_eq!(warnings.len(), 4, "{warnings:#?}");
-    assert!(warnings.iter().all(|(path, line, _)| path.ends_with("edge_cases.jsonl") && (13..=16).contains(line)));
+    assert!(warnings
+        .iter()
+        .all(|(path, line, _)| path.ends_with("edge_cases.jsonl") && (13..=16).contains(line)));
 }
 
 #[test]
@@ -99,7 +107,11 @@ fn per_file_figures_match_the_files() {
         assert_eq!(conv.message_count, e.messages, "{}", e.file);
         assert_eq!(conv.usage, e.usage, "{}: usage", e.file);
         let counts = store.counts().expect("counts");
-        assert_eq!(counts.file_touches as usize, e.file_touches, "{}: file touches", e.file);
+        assert_eq!(
+            counts.file_touches as usize, e.file_touches,
+            "{}: file touches",
+            e.file
+        );
         assert_eq!(counts.edits as usize, e.edits, "{}: edits", e.file);
     }
 }
@@ -116,21 +128,37 @@ fn resume_copies_and_duplicate_fixtures_are_not_counted_twice() {
 #[test]
 fn rewinds_and_compaction_shape_the_tree() {
     let mut store = Store::open_in_memory().expect("store");
-    store.index_path(&common::fixture("claude-code-log/test/test_data/dag_compact_after_rewind.jsonl")).expect("index");
+    store
+        .index_path(&common::fixture(
+            "claude-code-log/test/test_data/dag_compact_after_rewind.jsonl",
+        ))
+        .expect("index");
     let conv = store.conversation("s1").expect("conversation");
     let shape = store.conversation_shape(conv.id).expect("shape");
     assert_eq!(shape.messages, 12);
-    assert_eq!(shape.roots, 1, "compaction continues the chain through logicalParentUuid");
+    assert_eq!(
+        shape.roots, 1,
+        "compaction continues the chain through logicalParentUuid"
+    );
     assert_eq!(shape.branch_points, 1, "the rewind after 'Ready'");
-    assert_eq!(shape.leaves, 2, "the abandoned first attempt and the final answer");
+    assert_eq!(
+        shape.leaves, 2,
+        "the abandoned first attempt and the final answer"
+    );
     assert_eq!(shape.compactions, 1);
 }
 
 #[test]
 fn titles_come_from_summaries_then_first_prompt() {
     let store = index_all();
-    assert_eq!(store.conversation("1af7fc5e").expect("c").title, "Empty Repo Setup: CLAUDE.md Foundation Created");
-    assert_eq!(store.conversation("cb947e5b").expect("c").title, "Make the colors green and yellow");
+    assert_eq!(
+        store.conversation("1af7fc5e").expect("c").title,
+        "Empty Repo Setup: CLAUDE.md Foundation Created"
+    );
+    assert_eq!(
+        store.conversation("cb947e5b").expect("c").title,
+        "Make the colors green and yellow"
+    );
 }
 
 #[test]
@@ -139,33 +167,60 @@ fn subagents_are_linked_to_their_session() {
     let sub = store.conversation("agent-a1b2c3d4e5f6").expect("subagent");
     assert_eq!(sub.kind, "subagent");
     assert_eq!(sub.parent_session.as_deref(), Some("sess-parent-abc"));
-    let legacy = store.conversation("agent-ad47cca").expect("legacy agent file");
+    let legacy = store
+        .conversation("agent-ad47cca")
+        .expect("legacy agent file");
     assert_eq!(legacy.kind, "agent");
-    assert_eq!(legacy.parent_session.as_deref(), Some("2c965cfd-41e4-4e31-8339-2986ebced03c"));
+    assert_eq!(
+        legacy.parent_session.as_deref(),
+        Some("2c965cfd-41e4-4e31-8339-2986ebced03c")
+    );
 }
 
 #[test]
 fn file_touches_carry_the_prompt_and_the_exact_change() {
     let store = index_all();
     let touches = store.file_touches("example.py").expect("touches");
-    let write = touches.iter().find(|t| t.tool == "Write").expect("the Write that created example.py");
+    let write = touches
+        .iter()
+        .find(|t| t.tool == "Write")
+        .expect("the Write that created example.py");
     assert_eq!(write.failed, Some(false));
-    assert!(write.prompt.as_deref().is_some_and(|p| p.starts_with("create some files for test purposes")));
+    assert!(write
+        .prompt
+        .as_deref()
+        .is_some_and(|p| p.starts_with("create some files for test purposes")));
     let change = write.change.as_ref().expect("change");
-    assert!(change.content.as_deref().is_some_and(|c| c.contains("def greet(name: str) -> str:")));
-    let edit = touches.iter().find(|t| t.tool == "Edit").expect("an Edit of example.py");
+    assert!(change
+        .content
+        .as_deref()
+        .is_some_and(|c| c.contains("def greet(name: str) -> str:")));
+    let edit = touches
+        .iter()
+        .find(|t| t.tool == "Edit")
+        .expect("an Edit of example.py");
     let change = edit.change.as_ref().expect("edit change");
     assert!(!change.hunks.is_empty(), "structuredPatch kept");
     assert!(change.original.is_some(), "originalFile kept");
-    assert_eq!(edit.prompt.as_deref(), Some("make some minor random test changes to all files in this repo"));
+    assert_eq!(
+        edit.prompt.as_deref(),
+        Some("make some minor random test changes to all files in this repo")
+    );
 }
 
 #[test]
 fn failed_tool_calls_are_marked() {
     let store = index_all();
-    let touches = store.file_touches("/tmp/complex_example.py").expect("touches");
+    let touches = store
+        .file_touches("/tmp/complex_example.py")
+        .expect("touches");
     assert!(!touches.is_empty());
-    let failed: Vec<_> = store.file_touches("complex_example.py").expect("t").into_iter().filter(|t| t.failed == Some(true)).collect();
+    let failed: Vec<_> = store
+        .file_touches("complex_example.py")
+        .expect("t")
+        .into_iter()
+        .filter(|t| t.failed == Some(true))
+        .collect();
     // edge_cases.jsonl: the MultiEdit's result says "File created successfully".
     assert!(failed.is_empty(), "{failed:?}");
 }
@@ -176,14 +231,24 @@ fn search_ranks_snippets_and_filters() {
     let mut q = SearchQuery::new("colors green");
     let page = store.search(&q).expect("search");
     assert!(!page.hits.is_empty());
-    assert!(page.hits[0].snippet.contains("[green]") || page.hits[0].snippet.contains("[colors]"), "{:?}", page.hits[0]);
-    assert!(page.hits.windows(2).all(|w| w[0].score >= w[1].score), "ranked by BM25");
+    assert!(
+        page.hits[0].snippet.contains("[green]") || page.hits[0].snippet.contains("[colors]"),
+        "{:?}",
+        page.hits[0]
+    );
+    assert!(
+        page.hits.windows(2).all(|w| w[0].score >= w[1].score),
+        "ranked by BM25"
+    );
 
     q.role = Some("user".into());
     q.kind = Some("prompt".into());
     let prompts = store.search(&q).expect("search");
     assert!(prompts.hits.iter().all(|h| h.kind == "prompt"));
-    assert!(prompts.hits.iter().any(|h| h.session_id.starts_with("cb947e5b")));
+    assert!(prompts
+        .hits
+        .iter()
+        .any(|h| h.session_id.starts_with("cb947e5b")));
 
     let mut bash = SearchQuery::new("git");
     bash.tool = Some("Bash".into());
@@ -192,7 +257,12 @@ fn search_ranks_snippets_and_filters() {
 
     let mut by_file = SearchQuery::new("greeting");
     by_file.file = Some("example.py".into());
-    assert!(store.search(&by_file).expect("search").hits.iter().all(|h| h.session_id.starts_with("2c965cfd") || h.session_id.starts_with("agent-")));
+    assert!(store
+        .search(&by_file)
+        .expect("search")
+        .hits
+        .iter()
+        .all(|h| h.session_id.starts_with("2c965cfd") || h.session_id.starts_with("agent-")));
 
     let mut paged = SearchQuery::new("the");
     paged.limit = 3;
@@ -206,7 +276,17 @@ fn search_ranks_snippets_and_filters() {
 #[test]
 fn odd_queries_never_error_and_bad_ones_say_why() {
     let store = index_all();
-    for q in [r#""unclosed phrase"#, "foo.bar(", "a*", "C++ OR Rust", "-x y", "naïve café", "SELECT * FROM", "NEAR(a b)", "'"] {
+    for q in [
+        r#""unclosed phrase"#,
+        "foo.bar(",
+        "a*",
+        "C++ OR Rust",
+        "-x y",
+        "naïve café",
+        "SELECT * FROM",
+        "NEAR(a b)",
+        "'",
+    ] {
         let r = store.search(&SearchQuery::new(q));
         match r {
             Ok(_) => {}
@@ -216,33 +296,58 @@ fn odd_queries_never_error_and_bad_ones_say_why() {
     }
     let mut bad = SearchQuery::new("x");
     bad.role = Some("robot".into());
-    assert!(matches!(store.search(&bad), Err(observatory_store::Error::BadQuery(m)) if m.contains("robot")));
+    assert!(
+        matches!(store.search(&bad), Err(observatory_store::Error::BadQuery(m)) if m.contains("robot"))
+    );
 }
 
 #[test]
 fn usage_groups_add_up() {
     let store = index_all();
     let f = ConversationFilter::default();
-    let total = |g| store.usage(g, &f).expect("usage").iter().map(|r| r.total_tokens).sum::<u64>();
+    let total = |g| {
+        store
+            .usage(g, &f)
+            .expect("usage")
+            .iter()
+            .map(|r| r.total_tokens)
+            .sum::<u64>()
+    };
     let by_model = total(UsageGroup::Model);
     assert!(by_model > 9_000_000);
     assert_eq!(by_model, total(UsageGroup::Day));
     assert_eq!(by_model, total(UsageGroup::Project));
     assert_eq!(by_model, total(UsageGroup::Conversation));
     let models = store.usage(UsageGroup::Model, &f).expect("usage");
-    let sonnet = models.iter().find(|r| r.key == "claude-sonnet-4-20250514").expect("sonnet 4");
+    let sonnet = models
+        .iter()
+        .find(|r| r.key == "claude-sonnet-4-20250514")
+        .expect("sonnet 4");
     assert!(sonnet.cost_usd > 1.0);
 }
 
 #[test]
 fn conversations_list_filters_by_project_and_time() {
     let store = index_all();
-    let f = ConversationFilter { project: Some("/Users/chip/dev/ai-music".into()), ..Default::default() };
+    let f = ConversationFilter {
+        project: Some("/Users/chip/dev/ai-music".into()),
+        ..Default::default()
+    };
     let list = store.conversations(&f).expect("list");
     assert_eq!(list.len(), 3);
-    assert!(list.windows(2).all(|w| w[0].ended_at >= w[1].ended_at), "newest first");
-    let since = ConversationFilter { since: "2025-12-01T00:00:00Z".parse().ok(), ..Default::default() };
-    assert!(store.conversations(&since).expect("list").iter().all(|c| c.ended_at >= since.since));
+    assert!(
+        list.windows(2).all(|w| w[0].ended_at >= w[1].ended_at),
+        "newest first"
+    );
+    let since = ConversationFilter {
+        since: "2025-12-01T00:00:00Z".parse().ok(),
+        ..Default::default()
+    };
+    assert!(store
+        .conversations(&since)
+        .expect("list")
+        .iter()
+        .all(|c| c.ended_at >= since.since));
 }
 
 #[test]

@@ -17,7 +17,11 @@ fn user_line(uuid: &str, parent: Option<&str>, text: &str) -> String {
 }
 
 fn append(path: &Path, bytes: &[u8]) {
-    let mut f = OpenOptions::new().create(true).append(true).open(path).expect("open");
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open");
     f.write_all(bytes).expect("append");
 }
 
@@ -37,7 +41,11 @@ fn half_written_line_is_held_back_until_complete() {
     append(&path, head.as_bytes());
     let mut store = Store::open_in_memory().expect("store");
     let r = store.index_path(&path).expect("index");
-    assert_eq!((r.new_messages, r.warnings), (1, 0), "the half line is neither indexed nor a warning");
+    assert_eq!(
+        (r.new_messages, r.warnings),
+        (1, 0),
+        "the half line is neither indexed nor a warning"
+    );
     append(&path, tail.as_bytes());
     let r = store.index_path(&path).expect("index");
     assert_eq!((r.new_messages, r.warnings), (1, 0));
@@ -66,26 +74,51 @@ fn corrupt_binary_and_empty_inputs_warn_with_file_and_line() {
     let path = session_path(dir.path());
     append(&path, user_line("u1", None, "good one").as_bytes());
     append(&path, b"\x00\x01\x02\xff\xfe garbage\n");
-    append(&path, b"{\"type\":\"user\",\"message\":{\"content\":\"cut off\n");
-    append(&path, "{\"type\":\"user\",\"uuid\":\"u3\",\"message\":{\"content\":\"caf\u{e9} \u{1f389}\"}}\n".as_bytes());
+    append(
+        &path,
+        b"{\"type\":\"user\",\"message\":{\"content\":\"cut off\n",
+    );
+    append(
+        &path,
+        "{\"type\":\"user\",\"uuid\":\"u3\",\"message\":{\"content\":\"caf\u{e9} \u{1f389}\"}}\n"
+            .as_bytes(),
+    );
     append(&path, b"{\"type\":\"some-future-record\",\"x\":1}\n");
     append(&path, user_line("u4", Some("u3"), "still fine").as_bytes());
     let empty = path.with_file_name("empty.jsonl");
     std::fs::write(&empty, b"").expect("write");
     let binary = path.with_file_name("binary.jsonl");
-    std::fs::write(&binary, (0..=255u8).cycle().take(100_000).collect::<Vec<_>>()).expect("write");
+    std::fs::write(
+        &binary,
+        (0..=255u8).cycle().take(100_000).collect::<Vec<_>>(),
+    )
+    .expect("write");
 
     let mut store = Store::open_in_memory().expect("store");
-    let report = store.index_roots(&[dir.path().to_path_buf()], &mut |_| {}).expect("index never fails on bad input");
+    let report = store
+        .index_roots(&[dir.path().to_path_buf()], &mut |_| {})
+        .expect("index never fails on bad input");
     assert_eq!(store.counts().expect("counts").messages, 3);
     let warnings = store.warnings(1000).expect("warnings");
-    let main: Vec<_> = warnings.iter().filter(|w| w.0.ends_with("5555.jsonl")).collect();
-    assert_eq!(main.iter().map(|w| w.1).collect::<Vec<_>>(), vec![2, 3, 5], "{main:#?}");
+    let main: Vec<_> = warnings
+        .iter()
+        .filter(|w| w.0.ends_with("5555.jsonl"))
+        .collect();
+    assert_eq!(
+        main.iter().map(|w| w.1).collect::<Vec<_>>(),
+        vec![2, 3, 5],
+        "{main:#?}"
+    );
     assert!(main[0].2.contains("invalid JSON"));
-    assert!(main[2].2.contains("unknown record type \"some-future-record\""));
+    assert!(main[2]
+        .2
+        .contains("unknown record type \"some-future-record\""));
     assert!(warnings.iter().any(|w| w.0.ends_with("binary.jsonl")));
     assert!(report.warnings >= 4);
-    let hits = store.search(&SearchQuery::new("café")).expect("search").hits;
+    let hits = store
+        .search(&SearchQuery::new("café"))
+        .expect("search")
+        .hits;
     assert_eq!(hits.len(), 1);
 }
 
@@ -95,12 +128,17 @@ fn oversized_lines_are_skipped_and_later_lines_still_indexed() {
     let path = session_path(dir.path());
     let big = "x".repeat(3_000_000);
     append(&path, user_line("u1", None, &big).as_bytes());
-    append(&path, user_line("u2", Some("u1"), "after the big one").as_bytes());
+    append(
+        &path,
+        user_line("u2", Some("u1"), "after the big one").as_bytes(),
+    );
     let mut store = Store::open_in_memory().expect("store");
     store.set_max_line(1_000_000);
     let r = store.index_path(&path).expect("index");
     assert_eq!((r.new_messages, r.warnings), (1, 1));
-    assert!(store.warnings(1).expect("w")[0].2.contains("exceeds the limit"));
+    assert!(store.warnings(1).expect("w")[0]
+        .2
+        .contains("exceeds the limit"));
 
     // Within the limit, a multi-megabyte line is indexed like any other.
     let mut store = Store::open_in_memory().expect("store");
@@ -116,7 +154,10 @@ fn rerun_does_no_work_and_doubles_nothing() {
     let counts = store.counts().expect("counts");
     let second = store.index_roots(&roots, &mut |_| {}).expect("index");
     assert!(first.bytes_read > 800_000);
-    assert_eq!((second.bytes_read, second.files_changed, second.new_messages), (0, 0, 0));
+    assert_eq!(
+        (second.bytes_read, second.files_changed, second.new_messages),
+        (0, 0, 0)
+    );
     assert_eq!(store.counts().expect("counts"), counts);
 }
 
@@ -125,7 +166,10 @@ fn replaced_and_truncated_files_keep_what_was_indexed() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = session_path(dir.path());
     append(&path, user_line("u1", None, "original alpha").as_bytes());
-    append(&path, user_line("u2", Some("u1"), "original beta").as_bytes());
+    append(
+        &path,
+        user_line("u2", Some("u1"), "original beta").as_bytes(),
+    );
     let mut store = Store::open_in_memory().expect("store");
     store.index_path(&path).expect("index");
     // Replaced by shorter, different content.
@@ -135,7 +179,15 @@ fn replaced_and_truncated_files_keep_what_was_indexed() {
     assert_eq!(r.new_messages, 1);
     for (uuid, word) in [("u1", "alpha"), ("u2", "beta"), ("u9", "gamma")] {
         assert!(store.has_message(uuid).expect("q"), "{uuid} kept");
-        assert_eq!(store.search(&SearchQuery::new(word)).expect("search").hits.len(), 1, "{word}");
+        assert_eq!(
+            store
+                .search(&SearchQuery::new(word))
+                .expect("search")
+                .hits
+                .len(),
+            1,
+            "{word}"
+        );
     }
 }
 
@@ -145,13 +197,21 @@ fn deleted_transcripts_stay_searchable_and_showable() {
     let mut store = Store::open_in_memory().expect("store");
     let roots = [cfg.path().to_path_buf()];
     store.index_roots(&roots, &mut |_| {}).expect("index");
-    std::fs::remove_file(cfg.path().join("projects/-fixture/example-claude-code.jsonl")).expect("rm");
+    std::fs::remove_file(
+        cfg.path()
+            .join("projects/-fixture/example-claude-code.jsonl"),
+    )
+    .expect("rm");
     let r = store.index_roots(&roots, &mut |_| {}).expect("index");
     assert_eq!(r.files, 0);
     let conv = store.conversation("cb947e5b").expect("still there");
     assert_eq!(conv.message_count, 38);
     assert!(store.conversation_records(conv.id).expect("records").len() >= 38);
-    assert!(!store.search(&SearchQuery::new("green yellow")).expect("search").hits.is_empty());
+    assert!(!store
+        .search(&SearchQuery::new("green yellow"))
+        .expect("search")
+        .hits
+        .is_empty());
 }
 
 #[test]
@@ -162,7 +222,11 @@ fn appends_racing_the_indexer_are_all_indexed_once() {
     let writer_path = path.clone();
     let writer = std::thread::spawn(move || {
         for i in 1..=400 {
-            let line = user_line(&format!("r{i}"), Some(&format!("r{}", i - 1)), &format!("prompt number {i}"));
+            let line = user_line(
+                &format!("r{i}"),
+                Some(&format!("r{}", i - 1)),
+                &format!("prompt number {i}"),
+            );
             // Write each line in two pieces so the indexer sees half-written lines.
             let (a, b) = line.split_at(line.len() / 2);
             append(&writer_path, a.as_bytes());

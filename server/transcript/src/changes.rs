@@ -66,9 +66,7 @@ pub fn touched_path<'a>(tool: &str, input: &'a Value) -> Option<&'a str> {
         "NotebookEdit" | "NotebookRead" => "notebook_path",
         _ => return None,
     };
-    o.get(key)
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty())
+    o.get(key).and_then(Value::as_str).filter(|p| !p.is_empty())
 }
 
 fn s(o: &Map<String, Value>, k: &str) -> Option<String> {
@@ -215,7 +213,8 @@ mod tests {
 
     #[test]
     fn multiedit_and_non_writing_tools() {
-        let input = json!({"file_path": "/x", "edits": [{"old_string": "", "new_string": "x"}, "junk"]});
+        let input =
+            json!({"file_path": "/x", "edits": [{"old_string": "", "new_string": "x"}, "junk"]});
         let c = change_from("MultiEdit", &input, Some(&json!("File created"))).expect("change");
         assert_eq!(c.edits.len(), 1);
         assert!(change_from("Read", &json!({"file_path": "/x"}), None).is_none());

@@ -86,10 +86,7 @@ pub fn transcript_files(root: &Path) -> Vec<TranscriptFile> {
 
 /// Classifies one transcript path by its layout.
 pub fn classify(path: PathBuf) -> TranscriptFile {
-    let components: Vec<&str> = path
-        .iter()
-        .filter_map(|c| c.to_str())
-        .collect::<Vec<_>>();
+    let components: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect::<Vec<_>>();
     let sub = components.iter().rposition(|c| *c == "subagents");
     if let Some(i) = sub {
         let parent = i.checked_sub(1).map(|p| components[p].to_owned());
@@ -146,7 +143,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("projects/-x");
         std::fs::create_dir_all(p.join("s1/subagents")).expect("mkdir");
-        for f in ["s1.jsonl", "agent-1.jsonl", "s1/subagents/agent-2.jsonl", "notes.txt"] {
+        for f in [
+            "s1.jsonl",
+            "agent-1.jsonl",
+            "s1/subagents/agent-2.jsonl",
+            "notes.txt",
+        ] {
             std::fs::write(p.join(f), "").expect("write");
         }
         let files = transcript_files(dir.path());

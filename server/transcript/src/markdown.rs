@@ -72,7 +72,11 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
             for (id, content, is_error) in m.tool_results() {
                 let name = tool_names.get(id).map_or("tool", String::as_str);
                 if is_error {
-                    let _ = writeln!(out, "> **{name} failed:** {}\n", first_lines(content, 5).replace('\n', "\n> "));
+                    let _ = writeln!(
+                        out,
+                        "> **{name} failed:** {}\n",
+                        first_lines(content, 5).replace('\n', "\n> ")
+                    );
                 } else if !content.trim().is_empty() {
                     let _ = writeln!(
                         out,
@@ -83,7 +87,11 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
             }
             let text = m.text();
             if !text.trim().is_empty() && m.tool_results().next().is_none() {
-                let _ = writeln!(out, "> {}\n", first_lines(text.trim(), 10).replace('\n', "\n> "));
+                let _ = writeln!(
+                    out,
+                    "> {}\n",
+                    first_lines(text.trim(), 10).replace('\n', "\n> ")
+                );
             }
         }
         Role::System => {
@@ -99,7 +107,11 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
             let mut header_done = false;
             for b in &m.blocks {
                 if !header_done && !matches!(b, Block::Other(_) | Block::Image) {
-                    let model = m.model.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
+                    let model = m
+                        .model
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default();
                     let _ = writeln!(out, "### Claude{}{model}\n", when(m));
                     header_done = true;
                 }
@@ -108,7 +120,11 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
                         let _ = writeln!(out, "{}\n", t.trim());
                     }
                     Block::Thinking(t) if !t.trim().is_empty() => {
-                        let _ = writeln!(out, "<details><summary>Thinking</summary>\n\n{}\n</details>\n", t.trim());
+                        let _ = writeln!(
+                            out,
+                            "<details><summary>Thinking</summary>\n\n{}\n</details>\n",
+                            t.trim()
+                        );
                     }
                     Block::ToolUse { id, name, input } => {
                         tool_names.insert(id.clone(), name.clone());
@@ -127,12 +143,21 @@ fn render_tool_use(out: &mut String, name: &str, input: &Value) {
         "Edit" => {
             let path = get("file_path").unwrap_or("?");
             let _ = writeln!(out, "**Edit** `{path}`\n");
-            diff_block(out, get("old_string").unwrap_or(""), get("new_string").unwrap_or(""));
+            diff_block(
+                out,
+                get("old_string").unwrap_or(""),
+                get("new_string").unwrap_or(""),
+            );
         }
         "MultiEdit" => {
             let path = get("file_path").unwrap_or("?");
             let _ = writeln!(out, "**MultiEdit** `{path}`\n");
-            for e in input.get("edits").and_then(Value::as_array).into_iter().flatten() {
+            for e in input
+                .get("edits")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
                 diff_block(out, s("old_string"), s("new_string"));
             }
@@ -140,19 +165,38 @@ fn render_tool_use(out: &mut String, name: &str, input: &Value) {
         "Write" => {
             let path = get("file_path").unwrap_or("?");
             let content = get("content").unwrap_or("");
-            let _ = writeln!(out, "**Write** `{path}` ({} lines)\n", content.lines().count());
-            let _ = writeln!(out, "```{}\n{}\n```\n", lang_of(path), fence_safe(&first_lines(content, CONTENT_LINES)));
+            let _ = writeln!(
+                out,
+                "**Write** `{path}` ({} lines)\n",
+                content.lines().count()
+            );
+            let _ = writeln!(
+                out,
+                "```{}\n{}\n```\n",
+                lang_of(path),
+                fence_safe(&first_lines(content, CONTENT_LINES))
+            );
         }
         "Bash" => {
-            let _ = writeln!(out, "**Bash**\n\n```sh\n{}\n```\n", fence_safe(get("command").unwrap_or("")));
+            let _ = writeln!(
+                out,
+                "**Bash**\n\n```sh\n{}\n```\n",
+                fence_safe(get("command").unwrap_or(""))
+            );
         }
         "Read" | "NotebookRead" => {
-            let path = get("file_path").or_else(|| get("notebook_path")).unwrap_or("?");
+            let path = get("file_path")
+                .or_else(|| get("notebook_path"))
+                .unwrap_or("?");
             let _ = writeln!(out, "**{name}** `{path}`\n");
         }
         _ => {
             let json = serde_json::to_string_pretty(input).unwrap_or_default();
-            let _ = writeln!(out, "**{name}**\n\n```json\n{}\n```\n", fence_safe(&first_lines(&json, 30)));
+            let _ = writeln!(
+                out,
+                "**{name}**\n\n```json\n{}\n```\n",
+                fence_safe(&first_lines(&json, 30))
+            );
         }
     }
 }
@@ -218,8 +262,18 @@ mod tests {
             r#"{"type":"user","uuid":"u2","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"boom","is_error":true}]}}"#,
             r#"{"type":"user","uuid":"u1","message":{"content":"Rename x to y"}}"#,
         ];
-        let records: Vec<Record> = lines.iter().filter_map(|l| parse_line(l.as_bytes()).ok()).collect();
-        let md = render(&Header { title: "T", session_id: "s", ..Header::default() }, &records);
+        let records: Vec<Record> = lines
+            .iter()
+            .filter_map(|l| parse_line(l.as_bytes()).ok())
+            .collect();
+        let md = render(
+            &Header {
+                title: "T",
+                session_id: "s",
+                ..Header::default()
+            },
+            &records,
+        );
         assert_eq!(md.matches("Rename x to y").count(), 1, "{md}");
         assert!(md.contains("-let x = 1;\n+let y = 1;"), "{md}");
         assert!(md.contains("**Edit failed:** boom"), "{md}");

@@ -199,9 +199,13 @@ pub enum Record {
     },
     /// A known record type that carries nothing Observatory indexes
     /// (file-history-snapshot, progress, queue-operation, ...).
-    Metadata { kind: String },
+    Metadata {
+        kind: String,
+    },
     /// A record type this parser has never seen.
-    Unknown { kind: String },
+    Unknown {
+        kind: String,
+    },
 }
 
 /// Record types that are known and deliberately not indexed.
@@ -306,7 +310,11 @@ pub fn parse_line(line: &[u8]) -> Result<Record, ParseError> {
         }),
         Some("custom-title") | Some("ai-title") => {
             let custom = kind.as_deref() == Some("custom-title");
-            let title = if custom { raw.custom_title } else { raw.ai_title };
+            let title = if custom {
+                raw.custom_title
+            } else {
+                raw.ai_title
+            };
             Ok(Record::Title {
                 title: title.unwrap_or_default(),
                 custom,
@@ -490,7 +498,10 @@ mod tests {
         assert_eq!(parse_line(b"42"), Err(ParseError::NotAnObject("a number")));
         assert_eq!(parse_line(b"[1]"), Err(ParseError::NotAnObject("an array")));
         assert_eq!(parse_line(b"  "), Err(ParseError::Empty));
-        assert!(matches!(parse_line(b"{\"type\":"), Err(ParseError::Json(_))));
+        assert!(matches!(
+            parse_line(b"{\"type\":"),
+            Err(ParseError::Json(_))
+        ));
         assert_eq!(parse_line(b"{\"silly\":1}"), Err(ParseError::MissingType));
     }
 
@@ -521,13 +532,11 @@ mod tests {
             r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"x","content":"ok"}]}}"#
         )
         .is_prompt());
-        assert!(
-            !msg(r#"{"type":"user","message":{"content":"<command-name>/clear</command-name>"}}"#)
-                .is_prompt()
-        );
-        assert!(
-            !msg(r#"{"type":"user","isMeta":true,"message":{"content":"x"}}"#).is_prompt()
-        );
+        assert!(!msg(
+            r#"{"type":"user","message":{"content":"<command-name>/clear</command-name>"}}"#
+        )
+        .is_prompt());
+        assert!(!msg(r#"{"type":"user","isMeta":true,"message":{"content":"x"}}"#).is_prompt());
     }
 
     #[test]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every check and test. Installs what the tests need (ccusage, pinned) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools="${OBSERVATORY_TOOLS_DIR:-$HOME/.cache/observatory-tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/observatory-target}"
+
+# ccusage is the reference for token totals (tests/cli.rs); its npm package ships a
+# native binary per platform.
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -x "$tools/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage" ]; then
+    echo "installing ccusage into $tools"
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --loglevel=error ccusage@20.0.24 >/dev/null
+  fi
+  export OBSERVATORY_CCUSAGE="$tools/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage"
+fi
+
+if [ ! -d ../shared/fixtures/transcripts ]; then
+  echo "error: the fixture transcripts are expected at ../shared/fixtures/transcripts" >&2
+  exit 1
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
