@@ -9,12 +9,16 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/observatory-target}"
 # ccusage is the reference for token totals (tests/cli.rs); its npm package ships a
 # native binary per platform.
 if command -v npm >/dev/null 2>&1; then
-  if [ ! -x "$tools/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage" ]; then
+  ccusage="$tools/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage"
+  if [ ! -f "$ccusage" ]; then
     echo "installing ccusage into $tools"
     mkdir -p "$tools"
     npm install --prefix "$tools" --no-audit --no-fund --loglevel=error ccusage@20.0.24 >/dev/null
   fi
-  export OBSERVATORY_CCUSAGE="$tools/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage"
+  # The package's JS launcher sets the execute bit on first use; we run the binary
+  # directly, so set it here.
+  chmod +x "$ccusage"
+  export OBSERVATORY_CCUSAGE="$ccusage"
 fi
 
 if [ ! -d ../shared/fixtures/transcripts ]; then

@@ -7,8 +7,8 @@
 //! generated Read/Edit/MultiEdit/Write calls act on, so every `structuredPatch`
 //! re-applies to its `originalFile` and files evolve across sessions.
 
+mod json;
 mod patch;
-mod record;
 mod session;
 mod text;
 

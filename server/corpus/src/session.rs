@@ -2,12 +2,11 @@
 //! virtual file system the tools read and change, so every Edit's `oldString`
 //! really occurs in its `originalFile` and files evolve across sessions.
 
+use crate::json::{fields, obj, Fields, J};
 use crate::patch::{self, Change};
-use crate::record::*;
 use crate::text::{self, pick, Lang, Rng64};
 use crate::CorpusStats;
 use rand::Rng;
-use serde::Serialize;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -84,6 +83,7 @@ impl Project {
 }
 
 /// What every record of one file shares.
+#[derive(Clone)]
 pub struct Info {
     pub sid: String,
     pub version: &'static str,
@@ -106,7 +106,7 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    fn put<T: Serialize>(&mut self, v: &T) -> io::Result<()> {
+    fn put(&mut self, v: &J) -> io::Result<()> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, v).map_err(io::Error::other)?;
         self.line.push(b'\n');
@@ -131,11 +131,37 @@ impl Out<'_> {
 struct Call {
     id: String,
     name: &'static str,
-    input: Input,
-    content: ResultContent,
-    result: ToolUseResult,
+    input: J<'static>,
+    content: J<'static>,
+    result: J<'static>,
     error: bool,
+    /// The project-relative path the call changed, if any.
     changed: Option<String>,
+}
+
+fn call(name: &'static str, input: J<'static>, content: impl Into<J<'static>>, result: J<'static>) -> Call {
+    Call { id: String::new(), name, input, content: content.into(), result, error: false, changed: None }
+}
+
+fn error_call(name: &'static str, input: J<'static>, content: String, result: String) -> Call {
+    Call { error: true, ..call(name, input, content, J::String(result)) }
+}
+
+struct Backup {
+    name: String,
+    version: u64,
+    time: String,
+}
+
+struct Todo {
+    content: String,
+    status: &'static str,
+    active_form: String,
+}
+
+fn todos_json(todos: &[Todo]) -> J<'static> {
+    let one = |t: &Todo| obj! {"content": t.content.clone(), "status": t.status, "activeForm": t.active_form.clone()};
+    J::Arr(todos.iter().map(one).collect())
 }
 
 pub struct Gen<'a> {
@@ -143,12 +169,16 @@ pub struct Gen<'a> {
     proj: &'a mut Project,
     out: Out<'a>,
     info: Info,
-    pub tip: Option<String>,
+    tip: Option<String>,
+    /// Parents of earlier prompts; a rewind re-uses one of them.
     prompt_parents: Vec<Option<String>>,
+    /// Uuid and timestamp of the current prompt, for file-history snapshots.
     prompt: (String, String),
+    /// Indexes of the files this session touched, revisited more often.
     hot: Vec<usize>,
     backups: Vec<(String, Backup)>,
     todos: Vec<Todo>,
+    /// Approximate context size in tokens, driving usage and auto-compaction.
     ctx: u64,
     ctx_mark: u64,
     turns: usize,
@@ -177,6 +207,24 @@ pub fn write_session(rng: &mut Rng64, proj: &mut Project, budget: u64, stats: &m
     w.flush()?;
     stats.files += 1;
     stats.sessions += 1;
+    Ok(())
+}
+
+/// A prompt containing `marker` and the assistant's reply, continuing a session.
+pub fn continuation(
+    rng: &mut Rng64,
+    proj: &mut Project,
+    info: Info,
+    parent: Option<&str>,
+    marker: &str,
+    w: &mut Vec<u8>,
+) -> io::Result<()> {
+    let mut stats = CorpusStats::default();
+    let mut g = Gen::new(rng, proj, w, &mut stats, info);
+    let prompt = format!("{} {marker}", text::prompt(g.rng, true, "src/lib.rs"));
+    g.user(parent, prompt.into(), vec![], vec![])?;
+    let say = text::prose(g.rng, Lang::Rust, "src/lib.rs", 3..4);
+    g.respond(true, Some(say), &[])?;
     Ok(())
 }
 
@@ -215,29 +263,48 @@ impl<'a> Gen<'a> {
         text::uuid(self.rng)
     }
 
-    /// Writes one conversational record as the child of `parent`; it becomes the tip.
-    fn emit(&mut self, parent: Option<&str>, uuid: &str, body: Body<'_>) -> io::Result<()> {
-        let ts = text::iso(self.proj.clock);
+    fn now(&self) -> String {
+        text::iso(self.proj.clock)
+    }
+
+    fn abs(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.proj.cwd)
+    }
+
+    /// Writes one conversational record: `body` wrapped in the session fields,
+    /// which 2.0.x writes first and 2.1.x after the body. `uuid` becomes the tip.
+    fn emit(&mut self, parent: Option<&str>, uuid: &str, body: Fields) -> io::Result<()> {
         let i = &self.info;
-        let head = Head {
-            cwd: &self.proj.cwd,
-            session_id: &i.sid,
-            version: i.version,
-            git_branch: &i.branch,
-            agent_id: i.agent_id.as_deref(),
-            slug: i.slug.as_deref(),
-            sidechain: i.sidechain,
-            tail: i.tail,
-        };
-        self.out.put(&Rec { head, parent, uuid, ts: &ts, body })?;
+        let mut session = fields! {"userType": "external"};
+        if i.tail {
+            session.push(("entrypoint", "cli".into()));
+        }
+        session
+            .extend(fields! {"cwd": &self.proj.cwd, "sessionId": &i.sid, "version": i.version, "gitBranch": &i.branch});
+        let agent = i.agent_id.as_deref().map(|a| ("agentId", J::from(a)));
+        let slug = i.slug.as_deref().map(|s| ("slug", J::from(s)));
+        let mut body = body.into_iter().peekable();
+        let mut v = fields! {"parentUuid": parent};
+        v.extend(body.next_if(|(k, _)| *k == "logicalParentUuid"));
+        v.push(("isSidechain", i.sidechain.into()));
+        if i.tail {
+            v.extend(agent.into_iter().chain(body).chain(session).chain(slug));
+        } else {
+            v.extend(session.into_iter().chain(agent).chain(slug).chain(body));
+        }
+        self.out.put(&J::Obj(v))?;
         self.tip = Some(uuid.to_owned());
         Ok(())
     }
 
-    fn user_text(&mut self, parent: Option<&str>, text: &str, is_meta: bool, extra: Extra) -> io::Result<String> {
-        let uuid = self.id();
-        let message = UserMessage { role: "user", content: UserContent::Text(text) };
-        self.emit(parent, &uuid, Body::User { message, is_meta, extra })?;
+    /// A user record; `mid` goes before its uuid, `after` after its timestamp.
+    fn user(&mut self, parent: Option<&str>, content: J, mid: Fields, after: Fields) -> io::Result<String> {
+        let (uuid, ts) = (self.id(), self.now());
+        let mut body = fields! {"type": "user", "message": obj! {"role": "user", "content": content}};
+        body.extend(mid);
+        body.extend(fields! {"uuid": &uuid, "timestamp": &ts});
+        body.extend(after);
+        self.emit(parent, &uuid, body)?;
         Ok(uuid)
     }
 
@@ -252,7 +319,7 @@ impl<'a> Gen<'a> {
             if self.rng.random_bool(0.15) {
                 let leaf = self.proj.last_leaf.clone().unwrap_or_else(|| self.id());
                 let summary = text::prose(self.rng, self.proj.lang, "", 1..2);
-                self.out.put(&Summary { kind: "summary", summary: &summary, leaf_uuid: &leaf })?;
+                self.out.put(&obj! {"type": "summary", "summary": &summary, "leafUuid": &leaf})?;
             }
             self.out.capture = Some(Vec::new());
         }
@@ -293,31 +360,30 @@ impl<'a> Gen<'a> {
         let path = self.proj.files.get(i).map_or(String::new(), |f| f.path.clone());
         let prompt = text::prompt(self.rng, first, &path);
         let uuid = self.id();
-        self.prompt = (uuid.clone(), text::iso(self.proj.clock));
+        self.prompt = (uuid.clone(), self.now());
         self.snapshot(&uuid, false)?;
         if self.rng.random_bool(0.03) {
-            let ts = text::iso(self.proj.clock);
-            let sid = &self.info.sid;
-            self.out.put(&QueueOperation {
-                kind: "queue-operation",
-                operation: "enqueue",
-                timestamp: &ts,
-                session_id: sid,
-                content: Some(&prompt),
-            })?;
-            self.out.put(&QueueOperation {
-                kind: "queue-operation",
-                operation: "dequeue",
-                timestamp: &ts,
-                session_id: sid,
-                content: None,
-            })?;
+            // Queue operations are a record type older readers do not know.
+            let (ts, sid) = (self.now(), &self.info.sid);
+            let op =
+                |o: &'static str| obj! {"type": "queue-operation", "operation": o, "timestamp": &ts, "sessionId": sid};
+            let mut enqueue = op("enqueue");
+            if let J::Obj(f) = &mut enqueue {
+                f.push(("content", J::from(&prompt)));
+            }
+            self.out.put(&enqueue)?;
+            self.out.put(&op("dequeue"))?;
         }
         if !first && !rewind && self.rng.random_bool(0.03) {
             parent = Some(self.model_command(parent)?);
         }
-        let message = UserMessage { role: "user", content: UserContent::Text(&prompt) };
-        self.emit(parent.as_deref(), &uuid, Body::User { message, is_meta: false, extra: Extra::Prompt })?;
+        let ts = self.now();
+        let mut body = fields! {"type": "user", "message": obj! {"role": "user", "content": &prompt}, "uuid": &uuid, "timestamp": &ts};
+        if !self.info.tail {
+            let meta = obj! {"level": "high", "disabled": false, "triggers": J::Arr(vec![])};
+            body.extend(fields! {"thinkingMetadata": meta, "todos": J::Arr(vec![])});
+        }
+        self.emit(parent.as_deref(), &uuid, body)?;
         self.prompt_parents.push(parent);
         self.turns += 1;
         if self.info.slug.is_none() && !self.info.sidechain {
@@ -332,16 +398,16 @@ impl<'a> Gen<'a> {
     /// `/model` typed at the prompt: a caveat, the command and its output, all user records.
     fn model_command(&mut self, parent: Option<String>) -> io::Result<String> {
         const CAVEAT: &str = "Caveat: The messages below were generated by the user while running local commands. DO NOT respond to these messages or otherwise consider them in your response unless the user explicitly asks you to.";
-        let caveat = self.user_text(parent.as_deref(), CAVEAT, true, Extra::None)?;
+        let caveat = self.user(parent.as_deref(), CAVEAT.into(), fields! {"isMeta": true}, vec![])?;
         let cmd = "<command-name>/model</command-name>\n            <command-message>model</command-message>\n            <command-args></command-args>";
-        let cmd = self.user_text(Some(&caveat), cmd, false, Extra::None)?;
+        let cmd = self.user(Some(&caveat), cmd.into(), vec![], vec![])?;
         self.info.model = model(self.rng);
         let name = self.info.model.split('-').nth(1).unwrap_or("sonnet");
         let msg = format!(
             "<local-command-stdout>Set model to \u{1b}[1m{name} ({})\u{1b}[22m</local-command-stdout>",
             self.info.model
         );
-        self.user_text(Some(&cmd), &msg, false, Extra::None)
+        self.user(Some(&cmd), msg.into(), vec![], vec![])
     }
 
     /// Model turns until one ends without tool calls; returns the final text.
@@ -374,58 +440,48 @@ impl<'a> Gen<'a> {
     }
 
     /// One API response written the real way: one line per content block, all
-    /// sharing message id, request id and a copy of usage. Returns the uuids of the
-    /// tool_use lines.
+    /// sharing message id, request id and a copy of usage. Returns the uuids of
+    /// the tool_use lines.
     fn respond(&mut self, think: bool, say: Option<String>, calls: &[Call]) -> io::Result<Vec<String>> {
         self.wait(1_500, 12_000);
         let msg_id = text::b62(self.rng, "msg_01", 22);
         let req_id = text::b62(self.rng, "req_011C", 20);
         let grown = (self.out.bytes - self.ctx_mark) / 6;
         self.ctx_mark = self.out.bytes;
-        let cache = grown.max(200);
-        let usage = Usage {
-            input_tokens: self.rng.random_range(1..12),
-            cache_creation_input_tokens: cache,
-            cache_read_input_tokens: self.ctx,
-            cache_creation: CacheCreation { ephemeral_5m_input_tokens: cache, ephemeral_1h_input_tokens: 0 },
-            output_tokens: self.rng.random_range(40..2500),
-            service_tier: "standard",
+        let (cache, read) = (grown.max(200), self.ctx);
+        let (input, output) = (self.rng.random_range(1..12u64), self.rng.random_range(40..2500u64));
+        let usage = |output: u64| {
+            let creation = obj! {"ephemeral_5m_input_tokens": cache, "ephemeral_1h_input_tokens": 0u64};
+            obj! {"input_tokens": input, "cache_creation_input_tokens": cache, "cache_read_input_tokens": read,
+            "cache_creation": creation, "output_tokens": output, "service_tier": "standard"}
         };
         self.ctx += grown;
-        let thinking = think.then(|| (text::prose(self.rng, self.proj.lang, "", 2..9), text::signature(self.rng)));
+        let thinking = think.then(|| {
+            let t = text::prose(self.rng, self.proj.lang, "", 2..9);
+            (t, text::signature(self.rng))
+        });
         let mut blocks = Vec::new();
         if let Some((t, sig)) = &thinking {
-            blocks.push(Block::Thinking { thinking: t, signature: sig });
+            blocks.push(obj! {"type": "thinking", "thinking": t, "signature": sig});
         }
         if let Some(t) = &say {
-            blocks.push(Block::Text { text: t });
+            blocks.push(obj! {"type": "text", "text": t});
         }
-        blocks.extend(calls.iter().map(|c| Block::ToolUse { id: &c.id, name: c.name, input: &c.input }));
+        let first_tool = blocks.len();
+        blocks.extend(calls.iter().map(|c| obj! {"type": "tool_use", "id": &c.id, "name": c.name, "input": &c.input}));
         let (n, model) = (blocks.len(), self.info.model);
         let mut sources = Vec::new();
         for (k, block) in blocks.into_iter().enumerate() {
             let last = k + 1 == n;
-            let is_tool = matches!(block, Block::ToolUse { .. });
-            let mut u = usage.clone();
-            if !last {
-                // Streaming writes early blocks before the final output count is known.
-                u.output_tokens = self.rng.random_range(1..9);
-            }
+            // Streaming writes early blocks before the final output count is known.
+            let usage = usage(if last { output } else { self.rng.random_range(1..9) });
             let stop_reason = last.then_some(if calls.is_empty() { "end_turn" } else { "tool_use" });
-            let message = AssistantMessage {
-                model,
-                id: &msg_id,
-                kind: "message",
-                role: "assistant",
-                content: [block],
-                stop_reason,
-                stop_sequence: None,
-                usage: &u,
-            };
-            let uuid = self.id();
-            let parent = self.tip.clone();
-            self.emit(parent.as_deref(), &uuid, Body::Assistant { message, request_id: &req_id })?;
-            if is_tool {
+            let message = obj! {"model": model, "id": &msg_id, "type": "message", "role": "assistant",
+            "content": vec![block], "stop_reason": stop_reason, "stop_sequence": J::Null, "usage": usage};
+            let (uuid, ts, parent) = (self.id(), self.now(), self.tip.clone());
+            let body = fields! {"message": message, "requestId": &req_id, "type": "assistant", "uuid": &uuid, "timestamp": &ts};
+            self.emit(parent.as_deref(), &uuid, body)?;
+            if k >= first_tool {
                 sources.push(uuid);
             }
             self.wait(100, 2_500);
@@ -436,21 +492,27 @@ impl<'a> Gen<'a> {
     fn tool_result(&mut self, c: &Call, source: &str) -> io::Result<()> {
         self.wait(30, if c.name == "Bash" { 40_000 } else { 1_500 });
         let block = if c.error {
-            ResultBlock::Err { kind: "tool_result", content: &c.content, is_error: true, tool_use_id: &c.id }
+            obj! {"type": "tool_result", "content": &c.content, "is_error": true, "tool_use_id": &c.id}
         } else {
-            ResultBlock::Ok { tool_use_id: &c.id, kind: "tool_result", content: &c.content }
+            obj! {"tool_use_id": &c.id, "type": "tool_result", "content": &c.content}
         };
-        let message = UserMessage { role: "user", content: UserContent::Result([block]) };
-        let (uuid, parent) = (self.id(), self.tip.clone());
-        let extra = Extra::Tool { result: &c.result, source };
-        self.emit(parent.as_deref(), &uuid, Body::User { message, is_meta: false, extra })?;
+        let mut after = fields! {"toolUseResult": &c.result};
+        if self.info.tail {
+            after.push(("sourceToolAssistantUUID", source.into()));
+        }
+        let parent = self.tip.clone();
+        let uuid = self.user(parent.as_deref(), J::Arr(vec![block]), vec![], after)?;
         if let Some(path) = &c.changed {
             self.out.stats.edits += 1;
             self.backup(path);
             if self.info.tail && self.rng.random_bool(0.2) {
                 // Hook progress is a side record: later messages do not chain to it.
-                let (keep, id, hook) = (self.tip.clone(), self.id(), format!("PostToolUse:{}", c.name));
-                self.emit(Some(&uuid), &id, Body::Progress { tool_use_id: &c.id, hook: &hook })?;
+                let (keep, id, ts) = (self.tip.clone(), self.id(), self.now());
+                let data = obj! {"type": "hook_progress", "hookEvent": "PostToolUse",
+                "hookName": format!("PostToolUse:{}", c.name), "command": "$CLAUDE_PROJECT_DIR/.claude/hooks/format.sh"};
+                let body = fields! {"type": "progress", "data": data, "parentToolUseID": &c.id, "toolUseID": &c.id,
+                "uuid": &id, "timestamp": &ts};
+                self.emit(Some(&uuid), &id, body)?;
                 self.tip = keep;
             }
             if self.rng.random_bool(0.5) {
@@ -461,15 +523,13 @@ impl<'a> Gen<'a> {
     }
 
     fn backup(&mut self, path: &str) {
-        let time = text::iso(self.proj.clock);
+        let time = self.now();
         let name = format!("{}@v", text::hex(self.rng, 16));
         if let Some((_, b)) = self.backups.iter_mut().find(|(p, _)| p == path) {
             b.version += 1;
-            b.backup_file_name = Some(format!("{name}{}", b.version));
-            b.backup_time = time;
+            (b.name, b.time) = (format!("{name}{}", b.version), time);
         } else if self.backups.len() < 40 {
-            let b = Backup { backup_file_name: Some(format!("{name}1")), version: 1, backup_time: time };
-            self.backups.push((path.to_owned(), b));
+            self.backups.push((path.to_owned(), Backup { name: format!("{name}1"), version: 1, time }));
         }
     }
 
@@ -478,17 +538,25 @@ impl<'a> Gen<'a> {
             return Ok(());
         }
         let (pid, pts) = &self.prompt;
-        let snapshot = SnapshotBody { message_id: pid, tracked_file_backups: &self.backups, timestamp: pts };
-        self.out.put(&Snapshot { kind: "file-history-snapshot", message_id, snapshot, is_snapshot_update: update })
+        let backups = self.backups.iter().map(|(path, b)| {
+            (path.as_str(), obj! {"backupFileName": &b.name, "version": b.version, "backupTime": &b.time})
+        });
+        let snapshot = obj! {"messageId": pid, "trackedFileBackups": J::Obj(backups.collect()), "timestamp": pts};
+        let record = obj! {"type": "file-history-snapshot", "messageId": message_id, "snapshot": snapshot,
+        "isSnapshotUpdate": update};
+        self.out.put(&record)
     }
 
     fn compact(&mut self) -> io::Result<()> {
         self.wait(5_000, 60_000);
-        let (uuid, logical) = (self.id(), self.tip.clone());
-        let body = Body::Compact { logical_parent: logical.as_deref(), pre_tokens: self.ctx };
+        let (uuid, ts, logical) = (self.id(), self.now(), self.tip.clone());
+        let body = fields! {"logicalParentUuid": logical, "type": "system", "subtype": "compact_boundary",
+        "content": "Conversation compacted", "isMeta": false, "timestamp": &ts, "uuid": &uuid, "level": "info",
+        "compactMetadata": obj! {"trigger": "auto", "preTokens": self.ctx}};
         self.emit(None, &uuid, body)?;
         let summary = COMPACT_INTRO.to_owned() + &text::prose(self.rng, self.proj.lang, "", 8..30);
-        self.user_text(Some(&uuid), &summary, false, Extra::CompactSummary)?;
+        let mid = fields! {"isVisibleInTranscriptOnly": true, "isCompactSummary": true};
+        self.user(Some(&uuid), summary.into(), mid, vec![])?;
         self.ctx = 15_000;
         Ok(())
     }
@@ -504,25 +572,21 @@ impl<'a> Gen<'a> {
         i
     }
 
-    fn abs(&self, rel: &str) -> String {
-        format!("{}/{rel}", self.proj.cwd)
-    }
-
     fn tool(&mut self) -> io::Result<Call> {
         let id = text::b62(self.rng, "toolu_01", 22);
         self.tool_calls += 1;
-        let roll = self.rng.random_range(0..100);
-        let call = match roll {
-            // Subagents in this corpus only explore; Task never nests.
+        let side = self.info.sidechain;
+        let call = match self.rng.random_range(0..100) {
             _ if self.rng.random_bool(0.03) => self.failed(),
-            20..40 if !self.info.sidechain => self.edit(false),
-            40..45 if !self.info.sidechain => self.edit(true),
-            45..51 if !self.info.sidechain => Some(self.write()),
+            // Subagents in this corpus only explore, and Task never nests.
+            20..40 if !side => self.edit(false),
+            40..45 if !side => self.edit(true),
+            45..51 if !side => Some(self.write()),
             51..64 => Some(self.bash()),
             64..73 => Some(self.grep()),
             73..77 => Some(self.glob()),
             77..83 => Some(self.todo_write()),
-            83..86 if !self.info.sidechain => Some(self.task()?),
+            83..86 if !side => Some(self.task()?),
             86..87 => Some(self.notebook()),
             _ => None,
         };
@@ -531,47 +595,28 @@ impl<'a> Gen<'a> {
         Ok(call)
     }
 
-    fn call(name: &'static str, input: Input, content: String, result: ToolUseResult) -> Call {
-        let content = ResultContent::Text(content);
-        Call { id: String::new(), name, input, content, result, error: false, changed: None }
-    }
-
     fn failed(&mut self) -> Option<Call> {
         let i = self.pick_file();
         let path = self.abs(&self.proj.files.get(i)?.path);
         let stmt = text::statement(self.rng, self.proj.lang, "    ").join("\n");
         let (name, input, msg) = match self.rng.random_range(0..4) {
-            0 => (
-                "Edit",
-                Input::Edit { file_path: path, old_string: stmt.clone(), new_string: stmt.clone() + ";" },
-                format!("String to replace not found in file.\nString: {stmt}"),
-            ),
-            1 => (
-                "Read",
-                Input::Read { file_path: path.replace("src/", "lib/"), offset: None, limit: None },
-                "File does not exist.".to_owned(),
-            ),
-            2 => (
-                "Write",
-                Input::Write { file_path: path, content: stmt },
-                "File has not been read yet. Read it first before writing to it.".to_owned(),
-            ),
+            0 => {
+                let input = obj! {"file_path": path, "old_string": stmt.clone(), "new_string": stmt.clone() + ";"};
+                ("Edit", input, format!("String to replace not found in file.\nString: {stmt}"))
+            }
+            1 => ("Read", obj! {"file_path": path.replace("src/", "lib/")}, "File does not exist.".to_owned()),
+            2 => {
+                let msg = "File has not been read yet. Read it first before writing to it.".to_owned();
+                ("Write", obj! {"file_path": path, "content": stmt}, msg)
+            }
             _ => {
+                // A failing command is an error result without the <tool_use_error> wrapper.
                 let out = format!("Exit code 1\nerror: {}", text::prose(self.rng, self.proj.lang, "", 2..3));
-                let input = Input::Bash { command: "make check".into(), description: "Run all checks".into() };
-                let mut c = Self::call("Bash", input, out.clone(), ToolUseResult::Error(format!("Error: {out}")));
-                c.error = true;
-                return Some(c);
+                let input = obj! {"command": "make check", "description": "Run all checks"};
+                return Some(error_call("Bash", input, out.clone(), format!("Error: {out}")));
             }
         };
-        let mut c = Self::call(
-            name,
-            input,
-            format!("<tool_use_error>{msg}</tool_use_error>"),
-            ToolUseResult::Error(format!("Error: {msg}")),
-        );
-        c.error = true;
-        Some(c)
+        Some(error_call(name, input, format!("<tool_use_error>{msg}</tool_use_error>"), format!("Error: {msg}")))
     }
 
     fn read(&mut self) -> Call {
@@ -584,7 +629,7 @@ impl<'a> Gen<'a> {
         let total = all.len();
         let partial = (total > READ_MAX && self.rng.random_bool(0.4)) || (total > 80 && self.rng.random_bool(0.1));
         let (start, limit) = if partial {
-            (self.rng.random_range(1..total - 40), Some(self.rng.random_range(40..400)))
+            (self.rng.random_range(1..total - 40), Some(self.rng.random_range(40..400usize)))
         } else {
             (1, None)
         };
@@ -596,29 +641,25 @@ impl<'a> Gen<'a> {
         }
         shown.push_str(READ_REMINDER);
         let file_path = format!("{}/{}", self.proj.cwd, f.path);
-        let file = FileView {
-            file_path: file_path.clone(),
-            content: window.join("\n"),
-            num_lines: window.len(),
-            start_line: start,
-            total_lines: total,
+        let input = match limit {
+            Some(limit) => obj! {"file_path": file_path.clone(), "offset": start, "limit": limit},
+            None => obj! {"file_path": file_path.clone()},
         };
-        let input = Input::Read { file_path, offset: limit.map(|_| start), limit };
-        Self::call("Read", input, shown, ToolUseResult::Read { kind: "text", file })
+        let file = obj! {"filePath": file_path, "content": window.join("\n"), "numLines": window.len(),
+        "startLine": start, "totalLines": total};
+        call("Read", input, shown, obj! {"type": "text", "file": file})
     }
 
-    /// `cat -n` excerpt around changed lines, as Edit results show it.
-    fn snippet(content: &str, from: usize, to: usize) -> String {
-        let mut s = String::new();
-        for (k, l) in content.lines().enumerate().skip(from).take(to - from) {
-            let _ = write!(s, "{}{:>6}\u{2192}{l}", if s.is_empty() { "" } else { "\n" }, k + 1);
+    /// What Edit and Write report: a `cat -n` excerpt around the change.
+    fn updated(path: &str, content: &str, at: usize, len: usize) -> String {
+        let mut s = format!(
+            "The file {path} has been updated. Here's the result of running `cat -n` on a snippet of the edited file:"
+        );
+        let from = at.saturating_sub(5);
+        for (k, l) in content.lines().enumerate().skip(from).take(at + len + 5 - from) {
+            let _ = write!(s, "\n{:>6}\u{2192}{l}", k + 1);
         }
         s
-    }
-
-    fn updated(path: &str, content: &str, at: usize, len: usize) -> String {
-        let snippet = Self::snippet(content, at.saturating_sub(5), at + len + 5);
-        format!("The file {path} has been updated. Here's the result of running `cat -n` on a snippet of the edited file:\n{snippet}")
     }
 
     fn edit(&mut self, multi: bool) -> Option<Call> {
@@ -635,23 +676,17 @@ impl<'a> Gen<'a> {
             }
         }
         changes.sort_by_key(|c| c.at);
-        let edits: Vec<EditOp> = changes
-            .iter()
-            .map(|c| EditOp {
-                old_string: ls[c.at..c.at + c.del].join("\n"),
-                new_string: c.ins.join("\n"),
-                replace_all: false,
-            })
-            .collect();
+        let edits: Vec<(String, String)> =
+            changes.iter().map(|c| (ls[c.at..c.at + c.del].join("\n"), c.ins.join("\n"))).collect();
         let (new, hunks) = patch::edit(&ls, &changes);
-        // Edits apply one after another by string match: make sure each still matches
-        // exactly once, so the transcript is self-consistent.
+        // Edits apply one after another by string match: make sure each still
+        // matches exactly once, so the transcript is self-consistent.
         let mut seq = content.clone();
-        for e in &edits {
-            if seq.matches(&e.old_string).nth(1).is_some() {
+        for (old, new) in &edits {
+            if seq.matches(old.as_str()).nth(1).is_some() {
                 return None;
             }
-            seq = seq.replacen(&e.old_string, &e.new_string, 1);
+            seq = seq.replacen(old.as_str(), new, 1);
         }
         if seq != new || (multi && edits.len() < 2) {
             return None;
@@ -659,47 +694,27 @@ impl<'a> Gen<'a> {
         let rel = self.proj.files[i].path.clone();
         let file_path = self.abs(&rel);
         let original = std::mem::replace(&mut self.proj.files[i].content, new);
-        let new = &self.proj.files[i].content;
         let mut call = if multi {
             let mut msg = format!("Applied {} edits to {file_path}:", edits.len());
-            for (k, e) in edits.iter().enumerate() {
-                let cut = |s: &str| s.chars().take(50).collect::<String>();
-                let _ = write!(
-                    msg,
-                    "\n{}. Replaced \"{}...\" with \"{}...\"",
-                    k + 1,
-                    cut(&e.old_string),
-                    cut(&e.new_string)
-                );
+            let cut = |s: &str| s.chars().take(50).collect::<String>();
+            for (k, (old, new)) in edits.iter().enumerate() {
+                let _ = write!(msg, "\n{}. Replaced \"{}...\" with \"{}...\"", k + 1, cut(old), cut(new));
             }
-            let input = Input::MultiEdit { file_path: file_path.clone(), edits: edits.clone() };
-            let result = ToolUseResult::MultiEdit {
-                file_path,
-                edits,
-                original_file_contents: original,
-                structured_patch: hunks,
-                user_modified: false,
+            let ops = || -> J<'static> {
+                let op = |(o, n): &(String, String)| obj! {"old_string": o.clone(), "new_string": n.clone(), "replace_all": false};
+                J::Arr(edits.iter().map(op).collect())
             };
-            Self::call("MultiEdit", input, msg, result)
+            let input = obj! {"file_path": file_path.clone(), "edits": ops()};
+            let result = obj! {"filePath": file_path, "edits": ops(), "originalFileContents": original,
+            "structuredPatch": hunks, "userModified": false};
+            call("MultiEdit", input, msg, result)
         } else {
-            let c = &changes[0];
-            let msg = Self::updated(&file_path, new, c.at, c.ins.len());
-            let e = edits.into_iter().next()?;
-            let input = Input::Edit {
-                file_path: file_path.clone(),
-                old_string: e.old_string.clone(),
-                new_string: e.new_string.clone(),
-            };
-            let result = ToolUseResult::Edit {
-                file_path,
-                old_string: e.old_string,
-                new_string: e.new_string,
-                original_file: original,
-                structured_patch: hunks,
-                user_modified: false,
-                replace_all: false,
-            };
-            Self::call("Edit", input, msg, result)
+            let msg = Self::updated(&file_path, &self.proj.files[i].content, changes[0].at, changes[0].ins.len());
+            let (old, new) = edits.into_iter().next()?;
+            let input = obj! {"file_path": file_path.clone(), "old_string": old.clone(), "new_string": new.clone()};
+            let result = obj! {"filePath": file_path, "oldString": old, "newString": new, "originalFile": original,
+            "structuredPatch": hunks, "userModified": false, "replaceAll": false};
+            call("Edit", input, msg, result)
         };
         call.changed = Some(rel);
         Some(call)
@@ -708,30 +723,18 @@ impl<'a> Gen<'a> {
     fn write(&mut self) -> Call {
         let lang = self.proj.lang;
         if self.rng.random_bool(0.5) || self.proj.files.is_empty() {
-            let rel = format!(
-                "src/{}/{}_{}.{}",
-                text::noun(self.rng),
-                text::noun(self.rng),
-                text::verb(self.rng),
-                lang.ext()
-            );
+            let (dir, name, verb) = (text::noun(self.rng), text::noun(self.rng), text::verb(self.rng));
+            let rel = format!("src/{dir}/{name}_{verb}.{}", lang.ext());
             if !self.proj.files.iter().any(|f| f.path == rel) {
                 let content = text::source_file(self.rng, lang, 20..160);
                 self.hot.push(self.proj.files.len());
                 self.proj.files.push(VFile { path: rel.clone(), content: content.clone() });
                 let file_path = self.abs(&rel);
-                let input = Input::Write { file_path: file_path.clone(), content: content.clone() };
+                let input = obj! {"file_path": file_path.clone(), "content": content.clone()};
                 let msg = format!("File created successfully at: {file_path}");
-                let result = ToolUseResult::Write {
-                    kind: "create",
-                    file_path,
-                    content,
-                    structured_patch: vec![],
-                    original_file: None,
-                };
-                let mut c = Self::call("Write", input, msg, result);
-                c.changed = Some(rel);
-                return c;
+                let result = obj! {"type": "create", "filePath": file_path, "content": content,
+                "structuredPatch": J::Arr(vec![]), "originalFile": J::Null};
+                return Call { changed: Some(rel), ..call("Write", input, msg, result) };
             }
         }
         // Rewrite: a span of the file replaced by freshly written functions.
@@ -746,17 +749,10 @@ impl<'a> Gen<'a> {
         let file_path = self.abs(&rel);
         let msg = Self::updated(&file_path, &new, at, 10);
         let original = std::mem::replace(&mut self.proj.files[i].content, new.clone());
-        let input = Input::Write { file_path: file_path.clone(), content: new.clone() };
-        let result = ToolUseResult::Write {
-            kind: "update",
-            file_path,
-            content: new,
-            structured_patch: hunks,
-            original_file: Some(original),
-        };
-        let mut c = Self::call("Write", input, msg, result);
-        c.changed = Some(rel);
-        c
+        let input = obj! {"file_path": file_path.clone(), "content": new.clone()};
+        let result = obj! {"type": "update", "filePath": file_path, "content": new, "structuredPatch": hunks,
+        "originalFile": original};
+        Call { changed: Some(rel), ..call("Write", input, msg, result) }
     }
 
     fn bash(&mut self) -> Call {
@@ -764,7 +760,7 @@ impl<'a> Gen<'a> {
         let mut out = String::new();
         let (command, description) = match self.rng.random_range(0..5) {
             0 | 1 => {
-                let (cmd, tpl, end) = match lang {
+                let (cmd, line, end) = match lang {
                     Lang::Rust => (
                         "cargo test",
                         "test {w}::tests::{b}_{a}_{w} ... ok",
@@ -778,36 +774,35 @@ impl<'a> Gen<'a> {
                     ),
                 };
                 for _ in 0..self.rng.random_range(10..250) {
-                    text::expand(self.rng, lang, "", tpl, &mut out);
+                    text::expand(self.rng, lang, "", line, &mut out);
                     out.push('\n');
                 }
                 text::expand(self.rng, lang, "", end, &mut out);
-                (cmd.to_owned(), "Run the test suite".to_owned())
+                (cmd, "Run the test suite")
             }
             2 => {
                 for &i in &self.hot {
                     let _ = writeln!(out, "\tmodified:   {}", self.proj.files[i].path);
                 }
-                ("git status".to_owned(), "Show working tree status".to_owned())
+                ("git status", "Show working tree status")
             }
             3 => {
                 for _ in 0..self.rng.random_range(5..30) {
                     let h = text::hex(self.rng, 7);
                     let _ = writeln!(out, "{h} {}", text::prompt(self.rng, true, ""));
                 }
-                ("git log --oneline -n 30".to_owned(), "Show recent commits".to_owned())
+                ("git log --oneline -n 30", "Show recent commits")
             }
             _ => {
                 for f in &self.proj.files {
                     let _ = writeln!(out, "-rw-r--r--  1 dev  staff  {:>7} Nov  3 10:12 {}", f.content.len(), f.path);
                 }
-                ("ls -la src".to_owned(), "List source files".to_owned())
+                ("ls -la src", "List source files")
             }
         };
-        let input = Input::Bash { command, description };
-        let result =
-            ToolUseResult::Bash { stdout: out.clone(), stderr: String::new(), interrupted: false, is_image: false };
-        Self::call("Bash", input, out, result)
+        let input = obj! {"command": command, "description": description};
+        let result = obj! {"stdout": out.clone(), "stderr": "", "interrupted": false, "isImage": false};
+        call("Bash", input, out, result)
     }
 
     fn grep(&mut self) -> Call {
@@ -837,39 +832,22 @@ impl<'a> Gen<'a> {
             files.push(abs);
         }
         let path = self.proj.cwd.clone();
-        let (input, shown, result) = if content_mode {
-            let content = found.join("\n");
-            let input = Input::Grep { pattern, path, output_mode: "content", line_numbers: Some(true) };
+        if content_mode {
+            let (content, n) = (found.join("\n"), found.len());
             let shown = if found.is_empty() { "No matches found".to_owned() } else { content.clone() };
-            (
-                input,
-                shown,
-                ToolUseResult::GrepContent {
-                    mode: "content",
-                    num_files: 0,
-                    filenames: vec![],
-                    content,
-                    num_lines: found.len(),
-                },
-            )
+            let input = obj! {"pattern": pattern, "path": path, "output_mode": "content", "-n": true};
+            let result = obj! {"mode": "content", "numFiles": 0usize, "filenames": J::Arr(vec![]), "content": content,
+            "numLines": n};
+            call("Grep", input, shown, result)
         } else {
-            let shown = if files.is_empty() {
-                "No files found".to_owned()
-            } else {
-                format!("Found {} files\n{}", files.len(), files.join("\n"))
+            let shown = match files.len() {
+                0 => "No files found".to_owned(),
+                n => format!("Found {n} files\n{}", files.join("\n")),
             };
-            let input = Input::Grep { pattern, path, output_mode: "files_with_matches", line_numbers: None };
-            (
-                input,
-                shown,
-                ToolUseResult::GrepFiles {
-                    mode: "files_with_matches",
-                    filenames: files.clone(),
-                    num_files: files.len(),
-                },
-            )
-        };
-        Self::call("Grep", input, shown, result)
+            let input = obj! {"pattern": pattern, "path": path, "output_mode": "files_with_matches"};
+            let n = files.len();
+            call("Grep", input, shown, obj! {"mode": "files_with_matches", "filenames": files, "numFiles": n})
+        }
     }
 
     fn glob(&mut self) -> Call {
@@ -882,17 +860,13 @@ impl<'a> Gen<'a> {
         if truncated {
             shown.push_str("\n(Results are truncated. Consider using a more specific path or pattern.)");
         }
-        let result = ToolUseResult::Glob {
-            num_files: filenames.len(),
-            filenames,
-            duration_ms: self.rng.random_range(4..140),
-            truncated,
-        };
-        Self::call("Glob", Input::Glob { pattern }, shown, result)
+        let (n, ms) = (filenames.len(), self.rng.random_range(4..140u64));
+        let result = obj! {"filenames": filenames, "durationMs": ms, "numFiles": n, "truncated": truncated};
+        call("Glob", obj! {"pattern": pattern}, shown, result)
     }
 
     fn todo_write(&mut self) -> Call {
-        let old = self.todos.clone();
+        let old = todos_json(&self.todos);
         if let Some(k) = self.todos.iter().position(|t| t.status != "completed") {
             let next = if self.todos[k].status == "in_progress" {
                 self.todos[k].status = "completed";
@@ -913,40 +887,24 @@ impl<'a> Gen<'a> {
                 })
                 .collect();
         }
-        let input = Input::TodoWrite { todos: self.todos.clone() };
-        Self::call(
-            "TodoWrite",
-            input,
-            TODO_OK.to_owned(),
-            ToolUseResult::Todo { old_todos: old, new_todos: self.todos.clone() },
-        )
+        let result = obj! {"oldTodos": old, "newTodos": todos_json(&self.todos)};
+        call("TodoWrite", obj! {"todos": todos_json(&self.todos)}, TODO_OK, result)
     }
 
     fn notebook(&mut self) -> Call {
         let name = text::noun(self.rng);
         let notebook_path = self.abs(&format!("notebooks/{name}_analysis.ipynb"));
         let cell_id = text::hex(self.rng, 8);
-        let new_source = text::statement(self.rng, Lang::Python, "").join("\n");
-        let input = Input::NotebookEdit {
-            notebook_path,
-            cell_id: cell_id.clone(),
-            new_source: new_source.clone(),
-            cell_type: "code",
-            edit_mode: "replace",
-        };
-        let msg = format!("Updated cell {cell_id} with {new_source}");
-        let result = ToolUseResult::Notebook {
-            new_source,
-            cell_id,
-            cell_type: "code",
-            language: "python",
-            edit_mode: "replace",
-            error: "",
-        };
-        Self::call("NotebookEdit", input, msg, result)
+        let source = text::statement(self.rng, Lang::Python, "").join("\n");
+        let msg = format!("Updated cell {cell_id} with {source}");
+        let input = obj! {"notebook_path": notebook_path, "cell_id": cell_id.clone(), "new_source": source.clone(),
+        "cell_type": "code", "edit_mode": "replace"};
+        let result = obj! {"new_source": source, "cell_id": cell_id, "cell_type": "code", "language": "python",
+        "edit_mode": "replace", "error": ""};
+        call("NotebookEdit", input, msg, result)
     }
 
-    /// A sidechain file for a subagent, written with its own generator.
+    /// Opens the sidechain file of a subagent and the fields its records share.
     fn subagent_file(&mut self, agent_id: &str, model: &'static str) -> io::Result<(BufWriter<File>, Info)> {
         let path = if self.info.tail {
             self.proj.dir.join(&self.info.sid).join("subagents").join(format!("agent-{agent_id}.jsonl"))
@@ -957,16 +915,7 @@ impl<'a> Gen<'a> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let info = Info {
-            sid: self.info.sid.clone(),
-            version: self.info.version,
-            tail: self.info.tail,
-            model,
-            branch: self.info.branch.clone(),
-            slug: self.info.slug.clone(),
-            agent_id: Some(agent_id.to_owned()),
-            sidechain: true,
-        };
+        let info = Info { model, agent_id: Some(agent_id.to_owned()), sidechain: true, ..self.info.clone() };
         self.out.stats.files += 1;
         self.out.stats.subagent_files += 1;
         Ok((BufWriter::new(File::create(path)?), info))
@@ -983,36 +932,22 @@ impl<'a> Gen<'a> {
         let start = self.proj.clock;
         let (summary, tools, ctx) = {
             let mut sub = Gen::new(&mut *self.rng, &mut *self.proj, &mut w, &mut *self.out.stats, info);
-            sub.user_text(None, &prompt, false, Extra::None)?;
+            sub.user(None, J::from(&prompt), vec![], vec![])?;
             let steps = sub.rng.random_range(2..8);
-            let summary = sub.agent_loop(steps)?;
-            (summary, sub.tool_calls, sub.ctx)
+            (sub.agent_loop(steps)?, sub.tool_calls, sub.ctx)
         };
         w.flush()?;
-        let blocks = vec![TextBlock { kind: "text", text: summary }];
-        let usage = Usage {
-            input_tokens: 5,
-            cache_creation_input_tokens: 300,
-            cache_read_input_tokens: ctx,
-            cache_creation: CacheCreation { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 0 },
-            output_tokens: self.rng.random_range(200..1500),
-            service_tier: "standard",
-        };
-        let result = ToolUseResult::Task {
-            status: "completed",
-            prompt: prompt.clone(),
-            agent_id,
-            content: blocks.clone(),
-            total_duration_ms: (self.proj.clock - start) as u64,
-            total_tokens: ctx + 300,
-            total_tool_use_count: tools,
-            usage,
-        };
-        let input =
-            Input::Task { description, prompt, subagent_type: pick(self.rng, &["Explore", "general-purpose", "Plan"]) };
-        let mut c = Self::call("Task", input, String::new(), result);
-        c.content = ResultContent::Blocks(blocks);
-        Ok(c)
+        let blocks = || J::Arr(vec![obj! {"type": "text", "text": summary.clone()}]);
+        let output = self.rng.random_range(200..1500u64);
+        let usage = obj! {"input_tokens": 5u64, "cache_creation_input_tokens": 300u64, "cache_read_input_tokens": ctx,
+        "cache_creation": obj! {"ephemeral_5m_input_tokens": 300u64, "ephemeral_1h_input_tokens": 0u64},
+        "output_tokens": output, "service_tier": "standard"};
+        let result = obj! {"status": "completed", "prompt": prompt.clone(), "agentId": agent_id, "content": blocks(),
+        "totalDurationMs": (self.proj.clock - start) as u64, "totalTokens": ctx + 300, "totalToolUseCount": tools,
+        "usage": usage};
+        let kind = pick(self.rng, &["Explore", "general-purpose", "Plan"]);
+        let input = obj! {"description": description, "prompt": prompt, "subagent_type": kind};
+        Ok(call("Task", input, blocks(), result))
     }
 
     /// 2.0.x wrote a short "Warmup" sidechain file beside many sessions.
@@ -1021,7 +956,7 @@ impl<'a> Gen<'a> {
         let (mut w, info) = self.subagent_file(&agent_id, HAIKU)?;
         {
             let mut sub = Gen::new(&mut *self.rng, &mut *self.proj, &mut w, &mut *self.out.stats, info);
-            sub.user_text(None, "Warmup", false, Extra::None)?;
+            sub.user(None, "Warmup".into(), vec![], vec![])?;
             let say = text::prose(sub.rng, sub.proj.lang, "", 3..4);
             sub.respond(false, Some(say), &[])?;
         }
@@ -1053,6 +988,7 @@ fn plan_edit(rng: &mut Rng64, content: &str, ls: &[&str], lang: Lang) -> Option<
     None
 }
 
+/// Inserts, replaces, deletes or comments a line of `region`.
 fn mutate(rng: &mut Rng64, lang: Lang, region: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = region.iter().map(|s| (*s).to_owned()).collect();
     let k = rng.random_range(0..v.len());
@@ -1075,22 +1011,4 @@ fn mutate(rng: &mut Rng64, lang: Lang, region: &[&str]) -> Vec<String> {
         v.push(text::comment(rng, lang, &indent));
     }
     v
-}
-
-/// A prompt containing `marker` and the assistant's reply, continuing a session.
-pub fn continuation(
-    rng: &mut Rng64,
-    proj: &mut Project,
-    info: Info,
-    parent: Option<&str>,
-    marker: &str,
-    w: &mut Vec<u8>,
-) -> io::Result<()> {
-    let mut stats = CorpusStats::default();
-    let mut g = Gen::new(rng, proj, w, &mut stats, info);
-    let prompt = format!("{} {marker}", text::prompt(g.rng, true, "src/lib.rs"));
-    g.user_text(parent, &prompt, false, Extra::Prompt)?;
-    let say = text::prose(g.rng, Lang::Rust, "src/lib.rs", 3..4);
-    g.respond(true, Some(say), &[])?;
-    Ok(())
 }

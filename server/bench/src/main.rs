@@ -1,0 +1,323 @@
+//! `observatory-bench`: the figures the core issue names, each next to a baseline run
+//! in the same process on the same bytes (serde_json, ccusage, ripgrep).
+//!
+//! ```sh
+//! cargo run --release -p observatory-bench -- --size 1GB
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use observatory_store::{Catalog, SearchQuery, Store};
+use observatory_transcript::{parse_line, LineReader, ReadLine};
+
+#[derive(Parser)]
+struct Args {
+    /// Corpus size to generate (e.g. 200MB, 1GB)
+    #[arg(long, default_value = "1GB")]
+    size: String,
+    /// Where to keep the corpus and databases (reused between runs)
+    #[arg(long, default_value = "/tmp/observatory-bench")]
+    work: PathBuf,
+    /// The observatory binary (defaults to the one next to this benchmark)
+    #[arg(long)]
+    observatory: Option<PathBuf>,
+    /// ccusage binary; skipped when absent
+    #[arg(long, env = "OBSERVATORY_CCUSAGE")]
+    ccusage: Option<PathBuf>,
+    #[arg(long, default_value = "rg")]
+    rg: String,
+}
+
+/// Queries a developer would type, built from the generator's vocabulary.
+const QUERIES: [&str; 20] = [
+    "token refresh",
+    "pagination",
+    "migration",
+    "error handling",
+    "retry*",
+    "database connection",
+    "unit tests",
+    "timeout",
+    "cache invalidation",
+    "middleware",
+    "\"rate limit\"",
+    "serialize",
+    "config",
+    "webhook",
+    "panic",
+    "async",
+    "login",
+    "README",
+    "users endpoint",
+    "flaky",
+];
+
+struct Row {
+    what: String,
+    ours: String,
+    baseline: String,
+    note: String,
+}
+
+fn row(what: &str, ours: String, baseline: String, note: String) -> Row {
+    Row { what: what.to_owned(), ours, baseline, note }
+}
+
+fn mbps(bytes: u64, d: Duration) -> String {
+    format!("{:.0} MB/s", bytes as f64 / 1e6 / d.as_secs_f64())
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Peak resident memory of the largest child process waited for so far, in MB.
+fn children_peak_rss_mb() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    if rc != 0 {
+        return 0.0;
+    }
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+    observatory_transcript::transcript_files(dir).into_iter().map(|f| f.path).collect()
+}
+
+fn read_all(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    files.iter().map(|f| std::fs::read(f).with_context(|| f.display().to_string())).collect()
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let target = observatory_corpus::parse_size(&args.size).context("bad --size")?;
+    let corpus = args.work.join(format!("corpus-{}", args.size));
+    let obs_bin = args.observatory.clone().unwrap_or_else(|| {
+        let me = std::env::current_exe().unwrap_or_default();
+        me.with_file_name("observatory")
+    });
+    if !obs_bin.exists() {
+        bail!("{} not found: build it with `cargo build --release -p observatory-cli`", obs_bin.display());
+    }
+    let mut rows = Vec::new();
+
+    // Corpus (generated once per size and reused).
+    let marker = corpus.join(".complete");
+    if !marker.exists() {
+        let _ = std::fs::remove_dir_all(&corpus);
+        let t = Instant::now();
+        let stats = observatory_corpus::generate(&corpus, &observatory_corpus::CorpusSpec { target_bytes: target, seed: 42, projects: 8 })?;
+        std::fs::write(&marker, format!("{stats:?}"))?;
+        eprintln!("generated {stats:?} in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let files = jsonl_files(&corpus);
+    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    eprintln!("corpus: {} files, {:.0} MB", files.len(), bytes as f64 / 1e6);
+
+    // Raw parse vs serde_json's own speed, on the same bytes held in memory.
+    {
+        let data = read_all(&files)?;
+        let t = Instant::now();
+        let mut lines = 0u64;
+        for d in &data {
+            for line in d.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let _ = serde_json::from_slice::<serde_json::Value>(line);
+                lines += 1;
+            }
+        }
+        let serde_t = t.elapsed();
+        let t = Instant::now();
+        for d in &data {
+            let mut r = LineReader::new(d.as_slice(), 0);
+            let mut buf = Vec::new();
+            while let Ok(Some(ReadLine::Complete { .. })) = r.next_line(&mut buf) {
+                let _ = parse_line(&buf);
+            }
+        }
+        let ours_t = t.elapsed();
+        rows.push(row(
+            "parse (records from memory)",
+            mbps(bytes, ours_t),
+            format!("{} (serde_json::Value)", mbps(bytes, serde_t)),
+            format!("{lines} lines"),
+        ));
+    }
+
+    // Cold index in a child process, for a clean peak-RSS figure.
+    let data_dir = args.work.join(format!("data-{}", args.size));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let obs = |extra: &[&str]| -> Result<(Duration, String)> {
+        let t = Instant::now();
+        let out = Command::new(&obs_bin)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(extra)
+            .stderr(Stdio::inherit())
+            .output()
+            .context("running observatory")?;
+        if !out.status.success() {
+            bail!("observatory {extra:?} failed");
+        }
+        Ok((t.elapsed(), String::from_utf8_lossy(&out.stdout).into_owned()))
+    };
+    let corpus_s = corpus.to_str().context("corpus path")?;
+    let (cold, _) = obs(&["index", "--claude-dir", corpus_s, "--json"])?;
+    let index_rss = children_peak_rss_mb();
+    let (stats_t, stats_out) = obs(&["stats", "--by", "conversation", "--json"])?;
+    let sessions = serde_json::from_str::<serde_json::Value>(&stats_out)?.as_array().map_or(0, Vec::len);
+    let (reindex, _) = obs(&["index", "--claude-dir", corpus_s, "--json"])?;
+
+    let cc = match &args.ccusage {
+        Some(cc) => {
+            let t = Instant::now();
+            let out = Command::new(cc)
+                .args(["session", "--json", "--offline"])
+                .env("CLAUDE_CONFIG_DIR", &corpus)
+                .stderr(Stdio::null())
+                .output()
+                .context("running ccusage")?;
+            let d = t.elapsed();
+            let n = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v["session"].as_array().map(Vec::len))
+                .unwrap_or(0);
+            Some((d, n, children_peak_rss_mb()))
+        }
+        None => None,
+    };
+    let cc_str = |f: &dyn Fn(Duration) -> String| cc.as_ref().map_or("ccusage not run".to_owned(), |c| f(c.0));
+    rows.push(row(
+        "cold index (child process)",
+        format!("{} ({}), peak RSS {:.0} MB", ms(cold), mbps(bytes, cold), index_rss),
+        cc_str(&|d| format!("ccusage session --json: {} ({})", ms(d), mbps(bytes, d))),
+        cc.as_ref().map_or(String::new(), |c| format!("ccusage: {} sessions; its peak RSS ≤ {:.0} MB (max over children)", c.1, c.2)),
+    ));
+    rows.push(row(
+        "per-session totals, indexed",
+        format!("{} ({sessions} conversations)", ms(stats_t)),
+        cc_str(&|d| format!("{} ({:.0}x slower)", ms(d), d.as_secs_f64() / stats_t.as_secs_f64())),
+        "observatory stats --by conversation --json vs ccusage session --json".into(),
+    ));
+    rows.push(row("re-index, nothing changed", ms(reindex), String::new(), "whole command, process start included".into()));
+
+    // Append-to-searchable latency with `observatory watch` running.
+    {
+        let session = files.iter().find(|f| f.parent().is_some_and(|p| p.parent() == Some(&corpus.join("projects")))).cloned().context("a session file")?;
+        let sid = session.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let mut child = Command::new(&obs_bin)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["watch", "--claude-dir", corpus_s])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        std::thread::sleep(Duration::from_secs(2));
+        let store = Store::open(&observatory_store::database_path(&data_dir))?;
+        let mut lat = Vec::new();
+        for i in 0..20 {
+            let (lines, marker) = observatory_corpus::continuation_lines(&sid, "/bench", None, 1000 + i);
+            let t = Instant::now();
+            {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().append(true).open(&session)?;
+                f.write_all(&lines)?;
+            }
+            loop {
+                if !store.search(&SearchQuery::new(&marker))?.hits.is_empty() {
+                    lat.push(t.elapsed());
+                    break;
+                }
+                if t.elapsed() > Duration::from_secs(10) {
+                    let _ = child.kill();
+                    bail!("appended line never became searchable");
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        lat.sort();
+        rows.push(row(
+            "append → searchable (watch)",
+            format!("p50 {} · p95 {}", ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.95))),
+            String::new(),
+            "20 appends of a prompt + reply; polled every 0.5 ms".into(),
+        ));
+    }
+
+    // Search latency vs ripgrep over the raw JSONL.
+    {
+        let store = Store::open(&observatory_store::database_path(&data_dir))?;
+        let mut lat = Vec::new();
+        let mut per_query = Vec::new();
+        for q in QUERIES {
+            let mut best = Duration::MAX;
+            for _ in 0..10 {
+                let t = Instant::now();
+                let page = store.search(&SearchQuery::new(q))?;
+                let d = t.elapsed();
+                std::hint::black_box(page);
+                lat.push(d);
+                best = best.min(d);
+            }
+            per_query.push((q, best));
+        }
+        lat.sort();
+        let mut rg_times = Vec::new();
+        for q in QUERIES {
+            let word = q.trim_matches('"').trim_end_matches('*');
+            let t = Instant::now();
+            let status = Command::new(&args.rg).args(["-i", "-F", "-c", word]).arg(&corpus).stdout(Stdio::null()).status();
+            match status {
+                Ok(_) => rg_times.push(t.elapsed()),
+                Err(_) => break,
+            }
+        }
+        rg_times.sort();
+        let p95 = percentile(&lat, 0.95);
+        let rg = if rg_times.is_empty() {
+            "rg not found".to_owned()
+        } else {
+            let rg50 = percentile(&rg_times, 0.5);
+            format!("rg -i -F -c: p50 {} ({:.0}x slower than our p95)", ms(rg50), rg50.as_secs_f64() / p95.as_secs_f64())
+        };
+        rows.push(row(
+            "search, 20 queries x 10",
+            format!("p50 {} · p95 {} · p99 {}", ms(percentile(&lat, 0.5)), ms(p95), ms(percentile(&lat, 0.99))),
+            rg,
+            "top 20 hits with snippets, BM25".into(),
+        ));
+        eprintln!("slowest queries:");
+        per_query.sort_by_key(|x| std::cmp::Reverse(x.1));
+        for (q, d) in per_query.iter().take(5) {
+            eprintln!("  {q:<22} {}", ms(*d));
+        }
+    }
+
+    println!("\nObservatory benchmark — corpus {} ({:.0} MB, {} files)\n", args.size, bytes as f64 / 1e6, files.len());
+    println!("| measure | Observatory | baseline | notes |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} | {} |", r.what, r.ours, r.baseline, r.note);
+    }
+    Ok(())
+}
