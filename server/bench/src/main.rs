@@ -64,7 +64,12 @@ struct Row {
 }
 
 fn row(what: &str, ours: String, baseline: String, note: String) -> Row {
-    Row { what: what.to_owned(), ours, baseline, note }
+    Row {
+        what: what.to_owned(),
+        ours,
+        baseline,
+        note,
+    }
 }
 
 fn mbps(bytes: u64, d: Duration) -> String {
@@ -100,11 +105,17 @@ fn children_peak_rss_mb() -> f64 {
 }
 
 fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
-    observatory_transcript::transcript_files(dir).into_iter().map(|f| f.path).collect()
+    observatory_transcript::transcript_files(dir)
+        .into_iter()
+        .map(|f| f.path)
+        .collect()
 }
 
 fn read_all(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
-    files.iter().map(|f| std::fs::read(f).with_context(|| f.display().to_string())).collect()
+    files
+        .iter()
+        .map(|f| std::fs::read(f).with_context(|| f.display().to_string()))
+        .collect()
 }
 
 fn main() -> Result<()> {
@@ -116,7 +127,10 @@ fn main() -> Result<()> {
         me.with_file_name("observatory")
     });
     if !obs_bin.exists() {
-        bail!("{} not found: build it with `cargo build --release -p observatory-cli`", obs_bin.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p observatory-cli`",
+            obs_bin.display()
+        );
     }
     let mut rows = Vec::new();
 
@@ -125,13 +139,28 @@ fn main() -> Result<()> {
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(&corpus);
         let t = Instant::now();
-        let stats = observatory_corpus::generate(&corpus, &observatory_corpus::CorpusSpec { target_bytes: target, seed: 42, projects: 8 })?;
+        let stats = observatory_corpus::generate(
+            &corpus,
+            &observatory_corpus::CorpusSpec {
+                target_bytes: target,
+                seed: 42,
+                projects: 8,
+            },
+        )?;
         std::fs::write(&marker, format!("{stats:?}"))?;
         eprintln!("generated {stats:?} in {:.1} s", t.elapsed().as_secs_f64());
     }
     let files = jsonl_files(&corpus);
-    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-    eprintln!("corpus: {} files, {:.0} MB", files.len(), bytes as f64 / 1e6);
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "corpus: {} files, {:.0} MB",
+        files.len(),
+        bytes as f64 / 1e6
+    );
 
     // Raw parse vs serde_json's own speed, on the same bytes held in memory.
     {
@@ -177,13 +206,18 @@ fn main() -> Result<()> {
         if !out.status.success() {
             bail!("observatory {extra:?} failed");
         }
-        Ok((t.elapsed(), String::from_utf8_lossy(&out.stdout).into_owned()))
+        Ok((
+            t.elapsed(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
     };
     let corpus_s = corpus.to_str().context("corpus path")?;
     let (cold, _) = obs(&["index", "--claude-dir", corpus_s, "--json"])?;
     let index_rss = children_peak_rss_mb();
     let (stats_t, stats_out) = obs(&["stats", "--by", "conversation", "--json"])?;
-    let sessions = serde_json::from_str::<serde_json::Value>(&stats_out)?.as_array().map_or(0, Vec::len);
+    let sessions = serde_json::from_str::<serde_json::Value>(&stats_out)?
+        .as_array()
+        .map_or(0, Vec::len);
     let (reindex, _) = obs(&["index", "--claude-dir", corpus_s, "--json"])?;
 
     let cc = match &args.ccusage {
@@ -204,25 +238,56 @@ fn main() -> Result<()> {
         }
         None => None,
     };
-    let cc_str = |f: &dyn Fn(Duration) -> String| cc.as_ref().map_or("ccusage not run".to_owned(), |c| f(c.0));
+    let cc_str = |f: &dyn Fn(Duration) -> String| {
+        cc.as_ref().map_or("ccusage not run".to_owned(), |c| f(c.0))
+    };
     rows.push(row(
         "cold index (child process)",
-        format!("{} ({}), peak RSS {:.0} MB", ms(cold), mbps(bytes, cold), index_rss),
+        format!(
+            "{} ({}), peak RSS {:.0} MB",
+            ms(cold),
+            mbps(bytes, cold),
+            index_rss
+        ),
         cc_str(&|d| format!("ccusage session --json: {} ({})", ms(d), mbps(bytes, d))),
-        cc.as_ref().map_or(String::new(), |c| format!("ccusage: {} sessions; its peak RSS ≤ {:.0} MB (max over children)", c.1, c.2)),
+        cc.as_ref().map_or(String::new(), |c| {
+            format!(
+                "ccusage: {} sessions; its peak RSS ≤ {:.0} MB (max over children)",
+                c.1, c.2
+            )
+        }),
     ));
     rows.push(row(
         "per-session totals, indexed",
         format!("{} ({sessions} conversations)", ms(stats_t)),
-        cc_str(&|d| format!("{} ({:.0}x slower)", ms(d), d.as_secs_f64() / stats_t.as_secs_f64())),
+        cc_str(&|d| {
+            format!(
+                "{} ({:.0}x slower)",
+                ms(d),
+                d.as_secs_f64() / stats_t.as_secs_f64()
+            )
+        }),
         "observatory stats --by conversation --json vs ccusage session --json".into(),
     ));
-    rows.push(row("re-index, nothing changed", ms(reindex), String::new(), "whole command, process start included".into()));
+    rows.push(row(
+        "re-index, nothing changed",
+        ms(reindex),
+        String::new(),
+        "whole command, process start included".into(),
+    ));
 
     // Append-to-searchable latency with `observatory watch` running.
     {
-        let session = files.iter().find(|f| f.parent().is_some_and(|p| p.parent() == Some(&corpus.join("projects")))).cloned().context("a session file")?;
-        let sid = session.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        // A new session file per run, so markers from earlier runs cannot match.
+        let run_id = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let sid = format!(
+            "00000000-bench-4000-8000-{:012x}",
+            run_id & 0xffff_ffff_ffff
+        );
+        let session = corpus.join("projects/-bench").join(format!("{sid}.jsonl"));
+        std::fs::create_dir_all(session.parent().context("parent")?)?;
         let mut child = Command::new(&obs_bin)
             .arg("--data-dir")
             .arg(&data_dir)
@@ -234,11 +299,15 @@ fn main() -> Result<()> {
         let store = Store::open(&observatory_store::database_path(&data_dir))?;
         let mut lat = Vec::new();
         for i in 0..20 {
-            let (lines, marker) = observatory_corpus::continuation_lines(&sid, "/bench", None, 1000 + i);
+            let (lines, marker) =
+                observatory_corpus::continuation_lines(&sid, "/bench", None, 1000 + i);
             let t = Instant::now();
             {
                 use std::io::Write;
-                let mut f = std::fs::OpenOptions::new().append(true).open(&session)?;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&session)?;
                 f.write_all(&lines)?;
             }
             loop {
@@ -255,10 +324,15 @@ fn main() -> Result<()> {
         }
         let _ = child.kill();
         let _ = child.wait();
+        let _ = std::fs::remove_file(&session);
         lat.sort();
         rows.push(row(
             "append → searchable (watch)",
-            format!("p50 {} · p95 {}", ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.95))),
+            format!(
+                "p50 {} · p95 {}",
+                ms(percentile(&lat, 0.5)),
+                ms(percentile(&lat, 0.95))
+            ),
             String::new(),
             "20 appends of a prompt + reply; polled every 0.5 ms".into(),
         ));
@@ -286,7 +360,11 @@ fn main() -> Result<()> {
         for q in QUERIES {
             let word = q.trim_matches('"').trim_end_matches('*');
             let t = Instant::now();
-            let status = Command::new(&args.rg).args(["-i", "-F", "-c", word]).arg(&corpus).stdout(Stdio::null()).status();
+            let status = Command::new(&args.rg)
+                .args(["-i", "-F", "-c", word])
+                .arg(&corpus)
+                .stdout(Stdio::null())
+                .status();
             match status {
                 Ok(_) => rg_times.push(t.elapsed()),
                 Err(_) => break,
@@ -298,11 +376,20 @@ fn main() -> Result<()> {
             "rg not found".to_owned()
         } else {
             let rg50 = percentile(&rg_times, 0.5);
-            format!("rg -i -F -c: p50 {} ({:.0}x slower than our p95)", ms(rg50), rg50.as_secs_f64() / p95.as_secs_f64())
+            format!(
+                "rg -i -F -c: p50 {} ({:.0}x slower than our p95)",
+                ms(rg50),
+                rg50.as_secs_f64() / p95.as_secs_f64()
+            )
         };
         rows.push(row(
             "search, 20 queries x 10",
-            format!("p50 {} · p95 {} · p99 {}", ms(percentile(&lat, 0.5)), ms(p95), ms(percentile(&lat, 0.99))),
+            format!(
+                "p50 {} · p95 {} · p99 {}",
+                ms(percentile(&lat, 0.5)),
+                ms(p95),
+                ms(percentile(&lat, 0.99))
+            ),
             rg,
             "top 20 hits with snippets, BM25".into(),
         ));
@@ -313,7 +400,12 @@ fn main() -> Result<()> {
         }
     }
 
-    println!("\nObservatory benchmark — corpus {} ({:.0} MB, {} files)\n", args.size, bytes as f64 / 1e6, files.len());
+    println!(
+        "\nObservatory benchmark — corpus {} ({:.0} MB, {} files)\n",
+        args.size,
+        bytes as f64 / 1e6,
+        files.len()
+    );
     println!("| measure | Observatory | baseline | notes |");
     println!("|---|---|---|---|");
     for r in rows {

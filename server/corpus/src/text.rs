@@ -19,29 +19,27 @@ const NOUNS: &[&str] = &[
     "metric", "span", "handler", "router", "client", "store", "shard", "retry", "webhook", "cursor", "page", "limit",
     "header",
 ];
-const VERBS: &[(&str, &str)] = &[
-    ("load", "loading"),
-    ("fetch", "fetching"),
-    ("parse", "parsing"),
-    ("validate", "validating"),
-    ("build", "building"),
-    ("resolve", "resolving"),
-    ("refresh", "refreshing"),
-    ("update", "updating"),
-    ("create", "creating"),
-    ("delete", "deleting"),
-    ("apply", "applying"),
-    ("merge", "merging"),
-    ("encode", "encoding"),
-    ("decode", "decoding"),
-    ("flush", "flushing"),
-    ("compute", "computing"),
-    ("normalize", "normalizing"),
-    ("render", "rendering"),
-    ("sync", "syncing"),
-    ("schedule", "scheduling"),
-    ("lookup", "looking up"),
-    ("emit", "emitting"),
+const VERBS: &[&str] = &[
+    "load",
+    "fetch",
+    "parse",
+    "validate",
+    "build",
+    "resolve",
+    "refresh",
+    "update",
+    "create",
+    "delete",
+    "merge",
+    "encode",
+    "decode",
+    "flush",
+    "compute",
+    "normalize",
+    "render",
+    "sync",
+    "schedule",
+    "index",
 ];
 const ADJS: &[&str] = &[
     "pending", "active", "cached", "stale", "raw", "next", "last", "default", "max", "expired", "empty", "partial",
@@ -235,17 +233,17 @@ pub fn expand(rng: &mut Rng64, lang: Lang, path: &str, tpl: &str, out: &mut Stri
             }
             'v' | 'f' => camel(out, a, n, false),
             'm' if snake => {
-                let _ = write!(out, "{}_{n}", pick(rng, VERBS).0);
+                let _ = write!(out, "{}_{n}", pick(rng, VERBS));
             }
-            'm' => camel(out, pick(rng, VERBS).0, n, false),
+            'm' => camel(out, pick(rng, VERBS), n, false),
             'T' => camel(out, a, n, true),
             'n' => {
                 let _ = write!(out, "{}", rng.random_range(1..5000));
             }
             'w' => out.push_str(n),
             'a' => out.push_str(a),
-            'b' => out.push_str(pick(rng, VERBS).0),
-            'g' => out.push_str(pick(rng, VERBS).1),
+            'b' => out.push_str(pick(rng, VERBS)),
+            'g' => out.push_str(&gerund(pick(rng, VERBS))),
             'p' if path.is_empty() => {
                 let _ = write!(out, "{n}.{}", lang.ext());
             }
@@ -339,17 +337,23 @@ pub fn prompt(rng: &mut Rng64, first: bool, path: &str) -> String {
 
 /// (content, activeForm) pairs for TodoWrite.
 pub fn todo(rng: &mut Rng64, path: &str) -> (String, String) {
-    let (b, g) = pick(rng, VERBS);
+    let b = pick(rng, VERBS);
+    let g = gerund(b);
     let n = pick(rng, NOUNS);
     let cap = |s: &str| s[..1].to_uppercase() + &s[1..];
-    (format!("{} the {n} in {path}", cap(b)), format!("{} the {n} in {path}", cap(g)))
+    (format!("{} the {n} in {path}", cap(b)), format!("{} the {n} in {path}", cap(&g)))
 }
 
 pub fn noun(rng: &mut Rng64) -> &'static str {
     pick(rng, NOUNS)
 }
 pub fn verb(rng: &mut Rng64) -> &'static str {
-    pick(rng, VERBS).0
+    pick(rng, VERBS)
+}
+
+/// Every verb in [`VERBS`] forms its -ing form regularly.
+fn gerund(verb: &str) -> String {
+    format!("{}ing", verb.strip_suffix('e').unwrap_or(verb))
 }
 
 const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -115,10 +115,8 @@ pub(crate) fn from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
 
 /// SQL for a conversation's title: the user's /rename, the AI title, the summary
 /// Claude Code wrote for its last message, else its first prompt.
-pub(crate) const TITLE_SQL: &str = "COALESCE(c.custom_title, c.ai_title,
-    (SELECT s.summary FROM summaries s JOIN messages m ON m.uuid = s.leaf_uuid
-      WHERE m.conversation_id = c.id LIMIT 1),
-    c.first_prompt, c.session_key)";
+pub(crate) const TITLE_SQL: &str =
+    "COALESCE(c.custom_title, c.ai_title, c.summary, c.first_prompt, c.session_key)";
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
 pub(crate) fn like_escape(s: &str) -> String {
@@ -395,61 +393,61 @@ impl Catalog for Store {
             UsageGroup::Day => "COALESCE(date(u.ts / 1000, 'unixepoch'), '(undated)')",
             UsageGroup::Model => "COALESCE(u.model, '(unknown)')",
         };
+        // Group by conversation and model first (cost depends on the model), then fold
+        // into the requested groups here; titles are looked up once per result row.
         let sql = format!(
-            "SELECT {key_sql}, u.model, sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_creation_tokens),
-                    sum(u.cache_read_tokens), count(DISTINCT c.id), min({TITLE_SQL})
+            "SELECT {key_sql}, u.model, c.id, sum(u.input_tokens), sum(u.output_tokens),
+                    sum(u.cache_creation_tokens), sum(u.cache_read_tokens)
              FROM usage u JOIN conversations c ON c.id = u.conversation_id
-             WHERE {cond} GROUP BY 1, 2"
+             WHERE {cond} GROUP BY 1, 2, 3"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
-        let mut groups: BTreeMap<String, UsageRow> = BTreeMap::new();
-        let mut convs: BTreeMap<String, std::collections::HashSet<String>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, (UsageRow, std::collections::HashSet<i64>)> =
+            BTreeMap::new();
         while let Some(r) = rows.next()? {
             let key: String = r.get(0)?;
             let model: Option<String> = r.get(1)?;
+            let conv: i64 = r.get(2)?;
             let u = Usage {
-                input_tokens: r.get::<_, i64>(2)? as u64,
-                output_tokens: r.get::<_, i64>(3)? as u64,
-                cache_creation_input_tokens: r.get::<_, i64>(4)? as u64,
-                cache_read_input_tokens: r.get::<_, i64>(5)? as u64,
+                input_tokens: r.get::<_, i64>(3)? as u64,
+                output_tokens: r.get::<_, i64>(4)? as u64,
+                cache_creation_input_tokens: r.get::<_, i64>(5)? as u64,
+                cache_read_input_tokens: r.get::<_, i64>(6)? as u64,
             };
-            let title: String = r.get(7)?;
-            let row = groups.entry(key.clone()).or_insert_with(|| UsageRow {
-                label: if group == UsageGroup::Conversation {
-                    one_line(&title, 60)
-                } else {
-                    key.clone()
-                },
-                key: key.clone(),
-                conversations: 0,
-                usage: Usage::default(),
-                total_tokens: 0,
-                cost_usd: 0.0,
+            let (row, convs) = groups.entry(key.clone()).or_insert_with(|| {
+                let row = UsageRow {
+                    label: key.clone(),
+                    key,
+                    conversations: 0,
+                    usage: Usage::default(),
+                    total_tokens: 0,
+                    cost_usd: 0.0,
+                };
+                (row, std::collections::HashSet::new())
             });
             add_usage(&mut row.usage, &u);
             row.total_tokens += u.total();
             row.cost_usd += pricing::cost(model.as_deref(), &u);
-            let _ = convs.entry(key).or_default();
+            convs.insert(conv);
         }
         drop(rows);
-        // Distinct conversations per group, counted once across models.
-        let count_sql = format!(
-            "SELECT {key_sql}, count(DISTINCT c.id) FROM usage u JOIN conversations c ON c.id = u.conversation_id
-             WHERE {cond} GROUP BY 1"
-        );
-        let (_, args) = conversation_where(f, "c");
-        let mut stmt = self.conn.prepare(&count_sql)?;
-        let counts = stmt.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for c in counts {
-            let (k, n) = c?;
-            if let Some(row) = groups.get_mut(&k) {
-                row.conversations = n as u64;
+        let mut out: Vec<UsageRow> = groups
+            .into_values()
+            .map(|(mut row, convs)| {
+                row.conversations = convs.len() as u64;
+                row
+            })
+            .collect();
+        if group == UsageGroup::Conversation {
+            let mut title = self.conn.prepare_cached(&format!(
+                "SELECT {TITLE_SQL} FROM conversations c WHERE c.session_key = ?1"
+            ))?;
+            for row in &mut out {
+                let t: String = title.query_row([&row.key], |r| r.get(0))?;
+                row.label = one_line(&t, 60);
             }
         }
-        let mut out: Vec<UsageRow> = groups.into_values().collect();
         if group != UsageGroup::Day {
             out.sort_by(|a, b| {
                 b.total_tokens

@@ -178,6 +178,27 @@ struct Batch {
 #[derive(Default)]
 struct ChainCache {
     prompt_of: HashMap<String, Option<i64>>,
+    /// Whether summaries wait for their leaf message (usually none do: a summary
+    /// names a conversation that was written, and indexed, before it).
+    pending_summaries: bool,
+}
+
+/// A summary names the conversation that contains its leaf message.
+fn apply_summary(
+    tx: &Transaction<'_>,
+    leaf: &str,
+    summary: &str,
+    cache: &mut ChainCache,
+) -> Result<()> {
+    let resolved = tx
+        .prepare_cached("UPDATE conversations SET summary = ?1 WHERE id = (SELECT conversation_id FROM messages WHERE uuid = ?2)")?
+        .execute(params![summary, leaf])?;
+    if resolved == 0 {
+        tx.prepare_cached("INSERT OR REPLACE INTO summaries (leaf_uuid, summary) VALUES (?1, ?2)")?
+            .execute(params![leaf, summary])?;
+        cache.pending_summaries = true;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -310,7 +331,14 @@ impl Store {
         let mut reader = LineReader::new(BufReader::with_capacity(256 * 1024, fh), src.offset)
             .with_max_line(self.max_line);
         let mut buf = Vec::new();
-        let mut cache = ChainCache::default();
+        let mut cache = ChainCache {
+            pending_summaries: self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM summaries)",
+                [],
+                |r| r.get(0),
+            )?,
+            ..ChainCache::default()
+        };
         loop {
             let mut batch = Batch {
                 start_offset: reader.offset(),
@@ -552,10 +580,7 @@ fn apply_batch(
             }
             Ok(Record::Summary { summary, leaf_uuid }) => {
                 if let Some(leaf) = leaf_uuid {
-                    tx.prepare_cached(
-                        "INSERT OR REPLACE INTO summaries (leaf_uuid, summary) VALUES (?1, ?2)",
-                    )?
-                    .execute(params![leaf, summary])?;
+                    apply_summary(tx, leaf, summary, cache)?;
                 }
             }
             Ok(Record::Title { title, custom, .. }) => {
@@ -661,6 +686,16 @@ fn apply_message(
         return Ok(false);
     }
     let id = tx.last_insert_rowid();
+    if cache.pending_summaries {
+        let summary: Option<String> = tx
+            .prepare_cached("DELETE FROM summaries WHERE leaf_uuid = ?1 RETURNING summary")?
+            .query_row([&uuid], |r| r.get(0))
+            .optional()?;
+        if let Some(summary) = summary {
+            tx.prepare_cached("UPDATE conversations SET summary = ?1 WHERE id = ?2")?
+                .execute(params![summary, conv])?;
+        }
+    }
     let prompt_id = if is_prompt {
         Some(id)
     } else {
@@ -776,7 +811,12 @@ fn apply_message(
                     None
                 };
                 let failed = is_error_result(*is_error, content, tool_result);
-                add_doc("tool_output", call.as_ref().map(|c| c.1.as_str()), content)?;
+                let tool = call.as_ref().map(|c| c.1.as_str());
+                // A Read result is the file's own content: the file system has it, and
+                // it would be most of the index. It stays in the raw copy.
+                if !matches!(tool, Some("Read" | "NotebookRead")) {
+                    add_doc("tool_output", tool, content)?;
+                }
                 let Some((call_id, name, pending)) = call else {
                     continue;
                 };

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
         first_prompt TEXT,
         custom_title TEXT,
         ai_title TEXT,
+        summary TEXT,
         started_at INTEGER,
         ended_at INTEGER,
         message_count INTEGER NOT NULL DEFAULT 0
@@ -98,7 +99,10 @@ const MIGRATIONS: &[&str] = &[
         cache_creation_tokens INTEGER NOT NULL,
         cache_read_tokens INTEGER NOT NULL
     ) WITHOUT ROWID;
-    CREATE INDEX usage_conversation ON usage(conversation_id);
+    -- Covers the usage reports, which then never touch the table itself.
+    CREATE INDEX usage_conversation ON usage(conversation_id, model, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, ts);
+    -- Summaries whose leaf message is not indexed yet; resolved ones move to
+    -- conversations.summary.
     CREATE TABLE summaries (
         leaf_uuid TEXT PRIMARY KEY,
         summary TEXT NOT NULL

@@ -6,7 +6,7 @@
 //! `OR` between two terms makes either enough, and `-word` excludes.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params_from_iter, types::Value as SqlValue};
+use rusqlite::{params, params_from_iter, types::Value as SqlValue};
 use serde::Serialize;
 
 use crate::catalog::{from_ms, like_escape, one_line, path_condition, TITLE_SQL};
@@ -77,7 +77,12 @@ pub struct SearchPage {
     pub next_offset: Option<usize>,
     /// The FTS5 expression the query was translated to.
     pub fts_query: String,
+    /// Set when the query matched so much that only its newest N matches were ranked.
+    pub ranked_newest: Option<usize>,
 }
+
+/// How many of the newest matches BM25 ranks (see `run`).
+pub const RANK_WINDOW: usize = 2000;
 
 const ROLES: &[&str] = &["user", "assistant", "system"];
 const KINDS: &[&str] = &[
@@ -258,64 +263,82 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
         conds.push("d.conversation_id = ?".into());
         args.push(SqlValue::Integer(store.conversation_id_for(c)?));
     }
-    // Rank inside FTS5 first and join the rest only for the page: snippets and titles
-    // cost far more than ranking.
+    // BM25 has to score every match before it can sort, which for a word found in
+    // most tool outputs of a large store costs tens of milliseconds. So one pass walks
+    // the doclist from its newest end and scores at most `window` matches; queries with
+    // fewer matches are ranked over all of them. Only the page gets snippets.
+    let window = RANK_WINDOW.max(q.offset + q.limit + 1);
+    // Without filters the doclist alone answers; joining docs for nothing costs more
+    // than the walk itself.
+    let join = if conds.len() > 1 {
+        "JOIN docs d ON d.id = docs_fts.rowid"
+    } else {
+        ""
+    };
     let sql = format!(
-        "WITH hits AS (
-            SELECT docs_fts.rowid AS id, docs_fts.rank AS score
-            FROM docs_fts JOIN docs d ON d.id = docs_fts.rowid
-            WHERE {conds}
-            ORDER BY docs_fts.rank LIMIT ? OFFSET ?
-         )
-         SELECT c.session_key, {TITLE_SQL}, c.project, m.uuid, d.kind, d.role, d.tool, d.model, d.ts,
-                (SELECT snippet(docs_fts, 0, ?, ?, '…', 24) FROM docs_fts WHERE docs_fts MATCH ? AND docs_fts.rowid = hits.id),
-                hits.score
-         FROM hits JOIN docs d ON d.id = hits.id JOIN conversations c ON c.id = d.conversation_id
-              JOIN messages m ON m.id = d.message_id
-         ORDER BY hits.score",
-        conds = conds.join(" AND ")
+        "SELECT docs_fts.rowid, bm25(docs_fts) FROM docs_fts {join} WHERE {}
+         ORDER BY docs_fts.rowid DESC LIMIT ?",
+        conds.join(" AND ")
     );
-    args.push(SqlValue::Integer(q.limit as i64 + 1));
-    args.push(SqlValue::Integer(q.offset as i64));
-    args.push(SqlValue::Text(q.highlight.0.clone()));
-    args.push(SqlValue::Text(q.highlight.1.clone()));
-    args.push(SqlValue::Text(fts.clone()));
-    let mut stmt = store.conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| {
-        Ok(SearchHit {
-            session_id: r.get(0)?,
-            conversation_title: one_line(&r.get::<_, String>(1)?, 100),
-            project: r.get(2)?,
-            message_uuid: r.get(3)?,
-            kind: r.get(4)?,
-            role: r.get(5)?,
-            tool: r.get(6)?,
-            model: r.get(7)?,
-            at: from_ms(r.get(8)?),
-            snippet: r
-                .get::<_, Option<String>>(9)?
-                .unwrap_or_default()
-                .replace(['\n', '\r', '\t'], " "),
-            score: -r.get::<_, f64>(10)?,
-        })
-    })?;
-    let mut hits = rows
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(|e| match e {
-            // Translation makes syntax errors impossible in principle; if FTS5 still
-            // objects, say so as a query problem rather than a database failure.
-            rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("fts5") => {
-                Error::BadQuery(msg)
-            }
-            other => Error::Sql(other),
-        })?;
-    let next_offset = (hits.len() > q.limit).then(|| q.offset + q.limit);
-    hits.truncate(q.limit);
+    args.push(SqlValue::Integer(window as i64));
+    let mut candidates: Vec<(i64, f64)> = store
+        .conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(fts_error)?;
+    let truncated = candidates.len() == window;
+    // bm25() is lower for better matches; ties go to the newer document.
+    candidates.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+    let next_offset = (candidates.len() > q.offset + q.limit).then(|| q.offset + q.limit);
+
+    let mut detail = store.conn.prepare_cached(&format!(
+        "SELECT c.session_key, {TITLE_SQL}, c.project, m.uuid, d.kind, d.role, d.tool, d.model, d.ts,
+                (SELECT snippet(docs_fts, 0, ?2, ?3, '…', 24) FROM docs_fts WHERE docs_fts MATCH ?4 AND docs_fts.rowid = d.id)
+         FROM docs d JOIN conversations c ON c.id = d.conversation_id JOIN messages m ON m.id = d.message_id
+         WHERE d.id = ?1"
+    ))?;
+    let mut hits = Vec::with_capacity(q.limit);
+    for &(id, score) in candidates.iter().skip(q.offset).take(q.limit) {
+        let hit = detail
+            .query_row(params![id, q.highlight.0, q.highlight.1, fts], |r| {
+                Ok(SearchHit {
+                    session_id: r.get(0)?,
+                    conversation_title: one_line(&r.get::<_, String>(1)?, 100),
+                    project: r.get(2)?,
+                    message_uuid: r.get(3)?,
+                    kind: r.get(4)?,
+                    role: r.get(5)?,
+                    tool: r.get(6)?,
+                    model: r.get(7)?,
+                    at: from_ms(r.get(8)?),
+                    snippet: r
+                        .get::<_, Option<String>>(9)?
+                        .unwrap_or_default()
+                        .replace(['\n', '\r', '\t'], " "),
+                    score: -score,
+                })
+            })
+            .map_err(fts_error)?;
+        hits.push(hit);
+    }
     Ok(SearchPage {
         hits,
         next_offset,
         fts_query: fts,
+        ranked_newest: truncated.then_some(window),
     })
+}
+
+/// Translation makes FTS5 syntax errors impossible in principle; if FTS5 still
+/// objects, say so as a query problem rather than a database failure.
+fn fts_error(e: rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("fts5") => {
+            Error::BadQuery(msg)
+        }
+        other => Error::Sql(other),
+    }
 }
 
 #[allow(dead_code)]
