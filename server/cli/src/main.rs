@@ -311,6 +311,10 @@ fn run(cli: Cli) -> Result<()> {
                     .started_at
                     .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
                 models: &c.models,
+                client: c.version.as_ref().map(|v| match &c.entrypoint {
+                    Some(e) => format!("{v} ({e})"),
+                    None => v.clone(),
+                }),
             };
             print!(
                 "{}",

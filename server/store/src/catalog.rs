@@ -86,6 +86,8 @@ pub struct FileTouch {
     pub failed: Option<bool>,
     pub error: Option<String>,
     pub tool_use_id: String,
+    /// The assistant message that made the call.
+    pub message_uuid: String,
     pub prompt: Option<String>,
     pub change: Option<FileChange>,
 }
@@ -360,8 +362,9 @@ impl Catalog for Store {
         let sql = format!(
             "SELECT c.session_key, {TITLE_SQL}, t.name, t.path, t.ts, t.failed, t.error, t.tool_use_id,
                     (SELECT d.text FROM docs d WHERE d.message_id = t.prompt_id AND d.kind = 'prompt' LIMIT 1),
-                    t.change
+                    t.change, m.uuid
              FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id
+                  JOIN messages m ON m.id = t.message_id
              WHERE {cond} ORDER BY t.ts DESC, t.id DESC"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -376,6 +379,7 @@ impl Catalog for Store {
                 failed: r.get(5)?,
                 error: r.get(6)?,
                 tool_use_id: r.get(7)?,
+                message_uuid: r.get(10)?,
                 prompt: r.get(8)?,
                 // Until its result arrives a writing call holds its raw input here.
                 change: change.and_then(|c| serde_json::from_str::<FileChange>(&c).ok()),

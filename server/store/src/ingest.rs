@@ -371,8 +371,8 @@ impl Store {
                     }
                     ReadLine::Oversized { offset, len } => {
                         line_no += 1;
-                        // Keep the byte count of the raw copy honest: the skipped line is
-                        // replaced by an empty line so later offsets still line up.
+                        // The raw copy gets an empty line in its place, so line
+                        // numbers in the copy match the file's.
                         batch.raw.push(b'\n');
                         batch.items.push((
                             line_no,

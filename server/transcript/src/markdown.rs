@@ -22,6 +22,8 @@ pub struct Header<'a> {
     pub git_branch: Option<&'a str>,
     pub started: Option<String>,
     pub models: &'a [String],
+    /// Claude Code version and entrypoint (cli, sdk, ...).
+    pub client: Option<String>,
 }
 
 pub fn render(header: &Header<'_>, records: &[Record]) -> String {
@@ -39,6 +41,9 @@ pub fn render(header: &Header<'_>, records: &[Record]) -> String {
     }
     if !header.models.is_empty() {
         let _ = writeln!(out, "- **Models:** {}", header.models.join(", "));
+    }
+    if let Some(c) = &header.client {
+        let _ = writeln!(out, "- **Claude Code:** {c}");
     }
     out.push('\n');
 
