@@ -164,13 +164,97 @@ fn stem_is_session_key(stem: &str) -> bool {
         || (stem.len() == 36 && stem.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
 }
 
-/// Parsed lines of one batch, with the raw bytes they came from.
+/// Parsed lines of one batch, with the compressed raw bytes they came from.
 struct Batch {
     start_offset: u64,
     end_offset: u64,
     first_line: u64,
-    raw: Vec<u8>,
+    last_line: u64,
+    /// The file was read to its end (what is left, if anything, is a half-written line).
+    at_end: bool,
+    compressed: Vec<u8>,
     items: Vec<(u64, u64, std::result::Result<Record, String>)>, // (line number, offset, record)
+}
+
+/// Reads `fh` from `offset` in batches of about BATCH_BYTES, handing each to `emit`
+/// until it returns false.
+fn read_batches(
+    fh: File,
+    offset: u64,
+    line_count: u64,
+    max_line: usize,
+    emit: &mut dyn FnMut(Batch) -> bool,
+) -> std::io::Result<()> {
+    let mut reader =
+        LineReader::new(BufReader::with_capacity(256 * 1024, fh), offset).with_max_line(max_line);
+    let mut buf = Vec::new();
+    let mut line_no = line_count;
+    loop {
+        let start_offset = reader.offset();
+        let first_line = line_no + 1;
+        let mut raw = Vec::new();
+        let mut items = Vec::new();
+        let mut at_end = false;
+        while raw.len() < BATCH_BYTES {
+            let Some(line) = reader.next_line(&mut buf)? else {
+                at_end = true;
+                break;
+            };
+            match line {
+                ReadLine::Complete { offset, .. } => {
+                    line_no += 1;
+                    raw.extend_from_slice(&buf);
+                    raw.push(b'\n');
+                    match parse_line(&buf) {
+                        // Blank lines are harmless padding, not damage worth a warning.
+                        Err(ParseError::Empty) => {}
+                        rec => items.push((line_no, offset, rec.map_err(|e| e.to_string()))),
+                    }
+                }
+                ReadLine::Oversized { offset, len } => {
+                    line_no += 1;
+                    // The raw copy gets an empty line in its place, so line numbers in
+                    // the copy match the file's.
+                    raw.push(b'\n');
+                    items.push((
+                        line_no,
+                        offset,
+                        Err(format!("line of {len} bytes exceeds the limit; skipped")),
+                    ));
+                }
+                ReadLine::Unterminated { offset, len } => {
+                    // A complete JSON object that only lacks its newline is a record;
+                    // anything else is a line still being written: hold it back.
+                    if let Ok(rec) = parse_line(&buf) {
+                        line_no += 1;
+                        reader.accept_unterminated(len);
+                        raw.extend_from_slice(&buf);
+                        raw.push(b'\n');
+                        items.push((line_no, offset, Ok(rec)));
+                    }
+                    at_end = true;
+                    break;
+                }
+            }
+        }
+        let end_offset = reader.offset();
+        if items.is_empty() && end_offset == start_offset {
+            return Ok(());
+        }
+        let batch = Batch {
+            start_offset,
+            end_offset,
+            first_line,
+            last_line: line_no,
+            at_end,
+            // Level 1: the copy is read rarely, and this runs for every byte indexed.
+            compressed: zstd::bulk::compress(&raw, 1)?,
+            items,
+        };
+        if !emit(batch) || at_end {
+            return Ok(());
+        }
+    }
 }
 
 /// Per-run state for one file: parent uuid → prompt id, so following a long chain of
@@ -228,13 +312,15 @@ impl Store {
             files_done: 0,
             files_total: files.len() as u64,
         };
-        for f in &files {
-            let r = self.index_file(f)?;
-            report.add(&r);
-            progress.bytes_done += r.bytes_read;
-            progress.files_done += 1;
-            on_progress(progress);
-        }
+        // A bulk run rewrites the same FTS and b-tree pages many times; checkpointing
+        // every 1000 pages (the default) copies them into the database again and
+        // again. Checkpoint rarely during the run, and once at its end.
+        self.conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        let result = self.index_files(&files, &mut report, &mut progress, on_progress);
+        self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        result?;
         // Files Claude Code deleted: keep everything, remember that the source is gone.
         let seen: std::collections::HashSet<&Path> =
             files.iter().map(|f| f.path.as_path()).collect();
@@ -249,6 +335,23 @@ impl Store {
         }
         report.elapsed = started.elapsed();
         Ok(report)
+    }
+
+    fn index_files(
+        &mut self,
+        files: &[TranscriptFile],
+        report: &mut IndexReport,
+        progress: &mut Progress,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        for f in files {
+            let r = self.index_file(f)?;
+            report.add(&r);
+            progress.bytes_done += r.bytes_read;
+            progress.files_done += 1;
+            on_progress(*progress);
+        }
+        Ok(())
     }
 
     fn known_sources(&self) -> Result<HashMap<PathBuf, u64>> {
@@ -328,9 +431,6 @@ impl Store {
 
         let mut fh = File::open(path).map_err(io_err(path))?;
         fh.seek(SeekFrom::Start(src.offset)).map_err(io_err(path))?;
-        let mut reader = LineReader::new(BufReader::with_capacity(256 * 1024, fh), src.offset)
-            .with_max_line(self.max_line);
-        let mut buf = Vec::new();
         let mut cache = ChainCache {
             pending_summaries: self.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM summaries)",
@@ -339,99 +439,53 @@ impl Store {
             )?,
             ..ChainCache::default()
         };
-        loop {
-            let mut batch = Batch {
-                start_offset: reader.offset(),
-                end_offset: reader.offset(),
-                first_line: src.line_count + 1,
-                raw: Vec::new(),
-                items: Vec::new(),
-            };
-            let mut line_no = src.line_count;
-            let mut at_end = false;
-            while batch.raw.len() < BATCH_BYTES {
-                let Some(line) = reader.next_line(&mut buf).map_err(io_err(path))? else {
-                    at_end = true;
-                    break;
-                };
-                match line {
-                    ReadLine::Complete { offset, .. } => {
-                        line_no += 1;
-                        batch.raw.extend_from_slice(&buf);
-                        batch.raw.push(b'\n');
-                        match parse_line(&buf) {
-                            // Blank lines are harmless padding, not damage worth a warning.
-                            Err(ParseError::Empty) => {}
-                            rec => {
-                                batch
-                                    .items
-                                    .push((line_no, offset, rec.map_err(|e| e.to_string())))
-                            }
-                        }
-                    }
-                    ReadLine::Oversized { offset, len } => {
-                        line_no += 1;
-                        // The raw copy gets an empty line in its place, so line
-                        // numbers in the copy match the file's.
-                        batch.raw.push(b'\n');
-                        batch.items.push((
-                            line_no,
-                            offset,
-                            Err(format!("line of {len} bytes exceeds the limit; skipped")),
-                        ));
-                    }
-                    ReadLine::Unterminated { offset, len } => {
-                        // A complete JSON object that only lacks its newline is a record;
-                        // anything else is a line still being written: hold it back.
-                        if let Ok(rec) = parse_line(&buf) {
-                            line_no += 1;
-                            reader.accept_unterminated(len);
-                            batch.raw.extend_from_slice(&buf);
-                            batch.raw.push(b'\n');
-                            batch.items.push((line_no, offset, Ok(rec)));
-                        }
-                        at_end = true;
-                        break;
-                    }
+        // Reading, parsing and compressing run on a second thread while this one
+        // writes: the two halves cost about the same, and SQLite wants one writer.
+        let (start, first_line, max_line) = (src.offset, src.line_count, self.max_line);
+        std::thread::scope(|scope| -> Result<()> {
+            let (send, batches) = std::sync::mpsc::sync_channel::<std::io::Result<Batch>>(2);
+            scope.spawn(move || {
+                let result = read_batches(fh, start, first_line, max_line, &mut |b| {
+                    send.send(Ok(b)).is_ok()
+                });
+                if let Err(e) = result {
+                    let _ = send.send(Err(e));
                 }
+            });
+            for batch in batches {
+                let batch = batch.map_err(io_err(path))?;
+                report.bytes_read += batch.end_offset - batch.start_offset;
+                report.lines += batch.items.len() as u64;
+                let tx = self.conn.transaction()?;
+                let stats = apply_batch(&tx, file, &mut src, &batch, &mut cache)?;
+                src.offset = batch.end_offset;
+                src.line_count = batch.last_line;
+                let head_len = batch.end_offset.min(HEAD_BYTES);
+                src.head_hash = Some(head_hash(path, head_len).map_err(io_err(path))?);
+                src.size = batch.end_offset;
+                tx.execute(
+                    "UPDATE sources SET offset = ?1, line_count = ?2, size = ?3, mtime_ns = ?4, head_hash = ?5,
+                     conversation_id = ?6, last_prompt_id = ?7, warning_count = warning_count + ?8, missing = 0
+                     WHERE id = ?9",
+                    params![
+                        src.offset as i64,
+                        src.line_count as i64,
+                        src.size as i64,
+                        // Only a file read to its end is up to date with its mtime.
+                        if batch.at_end { st.mtime_ns } else { 0 },
+                        src.head_hash,
+                        src.conversation_id,
+                        src.last_prompt_id,
+                        stats.warnings as i64,
+                        src.id
+                    ],
+                )?;
+                tx.commit()?;
+                report.new_messages += stats.new_messages;
+                report.warnings += stats.warnings;
             }
-            batch.end_offset = reader.offset();
-            if batch.items.is_empty() && batch.end_offset == batch.start_offset {
-                break;
-            }
-            report.bytes_read += batch.end_offset - batch.start_offset;
-            report.lines += batch.items.len() as u64;
-            let tx = self.conn.transaction()?;
-            let stats = apply_batch(&tx, file, &mut src, &batch, &mut cache)?;
-            src.offset = batch.end_offset;
-            src.line_count = line_no;
-            let head_len = batch.end_offset.min(HEAD_BYTES);
-            src.head_hash = Some(head_hash(path, head_len).map_err(io_err(path))?);
-            src.size = batch.end_offset;
-            tx.execute(
-                "UPDATE sources SET offset = ?1, line_count = ?2, size = ?3, mtime_ns = ?4, head_hash = ?5,
-                 conversation_id = ?6, last_prompt_id = ?7, warning_count = warning_count + ?8, missing = 0
-                 WHERE id = ?9",
-                params![
-                    src.offset as i64,
-                    src.line_count as i64,
-                    src.size as i64,
-                    if at_end { st.mtime_ns } else { 0 },
-                    src.head_hash,
-                    src.conversation_id,
-                    src.last_prompt_id,
-                    stats.warnings as i64,
-                    src.id
-                ],
-            )?;
-            tx.commit()?;
-            src.mtime_ns = st.mtime_ns;
-            report.new_messages += stats.new_messages;
-            report.warnings += stats.warnings;
-            if at_end {
-                break;
-            }
-        }
+            Ok(())
+        })?;
         Ok(report)
     }
 
@@ -563,11 +617,10 @@ fn apply_batch(
 ) -> Result<BatchStats> {
     let mut stats = BatchStats::default();
     let conv = ensure_conversation(tx, file, src, batch)?;
-    let compressed = zstd::bulk::compress(&batch.raw, 3).map_err(io_err(&file.path))?;
     tx.prepare_cached(
         "INSERT INTO raw_chunks (source_id, conversation_id, start_offset, end_offset, first_line, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![src.id, conv, batch.start_offset as i64, batch.end_offset as i64, batch.first_line as i64, compressed])?;
+    .execute(params![src.id, conv, batch.start_offset as i64, batch.end_offset as i64, batch.first_line as i64, batch.compressed])?;
 
     let mut delta = ConversationDelta::default();
     for (line, offset, rec) in &batch.items {
@@ -658,10 +711,26 @@ fn apply_message(
     let role = m.role_or_user();
     let ts = ts_ms(m);
     let is_prompt = m.is_prompt();
+    // The prompt that led here: a prompt leads to itself (stored as NULL and resolved
+    // by PROMPT_OF_SQL, saving a second write per message); others inherit their
+    // parent's, or a compaction's logical parent's.
+    let inherited = if is_prompt {
+        None
+    } else {
+        let parent = m.parent_uuid.as_ref().or(m.logical_parent_uuid.as_ref());
+        let from_parent = match parent {
+            Some(p) => match cache.prompt_of.get(p) {
+                Some(v) => *v,
+                None => prompt_of(tx, p)?,
+            },
+            None => None,
+        };
+        from_parent.or(src.last_prompt_id)
+    };
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO messages (uuid, conversation_id, parent_uuid, logical_parent_uuid, role, is_prompt, is_sidechain, ts, model, source_id, offset)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(uuid) DO NOTHING",
+            "INSERT INTO messages (uuid, conversation_id, parent_uuid, logical_parent_uuid, role, is_prompt, is_sidechain, ts, model, prompt_id, source_id, offset)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(uuid) DO NOTHING",
         )?
         .execute(params![
             uuid,
@@ -673,15 +742,12 @@ fn apply_message(
             m.is_sidechain,
             ts,
             m.model,
+            inherited,
             src.id,
             offset as i64
         ])?;
     if inserted == 0 {
-        let prompt: Option<i64> = tx
-            .prepare_cached("SELECT prompt_id FROM messages WHERE uuid = ?1")?
-            .query_row([&uuid], |r| r.get(0))
-            .optional()?
-            .flatten();
+        let prompt = prompt_of(tx, &uuid)?;
         cache.prompt_of.insert(uuid, prompt);
         return Ok(false);
     }
@@ -696,27 +762,7 @@ fn apply_message(
                 .execute(params![summary, conv])?;
         }
     }
-    let prompt_id = if is_prompt {
-        Some(id)
-    } else {
-        let parent = m.parent_uuid.as_ref().or(m.logical_parent_uuid.as_ref());
-        let from_parent = match parent {
-            Some(p) => match cache.prompt_of.get(p) {
-                Some(v) => *v,
-                None => tx
-                    .prepare_cached("SELECT prompt_id FROM messages WHERE uuid = ?1")?
-                    .query_row([p], |r| r.get(0))
-                    .optional()?
-                    .flatten(),
-            },
-            None => None,
-        };
-        from_parent.or(src.last_prompt_id)
-    };
-    if prompt_id.is_some() {
-        tx.prepare_cached("UPDATE messages SET prompt_id = ?1 WHERE id = ?2")?
-            .execute(params![prompt_id, id])?;
-    }
+    let prompt_id = if is_prompt { Some(id) } else { inherited };
     if is_prompt {
         src.last_prompt_id = Some(id);
     }
@@ -867,6 +913,17 @@ fn apply_message(
         ])?;
     }
     Ok(true)
+}
+
+/// The prompt that led to the stored message `uuid` (itself, for a prompt).
+fn prompt_of(tx: &Transaction<'_>, uuid: &str) -> Result<Option<i64>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid = ?1",
+        )?
+        .query_row([uuid], |r| r.get(0))
+        .optional()?
+        .flatten())
 }
 
 fn uuid_key(uuid: &Option<String>, source: i64, offset: u64) -> String {

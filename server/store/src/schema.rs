@@ -52,12 +52,12 @@ const MIGRATIONS: &[&str] = &[
         is_sidechain INTEGER NOT NULL DEFAULT 0,
         ts INTEGER,
         model TEXT,
+        -- The prompt that led to this message; NULL for prompts themselves.
         prompt_id INTEGER,
         source_id INTEGER NOT NULL,
         offset INTEGER NOT NULL
     );
     CREATE INDEX messages_conversation ON messages(conversation_id, ts);
-    CREATE INDEX messages_parent ON messages(parent_uuid);
     CREATE TABLE docs (
         id INTEGER PRIMARY KEY,
         message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
@@ -69,7 +69,7 @@ const MIGRATIONS: &[&str] = &[
         ts INTEGER,
         text TEXT NOT NULL
     );
-    CREATE INDEX docs_conversation ON docs(conversation_id);
+    CREATE INDEX docs_message ON docs(message_id);
     CREATE VIRTUAL TABLE docs_fts USING fts5(
         text, content='docs', content_rowid='id',
         tokenize='unicode61 remove_diacritics 2'
