@@ -106,6 +106,9 @@ pub fn print_index_summary(
         thousands(r.new_messages),
         r.warnings
     );
+    for failure in &r.failures {
+        println!("  could not read: {failure} (retried on the next run)");
+    }
     if r.files_missing > 0 {
         println!(
             "  {} transcript files were deleted by Claude Code; their indexed copies are kept",

@@ -16,14 +16,16 @@ use observatory_transcript::discover::{classify, transcript_files};
 use observatory_transcript::{
     parse_line, Block, LineReader, Message, ParseError, ReadLine, Record, Role, TranscriptFile,
 };
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use crate::{io_err, Result, Store};
+use crate::{io_err, Error, Result, Store};
 
 /// Bytes of transcript per transaction: large enough to amortise the commit, small
 /// enough that a batch's parsed records stay a few tens of MB.
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of transcript per commit in bulk runs (several files' batches).
+const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
 /// Bytes hashed at the start of a file to notice that it was replaced.
 const HEAD_BYTES: u64 = 4096;
 /// Longest text put into the full-text index for one block; the whole text stays in
@@ -50,6 +52,9 @@ pub struct IndexReport {
     pub files: u64,
     pub files_changed: u64,
     pub files_missing: u64,
+    /// Files that could not be read this run (they are retried on the next).
+    pub files_failed: u64,
+    pub failures: Vec<String>,
     pub bytes_read: u64,
     pub lines: u64,
     pub new_messages: u64,
@@ -268,12 +273,7 @@ struct ChainCache {
 }
 
 /// A summary names the conversation that contains its leaf message.
-fn apply_summary(
-    tx: &Transaction<'_>,
-    leaf: &str,
-    summary: &str,
-    cache: &mut ChainCache,
-) -> Result<()> {
+fn apply_summary(tx: &Connection, leaf: &str, summary: &str, cache: &mut ChainCache) -> Result<()> {
     let resolved = tx
         .prepare_cached("UPDATE conversations SET summary = ?1 WHERE id = (SELECT conversation_id FROM messages WHERE uuid = ?2)")?
         .execute(params![summary, leaf])?;
@@ -316,7 +316,15 @@ impl Store {
         // every 1000 pages (the default) copies them into the database again and
         // again. Checkpoint rarely during the run, and once at its end.
         self.conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
-        let result = self.index_files(&files, &mut report, &mut progress, on_progress);
+        // Small files are grouped into transactions of about COMMIT_BYTES: a commit
+        // per file would flush a new full-text segment per file.
+        self.bulk = true;
+        let mut result = self.index_files(&files, &mut report, &mut progress, on_progress);
+        self.bulk = false;
+        match result {
+            Ok(()) => result = self.commit(),
+            Err(_) => self.rollback(),
+        }
         self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -345,7 +353,17 @@ impl Store {
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
         for f in files {
-            let r = self.index_file(f)?;
+            let r = match self.index_file(f) {
+                Ok(r) => r,
+                // One unreadable file must not stop the others.
+                Err(e @ Error::Io { .. }) => {
+                    tracing::warn!(error = %e, "skipping a transcript this run");
+                    report.files_failed += 1;
+                    report.failures.push(e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             report.add(&r);
             progress.bytes_done += r.bytes_read;
             progress.files_done += 1;
@@ -442,7 +460,7 @@ impl Store {
         // Reading, parsing and compressing run on a second thread while this one
         // writes: the two halves cost about the same, and SQLite wants one writer.
         let (start, first_line, max_line) = (src.offset, src.line_count, self.max_line);
-        std::thread::scope(|scope| -> Result<()> {
+        let result = std::thread::scope(|scope| -> Result<()> {
             let (send, batches) = std::sync::mpsc::sync_channel::<std::io::Result<Batch>>(2);
             scope.spawn(move || {
                 let result = read_batches(fh, start, first_line, max_line, &mut |b| {
@@ -456,8 +474,12 @@ impl Store {
                 let batch = batch.map_err(io_err(path))?;
                 report.bytes_read += batch.end_offset - batch.start_offset;
                 report.lines += batch.items.len() as u64;
-                let tx = self.conn.transaction()?;
-                let stats = apply_batch(&tx, file, &mut src, &batch, &mut cache)?;
+                if !self.in_tx {
+                    self.conn.execute_batch("BEGIN IMMEDIATE")?;
+                    self.in_tx = true;
+                }
+                let tx = &self.conn;
+                let stats = apply_batch(tx, file, &mut src, &batch, &mut cache)?;
                 src.offset = batch.end_offset;
                 src.line_count = batch.last_line;
                 let head_len = batch.end_offset.min(HEAD_BYTES);
@@ -480,13 +502,44 @@ impl Store {
                         src.id
                     ],
                 )?;
-                tx.commit()?;
+                self.tx_bytes += batch.end_offset - batch.start_offset;
+                if !self.bulk || self.tx_bytes >= COMMIT_BYTES {
+                    self.commit()?;
+                }
                 report.new_messages += stats.new_messages;
                 report.warnings += stats.warnings;
             }
             Ok(())
-        })?;
+        });
+        if let Err(e) = result {
+            // A read error leaves the batches before it consistent (each carries its
+            // offset); anything else may have left a batch half applied.
+            if !matches!(e, Error::Io { .. }) {
+                self.rollback();
+            }
+            return Err(e);
+        }
         Ok(report)
+    }
+
+    /// Commits what the open transaction holds: whole batches with their offsets.
+    fn commit(&mut self) -> Result<()> {
+        if self.in_tx {
+            self.in_tx = false;
+            self.tx_bytes = 0;
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        if self.in_tx {
+            self.in_tx = false;
+            self.tx_bytes = 0;
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "rolling back a failed batch");
+            }
+        }
     }
 
     fn source_row(&self, path: &str, file: &TranscriptFile) -> Result<SourceRow> {
@@ -537,7 +590,7 @@ struct ConversationDelta {
 }
 
 fn ensure_conversation(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     file: &TranscriptFile,
     src: &mut SourceRow,
     batch: &Batch,
@@ -584,7 +637,7 @@ fn ensure_conversation(
 }
 
 fn warn(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     src: &SourceRow,
     file: &Path,
     line: u64,
@@ -609,7 +662,7 @@ fn warn(
 }
 
 fn apply_batch(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     file: &TranscriptFile,
     src: &mut SourceRow,
     batch: &Batch,
@@ -696,7 +749,7 @@ fn apply_batch(
 /// Stores one user/assistant/system record. Returns false when it was already stored
 /// (a copy made by `--resume`, or bytes read twice).
 fn apply_message(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     src: &mut SourceRow,
     conv: i64,
     offset: u64,
@@ -916,7 +969,7 @@ fn apply_message(
 }
 
 /// The prompt that led to the stored message `uuid` (itself, for a prompt).
-fn prompt_of(tx: &Transaction<'_>, uuid: &str) -> Result<Option<i64>> {
+fn prompt_of(tx: &Connection, uuid: &str) -> Result<Option<i64>> {
     Ok(tx
         .prepare_cached(
             "SELECT CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid = ?1",

@@ -65,6 +65,11 @@ pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
     max_line: usize,
+    /// A bulk run is in progress: batches are committed in groups.
+    bulk: bool,
+    /// A transaction is open (see `ingest`), holding `tx_bytes` of transcript.
+    in_tx: bool,
+    tx_bytes: u64,
 }
 
 impl Store {
@@ -97,6 +102,9 @@ impl Store {
             conn,
             path,
             max_line: observatory_transcript::reader::DEFAULT_MAX_LINE,
+            bulk: false,
+            in_tx: false,
+            tx_bytes: 0,
         })
     }
 
