@@ -1,0 +1,350 @@
+//! Line attribution: for any file content (including an unsaved buffer), which
+//! recorded agent change wrote each line.
+//!
+//! Two steps, so that the expensive one can be cached:
+//!
+//! 1. [`replay`] the file's recorded changes in time order into a model of the file
+//!    as the agents last left it, each line tagged with the change that wrote it.
+//!    Exact where the transcript allows: `structuredPatch` hunks are applied by line
+//!    number and checked against the model; `originalFile` (the file as the tool saw
+//!    it) resynchronises the model when someone else changed the file in between;
+//!    Edit strings are located in the text when there is no patch.
+//! 2. [`Replay::map_onto`] the current content: a line diff between the model and the
+//!    content keeps the tags of unchanged lines wherever they moved to, drops them for
+//!    lines a person changed, and recovers moved blocks by content.
+//!
+//! Rules, the same everywhere (including the accuracy benchmark's ground truth):
+//! - Lines are compared with their whitespace collapsed, so re-indenting or
+//!   re-spacing a line is not authorship.
+//! - A blank line belongs to its block: it is attributed only when the nearest
+//!   non-blank lines above and below it carry the same tag.
+
+mod diff;
+pub mod paths;
+
+use observatory_transcript::FileChange;
+
+pub use diff::normalize;
+
+/// Index of a change in the history passed to [`replay`].
+pub type Origin = u32;
+
+#[derive(Debug, Clone)]
+struct Line {
+    key: String,
+    origin: Option<Origin>,
+}
+
+/// The file as the recorded changes left it.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    lines: Vec<Line>,
+    /// Changes that could not be placed (their base text was not found).
+    pub unplaced: Vec<Origin>,
+}
+
+impl Replay {
+    /// Number of lines in the model.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The origin of each line of `content`.
+    pub fn map_onto(&self, content: &str) -> Vec<Option<Origin>> {
+        let current: Vec<String> = split_lines(content).map(normalize).collect();
+        let model: Vec<&str> = self.lines.iter().map(|l| l.key.as_str()).collect();
+        let cur: Vec<&str> = current.iter().map(String::as_str).collect();
+        let mut out = vec![None; cur.len()];
+        let mut deleted: std::collections::HashMap<&str, Vec<Origin>> =
+            std::collections::HashMap::new();
+        let mut inserted = Vec::new();
+        for op in diff::ops(&model, &cur) {
+            match op {
+                diff::Op::Equal { old, new, len } => {
+                    for k in 0..len {
+                        out[new + k] = self.lines[old + k].origin;
+                    }
+                }
+                diff::Op::Replace {
+                    old,
+                    old_len,
+                    new,
+                    new_len,
+                } => {
+                    for k in 0..old_len {
+                        if let Some(o) = self.lines[old + k].origin {
+                            deleted.entry(model[old + k]).or_default().push(o);
+                        }
+                    }
+                    inserted.extend(new..new + new_len);
+                }
+            }
+        }
+        // A block moved elsewhere shows up as a deletion plus an insertion of the same
+        // lines. Distinctive lines get their tag back; short ones ("}", "return x")
+        // could as well be a person's.
+        for i in inserted {
+            if cur[i].len() >= MIN_MOVED_LINE {
+                if let Some(o) = deleted.get_mut(cur[i]).and_then(Vec::pop) {
+                    out[i] = Some(o);
+                }
+            }
+        }
+        apply_blank_rule(&cur, &mut out);
+        out
+    }
+}
+
+/// Shortest normalised line recovered as moved.
+const MIN_MOVED_LINE: usize = 12;
+
+/// Lines of `s` without their terminators (`\n` or `\r\n`).
+pub fn split_lines(s: &str) -> impl Iterator<Item = &str> {
+    s.split_terminator('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+}
+
+/// The blank-line rule: a blank line belongs to its block.
+pub fn apply_blank_rule(keys: &[&str], origins: &mut [Option<Origin>]) {
+    let n = keys.len();
+    let mut prev: Vec<Option<Origin>> = vec![None; n];
+    let mut last = None;
+    for i in 0..n {
+        prev[i] = last;
+        if !keys[i].is_empty() {
+            last = origins[i];
+        }
+    }
+    let mut next = None;
+    for i in (0..n).rev() {
+        if keys[i].is_empty() {
+            origins[i] = match (prev[i], next) {
+                (Some(a), Some(b)) if a == b => Some(a),
+                _ => None,
+            };
+        } else {
+            next = origins[i];
+        }
+    }
+}
+
+/// Replays `history` (oldest first) into the file as the changes left it.
+pub fn replay(history: &[&FileChange]) -> Replay {
+    let mut r = Replay::default();
+    for (i, change) in history.iter().enumerate() {
+        let origin = i as Origin;
+        if !apply(&mut r.lines, change, origin) {
+            r.unplaced.push(origin);
+        }
+    }
+    r
+}
+
+fn lines_of(s: &str, origin: Option<Origin>) -> Vec<Line> {
+    split_lines(s)
+        .map(|l| Line {
+            key: normalize(l),
+            origin,
+        })
+        .collect()
+}
+
+/// Brings the model in line with `base`, the file as a tool saw it: lines someone
+/// else changed in between lose their tag.
+fn resync(model: &mut Vec<Line>, base: &str) {
+    let base_lines = lines_of(base, None);
+    if base_lines.len() == model.len()
+        && base_lines
+            .iter()
+            .zip(model.iter())
+            .all(|(a, b)| a.key == b.key)
+    {
+        return;
+    }
+    *model = carry_over(model, base_lines);
+}
+
+/// `after` with the tags of lines that `before` already had unchanged.
+fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
+    let a: Vec<&str> = before.iter().map(|l| l.key.as_str()).collect();
+    let b: Vec<&str> = after.iter().map(|l| l.key.as_str()).collect();
+    for op in diff::ops(&a, &b) {
+        if let diff::Op::Equal { old, new, len } = op {
+            for k in 0..len {
+                after[new + k].origin = before[old + k].origin;
+            }
+        }
+    }
+    after
+}
+
+fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
+    if let Some(original) = &change.original {
+        resync(model, original);
+    }
+    match change.tool.as_str() {
+        "Write" => {
+            let content = change.content.as_deref().unwrap_or_default();
+            let written = lines_of(content, Some(origin));
+            *model = if change.created == Some(true) || model.is_empty() {
+                written
+            } else {
+                // An overwrite that keeps lines did not write them.
+                carry_over(model, written)
+            };
+            true
+        }
+        "Edit" | "MultiEdit" => {
+            if !change.hunks.is_empty() && apply_hunks(model, &change.hunks, origin) {
+                return true;
+            }
+            apply_strings(model, change, origin)
+        }
+        // Notebook cells are JSON inside the file; they are not line-attributed.
+        _ => false,
+    }
+}
+
+/// Applies `structuredPatch` hunks by line number, checking their context and removed
+/// lines against the model (searching nearby when the model drifted).
+fn apply_hunks(
+    model: &mut Vec<Line>,
+    hunks: &[observatory_transcript::Hunk],
+    origin: Origin,
+) -> bool {
+    let mut out: Vec<Line> = Vec::with_capacity(model.len() + 16);
+    let mut pos = 0usize;
+    for h in hunks {
+        let old: Vec<String> = h
+            .lines
+            .iter()
+            .filter(|l| !l.starts_with('+') && !l.starts_with('\\'))
+            .map(|l| normalize(l.get(1..).unwrap_or_default()))
+            .collect();
+        let want = (h.old_start as usize).saturating_sub(1).max(pos);
+        let Some(at) = find_block(model, &old, want, pos) else {
+            return false;
+        };
+        out.extend(model[pos..at].iter().cloned());
+        let mut k = at;
+        for l in &h.lines {
+            let text = l.get(1..).unwrap_or_default();
+            match l.as_bytes().first() {
+                Some(b'+') => out.push(Line {
+                    key: normalize(text),
+                    origin: Some(origin),
+                }),
+                Some(b'-') => k += 1,
+                Some(b'\\') => {}
+                _ => {
+                    out.push(model[k].clone());
+                    k += 1;
+                }
+            }
+        }
+        pos = k;
+    }
+    out.extend(model[pos..].iter().cloned());
+    *model = out;
+    true
+}
+
+/// Where `block` occurs in `model`, at `want` or the nearest position at or after
+/// `min`.
+fn find_block(model: &[Line], block: &[String], want: usize, min: usize) -> Option<usize> {
+    let fits = |at: usize| {
+        at + block.len() <= model.len()
+            && block
+                .iter()
+                .enumerate()
+                .all(|(k, b)| model[at + k].key == *b)
+    };
+    if fits(want) {
+        return Some(want);
+    }
+    let last = model.len().saturating_sub(block.len());
+    (1..=model.len()).find_map(|d| {
+        let up = want.checked_sub(d).filter(|&a| a >= min && fits(a));
+        let down = Some(want + d).filter(|&a| a <= last && fits(a));
+        up.or(down)
+    })
+}
+
+/// Applies Edit / MultiEdit strings by finding them in the model's text.
+fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
+    let mut placed_all = true;
+    for edit in &change.edits {
+        let text = join(model);
+        if edit.old_string.is_empty() {
+            if text.is_empty() {
+                *model = lines_of(&edit.new_string, Some(origin));
+            } else {
+                placed_all = false;
+            }
+            continue;
+        }
+        let (old, new) = (
+            normalize_block(&edit.old_string),
+            normalize_block(&edit.new_string),
+        );
+        let Some(start) = text.find(&old) else {
+            placed_all = false;
+            continue;
+        };
+        let new_text = if edit.replace_all {
+            text.replace(&old, &new)
+        } else {
+            format!("{}{new}{}", &text[..start], &text[start + old.len()..])
+        };
+        // Lines that were already there keep their tag (or stay a person's); the
+        // rest were written by this edit.
+        let mut after = lines_of(&new_text, Some(origin));
+        let mask = carry_over_mask(model, &after);
+        for (l, kept) in after.iter_mut().zip(mask) {
+            if let Some(o) = kept {
+                l.origin = o;
+            }
+        }
+        *model = after;
+    }
+    placed_all
+}
+
+/// For each line of `after`, `Some(origin)` of the unchanged line of `before` it
+/// corresponds to, `None` for a new line.
+fn carry_over_mask(before: &[Line], after: &[Line]) -> Vec<Option<Option<Origin>>> {
+    let a: Vec<&str> = before.iter().map(|l| l.key.as_str()).collect();
+    let b: Vec<&str> = after.iter().map(|l| l.key.as_str()).collect();
+    let mut out = vec![None; after.len()];
+    for op in diff::ops(&a, &b) {
+        if let diff::Op::Equal { old, new, len } = op {
+            for k in 0..len {
+                out[new + k] = Some(before[old + k].origin);
+            }
+        }
+    }
+    out
+}
+
+/// A multi-line string normalised line by line, to be found in [`join`]'s text.
+fn normalize_block(s: &str) -> String {
+    s.split('\n').map(normalize).collect::<Vec<_>>().join("\n")
+}
+
+/// The model's text. Keys are normalised, which is fine for locating an edit: the
+/// edit's strings are normalised the same way line by line.
+fn join(model: &[Line]) -> String {
+    let mut s = String::new();
+    for l in model {
+        s.push_str(&l.key);
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+use super::*;
+use observatory_transcript::{FileChange, Hunk, TextEdit};
+
+fn write(content: &str, created: bool) -> FileChange {
+    FileChange {
+        tool: "Write".into(),
+        path: "/p/a.py".into(),
+        edits: vec![],
+        content: Some(content.into()),
+        original: None,
+        hunks: vec![],
+        created: Some(created),
+        user_modified: false,
+        notebook_cell: None,
+        notebook_edit_mode: None,
+    }
+}
+
+fn edit(old: &str, new: &str, original: Option<&str>, hunks: Vec<Hunk>) -> FileChange {
+    FileChange {
+        tool: "Edit".into(),
+        edits: vec![TextEdit {
+            old_string: old.into(),
+            new_string: new.into(),
+            replace_all: false,
+        }],
+        content: None,
+        original: original.map(str::to_owned),
+        hunks,
+        created: None,
+        ..write("", false)
+    }
+}
+
+fn hunk(old_start: u64, lines: &[&str]) -> Hunk {
+    let old_lines = lines.iter().filter(|l| !l.starts_with('+')).count() as u64;
+    let new_lines = lines.iter().filter(|l| !l.starts_with('-')).count() as u64;
+    Hunk {
+        old_start,
+        old_lines,
+        new_start: old_start,
+        new_lines,
+        lines: lines.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn blame(history: &[FileChange], current: &str) -> Vec<Option<Origin>> {
+    let refs: Vec<&FileChange> = history.iter().collect();
+    replay(&refs).map_onto(current)
+}
+
+const BASE: &str = "def a():\n    return 1\n\ndef b():\n    return 2\n";
+
+#[test]
+fn a_created_file_is_all_the_writer_s() {
+    assert_eq!(blame(&[write(BASE, true)], BASE), vec![Some(0); 5]);
+}
+
+#[test]
+fn hunks_attribute_only_changed_lines() {
+    let after = "def a():\n    return 10\n\ndef b():\n    return 2\n";
+    let h = hunk(
+        1,
+        &[
+            " def a():",
+            "-    return 1",
+            "+    return 10",
+            " ",
+            " def b():",
+        ],
+    );
+    let got = blame(
+        &[
+            write(BASE, true),
+            edit("return 1", "return 10", Some(BASE), vec![h]),
+        ],
+        after,
+    );
+    assert_eq!(got, vec![Some(0), Some(1), Some(0), Some(0), Some(0)]);
+}
+
+#[test]
+fn string_edits_without_patch_are_located_in_the_text() {
+    let after = "def a():\n    return 10\n\ndef b():\n    return 2\n";
+    let got = blame(
+        &[
+            write(BASE, true),
+            edit("    return 1\n", "    return 10\n", None, vec![]),
+        ],
+        after,
+    );
+    assert_eq!(got, vec![Some(0), Some(1), Some(0), Some(0), Some(0)]);
+}
+
+#[test]
+fn human_changes_lose_attribution_and_untouched_lines_keep_it() {
+    // A person inserts a header, edits b's body and re-indents nothing else.
+    let current = "# header\nimport os\n\ndef a():\n    return 1\n\ndef b():\n    return 3\n";
+    let got = blame(&[write(BASE, true)], current);
+    assert_eq!(
+        got,
+        vec![None, None, None, Some(0), Some(0), Some(0), Some(0), None]
+    );
+}
+
+#[test]
+fn reindenting_is_not_authorship() {
+    let current = "def a():\n        return 1\n\ndef b():\n  return 2\n";
+    assert_eq!(blame(&[write(BASE, true)], current), vec![Some(0); 5]);
+}
+
+#[test]
+fn moved_blocks_keep_attribution() {
+    let agent = "def helper_function():\n    compute_everything_now()\n";
+    let human = "x = 1\ny = 2\nz = 3\n";
+    let history = [write(&format!("{human}{agent}"), true)];
+    // Everything was the agent's here; now a person wrote a new first half and moved
+    // the agent's function to the top.
+    let refs: Vec<&FileChange> = history.iter().collect();
+    let r = replay(&refs);
+    let moved = format!("{agent}q = 9\nx = 1\ny = 2\nz = 3\n");
+    let got = r.map_onto(&moved);
+    assert_eq!(got[0], Some(0), "{got:?}");
+    assert_eq!(got[1], Some(0), "{got:?}");
+    assert_eq!(got[2], None);
+}
+
+#[test]
+fn later_edits_overwrite_and_reverts_leave_nothing() {
+    let v1 = "a = 1\nb = 2\n";
+    let v2 = "a = 1\nb = 20\n";
+    let v3 = "a = 1\nb = 200\n";
+    let h2 = hunk(1, &[" a = 1", "-b = 2", "+b = 20"]);
+    let h3 = hunk(1, &[" a = 1", "-b = 20", "+b = 200"]);
+    let history = [
+        write(v1, true),
+        edit("b = 2", "b = 20", Some(v1), vec![h2]),
+        edit("b = 20", "b = 200", Some(v2), vec![h3]),
+    ];
+    assert_eq!(blame(&history, v3), vec![Some(0), Some(2)]);
+    // The last edit was reverted by hand: its line is gone, and so is its tag.
+    assert_eq!(blame(&history, v2), vec![Some(0), None]);
+}
+
+#[test]
+fn original_file_resyncs_after_human_changes_in_between() {
+    let v1 = "one\ntwo\nthree\n";
+    // A person rewrote "two" before the agent's next edit, which records the file as
+    // it found it.
+    let seen = "one\nTWO by hand\nthree\n";
+    let after = "one\nTWO by hand\nthree\nfour\n";
+    let h = hunk(2, &[" TWO by hand", " three", "+four"]);
+    let got = blame(
+        &[
+            write(v1, true),
+            edit("three\n", "three\nfour\n", Some(seen), vec![h]),
+        ],
+        after,
+    );
+    assert_eq!(got, vec![Some(0), None, Some(0), Some(1)]);
+}
+
+#[test]
+fn overwrite_keeps_the_tags_of_lines_it_did_not_change() {
+    let v2 = "def a():\n    return 1\n\ndef b():\n    return 22\n";
+    let got = blame(&[write(BASE, true), write(v2, false)], v2);
+    assert_eq!(got, vec![Some(0), Some(0), Some(0), Some(0), Some(1)]);
+}
+
+#[test]
+fn blank_lines_belong_to_their_block() {
+    let agent = "fn a() {}\n\nfn b() {}\n";
+    let got = blame(&[write(agent, true)], &format!("{agent}\nhuman();\n"));
+    assert_eq!(got, vec![Some(0), Some(0), Some(0), None, None]);
+}
+
+#[test]
+fn drifted_hunks_are_found_nearby() {
+    // The model has two extra lines at the top that the agent's patch did not know.
+    let v1 = "x\ny\nz\n";
+    let h = hunk(1, &[" x", "-y", "+Y", " z"]);
+    let refs_history = [
+        write("pre1\npre2\nx\ny\nz\n", true),
+        edit("y", "Y", None, vec![h]),
+    ];
+    assert_eq!(
+        blame(&refs_history, "pre1\npre2\nx\nY\nz\n"),
+        vec![Some(0), Some(0), Some(0), Some(1), Some(0)]
+    );
+    let _ = v1;
+}
