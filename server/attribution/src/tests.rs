@@ -76,7 +76,8 @@ fn hunks_attribute_only_changed_lines() {
         ],
         after,
     );
-    assert_eq!(got, vec![Some(0), Some(1), Some(0), Some(0), Some(0)]);
+    // The blank line sits between two changes' lines, so it belongs to neither.
+    assert_eq!(got, vec![Some(0), Some(1), None, Some(0), Some(0)]);
 }
 
 #[test]
@@ -89,7 +90,7 @@ fn string_edits_without_patch_are_located_in_the_text() {
         ],
         after,
     );
-    assert_eq!(got, vec![Some(0), Some(1), Some(0), Some(0), Some(0)]);
+    assert_eq!(got, vec![Some(0), Some(1), None, Some(0), Some(0)]);
 }
 
 #[test]
