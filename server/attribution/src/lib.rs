@@ -19,6 +19,7 @@
 //! - A blank line belongs to its block: it is attributed only when the nearest
 //!   non-blank lines above and below it carry the same tag.
 
+pub mod blame;
 mod diff;
 pub mod paths;
 

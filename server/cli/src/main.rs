@@ -70,6 +70,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Which agent conversation wrote each line of a file, like `git blame`
+    Blame {
+        file: PathBuf,
+        /// The workspace the file's path is relative to [default: its git checkout,
+        /// else its directory]
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Rewrite recorded paths starting with FROM to start with TO (repeatable), for
+        /// transcripts made in another checkout or on another machine
+        #[arg(long = "map", value_name = "FROM=TO", value_parser = parse_mapping)]
+        mappings: Vec<observatory_attribution::paths::PathMapping>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every conversation that touched a file, newest first
     Files {
         /// An absolute path, or a relative one matched against the end of recorded paths
@@ -143,6 +157,19 @@ struct SearchArgs {
     offset: usize,
     #[arg(long)]
     json: bool,
+}
+
+fn parse_mapping(s: &str) -> Result<observatory_attribution::paths::PathMapping, String> {
+    let (from, to) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not FROM=TO"))?;
+    if from.is_empty() || to.is_empty() {
+        return Err(format!("{s:?}: both FROM and TO must be paths"));
+    }
+    Ok(observatory_attribution::paths::PathMapping {
+        from: from.to_owned(),
+        to: to.to_owned(),
+    })
 }
 
 fn main() -> ExitCode {
@@ -334,6 +361,30 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_json(&rows)?;
             } else {
                 output::print_usage(group, &rows);
+            }
+        }
+        Command::Blame {
+            file,
+            root,
+            mappings,
+            json,
+        } => {
+            let store = open_store(cli.data_dir)?;
+            let file = std::path::absolute(&file)
+                .with_context(|| format!("resolving {}", file.display()))?;
+            let content =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let content = String::from_utf8_lossy(&content);
+            let root = match root {
+                Some(r) => std::path::absolute(r)?,
+                None => observatory_attribution::blame::workspace_root(&file),
+            };
+            let blame =
+                observatory_attribution::blame::blame(&store, &file, &root, &content, &mappings)?;
+            if json {
+                output::print_json(&output::blame_json(&file, &blame))?;
+            } else {
+                output::print_blame(&file, &content, &blame);
             }
         }
         Command::Files { path, json } => {

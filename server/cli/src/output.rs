@@ -275,3 +275,110 @@ pub fn print_touches(touches: &[FileTouch]) {
     }
     println!("{t}");
 }
+
+fn when(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn print_blame(
+    path: &std::path::Path,
+    content: &str,
+    blame: &observatory_attribution::blame::Blame,
+) {
+    use std::collections::BTreeSet;
+    let sessions: BTreeSet<&str> = blame
+        .lines
+        .iter()
+        .flatten()
+        .map(|&o| blame.writes[o as usize].session_id.as_str())
+        .collect();
+    println!(
+        "{}: {} of {} lines from {} agent conversation{}",
+        path.display(),
+        blame.attributed_lines(),
+        blame.lines.len(),
+        sessions.len(),
+        if sessions.len() == 1 { "" } else { "s" }
+    );
+    let width = blame.lines.len().to_string().len();
+    let mut prev: Option<u32> = None;
+    for (i, line) in observatory_attribution::split_lines(content).enumerate() {
+        let origin = blame.lines.get(i).copied().flatten();
+        let note = match origin {
+            Some(o) if prev == Some(o) => format!("{:<8} {:<16} {:<9} {:<30}", "", "", "", "⋮"),
+            Some(o) => {
+                let w = &blame.writes[o as usize];
+                let title: String = observatory_store::one_line(&w.conversation_title, 30);
+                format!(
+                    "{:<8} {:<16} {:<9} {:<30}",
+                    short(&w.session_id),
+                    when(w.at),
+                    w.tool,
+                    title
+                )
+            }
+            None => format!("{:<8} {:<16} {:<9} {:<30}", "", "", "", ""),
+        };
+        prev = origin;
+        println!("{note} {:>width$} │ {line}", i + 1);
+    }
+    let mut shown = BTreeSet::new();
+    let used: Vec<u32> = {
+        let mut v: Vec<u32> = blame.lines.iter().flatten().copied().collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if !used.is_empty() {
+        println!("\nPrompts:");
+    }
+    for o in used {
+        let w = &blame.writes[o as usize];
+        if let Some(p) = &w.prompt {
+            if shown.insert((w.session_id.clone(), p.clone())) {
+                println!(
+                    "  {}  {}",
+                    short(&w.session_id),
+                    observatory_store::one_line(p, 100)
+                );
+            }
+        }
+    }
+    if !blame.unplaced.is_empty() {
+        eprintln!("note: {} recorded change(s) could not be located in the file's history; their lines may be missing", blame.unplaced.len());
+    }
+}
+
+pub fn blame_json(
+    path: &std::path::Path,
+    blame: &observatory_attribution::blame::Blame,
+) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = blame
+        .runs()
+        .into_iter()
+        .map(|r| {
+            let w = &blame.writes[r.write as usize];
+            serde_json::json!({
+                "start_line": r.start,
+                "end_line": r.end,
+                "session_id": w.session_id,
+                "conversation_title": w.conversation_title,
+                "message_uuid": w.message_uuid,
+                "tool_use_id": w.tool_use_id,
+                "tool": w.tool,
+                "at": w.at,
+                "model": w.model,
+                "prompt": w.prompt,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "path": path,
+        "lines": blame.lines.len(),
+        "attributed_lines": blame.attributed_lines(),
+        "runs": runs,
+        "recorded_changes": blame.writes.len(),
+        "unplaced_changes": blame.unplaced.len(),
+    })
+}

@@ -27,6 +27,28 @@ pub trait Catalog {
     fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>>;
     /// The shape of a conversation's message tree.
     fn conversation_shape(&self, conversation_id: i64) -> Result<Shape>;
+    /// Successful writing tool calls (Edit, MultiEdit, Write, NotebookEdit) on files
+    /// named `file_name` anywhere, oldest first, with their exact changes: the input
+    /// of line attribution, which picks the paths that are the file it blames.
+    fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>>;
+}
+
+/// One successful file change recorded in a transcript.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedWrite {
+    /// The path as the tool call gave it.
+    pub path: String,
+    /// The conversation's project directory (its first `cwd`).
+    pub cwd: Option<String>,
+    pub session_id: String,
+    pub conversation_title: String,
+    pub message_uuid: String,
+    pub tool_use_id: String,
+    pub tool: String,
+    pub at: Option<DateTime<Utc>>,
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+    pub change: FileChange,
 }
 
 /// How a conversation's messages hang together.
@@ -271,6 +293,64 @@ pub fn one_line(s: &str, max: usize) -> String {
 }
 
 impl Catalog for Store {
+    fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>> {
+        let sql = format!(
+            "SELECT t.path, c.project, c.session_key, {TITLE_SQL}, m.uuid, t.tool_use_id, t.name, t.ts, m.model,
+                    (SELECT d.text FROM docs d WHERE d.message_id = t.prompt_id AND d.kind = 'prompt' LIMIT 1),
+                    t.change
+             FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id JOIN messages m ON m.id = t.message_id
+             WHERE (t.path = ?1 OR t.path LIKE ?2 ESCAPE '\\') AND t.failed = 0 AND t.change IS NOT NULL
+             ORDER BY t.ts, t.id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![file_name, format!("%/{}", like_escape(file_name))],
+            |r| {
+                Ok((
+                    RecordedWrite {
+                        path: r.get(0)?,
+                        cwd: r.get(1)?,
+                        session_id: r.get(2)?,
+                        conversation_title: one_line(&r.get::<_, String>(3)?, 120),
+                        message_uuid: r.get(4)?,
+                        tool_use_id: r.get(5)?,
+                        tool: r.get(6)?,
+                        at: from_ms(r.get(7)?),
+                        model: r.get(8)?,
+                        prompt: r.get(9)?,
+                        change: FileChange {
+                            tool: String::new(),
+                            path: String::new(),
+                            edits: Vec::new(),
+                            content: None,
+                            original: None,
+                            hunks: Vec::new(),
+                            created: None,
+                            user_modified: false,
+                            notebook_cell: None,
+                            notebook_edit_mode: None,
+                        },
+                    },
+                    r.get::<_, String>(10)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut w, change) = row?;
+            match serde_json::from_str::<FileChange>(&change) {
+                Ok(c) => {
+                    w.change = c;
+                    out.push(w);
+                }
+                Err(e) => {
+                    tracing::warn!(tool_use_id = %w.tool_use_id, error = %e, "stored change is unreadable; skipped")
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn conversation_shape(&self, conversation_id: i64) -> Result<Shape> {
         let sql = "WITH m AS (SELECT uuid, parent_uuid, logical_parent_uuid, is_sidechain FROM messages WHERE conversation_id = ?1),
                         kids AS (SELECT COALESCE(parent_uuid, logical_parent_uuid) AS p, count(*) AS n FROM m

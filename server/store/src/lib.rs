@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use catalog::{
-    one_line, Catalog, ConversationFilter, ConversationSummary, Counts, FileTouch, Shape,
-    UsageGroup, UsageRow,
+    one_line, Catalog, ConversationFilter, ConversationSummary, Counts, FileTouch, RecordedWrite,
+    Shape, UsageGroup, UsageRow,
 };
 pub use ingest::{FileReport, IndexReport, Progress};
 pub use search::{SearchHit, SearchPage, SearchQuery};

@@ -1,0 +1,139 @@
+//! Blame for a file: its recorded history from the store, matched by path, replayed
+//! and mapped onto the content.
+
+use std::path::{Path, PathBuf};
+
+use observatory_store::{Catalog, RecordedWrite};
+use observatory_transcript::FileChange;
+use serde::Serialize;
+
+use crate::paths::{map_path, score, Match, PathMapping};
+use crate::{replay, Origin, Replay};
+
+/// The directory a file's path is taken relative to: the enclosing git checkout,
+/// else the file's own directory.
+pub fn workspace_root(file: &Path) -> PathBuf {
+    let start = file.parent().unwrap_or(Path::new("/"));
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(start)
+        .to_path_buf()
+}
+
+/// The recorded writes that are this file, oldest first.
+pub fn history(
+    catalog: &dyn Catalog,
+    file: &Path,
+    root: &Path,
+    mappings: &[PathMapping],
+) -> observatory_store::Result<Vec<RecordedWrite>> {
+    let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+        return Ok(Vec::new());
+    };
+    let local_abs = file.to_string_lossy();
+    let local_rel = file.strip_prefix(root).ok().and_then(Path::to_str);
+    let rel_depth = local_rel.map_or(1, |r| Path::new(r).components().count());
+    let scored: Vec<(Match, RecordedWrite)> = catalog
+        .writes_to_files_named(name)?
+        .into_iter()
+        .filter_map(|w| {
+            let cwd = w.cwd.as_deref().map(|c| map_path(c, mappings));
+            // The call's own path and the path in its result can differ (tools that
+            // rewrite transcripts, symlinked checkouts); either may be the file.
+            let best = [&w.path, &w.change.path]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| {
+                    score(
+                        &map_path(p, mappings),
+                        cwd.as_deref(),
+                        &local_abs,
+                        local_rel,
+                    )
+                })
+                .max()?;
+            Some((best, w))
+        })
+        .collect();
+    let Some(top) = scored.iter().map(|(m, _)| *m).max() else {
+        return Ok(Vec::new());
+    };
+    let keep = |m: Match| match top {
+        // The same file seen from several machines or checkouts.
+        Match::Exact | Match::Relative => m >= Match::Relative,
+        // Guesses: only the best suffix, and at least as deep as the local path (up
+        // to two components), so `src/lib.rs` does not match every `lib.rs`.
+        Match::Suffix(n) => m == top && n >= rel_depth.min(2),
+    };
+    Ok(scored
+        .into_iter()
+        .filter(|(m, _)| keep(*m))
+        .map(|(_, w)| w)
+        .collect())
+}
+
+/// Attribution of one file's content.
+#[derive(Debug, Clone, Serialize)]
+pub struct Blame {
+    /// The recorded changes considered, oldest first.
+    pub writes: Vec<RecordedWrite>,
+    /// For each line of the content, the index in `writes` of the change that wrote
+    /// it.
+    pub lines: Vec<Option<Origin>>,
+    /// Changes whose text could not be located (attribution may miss their lines).
+    pub unplaced: Vec<Origin>,
+}
+
+/// A run of consecutive lines written by the same change (1-based, inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Run {
+    pub start: usize,
+    pub end: usize,
+    pub write: Origin,
+}
+
+impl Blame {
+    pub fn runs(&self) -> Vec<Run> {
+        let mut out: Vec<Run> = Vec::new();
+        for (i, o) in self.lines.iter().enumerate() {
+            let Some(o) = *o else { continue };
+            match out.last_mut() {
+                Some(r) if r.write == o && r.end == i => r.end = i + 1,
+                _ => out.push(Run {
+                    start: i + 1,
+                    end: i + 1,
+                    write: o,
+                }),
+            }
+        }
+        out
+    }
+
+    pub fn attributed_lines(&self) -> usize {
+        self.lines.iter().filter(|l| l.is_some()).count()
+    }
+}
+
+/// Replays a history; reusable across edits of the same buffer.
+pub fn replay_history(writes: &[RecordedWrite]) -> Replay {
+    let changes: Vec<&FileChange> = writes.iter().map(|w| &w.change).collect();
+    replay(&changes)
+}
+
+/// Blames `content` as the content of `file`.
+pub fn blame(
+    catalog: &dyn Catalog,
+    file: &Path,
+    root: &Path,
+    content: &str,
+    mappings: &[PathMapping],
+) -> observatory_store::Result<Blame> {
+    let writes = history(catalog, file, root, mappings)?;
+    let replayed = replay_history(&writes);
+    Ok(Blame {
+        lines: replayed.map_onto(content),
+        unplaced: replayed.unplaced.clone(),
+        writes,
+    })
+}
