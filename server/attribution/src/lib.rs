@@ -22,6 +22,7 @@
 pub mod blame;
 mod diff;
 pub mod paths;
+pub mod symbols;
 
 use observatory_transcript::FileChange;
 

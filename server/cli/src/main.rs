@@ -382,7 +382,7 @@ fn run(cli: Cli) -> Result<()> {
             let blame =
                 observatory_attribution::blame::blame(&store, &file, &root, &content, &mappings)?;
             if json {
-                output::print_json(&output::blame_json(&file, &blame))?;
+                output::print_json(&output::blame_json(&file, &content, &blame))?;
             } else {
                 output::print_blame(&file, &content, &blame);
             }

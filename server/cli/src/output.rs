@@ -330,6 +330,30 @@ pub fn print_blame(
         v.dedup();
         v
     };
+    if let Some(syms) = observatory_attribution::symbols::symbols(path, content) {
+        let changed = observatory_attribution::symbols::attribute(&syms, &blame.lines);
+        if !changed.is_empty() {
+            println!("\nSymbols changed by agents:");
+        }
+        for s in changed {
+            let latest = s
+                .lines_by_change
+                .keys()
+                .max()
+                .map(|&o| &blame.writes[o as usize]);
+            let lines: usize = s.lines_by_change.values().sum();
+            if let Some(w) = latest {
+                println!(
+                    "  {:<40} {:>4} lines  latest: {} {} ({})",
+                    s.symbol.qualified_name,
+                    lines,
+                    short(&w.session_id),
+                    observatory_store::one_line(&w.conversation_title, 40),
+                    ago(w.at)
+                );
+            }
+        }
+    }
     if !used.is_empty() {
         println!("\nPrompts:");
     }
@@ -352,8 +376,27 @@ pub fn print_blame(
 
 pub fn blame_json(
     path: &std::path::Path,
+    content: &str,
     blame: &observatory_attribution::blame::Blame,
 ) -> serde_json::Value {
+    let symbols = observatory_attribution::symbols::symbols(path, content).map(|syms| {
+        observatory_attribution::symbols::attribute(&syms, &blame.lines)
+            .into_iter()
+            .map(|s| {
+                let changes: Vec<serde_json::Value> = s
+                    .lines_by_change
+                    .iter()
+                    .map(|(&o, &n)| {
+                        let w = &blame.writes[o as usize];
+                        serde_json::json!({"session_id": w.session_id, "conversation_title": w.conversation_title,
+                            "tool_use_id": w.tool_use_id, "at": w.at, "lines": n})
+                    })
+                    .collect();
+                serde_json::json!({"name": s.symbol.qualified_name, "kind": s.symbol.kind,
+                    "start_line": s.symbol.start_line, "end_line": s.symbol.end_line, "changes": changes})
+            })
+            .collect::<Vec<_>>()
+    });
     let runs: Vec<serde_json::Value> = blame
         .runs()
         .into_iter()
@@ -380,5 +423,6 @@ pub fn blame_json(
         "runs": runs,
         "recorded_changes": blame.writes.len(),
         "unplaced_changes": blame.unplaced.len(),
+        "symbols": symbols,
     })
 }
