@@ -204,7 +204,42 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
             if !change.hunks.is_empty() && apply_hunks(model, &change.hunks, origin) {
                 return true;
             }
-            apply_strings(model, change, origin)
+            let unplaced = apply_strings(model, change, origin);
+            if unplaced.is_empty() {
+                return true;
+            }
+            // The file's earlier content is unknown (its history starts before the
+            // transcripts) or diverged: keep what the edit wrote as fragments, which
+            // the final diff finds in the content wherever they are.
+            if unplaced.len() == change.edits.len() && !change.hunks.is_empty() {
+                for h in &change.hunks {
+                    append_fragment(
+                        model,
+                        h.lines.iter().filter_map(|l| match l.as_bytes().first() {
+                            Some(b'+') => Some((l.get(1..).unwrap_or_default(), Some(origin))),
+                            Some(b' ') => Some((l.get(1..).unwrap_or_default(), None)),
+                            _ => None,
+                        }),
+                    );
+                }
+            } else {
+                for &i in &unplaced {
+                    // Lines the edit kept from its old string were not written by it.
+                    let e = &change.edits[i];
+                    let before: Vec<Line> = lines_of(&e.old_string, None);
+                    let after = lines_of(&e.new_string, Some(origin));
+                    let kept = carry_over_mask(&before, &after);
+                    let texts: Vec<&str> = split_lines(&e.new_string).collect();
+                    append_fragment(
+                        model,
+                        texts
+                            .iter()
+                            .zip(kept)
+                            .map(|(t, k)| (*t, if k.is_some() { None } else { Some(origin) })),
+                    );
+                }
+            }
+            false
         }
         // Notebook cells are JSON inside the file; they are not line-attributed.
         _ => false,
@@ -276,16 +311,39 @@ fn find_block(model: &[Line], block: &[String], want: usize, min: usize) -> Opti
     })
 }
 
-/// Applies Edit / MultiEdit strings by finding them in the model's text.
-fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
-    let mut placed_all = true;
-    for edit in &change.edits {
+/// Never equal to a normalised line: separates fragments so that the diff does not
+/// join them into one block.
+const GAP: &str = "\u{1}gap";
+
+fn append_fragment<'a>(
+    model: &mut Vec<Line>,
+    lines: impl Iterator<Item = (&'a str, Option<Origin>)>,
+) {
+    model.push(Line {
+        key: GAP.to_owned(),
+        origin: None,
+    });
+    model.extend(lines.map(|(text, origin)| Line {
+        key: normalize(text),
+        origin,
+    }));
+    model.push(Line {
+        key: GAP.to_owned(),
+        origin: None,
+    });
+}
+
+/// Applies Edit / MultiEdit strings by finding them in the model's text. Returns the
+/// indices of the edits that could not be located.
+fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> Vec<usize> {
+    let mut unplaced = Vec::new();
+    for (i, edit) in change.edits.iter().enumerate() {
         let text = join(model);
         if edit.old_string.is_empty() {
             if text.is_empty() {
                 *model = lines_of(&edit.new_string, Some(origin));
             } else {
-                placed_all = false;
+                unplaced.push(i);
             }
             continue;
         }
@@ -294,7 +352,7 @@ fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> 
             normalize_block(&edit.new_string),
         );
         let Some(start) = text.find(&old) else {
-            placed_all = false;
+            unplaced.push(i);
             continue;
         };
         let new_text = if edit.replace_all {
@@ -313,7 +371,7 @@ fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> 
         }
         *model = after;
     }
-    placed_all
+    unplaced
 }
 
 /// For each line of `after`, `Some(origin)` of the unchanged line of `before` it

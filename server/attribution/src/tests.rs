@@ -190,3 +190,32 @@ fn drifted_hunks_are_found_nearby() {
     );
     let _ = v1;
 }
+
+#[test]
+fn edits_to_files_with_unknown_history_are_found_by_content() {
+    // The file existed before any transcript; the edit records neither originalFile
+    // nor a patch that fits, only its strings.
+    let current = "old line one\nold line two\nnew line written by the agent\nold line three\n";
+    let e = edit(
+        "old line two\n",
+        "old line two\nnew line written by the agent\n",
+        None,
+        vec![],
+    );
+    assert_eq!(blame(&[e], current), vec![None, None, Some(0), None]);
+
+    // Same with only a structuredPatch (claude-code-viewer's CLAUDE.md edits).
+    let h = hunk(
+        40,
+        &[
+            " context before",
+            "-removed",
+            "+added by the agent",
+            " context after",
+        ],
+    );
+    let mut e = edit("removed", "added by the agent", None, vec![h]);
+    e.edits[0].old_string = "something not in the model".into();
+    let current = "x\ncontext before\nadded by the agent\ncontext after\ny\n";
+    assert_eq!(blame(&[e], current), vec![None, None, Some(0), None, None]);
+}
