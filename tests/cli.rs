@@ -430,3 +430,72 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn blame_attributes_the_ai_blame_fixture() {
+    let env = Env::new();
+    let base = fixtures().join("ai-blame/tests/examples");
+    env.ok(&[
+        "index",
+        "--claude-dir",
+        base.join("simple-home/.claude").to_str().expect("path"),
+    ]);
+    let file = base.join("simple/example.py");
+    let file_s = file.to_str().expect("path");
+
+    let human = env.ok(&["blame", file_s]);
+    assert!(
+        human.contains("16 of 16 lines from 1 agent conversation"),
+        "{human}"
+    );
+    assert!(
+        human.contains("Symbols changed by agents:") && human.contains("greet"),
+        "{human}"
+    );
+    assert!(
+        human.contains("make some minor random test changes to all files in this repo"),
+        "{human}"
+    );
+
+    let json = env.json(&["blame", file_s, "--json"]);
+    let runs = json["runs"].as_array().expect("runs");
+    let spans: Vec<(u64, u64, &str)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["start_line"].as_u64().unwrap_or(0),
+                r["end_line"].as_u64().unwrap_or(0),
+                r["tool"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        vec![(1, 8, "Write"), (9, 10, "Edit"), (11, 16, "Write")]
+    );
+    assert_eq!(json["symbols"][0]["name"], "greet");
+
+    // Mapping the recorded checkout onto another one matches by absolute path.
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    let copy = elsewhere.path().join("example.py");
+    std::fs::copy(&file, &copy).expect("copy");
+    let mapping = format!(
+        "/Users/cjm/repos/ai-blame-test={}",
+        elsewhere.path().display()
+    );
+    let mapped = env.json(&[
+        "blame",
+        copy.to_str().expect("path"),
+        "--root",
+        "/",
+        "--map",
+        &mapping,
+        "--json",
+    ]);
+    assert_eq!(mapped["attributed_lines"], 16, "{mapped}");
+
+    let missing = env.fail(&["blame", "/no/such/file.py"]);
+    assert!(missing.contains("reading /no/such/file.py"), "{missing}");
+    let bad_map = env.fail(&["blame", file_s, "--map", "nonsense"]);
+    assert!(bad_map.contains("FROM=TO"), "{bad_map}");
+}
