@@ -66,11 +66,51 @@ pub fn history(
         // to two components), so `src/lib.rs` does not match every `lib.rs`.
         Match::Suffix(n) => m == top && n >= rel_depth.min(2),
     };
-    Ok(scored
+    let mut writes: Vec<RecordedWrite> = scored
         .into_iter()
         .filter(|(m, _)| keep(*m))
         .map(|(_, w)| w)
-        .collect())
+        .collect();
+    follow_renames(catalog, &mut writes, MAX_RENAMES)?;
+    Ok(writes)
+}
+
+/// Longest chain of shell moves followed back.
+const MAX_RENAMES: usize = 8;
+
+/// Prepends the history a file had under its earlier names (`mv old new`).
+fn follow_renames(
+    catalog: &dyn Catalog,
+    writes: &mut Vec<RecordedWrite>,
+    depth: usize,
+) -> observatory_store::Result<()> {
+    let moves: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = writes
+        .iter()
+        .filter_map(|w| w.change.renamed_from.clone().map(|from| (from, w.at)))
+        .collect();
+    if depth == 0 || moves.is_empty() {
+        return Ok(());
+    }
+    let mut earlier = Vec::new();
+    for (from, at) in moves {
+        let Some(name) = Path::new(&from).file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        // The old path was recorded on the same machine as the move: compare exactly.
+        earlier.extend(
+            catalog
+                .writes_to_files_named(name)?
+                .into_iter()
+                .filter(|w| w.path == from || w.change.path == from)
+                .filter(|w| w.at <= at),
+        );
+    }
+    follow_renames(catalog, &mut earlier, depth - 1)?;
+    earlier.append(writes);
+    earlier.sort_by(|a, b| a.at.cmp(&b.at));
+    earlier.dedup_by(|a, b| a.tool_use_id == b.tool_use_id);
+    *writes = earlier;
+    Ok(())
 }
 
 /// Attribution of one file's content.

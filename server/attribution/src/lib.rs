@@ -241,6 +241,9 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
             }
             false
         }
+        // A shell move: the content is unchanged, its history goes on under the new
+        // name.
+        "Bash" if change.renamed_from.is_some() => true,
         // Notebook cells are JSON inside the file; they are not line-attributed.
         _ => false,
     }

@@ -13,6 +13,7 @@ fn write(content: &str, created: bool) -> FileChange {
         user_modified: false,
         notebook_cell: None,
         notebook_edit_mode: None,
+        renamed_from: None,
     }
 }
 

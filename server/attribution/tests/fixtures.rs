@@ -239,3 +239,26 @@ fn sniffly_claude_md_write_then_edits() {
         );
     }
 }
+
+/// A file written, then moved with `git mv` in a Bash call, keeps its history.
+#[test]
+fn history_follows_shell_moves() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let proj = dir.path().join("projects/-w");
+    std::fs::create_dir_all(&proj).expect("mkdir");
+    let lines = [
+        r#"{"type":"user","uuid":"u1","parentUuid":null,"sessionId":"s","cwd":"/w","timestamp":"2025-01-01T00:00:00.000Z","message":{"role":"user","content":"write and move it"}}"#,
+        r#"{"type":"assistant","uuid":"a1","parentUuid":"u1","sessionId":"s","cwd":"/w","timestamp":"2025-01-01T00:00:01.000Z","message":{"id":"m1","role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"/w/old_name.py","content":"def moved_function():\n    return 42\n"}}]}}"#,
+        r#"{"type":"user","uuid":"u2","parentUuid":"a1","sessionId":"s","cwd":"/w","timestamp":"2025-01-01T00:00:02.000Z","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"File created successfully at: /w/old_name.py"}]},"toolUseResult":{"type":"create","filePath":"/w/old_name.py","content":"def moved_function():\n    return 42\n","structuredPatch":[],"originalFile":null}}"#,
+        r#"{"type":"assistant","uuid":"a2","parentUuid":"u2","sessionId":"s","cwd":"/w","timestamp":"2025-01-01T00:00:03.000Z","message":{"id":"m2","role":"assistant","content":[{"type":"tool_use","id":"t2","name":"Bash","input":{"command":"git mv old_name.py pkg/new_name.py && git status"}}]}}"#,
+        r#"{"type":"user","uuid":"u3","parentUuid":"a2","sessionId":"s","cwd":"/w","timestamp":"2025-01-01T00:00:04.000Z","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t2","content":"renamed"}]},"toolUseResult":{"stdout":"renamed","stderr":"","interrupted":false,"isImage":false}}"#,
+    ];
+    std::fs::write(proj.join("s.jsonl"), lines.join("\n") + "\n").expect("write");
+    let store = store_of(dir.path());
+    let (b, _) = blame_at(
+        &store,
+        "pkg/new_name.py",
+        "def moved_function():\n    return 42\n",
+    );
+    assert_eq!(tool_ids(&b), vec![Some("t1"), Some("t1")]);
+}

@@ -27,9 +27,10 @@ pub trait Catalog {
     fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>>;
     /// The shape of a conversation's message tree.
     fn conversation_shape(&self, conversation_id: i64) -> Result<Shape>;
-    /// Successful writing tool calls (Edit, MultiEdit, Write, NotebookEdit) on files
-    /// named `file_name` anywhere, oldest first, with their exact changes: the input
-    /// of line attribution, which picks the paths that are the file it blames.
+    /// Successful writing tool calls (Edit, MultiEdit, Write, NotebookEdit) and shell
+    /// moves onto files named `file_name` anywhere, oldest first, with their exact
+    /// changes: the input of line attribution, which picks the paths that are the file
+    /// it blames.
     fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>>;
 }
 
@@ -318,18 +319,7 @@ impl Catalog for Store {
                         at: from_ms(r.get(7)?),
                         model: r.get(8)?,
                         prompt: r.get(9)?,
-                        change: FileChange {
-                            tool: String::new(),
-                            path: String::new(),
-                            edits: Vec::new(),
-                            content: None,
-                            original: None,
-                            hunks: Vec::new(),
-                            created: None,
-                            user_modified: false,
-                            notebook_cell: None,
-                            notebook_edit_mode: None,
-                        },
+                        change: FileChange::default(),
                     },
                     r.get::<_, String>(10)?,
                 ))
@@ -568,7 +558,7 @@ impl Store {
             messages: q("SELECT count(*) FROM messages")?,
             tool_calls: q("SELECT count(*) FROM tool_calls")?,
             file_touches: q("SELECT count(*) FROM tool_calls WHERE path IS NOT NULL")?,
-            edits: q("SELECT count(*) FROM tool_calls WHERE change IS NOT NULL AND failed = 0")?,
+            edits: q("SELECT count(*) FROM tool_calls WHERE change IS NOT NULL AND failed = 0 AND name != 'Bash'")?,
             warnings: q("SELECT COALESCE(sum(warning_count), 0) FROM sources")?,
             raw_bytes: q("SELECT COALESCE(sum(offset), 0) FROM sources")?,
         })

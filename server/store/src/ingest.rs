@@ -11,7 +11,9 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use observatory_transcript::changes::{change_from, is_writing_tool, touched_path};
+use observatory_transcript::changes::{
+    change_from, is_writing_tool, renames_in_command, touched_path,
+};
 use observatory_transcript::discover::{classify, transcript_files};
 use observatory_transcript::{
     parse_line, Block, LineReader, Message, ParseError, ReadLine, Record, Role, TranscriptFile,
@@ -884,9 +886,24 @@ fn apply_message(
                 input,
             } => {
                 add_doc("tool_input", Some(name), &tool_input_text(name, input))?;
-                let path = touched_path(name, input);
+                let mut path = touched_path(name, input).map(str::to_owned);
                 // Keep the input of writing tools until the result says what happened.
-                let pending = is_writing_tool(name).then(|| input.to_string());
+                let mut pending = is_writing_tool(name).then(|| input.to_string());
+                if name == "Bash" {
+                    // A shell move of one file: its history continues under the new
+                    // name. The change is known now; the result says if it happened.
+                    let command = input
+                        .get("command")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if let Some(rename) = renames_in_command(command, m.cwd.as_deref())
+                        .into_iter()
+                        .next()
+                    {
+                        path = Some(rename.path.clone());
+                        pending = serde_json::to_string(&rename).ok();
+                    }
+                }
                 tx.prepare_cached(
                     "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(tool_use_id) DO NOTHING",
@@ -919,7 +936,11 @@ fn apply_message(
                 let Some((call_id, name, pending)) = call else {
                     continue;
                 };
-                let change = if failed || !is_writing_tool(&name) {
+                let change = if failed {
+                    None
+                } else if name == "Bash" {
+                    pending
+                } else if !is_writing_tool(&name) {
                     None
                 } else {
                     pending

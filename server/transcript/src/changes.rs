@@ -26,7 +26,7 @@ pub struct TextEdit {
 }
 
 /// What a writing tool call did to one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
     pub tool: String,
     pub path: String,
@@ -51,6 +51,9 @@ pub struct FileChange {
     pub notebook_cell: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notebook_edit_mode: Option<String>,
+    /// A shell `mv` moved the file at this path to `path` (no content change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// Tools whose calls change a file.
@@ -134,6 +137,7 @@ pub fn change_from(tool: &str, input: &Value, result: Option<&Value>) -> Option<
         user_modified: false,
         notebook_cell: None,
         notebook_edit_mode: None,
+        renamed_from: None,
     };
     if let Some(r) = result {
         change.hunks = hunks_from(r.get("structuredPatch"));
@@ -183,10 +187,82 @@ pub fn change_from(tool: &str, input: &Value, result: Option<&Value>) -> Option<
     Some(change)
 }
 
+/// File moves in a shell command, best effort: `mv SRC DST` and `git mv SRC DST` with
+/// exactly one source, in commands joined by `&&`, `||` or `;`. Relative paths are
+/// resolved against `cwd`; a destination ending in `/` is a directory. A `cd` earlier
+/// in the command, globs and several sources are not followed.
+pub fn renames_in_command(command: &str, cwd: Option<&str>) -> Vec<FileChange> {
+    let Ok(tokens) = shell_words::split(command) else {
+        return Vec::new();
+    };
+    let resolve = |p: &str| -> Option<String> {
+        if p.starts_with('/') {
+            Some(p.to_owned())
+        } else {
+            cwd.map(|c| format!("{}/{}", c.trim_end_matches('/'), p.trim_start_matches("./")))
+        }
+    };
+    let mut out = Vec::new();
+    for segment in tokens.split(|t| matches!(t.as_str(), "&&" | "||" | ";" | "|")) {
+        let args: Vec<&str> = match segment {
+            [mv, rest @ ..] if mv == "mv" => rest.iter().map(String::as_str).collect(),
+            [git, mv, rest @ ..] if git == "git" && mv == "mv" => {
+                rest.iter().map(String::as_str).collect()
+            }
+            _ => continue,
+        };
+        let args: Vec<&str> = args
+            .into_iter()
+            .map(|a| a.trim_end_matches(';'))
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let [src, dst] = args.as_slice() else {
+            continue;
+        };
+        if src.contains(['*', '?']) {
+            continue;
+        }
+        let dst = if dst.ends_with('/') {
+            format!("{dst}{}", src.rsplit('/').next().unwrap_or(src))
+        } else {
+            (*dst).to_owned()
+        };
+        if let (Some(from), Some(to)) = (resolve(src), resolve(&dst)) {
+            out.push(FileChange {
+                tool: "Bash".to_owned(),
+                path: to,
+                renamed_from: Some(from),
+                ..FileChange::default()
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn shell_moves_are_found() {
+        let r = renames_in_command(
+            "mkdir -p src/new && git mv -f src/old.rs src/new/ && cargo build",
+            Some("/p"),
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].renamed_from.as_deref(), Some("/p/src/old.rs"));
+        assert_eq!(r[0].path, "/p/src/new/old.rs");
+        let r = renames_in_command("mv '/a/x y.py' b.py", Some("/w"));
+        assert_eq!(
+            (r[0].renamed_from.as_deref(), r[0].path.as_str()),
+            (Some("/a/x y.py"), "/w/b.py")
+        );
+        assert!(renames_in_command("mv *.py dir/", Some("/w")).is_empty());
+        assert!(renames_in_command("mv a b c/", Some("/w")).is_empty());
+        assert!(renames_in_command("echo 'unterminated", Some("/w")).is_empty());
+        assert!(renames_in_command("ls -la", None).is_empty());
+    }
 
     #[test]
     fn edit_prefers_result_and_keeps_patch() {
