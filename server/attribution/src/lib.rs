@@ -185,6 +185,16 @@ fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
 }
 
 fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
+    // A patch that fits the model needs no resynchronisation: a change someone made in
+    // between, elsewhere in the file, is caught by the final diff anyway. Resyncing
+    // costs a pass over the whole file, so it is done only when the patch does not
+    // fit, and for Writes (which replace the file).
+    if matches!(change.tool.as_str(), "Edit" | "MultiEdit")
+        && !change.hunks.is_empty()
+        && apply_hunks(model, &change.hunks, origin)
+    {
+        return true;
+    }
     if let Some(original) = &change.original {
         resync(model, original);
     }
@@ -201,7 +211,11 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
             true
         }
         "Edit" | "MultiEdit" => {
-            if !change.hunks.is_empty() && apply_hunks(model, &change.hunks, origin) {
+            // After a resync the patch may fit where it did not before.
+            if !change.hunks.is_empty()
+                && change.original.is_some()
+                && apply_hunks(model, &change.hunks, origin)
+            {
                 return true;
             }
             let unplaced = apply_strings(model, change, origin);
@@ -256,7 +270,10 @@ fn apply_hunks(
     hunks: &[observatory_transcript::Hunk],
     origin: Origin,
 ) -> bool {
-    let mut out: Vec<Line> = Vec::with_capacity(model.len() + 16);
+    // Locate every hunk first (nothing changes if one does not fit), then splice from
+    // the last to the first so earlier positions stay valid. Splicing in place keeps a
+    // 10,000-line file with hundreds of edits cheap.
+    let mut placed = Vec::with_capacity(hunks.len());
     let mut pos = 0usize;
     for h in hunks {
         let old: Vec<String> = h
@@ -269,27 +286,29 @@ fn apply_hunks(
         let Some(at) = find_block(model, &old, want, pos) else {
             return false;
         };
-        out.extend(model[pos..at].iter().cloned());
+        pos = at + old.len();
+        placed.push((at, old.len(), h));
+    }
+    for (at, old_len, h) in placed.into_iter().rev() {
         let mut k = at;
+        let mut new_lines = Vec::with_capacity(h.lines.len());
         for l in &h.lines {
             let text = l.get(1..).unwrap_or_default();
             match l.as_bytes().first() {
-                Some(b'+') => out.push(Line {
+                Some(b'+') => new_lines.push(Line {
                     key: normalize(text),
                     origin: Some(origin),
                 }),
                 Some(b'-') => k += 1,
                 Some(b'\\') => {}
                 _ => {
-                    out.push(model[k].clone());
+                    new_lines.push(model[k].clone());
                     k += 1;
                 }
             }
         }
-        pos = k;
+        model.splice(at..at + old_len, new_lines);
     }
-    out.extend(model[pos..].iter().cloned());
-    *model = out;
     true
 }
 
