@@ -79,7 +79,8 @@ enum Command {
         root: Option<PathBuf>,
         /// Rewrite recorded paths starting with FROM to start with TO (repeatable), for
         /// transcripts made in another checkout or on another machine
-        #[arg(long = "map", value_name = "FROM=TO", value_parser = parse_mapping)]
+        /// [env: OBSERVATORY_PATH_MAP, as FROM=TO pairs separated by ';']
+        #[arg(long = "map", value_name = "FROM=TO", value_parser = parse_mapping, env = "OBSERVATORY_PATH_MAP", value_delimiter = ';', hide_env = true)]
         mappings: Vec<observatory_attribution::paths::PathMapping>,
         #[arg(long)]
         json: bool,
