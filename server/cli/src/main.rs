@@ -45,6 +45,12 @@ enum Command {
     },
     /// Index, then keep indexing lines as they are written, until interrupted
     Watch,
+    /// Run the platform: keep indexing and serve the REST API (see /docs)
+    Serve {
+        /// Address to listen on (loopback only for now)
+        #[arg(long, default_value = "127.0.0.1:8787", env = "OBSERVATORY_BIND")]
+        bind: std::net::SocketAddr,
+    },
     /// Full-text search over prompts, answers, thinking and tool calls
     Search(SearchArgs),
     /// List conversations, most recent first
@@ -283,6 +289,23 @@ fn run(cli: Cli) -> Result<()> {
                     r.new_messages
                 ),
                 WatchEvent::Failed(p, e) => eprintln!("{}: {e}", p.display()),
+            })?;
+        }
+        Command::Serve { bind } => {
+            let mut roots = roots(&cli.claude_dirs)?;
+            if roots.is_empty() {
+                roots = dirs::home_dir().map(|h| vec![h.join(".claude")]).unwrap_or_default();
+                eprintln!("{NO_TRANSCRIPTS}");
+            }
+            let dir = match cli.data_dir {
+                Some(d) => d,
+                None => observatory_store::default_data_dir()
+                    .context("cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR")?,
+            };
+            observatory_platform::serve_blocking(observatory_platform::ServeOptions {
+                bind,
+                database: observatory_store::database_path(&dir),
+                roots,
             })?;
         }
         Command::Search(a) => {

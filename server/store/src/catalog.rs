@@ -35,6 +35,7 @@ pub trait Catalog {
 }
 
 /// One successful file change recorded in a transcript.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordedWrite {
     /// The path as the tool call gave it.
@@ -78,6 +79,7 @@ pub struct ConversationFilter {
     pub offset: usize,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ConversationSummary {
     #[serde(skip)]
@@ -98,6 +100,7 @@ pub struct ConversationSummary {
     pub cost_usd: f64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct FileTouch {
     pub session_id: String,
@@ -123,6 +126,7 @@ pub enum UsageGroup {
     Model,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UsageRow {
     pub key: String,

@@ -54,6 +54,7 @@ impl SearchQuery {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
     pub session_id: String,
@@ -70,6 +71,7 @@ pub struct SearchHit {
     pub score: f64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,

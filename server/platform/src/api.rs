@@ -1,0 +1,400 @@
+//! REST API v1 handlers. Every route is registered through `routes!` so that it is
+//! in the OpenAPI document; `tests/api.rs` checks each documented path answers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::{header, request::Parts};
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use observatory_attribution::blame::{blame, workspace_root};
+use observatory_store::{
+    Catalog, ConversationFilter, ConversationSummary, FileTouch, SearchPage, SearchQuery,
+    UsageGroup, UsageRow,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::{ApiError, Problem};
+use crate::pool::Pool;
+
+pub type AppState = Arc<Pool>;
+
+/// `Query<T>` whose rejections are problem documents.
+pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// `Json<T>` whose rejections are problem documents (400 for syntax, 422 for shape).
+pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| Self(j.0))
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_conversations))
+        .routes(routes!(get_conversation))
+        .routes(routes!(conversation_markdown))
+        .routes(routes!(search))
+        .routes(routes!(file_touches))
+        .routes(routes!(blame_file, blame_buffer))
+        .routes(routes!(usage))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only conversations in this project directory (or below it).
+    project: Option<String>,
+    /// Only conversations active at or after this time (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Only conversations started before this time (RFC 3339).
+    until: Option<DateTime<Utc>>,
+    /// Only conversations that used a model whose id contains this.
+    model: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    items: Vec<ConversationSummary>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+fn page_limit(limit: Option<usize>, max: usize, default: usize) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(l) => Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("limit must be between 1 and {max}, not {l}"),
+        )),
+    }
+}
+
+/// Cursors are opaque to clients; today they carry an offset.
+fn decode_cursor(c: Option<&str>) -> Result<usize, ApiError> {
+    match c {
+        None => Ok(0),
+        Some(c) => c
+            .strip_prefix("o")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ApiError::bad_request(format!("invalid cursor {c:?}"))),
+    }
+}
+
+/// List conversations, most recently active first.
+#[utoipa::path(get, path = "/conversations", params(ListParams), tag = "conversations",
+    responses((status = 200, body = ConversationPage), (status = 400, body = Problem), (status = 422, body = Problem)))]
+async fn list_conversations(
+    State(pool): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<axum::Json<ConversationPage>, ApiError> {
+    let limit = page_limit(p.limit, 500, 50)?;
+    let offset = decode_cursor(p.cursor.as_deref())?;
+    let filter = ConversationFilter {
+        project: p.project,
+        since: p.since,
+        until: p.until,
+        model: p.model,
+        limit: Some(limit + 1),
+        offset,
+    };
+    let mut items = pool.run(move |s| Ok(s.conversations(&filter)?)).await?;
+    let next_cursor = (items.len() > limit).then(|| format!("o{}", offset + limit));
+    items.truncate(limit);
+    Ok(axum::Json(ConversationPage { items, next_cursor }))
+}
+
+/// One conversation, by session id or a unique prefix of it.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "Session id or unique prefix")),
+    responses((status = 200, body = ConversationSummary), (status = 404, body = Problem)))]
+async fn get_conversation(
+    State(pool): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ConversationSummary>, ApiError> {
+    Ok(axum::Json(
+        pool.run(move |s| Ok(s.conversation(&id)?)).await?,
+    ))
+}
+
+/// The conversation rendered as Markdown, from Observatory's own copy.
+#[utoipa::path(get, path = "/conversations/{id}/markdown", tag = "conversations",
+    params(("id" = String, Path, description = "Session id or unique prefix")),
+    responses((status = 200, content_type = "text/markdown", body = String), (status = 404, body = Problem)))]
+async fn conversation_markdown(
+    State(pool): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let md = pool
+        .run(move |s| {
+            let c = s.conversation(&id)?;
+            let records = s.conversation_records(c.id)?;
+            let header = observatory_transcript::markdown::Header {
+                title: &c.title,
+                session_id: &c.session_id,
+                project: c.project.as_deref(),
+                git_branch: c.git_branch.as_deref(),
+                started: c
+                    .started_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                models: &c.models,
+                client: c.version.clone(),
+            };
+            Ok(observatory_transcript::markdown::render(&header, &records))
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words, "quoted phrases", prefix*, -excluded, a OR b.
+    q: String,
+    project: Option<String>,
+    /// Only conversations that touched this file (absolute path or path suffix).
+    file: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    /// user | assistant | system
+    role: Option<String>,
+    /// prompt | user | assistant | thinking | tool_input | tool_output | system
+    kind: Option<String>,
+    tool: Option<String>,
+    model: Option<String>,
+    conversation: Option<String>,
+    /// 1 to 100 (default 20).
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// Full-text search, ranked by BM25, with `<mark>`-highlighted snippets.
+#[utoipa::path(get, path = "/search", params(SearchParams), tag = "search",
+    responses((status = 200, body = SearchPage), (status = 400, body = Problem)))]
+async fn search(
+    State(pool): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> Result<axum::Json<SearchPage>, ApiError> {
+    let mut q = SearchQuery::new(p.q);
+    q.project = p.project;
+    q.file = p.file;
+    q.since = p.since;
+    q.until = p.until;
+    q.role = p.role;
+    q.kind = p.kind;
+    q.tool = p.tool;
+    q.model = p.model;
+    q.conversation = p.conversation;
+    q.limit = page_limit(p.limit, 100, 20)?;
+    q.offset = p.offset.unwrap_or(0);
+    q.highlight = ("<mark>".into(), "</mark>".into());
+    Ok(axum::Json(pool.run(move |s| Ok(s.search(&q)?)).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PathParams {
+    /// An absolute path, or a relative one matched against the end of recorded paths.
+    path: String,
+}
+
+/// Every recorded touch of a file (reads, edits, failures), newest first.
+#[utoipa::path(get, path = "/files/touches", params(PathParams), tag = "files",
+    responses((status = 200, body = Vec<FileTouch>), (status = 400, body = Problem)))]
+async fn file_touches(
+    State(pool): State<AppState>,
+    Query(p): Query<PathParams>,
+) -> Result<axum::Json<Vec<FileTouch>>, ApiError> {
+    Ok(axum::Json(
+        pool.run(move |s| Ok(s.file_touches(&p.path)?)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BlameParams {
+    /// Absolute path of the file on the platform's machine.
+    path: String,
+    /// Workspace root the path is relative to (default: its git checkout).
+    root: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BlameRequest {
+    /// Absolute path of the file the buffer belongs to.
+    path: String,
+    root: Option<String>,
+    /// The buffer's content, saved or not.
+    content: String,
+}
+
+/// A run of lines written by one recorded change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlameRun {
+    start_line: usize,
+    end_line: usize,
+    session_id: String,
+    conversation_title: String,
+    message_uuid: String,
+    tool_use_id: String,
+    tool: String,
+    at: Option<DateTime<Utc>>,
+    model: Option<String>,
+    prompt: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlameResponse {
+    lines: usize,
+    attributed_lines: usize,
+    runs: Vec<BlameRun>,
+}
+
+fn run_blame(
+    s: &mut observatory_store::Store,
+    path: &str,
+    root: Option<&str>,
+    content: &str,
+) -> Result<BlameResponse, ApiError> {
+    let file = PathBuf::from(path);
+    if !file.is_absolute() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("path must be absolute, not {path:?}"),
+        ));
+    }
+    let root = root
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root(&file));
+    let b = blame(s, &file, &root, content, &[])?;
+    let runs = b
+        .runs()
+        .into_iter()
+        .map(|r| {
+            let w = &b.writes[r.write as usize];
+            BlameRun {
+                start_line: r.start,
+                end_line: r.end,
+                session_id: w.session_id.clone(),
+                conversation_title: w.conversation_title.clone(),
+                message_uuid: w.message_uuid.clone(),
+                tool_use_id: w.tool_use_id.clone(),
+                tool: w.tool.clone(),
+                at: w.at,
+                model: w.model.clone(),
+                prompt: w.prompt.clone(),
+            }
+        })
+        .collect();
+    Ok(BlameResponse {
+        lines: b.lines.len(),
+        attributed_lines: b.attributed_lines(),
+        runs,
+    })
+}
+
+/// Which recorded change wrote each line of a file on disk.
+#[utoipa::path(get, path = "/files/blame", params(BlameParams), tag = "files",
+    responses((status = 200, body = BlameResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn blame_file(
+    State(pool): State<AppState>,
+    Query(p): Query<BlameParams>,
+) -> Result<axum::Json<BlameResponse>, ApiError> {
+    let content = tokio::fs::read(&p.path).await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("cannot read {}: {e}", p.path),
+        )
+    })?;
+    let content = String::from_utf8_lossy(&content).into_owned();
+    Ok(axum::Json(
+        pool.run(move |s| run_blame(s, &p.path, p.root.as_deref(), &content))
+            .await?,
+    ))
+}
+
+/// Which recorded change wrote each line of an editor buffer (unsaved content).
+#[utoipa::path(post, path = "/files/blame", request_body = BlameRequest, tag = "files",
+    responses((status = 200, body = BlameResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
+async fn blame_buffer(
+    State(pool): State<AppState>,
+    Json(r): Json<BlameRequest>,
+) -> Result<axum::Json<BlameResponse>, ApiError> {
+    Ok(axum::Json(
+        pool.run(move |s| run_blame(s, &r.path, r.root.as_deref(), &r.content))
+            .await?,
+    ))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    Conversation,
+    Project,
+    Day,
+    Model,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageParams {
+    /// conversation | project | day | model (default model)
+    #[param(inline)]
+    by: Option<By>,
+    project: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    model: Option<String>,
+}
+
+/// Token usage and estimated cost, grouped.
+#[utoipa::path(get, path = "/analytics/usage", params(UsageParams), tag = "analytics",
+    responses((status = 200, body = Vec<UsageRow>), (status = 400, body = Problem)))]
+async fn usage(
+    State(pool): State<AppState>,
+    Query(p): Query<UsageParams>,
+) -> Result<axum::Json<Vec<UsageRow>>, ApiError> {
+    let group = match p.by.unwrap_or(By::Model) {
+        By::Conversation => UsageGroup::Conversation,
+        By::Project => UsageGroup::Project,
+        By::Day => UsageGroup::Day,
+        By::Model => UsageGroup::Model,
+    };
+    let filter = ConversationFilter {
+        project: p.project,
+        since: p.since,
+        until: p.until,
+        model: p.model,
+        limit: None,
+        offset: 0,
+    };
+    Ok(axum::Json(
+        pool.run(move |s| Ok(s.usage(group, &filter)?)).await?,
+    ))
+}

@@ -1,0 +1,162 @@
+//! `observatory serve`: the platform editors, scripts and teams talk to.
+//!
+//! An axum server over the store and the attribution engine. It keeps indexing
+//! (watch mode, on its own thread and connection) while request handlers read
+//! through a small connection pool.
+
+mod api;
+mod error;
+mod pool;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::Problem;
+pub use pool::Pool;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Observatory API", description = "Claude Code conversations, search, usage and line attribution."),
+    tags(
+        (name = "conversations", description = "Indexed Claude Code conversations"),
+        (name = "search", description = "Full-text search"),
+        (name = "files", description = "File touches and line attribution"),
+        (name = "analytics", description = "Usage and cost"),
+    )
+)]
+struct ApiDoc;
+
+/// Largest request body accepted (a blame request carries a whole buffer).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+struct Ops {
+    ready: Arc<AtomicBool>,
+    openapi: Arc<String>,
+}
+
+/// The whole application, and its OpenAPI document.
+pub fn app(pool: Arc<Pool>, ready: Arc<AtomicBool>) -> (Router, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::router())
+        .split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let ops = Ops {
+        ready,
+        openapi: Arc::new(doc.to_pretty_json().unwrap_or_default()),
+    };
+    let router = api
+        .with_state(pool)
+        .merge(
+            Router::new()
+                .route("/healthz", get(|| async { "ok" }))
+                .route("/readyz", get(readyz))
+                .route("/api/v1/openapi.json", get(openapi_json))
+                .route("/docs", get(docs))
+                .with_state(ops),
+        )
+        .fallback(|| async {
+            error::ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such route; see /api/v1/openapi.json",
+            )
+        })
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+    (router, doc)
+}
+
+async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
+    if ops.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "indexing")
+    }
+}
+
+async fn openapi_json(State(ops): State<Ops>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        ops.openapi.as_str().to_owned(),
+    )
+}
+
+/// An interactive reference rendered by Scalar from the document above.
+async fn docs() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}
+
+pub struct ServeOptions {
+    pub bind: SocketAddr,
+    pub database: PathBuf,
+    pub roots: Vec<PathBuf>,
+}
+
+/// Runs the platform until Ctrl-C: indexing in the background, serving the API.
+pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    if !opts.bind.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {}: API keys are not available yet, so the platform only binds to a loopback address",
+            opts.bind
+        );
+    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Migrate (and create) the database before handlers open connections to it.
+    let mut indexer = observatory_store::Store::open(&opts.database)
+        .with_context(|| format!("opening {}", opts.database.display()))?;
+    let indexing = {
+        let (ready, stop, roots) = (Arc::clone(&ready), Arc::clone(&stop), opts.roots.clone());
+        std::thread::spawn(move || {
+            let result = observatory_store::watch(&mut indexer, &roots, &stop, &mut |ev| {
+                if let observatory_store::WatchEvent::Scanned(r) = ev {
+                    tracing::info!(lines = r.lines, files = r.files_changed, "indexed");
+                    ready.store(true, Ordering::Relaxed);
+                }
+            });
+            if let Err(e) = result {
+                tracing::error!(error = %e, "indexing stopped");
+            }
+        })
+    };
+    let (router, _) = app(Pool::new(opts.database.clone()), ready);
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .with_context(|| format!("binding {}", opts.bind))?;
+    eprintln!(
+        "observatory: serving http://{} (API reference at /docs)",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    stop.store(true, Ordering::Relaxed);
+    let _ = indexing.join();
+    Ok(())
+}
+
+/// [`serve`] on a runtime of its own, for callers that are not async.
+pub fn serve_blocking(opts: ServeOptions) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(opts))
+}

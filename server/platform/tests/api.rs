@@ -1,0 +1,264 @@
+//! The REST API over real HTTP on loopback, against a store of the fixture transcripts.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use observatory_platform::{app, Pool};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/transcripts")
+}
+
+struct Server {
+    base: String,
+    doc: utoipa::openapi::OpenApi,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("observatory.db");
+    let mut store = observatory_store::Store::open(&db).expect("store");
+    store
+        .index_roots(&[fixtures()], &mut |_| {})
+        .expect("index");
+    drop(store);
+    let (router, doc) = app(Pool::new(db), Arc::new(AtomicBool::new(true)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Server {
+        base,
+        doc,
+        _dir: dir,
+    }
+}
+
+async fn get(s: &Server, path: &str) -> (u16, String, Value) {
+    let r = reqwest::get(format!("{}{path}", s.base))
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = r.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, ct, json)
+}
+
+#[tokio::test]
+async fn conversations_are_listed_paged_and_fetched() {
+    let s = start().await;
+    let (status, _, page) = get(&s, "/api/v1/conversations?limit=5").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(5));
+    let cursor = page["next_cursor"].as_str().expect("more pages");
+    let (_, _, next) = get(
+        &s,
+        &format!("/api/v1/conversations?limit=5&cursor={cursor}"),
+    )
+    .await;
+    assert_ne!(
+        page["items"][0]["session_id"],
+        next["items"][0]["session_id"]
+    );
+
+    let (status, _, one) = get(&s, "/api/v1/conversations/cb947e5b").await;
+    assert_eq!(status, 200);
+    assert_eq!(one["title"], "Make the colors green and yellow");
+    assert_eq!(one["usage"]["output_tokens"], 3306);
+
+    let (status, ct, md) = get(&s, "/api/v1/conversations/cb947e5b/markdown").await;
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("text/markdown"));
+    assert!(md
+        .as_str()
+        .is_some_and(|m| m.starts_with("# Make the colors green and yellow")));
+
+    let (_, _, projects) = get(&s, "/api/v1/conversations?project=/Users/chip/dev/ai-music").await;
+    assert_eq!(projects["items"].as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn search_finds_and_explains_bad_queries() {
+    let s = start().await;
+    let (status, _, page) = get(&s, "/api/v1/search?q=colors%20green&kind=prompt").await;
+    assert_eq!(status, 200, "{page}");
+    let hits = page["hits"].as_array().expect("hits");
+    assert!(!hits.is_empty() && hits.iter().all(|h| h["kind"] == "prompt"));
+    assert!(hits[0]["snippet"]
+        .as_str()
+        .is_some_and(|t| t.contains("<mark>")));
+
+    let (status, ct, problem) = get(&s, "/api/v1/search?q=()").await;
+    assert_eq!(status, 400);
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(problem["status"], 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no words to search for")),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_parameters_are_4xx_problems_never_500() {
+    let s = start().await;
+    for (path, want) in [
+        ("/api/v1/search", 400),                     // q missing
+        ("/api/v1/search?q=x&limit=0", 422),         // out of range
+        ("/api/v1/search?q=x&limit=abc", 400),       // not a number
+        ("/api/v1/search?q=x&role=robot", 400),      // unknown choice
+        ("/api/v1/search?q=x&since=yesterday", 400), // not a time
+        ("/api/v1/conversations?cursor=zzz", 400),
+        ("/api/v1/conversations/no-such-id", 404),
+        ("/api/v1/analytics/usage?by=week", 400),
+        ("/api/v1/files/blame?path=relative.py", 404),
+        ("/api/v1/nope", 404),
+    ] {
+        let (status, ct, body) = get(&s, path).await;
+        assert_eq!(status, want, "{path}: {body}");
+        assert_eq!(ct, "application/problem+json", "{path}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{path}: {body}"
+        );
+    }
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/api/v1/files/blame", s.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 400);
+    let r = client
+        .post(format!("{}/api/v1/files/blame", s.base))
+        .json(&serde_json::json!({"path": "/x.py"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 422, "content missing");
+}
+
+#[tokio::test]
+async fn blame_of_a_buffer_and_of_a_file() {
+    let s = start().await;
+    let file = fixtures().join("ai-blame/tests/examples/simple/example.py");
+    let root = fixtures().join("ai-blame/tests/examples/simple");
+    let mut content = std::fs::read_to_string(&file).expect("read");
+    // An unsaved edit: a new first line nobody recorded.
+    content.insert_str(0, "# local note\n");
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/files/blame", s.base))
+        .json(&serde_json::json!({"path": file, "root": root, "content": content}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 200);
+    let b: Value = r.json().await.expect("json");
+    assert_eq!(b["lines"], 17);
+    assert_eq!(b["attributed_lines"], 16);
+    assert_eq!(
+        b["runs"][0]["start_line"], 2,
+        "the unsaved line is nobody's; the rest shift down"
+    );
+    assert_eq!(b["runs"][1]["tool"], "Edit");
+
+    let (status, _, on_disk) = get(
+        &s,
+        &format!(
+            "/api/v1/files/blame?path={}&root={}",
+            file.display(),
+            root.display()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{on_disk}");
+    assert_eq!(on_disk["attributed_lines"], 16);
+
+    let (_, _, touches) = get(&s, "/api/v1/files/touches?path=example.py").await;
+    assert!(touches.as_array().is_some_and(|t| t.len() >= 3));
+}
+
+#[tokio::test]
+async fn usage_and_operations() {
+    let s = start().await;
+    let (status, _, rows) = get(&s, "/api/v1/analytics/usage?by=day").await;
+    assert_eq!(status, 200);
+    assert!(rows
+        .as_array()
+        .is_some_and(|r| r.iter().any(|d| d["key"] == "2025-06-08")));
+    assert_eq!(get(&s, "/healthz").await.0, 200);
+    assert_eq!(get(&s, "/readyz").await.0, 200);
+    let (status, _, html) = get(&s, "/docs").await;
+    assert_eq!(status, 200);
+    assert!(html
+        .as_str()
+        .is_some_and(|h| h.contains("/api/v1/openapi.json")));
+}
+
+/// Every documented operation answers (no 404/405), and the served document is the
+/// one the router was built from.
+#[tokio::test]
+async fn openapi_covers_every_route() {
+    let s = start().await;
+    let (status, _, served) = get(&s, "/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        served["openapi"].as_str().map(|v| v.starts_with("3.1")),
+        Some(true)
+    );
+    let paths = served["paths"].as_object().expect("paths");
+    assert_eq!(paths.len(), s.doc.paths.paths.len());
+    let mut checked = 0;
+    for (path, ops) in paths {
+        let concrete = path.replace("{id}", "cb947e5b");
+        for method in ops.as_object().expect("operations").keys() {
+            let url = format!("{}{concrete}?q=colors&path=example.py", s.base);
+            let req =
+                reqwest::Client::new().request(method.to_uppercase().parse().expect("method"), url);
+            let req = if method == "post" {
+                req.json(&serde_json::json!({"path": "/a.py", "content": ""}))
+            } else {
+                req
+            };
+            let status = req.send().await.expect("request").status().as_u16();
+            assert!(
+                status != 404 && status != 405 || path.contains("blame"),
+                "{method} {path}: {status}"
+            );
+            assert!(
+                ops[method]["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{method} {path} documents no responses"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} operations documented");
+    for documented in [
+        "/api/v1/conversations",
+        "/api/v1/search",
+        "/api/v1/files/blame",
+        "/api/v1/analytics/usage",
+    ] {
+        assert!(
+            paths.contains_key(documented),
+            "{documented} missing from the document"
+        );
+    }
+}
