@@ -107,7 +107,7 @@ fn follow_renames(
     }
     follow_renames(catalog, &mut earlier, depth - 1)?;
     earlier.append(writes);
-    earlier.sort_by(|a, b| a.at.cmp(&b.at));
+    earlier.sort_by_key(|w| w.at);
     earlier.dedup_by(|a, b| a.tool_use_id == b.tool_use_id);
     *writes = earlier;
     Ok(())
