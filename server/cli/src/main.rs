@@ -294,17 +294,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve { bind } => {
             let mut roots = roots(&cli.claude_dirs)?;
             if roots.is_empty() {
-                roots = dirs::home_dir().map(|h| vec![h.join(".claude")]).unwrap_or_default();
+                roots = dirs::home_dir()
+                    .map(|h| vec![h.join(".claude")])
+                    .unwrap_or_default();
                 eprintln!("{NO_TRANSCRIPTS}");
             }
             let dir = match cli.data_dir {
                 Some(d) => d,
-                None => observatory_store::default_data_dir()
-                    .context("cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR")?,
+                None => observatory_store::default_data_dir().context(
+                    "cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR",
+                )?,
             };
             observatory_platform::serve_blocking(observatory_platform::ServeOptions {
                 bind,
-                database: observatory_store::database_path(&dir),
+                data_dir: dir,
                 roots,
             })?;
         }

@@ -5,6 +5,7 @@
 //! through a small connection pool.
 
 mod api;
+mod auth;
 mod error;
 mod pool;
 
@@ -23,11 +24,29 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use auth::{local_token, token_path, Auth};
 pub use error::Problem;
 pub use pool::Pool;
 
+/// Declares the bearer token every `/api/v1` operation requires.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "token",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerToken),
+    security(("token" = [])),
     info(title = "Observatory API", description = "Claude Code conversations, search, usage and line attribution."),
     tags(
         (name = "conversations", description = "Indexed Claude Code conversations"),
@@ -49,10 +68,19 @@ struct Ops {
 }
 
 /// The whole application, and its OpenAPI document.
-pub fn app(pool: Arc<Pool>, ready: Arc<AtomicBool>) -> (Router, utoipa::openapi::OpenApi) {
+pub fn app(
+    pool: Arc<Pool>,
+    ready: Arc<AtomicBool>,
+    auth: Auth,
+) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api::router())
         .split_for_parts();
+    // Everything under /api/v1 but the document itself needs a token.
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        auth,
+        auth::require_token,
+    ));
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let ops = Ops {
         ready,
@@ -104,7 +132,7 @@ async fn docs() -> Html<&'static str> {
 
 pub struct ServeOptions {
     pub bind: SocketAddr,
-    pub database: PathBuf,
+    pub data_dir: PathBuf,
     pub roots: Vec<PathBuf>,
 }
 
@@ -119,8 +147,14 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     // Migrate (and create) the database before handlers open connections to it.
-    let mut indexer = observatory_store::Store::open(&opts.database)
-        .with_context(|| format!("opening {}", opts.database.display()))?;
+    let database = observatory_store::database_path(&opts.data_dir);
+    let mut indexer = observatory_store::Store::open(&database)
+        .with_context(|| format!("opening {}", database.display()))?;
+    let token = local_token(&opts.data_dir).context("creating the local API token")?;
+    let auth = Auth::new(
+        vec![token],
+        token_path(&opts.data_dir).display().to_string(),
+    );
     let indexing = {
         let (ready, stop, roots) = (Arc::clone(&ready), Arc::clone(&stop), opts.roots.clone());
         std::thread::spawn(move || {
@@ -135,13 +169,14 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             }
         })
     };
-    let (router, _) = app(Pool::new(opts.database.clone()), ready);
+    let (router, _) = app(Pool::new(database), ready, auth);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;
     eprintln!(
-        "observatory: serving http://{} (API reference at /docs)",
-        listener.local_addr()?
+        "observatory: serving http://{} (API reference at /docs; token in {})",
+        listener.local_addr()?,
+        token_path(&opts.data_dir).display()
     );
     axum::serve(listener, router)
         .with_graceful_shutdown(async {

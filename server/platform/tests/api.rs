@@ -13,6 +13,7 @@ fn fixtures() -> PathBuf {
 
 struct Server {
     base: String,
+    token: String,
     doc: utoipa::openapi::OpenApi,
     _dir: tempfile::TempDir,
 }
@@ -25,7 +26,11 @@ async fn start() -> Server {
         .index_roots(&[fixtures()], &mut |_| {})
         .expect("index");
     drop(store);
-    let (router, doc) = app(Pool::new(db), Arc::new(AtomicBool::new(true)));
+    let token = observatory_platform::local_token(dir.path()).expect("token");
+    let again = observatory_platform::local_token(dir.path()).expect("token");
+    assert_eq!(token, again, "the token is made once and then reused");
+    let auth = observatory_platform::Auth::new(vec![token.clone()], "the token file");
+    let (router, doc) = app(Pool::new(db), Arc::new(AtomicBool::new(true)), auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -35,13 +40,27 @@ async fn start() -> Server {
     });
     Server {
         base,
+        token,
         doc,
         _dir: dir,
     }
 }
 
+/// A client that sends the server's token.
+fn client(s: &Server) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {}", s.token).parse().expect("header");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 async fn get(s: &Server, path: &str) -> (u16, String, Value) {
-    let r = reqwest::get(format!("{}{path}", s.base))
+    let r = client(s)
+        .get(format!("{}{path}", s.base))
+        .send()
         .await
         .expect("request");
     let status = r.status().as_u16();
@@ -135,7 +154,7 @@ async fn wrong_parameters_are_4xx_problems_never_500() {
             "{path}: {body}"
         );
     }
-    let client = reqwest::Client::new();
+    let client = client(&s);
     let r = client
         .post(format!("{}/api/v1/files/blame", s.base))
         .header("content-type", "application/json")
@@ -161,7 +180,7 @@ async fn blame_of_a_buffer_and_of_a_file() {
     let mut content = std::fs::read_to_string(&file).expect("read");
     // An unsaved edit: a new first line nobody recorded.
     content.insert_str(0, "# local note\n");
-    let r = reqwest::Client::new()
+    let r = client(&s)
         .post(format!("{}/api/v1/files/blame", s.base))
         .json(&serde_json::json!({"path": file, "root": root, "content": content}))
         .send()
@@ -228,8 +247,7 @@ async fn openapi_covers_every_route() {
         let concrete = path.replace("{id}", "cb947e5b");
         for method in ops.as_object().expect("operations").keys() {
             let url = format!("{}{concrete}?q=colors&path=example.py", s.base);
-            let req =
-                reqwest::Client::new().request(method.to_uppercase().parse().expect("method"), url);
+            let req = client(&s).request(method.to_uppercase().parse().expect("method"), url);
             let req = if method == "post" {
                 req.json(&serde_json::json!({"path": "/a.py", "content": ""}))
             } else {
@@ -260,5 +278,44 @@ async fn openapi_covers_every_route() {
             paths.contains_key(documented),
             "{documented} missing from the document"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_api_requires_the_token() {
+    let s = start().await;
+    let anonymous = reqwest::get(format!("{}/api/v1/conversations", s.base))
+        .await
+        .expect("request");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let problem: Value = anonymous.json().await.expect("json");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Authorization: Bearer")),
+        "{problem}"
+    );
+    let wrong = reqwest::Client::new()
+        .get(format!("{}/api/v1/conversations", s.base))
+        .bearer_auth(format!("{}x", s.token))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(wrong.status().as_u16(), 401);
+    // Health, readiness, the document and its page are open.
+    for open in ["/healthz", "/readyz", "/api/v1/openapi.json", "/docs"] {
+        let r = reqwest::get(format!("{}{open}", s.base))
+            .await
+            .expect("request");
+        assert_eq!(r.status().as_u16(), 200, "{open}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(observatory_platform::token_path(s._dir.path()))
+            .expect("token file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only the user may read the token");
     }
 }
