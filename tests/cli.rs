@@ -499,3 +499,68 @@ fn blame_attributes_the_ai_blame_fixture() {
     let bad_map = env.fail(&["blame", file_s, "--map", "nonsense"]);
     assert!(bad_map.contains("FROM=TO"), "{bad_map}");
 }
+
+#[test]
+fn configuration_file_then_environment_then_flags() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "bind = \"127.0.0.1:9001\"\ndata_dir = \"/from/file\"\n[[path_map]]\nfrom = \"/a\"\nto = \"/b\"\n").expect("write");
+    let file_s = file.to_str().expect("path");
+    let show = |extra_env: &[(&str, &str)], args: &[&str]| -> Value {
+        let mut c = Command::new(BIN);
+        c.args(["--config", file_s])
+            .args(args)
+            .args(["config", "--json"]);
+        c.env_remove("OBSERVATORY_DATA_DIR")
+            .env_remove("OBSERVATORY_BIND")
+            .env("HOME", env.data.path());
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let from_file = show(&[], &[]);
+    assert_eq!(from_file["data_dir"], "/from/file");
+    assert_eq!(from_file["bind"], "127.0.0.1:9001");
+    assert_eq!(from_file["path_map"][0]["to"], "/b");
+    assert!(
+        from_file["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("********")),
+        "the token is masked"
+    );
+    let from_env = show(
+        &[
+            ("OBSERVATORY_DATA_DIR", "/from/env"),
+            ("OBSERVATORY_BIND", "127.0.0.1:9002"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        (from_env["data_dir"].as_str(), from_env["bind"].as_str()),
+        (Some("/from/env"), Some("127.0.0.1:9002"))
+    );
+    let from_flag = show(
+        &[("OBSERVATORY_DATA_DIR", "/from/env")],
+        &["--data-dir", "/from/flag"],
+    );
+    assert_eq!(from_flag["data_dir"], "/from/flag");
+
+    std::fs::write(&file, "bnd = 1\n").expect("write");
+    let bad = Command::new(BIN)
+        .args(["--config", file_s, "config"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("bnd"),
+        "names the bad key"
+    );
+}

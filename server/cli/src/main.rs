@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use observatory_platform::config::{Config, PathMap};
 use observatory_store::{Catalog, ConversationFilter, SearchQuery, Store, UsageGroup, WatchEvent};
 
 use crate::time_arg::parse_time;
@@ -28,6 +29,9 @@ struct Cli {
     /// [default: $CLAUDE_CONFIG_DIR, else ~/.config/claude and ~/.claude]
     #[arg(long = "claude-dir", global = true, value_name = "DIR")]
     claude_dirs: Vec<PathBuf>,
+    /// Configuration file [default: $XDG_CONFIG_HOME/observatory/config.toml]
+    #[arg(long, global = true, env = "OBSERVATORY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Log more (-v: info, -vv: debug); logs go to stderr
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -47,9 +51,14 @@ enum Command {
     Watch,
     /// Run the platform: keep indexing and serve the REST API (see /docs)
     Serve {
-        /// Address to listen on (loopback only for now)
-        #[arg(long, default_value = "127.0.0.1:8787", env = "OBSERVATORY_BIND")]
-        bind: std::net::SocketAddr,
+        /// Address to listen on, loopback only for now [default: 127.0.0.1:8787]
+        #[arg(long, env = "OBSERVATORY_BIND")]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Print the effective configuration (file, then environment, then flags)
+    Config {
+        #[arg(long)]
+        json: bool,
     },
     /// Full-text search over prompts, answers, thinking and tool calls
     Search(SearchArgs),
@@ -237,7 +246,58 @@ const NO_TRANSCRIPTS: &str =
     "No Claude Code transcripts yet: nothing at $CLAUDE_CONFIG_DIR, ~/.config/claude or \
      ~/.claude. Use Claude Code and run this again, or point at a directory with --claude-dir DIR.";
 
+/// The configuration file, with what the environment and flags override applied.
+fn effective_config(cli: &Cli) -> Result<Config> {
+    let (path, explicit) = match &cli.config {
+        Some(p) => (p.clone(), true),
+        None => match observatory_platform::config::default_path() {
+            Some(p) => (p, false),
+            None => return Ok(Config::default()),
+        },
+    };
+    let mut config = Config::load(&path, explicit)?;
+    if cli.data_dir.is_some() {
+        config.data_dir = cli.data_dir.clone();
+    }
+    if !cli.claude_dirs.is_empty() {
+        config.claude_dirs = cli.claude_dirs.clone();
+    }
+    match &cli.command {
+        Command::Serve { bind: Some(b) } => config.bind = *b,
+        // So that `config` shows what `serve` would use.
+        _ => {
+            if let Some(b) = std::env::var("OBSERVATORY_BIND")
+                .ok()
+                .and_then(|b| b.parse().ok())
+            {
+                config.bind = b;
+            }
+        }
+    }
+    if let Command::Blame { mappings, .. } = &cli.command {
+        if !mappings.is_empty() {
+            config.path_map = mappings
+                .iter()
+                .map(|m| PathMap {
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                })
+                .collect();
+        }
+    }
+    if config.data_dir.is_none() {
+        config.data_dir = observatory_store::default_data_dir();
+    }
+    Ok(config)
+}
+
 fn run(cli: Cli) -> Result<()> {
+    let config = effective_config(&cli)?;
+    let cli = Cli {
+        data_dir: config.data_dir.clone(),
+        claude_dirs: config.claude_dirs.clone(),
+        ..cli
+    };
     match cli.command {
         Command::Index { json } => {
             let roots = roots(&cli.claude_dirs)?;
@@ -291,7 +351,26 @@ fn run(cli: Cli) -> Result<()> {
                 WatchEvent::Failed(p, e) => eprintln!("{}: {e}", p.display()),
             })?;
         }
-        Command::Serve { bind } => {
+        Command::Config { json } => {
+            let token = config
+                .data_dir
+                .as_deref()
+                .map(observatory_platform::token_path);
+            if json {
+                let mut v = serde_json::to_value(&config)?;
+                v["token"] = serde_json::json!(token
+                    .as_ref()
+                    .map(|t| format!("******** (in {})", t.display())));
+                output::print_json(&v)?;
+            } else {
+                print!("{}", config.to_toml());
+                if let Some(t) = token {
+                    println!("# token = \"********\" (in {})", t.display());
+                }
+            }
+        }
+        Command::Serve { .. } => {
+            let bind = config.bind;
             let mut roots = roots(&cli.claude_dirs)?;
             if roots.is_empty() {
                 roots = dirs::home_dir()

@@ -6,6 +6,7 @@
 
 mod api;
 mod auth;
+pub mod config;
 mod error;
 mod pool;
 

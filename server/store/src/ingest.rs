@@ -361,7 +361,10 @@ impl Store {
                 Err(e @ Error::Io { .. }) => {
                     tracing::warn!(error = %e, "skipping a transcript this run");
                     report.files_failed += 1;
-                    report.failures.push(e.to_string());
+                    let cause = std::error::Error::source(&e)
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    report.failures.push(format!("{e}{cause}"));
                     continue;
                 }
                 Err(e) => return Err(e),

@@ -31,7 +31,7 @@ pub use watch::{watch, WatchEvent};
 pub enum Error {
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}")]
     Io {
         path: PathBuf,
         #[source]

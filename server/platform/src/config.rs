@@ -1,0 +1,129 @@
+//! Configuration: a TOML file, then environment variables, then flags, each
+//! overriding the one before. The file is optional; every setting has a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathMap {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address `observatory serve` listens on.
+    pub bind: SocketAddr,
+    /// Where the database and the local token live.
+    pub data_dir: Option<PathBuf>,
+    /// Claude Code directories to index (default: discovered).
+    pub claude_dirs: Vec<PathBuf>,
+    /// Rewrites of recorded paths for line attribution.
+    pub path_map: Vec<PathMap>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            data_dir: None,
+            claude_dirs: Vec::new(),
+            path_map: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid configuration: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+/// `$XDG_CONFIG_HOME/observatory/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("observatory/config.toml"))
+}
+
+impl Config {
+    /// Reads `path`. A missing file is an error only when the path was given
+    /// explicitly (`explicit`); the default location may simply not exist.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Self::default())
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_and_defaults() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9999\"\n[[path_map]]\nfrom = \"/a\"\nto = \"/b\"\n",
+        )
+        .expect("write");
+        let c = Config::load(&path, true).expect("load");
+        assert_eq!(c.bind.port(), 9999);
+        assert_eq!(
+            c.path_map,
+            vec![PathMap {
+                from: "/a".into(),
+                to: "/b".into()
+            }]
+        );
+        assert!(c.claude_dirs.is_empty());
+        let round = toml::from_str::<Config>(&c.to_toml()).expect("round trip");
+        assert_eq!(round, c);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("config.toml");
+        assert_eq!(
+            Config::load(&path, false).expect("missing default file is fine"),
+            Config::default()
+        );
+        assert!(matches!(
+            Config::load(&path, true),
+            Err(ConfigError::Read { .. })
+        ));
+        std::fs::write(&path, "bnd = 1\n").expect("write");
+        let e = Config::load(&path, true).expect_err("unknown key");
+        assert!(
+            e.to_string().contains("config.toml") && e.to_string().contains("bnd"),
+            "{e}"
+        );
+    }
+}
