@@ -388,6 +388,8 @@ fn run(cli: Cli) -> Result<()> {
                 bind,
                 data_dir: dir,
                 roots,
+                rate_per_second: config.rate_per_second,
+                rate_burst: config.rate_burst,
             })?;
         }
         Command::Search(a) => {

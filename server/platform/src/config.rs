@@ -23,6 +23,10 @@ pub struct Config {
     pub claude_dirs: Vec<PathBuf>,
     /// Rewrites of recorded paths for line attribution.
     pub path_map: Vec<PathMap>,
+    /// Sustained API requests per second per token.
+    pub rate_per_second: u32,
+    /// Requests a token may make at once above the sustained rate.
+    pub rate_burst: u32,
 }
 
 impl Default for Config {
@@ -32,6 +36,10 @@ impl Default for Config {
             data_dir: None,
             claude_dirs: Vec::new(),
             path_map: Vec::new(),
+            // Generous for editors (a burst on opening a project), firm for runaway
+            // scripts.
+            rate_per_second: 50,
+            rate_burst: 200,
         }
     }
 }

@@ -8,6 +8,7 @@ mod api;
 mod auth;
 pub mod config;
 mod error;
+mod limit;
 mod pool;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{local_token, token_path, Auth};
 pub use error::Problem;
+pub use limit::Limiter;
 pub use pool::Pool;
 
 /// Declares the bearer token every `/api/v1` operation requires.
@@ -73,15 +75,19 @@ pub fn app(
     pool: Arc<Pool>,
     ready: Arc<AtomicBool>,
     auth: Auth,
+    limiter: Limiter,
 ) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api::router())
         .split_for_parts();
-    // Everything under /api/v1 but the document itself needs a token.
-    let api = api.layer(axum::middleware::from_fn_with_state(
-        auth,
-        auth::require_token,
-    ));
+    // Everything under /api/v1 but the document itself needs a token. Layers run
+    // outside in: authenticate, then count the request against its token.
+    let api = api
+        .layer(axum::middleware::from_fn_with_state(limiter, limit::limit))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_token,
+        ));
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let ops = Ops {
         ready,
@@ -135,6 +141,9 @@ pub struct ServeOptions {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub roots: Vec<PathBuf>,
+    /// Sustained requests per second per token, and the burst allowed above it.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
 }
 
 /// Runs the platform until Ctrl-C: indexing in the background, serving the API.
@@ -170,7 +179,8 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             }
         })
     };
-    let (router, _) = app(Pool::new(database), ready, auth);
+    let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
+    let (router, _) = app(Pool::new(database), ready, auth, limiter);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;

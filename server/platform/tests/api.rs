@@ -19,6 +19,11 @@ struct Server {
 }
 
 async fn start() -> Server {
+    start_limited(1000, 1000).await
+}
+
+async fn start_limited(per_second: u32, burst: u32) -> Server {
+    let limiter = observatory_platform::Limiter::new(per_second, burst);
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("observatory.db");
     let mut store = observatory_store::Store::open(&db).expect("store");
@@ -30,7 +35,12 @@ async fn start() -> Server {
     let again = observatory_platform::local_token(dir.path()).expect("token");
     assert_eq!(token, again, "the token is made once and then reused");
     let auth = observatory_platform::Auth::new(vec![token.clone()], "the token file");
-    let (router, doc) = app(Pool::new(db), Arc::new(AtomicBool::new(true)), auth);
+    let (router, doc) = app(
+        Pool::new(db),
+        Arc::new(AtomicBool::new(true)),
+        auth,
+        limiter,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -318,4 +328,30 @@ async fn the_api_requires_the_token() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "only the user may read the token");
     }
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_is_429_with_retry_after() {
+    let s = start_limited(1, 3).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = client(&s)
+            .get(format!("{}/api/v1/analytics/usage", s.base))
+            .send()
+            .await
+            .expect("request");
+        statuses.push(r.status().as_u16());
+        if r.status().as_u16() == 429 {
+            let retry: u64 = r.headers()["retry-after"]
+                .to_str()
+                .expect("ascii")
+                .parse()
+                .expect("seconds");
+            assert!((1..=2).contains(&retry), "{retry}");
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
+        } else {
+            assert!(r.headers().contains_key("ratelimit-remaining"));
+        }
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
 }
