@@ -21,7 +21,7 @@ use observatory_transcript::{
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use crate::{io_err, Error, Result, Store};
+use crate::{events, io_err, Error, Result, Store};
 
 /// Bytes of transcript per transaction: large enough to amortise the commit, small
 /// enough that a batch's parsed records stay a few tens of MB.
@@ -592,6 +592,10 @@ struct ConversationDelta {
     ai_title: Option<String>,
     parent_session: Option<String>,
     new_messages: i64,
+    last_uuid: Option<String>,
+    usage_changed: bool,
+    /// Tool-call events, in order, written with the batch.
+    events: Vec<events::Pending>,
 }
 
 fn ensure_conversation(
@@ -599,9 +603,9 @@ fn ensure_conversation(
     file: &TranscriptFile,
     src: &mut SourceRow,
     batch: &Batch,
-) -> Result<i64> {
+) -> Result<(i64, bool)> {
     if let Some(id) = src.conversation_id {
-        return Ok(id);
+        return Ok((id, false));
     }
     let stem = file
         .path
@@ -627,18 +631,18 @@ fn ensure_conversation(
         observatory_transcript::FileKind::Subagent => file.parent_session.clone().or(first_session),
         observatory_transcript::FileKind::LegacyAgent => first_session,
     };
-    tx.execute(
+    let created = tx.execute(
         "INSERT INTO conversations (session_key, kind, parent_session) VALUES (?1, ?2, ?3)
          ON CONFLICT(session_key) DO NOTHING",
         params![key, file.kind.as_str(), parent],
-    )?;
+    )? == 1;
     let id: i64 = tx.query_row(
         "SELECT id FROM conversations WHERE session_key = ?1",
         [&key],
         |r| r.get(0),
     )?;
     src.conversation_id = Some(id);
-    Ok(id)
+    Ok((id, created))
 }
 
 fn warn(
@@ -674,7 +678,7 @@ fn apply_batch(
     cache: &mut ChainCache,
 ) -> Result<BatchStats> {
     let mut stats = BatchStats::default();
-    let conv = ensure_conversation(tx, file, src, batch)?;
+    let (conv, created) = ensure_conversation(tx, file, src, batch)?;
     tx.prepare_cached(
         "INSERT INTO raw_chunks (source_id, conversation_id, start_offset, end_offset, first_line, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -748,6 +752,37 @@ fn apply_batch(
         delta.new_messages,
         conv
     ])?;
+    let mut log = Vec::with_capacity(delta.events.len() + 3);
+    if created {
+        log.push(events::Pending {
+            kind: events::kind::CONVERSATION_STARTED,
+            path: None,
+            data: serde_json::json!({ "kind": file.kind.as_str(), "parent_session": delta.parent_session }),
+        });
+    }
+    if delta.new_messages > 0 {
+        log.push(events::Pending {
+            kind: events::kind::MESSAGES_APPENDED,
+            path: None,
+            data: serde_json::json!({ "count": delta.new_messages, "last_uuid": delta.last_uuid }),
+        });
+    }
+    log.append(&mut delta.events);
+    if delta.usage_changed {
+        let totals: (i64, i64, i64, i64) = tx.query_row(
+            "SELECT COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0), COALESCE(sum(cache_creation_tokens), 0),
+                    COALESCE(sum(cache_read_tokens), 0) FROM usage WHERE conversation_id = ?1",
+            [conv],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        log.push(events::Pending {
+            kind: events::kind::USAGE_UPDATED,
+            path: None,
+            data: serde_json::json!({ "input_tokens": totals.0, "output_tokens": totals.1,
+                "cache_creation_input_tokens": totals.2, "cache_read_input_tokens": totals.3 }),
+        });
+    }
+    events::write(tx, conv, &log)?;
     Ok(stats)
 }
 
@@ -824,9 +859,10 @@ fn apply_message(
     if is_prompt {
         src.last_prompt_id = Some(id);
     }
-    cache.prompt_of.insert(uuid, prompt_id);
+    cache.prompt_of.insert(uuid.clone(), prompt_id);
 
     delta.new_messages += 1;
+    delta.last_uuid = Some(uuid);
     if let Some(t) = ts {
         delta.started_at = Some(delta.started_at.map_or(t, |s| s.min(t)));
         delta.ended_at = Some(delta.ended_at.map_or(t, |e| e.max(t)));
@@ -918,11 +954,13 @@ fn apply_message(
                 content,
                 is_error,
             } => {
-                let call: Option<(i64, String, Option<String>)> = tx
+                let call: Option<(i64, String, Option<String>, Option<String>)> = tx
                     .prepare_cached(
-                        "SELECT id, name, change FROM tool_calls WHERE tool_use_id = ?1",
+                        "SELECT id, name, change, path FROM tool_calls WHERE tool_use_id = ?1",
                     )?
-                    .query_row([tool_use_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .query_row([tool_use_id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
                     .optional()?;
                 let tool_result = if results == 1 {
                     m.tool_use_result.as_ref()
@@ -936,7 +974,7 @@ fn apply_message(
                 if !matches!(tool, Some("Read" | "NotebookRead")) {
                     add_doc("tool_output", tool, content)?;
                 }
-                let Some((call_id, name, pending)) = call else {
+                let Some((call_id, name, pending, path)) = call else {
                     continue;
                 };
                 let change = if failed {
@@ -957,6 +995,21 @@ fn apply_message(
                     "UPDATE tool_calls SET failed = ?1, error = ?2, change = ?3 WHERE id = ?4",
                 )?
                 .execute(params![failed, error, change, call_id])?;
+                if let Some(path) = path {
+                    let data = serde_json::json!({ "tool": name, "tool_use_id": tool_use_id, "failed": failed });
+                    if change.is_some() {
+                        delta.events.push(events::Pending {
+                            kind: events::kind::ATTRIBUTION_CHANGED,
+                            path: Some(path.clone()),
+                            data: data.clone(),
+                        });
+                    }
+                    delta.events.push(events::Pending {
+                        kind: events::kind::FILE_TOUCHED,
+                        path: Some(path),
+                        data,
+                    });
+                }
             }
             Block::Image | Block::Other(_) => {}
         }
@@ -988,6 +1041,7 @@ fn apply_message(
             u.cache_creation_input_tokens as i64,
             u.cache_read_input_tokens as i64
         ])?;
+        delta.usage_changed = true;
     }
     Ok(true)
 }

@@ -9,6 +9,7 @@
 //! teams) can stand behind the same API.
 
 mod catalog;
+pub mod events;
 mod ingest;
 pub mod pricing;
 mod schema;
@@ -23,6 +24,7 @@ pub use catalog::{
     one_line, Catalog, ConversationFilter, ConversationSummary, Counts, FileTouch, RecordedWrite,
     Shape, UsageGroup, UsageRow,
 };
+pub use events::{Event, EventQuery};
 pub use ingest::{FileReport, IndexReport, Progress};
 pub use search::{SearchHit, SearchPage, SearchQuery};
 pub use watch::{watch, WatchEvent};

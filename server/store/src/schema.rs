@@ -125,6 +125,19 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT NOT NULL
     );
     "#,
+    // 2: the event log behind the platform's realtime stream.
+    r#"
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        session_id TEXT,
+        project TEXT,
+        path TEXT,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_path ON events(path) WHERE path IS NOT NULL;
+    "#,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

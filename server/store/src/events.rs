@@ -1,0 +1,135 @@
+//! The event log: every change indexing makes, with a monotonically increasing id,
+//! stored in the same transaction as the change itself, so a client that resumes from
+//! the last id it saw gets every later event exactly once, in order.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection};
+use serde::Serialize;
+
+use crate::catalog::{from_ms, like_escape};
+use crate::{Result, Store};
+
+/// Event kinds.
+pub mod kind {
+    /// A transcript file's conversation was seen for the first time.
+    pub const CONVERSATION_STARTED: &str = "conversation.started";
+    /// New messages were indexed (one event per batch and conversation).
+    pub const MESSAGES_APPENDED: &str = "messages.appended";
+    /// A tool call on a file finished (read, edit, failure).
+    pub const FILE_TOUCHED: &str = "file.touched";
+    /// A recorded change to a file: its line attribution may differ now.
+    pub const ATTRIBUTION_CHANGED: &str = "attribution.changed";
+    /// Token usage of a conversation changed; `data` has its new totals.
+    pub const USAGE_UPDATED: &str = "usage.updated";
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Event {
+    pub id: i64,
+    pub at: Option<DateTime<Utc>>,
+    pub kind: String,
+    pub session_id: Option<String>,
+    pub project: Option<String>,
+    pub path: Option<String>,
+    pub data: serde_json::Value,
+}
+
+/// Which events to read.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this id (the last one the client saw).
+    pub after: i64,
+    pub limit: usize,
+    pub kinds: Vec<String>,
+    /// Only events of conversations in this project directory (or below).
+    pub project: Option<String>,
+    /// Only events about paths starting with this.
+    pub path_prefix: Option<String>,
+    pub session_id: Option<String>,
+}
+
+/// An event waiting for its batch's conversation to be known.
+pub(crate) struct Pending {
+    pub kind: &'static str,
+    pub path: Option<String>,
+    pub data: serde_json::Value,
+}
+
+pub(crate) fn write(tx: &Connection, conversation: i64, pending: &[Pending]) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let (session, project): (String, Option<String>) = tx.query_row(
+        "SELECT session_key, project FROM conversations WHERE id = ?1",
+        [conversation],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let now = Utc::now().timestamp_millis();
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in pending {
+        insert.execute(params![
+            now,
+            e.kind,
+            session,
+            project,
+            e.path,
+            e.data.to_string()
+        ])?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Events after `q.after`, oldest first.
+    pub fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
+        let mut conds = vec!["id > ?".to_owned()];
+        let mut args = vec![SqlValue::Integer(q.after)];
+        if !q.kinds.is_empty() {
+            conds.push(format!("kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
+            args.extend(q.kinds.iter().map(|k| SqlValue::Text(k.clone())));
+        }
+        if let Some(p) = &q.project {
+            let p = p.trim_end_matches('/');
+            conds.push("(project = ? OR project LIKE ? ESCAPE '\\')".into());
+            args.push(SqlValue::Text(p.to_owned()));
+            args.push(SqlValue::Text(format!("{}/%", like_escape(p))));
+        }
+        if let Some(p) = &q.path_prefix {
+            conds.push("path LIKE ? ESCAPE '\\'".into());
+            args.push(SqlValue::Text(format!("{}%", like_escape(p))));
+        }
+        if let Some(s) = &q.session_id {
+            conds.push("session_id = ?".into());
+            args.push(SqlValue::Text(s.clone()));
+        }
+        args.push(SqlValue::Integer(q.limit.max(1) as i64));
+        let sql = format!(
+            "SELECT id, at, kind, session_id, project, path, data FROM events WHERE {} ORDER BY id LIMIT ?",
+            conds.join(" AND ")
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            let data: String = r.get(6)?;
+            Ok(Event {
+                id: r.get(0)?,
+                at: from_ms(r.get(1)?),
+                kind: r.get(2)?,
+                session_id: r.get(3)?,
+                project: r.get(4)?,
+                path: r.get(5)?,
+                data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The id of the newest event (0 when there is none).
+    pub fn last_event_id(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(max(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+}
