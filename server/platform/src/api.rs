@@ -20,7 +20,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::{ApiError, Problem};
 use crate::pool::Pool;
 
-pub type AppState = Arc<Pool>;
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Arc<Pool>,
+    pub changes: crate::stream::Changes,
+}
 
 /// `Query<T>` whose rejections are problem documents.
 pub struct Query<T>(pub T);
@@ -59,6 +63,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(file_touches))
         .routes(routes!(blame_file, blame_buffer))
         .routes(routes!(usage))
+        .routes(routes!(crate::stream::events))
+        .routes(routes!(crate::stream::stream))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -111,7 +117,7 @@ fn decode_cursor(c: Option<&str>) -> Result<usize, ApiError> {
 #[utoipa::path(get, path = "/conversations", params(ListParams), tag = "conversations",
     responses((status = 200, body = ConversationPage), (status = 400, body = Problem), (status = 422, body = Problem)))]
 async fn list_conversations(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<ListParams>,
 ) -> Result<axum::Json<ConversationPage>, ApiError> {
     let limit = page_limit(p.limit, 500, 50)?;
@@ -135,7 +141,7 @@ async fn list_conversations(
     params(("id" = String, Path, description = "Session id or unique prefix")),
     responses((status = 200, body = ConversationSummary), (status = 404, body = Problem)))]
 async fn get_conversation(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ConversationSummary>, ApiError> {
     Ok(axum::Json(
@@ -148,7 +154,7 @@ async fn get_conversation(
     params(("id" = String, Path, description = "Session id or unique prefix")),
     responses((status = 200, content_type = "text/markdown", body = String), (status = 404, body = Problem)))]
 async fn conversation_markdown(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let md = pool
@@ -198,7 +204,7 @@ pub struct SearchParams {
 #[utoipa::path(get, path = "/search", params(SearchParams), tag = "search",
     responses((status = 200, body = SearchPage), (status = 400, body = Problem)))]
 async fn search(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<SearchParams>,
 ) -> Result<axum::Json<SearchPage>, ApiError> {
     let mut q = SearchQuery::new(p.q);
@@ -228,7 +234,7 @@ pub struct PathParams {
 #[utoipa::path(get, path = "/files/touches", params(PathParams), tag = "files",
     responses((status = 200, body = Vec<FileTouch>), (status = 400, body = Problem)))]
 async fn file_touches(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<PathParams>,
 ) -> Result<axum::Json<Vec<FileTouch>>, ApiError> {
     Ok(axum::Json(
@@ -323,7 +329,7 @@ fn run_blame(
 #[utoipa::path(get, path = "/files/blame", params(BlameParams), tag = "files",
     responses((status = 200, body = BlameResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn blame_file(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<BlameParams>,
 ) -> Result<axum::Json<BlameResponse>, ApiError> {
     let content = tokio::fs::read(&p.path).await.map_err(|e| {
@@ -343,7 +349,7 @@ async fn blame_file(
 #[utoipa::path(post, path = "/files/blame", request_body = BlameRequest, tag = "files",
     responses((status = 200, body = BlameResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
 async fn blame_buffer(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Json(r): Json<BlameRequest>,
 ) -> Result<axum::Json<BlameResponse>, ApiError> {
     Ok(axum::Json(
@@ -377,7 +383,7 @@ pub struct UsageParams {
 #[utoipa::path(get, path = "/analytics/usage", params(UsageParams), tag = "analytics",
     responses((status = 200, body = Vec<UsageRow>), (status = 400, body = Problem)))]
 async fn usage(
-    State(pool): State<AppState>,
+    State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<UsageParams>,
 ) -> Result<axum::Json<Vec<UsageRow>>, ApiError> {
     let group = match p.by.unwrap_or(By::Model) {

@@ -10,6 +10,7 @@ pub mod config;
 mod error;
 mod limit;
 mod pool;
+mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +57,7 @@ impl utoipa::Modify for BearerToken {
         (name = "search", description = "Full-text search"),
         (name = "files", description = "File touches and line attribution"),
         (name = "analytics", description = "Usage and cost"),
+        (name = "events", description = "The event log and its realtime stream"),
     )
 )]
 struct ApiDoc;
@@ -73,6 +75,7 @@ struct Ops {
 /// The whole application, and its OpenAPI document.
 pub fn app(
     pool: Arc<Pool>,
+    changes: tokio::sync::watch::Receiver<u64>,
     ready: Arc<AtomicBool>,
     auth: Auth,
     limiter: Limiter,
@@ -94,7 +97,7 @@ pub fn app(
         openapi: Arc::new(doc.to_pretty_json().unwrap_or_default()),
     };
     let router = api
-        .with_state(pool)
+        .with_state(api::AppState { pool, changes })
         .merge(
             Router::new()
                 .route("/healthz", get(|| async { "ok" }))
@@ -165,14 +168,17 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         vec![token],
         token_path(&opts.data_dir).display().to_string(),
     );
+    let (bump, changes) = tokio::sync::watch::channel(0u64);
     let indexing = {
         let (ready, stop, roots) = (Arc::clone(&ready), Arc::clone(&stop), opts.roots.clone());
         std::thread::spawn(move || {
             let result = observatory_store::watch(&mut indexer, &roots, &stop, &mut |ev| {
-                if let observatory_store::WatchEvent::Scanned(r) = ev {
+                if let observatory_store::WatchEvent::Scanned(r) = &ev {
                     tracing::info!(lines = r.lines, files = r.files_changed, "indexed");
                     ready.store(true, Ordering::Relaxed);
                 }
+                // Wake the streams: the event log may have grown.
+                bump.send_modify(|n| *n += 1);
             });
             if let Err(e) = result {
                 tracing::error!(error = %e, "indexing stopped");
@@ -180,7 +186,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         })
     };
     let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
-    let (router, _) = app(Pool::new(database), ready, auth, limiter);
+    let (router, _) = app(Pool::new(database), changes, ready, auth, limiter);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;

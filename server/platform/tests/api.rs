@@ -13,6 +13,8 @@ fn fixtures() -> PathBuf {
 
 struct Server {
     base: String,
+    db: PathBuf,
+    bump: tokio::sync::watch::Sender<u64>,
     token: String,
     doc: utoipa::openapi::OpenApi,
     _dir: tempfile::TempDir,
@@ -35,8 +37,10 @@ async fn start_limited(per_second: u32, burst: u32) -> Server {
     let again = observatory_platform::local_token(dir.path()).expect("token");
     assert_eq!(token, again, "the token is made once and then reused");
     let auth = observatory_platform::Auth::new(vec![token.clone()], "the token file");
+    let (bump, changes) = tokio::sync::watch::channel(0u64);
     let (router, doc) = app(
-        Pool::new(db),
+        Pool::new(db.clone()),
+        changes,
         Arc::new(AtomicBool::new(true)),
         auth,
         limiter,
@@ -50,6 +54,8 @@ async fn start_limited(per_second: u32, burst: u32) -> Server {
     });
     Server {
         base,
+        db,
+        bump,
         token,
         doc,
         _dir: dir,
@@ -256,6 +262,11 @@ async fn openapi_covers_every_route() {
     for (path, ops) in paths {
         let concrete = path.replace("{id}", "cb947e5b");
         for method in ops.as_object().expect("operations").keys() {
+            if path.ends_with("/stream") {
+                // A WebSocket endpoint; exercised by the stream tests.
+                checked += 1;
+                continue;
+            }
             let url = format!("{}{concrete}?q=colors&path=example.py", s.base);
             let req = client(&s).request(method.to_uppercase().parse().expect("method"), url);
             let req = if method == "post" {
@@ -354,4 +365,91 @@ async fn over_the_rate_limit_is_429_with_retry_after() {
         }
     }
     assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+}
+
+async fn ws(
+    s: &Server,
+    query: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!(
+        "{}/api/v1/stream?{query}",
+        s.base.replace("http://", "ws://")
+    );
+    let mut req = url.into_client_request().expect("request");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", s.token).parse().expect("header"),
+    );
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect")
+        .0
+}
+
+async fn next_event(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("open")
+            .expect("message");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("json");
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_page_and_stream_resume_exactly_once() {
+    let s = start().await;
+    let (status, _, page) = get(&s, "/api/v1/events?kind=attribution.changed&limit=1000").await;
+    assert_eq!(status, 200, "{page}");
+    let all: Vec<i64> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["id"].as_i64())
+        .collect();
+    assert!(all.len() >= 20, "{}", all.len());
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+
+    // A stream from the start sends them all, in order.
+    let mut socket = ws(&s, "after=0&kind=attribution.changed").await;
+    for id in &all {
+        assert_eq!(next_event(&mut socket).await["id"].as_i64(), Some(*id));
+    }
+    // Resuming after the 5th sends the 6th next: nothing missed, nothing repeated.
+    let mut resumed = ws(&s, &format!("after={}&kind=attribution.changed", all[4])).await;
+    assert_eq!(next_event(&mut resumed).await["id"].as_i64(), Some(all[5]));
+}
+
+#[tokio::test]
+async fn stream_delivers_live_changes() {
+    let s = start().await;
+    let mut socket = ws(&s, "kind=messages.appended").await;
+    // Another process indexes a new transcript while the client listens.
+    let claude = tempfile::tempdir().expect("tmp");
+    let proj = claude.path().join("projects/-live");
+    std::fs::create_dir_all(&proj).expect("mkdir");
+    let line = r#"{"type":"user","uuid":"live-1","sessionId":"live","cwd":"/live","timestamp":"2025-11-25T10:00:00.000Z","message":{"role":"user","content":"a live prompt"}}"#;
+    std::fs::write(
+        proj.join("0000aaaa-1111-2222-3333-444444444444.jsonl"),
+        format!("{line}\n"),
+    )
+    .expect("write");
+    let mut writer = observatory_store::Store::open(&s.db).expect("store");
+    writer
+        .index_roots(&[claude.path().to_path_buf()], &mut |_| {})
+        .expect("index");
+    s.bump.send_modify(|n| *n += 1);
+    let event = next_event(&mut socket).await;
+    assert_eq!(event["kind"], "messages.appended");
+    assert_eq!(event["session_id"], "0000aaaa-1111-2222-3333-444444444444");
+    assert_eq!(event["data"]["last_uuid"], "live-1");
 }

@@ -1,0 +1,175 @@
+//! The event log over REST (from a cursor) and as a realtime WebSocket stream.
+//!
+//! The stream reads from the durable log, not from an in-memory queue: a client that
+//! resumes with the last id it saw gets every missed event exactly once, in order, and
+//! a slow client costs no memory: when a send does not complete in time the client is
+//! disconnected with a close reason and can resume.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use observatory_store::{Event, EventQuery};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::{AppState, Query};
+use crate::error::ApiError;
+
+/// Bumped by the indexer whenever it wrote something; streams wake on it.
+pub type Changes = watch::Receiver<u64>;
+
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Catch changes made by other processes (`observatory index` run by hand).
+const POLL: Duration = Duration::from_secs(1);
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+const PAGE: usize = 500;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// Only events after this id. Streams without it start at the newest event.
+    after: Option<i64>,
+    /// Page size for the REST form, 1 to 1000 (default 100).
+    limit: Option<usize>,
+    /// Comma-separated event kinds (conversation.started, messages.appended,
+    /// file.touched, attribution.changed, usage.updated).
+    kind: Option<String>,
+    /// Only events of conversations in this project directory (or below).
+    project: Option<String>,
+    /// Only events about paths starting with this.
+    path_prefix: Option<String>,
+    /// Only events of this conversation (session id).
+    session_id: Option<String>,
+}
+
+impl EventParams {
+    fn query(&self, after: i64, limit: usize) -> EventQuery {
+        EventQuery {
+            after,
+            limit,
+            kinds: self
+                .kind
+                .iter()
+                .flat_map(|k| k.split(','))
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            project: self.project.clone(),
+            path_prefix: self.path_prefix.clone(),
+            session_id: self.session_id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    events: Vec<Event>,
+    /// Pass as `after` for the next page (or to open a stream where this left off).
+    last_id: i64,
+}
+
+/// The event log from a cursor, oldest first.
+#[utoipa::path(get, path = "/events", params(EventParams), tag = "events",
+    responses((status = 200, body = EventPage), (status = 400, body = crate::Problem)))]
+pub async fn events(
+    State(s): State<AppState>,
+    Query(p): Query<EventParams>,
+) -> Result<axum::Json<EventPage>, ApiError> {
+    let limit = match p.limit {
+        None => 100,
+        Some(l) if (1..=1000).contains(&l) => l,
+        Some(l) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!("limit must be between 1 and 1000, not {l}"),
+            ))
+        }
+    };
+    let q = p.query(p.after.unwrap_or(0), limit);
+    let events = s.pool.run(move |st| Ok(st.events(&q)?)).await?;
+    let last_id = events.last().map_or(p.after.unwrap_or(0), |e| e.id);
+    Ok(axum::Json(EventPage { events, last_id }))
+}
+
+/// Realtime stream (WebSocket). Each text message is one event as JSON; the server
+/// pings every 15 s. Resume with `after` = the last id received.
+#[utoipa::path(get, path = "/stream", params(EventParams), tag = "events",
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, body = crate::Problem)))]
+pub async fn stream(
+    State(s): State<AppState>,
+    Query(p): Query<EventParams>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let start = match p.after {
+        Some(a) => a,
+        None => s.pool.run(|st| Ok(st.last_event_id()?)).await?,
+    };
+    Ok(ws.on_upgrade(move |socket| run(socket, s, p, start)))
+}
+
+async fn run(mut socket: WebSocket, s: AppState, p: EventParams, mut cursor: i64) {
+    let mut changes = s.changes.clone();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut poll = tokio::time::interval(POLL);
+    loop {
+        // Send everything after the cursor, page by page.
+        loop {
+            let q = p.query(cursor, PAGE);
+            let page = match s.pool.run(move |st| Ok(st.events(&q)?)).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(detail = %e.detail, "stream could not read the event log");
+                    let _ = close(&mut socket, 1011, "the event log could not be read").await;
+                    return;
+                }
+            };
+            let full = page.len() == PAGE;
+            for event in page {
+                let text = serde_json::to_string(&event).unwrap_or_default();
+                match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into())))
+                    .await
+                {
+                    Ok(Ok(())) => cursor = event.id,
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        let _ = close(
+                            &mut socket,
+                            1008,
+                            "consumer too slow; resume with after=<last id>",
+                        )
+                        .await;
+                        return;
+                    }
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = poll.tick() => {}
+            _ = heartbeat.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Result<(), axum::Error> {
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })))
+        .await
+}
