@@ -10,8 +10,8 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use observatory_attribution::blame::{blame, workspace_root};
 use observatory_store::{
-    Catalog, ConversationFilter, ConversationSummary, FileTouch, SearchPage, SearchQuery,
-    UsageGroup, UsageRow,
+    Catalog, ConversationFilter, ConversationSummary, EditedFile, FileTouch, ProjectSummary,
+    SearchPage, SearchQuery, UsageGroup, UsageRow,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -63,6 +63,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(file_touches))
         .routes(routes!(blame_file, blame_buffer))
         .routes(routes!(usage))
+        .routes(routes!(projects))
+        .routes(routes!(most_edited))
         .routes(routes!(crate::stream::events))
         .routes(routes!(crate::stream::stream))
 }
@@ -402,5 +404,35 @@ async fn usage(
     };
     Ok(axum::Json(
         pool.run(move |s| Ok(s.usage(group, &filter)?)).await?,
+    ))
+}
+
+/// Projects (the directories conversations ran in), most recently active first.
+#[utoipa::path(get, path = "/projects", tag = "analytics", responses((status = 200, body = Vec<ProjectSummary>)))]
+async fn projects(
+    State(AppState { pool, .. }): State<AppState>,
+) -> Result<axum::Json<Vec<ProjectSummary>>, ApiError> {
+    Ok(axum::Json(pool.run(|s| Ok(s.projects()?)).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EditedParams {
+    project: Option<String>,
+    /// 1 to 500 (default 20).
+    limit: Option<usize>,
+}
+
+/// The files agents changed most.
+#[utoipa::path(get, path = "/analytics/files", params(EditedParams), tag = "analytics",
+    responses((status = 200, body = Vec<EditedFile>), (status = 422, body = Problem)))]
+async fn most_edited(
+    State(AppState { pool, .. }): State<AppState>,
+    Query(p): Query<EditedParams>,
+) -> Result<axum::Json<Vec<EditedFile>>, ApiError> {
+    let limit = page_limit(p.limit, 500, 20)?;
+    Ok(axum::Json(
+        pool.run(move |s| Ok(s.most_edited_files(p.project.as_deref(), limit)?))
+            .await?,
     ))
 }

@@ -236,6 +236,12 @@ async fn usage_and_operations() {
     assert!(rows
         .as_array()
         .is_some_and(|r| r.iter().any(|d| d["key"] == "2025-06-08")));
+    let (_, _, projects) = get(&s, "/api/v1/projects").await;
+    assert!(projects
+        .as_array()
+        .is_some_and(|p| p.iter().any(|x| x["project"] == "/Users/chip/dev/ai-music")));
+    let (_, _, files) = get(&s, "/api/v1/analytics/files?limit=3").await;
+    assert_eq!(files.as_array().map(Vec::len), Some(3));
     assert_eq!(get(&s, "/healthz").await.0, 200);
     assert_eq!(get(&s, "/readyz").await.0, 200);
     let (status, _, html) = get(&s, "/docs").await;

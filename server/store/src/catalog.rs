@@ -593,3 +593,82 @@ pub struct Counts {
     pub warnings: u64,
     pub raw_bytes: u64,
 }
+
+/// A project: the directory conversations ran in.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectSummary {
+    pub project: String,
+    pub conversations: u64,
+    pub last_active: Option<DateTime<Utc>>,
+    pub total_tokens: u64,
+}
+
+/// A file agents changed, with how often.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EditedFile {
+    pub path: String,
+    pub edits: u64,
+    pub conversations: u64,
+    pub last_edited: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Projects, most recently active first.
+    pub fn projects(&self) -> Result<Vec<ProjectSummary>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.project, count(*), max(c.ended_at),
+                    COALESCE((SELECT sum(u.input_tokens + u.output_tokens + u.cache_creation_tokens + u.cache_read_tokens)
+                              FROM usage u JOIN conversations c2 ON c2.id = u.conversation_id WHERE c2.project = c.project), 0)
+             FROM conversations c WHERE c.project IS NOT NULL GROUP BY c.project ORDER BY max(c.ended_at) DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ProjectSummary {
+                project: r.get(0)?,
+                conversations: r.get::<_, i64>(1)? as u64,
+                last_active: from_ms(r.get(2)?),
+                total_tokens: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The files agents changed most, optionally within one project.
+    pub fn most_edited_files(
+        &self,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EditedFile>> {
+        let (cond, mut args) = match project {
+            Some(p) => {
+                let p = p.trim_end_matches('/');
+                (
+                    "AND (c.project = ? OR c.project LIKE ? ESCAPE '\\')",
+                    vec![
+                        SqlValue::Text(p.to_owned()),
+                        SqlValue::Text(format!("{}/%", like_escape(p))),
+                    ],
+                )
+            }
+            None => ("", Vec::new()),
+        };
+        args.push(SqlValue::Integer(limit as i64));
+        let sql = format!(
+            "SELECT t.path, count(*), count(DISTINCT t.conversation_id), max(t.ts)
+             FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id
+             WHERE t.path IS NOT NULL AND t.change IS NOT NULL AND t.failed = 0 AND t.name != 'Bash' {cond}
+             GROUP BY t.path ORDER BY count(*) DESC, max(t.ts) DESC LIMIT ?"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok(EditedFile {
+                path: r.get(0)?,
+                edits: r.get::<_, i64>(1)? as u64,
+                conversations: r.get::<_, i64>(2)? as u64,
+                last_edited: from_ms(r.get(3)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -357,3 +357,28 @@ fn show_reads_back_the_durable_copy() {
     let records = store.conversation_records(conv.id).expect("records");
     assert!(records.len() >= 67);
 }
+
+#[test]
+fn projects_and_most_edited_files() {
+    let store = index_all();
+    let projects = store.projects().expect("projects");
+    let music = projects
+        .iter()
+        .find(|p| p.project == "/Users/chip/dev/ai-music")
+        .expect("ai-music");
+    assert_eq!(music.conversations, 3);
+    assert!(music.total_tokens > 4_000_000);
+    assert!(projects
+        .windows(2)
+        .all(|w| w[0].last_active >= w[1].last_active));
+    let files = store
+        .most_edited_files(Some("/Users/cjm/repos/ai-blame-test"), 3)
+        .expect("files");
+    assert_eq!(files.len(), 3);
+    assert!(files.iter().all(|f| f.edits == 2), "{files:?}");
+    assert!(store
+        .most_edited_files(None, 1000)
+        .expect("files")
+        .windows(2)
+        .all(|w| w[0].edits >= w[1].edits));
+}
