@@ -31,18 +31,35 @@ pub(crate) enum Op {
 }
 
 pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
+    // Most diffs here are between two versions of one file that differ in a few
+    // places: trim the common ends first so the diff algorithm sees only the middle.
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a_mid, b_mid) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    let mut out = Vec::new();
+    if prefix > 0 {
+        out.push(Op::Equal {
+            old: 0,
+            new: 0,
+            len: prefix,
+        });
+    }
     // Patience anchors on unique lines, which keeps code blocks together where Myers
     // would match stray braces and blank lines across them.
-    capture_diff_slices(Algorithm::Patience, a, b)
-        .into_iter()
-        .map(|op| match op {
+    for op in capture_diff_slices(Algorithm::Patience, a_mid, b_mid) {
+        out.push(match op {
             DiffOp::Equal {
                 old_index,
                 new_index,
                 len,
             } => Op::Equal {
-                old: old_index,
-                new: new_index,
+                old: prefix + old_index,
+                new: prefix + new_index,
                 len,
             },
             DiffOp::Delete {
@@ -50,9 +67,9 @@ pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
                 old_len,
                 new_index,
             } => Op::Replace {
-                old: old_index,
+                old: prefix + old_index,
                 old_len,
-                new: new_index,
+                new: prefix + new_index,
                 new_len: 0,
             },
             DiffOp::Insert {
@@ -60,9 +77,9 @@ pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
                 new_index,
                 new_len,
             } => Op::Replace {
-                old: old_index,
+                old: prefix + old_index,
                 old_len: 0,
-                new: new_index,
+                new: prefix + new_index,
                 new_len,
             },
             DiffOp::Replace {
@@ -71,11 +88,68 @@ pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
                 new_index,
                 new_len,
             } => Op::Replace {
-                old: old_index,
+                old: prefix + old_index,
                 old_len,
-                new: new_index,
+                new: prefix + new_index,
                 new_len,
             },
-        })
-        .collect()
+        });
+    }
+    if suffix > 0 {
+        out.push(Op::Equal {
+            old: a.len() - suffix,
+            new: b.len() - suffix,
+            len: suffix,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_ends_are_trimmed_and_offsets_kept() {
+        let a = ["p", "q", "x", "y", "s"];
+        let b = ["p", "q", "z", "y", "s"];
+        assert_eq!(
+            ops(&a, &b),
+            vec![
+                Op::Equal {
+                    old: 0,
+                    new: 0,
+                    len: 2
+                },
+                Op::Replace {
+                    old: 2,
+                    old_len: 1,
+                    new: 2,
+                    new_len: 1
+                },
+                Op::Equal {
+                    old: 3,
+                    new: 3,
+                    len: 2
+                },
+            ]
+        );
+        assert_eq!(
+            ops(&a, &a),
+            vec![Op::Equal {
+                old: 0,
+                new: 0,
+                len: 5
+            }]
+        );
+        assert_eq!(
+            ops(&[], &["n"]),
+            vec![Op::Replace {
+                old: 0,
+                old_len: 0,
+                new: 0,
+                new_len: 1
+            }]
+        );
+    }
 }
