@@ -5,8 +5,20 @@ use similar::{capture_diff_slices, Algorithm, DiffOp};
 /// A line as compared: whitespace runs collapsed to one space, ends trimmed, so
 /// re-indentation and re-spacing are not changes.
 pub fn normalize(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    for word in line.split_whitespace() {
+    // Most lines need only their indentation dropped: copy them in one go and take
+    // the slow path only for lines with inner runs of whitespace or tabs.
+    let trimmed = line.trim();
+    let b = trimmed.as_bytes();
+    let plain = !b
+        .windows(2)
+        .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
+        && !b.iter().any(|&c| c != b' ' && c.is_ascii_whitespace())
+        && trimmed.is_ascii();
+    if plain {
+        return trimmed.to_owned();
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for word in trimmed.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -108,6 +120,14 @@ pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalize_collapses_whitespace() {
+        assert_eq!(normalize("    let x = 1;  "), "let x = 1;");
+        assert_eq!(normalize("a  b\tc"), "a b c");
+        assert_eq!(normalize("\tcafé  au lait"), "café au lait");
+        assert_eq!(normalize("   "), "");
+    }
 
     #[test]
     fn common_ends_are_trimmed_and_offsets_kept() {

@@ -187,12 +187,16 @@ fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
 fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
     // A patch that fits the model needs no resynchronisation: a change someone made in
     // between, elsewhere in the file, is caught by the final diff anyway. Resyncing
-    // costs a pass over the whole file, so it is done only when the patch does not
-    // fit, and for Writes (which replace the file).
-    if matches!(change.tool.as_str(), "Edit" | "MultiEdit")
-        && !change.hunks.is_empty()
-        && apply_hunks(model, &change.hunks, origin)
-    {
+    // costs a pass over the whole file, so it is done only when there is no patch or
+    // it does not fit.
+    // An overwrite records its patch too; applying it keeps the tags of the lines it
+    // left alone without diffing the whole file.
+    let patchable = match change.tool.as_str() {
+        "Edit" | "MultiEdit" => true,
+        "Write" => change.created != Some(true) && !model.is_empty(),
+        _ => false,
+    };
+    if patchable && !change.hunks.is_empty() && apply_hunks(model, &change.hunks, origin) {
         return true;
     }
     if let Some(original) = &change.original {
