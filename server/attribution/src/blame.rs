@@ -161,7 +161,19 @@ pub fn replay_history(writes: &[RecordedWrite]) -> Replay {
     replay(&changes)
 }
 
+/// Least share of a project's written lines still in the content for its history
+/// to be taken as this file's, when several projects' histories match the path.
+const MIN_SURVIVAL: f64 = 0.5;
+
 /// Blames `content` as the content of `file`.
+///
+/// When the matching writes come from several project roots (another checkout, a
+/// teammate, or an unrelated project with a file at the same relative path), each
+/// root's history is replayed on its own: mixing an unrelated project's Writes into
+/// the file's history would wipe the true attribution. A root's history counts only
+/// if at least half of the lines it wrote are still in the content (or it is the root
+/// that explains the content best); the histories that count are then replayed
+/// together, in time order.
 pub fn blame(
     catalog: &dyn Catalog,
     file: &Path,
@@ -170,10 +182,55 @@ pub fn blame(
     mappings: &[PathMapping],
 ) -> observatory_store::Result<Blame> {
     let writes = history(catalog, file, root, mappings)?;
-    let replayed = replay_history(&writes);
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, w) in writes.iter().enumerate() {
+        groups
+            .entry(w.cwd.as_deref().unwrap_or_default())
+            .or_default()
+            .push(i);
+    }
+    if groups.len() <= 1 {
+        let replayed = replay_history(&writes);
+        return Ok(Blame {
+            lines: replayed.map_onto(content),
+            unplaced: replayed.unplaced.clone(),
+            writes,
+        });
+    }
+    // Which roots' histories are this file's: replay each alone and see how much of
+    // what it wrote is still there.
+    let mut survival = Vec::new();
+    for members in groups.values() {
+        let changes: Vec<&FileChange> = members.iter().map(|&i| &writes[i].change).collect();
+        let replayed = replay(&changes);
+        let claimed = replayed
+            .map_onto(content)
+            .iter()
+            .filter(|o| o.is_some())
+            .count();
+        survival.push(claimed as f64 / replayed.tagged_lines().max(1) as f64);
+    }
+    let best = survival.iter().copied().fold(0.0_f64, f64::max);
+    let mut kept: Vec<usize> = groups
+        .values()
+        .zip(&survival)
+        .filter(|(_, &s)| s >= MIN_SURVIVAL || s >= best)
+        .flat_map(|(members, _)| members.iter().copied())
+        .collect();
+    // Then one history, in time order, so changes made from different checkouts build
+    // on each other as they did on disk.
+    kept.sort_unstable();
+    let changes: Vec<&FileChange> = kept.iter().map(|&i| &writes[i].change).collect();
+    let replayed = replay(&changes);
+    let to_global = |o: Origin| kept[o as usize] as Origin;
     Ok(Blame {
-        lines: replayed.map_onto(content),
-        unplaced: replayed.unplaced.clone(),
+        lines: replayed
+            .map_onto(content)
+            .into_iter()
+            .map(|o| o.map(to_global))
+            .collect(),
+        unplaced: replayed.unplaced.iter().map(|&o| to_global(o)).collect(),
         writes,
     })
 }

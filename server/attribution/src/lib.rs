@@ -55,6 +55,14 @@ impl Replay {
         self.lines.is_empty()
     }
 
+    /// Non-blank lines of the model that some change wrote.
+    pub fn tagged_lines(&self) -> usize {
+        self.lines
+            .iter()
+            .filter(|l| l.origin.is_some() && !l.key.is_empty() && l.key != GAP)
+            .count()
+    }
+
     /// The origin of each line of `content`.
     pub fn map_onto(&self, content: &str) -> Vec<Option<Origin>> {
         let current: Vec<String> = split_lines(content).map(normalize).collect();
