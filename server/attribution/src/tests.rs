@@ -220,3 +220,32 @@ fn edits_to_files_with_unknown_history_are_found_by_content() {
     let current = "x\ncontext before\nadded by the agent\ncontext after\ny\n";
     assert_eq!(blame(&[e], current), vec![None, None, Some(0), None, None]);
 }
+
+#[test]
+fn string_edits_splice_like_a_full_rebuild() {
+    // Edits spanning parts of lines, whole lines and line ends.
+    let base = "alpha one\nbeta two\ngamma three\ndelta four\nepsilon five\n";
+    let cases = [
+        ("beta two\n", "BETA\nTWO\n"),
+        ("two\ngamma", "2\nG"),
+        ("one", "uno"),
+        ("delta four\nepsilon five\n", ""),
+        ("epsilon five", "eps 5\nsix"),
+        ("alpha one\n", "zero\nalpha one\n"),
+    ];
+    for (old, new) in cases {
+        let after = base.replacen(old, new, 1);
+        let got = blame(&[write(base, true), edit(old, new, None, vec![])], &after);
+        let expect: Vec<Option<Origin>> = after
+            .lines()
+            .map(|l| {
+                if base.lines().any(|b| b == l) {
+                    Some(0)
+                } else {
+                    Some(1)
+                }
+            })
+            .collect();
+        assert_eq!(got, expect, "{old:?} -> {new:?}");
+    }
+}
