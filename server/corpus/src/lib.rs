@@ -12,7 +12,7 @@ mod patch;
 mod session;
 mod text;
 
-pub use patch::{apply as apply_patch, Hunk};
+pub use patch::{apply as apply_patch, edit as patch_edit, Change, Hunk};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -1,0 +1,1365 @@
+//! One simulated history of one file with known truth: agent changes written as real
+//! transcript records, a person's changes in between (never recorded), and for every
+//! line of the result the tool call that wrote it.
+//!
+//! What "wrote" means, the same rules as the engine's (`observatory_attribution`):
+//! - An agent change writes the lines its `structuredPatch` adds: a line diff (Myers,
+//!   like jsdiff) between the file before and after the call. Lines the call left as
+//!   they were keep their author.
+//! - A person's inserted, modified or restored lines are the person's (a revert, like
+//!   `git revert`, is authored by whoever reverted).
+//! - Moving a block or re-spacing lines keeps their author.
+//! - Blank lines follow `apply_blank_rule`.
+
+use observatory_corpus::{patch_edit, Change};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use similar::{capture_diff_slices, Algorithm, DiffOp};
+use std::ops::Range;
+
+use crate::code::{self, pick, Lang};
+use crate::obj;
+use crate::record::{b62, hunks_json, snippet, Conversation, Outcome, J};
+
+/// Situations a scenario can contain, for the per-kind breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Edit,
+    MultiEdit,
+    WriteCreate,
+    WriteUpdate,
+    Strings,
+    ReplaceAll,
+    SubLine,
+    Failed,
+    Sessions,
+    Subagent,
+    OtherCheckout,
+    SubdirCwd,
+    Insert,
+    Delete,
+    Modify,
+    Move,
+    Reformat,
+    Crlf,
+    Revert,
+    Recreate,
+    SameName,
+    ForeignSamePath,
+    NoHuman,
+}
+
+pub const KINDS: [(Kind, &str); 23] = [
+    (Kind::Edit, "Edit"),
+    (Kind::MultiEdit, "MultiEdit"),
+    (Kind::WriteCreate, "Write create"),
+    (Kind::WriteUpdate, "Write update (overwrite)"),
+    (Kind::Strings, "old-version records (string fallback)"),
+    (Kind::ReplaceAll, "Edit replace_all"),
+    (Kind::SubLine, "Edit of part of a line"),
+    (Kind::Failed, "failed / rejected calls"),
+    (Kind::Sessions, "several sessions"),
+    (Kind::Subagent, "subagent file"),
+    (Kind::OtherCheckout, "session in another checkout"),
+    (Kind::SubdirCwd, "session started in a subdirectory"),
+    (Kind::Insert, "person inserts lines"),
+    (Kind::Delete, "person deletes lines"),
+    (Kind::Modify, "person modifies lines"),
+    (Kind::Move, "person moves a block"),
+    (Kind::Reformat, "person re-indents / re-spaces"),
+    (Kind::Crlf, "saved with CRLF"),
+    (Kind::Revert, "person reverts an agent edit"),
+    (Kind::Recreate, "file deleted, written again"),
+    (Kind::SameName, "same file name elsewhere in project"),
+    (Kind::ForeignSamePath, "other project, same relative path"),
+    (Kind::NoHuman, "no human edits at all"),
+];
+
+/// How a line came to be, for explaining errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum How {
+    Original,
+    Typed,
+    Modified,
+    Restored,
+    Agent(&'static str),
+}
+
+impl std::fmt::Display for How {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            How::Original => f.write_str("person's original line"),
+            How::Typed => f.write_str("typed by a person"),
+            How::Modified => f.write_str("modified by a person"),
+            How::Restored => f.write_str("restored by a revert"),
+            How::Agent(tool) => write!(f, "written by {tool}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TLine {
+    pub text: String,
+    pub owner: Option<u32>,
+    pub how: How,
+    pub moved: bool,
+    pub respaced: bool,
+}
+
+impl TLine {
+    fn new(text: String, owner: Option<u32>, how: How) -> TLine {
+        TLine {
+            text,
+            owner,
+            how,
+            moved: false,
+            respaced: false,
+        }
+    }
+}
+
+/// A recorded tool call.
+pub struct Call {
+    pub id: String,
+    /// It changed the file being blamed (not another file, not another project's).
+    pub ours: bool,
+}
+
+pub struct Scenario {
+    pub index: usize,
+    pub lang: Lang,
+    /// The file's path below the project root.
+    pub rel: String,
+    /// Name of the local checkout directory.
+    pub root_name: String,
+    pub convs: Vec<Conversation>,
+    pub calls: Vec<Call>,
+    pub lines: Vec<TLine>,
+    pub kinds: Vec<Kind>,
+    /// What happened, in order (for `--scenario N`).
+    pub log: Vec<String>,
+    crlf: bool,
+}
+
+impl Scenario {
+    pub fn has(&self, k: Kind) -> bool {
+        self.kinds.contains(&k)
+    }
+
+    pub fn content(&self) -> String {
+        let eol = if self.crlf { "\r\n" } else { "\n" };
+        let mut s = String::new();
+        for l in &self.lines {
+            s.push_str(&l.text);
+            s.push_str(eol);
+        }
+        s
+    }
+
+    /// The true author of each line, with the blank-line rule applied.
+    pub fn truth(&self) -> Vec<Option<u32>> {
+        let keys: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| observatory_attribution::normalize(&l.text))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut owners: Vec<Option<u32>> = self.lines.iter().map(|l| l.owner).collect();
+        observatory_attribution::apply_blank_rule(&keys, &mut owners);
+        owners
+    }
+}
+
+/// A person's event or an agent's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Agent,
+    Insert,
+    Delete,
+    Modify,
+    Move,
+    Reformat,
+    Revert,
+    Recreate,
+}
+
+/// The file as an agent call finds it, and where the call is recorded.
+struct Before {
+    conv: usize,
+    ms: i64,
+    /// The file's path as the conversation names it.
+    path: String,
+    lines: Vec<String>,
+    /// `lines` joined: the `originalFile` of the call.
+    text: String,
+}
+
+/// A planned line-level change: replace `del` lines at `at` with `ins`.
+struct Region {
+    at: usize,
+    del: usize,
+    ins: Vec<String>,
+}
+
+struct Sim {
+    rng: StdRng,
+    lang: Lang,
+    rel: String,
+    lines: Vec<TLine>,
+    calls: Vec<Call>,
+    convs: Vec<Conversation>,
+    /// The checkout each conversation's paths are under.
+    roots: Vec<String>,
+    /// Conversations that have written their opening prompt.
+    started: Vec<bool>,
+    kinds: Vec<Kind>,
+    log: Vec<String>,
+    clock: i64,
+    /// The file before the last agent change, while nothing else happened since.
+    undo: Option<Vec<TLine>>,
+    /// Other files the conversations write, by path.
+    others: std::collections::HashMap<String, Vec<String>>,
+}
+
+const PROJECTS: &[&str] = &[
+    "acme-api",
+    "billing-service",
+    "web-dashboard",
+    "ingest-worker",
+    "ml-pipeline",
+];
+
+fn join(lines: &[String]) -> String {
+    let mut s = String::new();
+    for l in lines {
+        s.push_str(l);
+        s.push('\n');
+    }
+    s
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split_terminator('\n').map(str::to_owned).collect()
+}
+
+fn indent_of(s: &str) -> &str {
+    &s[..s.len() - s.trim_start().len()]
+}
+
+/// The ranges of consecutive non-blank lines.
+fn paragraphs(lines: &[String]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, l) in lines.iter().enumerate() {
+        match (l.trim().is_empty(), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, lines.len()));
+    }
+    out
+}
+
+/// The changed runs (as Myers finds them, like jsdiff) from `old` to `new`: for each,
+/// the range of `old` replaced and the range of `new` replacing it, in order.
+///
+/// Runs are the gaps between the matched lines: similar's compacted ops can list
+/// insertions and deletions out of order (with odd indexes) around a moved blank
+/// line, while the matched lines themselves are always right.
+fn line_changes(old: &[String], new: &[String]) -> Vec<(Range<usize>, Range<usize>)> {
+    let mut out = Vec::new();
+    let (mut o, mut n) = (0, 0);
+    let mut equal: Vec<(usize, usize, usize)> = capture_diff_slices(Algorithm::Myers, old, new)
+        .into_iter()
+        .filter_map(|op| match op {
+            DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => Some((old_index, new_index, len)),
+            _ => None,
+        })
+        .collect();
+    equal.sort_unstable();
+    equal.push((old.len(), new.len(), 0));
+    for (oi, ni, len) in equal {
+        if oi > o || ni > n {
+            out.push((o..oi, n..ni));
+        }
+        (o, n) = (oi + len, ni + len);
+    }
+    out
+}
+
+fn as_changes(new: &[String], runs: &[(Range<usize>, Range<usize>)]) -> Vec<Change> {
+    runs.iter()
+        .map(|(o, n)| Change {
+            at: o.start,
+            del: o.len(),
+            ins: new[n.clone()].to_vec(),
+        })
+        .collect()
+}
+
+/// The `structuredPatch` hunks from `old` to `new`.
+fn patch(old: &[String], new: &[String]) -> Vec<observatory_corpus::Hunk> {
+    let old_refs: Vec<&str> = old.iter().map(String::as_str).collect();
+    let runs = line_changes(old, new);
+    patch_edit(&old_refs, &as_changes(new, &runs)).1
+}
+
+impl Sim {
+    fn new(rng: StdRng, lang: Lang, rel: String, index: usize) -> Sim {
+        Sim {
+            rng,
+            lang,
+            rel,
+            lines: Vec::new(),
+            calls: Vec::new(),
+            convs: Vec::new(),
+            roots: Vec::new(),
+            started: Vec::new(),
+            kinds: Vec::new(),
+            log: Vec::new(),
+            clock: 1_761_955_200_000 + index as i64 * 3_600_000,
+            undo: None,
+            others: Default::default(),
+        }
+    }
+
+    fn into_scenario(self, index: usize, root_name: String, crlf: bool) -> Scenario {
+        Scenario {
+            index,
+            lang: self.lang,
+            rel: self.rel,
+            root_name,
+            convs: self.convs,
+            calls: self.calls,
+            lines: self.lines,
+            kinds: self.kinds,
+            log: self.log,
+            crlf,
+        }
+    }
+
+    /// Adds a conversation whose paths are under `root`; its index.
+    fn add_conv(&mut self, conv: Conversation, root: String) -> usize {
+        self.convs.push(conv);
+        self.roots.push(root);
+        self.started.push(false);
+        self.convs.len() - 1
+    }
+
+    /// `parent` hands work to its subagent `sub`: the Task call, and the subagent's
+    /// first prompt. Returns the Task's tool-use id.
+    fn start_task(&mut self, parent: usize, sub: usize) -> anyhow::Result<String> {
+        let ms = self.tick();
+        self.start_conv(parent, ms)?;
+        let id = b62(&mut self.rng, "toolu_01", 22);
+        let prompt = code::sentence(&mut self.rng, self.lang);
+        let input = obj! {"description": "Refactor module", "prompt": &prompt, "subagent_type": "general-purpose"};
+        self.convs[parent].tool_use(&mut self.rng, ms, &id, "Task", input)?;
+        self.convs[sub].prompt(&mut self.rng, ms + 200, prompt)?;
+        self.started[sub] = true;
+        Ok(id)
+    }
+
+    /// The subagent is done: the Task's result in `parent`.
+    fn finish_task(&mut self, parent: usize, id: &str) -> anyhow::Result<()> {
+        let ms = self.tick();
+        let outcome = Outcome {
+            text: "Done: the module is refactored and tests pass.".into(),
+            is_error: false,
+            result: obj! {"status": "completed", "prompt": "Refactor module",
+            "totalDurationMs": 48_211u64, "totalTokens": 31_877u64, "totalToolUseCount": 6u64},
+        };
+        self.convs[parent].tool_result(&mut self.rng, ms, id, outcome)
+    }
+
+    /// A person deletes the file and an agent writes it again: mostly the same code
+    /// with a few parts rewritten, or new code.
+    fn recreate(&mut self, conv: usize) -> anyhow::Result<()> {
+        let mut content = self.texts();
+        if self.rng.random_bool(0.4) || content.len() < 10 {
+            let t = self.rng.random_range(40..=300);
+            content = code::source_file(&mut self.rng, self.lang, t);
+        } else {
+            for _ in 0..self.rng.random_range(1..=3) {
+                if let Some(r) = self.plan_region(&content) {
+                    content.splice(r.at..r.at + r.del, r.ins);
+                }
+            }
+        }
+        self.log.push("person deletes the file".into());
+        self.lines.clear();
+        self.mark(Kind::Recreate);
+        self.create(conv, content)
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.lines.iter().map(|l| l.text.clone()).collect()
+    }
+
+    fn mark(&mut self, k: Kind) {
+        if !self.kinds.contains(&k) {
+            self.kinds.push(k);
+        }
+    }
+
+    fn tick(&mut self) -> i64 {
+        self.clock += self.rng.random_range(20_000..1_200_000);
+        self.clock
+    }
+
+    fn path_for(&self, conv: usize) -> String {
+        format!("{}/{}", self.roots[conv], self.rel)
+    }
+
+    /// Makes `new` the file's content as written by call `owner` (`None`: a person),
+    /// keeping the authors of the lines it left alone. Returns the patch hunks.
+    fn commit(
+        &mut self,
+        new: Vec<String>,
+        owner: Option<u32>,
+        how: How,
+    ) -> Vec<observatory_corpus::Hunk> {
+        let old = self.texts();
+        let changes = line_changes(&old, &new);
+        let mut out: Vec<TLine> = Vec::with_capacity(new.len());
+        let mut pos = 0;
+        for (o, n) in &changes {
+            out.extend(self.lines[pos..o.start].iter().cloned());
+            for t in &new[n.clone()] {
+                out.push(TLine::new(t.clone(), owner, how));
+            }
+            pos = o.end;
+        }
+        out.extend(self.lines[pos..].iter().cloned());
+        let old_refs: Vec<&str> = old.iter().map(String::as_str).collect();
+        let (text, hunks) = patch_edit(&old_refs, &as_changes(&new, &changes));
+        debug_assert_eq!(text, join(&new));
+        self.lines = out;
+        hunks
+    }
+
+    // ---- agent changes -------------------------------------------------------
+
+    /// A line-level change an agent would make to `lines`.
+    fn plan_region(&mut self, lines: &[String]) -> Option<Region> {
+        let lang = self.lang;
+        let paras = paragraphs(lines);
+        let roll = self.rng.random_range(0..100);
+        if lines.is_empty() || paras.is_empty() {
+            return None;
+        }
+        if roll < 12 {
+            // Change a token of one line.
+            for _ in 0..20 {
+                let i = self.rng.random_range(0..lines.len());
+                if let Some(t) = code::tweak_line(&mut self.rng, lang, &lines[i]) {
+                    return Some(Region {
+                        at: i,
+                        del: 1,
+                        ins: vec![t],
+                    });
+                }
+            }
+            None
+        } else if roll < 50 {
+            // Rewrite a few statements of a body.
+            for _ in 0..20 {
+                let i = self.rng.random_range(0..lines.len());
+                if lines[i].trim().is_empty() || indent_of(&lines[i]).is_empty() {
+                    continue;
+                }
+                let run = lines[i..]
+                    .iter()
+                    .take_while(|l| !l.trim().is_empty())
+                    .count();
+                let del = self.rng.random_range(1..=run.min(4));
+                let indent = indent_of(&lines[i]).to_owned();
+                let mut ins = Vec::new();
+                for _ in 0..self.rng.random_range(1..5) {
+                    ins.extend(code::statement(&mut self.rng, lang, &indent, 1));
+                }
+                if self.rng.random_bool(0.3) {
+                    // Keep the last line and add before it.
+                    ins.push(lines[i + del - 1].clone());
+                }
+                return Some(Region { at: i, del, ins });
+            }
+            None
+        } else if roll < 75 {
+            // A new function after a paragraph, at the level of the block it closes
+            // (a method after a method) or of the paragraph itself.
+            let (s, e) = paras[self.rng.random_range(0..paras.len())];
+            let last = &lines[e - 1];
+            let indent = if last.trim() == "}" {
+                indent_of(last)
+            } else {
+                indent_of(&lines[s])
+            }
+            .to_owned();
+            let mut ins = vec![String::new()];
+            if lang == Lang::Python && indent.is_empty() {
+                ins.push(String::new());
+            }
+            ins.extend(code::function(&mut self.rng, lang, &indent));
+            Some(Region { at: e, del: 0, ins })
+        } else if roll < 88 {
+            // Delete a few lines.
+            let (s, e) = paras[self.rng.random_range(0..paras.len())];
+            let at = self.rng.random_range(s..e);
+            let del = self.rng.random_range(1..=(e - at).min(5));
+            Some(Region {
+                at,
+                del,
+                ins: Vec::new(),
+            })
+        } else {
+            // Replace a whole paragraph with a new function.
+            let (s, e) = paras[self.rng.random_range(0..paras.len())];
+            let indent = indent_of(&lines[s]).to_owned();
+            Some(Region {
+                at: s,
+                del: e - s,
+                ins: code::function(&mut self.rng, lang, &indent),
+            })
+        }
+    }
+
+    /// The `old_string` / `new_string` of an Edit doing `r`, with context added until
+    /// `old_string` occurs once in the file.
+    fn strings_for(&mut self, lines: &[String], r: &Region) -> Option<(String, String)> {
+        let content = join(lines);
+        // Part of a line, when only part of one line changes.
+        if r.del == 1
+            && r.ins.len() == 1
+            && lines[r.at].is_ascii()
+            && r.ins[0].is_ascii()
+            && self.rng.random_bool(0.6)
+        {
+            let (a, b) = (lines[r.at].as_bytes(), r.ins[0].as_bytes());
+            let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            let s = a[p..]
+                .iter()
+                .rev()
+                .zip(b[p..].iter().rev())
+                .take_while(|(x, y)| x == y)
+                .count();
+            let (mut lo, mut hi) = (p, a.len() - s);
+            // Widen to whole words, as an agent quotes them.
+            while lo > 0 && a[lo - 1].is_ascii_alphanumeric() {
+                lo -= 1;
+            }
+            while hi < a.len() && a[hi].is_ascii_alphanumeric() {
+                hi += 1;
+            }
+            let hi_b = b.len() - (a.len() - hi);
+            let (old, new) = (&lines[r.at][lo..hi], &r.ins[0][lo..hi_b]);
+            if old.trim().len() >= 6 && content.matches(old).count() == 1 {
+                self.mark(Kind::SubLine);
+                return Some((old.to_owned(), new.to_owned()));
+            }
+        }
+        let (mut s, mut e) = (r.at, r.at + r.del);
+        let (mut pre, mut post) = (Vec::new(), Vec::new());
+        if r.del == 0 || r.ins.is_empty() || self.rng.random_bool(0.3) {
+            // Anchor insertions and deletions on a neighbour.
+            if s > 0 {
+                s -= 1;
+                pre.push(lines[s].clone());
+            } else if e < lines.len() {
+                post.push(lines[e].clone());
+                e += 1;
+            }
+        }
+        let trailing = e < lines.len() && self.rng.random_bool(0.3);
+        let build = |pre: &[String], post: &[String], s: usize, e: usize| {
+            let mut old = lines[s..e].join("\n");
+            let mut new = pre
+                .iter()
+                .chain(&r.ins)
+                .chain(post)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n");
+            if trailing {
+                old.push('\n');
+                new.push('\n');
+            }
+            (old, new)
+        };
+        loop {
+            let (old, new) = build(&pre, &post, s, e);
+            if !old.trim().is_empty() && content.matches(&old).count() == 1 {
+                return Some((old, new));
+            }
+            if s > 0 && (e == lines.len() || self.rng.random_bool(0.5)) {
+                s -= 1;
+                pre.insert(0, lines[s].clone());
+            } else if e < lines.len() {
+                post.push(lines[e].clone());
+                e += 1;
+            } else {
+                return None;
+            }
+        }
+    }
+
+    /// An identifier used more than once, renamed everywhere.
+    fn plan_rename(&mut self, content: &str) -> Option<(String, String)> {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for w in content.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if w.len() >= 9 && (w.contains('_') || w.chars().any(|c| c.is_ascii_uppercase())) {
+                *counts.entry(w).or_default() += 1;
+            }
+        }
+        let cands: Vec<&str> = counts
+            .into_iter()
+            .filter(|(_, n)| (2..=6).contains(n))
+            .map(|(w, _)| w)
+            .collect();
+        if cands.is_empty() {
+            return None;
+        }
+        let old = pick(&mut self.rng, &cands).to_owned();
+        let new = code::new_name(&mut self.rng, self.lang);
+        (new != old && !content.contains(&new)).then_some((old, new))
+    }
+
+    fn start_conv(&mut self, conv: usize, ms: i64) -> anyhow::Result<()> {
+        if !self.started[conv] || self.rng.random_bool(0.3) {
+            let text = code::sentence(&mut self.rng, self.lang);
+            self.convs[conv].prompt(&mut self.rng, ms - 8_000, text)?;
+            self.started[conv] = true;
+        }
+        Ok(())
+    }
+
+    fn new_call(&mut self, ours: bool) -> u32 {
+        let id = b62(&mut self.rng, "toolu_01", 22);
+        self.calls.push(Call { id, ours });
+        (self.calls.len() - 1) as u32
+    }
+
+    /// An agent's Edit, MultiEdit, Write or failed call on the file; whether it
+    /// changed the file.
+    fn agent(&mut self, conv: usize) -> anyhow::Result<bool> {
+        let ms = self.tick();
+        self.start_conv(conv, ms)?;
+        if self.convs[conv].old_style {
+            self.mark(Kind::Strings);
+        }
+        let lines = self.texts();
+        let at = Before {
+            conv,
+            ms,
+            path: self.path_for(conv),
+            text: join(&lines),
+            lines,
+        };
+        let snapshot = self.lines.clone();
+        let wrote = match self.rng.random_range(0..100) {
+            0..6 => {
+                self.failed(&at)?;
+                false
+            }
+            6..10 => match self.plan_rename(&at.text) {
+                Some(rename) => self.rename(&at, rename)?,
+                None => self.edit(&at, false)?,
+            },
+            10..66 => self.edit(&at, false)?,
+            66..78 => self.edit(&at, true)?,
+            _ => self.overwrite(&at)?,
+        };
+        if wrote {
+            self.undo = Some(snapshot);
+        }
+        Ok(wrote)
+    }
+
+    fn how(&self, conv: usize, tool: &'static str, fallback: &'static str) -> How {
+        How::Agent(if self.convs[conv].old_style {
+            fallback
+        } else {
+            tool
+        })
+    }
+
+    /// An Edit with `replace_all` renaming an identifier.
+    fn rename(&mut self, at: &Before, (old, new): (String, String)) -> anyhow::Result<bool> {
+        let after = at.text.replace(&old, &new);
+        self.mark(Kind::ReplaceAll);
+        self.mark(Kind::Edit);
+        let call = self.new_call(true);
+        let how = self.how(at.conv, "Edit replace_all", "Edit replace_all (strings)");
+        let hunks = self.commit(split(&after), Some(call), how);
+        self.log
+            .push(format!("agent Edit replace_all {old} -> {new} [{call}]"));
+        let path = &at.path;
+        let input =
+            obj! {"file_path": path, "old_string": &old, "new_string": &new, "replace_all": true};
+        let result = obj! {"filePath": path, "oldString": &old, "newString": &new, "originalFile": &at.text,
+        "structuredPatch": hunks_json(&hunks), "userModified": false, "replaceAll": true};
+        let text = snippet(path, &after, first_change(&hunks));
+        self.emit(at.conv, at.ms, call, "Edit", input, result, text)?;
+        Ok(true)
+    }
+
+    /// An Edit, or a MultiEdit of two to four edits applied one after another.
+    fn edit(&mut self, at: &Before, multi: bool) -> anyhow::Result<bool> {
+        let n = if multi {
+            self.rng.random_range(2..=4)
+        } else {
+            1
+        };
+        let mut cur = at.lines.clone();
+        let mut edits = Vec::new();
+        for _ in 0..n * 3 {
+            if edits.len() == n {
+                break;
+            }
+            let Some(r) = self.plan_region(&cur) else {
+                continue;
+            };
+            let Some((old, new)) = self.strings_for(&cur, &r) else {
+                continue;
+            };
+            let next = join(&cur).replacen(&old, &new, 1);
+            cur = split(&next);
+            edits.push((old, new));
+        }
+        if edits.is_empty() || (multi && edits.len() < 2) {
+            return Ok(false);
+        }
+        let call = self.new_call(true);
+        let tool = if multi { "MultiEdit" } else { "Edit" };
+        self.mark(if multi { Kind::MultiEdit } else { Kind::Edit });
+        let how = if multi {
+            self.how(at.conv, "MultiEdit", "MultiEdit (strings)")
+        } else {
+            self.how(at.conv, "Edit", "Edit (strings)")
+        };
+        let after = join(&cur);
+        let hunks = self.commit(cur, Some(call), how);
+        self.log
+            .push(format!("agent {tool} x{} [{call}]", edits.len()));
+        let path = &at.path;
+        let ej = |(o, n): &(String, String)| obj! {"old_string": o, "new_string": n, "replace_all": false};
+        let (input, result, text) = if multi {
+            let input = obj! {"file_path": path, "edits": edits.iter().map(ej).collect::<Vec<_>>()};
+            let result = obj! {"filePath": path, "edits": edits.iter().map(ej).collect::<Vec<_>>(),
+            "originalFileContents": &at.text, "structuredPatch": hunks_json(&hunks), "userModified": false};
+            let mut text = format!("Applied {} edits to {path}:", edits.len());
+            let cut = |s: &str| s.chars().take(50).collect::<String>();
+            for (k, (o, n)) in edits.iter().enumerate() {
+                text.push_str(&format!(
+                    "\n{}. Replaced \"{}...\" with \"{}...\"",
+                    k + 1,
+                    cut(o),
+                    cut(n)
+                ));
+            }
+            (input, result, text)
+        } else {
+            let (o, n) = &edits[0];
+            let input = obj! {"file_path": path, "old_string": o, "new_string": n};
+            let result = obj! {"filePath": path, "oldString": o, "newString": n, "originalFile": &at.text,
+            "structuredPatch": hunks_json(&hunks), "userModified": false, "replaceAll": false};
+            (input, result, snippet(path, &after, first_change(&hunks)))
+        };
+        self.emit(at.conv, at.ms, call, tool, input, result, text)?;
+        Ok(true)
+    }
+
+    /// A Write of the whole file again with a few parts rewritten.
+    fn overwrite(&mut self, at: &Before) -> anyhow::Result<bool> {
+        let mut cur = at.lines.clone();
+        for _ in 0..self.rng.random_range(1..=4) {
+            if let Some(r) = self.plan_region(&cur) {
+                cur.splice(r.at..r.at + r.del, r.ins);
+            }
+        }
+        let call = self.new_call(true);
+        self.mark(Kind::WriteUpdate);
+        let content = join(&cur);
+        let how = self.how(at.conv, "Write update", "Write update (strings)");
+        let hunks = self.commit(cur, Some(call), how);
+        self.log.push(format!("agent Write update [{call}]"));
+        let path = &at.path;
+        let input = obj! {"file_path": path, "content": &content};
+        let result = obj! {"type": "update", "filePath": path, "content": &content,
+        "structuredPatch": hunks_json(&hunks), "originalFile": &at.text};
+        let text = snippet(path, &content, first_change(&hunks));
+        self.emit(at.conv, at.ms, call, "Write", input, result, text)?;
+        Ok(true)
+    }
+
+    /// A Write that creates the file (it did not exist).
+    fn create(&mut self, conv: usize, content: Vec<String>) -> anyhow::Result<()> {
+        let ms = self.tick();
+        self.start_conv(conv, ms)?;
+        let path = self.path_for(conv);
+        let call = self.new_call(true);
+        self.mark(Kind::WriteCreate);
+        if self.convs[conv].old_style {
+            self.mark(Kind::Strings);
+        }
+        let text = join(&content);
+        self.lines = content
+            .into_iter()
+            .map(|t| TLine::new(t, Some(call), How::Agent("Write create")))
+            .collect();
+        self.log.push(format!("agent Write create [{call}]"));
+        let input = obj! {"file_path": &path, "content": &text};
+        let result = obj! {"type": "create", "filePath": &path, "content": &text,
+        "structuredPatch": J::Arr(vec![]), "originalFile": J::Null};
+        self.emit(
+            conv,
+            ms,
+            call,
+            "Write",
+            input,
+            result,
+            format!("File created successfully at: {path}"),
+        )?;
+        self.undo = None;
+        Ok(())
+    }
+
+    /// An Edit that fails (its string is not in the file) or that the person rejects.
+    fn failed(&mut self, at: &Before) -> anyhow::Result<()> {
+        let lines = &at.lines;
+        let Some(r) = self.plan_region(lines) else {
+            return Ok(());
+        };
+        let Some((mut old, new)) = self.strings_for(lines, &r) else {
+            return Ok(());
+        };
+        let stale = self.rng.random_bool(0.5);
+        let outcome = if stale {
+            // The agent quotes the code as it remembers it, not as it is now.
+            let first = old.lines().next().unwrap_or_default().to_owned();
+            let remembered = code::tweak_line(&mut self.rng, self.lang, &first)
+                .unwrap_or_else(|| format!("{first};"));
+            old = old.replacen(&first, &remembered, 1);
+            if at.text.contains(&old) {
+                return Ok(());
+            }
+            Outcome {
+                text: format!(
+                    "<tool_use_error>String to replace not found in file.\nString: {old}</tool_use_error>"
+                ),
+                is_error: true,
+                result: J::Str(format!(
+                    "Error: String to replace not found in file.\nString: {old}"
+                )),
+            }
+        } else {
+            Outcome {
+                text: "The user doesn't want to proceed with this tool use. The tool use was rejected (eg. if it was a file edit, the new_string was NOT written to the file). STOP what you are doing and wait for the user to tell you how to proceed.".into(),
+                is_error: true,
+                result: J::from("User rejected tool use"),
+            }
+        };
+        let call = self.new_call(true);
+        self.mark(Kind::Failed);
+        self.log.push(format!(
+            "agent Edit {} [{call}]",
+            if stale { "failed" } else { "rejected" }
+        ));
+        let input = obj! {"file_path": &at.path, "old_string": &old, "new_string": &new};
+        let id = self.calls[call as usize].id.clone();
+        self.convs[at.conv].tool_call(&mut self.rng, at.ms, &id, "Edit", input, outcome)?;
+        Ok(())
+    }
+
+    /// Writes call `call` to conversation `conv`; old-version conversations record a
+    /// string instead of the structured result.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        conv: usize,
+        ms: i64,
+        call: u32,
+        tool: &str,
+        input: J,
+        result: J,
+        text: String,
+    ) -> anyhow::Result<()> {
+        let result = if self.convs[conv].old_style {
+            J::Str(match text.split_once(" Here's the result") {
+                Some((head, _)) => head.to_owned(),
+                None => text.lines().next().unwrap_or_default().to_owned(),
+            })
+        } else {
+            result
+        };
+        let outcome = Outcome {
+            text,
+            is_error: false,
+            result,
+        };
+        let id = self.calls[call as usize].id.clone();
+        self.convs[conv].tool_call(&mut self.rng, ms, &id, tool, input, outcome)?;
+        if self.rng.random_bool(0.3) {
+            let say = format!("Done: {} is updated.", self.rel);
+            self.convs[conv].say(&mut self.rng, ms + 3_000, say)?;
+        }
+        Ok(())
+    }
+
+    /// A call on some other file (another name, or the same name elsewhere).
+    /// A call on some other file (another name, or the same name elsewhere): created
+    /// the first time, rewritten in part after that.
+    fn other_file(&mut self, conv: usize, path: String, twin: bool) -> anyhow::Result<()> {
+        let ms = self.tick();
+        self.start_conv(conv, ms)?;
+        let call = self.new_call(false);
+        let before = self.others.get(&path).cloned();
+        let after = match &before {
+            Some(old) => {
+                let mut cur = old.clone();
+                for _ in 0..self.rng.random_range(1..=3) {
+                    if let Some(r) = self.plan_region(&cur) {
+                        cur.splice(r.at..r.at + r.del, r.ins);
+                    }
+                }
+                cur
+            }
+            None if twin && self.rng.random_bool(0.3) && !self.lines.is_empty() => {
+                // Much of the same code, like a vendored copy or a fork.
+                self.texts()
+            }
+            None => {
+                let target = self.rng.random_range(30..150);
+                code::source_file(&mut self.rng, self.lang, target)
+            }
+        };
+        let content = join(&after);
+        self.others.insert(path.clone(), after.clone());
+        let input = obj! {"file_path": &path, "content": &content};
+        let (result, text) = match before {
+            Some(old) => {
+                self.log.push(format!("agent Write update {path} [{call}]"));
+                let hunks = patch(&old, &after);
+                let original = join(&old);
+                let text = snippet(&path, &content, first_change(&hunks));
+                (
+                    obj! {"type": "update", "filePath": &path, "content": &content,
+                    "structuredPatch": hunks_json(&hunks), "originalFile": original},
+                    text,
+                )
+            }
+            None => {
+                self.log.push(format!("agent Write create {path} [{call}]"));
+                (
+                    obj! {"type": "create", "filePath": &path, "content": &content,
+                    "structuredPatch": J::Arr(vec![]), "originalFile": J::Null},
+                    format!("File created successfully at: {path}"),
+                )
+            }
+        };
+        self.emit(conv, ms, call, "Write", input, result, text)
+    }
+
+    // ---- a person's changes --------------------------------------------------
+
+    fn human(&mut self, step: Step) -> bool {
+        let n = self.lines.len();
+        if n < 4 {
+            return false;
+        }
+        let lang = self.lang;
+        match step {
+            Step::Insert => {
+                let at = self.rng.random_range(0..=n);
+                let near = self.lines[at.min(n - 1)].text.clone();
+                let indent = indent_of(&near).to_owned();
+                let new = if self.rng.random_bool(0.2) {
+                    let mut f = vec![String::new()];
+                    f.extend(code::function(&mut self.rng, lang, &indent));
+                    f
+                } else if self.rng.random_bool(0.2) && !near.trim().is_empty() {
+                    // Copy a line and change it.
+                    match code::tweak_line(&mut self.rng, lang, &near) {
+                        Some(t) => vec![t],
+                        None => return false,
+                    }
+                } else {
+                    code::human_lines(&mut self.rng, lang, &indent)
+                };
+                self.log
+                    .push(format!("person inserts {} lines at {}", new.len(), at + 1));
+                self.lines.splice(
+                    at..at,
+                    new.into_iter().map(|t| TLine::new(t, None, How::Typed)),
+                );
+                self.mark(Kind::Insert);
+            }
+            Step::Delete => {
+                let at = self.rng.random_range(0..n - 1);
+                let len = self.rng.random_range(1..=6).min(n - at - 1);
+                self.lines.drain(at..at + len);
+                self.log
+                    .push(format!("person deletes lines {}..{}", at + 1, at + len));
+                self.mark(Kind::Delete);
+            }
+            Step::Modify => {
+                let agent: Vec<usize> = (0..n).filter(|&i| self.lines[i].owner.is_some()).collect();
+                let mut done = 0;
+                for _ in 0..self.rng.random_range(1..=3) * 4 {
+                    let i = if !agent.is_empty() && self.rng.random_bool(0.7) {
+                        agent[self.rng.random_range(0..agent.len())]
+                    } else {
+                        self.rng.random_range(0..n)
+                    };
+                    let old = self.lines[i].text.clone();
+                    let Some(t) = code::tweak_line(&mut self.rng, lang, &old) else {
+                        continue;
+                    };
+                    if observatory_attribution::normalize(&t)
+                        == observatory_attribution::normalize(&old)
+                    {
+                        continue;
+                    }
+                    self.lines[i] = TLine::new(t, None, How::Modified);
+                    self.log.push(format!("person modifies line {}", i + 1));
+                    done += 1;
+                    if done == 3 {
+                        break;
+                    }
+                }
+                if done == 0 {
+                    return false;
+                }
+                self.mark(Kind::Modify);
+            }
+            Step::Move => {
+                let texts = self.texts();
+                let paras = paragraphs(&texts);
+                let (from, len) = if paras.len() >= 3 && self.rng.random_bool(0.7) {
+                    let (s, e) = paras[self.rng.random_range(0..paras.len())];
+                    // With the blank line after it.
+                    (s, (e + 1).min(n) - s)
+                } else {
+                    let s = self.rng.random_range(0..n - 3);
+                    (s, self.rng.random_range(3..=12).min(n - s))
+                };
+                let block: Vec<TLine> = self.lines.drain(from..from + len).collect();
+                let rest = self.texts();
+                let targets: Vec<usize> = paragraphs(&rest)
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .filter(|&s| s != from)
+                    .collect();
+                let to = if targets.is_empty() || self.rng.random_bool(0.2) {
+                    self.rng.random_range(0..=self.lines.len())
+                } else {
+                    targets[self.rng.random_range(0..targets.len())]
+                };
+                self.log.push(format!(
+                    "person moves lines {}..{} to {}",
+                    from + 1,
+                    from + len,
+                    to + 1
+                ));
+                self.lines.splice(
+                    to..to,
+                    block.into_iter().map(|mut l| {
+                        l.moved = true;
+                        l
+                    }),
+                );
+                self.mark(Kind::Move);
+            }
+            Step::Reformat => {
+                let at = self.rng.random_range(0..n);
+                let len = self.rng.random_range(3..=25).min(n - at);
+                for i in at..at + len {
+                    if self.rng.random_bool(0.8) {
+                        let t = code::respace(&mut self.rng, lang, &self.lines[i].text);
+                        if t != self.lines[i].text {
+                            self.lines[i].text = t;
+                            self.lines[i].respaced = true;
+                        }
+                    }
+                }
+                self.log
+                    .push(format!("person re-spaces lines {}..{}", at + 1, at + len));
+                self.mark(Kind::Reformat);
+            }
+            Step::Revert => {
+                let Some(before) = self.undo.take() else {
+                    return false;
+                };
+                let new: Vec<String> = before.iter().map(|l| l.text.clone()).collect();
+                self.commit(new, None, How::Restored);
+                self.log.push("person reverts the last agent change".into());
+                self.mark(Kind::Revert);
+            }
+            Step::Agent | Step::Recreate => return false,
+        }
+        self.undo = None;
+        true
+    }
+}
+
+fn first_change(hunks: &[observatory_corpus::Hunk]) -> usize {
+    hunks.first().map_or(0, |h| {
+        h.old_start.saturating_sub(1) + h.lines.iter().take_while(|l| l.starts_with(' ')).count()
+    })
+}
+
+/// Builds scenario `index` of the run seeded with `seed`.
+pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
+    let mut rng =
+        StdRng::seed_from_u64(seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let lang = pick(&mut rng, &[Lang::Rust, Lang::Python, Lang::Ts]);
+    let noun = code::fill(&mut rng, Lang::Rust, "@n");
+    let (rel, common) = match (lang, rng.random_range(0..4)) {
+        (Lang::Rust, 0) => ("src/lib.rs".to_owned(), true),
+        (Lang::Rust, 1) => ("src/main.rs".to_owned(), true),
+        (Lang::Rust, 2) => (format!("src/{noun}/mod.rs"), true),
+        (Lang::Python, 0) => ("app/__init__.py".to_owned(), true),
+        (Lang::Python, 1) => ("main.py".to_owned(), true),
+        (Lang::Ts, 0) => ("src/index.ts".to_owned(), true),
+        (l, _) => (
+            format!("src/{noun}_{}.{}", code::fill(&mut rng, l, "@v"), l.ext()),
+            false,
+        ),
+    };
+    let project = pick(&mut rng, PROJECTS);
+    let main_root = format!(
+        "{}/{project}",
+        pick(
+            &mut rng,
+            &["/Users/dev", "/Users/dev/src", "/home/dev/code"]
+        )
+    );
+    let other_root = pick(
+        &mut rng,
+        &[
+            "/home/ci/build/checkout",
+            "/Users/dev/worktrees/retry-policy",
+            "/Users/sam/src/github.com/acme/app",
+        ],
+    )
+    .to_owned();
+    let root_name = if rng.random_bool(0.8) {
+        project.to_owned()
+    } else {
+        "checkout".to_owned()
+    };
+    let mut sim = Sim::new(rng, lang, rel, index);
+
+    // Conversations: one to three sessions, perhaps one from another checkout, one
+    // started in a subdirectory, one from an old version; perhaps a subagent.
+    let sessions = match sim.rng.random_range(0..100) {
+        0..55 => 1,
+        55..85 => 2,
+        _ => 3,
+    };
+    let old_style_all = sim.rng.random_bool(0.08);
+    for k in 0..sessions {
+        let mut root = main_root.clone();
+        let mut cwd = main_root.clone();
+        if k > 0 && sim.rng.random_bool(0.3) {
+            root = other_root.clone();
+            cwd = other_root.clone();
+            sim.mark(Kind::OtherCheckout);
+        }
+        if sim.rng.random_bool(0.05) && sim.rel.contains('/') {
+            let dir = sim.rel.split('/').next().unwrap_or_default();
+            cwd = format!("{root}/{dir}");
+            sim.mark(Kind::SubdirCwd);
+        }
+        let old_style = old_style_all || (k > 0 && sim.rng.random_bool(0.15));
+        let conv = Conversation::new(&mut sim.rng, &cwd, old_style);
+        sim.add_conv(conv, root);
+    }
+    if sessions > 1 {
+        sim.mark(Kind::Sessions);
+    }
+    let subagent = sim.rng.random_bool(0.15).then(|| {
+        let parent = sim.rng.random_range(0..sessions);
+        let sub = Conversation::subagent(&mut sim.rng, &sim.convs[parent]);
+        let root = sim.roots[parent].clone();
+        sim.mark(Kind::Subagent);
+        (parent, sim.add_conv(sub, root))
+    });
+    // A project elsewhere on the machine with a file at the same relative path.
+    let foreign = (common && sim.rng.random_bool(0.3)).then(|| {
+        let cwd = format!(
+            "/Users/dev/{}",
+            pick(&mut sim.rng, &["playground", "old-prototype", "client-sdk"])
+        );
+        let conv = Conversation::new(&mut sim.rng, &cwd, false);
+        sim.mark(Kind::ForeignSamePath);
+        sim.add_conv(conv, cwd)
+    });
+
+    // The file as it starts: a person's, or created by the first agent call.
+    let target = sim.rng.random_range(40..=400);
+    let initial = code::source_file(&mut sim.rng, lang, target);
+    if sim.rng.random_bool(0.5) {
+        sim.lines = initial
+            .into_iter()
+            .map(|t| TLine::new(t, None, How::Original))
+            .collect();
+        sim.log.push("file starts as a person's".into());
+    } else {
+        sim.create(0, initial)?;
+    }
+
+    let events = sim.rng.random_range(3..=30);
+    let mut conv = 0usize;
+    let mut sub_left = 0usize;
+    let mut task: Option<String> = None;
+    let mut human_events = 0;
+    let mut agent_events = 0;
+    for e in 0..events {
+        let step = if e + 1 == events && agent_events == 0 {
+            Step::Agent
+        } else {
+            match sim.rng.random_range(0..100) {
+                0..55 => Step::Agent,
+                55..64 => Step::Insert,
+                64..70 => Step::Delete,
+                70..79 => Step::Modify,
+                79..85 => Step::Move,
+                85..91 => Step::Reformat,
+                91..97 => Step::Revert,
+                _ => Step::Recreate,
+            }
+        };
+        match step {
+            Step::Agent => {
+                if sub_left == 0 {
+                    if let Some((parent, sub)) = subagent {
+                        if !sim.started[sub] && sim.rng.random_bool(0.3) {
+                            // A run of one to three calls by the subagent.
+                            sub_left = sim.rng.random_range(1..=3);
+                            task = Some(sim.start_task(parent, sub)?);
+                            conv = sub;
+                        }
+                    }
+                    if sub_left == 0 && sessions > 1 && sim.rng.random_bool(0.35) {
+                        conv = sim.rng.random_range(0..sessions);
+                    }
+                }
+                sim.agent(conv)?;
+                agent_events += 1;
+                if sub_left > 0 {
+                    sub_left -= 1;
+                    if sub_left == 0 {
+                        let (parent, _) = subagent.unwrap_or((0, 0));
+                        let id = task.take().unwrap_or_default();
+                        sim.finish_task(parent, &id)?;
+                        conv = parent;
+                    }
+                }
+            }
+            Step::Recreate => {
+                if sub_left > 0 {
+                    continue;
+                }
+                sim.recreate(conv)?;
+                human_events += 1;
+                agent_events += 1;
+            }
+            s => {
+                if sim.human(s) {
+                    human_events += 1;
+                }
+            }
+        }
+        // Now and then the same sessions write other files too.
+        if sub_left == 0 && sim.rng.random_bool(0.15) {
+            let c = sim.rng.random_range(0..sessions);
+            let name = format!(
+                "src/{}_{}.{}",
+                code::fill(&mut sim.rng, lang, "@n"),
+                e,
+                lang.ext()
+            );
+            let path = format!("{}/{name}", sim.roots[c]);
+            sim.other_file(c, path, false)?;
+        }
+        if let Some(f) = foreign {
+            if sim.rng.random_bool(0.25) {
+                let path = format!("{}/{}", sim.roots[f], sim.rel);
+                sim.other_file(f, path, true)?;
+            }
+        }
+    }
+    if sim.rng.random_bool(0.2) {
+        // The same file name in another directory of the project.
+        let file = sim.rel.rsplit('/').next().unwrap_or_default().to_owned();
+        let dir = pick(
+            &mut sim.rng,
+            &["tests/fixtures", "vendor/legacy", "examples/demo"],
+        );
+        let path = format!("{}/{dir}/{file}", sim.roots[0]);
+        sim.other_file(0, path, true)?;
+        sim.mark(Kind::SameName);
+    }
+    let crlf = sim.rng.random_bool(0.03);
+    if crlf {
+        sim.mark(Kind::Crlf);
+        human_events += 1;
+    }
+    if human_events == 0 {
+        sim.mark(Kind::NoHuman);
+    }
+    for c in 0..sim.convs.len() {
+        if sim.started[c] && sim.rng.random_bool(0.5) {
+            let ms = sim.tick();
+            sim.convs[c].say(&mut sim.rng, ms, "All done.".into())?;
+        }
+    }
+    Ok(sim.into_scenario(index, root_name, crlf))
+}
+
+/// One long history for the speed table: a file of about `lines` lines created by
+/// an agent, then changed by `writes - 1` more successful agent calls in one
+/// session, with a person's change before every tenth.
+pub fn long_history(seed: u64, lines: usize, writes: usize) -> anyhow::Result<Scenario> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    // Agent changes add about eight lines each on balance.
+    let start = lines.saturating_sub(writes * 8).max(lines / 2);
+    let initial = code::source_file(&mut rng, Lang::Rust, start);
+    let mut sim = Sim::new(rng, Lang::Rust, "src/lib.rs".into(), 0);
+    let root = "/Users/dev/acme-api".to_owned();
+    let conv = Conversation::new(&mut sim.rng, &root, false);
+    sim.add_conv(conv, root);
+    sim.create(0, initial)?;
+    let (mut done, mut human_at) = (1, 0);
+    while done < writes {
+        if done % 10 == 0 && human_at != done {
+            human_at = done;
+            let step = pick(
+                &mut sim.rng,
+                &[
+                    Step::Insert,
+                    Step::Delete,
+                    Step::Modify,
+                    Step::Move,
+                    Step::Reformat,
+                ],
+            );
+            sim.human(step);
+        }
+        if sim.agent(0)? {
+            done += 1;
+        }
+    }
+    Ok(sim.into_scenario(0, "acme-api".into(), false))
+}
