@@ -69,8 +69,10 @@ impl Replay {
         let model: Vec<&str> = self.lines.iter().map(|l| l.key.as_str()).collect();
         let cur: Vec<&str> = current.iter().map(String::as_str).collect();
         let mut out = vec![None; cur.len()];
-        let mut deleted: std::collections::HashMap<&str, Vec<Origin>> =
+        // Model lines the diff dropped (by key), and content lines it added.
+        let mut deleted: std::collections::HashMap<&str, Vec<usize>> =
             std::collections::HashMap::new();
+        let mut gone = vec![false; model.len()];
         let mut inserted = Vec::new();
         for op in diff::ops(&model, &cur) {
             match op {
@@ -85,9 +87,10 @@ impl Replay {
                     new,
                     new_len,
                 } => {
-                    for k in 0..old_len {
-                        if let Some(o) = self.lines[old + k].origin {
-                            deleted.entry(model[old + k]).or_default().push(o);
+                    for k in (0..old_len).rev() {
+                        if self.lines[old + k].origin.is_some() {
+                            deleted.entry(model[old + k]).or_default().push(old + k);
+                            gone[old + k] = true;
                         }
                     }
                     inserted.extend(new..new + new_len);
@@ -95,13 +98,46 @@ impl Replay {
             }
         }
         // A block moved elsewhere shows up as a deletion plus an insertion of the same
-        // lines. Distinctive lines get their tag back; short ones ("}", "return x")
-        // could as well be a person's.
-        for i in inserted {
+        // lines. Distinctive lines get their tag back by content; the short ones
+        // ("}", blank) next to them come back with them when they were next to them in
+        // the model too.
+        let mut from: Vec<Option<usize>> = vec![None; cur.len()];
+        let is_new = {
+            let mut v = vec![false; cur.len()];
+            for &i in &inserted {
+                v[i] = true;
+            }
+            v
+        };
+        for &i in &inserted {
             if cur[i].len() >= MIN_MOVED_LINE {
-                if let Some(o) = deleted.get_mut(cur[i]).and_then(Vec::pop) {
-                    out[i] = Some(o);
+                if let Some(m) = deleted.get_mut(cur[i]).and_then(Vec::pop) {
+                    gone[m] = false;
+                    from[i] = Some(m);
                 }
+            }
+        }
+        // Grow each recovered run forwards, then backwards, over lines that were next
+        // to each other in the model too.
+        let mut take = |j: usize, m: usize, from: &mut [Option<usize>]| {
+            if is_new[j] && from[j].is_none() && gone[m] && model[m] == cur[j] {
+                gone[m] = false;
+                from[j] = Some(m);
+            }
+        };
+        for i in 0..cur.len().saturating_sub(1) {
+            if let Some(m) = from[i].filter(|&m| m + 1 < model.len()) {
+                take(i + 1, m + 1, &mut from);
+            }
+        }
+        for i in (1..cur.len()).rev() {
+            if let Some(m) = from[i].filter(|&m| m > 0) {
+                take(i - 1, m - 1, &mut from);
+            }
+        }
+        for (i, m) in from.iter().enumerate() {
+            if let Some(m) = m {
+                out[i] = self.lines[*m].origin;
             }
         }
         apply_blank_rule(&cur, &mut out);

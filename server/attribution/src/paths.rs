@@ -63,9 +63,12 @@ pub fn score(
         return Some(Match::Exact);
     }
     if let (Some(cwd), Some(rel)) = (cwd, local_rel) {
-        let cwd = cwd.trim_end_matches('/');
-        if let Some(r) = recorded.strip_prefix(cwd).and_then(|r| r.strip_prefix('/')) {
-            if components(r) == components(rel) {
+        // The recorded path is `<project>/<rel>`, below the conversation's directory,
+        // which is the project or a directory inside it.
+        let (rec, rel, cwd) = (components(recorded), components(rel), components(cwd));
+        if let Some(n) = rec.len().checked_sub(rel.len()) {
+            let project = &rec[..n];
+            if rec[n..] == rel[..] && cwd.starts_with(project) && rec.starts_with(&cwd) {
                 return Some(Match::Relative);
             }
         }
