@@ -215,13 +215,29 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-fn open_store(data_dir: Option<PathBuf>) -> Result<Store> {
-    let dir = match data_dir {
-        Some(d) => d,
+fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
+    match given {
+        Some(d) => Ok(d),
         None => observatory_store::default_data_dir()
-            .context("cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR")?,
-    };
-    let db = observatory_store::database_path(&dir);
+            .context("cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR"),
+    }
+}
+
+/// Claude Code's directories, or where it will write them when none exists yet (the
+/// watcher's periodic rescan notices the directory once it appears).
+fn roots_to_watch(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let roots = roots(given)?;
+    if !roots.is_empty() {
+        return Ok(roots);
+    }
+    eprintln!("{NO_TRANSCRIPTS}");
+    Ok(dirs::home_dir()
+        .map(|h| vec![h.join(".claude")])
+        .unwrap_or_default())
+}
+
+fn open_store(given: Option<PathBuf>) -> Result<Store> {
+    let db = observatory_store::database_path(&data_dir(given)?);
     Store::open(&db).with_context(|| format!("opening the database at {}", db.display()))
 }
 
@@ -322,15 +338,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Watch => {
-            let mut roots = roots(&cli.claude_dirs)?;
-            if roots.is_empty() {
-                // Watch where Claude Code will write; the periodic rescan notices the
-                // directory once it exists.
-                roots = dirs::home_dir()
-                    .map(|h| vec![h.join(".claude")])
-                    .unwrap_or_default();
-                eprintln!("{NO_TRANSCRIPTS}");
-            }
+            let roots = roots_to_watch(&cli.claude_dirs)?;
             let mut store = open_store(cli.data_dir)?;
             let stop = Arc::new(AtomicBool::new(false));
             eprintln!("watching {} (Ctrl-C to stop)", output::join_paths(&roots));
@@ -371,19 +379,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve { .. } => {
             let bind = config.bind;
-            let mut roots = roots(&cli.claude_dirs)?;
-            if roots.is_empty() {
-                roots = dirs::home_dir()
-                    .map(|h| vec![h.join(".claude")])
-                    .unwrap_or_default();
-                eprintln!("{NO_TRANSCRIPTS}");
-            }
-            let dir = match cli.data_dir {
-                Some(d) => d,
-                None => observatory_store::default_data_dir().context(
-                    "cannot tell where to keep data: set --data-dir or OBSERVATORY_DATA_DIR",
-                )?,
-            };
+            let roots = roots_to_watch(&cli.claude_dirs)?;
+            let dir = data_dir(cli.data_dir)?;
             observatory_platform::serve_blocking(observatory_platform::ServeOptions {
                 bind,
                 data_dir: dir,
@@ -435,26 +432,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Show { id } => {
             let store = open_store(cli.data_dir)?;
-            let c = store.conversation(&id)?;
-            let records = store.conversation_records(c.id)?;
-            let header = observatory_transcript::markdown::Header {
-                title: &c.title,
-                session_id: &c.session_id,
-                project: c.project.as_deref(),
-                git_branch: c.git_branch.as_deref(),
-                started: c
-                    .started_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-                models: &c.models,
-                client: c.version.as_ref().map(|v| match &c.entrypoint {
-                    Some(e) => format!("{v} ({e})"),
-                    None => v.clone(),
-                }),
-            };
-            print!(
-                "{}",
-                observatory_transcript::markdown::render(&header, &records)
-            );
+            print!("{}", observatory_store::conversation_markdown(&store, &id)?);
         }
         Command::Stats { by, filter, json } => {
             let store = open_store(cli.data_dir)?;

@@ -160,22 +160,7 @@ async fn conversation_markdown(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let md = pool
-        .run(move |s| {
-            let c = s.conversation(&id)?;
-            let records = s.conversation_records(c.id)?;
-            let header = observatory_transcript::markdown::Header {
-                title: &c.title,
-                session_id: &c.session_id,
-                project: c.project.as_deref(),
-                git_branch: c.git_branch.as_deref(),
-                started: c
-                    .started_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-                models: &c.models,
-                client: c.version.clone(),
-            };
-            Ok(observatory_transcript::markdown::render(&header, &records))
-        })
+        .run(move |s| Ok(observatory_store::conversation_markdown(s, &id)?))
         .await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md))
 }

@@ -672,3 +672,25 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+/// A conversation as Markdown, read back from Observatory's own copy of its
+/// transcript (the same rendering for `observatory show` and the API).
+pub fn conversation_markdown(catalog: &dyn Catalog, id: &str) -> Result<String> {
+    let c = catalog.conversation(id)?;
+    let records = catalog.conversation_records(c.id)?;
+    let header = observatory_transcript::markdown::Header {
+        title: &c.title,
+        session_id: &c.session_id,
+        project: c.project.as_deref(),
+        git_branch: c.git_branch.as_deref(),
+        started: c
+            .started_at
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        models: &c.models,
+        client: c.version.as_ref().map(|v| match &c.entrypoint {
+            Some(e) => format!("{v} ({e})"),
+            None => v.clone(),
+        }),
+    };
+    Ok(observatory_transcript::markdown::render(&header, &records))
+}

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use catalog::{
-    one_line, Catalog, ConversationFilter, ConversationSummary, Counts, EditedFile, FileTouch,
-    ProjectSummary, RecordedWrite, Shape, UsageGroup, UsageRow,
+    conversation_markdown, one_line, Catalog, ConversationFilter, ConversationSummary, Counts,
+    EditedFile, FileTouch, ProjectSummary, RecordedWrite, Shape, UsageGroup, UsageRow,
 };
 pub use events::{Event, EventQuery};
 pub use ingest::{FileReport, IndexReport, Progress};
