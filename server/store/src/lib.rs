@@ -11,6 +11,7 @@
 mod catalog;
 pub mod events;
 mod ingest;
+pub mod keys;
 pub mod pricing;
 mod schema;
 mod search;
@@ -26,6 +27,7 @@ pub use catalog::{
 };
 pub use events::{Event, EventQuery};
 pub use ingest::{FileReport, IndexReport, Progress};
+pub use keys::ApiKey;
 pub use search::{SearchHit, SearchPage, SearchQuery};
 pub use watch::{watch, WatchEvent};
 

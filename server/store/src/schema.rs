@@ -138,6 +138,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_path ON events(path) WHERE path IS NOT NULL;
     "#,
+    // 3: API keys for the platform, stored as SHA-256 hashes.
+    r#"
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL UNIQUE,
+        hash BLOB NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    "#,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

@@ -1,0 +1,183 @@
+//! API keys: random secrets shown once, stored only as SHA-256 hashes, looked up by a
+//! short public prefix and compared in constant time.
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::catalog::from_ms;
+use crate::{Error, Result, Store};
+
+/// What a key may do: `read` queries, `write` also changes data (ingest, delete),
+/// `admin` also manages keys.
+pub const SCOPES: &[&str] = &["read", "write", "admin"];
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    /// The public start of the key (`obs_<prefix>_...`), to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time equality, so response times do not reveal how much of a key matched.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Store {
+    /// Creates a key; the returned secret is the only time it is seen.
+    pub fn create_api_key(&self, name: &str, scopes: &[String]) -> Result<(ApiKey, String)> {
+        if name.trim().is_empty() {
+            return Err(Error::BadQuery("a key needs a name".into()));
+        }
+        if scopes.is_empty() {
+            return Err(Error::BadQuery(format!(
+                "a key needs at least one scope: {}",
+                SCOPES.join(", ")
+            )));
+        }
+        if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+            return Err(Error::BadQuery(format!(
+                "unknown scope {bad:?}; expected one of: {}",
+                SCOPES.join(", ")
+            )));
+        }
+        let mut rng = rand::rng();
+        let prefix = hex(&rng.random::<[u8; 4]>());
+        let secret = format!("obs_{prefix}_{}", hex(&rng.random::<[u8; 24]>()));
+        let now = Utc::now().timestamp_millis();
+        self.conn.execute(
+            "INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name.trim(), prefix, hash(&secret), scopes.join(","), now],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        let key = self
+            .api_keys()?
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        Ok((key, secret))
+    }
+
+    pub fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ApiKey {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                prefix: r.get(2)?,
+                scopes: r
+                    .get::<_, String>(3)?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect(),
+                created_at: from_ms(r.get(4)?),
+                revoked_at: from_ms(r.get(5)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Revokes a key; false if there is no such active key.
+    pub fn revoke_api_key(&self, id: i64) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+            params![Utc::now().timestamp_millis(), id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Whether any key is active (the platform may then listen beyond loopback).
+    pub fn has_active_api_keys(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The active key a presented secret belongs to.
+    pub fn verify_api_key(&self, secret: &str) -> Result<Option<ApiKey>> {
+        let Some(prefix) = secret
+            .strip_prefix("obs_")
+            .and_then(|s| s.split('_').next())
+        else {
+            return Ok(None);
+        };
+        let stored: Option<(i64, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, hash FROM api_keys WHERE prefix = ?1 AND revoked_at IS NULL",
+            )?
+            .query_row([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((id, stored)) = stored else {
+            return Ok(None);
+        };
+        if !same(&stored, &hash(secret)) {
+            return Ok(None);
+        }
+        Ok(self.api_keys()?.into_iter().find(|k| k.id == id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_hashed_verified_and_revoked() {
+        let store = Store::open_in_memory().expect("store");
+        let (key, secret) = store
+            .create_api_key("ci", &["read".into()])
+            .expect("create");
+        assert!(secret.starts_with(&format!("obs_{}_", key.prefix)));
+        let raw: Vec<u8> = store
+            .conn
+            .query_row("SELECT hash FROM api_keys", [], |r| r.get(0))
+            .expect("hash");
+        assert!(
+            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is not stored"
+        );
+        assert_eq!(
+            store.verify_api_key(&secret).expect("verify").map(|k| k.id),
+            Some(key.id)
+        );
+        assert_eq!(
+            store.verify_api_key(&format!("{secret}x")).expect("verify"),
+            None
+        );
+        assert_eq!(store.verify_api_key("nonsense").expect("verify"), None);
+        assert!(store.has_active_api_keys().expect("q"));
+        assert!(store.revoke_api_key(key.id).expect("revoke"));
+        assert!(!store.revoke_api_key(key.id).expect("revoke twice"));
+        assert_eq!(store.verify_api_key(&secret).expect("verify"), None);
+        assert!(!store.has_active_api_keys().expect("q"));
+        assert!(matches!(
+            store.create_api_key("x", &["root".into()]),
+            Err(Error::BadQuery(_))
+        ));
+        assert!(matches!(
+            store.create_api_key(" ", &["read".into()]),
+            Err(Error::BadQuery(_))
+        ));
+    }
+}
