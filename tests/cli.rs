@@ -564,3 +564,21 @@ fn configuration_file_then_environment_then_flags() {
         "names the bad key"
     );
 }
+
+#[test]
+fn api_keys_from_the_command_line() {
+    let env = Env::new();
+    let secret = env.ok(&[
+        "keys", "create", "ci", "--scope", "read", "--scope", "write",
+    ]);
+    assert!(secret.trim().starts_with("obs_"), "{secret}");
+    let list = env.json(&["keys", "list", "--json"]);
+    assert_eq!(list[0]["name"], "ci");
+    assert_eq!(list[0]["scopes"], serde_json::json!(["read", "write"]));
+    assert!(!list.to_string().contains(secret.trim()));
+    let bad = env.fail(&["keys", "create", "x", "--scope", "root"]);
+    assert!(bad.contains("unknown scope"), "{bad}");
+    env.ok(&["keys", "revoke", "1"]);
+    let again = env.fail(&["keys", "revoke", "1"]);
+    assert!(again.contains("no active key"), "{again}");
+}

@@ -55,6 +55,11 @@ enum Command {
         #[arg(long, env = "OBSERVATORY_BIND")]
         bind: Option<std::net::SocketAddr>,
     },
+    /// Manage the platform's API keys
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print the effective configuration (file, then environment, then flags)
     Config {
         #[arg(long)]
@@ -107,6 +112,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key; its secret is printed once and stored only as a hash
+    Create {
+        name: String,
+        /// read, write or admin (repeatable)
+        #[arg(long = "scope", default_value = "read")]
+        scopes: Vec<String>,
+    },
+    /// List keys (never their secrets)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id
+    Revoke { id: i64 },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -358,6 +381,43 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 WatchEvent::Failed(p, e) => eprintln!("{}: {e}", p.display()),
             })?;
+        }
+        Command::Keys { action } => {
+            let store = open_store(cli.data_dir)?;
+            match action {
+                KeysAction::Create { name, scopes } => {
+                    let (key, secret) = store.create_api_key(&name, &scopes)?;
+                    eprintln!("created key {} ({}, scopes: {}); this is the only time its secret is shown:", key.id, key.name, key.scopes.join(", "));
+                    println!("{secret}");
+                }
+                KeysAction::List { json } => {
+                    let keys = store.api_keys()?;
+                    if json {
+                        output::print_json(&keys)?;
+                    } else {
+                        for k in keys {
+                            let state = if k.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            };
+                            println!(
+                                "{:>4}  obs_{}_…  {:<20} {:<18} {state}",
+                                k.id,
+                                k.prefix,
+                                k.name,
+                                k.scopes.join(",")
+                            );
+                        }
+                    }
+                }
+                KeysAction::Revoke { id } => {
+                    if !store.revoke_api_key(id)? {
+                        bail!("no active key with id {id}");
+                    }
+                    println!("revoked key {id}");
+                }
+            }
         }
         Command::Config { json } => {
             let token = config

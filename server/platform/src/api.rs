@@ -67,6 +67,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(most_edited))
         .routes(routes!(crate::stream::events))
         .routes(routes!(crate::stream::stream))
+        .routes(routes!(crate::keys::create_key, crate::keys::list_keys))
+        .routes(routes!(crate::keys::revoke_key))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

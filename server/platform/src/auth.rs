@@ -22,6 +22,8 @@ pub struct Auth {
     tokens: Arc<Vec<String>>,
     /// Where a client finds the local token, for the 401 message.
     hint: Arc<String>,
+    /// API keys are checked against the store.
+    keys: Option<Arc<crate::Pool>>,
 }
 
 impl Auth {
@@ -29,7 +31,14 @@ impl Auth {
         Self {
             tokens: Arc::new(tokens),
             hint: Arc::new(hint.into()),
+            keys: None,
         }
+    }
+
+    /// Also accept the API keys stored in the database behind `pool`.
+    pub fn with_api_keys(mut self, pool: Arc<crate::Pool>) -> Self {
+        self.keys = Some(pool);
+        self
     }
 
     fn accepts(&self, presented: &str) -> bool {
@@ -68,6 +77,39 @@ pub fn local_token(data_dir: &Path) -> std::io::Result<String> {
     Ok(token)
 }
 
+/// The scope a request needs: managing keys is `admin`; reading (including blaming a
+/// posted buffer) is `read`; anything else changes data and is `write`.
+fn needed_scope(method: &axum::http::Method, path: &str) -> &'static str {
+    if path.starts_with("/api/v1/keys") {
+        "admin"
+    } else if method == axum::http::Method::GET
+        || method == axum::http::Method::HEAD
+        || path == "/api/v1/files/blame"
+    {
+        "read"
+    } else {
+        "write"
+    }
+}
+
+/// Scopes granted by a presented secret: all of them for the local token.
+async fn scopes_of(auth: &Auth, presented: &str) -> Result<Option<Vec<String>>, ApiError> {
+    if auth.accepts(presented) {
+        return Ok(Some(
+            observatory_store::keys::SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ));
+    }
+    let Some(pool) = &auth.keys else {
+        return Ok(None);
+    };
+    let secret = presented.to_owned();
+    let key = pool.run(move |s| Ok(s.verify_api_key(&secret)?)).await?;
+    Ok(key.map(|k| k.scopes))
+}
+
 pub async fn require_token(
     State(auth): State<Auth>,
     req: Request,
@@ -78,19 +120,32 @@ pub async fn require_token(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(t) if auth.accepts(t) => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "the bearer token is not valid",
-        )),
-        None => Err(ApiError::new(
+        .map(str::trim)
+        .map(str::to_owned);
+    let Some(presented) = presented else {
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             format!(
                 "send `Authorization: Bearer <token>`; the local token is in {}",
                 auth.hint
             ),
-        )),
+        ));
+    };
+    let Some(scopes) = scopes_of(&auth, &presented).await? else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the bearer token is not valid",
+        ));
+    };
+    let needed = needed_scope(req.method(), req.uri().path());
+    if !scopes
+        .iter()
+        .any(|s| s == needed || s == "admin" || (s == "write" && needed == "read"))
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("this key lacks the {needed:?} scope"),
+        ));
     }
+    Ok(next.run(req).await)
 }

@@ -8,6 +8,7 @@ mod api;
 mod auth;
 pub mod config;
 mod error;
+mod keys;
 mod limit;
 mod pool;
 mod stream;
@@ -58,6 +59,7 @@ impl utoipa::Modify for BearerToken {
         (name = "files", description = "File touches and line attribution"),
         (name = "analytics", description = "Usage and cost"),
         (name = "events", description = "The event log and its realtime stream"),
+        (name = "keys", description = "API keys (admin scope)"),
     )
 )]
 struct ApiDoc;
@@ -151,18 +153,13 @@ pub struct ServeOptions {
 
 /// Runs the platform until Ctrl-C: indexing in the background, serving the API.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
-    if !opts.bind.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {}: API keys are not available yet, so the platform only binds to a loopback address",
-            opts.bind
-        );
-    }
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     // Migrate (and create) the database before handlers open connections to it.
     let database = observatory_store::database_path(&opts.data_dir);
     let mut indexer = observatory_store::Store::open(&database)
         .with_context(|| format!("opening {}", database.display()))?;
+    check_bind(opts.bind, indexer.has_active_api_keys()?)?;
     let token = local_token(&opts.data_dir).context("creating the local API token")?;
     let auth = Auth::new(
         vec![token],
@@ -186,7 +183,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         })
     };
     let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
-    let (router, _) = app(Pool::new(database), changes, ready, auth, limiter);
+    let pool = Pool::new(database);
+    let auth = auth.with_api_keys(Arc::clone(&pool));
+    let (router, _) = app(pool, changes, ready, auth, limiter);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;
@@ -202,6 +201,18 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .await?;
     stop.store(true, Ordering::Relaxed);
     let _ = indexing.join();
+    Ok(())
+}
+
+/// Listening beyond loopback exposes the API to the network: only with API keys
+/// (`observatory keys create`), never with the local token alone.
+pub fn check_bind(bind: SocketAddr, has_keys: bool) -> anyhow::Result<()> {
+    if !bind.ip().is_loopback() && !has_keys {
+        bail!(
+            "refusing to listen on {bind}: no API keys exist. Create one with `observatory keys create NAME --scope read`, \
+             or bind to 127.0.0.1"
+        );
+    }
     Ok(())
 }
 

@@ -38,8 +38,10 @@ async fn start_limited(per_second: u32, burst: u32) -> Server {
     assert_eq!(token, again, "the token is made once and then reused");
     let auth = observatory_platform::Auth::new(vec![token.clone()], "the token file");
     let (bump, changes) = tokio::sync::watch::channel(0u64);
+    let pool = Pool::new(db.clone());
+    let auth = auth.with_api_keys(Arc::clone(&pool));
     let (router, doc) = app(
-        Pool::new(db.clone()),
+        pool,
         changes,
         Arc::new(AtomicBool::new(true)),
         auth,
@@ -268,8 +270,9 @@ async fn openapi_covers_every_route() {
     for (path, ops) in paths {
         let concrete = path.replace("{id}", "cb947e5b");
         for method in ops.as_object().expect("operations").keys() {
-            if path.ends_with("/stream") {
-                // A WebSocket endpoint; exercised by the stream tests.
+            if path.ends_with("/stream") || path.contains("/keys") {
+                // The WebSocket endpoint and key management are exercised by their own
+                // tests (creating and revoking keys here would change what others see).
                 checked += 1;
                 continue;
             }
@@ -458,4 +461,85 @@ async fn stream_delivers_live_changes() {
     assert_eq!(event["kind"], "messages.appended");
     assert_eq!(event["session_id"], "0000aaaa-1111-2222-3333-444444444444");
     assert_eq!(event["data"]["last_uuid"], "live-1");
+}
+
+#[tokio::test]
+async fn api_keys_are_scoped_and_revocable() {
+    let s = start().await;
+    let admin = client(&s);
+    let r = admin
+        .post(format!("{}/api/v1/keys", s.base))
+        .json(&serde_json::json!({"name": "dashboard", "scopes": ["read"]}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status().as_u16(), 201);
+    let created: Value = r.json().await.expect("json");
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let id = created["key"]["id"].as_i64().expect("id");
+
+    let reader = reqwest::Client::new();
+    let ok = reader
+        .get(format!("{}/api/v1/conversations", s.base))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(ok.status().as_u16(), 200);
+    let forbidden = reader
+        .post(format!("{}/api/v1/keys", s.base))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"name": "x", "scopes": ["admin"]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forbidden.status().as_u16(), 403);
+
+    let (_, _, list) = get(&s, "/api/v1/keys").await;
+    assert!(
+        !list.to_string().contains(&secret),
+        "secrets are never listed"
+    );
+    assert_eq!(list[0]["name"], "dashboard");
+
+    let bad = admin
+        .post(format!("{}/api/v1/keys", s.base))
+        .json(&serde_json::json!({"name": "x", "scopes": ["root"]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(bad.status().as_u16(), 400);
+
+    let revoked = admin
+        .delete(format!("{}/api/v1/keys/{id}", s.base))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(revoked.status().as_u16(), 204);
+    let again = admin
+        .delete(format!("{}/api/v1/keys/{id}", s.base))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(again.status().as_u16(), 404);
+    let after = reader
+        .get(format!("{}/api/v1/conversations", s.base))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(after.status().as_u16(), 401);
+}
+
+#[test]
+fn listening_beyond_loopback_needs_api_keys() {
+    let public: std::net::SocketAddr = "0.0.0.0:8787".parse().expect("addr");
+    let local: std::net::SocketAddr = "127.0.0.1:8787".parse().expect("addr");
+    let refused = observatory_platform::check_bind(public, false).expect_err("refused");
+    assert!(
+        refused.to_string().contains("observatory keys create"),
+        "{refused}"
+    );
+    assert!(observatory_platform::check_bind(public, true).is_ok());
+    assert!(observatory_platform::check_bind(local, false).is_ok());
 }
