@@ -59,6 +59,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_conversations))
         .routes(routes!(get_conversation))
         .routes(routes!(conversation_markdown))
+        .routes(routes!(conversation_messages))
+        .routes(routes!(delete_conversation))
         .routes(routes!(search))
         .routes(routes!(file_touches))
         .routes(routes!(blame_file, blame_buffer))
@@ -421,5 +423,135 @@ async fn most_edited(
     Ok(axum::Json(
         pool.run(move |s| Ok(s.most_edited_files(p.project.as_deref(), limit)?))
             .await?,
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolCallView {
+    id: String,
+    name: String,
+    /// The tool's input as the agent gave it.
+    #[schema(value_type = Object)]
+    input: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolResultView {
+    tool_use_id: String,
+    is_error: bool,
+    /// The output, cut at 4,000 characters.
+    content: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    uuid: Option<String>,
+    parent_uuid: Option<String>,
+    role: String,
+    at: Option<DateTime<Utc>>,
+    model: Option<String>,
+    is_sidechain: bool,
+    /// A prompt a person typed (not a tool result or a command echo).
+    is_prompt: bool,
+    text: String,
+    tool_calls: Vec<ToolCallView>,
+    tool_results: Vec<ToolResultView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    items: Vec<MessageView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 500 (default 100).
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn view(m: &observatory_transcript::Message) -> MessageView {
+    MessageView {
+        uuid: m.uuid.clone(),
+        parent_uuid: m
+            .parent_uuid
+            .clone()
+            .or_else(|| m.logical_parent_uuid.clone()),
+        role: m.role_or_user().as_str().to_owned(),
+        at: m.timestamp,
+        model: m.model.clone(),
+        is_sidechain: m.is_sidechain,
+        is_prompt: m.is_prompt(),
+        text: m.text(),
+        tool_calls: m
+            .tool_uses()
+            .map(|(id, name, input)| ToolCallView {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                input: input.clone(),
+            })
+            .collect(),
+        tool_results: m
+            .tool_results()
+            .map(|(id, content, is_error)| ToolResultView {
+                tool_use_id: id.to_owned(),
+                is_error,
+                content: content.chars().take(4000).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The conversation's messages in transcript order, with tool calls and results.
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "Session id or unique prefix"), PageParams),
+    responses((status = 200, body = MessagePage), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn conversation_messages(
+    State(AppState { pool, .. }): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<PageParams>,
+) -> Result<axum::Json<MessagePage>, ApiError> {
+    let limit = page_limit(p.limit, 500, 100)?;
+    let offset = decode_cursor(p.cursor.as_deref())?;
+    let records = pool
+        .run(move |s| {
+            let c = s.conversation(&id)?;
+            Ok(s.conversation_records(c.id)?)
+        })
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    let messages: Vec<&observatory_transcript::Message> = records
+        .iter()
+        .filter_map(|r| match r {
+            observatory_transcript::Record::Message(m) => Some(m.as_ref()),
+            _ => None,
+        })
+        // `--resume` copies earlier records into the file: each message once.
+        .filter(|m| m.uuid.as_ref().is_none_or(|u| seen.insert(u.clone())))
+        .collect();
+    let items: Vec<MessageView> = messages
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|m| view(m))
+        .collect();
+    let next_cursor = (messages.len() > offset + limit).then(|| format!("o{}", offset + limit));
+    Ok(axum::Json(MessagePage { items, next_cursor }))
+}
+
+/// Delete a conversation from Observatory (its copy, index and figures). The
+/// transcript file is not touched.
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "Session id or unique prefix")),
+    responses((status = 200, body = ConversationSummary), (status = 404, body = Problem), (status = 403, body = Problem)))]
+async fn delete_conversation(
+    State(AppState { pool, .. }): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ConversationSummary>, ApiError> {
+    Ok(axum::Json(
+        pool.run(move |s| Ok(s.delete_conversation(&id)?)).await?,
     ))
 }

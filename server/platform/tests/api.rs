@@ -122,6 +122,29 @@ async fn conversations_are_listed_paged_and_fetched() {
         .as_str()
         .is_some_and(|m| m.starts_with("# Make the colors green and yellow")));
 
+    let (status, _, msgs) = get(&s, "/api/v1/conversations/cb947e5b/messages?limit=10").await;
+    assert_eq!(status, 200, "{msgs}");
+    let items = msgs["items"].as_array().expect("items");
+    assert_eq!(items.len(), 10);
+    assert!(
+        items[0]["is_prompt"].as_bool().unwrap_or(false)
+            || items.iter().any(|m| m["is_prompt"] == true)
+    );
+    assert!(items
+        .iter()
+        .any(|m| m["tool_calls"].as_array().is_some_and(|t| !t.is_empty())));
+    let cursor = msgs["next_cursor"].as_str().expect("more");
+    let (_, _, rest) = get(
+        &s,
+        &format!("/api/v1/conversations/cb947e5b/messages?limit=500&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(
+        rest["items"].as_array().map(Vec::len),
+        Some(28),
+        "38 messages in all"
+    );
+
     let (_, _, projects) = get(&s, "/api/v1/conversations?project=/Users/chip/dev/ai-music").await;
     assert_eq!(projects["items"].as_array().map(Vec::len), Some(3));
 }
@@ -270,7 +293,7 @@ async fn openapi_covers_every_route() {
     for (path, ops) in paths {
         let concrete = path.replace("{id}", "cb947e5b");
         for method in ops.as_object().expect("operations").keys() {
-            if path.ends_with("/stream") || path.contains("/keys") {
+            if path.ends_with("/stream") || path.contains("/keys") || method == "delete" {
                 // The WebSocket endpoint and key management are exercised by their own
                 // tests (creating and revoking keys here would change what others see).
                 checked += 1;
@@ -542,4 +565,23 @@ fn listening_beyond_loopback_needs_api_keys() {
     );
     assert!(observatory_platform::check_bind(public, true).is_ok());
     assert!(observatory_platform::check_bind(local, false).is_ok());
+}
+
+#[tokio::test]
+async fn deleting_a_conversation() {
+    let s = start().await;
+    let c = client(&s);
+    let r = c
+        .delete(format!("{}/api/v1/conversations/fed8ce56", s.base))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(get(&s, "/api/v1/conversations/fed8ce56").await.0, 404);
+    let again = c
+        .delete(format!("{}/api/v1/conversations/fed8ce56", s.base))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(again.status().as_u16(), 404);
 }

@@ -694,3 +694,31 @@ pub fn conversation_markdown(catalog: &dyn Catalog, id: &str) -> Result<String> 
     };
     Ok(observatory_transcript::markdown::render(&header, &records))
 }
+
+impl Store {
+    /// Removes a conversation and everything derived from it, including
+    /// Observatory's copy of its transcript. The transcript file itself is untouched;
+    /// lines appended to it later are indexed as a new conversation.
+    pub fn delete_conversation(&mut self, id: &str) -> Result<ConversationSummary> {
+        let c = self.conversation(id)?;
+        let tx = self.conn.transaction()?;
+        // FTS5 external-content tables must be told which rows go, with their text.
+        tx.execute(
+            "INSERT INTO docs_fts (docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE conversation_id = ?1",
+            [c.id],
+        )?;
+        for sql in [
+            "DELETE FROM docs WHERE conversation_id = ?1",
+            "DELETE FROM tool_calls WHERE conversation_id = ?1",
+            "DELETE FROM usage WHERE conversation_id = ?1",
+            "DELETE FROM messages WHERE conversation_id = ?1",
+            "DELETE FROM raw_chunks WHERE conversation_id = ?1",
+            "UPDATE sources SET conversation_id = NULL WHERE conversation_id = ?1",
+            "DELETE FROM conversations WHERE id = ?1",
+        ] {
+            tx.execute(sql, [c.id])?;
+        }
+        tx.commit()?;
+        Ok(c)
+    }
+}

@@ -243,3 +243,51 @@ fn appends_racing_the_indexer_are_all_indexed_once() {
     assert_eq!(counts.messages, 401);
     assert_eq!(counts.warnings, 0);
 }
+
+#[test]
+fn deleting_a_conversation_removes_it_everywhere() {
+    let cfg = common::config_dir_with(&[
+        "git-ai/tests/fixtures/example-claude-code.jsonl",
+        "git-ai/tests/fixtures/claude-code-with-thinking.jsonl",
+    ]);
+    let mut store = Store::open_in_memory().expect("store");
+    store
+        .index_roots(&[cfg.path().to_path_buf()], &mut |_| {})
+        .expect("index");
+    let before = store.counts().expect("counts");
+    assert!(!store
+        .search(&SearchQuery::new("green yellow"))
+        .expect("search")
+        .hits
+        .is_empty());
+    let gone = store.delete_conversation("cb947e5b").expect("delete");
+    assert_eq!(gone.message_count, 38);
+    assert!(matches!(
+        store.conversation("cb947e5b"),
+        Err(observatory_store::Error::NotFound(_))
+    ));
+    assert!(
+        store
+            .search(&SearchQuery::new("green yellow"))
+            .expect("search")
+            .hits
+            .is_empty(),
+        "gone from the index"
+    );
+    assert!(store
+        .file_touches("globals.css")
+        .expect("touches")
+        .is_empty());
+    let after = store.counts().expect("counts");
+    assert_eq!(after.conversations, before.conversations - 1);
+    assert_eq!(after.messages, before.messages - 38);
+    // The other conversation is intact, and an unchanged file is not indexed again.
+    assert!(store.conversation("dac34307").is_ok());
+    store
+        .index_roots(&[cfg.path().to_path_buf()], &mut |_| {})
+        .expect("index");
+    assert!(matches!(
+        store.conversation("cb947e5b"),
+        Err(observatory_store::Error::NotFound(_))
+    ));
+}
