@@ -10,6 +10,7 @@ pub mod config;
 mod error;
 mod keys;
 mod limit;
+mod metrics;
 mod pool;
 mod stream;
 
@@ -31,6 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use auth::{local_token, token_path, Auth};
 pub use error::Problem;
 pub use limit::Limiter;
+pub use metrics::Metrics;
 pub use pool::Pool;
 
 /// Declares the bearer token every `/api/v1` operation requires.
@@ -81,6 +83,7 @@ pub fn app(
     ready: Arc<AtomicBool>,
     auth: Auth,
     limiter: Limiter,
+    metrics: Metrics,
 ) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api::router())
@@ -108,12 +111,21 @@ pub fn app(
                 .route("/docs", get(docs))
                 .with_state(ops),
         )
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics::render))
+                .with_state(metrics.clone()),
+        )
         .fallback(|| async {
             error::ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no such route; see /api/v1/openapi.json",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -166,13 +178,22 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         token_path(&opts.data_dir).display().to_string(),
     );
     let (bump, changes) = tokio::sync::watch::channel(0u64);
+    let metrics = Metrics::default();
     let indexing = {
+        let lines = metrics.indexed_lines.clone();
         let (ready, stop, roots) = (Arc::clone(&ready), Arc::clone(&stop), opts.roots.clone());
         std::thread::spawn(move || {
             let result = observatory_store::watch(&mut indexer, &roots, &stop, &mut |ev| {
-                if let observatory_store::WatchEvent::Scanned(r) = &ev {
-                    tracing::info!(lines = r.lines, files = r.files_changed, "indexed");
-                    ready.store(true, Ordering::Relaxed);
+                match &ev {
+                    observatory_store::WatchEvent::Scanned(r) => {
+                        tracing::info!(lines = r.lines, files = r.files_changed, "indexed");
+                        lines.inc_by(r.lines);
+                        ready.store(true, Ordering::Relaxed);
+                    }
+                    observatory_store::WatchEvent::Indexed(r) => {
+                        lines.inc_by(r.lines);
+                    }
+                    observatory_store::WatchEvent::Failed(..) => {}
                 }
                 // Wake the streams: the event log may have grown.
                 bump.send_modify(|n| *n += 1);
@@ -185,7 +206,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
     let pool = Pool::new(database);
     let auth = auth.with_api_keys(Arc::clone(&pool));
-    let (router, _) = app(pool, changes, ready, auth, limiter);
+    let (router, _) = app(pool, changes, ready, auth, limiter, metrics);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;

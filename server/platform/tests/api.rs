@@ -40,12 +40,14 @@ async fn start_limited(per_second: u32, burst: u32) -> Server {
     let (bump, changes) = tokio::sync::watch::channel(0u64);
     let pool = Pool::new(db.clone());
     let auth = auth.with_api_keys(Arc::clone(&pool));
+    let metrics = observatory_platform::Metrics::default();
     let (router, doc) = app(
         pool,
         changes,
         Arc::new(AtomicBool::new(true)),
         auth,
         limiter,
+        metrics,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -268,6 +270,11 @@ async fn usage_and_operations() {
     let (_, _, files) = get(&s, "/api/v1/analytics/files?limit=3").await;
     assert_eq!(files.as_array().map(Vec::len), Some(3));
     assert_eq!(get(&s, "/healthz").await.0, 200);
+    let (status, _, metrics) = get(&s, "/metrics").await;
+    assert_eq!(status, 200);
+    let text = metrics.as_str().expect("text").to_owned();
+    assert!(text.contains("observatory_http_requests_total{"), "{text}");
+    assert!(text.contains("route=\"/api/v1/analytics/usage\""), "{text}");
     assert_eq!(get(&s, "/readyz").await.0, 200);
     let (status, _, html) = get(&s, "/docs").await;
     assert_eq!(status, 200);
