@@ -64,6 +64,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(search))
         .routes(routes!(file_touches))
         .routes(routes!(blame_file, blame_buffer))
+        .routes(routes!(file_symbols))
         .routes(routes!(usage))
         .routes(routes!(projects))
         .routes(routes!(most_edited))
@@ -554,4 +555,93 @@ async fn delete_conversation(
     Ok(axum::Json(
         pool.run(move |s| Ok(s.delete_conversation(&id)?)).await?,
     ))
+}
+
+/// A symbol agents changed, with the conversations that changed it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SymbolChange {
+    name: String,
+    kind: String,
+    start_line: usize,
+    end_line: usize,
+    /// Latest first.
+    changes: Vec<SymbolChangeBy>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SymbolChangeBy {
+    session_id: String,
+    conversation_title: String,
+    tool_use_id: String,
+    at: Option<DateTime<Utc>>,
+    lines: usize,
+}
+
+/// The functions, methods, classes and modules of a file on disk that agents changed
+/// (Rust, Python, TypeScript/TSX, JavaScript, Go; empty for other languages).
+#[utoipa::path(get, path = "/files/symbols", params(BlameParams), tag = "files",
+    responses((status = 200, body = Vec<SymbolChange>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn file_symbols(
+    State(AppState { pool, .. }): State<AppState>,
+    Query(p): Query<BlameParams>,
+) -> Result<axum::Json<Vec<SymbolChange>>, ApiError> {
+    let content = tokio::fs::read(&p.path).await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("cannot read {}: {e}", p.path),
+        )
+    })?;
+    let content = String::from_utf8_lossy(&content).into_owned();
+    let out = pool
+        .run(move |s| {
+            let file = PathBuf::from(&p.path);
+            if !file.is_absolute() {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "path must be absolute",
+                ));
+            }
+            let root = p
+                .root
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root(&file));
+            let b = blame(s, &file, &root, &content, &[])?;
+            let Some(symbols) = observatory_attribution::symbols::symbols(&file, &content) else {
+                return Ok(Vec::new());
+            };
+            Ok(
+                observatory_attribution::symbols::attribute(&symbols, &b.lines)
+                    .into_iter()
+                    .map(|a| {
+                        let mut changes: Vec<SymbolChangeBy> = a
+                            .lines_by_change
+                            .iter()
+                            .map(|(&o, &n)| {
+                                let w = &b.writes[o as usize];
+                                SymbolChangeBy {
+                                    session_id: w.session_id.clone(),
+                                    conversation_title: w.conversation_title.clone(),
+                                    tool_use_id: w.tool_use_id.clone(),
+                                    at: w.at,
+                                    lines: n,
+                                }
+                            })
+                            .collect();
+                        changes.reverse();
+                        SymbolChange {
+                            name: a.symbol.qualified_name,
+                            kind: serde_json::to_value(a.symbol.kind)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                            start_line: a.symbol.start_line,
+                            end_line: a.symbol.end_line,
+                            changes,
+                        }
+                    })
+                    .collect(),
+            )
+        })
+        .await?;
+    Ok(axum::Json(out))
 }

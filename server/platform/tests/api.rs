@@ -251,6 +251,22 @@ async fn blame_of_a_buffer_and_of_a_file() {
     assert_eq!(status, 200, "{on_disk}");
     assert_eq!(on_disk["attributed_lines"], 16);
 
+    let (status, _, symbols) = get(
+        &s,
+        &format!(
+            "/api/v1/files/symbols?path={}&root={}",
+            file.display(),
+            root.display()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{symbols}");
+    assert_eq!(symbols[0]["name"], "greet");
+    assert_eq!(
+        symbols[0]["changes"][0]["lines"], 2,
+        "latest first: the Edit's two lines"
+    );
+
     let (_, _, touches) = get(&s, "/api/v1/files/touches?path=example.py").await;
     assert!(touches.as_array().is_some_and(|t| t.len() >= 3));
 }
@@ -315,7 +331,9 @@ async fn openapi_covers_every_route() {
             };
             let status = req.send().await.expect("request").status().as_u16();
             assert!(
-                status != 404 && status != 405 || path.contains("blame"),
+                status != 404 && status != 405
+                    || path.contains("blame")
+                    || path.contains("symbols"),
                 "{method} {path}: {status}"
             );
             assert!(
