@@ -23,7 +23,10 @@ use crate::pool::Pool;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Arc<Pool>,
-    pub changes: crate::stream::Changes,
+    /// Bumped whenever the event log grew; streams wait on it.
+    pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where uploaded transcript lines are kept for the indexer (`None`: uploads off).
+    pub ingest_dir: Option<PathBuf>,
 }
 
 /// `Query<T>` whose rejections are problem documents.
@@ -72,6 +75,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::stream::stream))
         .routes(routes!(crate::keys::create_key, crate::keys::list_keys))
         .routes(routes!(crate::keys::revoke_key))
+        .routes(routes!(crate::ingest::upload))
+        .routes(routes!(crate::ingest::hook))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -8,6 +8,7 @@ mod api;
 mod auth;
 pub mod config;
 mod error;
+mod ingest;
 mod keys;
 mod limit;
 mod metrics;
@@ -62,6 +63,7 @@ impl utoipa::Modify for BearerToken {
         (name = "analytics", description = "Usage and cost"),
         (name = "events", description = "The event log and its realtime stream"),
         (name = "keys", description = "API keys (admin scope)"),
+        (name = "ingest", description = "Transcripts from other machines, and Claude Code hooks"),
     )
 )]
 struct ApiDoc;
@@ -79,7 +81,8 @@ struct Ops {
 /// The whole application, and its OpenAPI document.
 pub fn app(
     pool: Arc<Pool>,
-    changes: tokio::sync::watch::Receiver<u64>,
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
+    ingest_dir: Option<PathBuf>,
     ready: Arc<AtomicBool>,
     auth: Auth,
     limiter: Limiter,
@@ -102,7 +105,11 @@ pub fn app(
         openapi: Arc::new(doc.to_pretty_json().unwrap_or_default()),
     };
     let router = api
-        .with_state(api::AppState { pool, changes })
+        .with_state(api::AppState {
+            pool,
+            changes,
+            ingest_dir,
+        })
         .merge(
             Router::new()
                 .route("/healthz", get(|| async { "ok" }))
@@ -177,11 +184,18 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         vec![token],
         token_path(&opts.data_dir).display().to_string(),
     );
-    let (bump, changes) = tokio::sync::watch::channel(0u64);
+    let bump = Arc::new(tokio::sync::watch::channel(0u64).0);
+    // Transcript lines uploaded by other machines are kept here and indexed like
+    // local ones.
+    let ingest_dir = opts.data_dir.join("ingest");
+    std::fs::create_dir_all(&ingest_dir)
+        .with_context(|| format!("creating {}", ingest_dir.display()))?;
+    let mut roots = opts.roots.clone();
+    roots.push(ingest_dir.clone());
     let metrics = Metrics::default();
     let indexing = {
         let lines = metrics.indexed_lines.clone();
-        let (ready, stop, roots) = (Arc::clone(&ready), Arc::clone(&stop), opts.roots.clone());
+        let (ready, stop, bump) = (Arc::clone(&ready), Arc::clone(&stop), Arc::clone(&bump));
         std::thread::spawn(move || {
             let result = observatory_store::watch(&mut indexer, &roots, &stop, &mut |ev| {
                 match &ev {
@@ -206,7 +220,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
     let pool = Pool::new(database);
     let auth = auth.with_api_keys(Arc::clone(&pool));
-    let (router, _) = app(pool, changes, ready, auth, limiter, metrics);
+    let (router, _) = app(pool, bump, Some(ingest_dir), ready, auth, limiter, metrics);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;

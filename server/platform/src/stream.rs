@@ -12,14 +12,10 @@ use axum::extract::State;
 use axum::response::Response;
 use observatory_store::{Event, EventQuery};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::{AppState, Query};
 use crate::error::ApiError;
-
-/// Bumped by the indexer whenever it wrote something; streams wake on it.
-pub type Changes = watch::Receiver<u64>;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Catch changes made by other processes (`observatory index` run by hand).
@@ -111,7 +107,7 @@ pub async fn stream(
 }
 
 async fn run(mut socket: WebSocket, s: AppState, p: EventParams, mut cursor: i64) {
-    let mut changes = s.changes.clone();
+    let mut changes = s.changes.subscribe();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut poll = tokio::time::interval(POLL);
     loop {

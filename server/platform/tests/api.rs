@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use observatory_platform::{app, Pool};
+use observatory_store::Catalog;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -14,7 +15,7 @@ fn fixtures() -> PathBuf {
 struct Server {
     base: String,
     db: PathBuf,
-    bump: tokio::sync::watch::Sender<u64>,
+    bump: Arc<tokio::sync::watch::Sender<u64>>,
     token: String,
     doc: utoipa::openapi::OpenApi,
     _dir: tempfile::TempDir,
@@ -37,13 +38,15 @@ async fn start_limited(per_second: u32, burst: u32) -> Server {
     let again = observatory_platform::local_token(dir.path()).expect("token");
     assert_eq!(token, again, "the token is made once and then reused");
     let auth = observatory_platform::Auth::new(vec![token.clone()], "the token file");
-    let (bump, changes) = tokio::sync::watch::channel(0u64);
+    let bump = Arc::new(tokio::sync::watch::channel(0u64).0);
+    let ingest = dir.path().join("ingest");
     let pool = Pool::new(db.clone());
     let auth = auth.with_api_keys(Arc::clone(&pool));
     let metrics = observatory_platform::Metrics::default();
     let (router, doc) = app(
         pool,
-        changes,
+        Arc::clone(&bump),
+        Some(ingest),
         Arc::new(AtomicBool::new(true)),
         auth,
         limiter,
@@ -316,7 +319,11 @@ async fn openapi_covers_every_route() {
     for (path, ops) in paths {
         let concrete = path.replace("{id}", "cb947e5b");
         for method in ops.as_object().expect("operations").keys() {
-            if path.ends_with("/stream") || path.contains("/keys") || method == "delete" {
+            if path.ends_with("/stream")
+                || path.contains("/keys")
+                || path.contains("/ingest/")
+                || method == "delete"
+            {
                 // The WebSocket endpoint and key management are exercised by their own
                 // tests (creating and revoking keys here would change what others see).
                 checked += 1;
@@ -609,4 +616,83 @@ async fn deleting_a_conversation() {
         .await
         .expect("delete");
     assert_eq!(again.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn uploads_from_other_machines_land_where_the_indexer_reads() {
+    let s = start().await;
+    let c = client(&s);
+    let line = r#"{"type":"user","uuid":"up-1","sessionId":"0000bbbb-1111-2222-3333-444444444444","cwd":"/remote/app","timestamp":"2025-11-25T10:00:00.000Z","message":{"role":"user","content":"uploaded from the laptop"}}"#;
+    let url = format!(
+        "{}/api/v1/ingest/laptop/0000bbbb-1111-2222-3333-444444444444",
+        s.base
+    );
+    let r = c
+        .post(&url)
+        .body(format!("{line}\n"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 202);
+    let ingest = s._dir.path().join("ingest");
+    let mut store = observatory_store::Store::open(&s.db).expect("store");
+    store
+        .index_roots(&[ingest.clone()], &mut |_| {})
+        .expect("index");
+    let conv = store
+        .conversation("0000bbbb")
+        .expect("the uploaded session is indexed");
+    assert_eq!(conv.project.as_deref(), Some("/remote/app"));
+
+    let half = c
+        .post(&url)
+        .body(line.to_owned())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        half.status().as_u16(),
+        422,
+        "a line without its newline is refused"
+    );
+    let bad = c
+        .post(format!("{}/api/v1/ingest/..hidden/x", s.base))
+        .body("{}\n")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(bad.status().as_u16(), 422);
+}
+
+#[tokio::test]
+async fn claude_code_hooks_become_stream_events_at_once() {
+    let s = start().await;
+    let mut socket = ws(&s, "kind=hook.PostToolUse").await;
+    let payload = serde_json::json!({
+        "hook_event_name": "PostToolUse", "session_id": "live-session", "cwd": "/w",
+        "tool_name": "Edit", "tool_input": {"file_path": "/w/src/a.rs", "old_string": "a", "new_string": "b"},
+        "tool_response": {"filePath": "/w/src/a.rs", "originalFile": "a very long file"}
+    });
+    let r = client(&s)
+        .post(format!("{}/api/v1/hooks/claude", s.base))
+        .json(&payload)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 202);
+    let event = next_event(&mut socket).await;
+    assert_eq!(event["kind"], "hook.PostToolUse");
+    assert_eq!(event["path"], "/w/src/a.rs");
+    assert_eq!(event["session_id"], "live-session");
+    assert!(
+        event["data"].get("tool_response").is_none(),
+        "bulky responses are left to the transcript"
+    );
+    let bad = client(&s)
+        .post(format!("{}/api/v1/hooks/claude", s.base))
+        .json(&serde_json::json!({"x": 1}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(bad.status().as_u16(), 422);
 }

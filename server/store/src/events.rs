@@ -126,6 +126,22 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Records an event that did not come from indexing (a Claude Code hook), now.
+    pub fn append_event(
+        &self,
+        kind: &str,
+        session_id: Option<&str>,
+        project: Option<&str>,
+        path: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![Utc::now().timestamp_millis(), kind, session_id, project, path, data.to_string()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
     /// The id of the newest event (0 when there is none).
     pub fn last_event_id(&self) -> Result<i64> {
         Ok(self
