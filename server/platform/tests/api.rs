@@ -637,7 +637,7 @@ async fn uploads_from_other_machines_land_where_the_indexer_reads() {
     let ingest = s._dir.path().join("ingest");
     let mut store = observatory_store::Store::open(&s.db).expect("store");
     store
-        .index_roots(&[ingest.clone()], &mut |_| {})
+        .index_roots(std::slice::from_ref(&ingest), &mut |_| {})
         .expect("index");
     let conv = store
         .conversation("0000bbbb")
