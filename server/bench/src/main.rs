@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod stream;
+
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use observatory_store::{Catalog, SearchQuery, Store};
@@ -321,6 +323,22 @@ fn main() -> Result<()> {
             ),
             String::new(),
             "20 appends of a prompt + reply; polled every 0.5 ms".into(),
+        ));
+    }
+
+    // Append-to-client latency through `observatory serve`'s WebSocket stream.
+    {
+        let mut lat = stream::latencies(&obs_bin, &data_dir, &corpus, 20)?;
+        lat.sort();
+        rows.push(row(
+            "append → stream client (serve)",
+            format!(
+                "p50 {} · p95 {}",
+                ms(percentile(&lat, 0.5)),
+                ms(percentile(&lat, 0.95))
+            ),
+            String::new(),
+            "20 appends; time from the write to the messages.appended event on a WebSocket".into(),
         ));
     }
 
