@@ -163,6 +163,8 @@ impl FilterArgs {
             since: self.since,
             until: self.until,
             model: self.model.clone(),
+            file: None,
+            text: None,
             limit: None,
             offset: 0,
         }

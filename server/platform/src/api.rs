@@ -90,6 +90,10 @@ pub struct ListParams {
     until: Option<DateTime<Utc>>,
     /// Only conversations that used a model whose id contains this.
     model: Option<String>,
+    /// Only conversations that touched this file (absolute path or path suffix).
+    file: Option<String>,
+    /// Only conversations whose text matches this search query.
+    q: Option<String>,
     /// Page size, 1 to 500 (default 50).
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
@@ -139,6 +143,8 @@ async fn list_conversations(
         since: p.since,
         until: p.until,
         model: p.model,
+        file: p.file,
+        text: p.q,
         limit: Some(limit + 1),
         offset,
     };
@@ -394,6 +400,8 @@ async fn usage(
         since: p.since,
         until: p.until,
         model: p.model,
+        file: None,
+        text: None,
         limit: None,
         offset: 0,
     };

@@ -150,6 +150,27 @@ async fn conversations_are_listed_paged_and_fetched() {
         "38 messages in all"
     );
 
+    let (_, _, by_text) = get(&s, "/api/v1/conversations?q=colors%20green").await;
+    assert!(by_text["items"].as_array().is_some_and(|i| !i.is_empty()
+        && i.iter()
+            .any(|c| c["title"] == "Make the colors green and yellow")));
+    let (_, _, by_file) = get(&s, "/api/v1/conversations?file=globals.css").await;
+    let touched: Vec<&str> = by_file["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["session_id"].as_str())
+        .collect();
+    assert!(
+        touched.iter().any(|c| c.starts_with("cb947e5b")),
+        "{touched:?}"
+    );
+    assert!(
+        touched.len() < 5,
+        "only conversations that touched globals.css: {touched:?}"
+    );
+    assert_eq!(get(&s, "/api/v1/conversations?q=()").await.0, 400);
+
     let (_, _, projects) = get(&s, "/api/v1/conversations?project=/Users/chip/dev/ai-music").await;
     assert_eq!(projects["items"].as_array().map(Vec::len), Some(3));
 }

@@ -75,6 +75,10 @@ pub struct ConversationFilter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub model: Option<String>,
+    /// Only conversations that touched this file (absolute path or path suffix).
+    pub file: Option<String>,
+    /// Only conversations whose text matches this search query.
+    pub text: Option<String>,
     pub limit: Option<usize>,
     pub offset: usize,
 }
@@ -178,7 +182,7 @@ pub(crate) fn path_condition(column: &str, path: &str) -> (String, Vec<SqlValue>
     }
 }
 
-fn conversation_where(f: &ConversationFilter, alias: &str) -> (String, Vec<SqlValue>) {
+fn conversation_where(f: &ConversationFilter, alias: &str) -> Result<(String, Vec<SqlValue>)> {
     let mut conds = vec!["1 = 1".to_owned()];
     let mut args = Vec::new();
     if let Some(p) = &f.project {
@@ -203,7 +207,20 @@ fn conversation_where(f: &ConversationFilter, alias: &str) -> (String, Vec<SqlVa
         ));
         args.push(SqlValue::Text(format!("%{}%", like_escape(m))));
     }
-    (conds.join(" AND "), args)
+    if let Some(file) = &f.file {
+        let (cond, file_args) = path_condition("path", file);
+        conds.push(format!(
+            "{alias}.id IN (SELECT conversation_id FROM tool_calls WHERE {cond})"
+        ));
+        args.extend(file_args);
+    }
+    if let Some(text) = &f.text {
+        conds.push(format!(
+            "{alias}.id IN (SELECT d.conversation_id FROM docs_fts JOIN docs d ON d.id = docs_fts.rowid WHERE docs_fts MATCH ?)"
+        ));
+        args.push(SqlValue::Text(crate::search::to_fts_query(text)?));
+    }
+    Ok((conds.join(" AND "), args))
 }
 
 impl Store {
@@ -373,7 +390,7 @@ impl Catalog for Store {
     }
 
     fn conversations(&self, f: &ConversationFilter) -> Result<Vec<ConversationSummary>> {
-        let (cond, mut args) = conversation_where(f, "c");
+        let (cond, mut args) = conversation_where(f, "c")?;
         let limit = f.limit.map_or(-1, |l| l as i64);
         args.push(SqlValue::Integer(limit));
         args.push(SqlValue::Integer(f.offset as i64));
@@ -464,7 +481,7 @@ impl Catalog for Store {
     }
 
     fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>> {
-        let (cond, args) = conversation_where(f, "c");
+        let (cond, args) = conversation_where(f, "c")?;
         let key_sql = match group {
             UsageGroup::Conversation => "c.session_key",
             UsageGroup::Project => "COALESCE(c.project, '(unknown)')",
