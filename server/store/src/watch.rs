@@ -87,11 +87,20 @@ fn collect(ev: notify::Result<notify::Event>, out: &mut BTreeSet<PathBuf>) {
             if ev.kind.is_access() {
                 return;
             }
-            out.extend(
-                ev.paths
-                    .into_iter()
-                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl")),
-            );
+            for path in ev.paths {
+                if path.extension().is_some_and(|x| x == "jsonl") {
+                    out.insert(path);
+                } else if path.is_dir() {
+                    // A new project or session folder: the watch on it is added only
+                    // after it appears, so lines written into it at once raise no
+                    // event of their own. Look inside now.
+                    out.extend(
+                        observatory_transcript::transcript_files(&path)
+                            .into_iter()
+                            .map(|f| f.path),
+                    );
+                }
+            }
         }
         Err(e) => tracing::warn!(error = %e, "file watcher reported an error"),
     }
