@@ -10,8 +10,8 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use observatory_attribution::blame::{blame, workspace_root};
 use observatory_store::{
-    Catalog, ConversationFilter, ConversationSummary, EditedFile, FileTouch, ProjectSummary,
-    SearchPage, SearchQuery, UsageGroup, UsageRow,
+    Catalog, ConversationFilter, ConversationSummary, EditedFile, FileInsights, FileTouch,
+    ProjectSummary, SearchPage, SearchQuery, UsageGroup, UsageRow,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -66,6 +66,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_conversation))
         .routes(routes!(search))
         .routes(routes!(file_touches))
+        .routes(routes!(file_insights))
         .routes(routes!(blame_file, blame_buffer))
         .routes(routes!(file_symbols))
         .routes(routes!(usage))
@@ -657,4 +658,17 @@ async fn file_symbols(
         })
         .await?;
     Ok(axum::Json(out))
+}
+
+/// What agents did to a file: conversations, edits, reads, failures, tokens, when, and
+/// the prompts that led to the changes.
+#[utoipa::path(get, path = "/files/insights", params(PathParams), tag = "files",
+    responses((status = 200, body = FileInsights), (status = 400, body = Problem)))]
+async fn file_insights(
+    State(AppState { pool, .. }): State<AppState>,
+    Query(p): Query<PathParams>,
+) -> Result<axum::Json<FileInsights>, ApiError> {
+    Ok(axum::Json(
+        pool.run(move |s| Ok(s.file_insights(&p.path)?)).await?,
+    ))
 }

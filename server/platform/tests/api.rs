@@ -291,6 +291,22 @@ async fn blame_of_a_buffer_and_of_a_file() {
         "latest first: the Edit's two lines"
     );
 
+    let (status, _, insights) = get(&s, "/api/v1/files/insights?path=example.py").await;
+    assert_eq!(status, 200, "{insights}");
+    assert_eq!(
+        (
+            insights["edits"].as_u64(),
+            insights["reads"].as_u64(),
+            insights["failures"].as_u64()
+        ),
+        (Some(2), Some(1), Some(0))
+    );
+    assert_eq!(
+        insights["prompts"][0],
+        "make some minor random test changes to all files in this repo"
+    );
+    assert!(insights["tokens"].as_u64().is_some_and(|t| t > 100_000));
+
     let (_, _, touches) = get(&s, "/api/v1/files/touches?path=example.py").await;
     assert!(touches.as_array().is_some_and(|t| t.len() >= 3));
 }

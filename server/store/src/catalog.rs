@@ -739,3 +739,58 @@ impl Store {
         Ok(c)
     }
 }
+
+/// What agents did to one file, summed up.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileInsights {
+    pub path: String,
+    pub conversations: u64,
+    pub edits: u64,
+    pub reads: u64,
+    pub failures: u64,
+    pub last_touched: Option<DateTime<Utc>>,
+    /// Tokens of the conversations that changed the file (a conversation's whole usage).
+    pub tokens: u64,
+    /// The prompts that led to changes, newest first, each once.
+    pub prompts: Vec<String>,
+}
+
+impl Store {
+    pub fn file_insights(&self, path: &str) -> Result<FileInsights> {
+        let touches = self.file_touches(path)?;
+        let is_edit =
+            |t: &FileTouch| t.change.is_some() && t.failed == Some(false) && t.tool != "Bash";
+        let mut convs = std::collections::BTreeSet::new();
+        let mut editing = std::collections::BTreeSet::new();
+        let mut prompts: Vec<String> = Vec::new();
+        for t in &touches {
+            convs.insert(t.session_id.clone());
+            if is_edit(t) {
+                editing.insert(t.session_id.clone());
+                if let Some(p) = &t.prompt {
+                    if !prompts.contains(p) {
+                        prompts.push(p.clone());
+                    }
+                }
+            }
+        }
+        let mut tokens = 0;
+        for s in &editing {
+            tokens += self.conversation(s)?.usage.total();
+        }
+        Ok(FileInsights {
+            path: path.to_owned(),
+            conversations: convs.len() as u64,
+            edits: touches.iter().filter(|t| is_edit(t)).count() as u64,
+            reads: touches
+                .iter()
+                .filter(|t| t.tool == "Read" || t.tool == "NotebookRead")
+                .count() as u64,
+            failures: touches.iter().filter(|t| t.failed == Some(true)).count() as u64,
+            last_touched: touches.iter().filter_map(|t| t.at).max(),
+            tokens,
+            prompts,
+        })
+    }
+}

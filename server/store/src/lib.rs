@@ -23,7 +23,8 @@ use rusqlite::Connection;
 
 pub use catalog::{
     conversation_markdown, one_line, Catalog, ConversationFilter, ConversationSummary, Counts,
-    EditedFile, FileTouch, ProjectSummary, RecordedWrite, Shape, UsageGroup, UsageRow,
+    EditedFile, FileInsights, FileTouch, ProjectSummary, RecordedWrite, Shape, UsageGroup,
+    UsageRow,
 };
 pub use events::{Event, EventQuery};
 pub use ingest::{FileReport, IndexReport, Progress};
