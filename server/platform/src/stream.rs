@@ -131,12 +131,12 @@ async fn run(mut socket: WebSocket, s: AppState, p: EventParams, mut cursor: i64
                     Ok(Ok(())) => cursor = event.id,
                     Ok(Err(_)) => return,
                     Err(_) => {
-                        let _ = close(
-                            &mut socket,
-                            1008,
-                            "consumer too slow; resume with after=<last id>",
-                        )
-                        .await;
+                        // The close frame queues behind what the client has not read;
+                        // give it a moment, then drop the connection either way.
+                        let reason = "consumer too slow; resume with after=<last id>";
+                        let _ =
+                            tokio::time::timeout(SEND_TIMEOUT, close(&mut socket, 1008, reason))
+                                .await;
                         return;
                     }
                 }

@@ -733,3 +733,54 @@ async fn claude_code_hooks_become_stream_events_at_once() {
         .expect("post");
     assert_eq!(bad.status().as_u16(), 422);
 }
+
+/// A client that stops reading is disconnected instead of buffered for: the server
+/// holds at most one page of events per client.
+#[tokio::test]
+async fn a_slow_consumer_is_disconnected() {
+    use futures_util::StreamExt;
+    let s = start().await;
+    {
+        let store = observatory_store::Store::open(&s.db).expect("store");
+        let blob = "x".repeat(20_000);
+        for i in 0..4000 {
+            store
+                .append_event(
+                    "test.bulk",
+                    Some("bulk"),
+                    None,
+                    None,
+                    &serde_json::json!({"i": i, "blob": blob}),
+                )
+                .expect("event");
+        }
+    }
+    let mut socket = ws(&s, "after=0&kind=test.bulk").await;
+    // Not reading: ~80 MB of events cannot fit in the socket buffers.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let mut received = 0;
+    let mut close_code = None;
+    while let Ok(Some(msg)) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await
+    {
+        match msg {
+            Ok(tokio_tungstenite::tungstenite::Message::Text(_)) => received += 1,
+            Ok(tokio_tungstenite::tungstenite::Message::Close(frame)) => {
+                close_code = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(
+        received < 4000,
+        "the server gave up on the slow client ({received} delivered)"
+    );
+    if let Some(code) = close_code {
+        assert_eq!(
+            code, 1008,
+            "closed with the policy-violation code and a reason"
+        );
+    }
+}
