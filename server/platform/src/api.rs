@@ -102,6 +102,7 @@ pub struct ListParams {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "title": "Fix token refresh", "kind": "session", "parent_session": null, "project": "/Users/dev/acme-api", "git_branch": "main", "version": "2.0.75", "entrypoint": "cli", "started_at": "2025-12-28T15:20:39.093Z", "ended_at": "2025-12-28T15:42:10.500Z", "message_count": 67, "models": ["claude-opus-4-5-20251101"], "usage": {"input_tokens": 71, "output_tokens": 1686, "cache_creation_input_tokens": 25778, "cache_read_input_tokens": 142624}, "cost_usd": 0.13}], "next_cursor": "o50"}))]
 pub struct ConversationPage {
     items: Vec<ConversationSummary>,
     /// Pass as `cursor` to get the next page; absent on the last page.
@@ -171,7 +172,9 @@ async fn get_conversation(
 /// The conversation rendered as Markdown, from Observatory's own copy.
 #[utoipa::path(get, path = "/conversations/{id}/markdown", tag = "conversations",
     params(("id" = String, Path, description = "Session id or unique prefix")),
-    responses((status = 200, content_type = "text/markdown", body = String), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/markdown", body = String,
+        example = json!("# Fix token refresh\n\n- **Session:** `2c965cfd-41e4-4e31-8339-2986ebced03c`\n\n## Prompt · 2025-12-28 15:20:39 UTC\n\nThe refresh token expires too early\n")),
+        (status = 404, body = Problem)))]
 async fn conversation_markdown(
     State(AppState { pool, .. }): State<AppState>,
     Path(id): Path<String>,
@@ -280,6 +283,7 @@ pub struct BlameRun {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"lines": 120, "attributed_lines": 37, "runs": [{"start_line": 12, "end_line": 25, "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "message_uuid": "186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "tool": "Edit", "at": "2025-12-28T15:22:14.810Z", "model": "claude-opus-4-5-20251101", "prompt": "The refresh token expires too early"}]}))]
 pub struct BlameResponse {
     lines: usize,
     attributed_lines: usize,
@@ -474,6 +478,7 @@ pub struct MessageView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"uuid": "6fc77626-91ba-47b3-959a-c50bc7c6a882", "parent_uuid": "e947d144-88ef-4779-8fc9-3e0a66b9af9f", "role": "assistant", "at": "2025-12-28T15:20:46.845Z", "model": "claude-opus-4-5-20251101", "is_sidechain": false, "is_prompt": false, "text": "I'll extend the token lifetime.", "tool_calls": [{"id": "toolu_01Az5RFXg2kqmCM5Ppu91oaU", "name": "Edit", "input": {"file_path": "/Users/dev/acme-api/src/auth.rs", "old_string": "ttl = 60", "new_string": "ttl = 3600"}}], "tool_results": []}], "next_cursor": null}))]
 pub struct MessagePage {
     items: Vec<MessageView>,
     next_cursor: Option<String>,
@@ -573,6 +578,7 @@ async fn delete_conversation(
 
 /// A symbol agents changed, with the conversations that changed it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"name": "Auth::refresh_token", "kind": "function", "start_line": 40, "end_line": 61, "changes": [{"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "at": "2025-12-28T15:22:14.810Z", "lines": 9}]}))]
 pub struct SymbolChange {
     name: String,
     kind: String,

@@ -17,6 +17,7 @@ use crate::api::{AppState, Json};
 use crate::error::{ApiError, Problem};
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"lines": 3, "bytes": 2048}))]
 pub struct Uploaded {
     /// Complete lines appended.
     lines: usize,

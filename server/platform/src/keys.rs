@@ -17,6 +17,7 @@ pub struct NewKey {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"key": {"id": 3, "name": "dashboard", "prefix": "9f2c01ab", "scopes": ["read"], "created_at": "2025-12-28T15:00:00Z", "revoked_at": null}, "secret": "obs_9f2c01ab_0123456789abcdef0123456789abcdef0123456789abcdef"}))]
 pub struct CreatedKey {
     key: ApiKey,
     /// The secret, shown this once: only its hash is stored.

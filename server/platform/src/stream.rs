@@ -61,6 +61,7 @@ impl EventParams {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"events": [{"id": 1042, "at": "2025-12-28T15:22:14.900Z", "kind": "messages.appended", "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "project": "/Users/dev/acme-api", "path": null, "data": {"count": 3, "last_uuid": "522aab75-1871-4960-ad6c-7a0e2f3e4f84"}}], "last_id": 1042}))]
 pub struct EventPage {
     events: Vec<Event>,
     /// Pass as `after` for the next page (or to open a stream where this left off).

@@ -390,6 +390,38 @@ async fn openapi_covers_every_route() {
         }
     }
     assert!(checked >= 8, "only {checked} operations documented");
+
+    // Every successful response with a body carries an example: on the response, on
+    // its schema, or on the component (or array item) the schema points to.
+    let components = &served["components"]["schemas"];
+    let mut with_body = 0;
+    let has_example = |schema: &Value| -> bool {
+        let resolve = |v: &Value| -> Value {
+            match v["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+                Some(name) => components[name].clone(),
+                None => v.clone(),
+            }
+        };
+        let s = resolve(schema);
+        s.get("example").is_some()
+            || s.get("examples").is_some()
+            || resolve(&s["items"]).get("example").is_some()
+    };
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().expect("operations") {
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                for (ct, media) in response["content"].as_object().into_iter().flatten() {
+                    let ok = media.get("example").is_some()
+                        || media.get("examples").is_some()
+                        || has_example(&media["schema"]);
+                    assert!(ok, "{method} {path} {status} {ct}: no example");
+                }
+            }
+        }
+    }
     for documented in [
         "/api/v1/conversations",
         "/api/v1/search",

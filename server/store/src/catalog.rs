@@ -85,6 +85,7 @@ pub struct ConversationFilter {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "title": "Fix token refresh", "kind": "session", "parent_session": null, "project": "/Users/dev/acme-api", "git_branch": "main", "version": "2.0.75", "entrypoint": "cli", "started_at": "2025-12-28T15:20:39.093Z", "ended_at": "2025-12-28T15:42:10.500Z", "message_count": 67, "models": ["claude-opus-4-5-20251101"], "usage": {"input_tokens": 71, "output_tokens": 1686, "cache_creation_input_tokens": 25778, "cache_read_input_tokens": 142624}, "cost_usd": 0.13})))]
 pub struct ConversationSummary {
     #[serde(skip)]
     pub id: i64,
@@ -106,6 +107,7 @@ pub struct ConversationSummary {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "tool": "Edit", "path": "/Users/dev/acme-api/src/auth.rs", "at": "2025-12-28T15:22:14.810Z", "failed": false, "error": null, "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "message_uuid": "186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6", "prompt": "The refresh token expires too early", "change": {"tool": "Edit", "path": "/Users/dev/acme-api/src/auth.rs", "edits": [{"old_string": "ttl = 60", "new_string": "ttl = 3600", "replace_all": false}], "user_modified": false}})))]
 pub struct FileTouch {
     pub session_id: String,
     pub conversation_title: String,
@@ -132,6 +134,7 @@ pub enum UsageGroup {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"key": "claude-opus-4-5-20251101", "label": "claude-opus-4-5-20251101", "conversations": 12, "usage": {"input_tokens": 1638, "output_tokens": 40210, "cache_creation_input_tokens": 99330, "cache_read_input_tokens": 3468300}, "total_tokens": 3609478, "cost_usd": 3.42})))]
 pub struct UsageRow {
     pub key: String,
     /// A readable name for the key (the conversation title for conversations).
@@ -614,6 +617,7 @@ pub struct Counts {
 /// A project: the directory conversations ran in.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"project": "/Users/dev/acme-api", "conversations": 42, "last_active": "2025-12-28T15:42:10.500Z", "total_tokens": 18230411})))]
 pub struct ProjectSummary {
     pub project: String,
     pub conversations: u64,
@@ -624,6 +628,7 @@ pub struct ProjectSummary {
 /// A file agents changed, with how often.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"path": "/Users/dev/acme-api/src/auth.rs", "edits": 17, "conversations": 5, "last_edited": "2025-12-28T15:22:14.810Z"})))]
 pub struct EditedFile {
     pub path: String,
     pub edits: u64,
@@ -743,6 +748,7 @@ impl Store {
 /// What agents did to one file, summed up.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"path": "src/auth.rs", "conversations": 5, "edits": 17, "reads": 31, "failures": 2, "last_touched": "2025-12-28T15:22:14.810Z", "tokens": 4412345, "prompts": ["The refresh token expires too early"]})))]
 pub struct FileInsights {
     pub path: String,
     pub conversations: u64,

@@ -25,6 +25,7 @@ pub mod kind {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"id": 1042, "at": "2025-12-28T15:22:14.900Z", "kind": "attribution.changed", "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "project": "/Users/dev/acme-api", "path": "/Users/dev/acme-api/src/auth.rs", "data": {"tool": "Edit", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "failed": false}})))]
 pub struct Event {
     pub id: i64,
     pub at: Option<DateTime<Utc>>,

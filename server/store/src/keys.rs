@@ -16,6 +16,7 @@ pub const SCOPES: &[&str] = &["read", "write", "admin"];
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"id": 3, "name": "dashboard", "prefix": "9f2c01ab", "scopes": ["read"], "created_at": "2025-12-28T15:00:00Z", "revoked_at": null})))]
 pub struct ApiKey {
     pub id: i64,
     pub name: String,

@@ -73,6 +73,7 @@ pub struct SearchHit {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"hits": [{"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "project": "/Users/dev/acme-api", "message_uuid": "e947d144-88ef-4779-8fc9-3e0a66b9af9f", "kind": "prompt", "role": "user", "tool": null, "model": null, "at": "2025-12-28T15:20:39.093Z", "snippet": "The <mark>refresh</mark> <mark>token</mark> expires too early", "score": 7.31}], "next_offset": 20, "fts_query": "\"token\" AND \"refresh\"", "ranked_newest": null})))]
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,
     /// Offset of the next page, if there is one.
