@@ -418,10 +418,15 @@ async fn openapi_covers_every_route() {
                         || media.get("examples").is_some()
                         || has_example(&media["schema"]);
                     assert!(ok, "{method} {path} {status} {ct}: no example");
+                    with_body += 1;
                 }
             }
         }
     }
+    assert!(
+        with_body >= 15,
+        "only {with_body} documented responses with a body"
+    );
     for documented in [
         "/api/v1/conversations",
         "/api/v1/search",
