@@ -821,3 +821,90 @@ async fn a_slow_consumer_is_disconnected() {
         );
     }
 }
+
+/// The API's operations, as a contract: a route served without being documented (or
+/// documented under another path) fails here.
+#[tokio::test]
+async fn the_document_lists_every_operation() {
+    let s = start().await;
+    let (_, _, served) = get(&s, "/api/v1/openapi.json").await;
+    let mut documented: Vec<String> = served["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .into_iter()
+                .flatten()
+                .map(move |(m, _)| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    documented.sort();
+    let mut expected = vec![
+        "GET /api/v1/conversations",
+        "GET /api/v1/conversations/{id}",
+        "DELETE /api/v1/conversations/{id}",
+        "GET /api/v1/conversations/{id}/markdown",
+        "GET /api/v1/conversations/{id}/messages",
+        "GET /api/v1/search",
+        "GET /api/v1/files/touches",
+        "GET /api/v1/files/insights",
+        "GET /api/v1/files/blame",
+        "POST /api/v1/files/blame",
+        "GET /api/v1/files/symbols",
+        "GET /api/v1/analytics/usage",
+        "GET /api/v1/analytics/files",
+        "GET /api/v1/projects",
+        "GET /api/v1/events",
+        "GET /api/v1/stream",
+        "POST /api/v1/keys",
+        "GET /api/v1/keys",
+        "DELETE /api/v1/keys/{id}",
+        "POST /api/v1/ingest/{machine}/{session}",
+        "POST /api/v1/hooks/claude",
+    ];
+    expected.sort();
+    assert_eq!(documented, expected);
+    // And each of them is served: an undocumented twin would answer, a missing one 404s.
+    for op in &expected {
+        let (method, path) = op.split_once(' ').expect("op");
+        let url = format!(
+            "{}{}",
+            s.base,
+            path.replace("{id}", "0")
+                .replace("{machine}", "m")
+                .replace("{session}", "s")
+        );
+        let status = client(&s)
+            .request(method.parse().expect("method"), url)
+            .send()
+            .await
+            .expect("request")
+            .status();
+        assert_ne!(status.as_u16(), 405, "{op}");
+        let body_404 = status.as_u16() == 404;
+        // 404 is fine for a missing resource, not for a missing route (the fallback says so).
+        if body_404 {
+            let r = client(&s)
+                .request(
+                    method.parse().expect("method"),
+                    format!(
+                        "{}{}",
+                        s.base,
+                        path.replace("{id}", "0")
+                            .replace("{machine}", "m")
+                            .replace("{session}", "s")
+                    ),
+                )
+                .send()
+                .await
+                .expect("request");
+            let detail = r
+                .json::<Value>()
+                .await
+                .map(|v| v["detail"].to_string())
+                .unwrap_or_default();
+            assert!(!detail.contains("no such route"), "{op}: {detail}");
+        }
+    }
+}
