@@ -124,6 +124,17 @@ pub fn change_from(tool: &str, input: &Value, result: Option<&Value>) -> Option<
         return None;
     }
     let input = input.as_object()?;
+    // Older versions record only a sentence ("File created successfully at: ...",
+    // "The file ... has been updated"); it still says whether a Write created the file.
+    let said_created = result.and_then(Value::as_str).and_then(|t| {
+        if t.starts_with("File created successfully") {
+            Some(true)
+        } else if t.contains("has been updated") || t.contains("has been overwritten") {
+            Some(false)
+        } else {
+            None
+        }
+    });
     let result = result.and_then(Value::as_object);
     let path = result
         .and_then(|r| s(r, "filePath"))
@@ -169,11 +180,13 @@ pub fn change_from(tool: &str, input: &Value, result: Option<&Value>) -> Option<
             change.content = result
                 .and_then(|r| s(r, "content"))
                 .or_else(|| s(input, "content"));
-            change.created = result.and_then(|r| match r.get("type").and_then(Value::as_str) {
-                Some("create") => Some(true),
-                Some("update") => Some(false),
-                _ => None,
-            });
+            change.created = result
+                .and_then(|r| match r.get("type").and_then(Value::as_str) {
+                    Some("create") => Some(true),
+                    Some("update") => Some(false),
+                    _ => None,
+                })
+                .or(said_created);
         }
         "NotebookEdit" => {
             change.content = s(input, "new_source");
@@ -280,6 +293,22 @@ mod tests {
         assert_eq!(c.original.as_deref(), Some("a\n"));
         assert_eq!(c.hunks[0].lines, vec!["-a", "+B"]);
         assert!(c.user_modified);
+    }
+
+    #[test]
+    fn old_result_sentences_say_whether_a_write_created_the_file() {
+        let input = json!({"file_path": "/p/n.md", "content": "x\n"});
+        let made = json!("File created successfully at: /p/n.md");
+        assert_eq!(
+            change_from("Write", &input, Some(&made)).and_then(|c| c.created),
+            Some(true)
+        );
+        let updated =
+            json!("The file /p/n.md has been updated. Here's the result of running `cat -n`");
+        assert_eq!(
+            change_from("Write", &input, Some(&updated)).and_then(|c| c.created),
+            Some(false)
+        );
     }
 
     #[test]
