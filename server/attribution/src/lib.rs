@@ -425,21 +425,40 @@ fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> 
             unplaced.push(i);
             continue;
         };
-        let new_text = if edit.replace_all {
-            text.replace(&old, &new)
-        } else {
-            format!("{}{new}{}", &text[..start], &text[start + old.len()..])
-        };
-        // Lines that were already there keep their tag (or stay a person's); the
-        // rest were written by this edit.
-        let mut after = lines_of(&new_text, Some(origin));
-        let mask = carry_over_mask(model, &after);
-        for (l, kept) in after.iter_mut().zip(mask) {
+        if edit.replace_all {
+            let new_text = text.replace(&old, &new);
+            // Lines that were already there keep their tag (or stay a person's); the
+            // rest were written by this edit.
+            let mut after = lines_of(&new_text, Some(origin));
+            let mask = carry_over_mask(model, &after);
+            for (l, kept) in after.iter_mut().zip(mask) {
+                if let Some(o) = kept {
+                    l.origin = o;
+                }
+            }
+            *model = after;
+            continue;
+        }
+        // Only the lines the match spans change: rebuild those and splice them in, so
+        // an edit costs about its own size rather than the file's.
+        let end = start + old.len();
+        let first = text[..start].bytes().filter(|&b| b == b'\n').count();
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+        let spanned = text[line_start..line_end]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count();
+        let region = format!("{}{new}{}", &text[line_start..start], &text[end..line_end]);
+        let last = (first + spanned).min(model.len());
+        let mut replacement = lines_of(&region, Some(origin));
+        let mask = carry_over_mask(&model[first..last], &replacement);
+        for (l, kept) in replacement.iter_mut().zip(mask) {
             if let Some(o) = kept {
                 l.origin = o;
             }
         }
-        *model = after;
+        model.splice(first..last, replacement);
     }
     unplaced
 }
