@@ -290,12 +290,8 @@ pub struct BlameResponse {
     runs: Vec<BlameRun>,
 }
 
-fn run_blame(
-    s: &mut observatory_store::Store,
-    path: &str,
-    root: Option<&str>,
-    content: &str,
-) -> Result<BlameResponse, ApiError> {
+/// A file on the platform's machine and the workspace root its path is relative to.
+fn locate(path: &str, root: Option<&str>) -> Result<(PathBuf, PathBuf), ApiError> {
     let file = PathBuf::from(path);
     if !file.is_absolute() {
         return Err(ApiError::new(
@@ -306,6 +302,27 @@ fn run_blame(
     let root = root
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root(&file));
+    Ok((file, root))
+}
+
+/// A file's content as text (invalid UTF-8 replaced, as an editor would show it).
+async fn read_text(path: &str) -> Result<String, ApiError> {
+    let bytes = tokio::fs::read(path).await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("cannot read {path}: {e}"),
+        )
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn run_blame(
+    s: &mut observatory_store::Store,
+    path: &str,
+    root: Option<&str>,
+    content: &str,
+) -> Result<BlameResponse, ApiError> {
+    let (file, root) = locate(path, root)?;
     let b = blame(s, &file, &root, content, &[])?;
     let runs = b
         .runs()
@@ -340,13 +357,7 @@ async fn blame_file(
     State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<BlameParams>,
 ) -> Result<axum::Json<BlameResponse>, ApiError> {
-    let content = tokio::fs::read(&p.path).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            format!("cannot read {}: {e}", p.path),
-        )
-    })?;
-    let content = String::from_utf8_lossy(&content).into_owned();
+    let content = read_text(&p.path).await?;
     Ok(axum::Json(
         pool.run(move |s| run_blame(s, &p.path, p.root.as_deref(), &content))
             .await?,
@@ -605,26 +616,10 @@ async fn file_symbols(
     State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<BlameParams>,
 ) -> Result<axum::Json<Vec<SymbolChange>>, ApiError> {
-    let content = tokio::fs::read(&p.path).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            format!("cannot read {}: {e}", p.path),
-        )
-    })?;
-    let content = String::from_utf8_lossy(&content).into_owned();
+    let content = read_text(&p.path).await?;
     let out = pool
         .run(move |s| {
-            let file = PathBuf::from(&p.path);
-            if !file.is_absolute() {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "path must be absolute",
-                ));
-            }
-            let root = p
-                .root
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root(&file));
+            let (file, root) = locate(&p.path, p.root.as_deref())?;
             let b = blame(s, &file, &root, &content, &[])?;
             let Some(symbols) = observatory_attribution::symbols::symbols(&file, &content) else {
                 return Ok(Vec::new());
