@@ -164,6 +164,8 @@ pub fn replay_history(writes: &[RecordedWrite]) -> Replay {
 /// Least share of a project's written lines still in the content for its history
 /// to be taken as this file's, when several projects' histories match the path.
 const MIN_SURVIVAL: f64 = 0.5;
+/// The same for a root not named like the local checkout when one is.
+const MIN_SURVIVAL_UNNAMED: f64 = 0.8;
 
 /// Blames `content` as the content of `file`.
 ///
@@ -212,11 +214,26 @@ pub fn blame(
         survival.push(claimed as f64 / replayed.tagged_lines().max(1) as f64);
     }
     let best = survival.iter().copied().fold(0.0_f64, f64::max);
+    // A root named like the local checkout is the likeliest to be this project; when
+    // one exists, roots named otherwise (another checkout, or an unrelated project
+    // with the same layout) must explain the content more clearly to count.
+    let local_name = root.file_name().and_then(|n| n.to_str());
+    let named = |cwd: &str| {
+        local_name.is_some_and(|n| Path::new(cwd).iter().any(|c| c.to_str() == Some(n)))
+    };
+    let any_named = groups.keys().any(|cwd| named(cwd));
     let mut kept: Vec<usize> = groups
-        .values()
+        .iter()
         .zip(&survival)
-        .filter(|(_, &s)| s >= MIN_SURVIVAL || s >= best)
-        .flat_map(|(members, _)| members.iter().copied())
+        .filter(|((cwd, _), &s)| {
+            let needed = if any_named && !named(cwd) {
+                MIN_SURVIVAL_UNNAMED
+            } else {
+                MIN_SURVIVAL
+            };
+            s >= needed || s >= best
+        })
+        .flat_map(|((_, members), _)| members.iter().copied())
         .collect();
     // Then one history, in time order, so changes made from different checkouts build
     // on each other as they did on disk.
