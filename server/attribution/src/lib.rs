@@ -408,9 +408,8 @@ fn append_fragment<'a>(
 fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> Vec<usize> {
     let mut unplaced = Vec::new();
     for (i, edit) in change.edits.iter().enumerate() {
-        let text = join(model);
         if edit.old_string.is_empty() {
-            if text.is_empty() {
+            if model.is_empty() {
                 *model = lines_of(&edit.new_string, Some(origin));
             } else {
                 unplaced.push(i);
@@ -421,11 +420,12 @@ fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> 
             normalize_block(&edit.old_string),
             normalize_block(&edit.new_string),
         );
-        let Some(start) = text.find(&old) else {
-            unplaced.push(i);
-            continue;
-        };
         if edit.replace_all {
+            let text = join(model);
+            if !text.contains(&old) {
+                unplaced.push(i);
+                continue;
+            }
             let new_text = text.replace(&old, &new);
             // Lines that were already there keep their tag (or stay a person's); the
             // rest were written by this edit.
@@ -439,28 +439,92 @@ fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> 
             *model = after;
             continue;
         }
+        let Some(m) = find_in_model(model, &old) else {
+            unplaced.push(i);
+            continue;
+        };
         // Only the lines the match spans change: rebuild those and splice them in, so
         // an edit costs about its own size rather than the file's.
-        let end = start + old.len();
-        let first = text[..start].bytes().filter(|&b| b == b'\n').count();
-        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
-        let spanned = text[line_start..line_end]
-            .bytes()
-            .filter(|&b| b == b'\n')
-            .count();
-        let region = format!("{}{new}{}", &text[line_start..start], &text[end..line_end]);
-        let last = (first + spanned).min(model.len());
+        let prefix = model.get(m.first).map_or("", |l| &l.key[..m.start]);
+        let (suffix, upto) = match model.get(m.last) {
+            Some(l) => (format!("{}\n", &l.key[m.end..]), m.last + 1),
+            None => (String::new(), model.len()),
+        };
+        let region = format!("{prefix}{new}{suffix}");
         let mut replacement = lines_of(&region, Some(origin));
-        let mask = carry_over_mask(&model[first..last], &replacement);
+        let mask = carry_over_mask(&model[m.first..upto], &replacement);
         for (l, kept) in replacement.iter_mut().zip(mask) {
             if let Some(o) = kept {
                 l.origin = o;
             }
         }
-        model.splice(first..last, replacement);
+        model.splice(m.first..upto, replacement);
     }
     unplaced
+}
+
+/// Where a (normalised, possibly multi-line) string first occurs in the model's text:
+/// from byte `start` of line `first` to byte `end` of line `last` (`last` may be one
+/// past the end when the string ends with the file's last newline).
+struct Match {
+    first: usize,
+    start: usize,
+    last: usize,
+    end: usize,
+}
+
+/// The same answer as searching the model's lines joined with newlines, without
+/// building that text for every edit.
+fn find_in_model(model: &[Line], needle: &str) -> Option<Match> {
+    let parts: Vec<&str> = needle.split('\n').collect();
+    if let [only] = parts.as_slice() {
+        if model.is_empty() && only.is_empty() {
+            return Some(Match {
+                first: 0,
+                start: 0,
+                last: 0,
+                end: 0,
+            });
+        }
+        return model.iter().enumerate().find_map(|(i, l)| {
+            l.key.find(only).map(|p| Match {
+                first: i,
+                start: p,
+                last: i,
+                end: p + only.len(),
+            })
+        });
+    }
+    let k = parts.len() - 1;
+    let (head, middle, tail) = (parts[0], &parts[1..k], parts[k]);
+    for i in 0..model.len() {
+        if i + k > model.len() {
+            break;
+        }
+        let key = &model[i].key;
+        if !key.ends_with(head)
+            || !middle
+                .iter()
+                .enumerate()
+                .all(|(j, p)| model[i + 1 + j].key == *p)
+        {
+            continue;
+        }
+        let last = i + k;
+        let found = match model.get(last) {
+            Some(l) => l.key.starts_with(tail),
+            None => tail.is_empty(),
+        };
+        if found {
+            return Some(Match {
+                first: i,
+                start: key.len() - head.len(),
+                last,
+                end: tail.len(),
+            });
+        }
+    }
+    None
 }
 
 /// For each line of `after`, `Some(origin)` of the unchanged line of `before` it

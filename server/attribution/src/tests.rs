@@ -226,6 +226,13 @@ fn string_edits_splice_like_a_full_rebuild() {
     // Edits spanning parts of lines, whole lines and line ends.
     let base = "alpha one\nbeta two\ngamma three\ndelta four\nepsilon five\n";
     let cases = [
+        ("epsilon five\n", "EPS\n"),
+        ("\nbeta", "\nBETA"),
+        ("four\nepsilon five\n", "4\n"),
+        (
+            "alpha one\nbeta two\ngamma three\ndelta four\nepsilon five\n",
+            "all new\n",
+        ),
         ("beta two\n", "BETA\nTWO\n"),
         ("two\ngamma", "2\nG"),
         ("one", "uno"),
