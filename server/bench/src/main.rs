@@ -288,16 +288,9 @@ fn main() -> Result<()> {
         let mut lat = Vec::new();
         for i in 0..20 {
             let (lines, marker) =
-                observatory_corpus::continuation_lines(&sid, "/bench", None, 1000 + i);
+                observatory_corpus::continuation_lines(&sid, "/bench", None, run_id ^ i);
             let t = Instant::now();
-            {
-                use std::io::Write;
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&session)?;
-                f.write_all(&lines)?;
-            }
+            stream::append(&session, &lines)?;
             loop {
                 if !store.search(&SearchQuery::new(&marker))?.hits.is_empty() {
                     lat.push(t.elapsed());

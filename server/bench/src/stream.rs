@@ -21,6 +21,16 @@ impl Drop for Server {
     }
 }
 
+/// Appends whole lines to a transcript in one write, as Claude Code does.
+pub fn append(path: &Path, lines: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(lines)
+}
+
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -90,14 +100,7 @@ pub fn latencies(
             let (lines, _) =
                 observatory_corpus::continuation_lines(&sid, "/bench", None, run_id ^ i);
             let t = Instant::now();
-            {
-                use std::io::Write;
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&session)?;
-                f.write_all(&lines)?;
-            }
+            append(&session, &lines)?;
             loop {
                 let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
                     .await
