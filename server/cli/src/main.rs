@@ -105,6 +105,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the language server on stdin/stdout (editors start this; see docs/lsp.md)
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport
+        #[arg(long, hide = true)]
+        stdio: bool,
+        /// Never start a background platform: serve in-process when none runs
+        #[arg(long)]
+        no_daemon: bool,
+    },
     /// Every conversation that touched a file, newest first
     Files {
         /// An absolute path, or a relative one matched against the end of recorded paths
@@ -534,6 +543,16 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 output::print_blame(&file, &content, &blame);
             }
+        }
+        Command::Lsp { no_daemon, .. } => {
+            let dir = data_dir(cli.data_dir)?;
+            let local = observatory_lsp::Local {
+                claude_dirs: roots_to_watch(&cli.claude_dirs)?,
+                exe: std::env::current_exe().context("locating the observatory binary")?,
+                spawn_daemon: !no_daemon,
+                data_dir: dir.clone(),
+            };
+            observatory_lsp::run_stdio_blocking(local, dir.join("editor"))?;
         }
         Command::Files { path, json } => {
             let store = open_store(cli.data_dir)?;

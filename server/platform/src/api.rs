@@ -280,10 +280,14 @@ pub struct BlameRun {
     at: Option<DateTime<Utc>>,
     model: Option<String>,
     prompt: Option<String>,
+    /// What the assistant wrote just before the call.
+    reason: Option<String>,
+    /// The conversation's project directory.
+    project: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"lines": 120, "attributed_lines": 37, "runs": [{"start_line": 12, "end_line": 25, "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "message_uuid": "186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "tool": "Edit", "at": "2025-12-28T15:22:14.810Z", "model": "claude-opus-4-5-20251101", "prompt": "The refresh token expires too early"}]}))]
+#[schema(example = json!({"lines": 120, "attributed_lines": 37, "runs": [{"start_line": 12, "end_line": 25, "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "message_uuid": "186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "tool": "Edit", "at": "2025-12-28T15:22:14.810Z", "model": "claude-opus-4-5-20251101", "prompt": "The refresh token expires too early", "reason": "The expiry is compared in seconds against a value in milliseconds; I'll convert it first.", "project": "/Users/dev/acme-api"}]}))]
 pub struct BlameResponse {
     lines: usize,
     attributed_lines: usize,
@@ -340,6 +344,8 @@ fn run_blame(
                 at: w.at,
                 model: w.model.clone(),
                 prompt: w.prompt.clone(),
+                reason: w.reason.clone(),
+                project: w.cwd.clone(),
             }
         })
         .collect();

@@ -7,6 +7,7 @@
 mod api;
 mod auth;
 pub mod config;
+pub mod discovery;
 mod error;
 mod ingest;
 mod keys;
@@ -172,6 +173,34 @@ pub struct ServeOptions {
 
 /// Runs the platform until Ctrl-C: indexing in the background, serving the API.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    serve_until(
+        opts,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+        |addr, data_dir| {
+            eprintln!(
+                "observatory: serving http://{addr} (API reference at /docs; token in {})",
+                token_path(data_dir).display()
+            );
+        },
+    )
+    .await
+}
+
+/// Runs the platform until `shutdown` completes; `bound` is told the address once
+/// the listener is up (with port 0 the system picks one).
+///
+/// One platform runs per data directory: a second one fails with the first one's
+/// address, which is published in `serve.json` (see [`discover`]) for editors.
+pub async fn serve_until(
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    bound: impl FnOnce(SocketAddr, &std::path::Path),
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    let _lock = discovery::lock(&opts.data_dir)?;
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     // Migrate (and create) the database before handlers open connections to it.
@@ -224,18 +253,16 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;
-    eprintln!(
-        "observatory: serving http://{} (API reference at /docs; token in {})",
-        listener.local_addr()?,
-        token_path(&opts.data_dir).display()
-    );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let addr = listener.local_addr()?;
+    let published = discovery::publish(&opts.data_dir, addr)?;
+    bound(addr, &opts.data_dir);
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
     stop.store(true, Ordering::Relaxed);
+    published.withdraw();
     let _ = indexing.join();
+    served?;
     Ok(())
 }
 

@@ -50,6 +50,8 @@ pub struct RecordedWrite {
     pub at: Option<DateTime<Utc>>,
     pub model: Option<String>,
     pub prompt: Option<String>,
+    /// What the assistant wrote just before the call: its stated reason.
+    pub reason: Option<String>,
     pub change: FileChange,
 }
 
@@ -322,7 +324,11 @@ impl Catalog for Store {
         let sql = format!(
             "SELECT t.path, c.project, c.session_key, {TITLE_SQL}, m.uuid, t.tool_use_id, t.name, t.ts, m.model,
                     (SELECT d.text FROM docs d WHERE d.message_id = t.prompt_id AND d.kind = 'prompt' LIMIT 1),
-                    t.change
+                    t.change,
+                    (SELECT d.text FROM docs d
+                      WHERE d.conversation_id = t.conversation_id AND d.kind = 'assistant'
+                        AND d.message_id <= t.message_id AND d.message_id > COALESCE(t.prompt_id, 0)
+                      ORDER BY d.message_id DESC, d.id DESC LIMIT 1)
              FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id JOIN messages m ON m.id = t.message_id
              WHERE (t.path = ?1 OR t.path LIKE ?2 ESCAPE '\\') AND t.failed = 0 AND t.change IS NOT NULL
              ORDER BY t.ts, t.id"
@@ -343,6 +349,7 @@ impl Catalog for Store {
                         at: from_ms(r.get(7)?),
                         model: r.get(8)?,
                         prompt: r.get(9)?,
+                        reason: r.get(11)?,
                         change: FileChange::default(),
                     },
                     r.get::<_, String>(10)?,

@@ -1,0 +1,179 @@
+//! Finding a platform to talk to, in order:
+//!
+//! 1. the URL the editor configured (or `OBSERVATORY_URL`), with its API key;
+//! 2. the platform already running for this data directory (it publishes its address
+//!    in `serve.json`), shared by every editor on the machine;
+//! 3. a platform started now as a background daemon (`observatory serve` in its own
+//!    process group, so it outlives this editor session and later ones reuse it, as
+//!    `gopls -remote=auto` does);
+//! 4. failing that, a platform inside this process, serving only this session.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use observatory_platform::discovery;
+
+use crate::platform::Platform;
+
+/// Where a connection came from, for the status shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Source {
+    Configured,
+    Shared,
+    Started,
+    InProcess,
+}
+
+/// What the server needs to find or start a local platform.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub data_dir: PathBuf,
+    /// Claude Code directories to index when a platform has to be started.
+    pub claude_dirs: Vec<PathBuf>,
+    /// The `observatory` binary (this one) to start the daemon with.
+    pub exe: PathBuf,
+    /// Whether a daemon may be started (tests turn it off to exercise the fallback).
+    pub spawn_daemon: bool,
+}
+
+pub struct Connection {
+    pub platform: Platform,
+    pub source: Source,
+    /// Stops the in-process platform when dropped.
+    _in_process: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A configured platform: no probing here, a platform that is down is reported by
+/// the first request and retried like any other outage.
+pub fn configured(url: &str, api_key: Option<&str>, local: &Local) -> Connection {
+    let token = api_key
+        .map(str::to_owned)
+        .or_else(|| read_local_token(&local.data_dir))
+        .unwrap_or_default();
+    Connection {
+        platform: Platform::new(url, &token),
+        source: Source::Configured,
+        _in_process: None,
+    }
+}
+
+fn read_local_token(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(observatory_platform::token_path(data_dir))
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The platform running for `data_dir`, if it answers.
+pub async fn shared(local: &Local) -> Option<Connection> {
+    let running = discovery::discover(&local.data_dir)?;
+    let token = read_local_token(&local.data_dir)?;
+    let platform = Platform::new(&running.url, &token);
+    platform.healthy().await.then_some(Connection {
+        platform,
+        source: Source::Shared,
+        _in_process: None,
+    })
+}
+
+/// Finds the local platform, starting one if none runs.
+pub async fn local(local: &Local) -> anyhow::Result<Connection> {
+    if let Some(c) = shared(local).await {
+        return Ok(c);
+    }
+    if local.spawn_daemon {
+        match start_daemon(local).await {
+            Ok(c) => return Ok(c),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not start a background platform; serving in-process"),
+        }
+    }
+    in_process(local).await
+}
+
+async fn start_daemon(local: &Local) -> anyhow::Result<Connection> {
+    std::fs::create_dir_all(&local.data_dir)
+        .with_context(|| format!("creating {}", local.data_dir.display()))?;
+    let log_path = local.data_dir.join("serve.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let mut cmd = std::process::Command::new(&local.exe);
+    cmd.arg("--data-dir").arg(&local.data_dir);
+    for d in &local.claude_dirs {
+        cmd.arg("--claude-dir").arg(d);
+    }
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    // Its own process group: the editor stopping this server (or a Ctrl-C in the
+    // terminal it runs in) must not take the shared platform down with it.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {} serve", local.exe.display()))?;
+    tracing::info!(pid = child.id(), "started a background platform");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Some(c) = shared(local).await {
+            // Reap it in the background if it ever exits while we run.
+            std::thread::spawn(move || child.wait());
+            return Ok(Connection {
+                source: Source::Started,
+                ..c
+            });
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            // Another editor's daemon may have won the lock: use that one.
+            if let Some(c) = shared(local).await {
+                return Ok(c);
+            }
+            bail!(
+                "the background platform exited ({status}); see {}",
+                log_path.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the background platform did not come up within 15 s; see {}", log_path.display())
+}
+
+async fn in_process(local: &Local) -> anyhow::Result<Connection> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tell, told) = tokio::sync::oneshot::channel();
+    let opts = observatory_platform::ServeOptions {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: local.data_dir.clone(),
+        roots: local.claude_dirs.clone(),
+        rate_per_second: 1000,
+        rate_burst: 1000,
+    };
+    tokio::spawn(async move {
+        let result = observatory_platform::serve_until(
+            opts,
+            async {
+                let _ = stopped.await;
+            },
+            move |addr, _| {
+                let _ = tell.send(addr);
+            },
+        )
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %format!("{e:#}"), "in-process platform stopped");
+        }
+    });
+    let addr = told
+        .await
+        .context("the in-process platform did not start (see the log above)")?;
+    let token = read_local_token(&local.data_dir).context("reading the local API token")?;
+    Ok(Connection {
+        platform: Platform::new(&format!("http://{addr}"), &token),
+        source: Source::InProcess,
+        _in_process: Some(stop),
+    })
+}

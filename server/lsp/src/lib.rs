@@ -1,0 +1,47 @@
+//! `observatory lsp`: a language server that shows, in any editor, which agent
+//! conversation wrote each line, and lets the user search and read conversations.
+//!
+//! It runs beside the file's own language server, so it claims nothing that would
+//! collide with one (no completion, formatting, rename or definitions) and shows
+//! everything through standard LSP features: code lens, hover, inlay hints, code
+//! actions, `workspace/symbol` and `window/showDocument`. Custom requests for
+//! Observatory's editor extensions are documented in `docs/lsp.md`.
+
+pub mod connect;
+pub mod document;
+pub mod platform;
+pub mod server;
+pub mod settings;
+pub mod stream;
+pub mod view;
+
+use std::path::PathBuf;
+
+use tower_lsp_server::{LspService, Server};
+
+pub use connect::Local;
+
+/// Serves LSP on stdin/stdout until the client exits.
+pub async fn run_stdio(local: Local, cache_dir: PathBuf) {
+    let (service, socket) = LspService::build(|client| server::Backend::new(client, local, cache_dir))
+        .custom_method("observatory/search", server::Backend::search)
+        .custom_method("observatory/conversations", server::Backend::conversations)
+        .custom_method("observatory/fileInsights", server::Backend::file_insights)
+        .custom_method("observatory/blame", server::Backend::blame)
+        .custom_method("observatory/status", server::Backend::status)
+        .custom_method("observatory/didChangeCursor", server::Backend::did_change_cursor)
+        .finish();
+    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        .serve(service)
+        .await;
+}
+
+/// [`run_stdio`] on a runtime of its own.
+pub fn run_stdio_blocking(local: Local, cache_dir: PathBuf) -> std::io::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run_stdio(local, cache_dir));
+    Ok(())
+}

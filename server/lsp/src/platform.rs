@@ -1,0 +1,316 @@
+//! The language server's view of the platform: a typed client over its REST API.
+//! Only the fields the server uses are declared; the rest of each response is
+//! ignored, so the platform can grow without breaking older language servers.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// No answer: the platform is down or unreachable.
+    #[error("the Observatory platform at {url} is unreachable: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// It answered with an error (problem+json `detail` when it gave one).
+    #[error("the Observatory platform refused {what}: {status} {detail}")]
+    Refused {
+        what: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("unexpected answer from the Observatory platform to {what}: {source}")]
+    Decode {
+        what: String,
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+impl PlatformError {
+    /// The platform could not be reached at all (as opposed to refusing a request).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, PlatformError::Unreachable { .. })
+    }
+}
+
+pub type Result<T> = std::result::Result<T, PlatformError>;
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct BlameRun {
+    /// 1-based, inclusive.
+    pub start_line: usize,
+    pub end_line: usize,
+    pub session_id: String,
+    pub conversation_title: String,
+    pub message_uuid: String,
+    pub tool_use_id: String,
+    pub tool: String,
+    pub at: Option<DateTime<Utc>>,
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
+pub struct BlameResponse {
+    pub lines: usize,
+    pub attributed_lines: usize,
+    pub runs: Vec<BlameRun>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_creation_input_tokens: u64,
+    #[serde(default)]
+    pub cache_read_input_tokens: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Conversation {
+    pub session_id: String,
+    pub title: String,
+    pub project: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub message_count: u64,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Hunk {
+    #[serde(rename = "oldStart")]
+    pub old_start: i64,
+    #[serde(rename = "oldLines")]
+    pub old_lines: i64,
+    #[serde(rename = "newStart")]
+    pub new_start: i64,
+    #[serde(rename = "newLines")]
+    pub new_lines: i64,
+    pub lines: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+pub struct Edit {
+    #[serde(default)]
+    pub old_string: String,
+    #[serde(default)]
+    pub new_string: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+pub struct Change {
+    #[serde(default)]
+    pub tool: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub edits: Vec<Edit>,
+    pub content: Option<String>,
+    #[serde(default)]
+    pub hunks: Vec<Hunk>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Touch {
+    pub session_id: String,
+    pub conversation_title: String,
+    pub tool: String,
+    pub path: String,
+    pub at: Option<DateTime<Utc>>,
+    pub tool_use_id: String,
+    pub change: Option<Change>,
+}
+
+/// One event of the platform's stream.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub session_id: Option<String>,
+    pub path: Option<String>,
+}
+
+/// A connection to one platform.
+#[derive(Clone)]
+pub struct Platform {
+    http: reqwest::Client,
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8787`.
+    pub url: String,
+    token: String,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").field("url", &self.url).finish()
+    }
+}
+
+impl Platform {
+    pub fn new(url: &str, token: &str) -> Self {
+        let http = reqwest::Client::builder()
+            // An editor waits on these answers: a platform that hangs counts as down.
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap_or_default();
+        Platform {
+            http,
+            url: url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The WebSocket URL of the event stream after event `after`.
+    pub fn stream_url(&self, after: Option<i64>, kinds: &str) -> String {
+        let base = self
+            .url
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+        match after {
+            Some(a) => format!("{base}/api/v1/stream?kinds={kinds}&after={a}"),
+            None => format!("{base}/api/v1/stream?kinds={kinds}"),
+        }
+    }
+
+    fn unreachable(&self, source: reqwest::Error) -> PlatformError {
+        PlatformError::Unreachable {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
+    async fn send(&self, what: &str, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let detail = body
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Err(PlatformError::Refused {
+            what: what.to_owned(),
+            status: status.as_u16(),
+            detail,
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T> {
+        let req = self
+            .http
+            .get(format!("{}/api/v1{path}", self.url))
+            .query(query);
+        let resp = self.send(path, req).await?;
+        resp.json().await.map_err(|source| PlatformError::Decode {
+            what: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Answers at all (any status): the process is up.
+    pub async fn healthy(&self) -> bool {
+        self.http
+            .get(format!("{}/healthz", self.url))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Has finished its first indexing pass.
+    pub async fn ready(&self) -> bool {
+        self.http
+            .get(format!("{}/readyz", self.url))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Any GET under `/api/v1`, as JSON.
+    pub async fn get_raw(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
+        self.get_json(path, query).await
+    }
+
+    pub async fn blame(&self, path: &str, root: Option<&str>, content: &str) -> Result<BlameResponse> {
+        let what = "/files/blame";
+        let req = self
+            .http
+            .post(format!("{}/api/v1{what}", self.url))
+            .json(&serde_json::json!({"path": path, "root": root, "content": content}));
+        let resp = self.send(what, req).await?;
+        resp.json().await.map_err(|source| PlatformError::Decode {
+            what: what.to_owned(),
+            source,
+        })
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Conversation> {
+        self.get_json(&format!("/conversations/{id}"), &[]).await
+    }
+
+    pub async fn markdown(&self, id: &str) -> Result<String> {
+        let what = format!("/conversations/{id}/markdown");
+        let req = self.http.get(format!("{}/api/v1{what}", self.url));
+        let resp = self.send(&what, req).await?;
+        resp.text()
+            .await
+            .map_err(|source| PlatformError::Decode { what, source })
+    }
+
+    pub async fn touches(&self, path: &str) -> Result<Vec<Touch>> {
+        self.get_json("/files/touches", &[("path", path)]).await
+    }
+
+    /// Raw JSON answers for the custom requests, passed through to editors.
+    pub async fn search(&self, query: &[(&str, &str)]) -> Result<Value> {
+        self.get_json("/search", query).await
+    }
+
+    pub async fn conversations(&self, query: &[(&str, &str)]) -> Result<Value> {
+        self.get_json("/conversations", query).await
+    }
+
+    pub async fn file_insights(&self, path: &str) -> Result<Value> {
+        self.get_json("/files/insights", &[("path", path)]).await
+    }
+}

@@ -1,0 +1,333 @@
+//! What the server knows about one open file, computed once per change of the file
+//! or its history, so that hover, code lens and inlay hints only read it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use observatory_attribution::symbols::{self, Symbol};
+
+use crate::platform::{BlameResponse, BlameRun, Conversation};
+
+/// A function, method or class agents changed, with the latest change inside it.
+#[derive(Debug, Clone)]
+pub struct ChangedSymbol {
+    pub symbol: Symbol,
+    /// Index in [`FileView::runs`] of the latest change that wrote lines inside it.
+    pub latest: usize,
+    pub conversations: usize,
+    pub lines: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FileView {
+    /// The document version this was computed for.
+    pub version: i32,
+    /// Runs of lines and the change that wrote them (1-based lines).
+    pub runs: Vec<BlameRun>,
+    /// For each line (0-based), its index in `runs`.
+    line_run: Vec<Option<u32>>,
+    pub symbols: Vec<ChangedSymbol>,
+    pub conversations: usize,
+    pub attributed_lines: usize,
+    pub last_at: Option<DateTime<Utc>>,
+    /// Why the file is not attributed (too large), shown instead of insights.
+    pub skipped: Option<String>,
+}
+
+impl FileView {
+    pub fn skipped(version: i32, why: String) -> Self {
+        FileView {
+            version,
+            skipped: Some(why),
+            ..FileView::default()
+        }
+    }
+
+    pub fn new(version: i32, path: &Path, text: &str, blame: BlameResponse) -> Self {
+        let lines = text.lines().count().max(blame.lines);
+        let mut line_run = vec![None; lines];
+        for (i, r) in blame.runs.iter().enumerate() {
+            for l in r.start_line.saturating_sub(1)..r.end_line.min(lines) {
+                line_run[l] = Some(i as u32);
+            }
+        }
+        let conversations = blame
+            .runs
+            .iter()
+            .map(|r| r.session_id.as_str())
+            .collect::<HashSet<_>>()
+            .len();
+        let last_at = blame.runs.iter().filter_map(|r| r.at).max();
+        // The same change split in several runs is one origin for symbol grouping.
+        let mut origin_of: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut first_run: Vec<usize> = Vec::new();
+        for (i, r) in blame.runs.iter().enumerate() {
+            origin_of.entry(r.tool_use_id.as_str()).or_insert_with(|| {
+                first_run.push(i);
+                (first_run.len() - 1) as u32
+            });
+        }
+        let origins: Vec<Option<u32>> = line_run
+            .iter()
+            .map(|r| r.map(|i| origin_of[blame.runs[i as usize].tool_use_id.as_str()]))
+            .collect();
+        let symbols = symbols::symbols(path, text)
+            .map(|syms| {
+                symbols::attribute(&syms, &origins)
+                    .into_iter()
+                    .filter_map(|a| {
+                        let runs: Vec<&BlameRun> = a
+                            .lines_by_change
+                            .keys()
+                            .map(|&o| &blame.runs[first_run[o as usize]])
+                            .collect();
+                        let latest = a
+                            .lines_by_change
+                            .keys()
+                            .map(|&o| first_run[o as usize])
+                            .max_by_key(|&i| (blame.runs[i].at, i))?;
+                        Some(ChangedSymbol {
+                            conversations: runs
+                                .iter()
+                                .map(|r| r.session_id.as_str())
+                                .collect::<HashSet<_>>()
+                                .len(),
+                            lines: a.lines_by_change.values().sum(),
+                            symbol: a.symbol,
+                            latest,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        FileView {
+            version,
+            attributed_lines: blame.attributed_lines,
+            runs: blame.runs,
+            line_run,
+            symbols,
+            conversations,
+            last_at,
+            skipped: None,
+        }
+    }
+
+    /// The run covering `line` (0-based).
+    pub fn run_at(&self, line: usize) -> Option<&BlameRun> {
+        let i = (*self.line_run.get(line)?)?;
+        self.runs.get(i as usize)
+    }
+
+    /// Runs overlapping lines `start..=end` (0-based), each once.
+    pub fn runs_in(&self, start: usize, end: usize) -> Vec<&BlameRun> {
+        let mut seen = HashSet::new();
+        (start..=end)
+            .filter_map(|l| self.run_at(l))
+            .filter(|r| seen.insert(r.tool_use_id.clone()))
+            .collect()
+    }
+
+    pub fn session_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.runs.iter().map(|r| r.session_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// "just now", "5 min ago", "2 h ago", "3 days ago", then the date.
+pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(at) = at else {
+        return "at an unknown time".into();
+    };
+    let secs = (now - at).num_seconds().max(0);
+    match secs {
+        0..60 => "just now".into(),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        86_400..2_592_000 => {
+            let d = secs / 86_400;
+            format!("{d} day{} ago", if d == 1 { "" } else { "s" })
+        }
+        _ => at.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// `text` on one line, at most `max` characters, with an ellipsis when cut.
+pub fn trim(text: &str, max: usize) -> String {
+    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() <= max {
+        return one;
+    }
+    let cut: String = one.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The file's summary lens: "4 agent conversations · 37 lines · last 2 h ago".
+pub fn summary(view: &FileView, now: DateTime<Utc>) -> String {
+    format!(
+        "{} · {} · last {}",
+        plural(view.conversations, "agent conversation", "agent conversations"),
+        plural(view.attributed_lines, "line", "lines"),
+        ago(view.last_at, now)
+    )
+}
+
+/// A symbol's lens: the latest conversation that changed it.
+pub fn symbol_lens(view: &FileView, s: &ChangedSymbol, now: DateTime<Utc>) -> String {
+    let r = &view.runs[s.latest];
+    let more = if s.conversations > 1 {
+        format!(" (+{} more)", s.conversations - 1)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} · {}{more}",
+        trim(&r.conversation_title, 60),
+        ago(r.at, now)
+    )
+}
+
+/// The end-of-line annotation.
+pub fn inlay(r: &BlameRun, now: DateTime<Utc>) -> String {
+    format!("◆ {} · {}", trim(&r.conversation_title, 50), ago(r.at, now))
+}
+
+/// Hover Markdown for a line written by `r`.
+pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Utc>) -> String {
+    let mut out = format!("**{}**  \n", escape(&trim(&r.conversation_title, 100)));
+    let mut facts = vec![
+        r.tool.clone(),
+        ago(r.at, now),
+        format!("lines {}–{}", r.start_line, r.end_line),
+    ];
+    if let Some(m) = &r.model {
+        facts.insert(1, m.clone());
+    }
+    if let Some(c) = conversation {
+        facts.push(format!("{} tokens", thousands(c.usage.total())));
+    }
+    out.push_str(&facts.join(" · "));
+    out.push_str("\n\n");
+    if let Some(p) = &r.prompt {
+        out.push_str(&format!("**Prompt:** {}\n\n", escape(&trim(p, 300))));
+    }
+    if let Some(why) = &r.reason {
+        out.push_str(&format!("**Why:** {}\n\n", escape(&trim(why, 300))));
+    }
+    let open = command_link("observatory.openConversation", &[&r.session_id]);
+    let message = command_link(
+        "observatory.openConversation",
+        &[&r.session_id, &r.message_uuid],
+    );
+    out.push_str(&format!(
+        "[Open conversation]({open}) · [Open message]({message}) · `claude --resume {}`",
+        r.session_id
+    ));
+    out
+}
+
+fn command_link(command: &str, args: &[&str]) -> String {
+    let args = serde_json::to_string(args).unwrap_or_default();
+    format!("command:{command}?{}", percent(&args))
+}
+
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Text shown as Markdown must not turn into markup.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\`*_[]<>#|".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn run(start: usize, end: usize, id: &str, session: &str, at: i64) -> BlameRun {
+        BlameRun {
+            start_line: start,
+            end_line: end,
+            session_id: session.into(),
+            conversation_title: format!("conversation {session}"),
+            message_uuid: format!("m-{id}"),
+            tool_use_id: id.into(),
+            tool: "Edit".into(),
+            at: Utc.timestamp_opt(at, 0).single(),
+            model: Some("claude-opus-4-5".into()),
+            prompt: Some("Fix the *token* refresh".into()),
+            reason: None,
+            project: None,
+        }
+    }
+
+    #[test]
+    fn lines_runs_and_symbols() {
+        let text = "fn a() {\n    1\n}\n\nfn b() {\n    2\n    3\n}\n";
+        let blame = BlameResponse {
+            lines: 8,
+            attributed_lines: 4,
+            runs: vec![run(2, 2, "t1", "s1", 100), run(6, 7, "t2", "s2", 200), run(8, 8, "t1", "s1", 100)],
+        };
+        let v = FileView::new(3, Path::new("/x/lib.rs"), text, blame);
+        assert_eq!(v.conversations, 2);
+        assert_eq!(v.run_at(1).unwrap().tool_use_id, "t1");
+        assert!(v.run_at(0).is_none());
+        assert_eq!(v.runs_in(0, 7).len(), 2, "t1's two runs count once");
+        let names: Vec<(&str, &str)> = v
+            .symbols
+            .iter()
+            .map(|s| (s.symbol.name.as_str(), v.runs[s.latest].tool_use_id.as_str()))
+            .collect();
+        assert_eq!(names, vec![("a", "t1"), ("b", "t2")]);
+        let b = &v.symbols[1];
+        assert_eq!((b.conversations, b.lines), (2, 3));
+    }
+
+    #[test]
+    fn text_is_trimmed_escaped_and_timed() {
+        let now = Utc.timestamp_opt(10_000, 0).unwrap();
+        assert_eq!(ago(Utc.timestamp_opt(10_000 - 7200, 0).single(), now), "2 h ago");
+        assert_eq!(ago(Utc.timestamp_opt(10_000 - 30, 0).single(), now), "just now");
+        assert_eq!(trim("a  b\n c", 10), "a b c");
+        assert_eq!(trim("abcdefghijkl", 5), "abcd…");
+        let h = hover(&run(1, 2, "t", "s", 9_000), None, now);
+        assert!(h.contains("Fix the \\*token\\* refresh"), "{h}");
+        assert!(h.contains("command:observatory.openConversation?%5B%22s%22%5D"), "{h}");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}
