@@ -86,7 +86,9 @@ pub async fn local(local: &Local) -> anyhow::Result<Connection> {
     if local.spawn_daemon {
         match start_daemon(local).await {
             Ok(c) => return Ok(c),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not start a background platform; serving in-process"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "could not start a background platform; serving in-process")
+            }
         }
     }
     in_process(local).await
@@ -139,7 +141,10 @@ async fn start_daemon(local: &Local) -> anyhow::Result<Connection> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the background platform did not come up within 15 s; see {}", log_path.display())
+    bail!(
+        "the background platform did not come up within 15 s; see {}",
+        log_path.display()
+    )
 }
 
 async fn in_process(local: &Local) -> anyhow::Result<Connection> {

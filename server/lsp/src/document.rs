@@ -118,7 +118,8 @@ mod tests {
     fn incremental_changes_count_utf16_units() {
         let mut d = Document::new("let s = \"é😀x\";\nfn a() {}\n".into(), 1, "rust".into());
         // 😀 is two UTF-16 units: column 12 is just after it.
-        d.apply(vec![change(0, 12, 0, 13, "y")], 2, Encoding::Utf16).unwrap();
+        d.apply(vec![change(0, 12, 0, 13, "y")], 2, Encoding::Utf16)
+            .unwrap();
         assert_eq!(d.text, "let s = \"é😀y\";\nfn a() {}\n");
         d.apply(
             vec![change(1, 0, 1, 0, "// new\n"), change(2, 3, 2, 4, "b")],
@@ -134,13 +135,18 @@ mod tests {
     fn a_change_outside_the_document_changes_nothing() {
         let mut d = Document::new("one\ntwo".into(), 1, "text".into());
         let err = d
-            .apply(vec![change(0, 0, 0, 1, "O"), change(9, 0, 9, 1, "x")], 2, Encoding::Utf16)
+            .apply(
+                vec![change(0, 0, 0, 1, "O"), change(9, 0, 9, 1, "x")],
+                2,
+                Encoding::Utf16,
+            )
             .unwrap_err();
         assert_eq!(err.line, 9);
         assert_eq!(d.text, "one\ntwo");
         assert_eq!(d.version, 1);
         // Past the end of a line means its end.
-        d.apply(vec![change(0, 99, 0, 99, "!")], 2, Encoding::Utf8).unwrap();
+        d.apply(vec![change(0, 99, 0, 99, "!")], 2, Encoding::Utf8)
+            .unwrap();
         assert_eq!(d.text, "one!\ntwo");
     }
 }

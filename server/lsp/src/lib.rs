@@ -9,6 +9,7 @@
 
 pub mod connect;
 pub mod document;
+mod framing;
 pub mod platform;
 pub mod server;
 pub mod settings;
@@ -23,25 +24,36 @@ pub use connect::Local;
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run_stdio(local: Local, cache_dir: PathBuf) {
-    let (service, socket) = LspService::build(|client| server::Backend::new(client, local, cache_dir))
-        .custom_method("observatory/search", server::Backend::search)
-        .custom_method("observatory/conversations", server::Backend::conversations)
-        .custom_method("observatory/fileInsights", server::Backend::file_insights)
-        .custom_method("observatory/blame", server::Backend::blame)
-        .custom_method("observatory/status", server::Backend::status)
-        .custom_method("observatory/didChangeCursor", server::Backend::did_change_cursor)
-        .finish();
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-        .serve(service)
-        .await;
+    let (service, socket) =
+        LspService::build(|client| server::Backend::new(client, local, cache_dir))
+            .custom_method("observatory/search", server::Backend::search)
+            .custom_method("observatory/conversations", server::Backend::conversations)
+            .custom_method("observatory/fileInsights", server::Backend::file_insights)
+            .custom_method("observatory/blame", server::Backend::blame)
+            .custom_method("observatory/status", server::Backend::status)
+            .custom_method(
+                "observatory/didChangeCursor",
+                server::Backend::did_change_cursor,
+            )
+            .finish();
+    Server::new(
+        framing::guard(tokio::io::stdin()),
+        tokio::io::stdout(),
+        socket,
+    )
+    .serve(service)
+    .await;
 }
 
 /// [`run_stdio`] on a runtime of its own.
 pub fn run_stdio_blocking(local: Local, cache_dir: PathBuf) -> std::io::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?
-        .block_on(run_stdio(local, cache_dir));
+        .build()?;
+    runtime.block_on(run_stdio(local, cache_dir));
+    // The stdin reader sits in a blocking read that never returns: do not wait for it
+    // (or for the reconnect loop) once the client has said `exit`.
+    runtime.shutdown_background();
     Ok(())
 }

@@ -106,13 +106,9 @@ pub struct Conversation {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Hunk {
-    #[serde(rename = "oldStart")]
     pub old_start: i64,
-    #[serde(rename = "oldLines")]
     pub old_lines: i64,
-    #[serde(rename = "newStart")]
     pub new_start: i64,
-    #[serde(rename = "newLines")]
     pub new_lines: i64,
     pub lines: Vec<String>,
 }
@@ -271,7 +267,12 @@ impl Platform {
         self.get_json(path, query).await
     }
 
-    pub async fn blame(&self, path: &str, root: Option<&str>, content: &str) -> Result<BlameResponse> {
+    pub async fn blame(
+        &self,
+        path: &str,
+        root: Option<&str>,
+        content: &str,
+    ) -> Result<BlameResponse> {
         let what = "/files/blame";
         let req = self
             .http

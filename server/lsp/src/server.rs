@@ -125,12 +125,18 @@ impl Backend {
             .filter(|q| !q.trim().is_empty())
             .ok_or_else(|| Error::invalid_params("`query` (a non-empty string) is required"))?;
         let mut q: Vec<(&str, String)> = vec![("q", query.to_owned())];
-        for key in ["project", "file", "limit", "offset", "role", "kind", "tool", "model"] {
+        for key in [
+            "project", "file", "limit", "offset", "role", "kind", "tool", "model",
+        ] {
             if let Some(v) = p.get(key) {
                 let v = match v {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
-                    _ => return Err(Error::invalid_params(format!("`{key}` must be a string or a number"))),
+                    _ => {
+                        return Err(Error::invalid_params(format!(
+                            "`{key}` must be a string or a number"
+                        )))
+                    }
                 };
                 q.push((key, v));
             }
@@ -147,14 +153,20 @@ impl Backend {
                 .parse()
                 .map_err(|_| Error::invalid_params("`textDocument.uri` is not a URI"))?;
             let path = path_of(&uri).ok_or_else(|| Error::invalid_params("not a file URI"))?;
-            q.push(("file", path.to_string_lossy().into_owned()));
+            q.push(("file", self.state.recorded_form(&path)));
         }
-        for key in ["project", "file", "q", "limit", "cursor", "since", "until", "model"] {
+        for key in [
+            "project", "file", "q", "limit", "cursor", "since", "until", "model",
+        ] {
             if let Some(v) = p.get(key) {
                 let v = match v {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
-                    _ => return Err(Error::invalid_params(format!("`{key}` must be a string or a number"))),
+                    _ => {
+                        return Err(Error::invalid_params(format!(
+                            "`{key}` must be a string or a number"
+                        )))
+                    }
                 };
                 q.push((key, v));
             }
@@ -167,8 +179,11 @@ impl Backend {
     pub async fn file_insights(&self, p: TextDocumentIdentifier) -> Result<Value> {
         let path = path_of(&p.uri).ok_or_else(|| Error::invalid_params("not a file URI"))?;
         let platform = self.state.platform()?;
-        self.state
-            .answer(platform.file_insights(&path.to_string_lossy()).await)
+        self.state.answer(
+            platform
+                .file_insights(&self.state.recorded_form(&path))
+                .await,
+        )
     }
 
     /// The attribution of the document as the editor has it now.
@@ -279,6 +294,20 @@ impl State {
         }
     }
 
+    /// How to name a local file to the platform's path filters: relative to its
+    /// workspace folder (matched as a suffix, so transcripts from another checkout or
+    /// machine count), or absolute outside any folder.
+    fn recorded_form(&self, path: &Path) -> String {
+        self.root_for(path)
+            .and_then(|root| {
+                path.strip_prefix(root)
+                    .ok()
+                    .map(|r| r.to_string_lossy().into_owned())
+            })
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| path.to_string_lossy().into_owned())
+    }
+
     fn root_for(&self, path: &Path) -> Option<String> {
         let roots = self.roots.read().ok()?;
         roots
@@ -327,11 +356,7 @@ impl State {
 
     /// Computes the view of an open document; true when it changed.
     async fn compute(&self, uri: &Uri) -> bool {
-        let Some((text, version)) = self
-            .docs
-            .get(uri)
-            .map(|d| (d.text.clone(), d.version))
-        else {
+        let Some((text, version)) = self.docs.get(uri).map(|d| (d.text.clone(), d.version)) else {
             return false;
         };
         let Some(path) = path_of(uri) else {
@@ -389,13 +414,18 @@ impl State {
 
     /// Views of the workspace files agents changed, for `workspace/symbol`.
     async fn index_workspace(&self) {
-        let Some(conn) = self.connection() else { return };
+        let Some(conn) = self.connection() else {
+            return;
+        };
         let roots = self.roots.read().map(|r| r.clone()).unwrap_or_default();
         for root in roots {
             let project = root.to_string_lossy().into_owned();
             let files: Value = match conn
                 .platform
-                .get_raw("/analytics/files", &[("project", &project), ("limit", "200")])
+                .get_raw(
+                    "/analytics/files",
+                    &[("project", &project), ("limit", "200")],
+                )
                 .await
             {
                 Ok(v) => v,
@@ -405,7 +435,9 @@ impl State {
                 }
             };
             for f in files.as_array().into_iter().flatten() {
-                let Some(p) = f.get("path").and_then(Value::as_str) else { continue };
+                let Some(p) = f.get("path").and_then(Value::as_str) else {
+                    continue;
+                };
                 let path = PathBuf::from(p);
                 if path.starts_with(&root) {
                     self.index_file(&path).await;
@@ -487,7 +519,9 @@ impl State {
                     }
                 }
             }
-            let Some(conn) = self.connection() else { continue };
+            let Some(conn) = self.connection() else {
+                continue;
+            };
             backoff = crate::server::backoff();
             let was_online = self.online.load(Ordering::Relaxed);
             self.set_online(&conn.platform.url).await;
@@ -512,11 +546,17 @@ impl State {
             .await;
             tracing::info!(reason = %reason, "event stream ended");
             if !conn.platform.healthy().await {
-                self.set_offline(&format!("the platform at {} stopped answering", conn.platform.url))
-                    .await;
+                self.set_offline(&format!(
+                    "the platform at {} stopped answering",
+                    conn.platform.url
+                ))
+                .await;
                 if let Ok(mut slot) = self.conn.write() {
                     // Keep the old one for its URL in the status until a new one is up.
-                    if slot.as_ref().is_some_and(|c| c.source != Source::Configured) {
+                    if slot
+                        .as_ref()
+                        .is_some_and(|c| c.source != Source::Configured)
+                    {
                         *slot = Some(conn);
                     }
                 }
@@ -638,7 +678,10 @@ impl LanguageServer for Backend {
                 .and_then(|w| w.work_done_progress)
                 .unwrap_or(false),
             encoding,
-            shim: options.get("shim").and_then(Value::as_bool).unwrap_or(false),
+            shim: options
+                .get("shim")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         };
         if let Ok(mut c) = self.state.caps.write() {
             *c = caps;
@@ -726,7 +769,10 @@ impl LanguageServer for Backend {
         let applied = match self.state.docs.get_mut(&uri) {
             Some(mut d) => d.apply(p.content_changes, p.text_document.version, enc),
             None => {
-                tracing::warn!(uri = uri.as_str(), "change to a document that is not open; ignored");
+                tracing::warn!(
+                    uri = uri.as_str(),
+                    "change to a document that is not open; ignored"
+                );
                 return;
             }
         };
@@ -783,7 +829,11 @@ impl LanguageServer for Backend {
         let Some(r) = v.run_at(pos.position.line as usize) else {
             return Ok(None);
         };
-        let conversation = self.state.conversations.get(&r.session_id).map(|c| Arc::clone(&c));
+        let conversation = self
+            .state
+            .conversations
+            .get(&r.session_id)
+            .map(|c| Arc::clone(&c));
         Ok(Some(Hover {
             contents: HoverContents::Markup(MarkupContent {
                 kind: MarkupKind::Markdown,
@@ -888,7 +938,9 @@ impl LanguageServer for Backend {
         let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
             return Ok(None);
         };
-        let path = path_of(&uri).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = path_of(&uri)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let runs = v.runs_in(p.range.start.line as usize, p.range.end.line as usize);
         let multi = runs.len() > 1;
         let mut out: Vec<CodeActionOrCommand> = Vec::new();
@@ -917,7 +969,11 @@ impl LanguageServer for Backend {
             out.push(action(
                 format!("Observatory: copy the prompt{of}"),
                 command::COPY_PROMPT,
-                vec![json!(r.session_id), json!(r.tool_use_id), json!(uri.as_str())],
+                vec![
+                    json!(r.session_id),
+                    json!(r.tool_use_id),
+                    json!(uri.as_str()),
+                ],
             ));
             out.push(action(
                 format!("Observatory: show the diff of this edit{of}"),
@@ -993,13 +1049,18 @@ impl LanguageServer for Backend {
                 let cwd = args.get(1).and_then(Value::as_str).map(str::to_owned);
                 let line = format!("claude --resume {id}");
                 if !self.state.caps().shim {
-                    let at = cwd.as_deref().map(|c| format!(" (in {c})")).unwrap_or_default();
+                    let at = cwd
+                        .as_deref()
+                        .map(|c| format!(" (in {c})"))
+                        .unwrap_or_default();
                     self.state
                         .client
                         .show_message(MessageType::INFO, format!("Run in a terminal{at}: {line}"))
                         .await;
                 }
-                Ok(Some(json!({"command": "claude", "args": ["--resume", id], "cwd": cwd, "commandLine": line})))
+                Ok(Some(
+                    json!({"command": "claude", "args": ["--resume", id], "cwd": cwd, "commandLine": line}),
+                ))
             }
             command::SEARCH => {
                 let query = arg_str(&args, 0, "a search query")?;
@@ -1029,7 +1090,9 @@ impl LanguageServer for Backend {
             if !seen.insert(path.clone()) || v.runs.is_empty() {
                 continue;
             }
-            let Some(uri) = Uri::from_file_path(&path) else { continue };
+            let Some(uri) = Uri::from_file_path(&path) else {
+                continue;
+            };
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -1058,7 +1121,10 @@ impl LanguageServer for Backend {
                     kind: lsp_kind(s.symbol.kind),
                     tags: None,
                     deprecated: None,
-                    location: Location::new(uri.clone(), Range::new(Position::new(start, 0), Position::new(end, 0))),
+                    location: Location::new(
+                        uri.clone(),
+                        Range::new(Position::new(start, 0), Position::new(end, 0)),
+                    ),
                     container_name: Some(format!("{} · {}", name, view::symbol_lens(&v, s, now))),
                 });
             }
@@ -1110,7 +1176,8 @@ impl Backend {
         tokio::fs::write(&file, text)
             .await
             .map_err(|e| internal(format!("writing {}: {e}", file.display())))?;
-        let uri = Uri::from_file_path(&file).ok_or_else(|| internal("cache path is not absolute"))?;
+        let uri =
+            Uri::from_file_path(&file).ok_or_else(|| internal("cache path is not absolute"))?;
         let shown = if self.state.caps().show_document {
             self.state
                 .client
@@ -1128,15 +1195,26 @@ impl Backend {
         if !shown {
             self.state
                 .client
-                .show_message(MessageType::INFO, format!("Observatory: written to {}", file.display()))
+                .show_message(
+                    MessageType::INFO,
+                    format!("Observatory: written to {}", file.display()),
+                )
                 .await;
         }
-        Ok(Some(json!({"uri": uri.as_str(), "path": file, "line": line, "shown": shown})))
+        Ok(Some(
+            json!({"uri": uri.as_str(), "path": file, "line": line, "shown": shown}),
+        ))
     }
 
     async fn open_conversation(&self, id: &str, message: Option<&str>) -> Result<Option<Value>> {
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(Error::invalid_params(format!("{id:?} is not a conversation id")));
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::invalid_params(format!(
+                "{id:?} is not a conversation id"
+            )));
         }
         let platform = self.state.platform()?;
         let md = self.state.answer(platform.markdown(id).await)?;
@@ -1163,7 +1241,10 @@ impl Backend {
             let runs: Vec<_> = v.runs.iter().filter(|r| r.session_id == id).collect();
             let lines: usize = runs.iter().map(|r| r.end_line + 1 - r.start_line).sum();
             let last = runs.iter().filter_map(|r| r.at).max();
-            let title = runs.first().map(|r| r.conversation_title.clone()).unwrap_or_default();
+            let title = runs
+                .first()
+                .map(|r| r.conversation_title.clone())
+                .unwrap_or_default();
             md.push_str(&format!(
                 "## {title}\n\n{lines} lines · last {} · `{id}`\n\n",
                 view::ago(last, now)
@@ -1178,7 +1259,12 @@ impl Backend {
 
     async fn show_diff(&self, path: &str, call: &str) -> Result<Option<Value>> {
         let platform = self.state.platform()?;
-        let touches = self.state.answer(platform.touches(path).await)?;
+        // Recorded paths are the agent's (another checkout, another machine): ask by
+        // file name and pick the call.
+        let name = Path::new(path)
+            .file_name()
+            .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
+        let touches = self.state.answer(platform.touches(&name).await)?;
         let t = touches
             .iter()
             .find(|t| t.tool_use_id == call)
@@ -1228,17 +1314,30 @@ impl Backend {
             .state
             .answer(platform.search(&[("q", query), ("limit", "20")]).await)?;
         let mut md = format!("# Conversations about `{query}`\n\n");
-        let hits = page.get("hits").and_then(Value::as_array).cloned().unwrap_or_default();
+        let hits = page
+            .get("hits")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if hits.is_empty() {
             md.push_str("No conversation mentions it.\n");
         }
         for h in &hits {
-            let title = h.get("conversation_title").and_then(Value::as_str).unwrap_or_default();
-            let id = h.get("session_id").and_then(Value::as_str).unwrap_or_default();
+            let title = h
+                .get("conversation_title")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let id = h
+                .get("session_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let snippet = h.get("snippet").and_then(Value::as_str).unwrap_or_default();
             md.push_str(&format!(
                 "## {title}\n\n`{id}`\n\n> {}\n\n",
-                snippet.replace("<mark>", "**").replace("</mark>", "**").replace('\n', " ")
+                snippet
+                    .replace("<mark>", "**")
+                    .replace("</mark>", "**")
+                    .replace('\n', " ")
             ));
         }
         let safe: String = query

@@ -66,7 +66,9 @@ impl Settings {
 
     pub fn with_env(mut self) -> Settings {
         if self.url.is_none() {
-            self.url = std::env::var("OBSERVATORY_URL").ok().filter(|u| !u.is_empty());
+            self.url = std::env::var("OBSERVATORY_URL")
+                .ok()
+                .filter(|u| !u.is_empty());
         }
         if self.api_key.is_none() {
             self.api_key = std::env::var("OBSERVATORY_API_KEY")

@@ -48,8 +48,9 @@ impl FileView {
         let lines = text.lines().count().max(blame.lines);
         let mut line_run = vec![None; lines];
         for (i, r) in blame.runs.iter().enumerate() {
-            for l in r.start_line.saturating_sub(1)..r.end_line.min(lines) {
-                line_run[l] = Some(i as u32);
+            let span = r.start_line.saturating_sub(1)..r.end_line.min(lines);
+            if let Some(slots) = line_run.get_mut(span) {
+                slots.fill(Some(i as u32));
             }
         }
         let conversations = blame
@@ -172,7 +173,11 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn summary(view: &FileView, now: DateTime<Utc>) -> String {
     format!(
         "{} · {} · last {}",
-        plural(view.conversations, "agent conversation", "agent conversations"),
+        plural(
+            view.conversations,
+            "agent conversation",
+            "agent conversations"
+        ),
         plural(view.attributed_lines, "line", "lines"),
         ago(view.last_at, now)
     )
@@ -265,7 +270,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -301,7 +306,11 @@ mod tests {
         let blame = BlameResponse {
             lines: 8,
             attributed_lines: 4,
-            runs: vec![run(2, 2, "t1", "s1", 100), run(6, 7, "t2", "s2", 200), run(8, 8, "t1", "s1", 100)],
+            runs: vec![
+                run(2, 2, "t1", "s1", 100),
+                run(6, 7, "t2", "s2", 200),
+                run(8, 8, "t1", "s1", 100),
+            ],
         };
         let v = FileView::new(3, Path::new("/x/lib.rs"), text, blame);
         assert_eq!(v.conversations, 2);
@@ -311,7 +320,12 @@ mod tests {
         let names: Vec<(&str, &str)> = v
             .symbols
             .iter()
-            .map(|s| (s.symbol.name.as_str(), v.runs[s.latest].tool_use_id.as_str()))
+            .map(|s| {
+                (
+                    s.symbol.name.as_str(),
+                    v.runs[s.latest].tool_use_id.as_str(),
+                )
+            })
             .collect();
         assert_eq!(names, vec![("a", "t1"), ("b", "t2")]);
         let b = &v.symbols[1];
@@ -321,13 +335,22 @@ mod tests {
     #[test]
     fn text_is_trimmed_escaped_and_timed() {
         let now = Utc.timestamp_opt(10_000, 0).unwrap();
-        assert_eq!(ago(Utc.timestamp_opt(10_000 - 7200, 0).single(), now), "2 h ago");
-        assert_eq!(ago(Utc.timestamp_opt(10_000 - 30, 0).single(), now), "just now");
+        assert_eq!(
+            ago(Utc.timestamp_opt(10_000 - 7200, 0).single(), now),
+            "2 h ago"
+        );
+        assert_eq!(
+            ago(Utc.timestamp_opt(10_000 - 30, 0).single(), now),
+            "just now"
+        );
         assert_eq!(trim("a  b\n c", 10), "a b c");
         assert_eq!(trim("abcdefghijkl", 5), "abcd…");
         let h = hover(&run(1, 2, "t", "s", 9_000), None, now);
         assert!(h.contains("Fix the \\*token\\* refresh"), "{h}");
-        assert!(h.contains("command:observatory.openConversation?%5B%22s%22%5D"), "{h}");
+        assert!(
+            h.contains("command:observatory.openConversation?%5B%22s%22%5D"),
+            "{h}"
+        );
         assert_eq!(thousands(1234567), "1,234,567");
     }
 }

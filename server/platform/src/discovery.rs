@@ -99,7 +99,10 @@ mod tests {
         let published = publish(dir.path(), "127.0.0.1:4321".parse().unwrap()).unwrap();
         assert_eq!(discover(dir.path()).unwrap().url, "http://127.0.0.1:4321");
         let err = lock(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("already running") && err.contains("127.0.0.1:4321"), "{err}");
+        assert!(
+            err.contains("already running") && err.contains("127.0.0.1:4321"),
+            "{err}"
+        );
         published.withdraw();
         assert!(discover(dir.path()).is_none());
         drop(first);
