@@ -3,129 +3,13 @@
 
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+#[path = "support/lsp_env.rs"]
+mod lsp_env;
 
 use lsp_client::LspClient;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_observatory");
-const WAIT: Duration = Duration::from_secs(30);
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/transcripts")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).expect("copy");
-            // Fixtures are read-only; the copies are appended to.
-            let mut perm = std::fs::metadata(&dest).expect("meta").permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&dest, perm).expect("chmod");
-        }
-    }
-}
-
-/// A data directory, a copy of the ai-blame fixture's Claude directory and of its
-/// workspace; stops the platform the language server started, when dropped.
-struct Env {
-    tmp: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let base = fixtures().join("ai-blame/tests/examples");
-        copy_dir(
-            &base.join("simple-home/.claude"),
-            &tmp.path().join("claude"),
-        );
-        copy_dir(&base.join("simple"), &tmp.path().join("work/simple"));
-        Env { tmp }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.tmp.path().join("data")
-    }
-
-    fn claude(&self) -> PathBuf {
-        self.tmp.path().join("claude")
-    }
-
-    fn workspace(&self) -> PathBuf {
-        self.tmp.path().join("work/simple")
-    }
-
-    fn project_dir(&self) -> PathBuf {
-        std::fs::read_dir(self.claude().join("projects"))
-            .expect("projects")
-            .next()
-            .expect("one project")
-            .expect("entry")
-            .path()
-    }
-
-    fn lsp(&self, extra: &[&str]) -> LspClient {
-        let mut c = Command::new(BIN);
-        c.arg("--data-dir")
-            .arg(self.data())
-            .arg("--claude-dir")
-            .arg(self.claude())
-            .arg("lsp")
-            .args(extra)
-            .env_remove("CLAUDE_CONFIG_DIR")
-            .env_remove("OBSERVATORY_URL")
-            .env("HOME", self.tmp.path())
-            .env("OBSERVATORY_LOG", "info");
-        LspClient::spawn(c)
-    }
-
-    fn platform_pid(&self) -> Option<u32> {
-        let text = std::fs::read_to_string(self.data().join("serve.json")).ok()?;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        v["pid"].as_u64().map(|p| p as u32)
-    }
-
-    fn kill_platform(&self) {
-        if let Some(pid) = self.platform_pid() {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            // serve.json stays behind after a kill -9: that is the stale case.
-            wait_until(|| !alive(pid));
-        }
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.kill_platform();
-    }
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
-}
-
-fn wait_until(cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + WAIT;
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "condition not reached in time"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use lsp_env::{Env, WAIT};
 
 fn pos(uri: &str, line: u32, character: u32) -> Value {
     json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
@@ -353,7 +237,7 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     let before = hover_text(&mut c, &uri, 11);
     assert!(!before.contains("Make greet shout"), "{before}");
     let mark = c.seen.len();
-    append_live_edit(&env);
+    env.append_live_edit();
     c.wait_for(mark, WAIT, |m| m["method"] == "workspace/codeLens/refresh")
         .expect("a code lens refresh after the transcript grew");
     let after = hover_text(&mut c, &uri, 11);
@@ -364,58 +248,6 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     assert_eq!(l[0]["command"]["command"], "observatory.listConversations");
 
     assert_eq!(c.stop(), Some(0));
-}
-
-/// A new conversation editing example.py, written the way Claude Code writes it.
-fn append_live_edit(env: &Env) {
-    let original = std::fs::read_to_string(env.workspace().join("example.py")).expect("read");
-    let cwd = "/Users/cjm/repos/ai-blame-test";
-    let path = format!("{cwd}/example.py");
-    let (old, new) = (
-        "    return f\"Hello, {name}!\"",
-        "    return f\"HELLO, {name}!\"",
-    );
-    let session = "5b0f6a52-3f7e-4a43-9a53-0c2b5d1e7f10";
-    let common = |uuid: &str, parent: Value, ts: &str| {
-        json!({"parentUuid": parent, "isSidechain": false, "userType": "external", "cwd": cwd,
-               "sessionId": session, "version": "2.0.75", "gitBranch": "main", "uuid": uuid, "timestamp": ts})
-    };
-    let mut prompt = common(
-        "a1f0c7de-0001-4000-8000-000000000001",
-        Value::Null,
-        "2026-11-25T10:00:00.000Z",
-    );
-    prompt["type"] = json!("user");
-    prompt["message"] = json!({"role": "user", "content": "Make greet shout"});
-    let mut call = common(
-        "a1f0c7de-0001-4000-8000-000000000002",
-        json!("a1f0c7de-0001-4000-8000-000000000001"),
-        "2026-11-25T10:00:05.000Z",
-    );
-    call["type"] = json!("assistant");
-    call["requestId"] = json!("req_011CVlive0001");
-    call["message"] = json!({"id": "msg_01live0001", "type": "message", "role": "assistant", "model": "claude-opus-4-5-20251101",
-        "content": [{"type": "tool_use", "id": "toolu_01LiveEdit0001", "name": "Edit", "input": {"file_path": path, "old_string": old, "new_string": new}}],
-        "stop_reason": null, "stop_sequence": null,
-        "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 50}});
-    let mut result = common(
-        "a1f0c7de-0001-4000-8000-000000000003",
-        json!("a1f0c7de-0001-4000-8000-000000000002"),
-        "2026-11-25T10:00:06.000Z",
-    );
-    result["type"] = json!("user");
-    result["message"] = json!({"role": "user", "content": [{"tool_use_id": "toolu_01LiveEdit0001", "type": "tool_result",
-        "content": format!("The file {path} has been updated.")}]});
-    result["toolUseResult"] = json!({"filePath": path, "oldString": old, "newString": new, "originalFile": original,
-        "structuredPatch": [{"oldStart": 12, "oldLines": 1, "newStart": 12, "newLines": 1, "lines": [format!("-{old}"), format!("+{new}")]}],
-        "userModified": false, "replaceAll": false});
-    let mut text = String::new();
-    for r in [prompt, call, result] {
-        text.push_str(&serde_json::to_string(&r).expect("json"));
-        text.push('\n');
-    }
-    std::fs::write(env.project_dir().join(format!("{session}.jsonl")), text)
-        .expect("write transcript");
 }
 
 #[test]
@@ -554,5 +386,46 @@ fn malformed_input_wrong_parameters_and_a_huge_file() {
         .expect("hover")
         .is_null());
 
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// tower-lsp runs handlers concurrently: a change must be in place before the next
+/// message is handled, or a request right behind it reads the old text.
+#[test]
+fn a_request_right_after_a_change_sees_the_change() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({}));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    let mut current = String::from("\"\"\"Simple example module for testing.\"\"\"");
+    for i in 0..50 {
+        let word = format!("renamed_{i}_{}", "x".repeat(i % 7));
+        let end = current.encode_utf16().count();
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": i + 2},
+                   "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": end}}, "text": word}]}),
+        );
+        let actions = c
+            .request(
+                "textDocument/codeAction",
+                json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 3}, "end": {"line": 0, "character": 3}}, "context": {"diagnostics": []}}),
+            )
+            .expect("codeAction");
+        let search = actions
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|x| x["command"]["command"] == "observatory.search")
+            })
+            .map(|x| x["command"]["arguments"][0].clone());
+        assert_eq!(
+            search,
+            Some(json!(word)),
+            "change {i} was not applied before the next request"
+        );
+        current = word;
+    }
     assert_eq!(c.stop(), Some(0));
 }
