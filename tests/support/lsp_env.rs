@@ -58,6 +58,11 @@ impl Env {
         Env { tmp }
     }
 
+    /// The temporary directory everything lives in.
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
     pub fn data(&self) -> PathBuf {
         self.tmp.path().join("data")
     }

@@ -342,6 +342,10 @@ impl State {
                 return;
             }
             if state.compute(&uri).await {
+                state
+                    .client
+                    .send_notification::<InsightsChanged>(json!({"uri": uri.as_str()}))
+                    .await;
                 state.refresh_client().await;
             }
         });
@@ -623,6 +627,15 @@ pub enum StatusNotification {}
 impl notification::Notification for StatusNotification {
     type Params = Value;
     const METHOD: &'static str = "observatory/status";
+}
+
+/// `observatory/didChangeInsights`: a document's insights changed, for clients that
+/// cannot be asked to refresh code lenses (their extensions refresh on it).
+pub enum InsightsChanged {}
+
+impl notification::Notification for InsightsChanged {
+    type Params = Value;
+    const METHOD: &'static str = "observatory/didChangeInsights";
 }
 
 fn lens(line: u32, title: String, command: &str, args: Vec<Value>) -> CodeLens {

@@ -1,0 +1,89 @@
+//! A real editor: headless Neovim 0.11 with its built-in LSP client attached to
+//! `observatory lsp`, driven by tests/neovim/lsp_spec.lua.
+
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+#[path = "support/lsp_env.rs"]
+mod lsp_env;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lsp_env::{Env, BIN, LIVE_SESSION};
+use serde_json::Value;
+
+/// `nvim` from OBSERVATORY_NVIM (scripts/test.sh installs it), else from PATH.
+fn nvim() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("OBSERVATORY_NVIM") {
+        return Some(PathBuf::from(p));
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must set OBSERVATORY_NVIM (see scripts/test.sh)"
+    );
+    let found = Command::new("nvim").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("skipping: set OBSERVATORY_NVIM to a Neovim 0.11 binary");
+    }
+    found.then(|| PathBuf::from("nvim"))
+}
+
+#[test]
+fn neovim_shows_lenses_hover_hints_actions_and_live_updates() {
+    let Some(nvim) = nvim() else { return };
+    let env = Env::new();
+    let result = env.dir().join("nvim-result.json");
+    let live_src = env.dir().join("live.jsonl");
+    std::fs::write(&live_src, env.live_transcript()).expect("write");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/neovim/lsp_spec.lua");
+    let out = Command::new(&nvim)
+        .args(["--headless", "--clean", "-l"])
+        .arg(&spec)
+        .env("OBS_BIN", BIN)
+        .env("OBS_DATA", env.data())
+        .env("OBS_CLAUDE", env.claude())
+        .env("OBS_ROOT", env.workspace())
+        .env("OBS_FILE", env.workspace().join("example.py"))
+        .env("OBS_RESULT", &result)
+        .env("OBS_LIVE_SRC", &live_src)
+        .env(
+            "OBS_LIVE_DST",
+            env.project_dir().join(format!("{LIVE_SESSION}.jsonl")),
+        )
+        .env("HOME", env.dir())
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("OBSERVATORY_URL")
+        .output()
+        .expect("run nvim");
+    let observed: Value = std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    assert!(
+        out.status.success(),
+        "neovim spec failed: {}\nobserved: {observed}\nstderr: {}",
+        observed["failure"],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same facts, checked here too.
+    assert!(observed["lens_top"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("1 agent conversation · 16 lines")));
+    assert_eq!(observed["lens_lines"], serde_json::json!([0, 3]));
+    assert!(observed["hint"]
+        .as_str()
+        .is_some_and(|h| h.starts_with("◆ ")));
+    assert!(observed["actions"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|t| t == "Observatory: copy the prompt")));
+    assert!(observed["viewer_first_line"]
+        .as_str()
+        .is_some_and(|l| l.starts_with('#')));
+    assert!(observed["search_hits"].as_u64().unwrap_or(0) > 0);
+    assert!(observed["symbols"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|n| n == "greet")));
+    assert!(observed["live_hover"]
+        .as_str()
+        .is_some_and(|h| h.contains("Make greet shout")));
+}
