@@ -153,6 +153,14 @@ impl LspClient {
         }
     }
 
+    /// Takes in every message the server has sent so far (answering its requests),
+    /// so that a mark taken next counts only what comes after.
+    pub fn drain(&mut self) {
+        while let Ok(m) = self.rx.try_recv() {
+            self.take(m);
+        }
+    }
+
     /// Polls `method` until `pred` holds for its result.
     pub fn poll(
         &mut self,

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
 mod stream;
+
+use common::{ms, percentile};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -76,23 +79,6 @@ fn row(what: &str, ours: String, baseline: String, note: String) -> Row {
 
 fn mbps(bytes: u64, d: Duration) -> String {
     format!("{:.0} MB/s", bytes as f64 / 1e6 / d.as_secs_f64())
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 struct Measured {
@@ -166,21 +152,7 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
 
     // Corpus (generated once per size and reused).
-    let marker = corpus.join(".complete");
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(&corpus);
-        let t = Instant::now();
-        let stats = observatory_corpus::generate(
-            &corpus,
-            &observatory_corpus::CorpusSpec {
-                target_bytes: target,
-                seed: 42,
-                projects: 8,
-            },
-        )?;
-        std::fs::write(&marker, format!("{stats:?}"))?;
-        eprintln!("generated {stats:?} in {:.1} s", t.elapsed().as_secs_f64());
-    }
+    common::ensure_corpus(&corpus, target)?;
     let files = jsonl_files(&corpus);
     let bytes: u64 = files
         .iter()
@@ -290,7 +262,7 @@ fn main() -> Result<()> {
             let (lines, marker) =
                 observatory_corpus::continuation_lines(&sid, "/bench", None, run_id ^ i);
             let t = Instant::now();
-            stream::append(&session, &lines)?;
+            common::append(&session, &lines)?;
             loop {
                 if !store.search(&SearchQuery::new(&marker))?.hits.is_empty() {
                     lat.push(t.elapsed());

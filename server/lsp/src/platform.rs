@@ -188,15 +188,16 @@ impl Platform {
         &self.token
     }
 
-    /// The WebSocket URL of the event stream after event `after`.
+    /// The WebSocket URL of the event stream after event `after`, of event kinds
+    /// `kinds` (comma-separated).
     pub fn stream_url(&self, after: Option<i64>, kinds: &str) -> String {
         let base = self
             .url
             .replacen("https://", "wss://", 1)
             .replacen("http://", "ws://", 1);
         match after {
-            Some(a) => format!("{base}/api/v1/stream?kinds={kinds}&after={a}"),
-            None => format!("{base}/api/v1/stream?kinds={kinds}"),
+            Some(a) => format!("{base}/api/v1/stream?kind={kinds}&after={a}"),
+            None => format!("{base}/api/v1/stream?kind={kinds}"),
         }
     }
 
