@@ -76,7 +76,15 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
         .iter()
         .find(|x| x["range"]["start"]["line"] == 3)
         .expect("a lens above greet()");
+    let greet = c
+        .request("codeLens/resolve", greet.clone())
+        .expect("resolve");
     assert_eq!(greet["command"]["arguments"][0], SESSION);
+    let title = greet["command"]["title"].as_str().unwrap_or_default();
+    assert!(
+        title.starts_with("create some files for test purposes"),
+        "{title}"
+    );
 
     // Hover: conversation, tool, prompt, and the links.
     let h = hover_text(&mut c, &uri, 0);

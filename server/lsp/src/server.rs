@@ -62,6 +62,9 @@ pub struct State {
     /// Debounce generations: a refresh runs only if no newer one was scheduled.
     generations: DashMap<Uri, u64>,
     next_generation: AtomicU64,
+    /// Small numbers standing for documents in code lens data.
+    slots: DashMap<u64, Uri>,
+    slot_of: DashMap<Uri, u64>,
     /// The last line the user was on, per document (for the current-line hint).
     cursor: DashMap<Uri, u32>,
     settings: RwLock<Settings>,
@@ -104,6 +107,8 @@ impl Backend {
                 generations: DashMap::new(),
                 next_generation: AtomicU64::new(1),
                 cursor: DashMap::new(),
+                slots: DashMap::new(),
+                slot_of: DashMap::new(),
                 settings: RwLock::new(Settings::default().with_env()),
                 caps: RwLock::new(Caps::default()),
                 roots: RwLock::new(Vec::new()),
@@ -226,6 +231,14 @@ impl Backend {
 }
 
 impl State {
+    fn slot(&self, uri: &Uri) -> u64 {
+        *self.slot_of.entry(uri.clone()).or_insert_with(|| {
+            let n = self.next_generation.fetch_add(1, Ordering::Relaxed);
+            self.slots.insert(n, uri.clone());
+            n
+        })
+    }
+
     fn settings(&self) -> Settings {
         self.settings.read().map(|s| s.clone()).unwrap_or_default()
     }
@@ -737,7 +750,7 @@ impl LanguageServer for Backend {
                 )),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 code_lens_provider: Some(CodeLensOptions {
-                    resolve_provider: Some(false),
+                    resolve_provider: Some(true),
                 }),
                 inlay_hint_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
@@ -803,6 +816,9 @@ impl LanguageServer for Backend {
         self.state.views.remove(&uri);
         self.state.generations.remove(&uri);
         self.state.cursor.remove(&uri);
+        if let Some((_, slot)) = self.state.slot_of.remove(&uri) {
+            self.state.slots.remove(&slot);
+        }
     }
 
     async fn did_change_configuration(&self, p: DidChangeConfigurationParams) {
@@ -881,16 +897,42 @@ impl LanguageServer for Backend {
             (command::LIST_CONVERSATIONS, vec![json!(uri.as_str())])
         };
         let mut out = vec![lens(0, view::summary(&v, now), top.0, top.1)];
-        for s in &v.symbols {
-            let r = &v.runs[s.latest];
-            out.push(lens(
-                s.symbol.start_line.saturating_sub(1) as u32,
-                view::symbol_lens(&v, s, now),
-                command::OPEN_CONVERSATION,
-                vec![json!(r.session_id), json!(r.message_uuid)],
-            ));
-        }
+        // A file agents wrote whole has a lens per function: send only where they
+        // are, and their text when the editor shows them (codeLens/resolve).
+        let slot = self.state.slot(&uri);
+        out.extend(v.symbols.iter().enumerate().map(|(i, s)| {
+            let line = s.symbol.start_line.saturating_sub(1) as u32;
+            CodeLens {
+                range: Range::new(Position::new(line, 0), Position::new(line, 0)),
+                command: None,
+                data: Some(json!([slot, i])),
+            }
+        }));
         Ok(Some(out))
+    }
+
+    async fn code_lens_resolve(&self, mut lens: CodeLens) -> Result<CodeLens> {
+        let bad = || Error::invalid_params("not a code lens of this server");
+        let data = lens.data.clone().ok_or_else(bad)?;
+        let (slot, i) = match (data.get(0).and_then(Value::as_u64), data.get(1).and_then(Value::as_u64)) {
+            (Some(s), Some(i)) => (s, i as usize),
+            _ => return Err(bad()),
+        };
+        let uri = self.state.slots.get(&slot).map(|u| u.clone()).ok_or_else(bad)?;
+        let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
+            return Err(Error::content_modified());
+        };
+        // The view changed since the lens was sent: it is about to be refreshed.
+        let Some(s) = v.symbols.get(i) else {
+            return Err(Error::content_modified());
+        };
+        let r = &v.runs[s.latest];
+        lens.command = Some(Command {
+            title: view::symbol_lens(&v, s, Utc::now()),
+            command: command::OPEN_CONVERSATION.into(),
+            arguments: Some(vec![json!(r.session_id), json!(r.message_uuid)]),
+        });
+        Ok(lens)
     }
 
     async fn inlay_hint(&self, p: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {

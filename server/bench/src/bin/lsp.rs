@@ -225,6 +225,28 @@ fn running(data: &Path) -> Option<(String, String, u32)> {
     ))
 }
 
+/// Round trips of `n` requests built by `params`.
+fn measure(
+    c: &mut LspClient,
+    method: &str,
+    params: &dyn Fn(usize) -> Value,
+    n: usize,
+) -> Result<Vec<Duration>> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = params(i);
+        let t = Instant::now();
+        let r = c
+            .request(method, p.clone())
+            .map_err(|e| anyhow::anyhow!("{method}: {e}"))?;
+        out.push(t.elapsed());
+        if r.is_null() {
+            bail!("{method} returned nothing for {p}");
+        }
+    }
+    Ok(out)
+}
+
 fn stats(mut d: Vec<Duration>) -> (Duration, Duration, Duration) {
     d.sort();
     (percentile(&d, 0.5), percentile(&d, 0.95), percentile(&d, 0.99))
@@ -309,34 +331,38 @@ fn main() -> Result<()> {
     });
     eprintln!("first attribution after {:.1} s (platform start and catch-up included)", t.elapsed().as_secs_f64());
 
-    let mut measure = |method: &str, params: &dyn Fn(usize) -> Value, n: usize| -> Result<Vec<Duration>> {
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let p = params(i);
-            let t = Instant::now();
-            let r = c.request(method, p.clone()).map_err(|e| anyhow::anyhow!("{method}: {e}"))?;
-            out.push(t.elapsed());
-            if r.is_null() {
-                bail!("{method} returned nothing for {p}");
-            }
-        }
-        Ok(out)
-    };
     let attributed: Vec<usize> = (0..lines.len()).filter(|i| !lines[*i].is_empty()).collect();
     let hover_lines: Vec<usize> = (0..args.samples)
         .map(|_| attributed[rng.random_range(0..attributed.len())])
         .collect();
     let uri_h = uri.clone();
     let hover = measure(
+        &mut c,
         "textDocument/hover",
         &|i| json!({"textDocument": {"uri": uri_h}, "position": {"line": hover_lines[i], "character": 4}}),
         args.samples,
     )?;
     let uri_l = uri.clone();
-    let lens = measure("textDocument/codeLens", &|_| json!({"textDocument": {"uri": uri_l}}), args.samples)?;
+    let lens = measure(&mut c, "textDocument/codeLens", &|_| json!({"textDocument": {"uri": uri_l}}), args.samples)?;
+    let listed = c
+        .request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}))
+        .map_err(|e| anyhow::anyhow!("codeLens: {e}"))?;
+    // The summary lens comes whole; the symbols' are resolved as they scroll into view.
+    let listed: Vec<Value> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l.get("data").is_some())
+        .cloned()
+        .collect();
+    let picks: Vec<Value> = (0..args.samples)
+        .map(|_| listed[rng.random_range(0..listed.len())].clone())
+        .collect();
+    let resolve = measure(&mut c, "codeLens/resolve", &|i| picks[i].clone(), args.samples)?;
     let uri_i = uri.clone();
     let n_lines = lines.len();
     let inlay = measure(
+        &mut c,
         "textDocument/inlayHint",
         &|i| {
             // A screenful, as editors ask, somewhere in the file.
@@ -388,6 +414,7 @@ fn main() -> Result<()> {
     let (h50, _, h99) = stats(hover);
     let (l50, _, l99) = stats(lens);
     let (i50, _, i99) = stats(inlay);
+    let (v50, _, v99) = stats(resolve);
     let (d50, _, d99) = stats(direct);
     let (r50, r95, _) = stats(refresh);
     println!("## Language server ({} lines, {} recorded edits, {} corpus indexed)", lines.len(), args.edits + args.appends, args.size);
@@ -396,6 +423,7 @@ fn main() -> Result<()> {
     let base = format!("platform attribution per request: {} / {}", ms(d50), ms(d99));
     println!("| hover p50 / p99 | {} / {} | {base} | p99 < 5 ms |", ms(h50), ms(h99));
     println!("| codeLens p50 / p99 | {} / {} | same | p99 < 5 ms |", ms(l50), ms(l99));
+    println!("| codeLens/resolve p50 / p99 | {} / {} | same | p99 < 5 ms |", ms(v50), ms(v99));
     println!("| inlayHint (60 lines) p50 / p99 | {} / {} | same | p99 < 5 ms |", ms(i50), ms(i99));
     println!("| append → workspace/codeLens/refresh p50 / p95 | {} / {} | | p95 < 150 ms |", ms(r50), ms(r95));
     println!("| server memory (RSS now / peak) | {lsp_rss:.0} / {lsp_peak:.0} MB | platform process {plat_rss:.0} / {plat_peak:.0} MB | < 60 MB |");
