@@ -634,6 +634,10 @@ pub(crate) fn backoff() -> backon::ExponentialBackoff {
         .build()
 }
 
+/// A symbol lens's data is one number: the document's slot, then the symbol's index
+/// in these low bits (one number, not an array: a lens per function adds up).
+const LENS_INDEX_BITS: u32 = 24;
+
 /// `observatory/status`, sent when the connection changes.
 pub enum StatusNotification {}
 
@@ -905,7 +909,7 @@ impl LanguageServer for Backend {
             CodeLens {
                 range: Range::new(Position::new(line, 0), Position::new(line, 0)),
                 command: None,
-                data: Some(json!([slot, i])),
+                data: Some(json!(slot << LENS_INDEX_BITS | i as u64)),
             }
         }));
         Ok(Some(out))
@@ -913,12 +917,17 @@ impl LanguageServer for Backend {
 
     async fn code_lens_resolve(&self, mut lens: CodeLens) -> Result<CodeLens> {
         let bad = || Error::invalid_params("not a code lens of this server");
-        let data = lens.data.clone().ok_or_else(bad)?;
-        let (slot, i) = match (data.get(0).and_then(Value::as_u64), data.get(1).and_then(Value::as_u64)) {
-            (Some(s), Some(i)) => (s, i as usize),
-            _ => return Err(bad()),
-        };
-        let uri = self.state.slots.get(&slot).map(|u| u.clone()).ok_or_else(bad)?;
+        let data = lens.data.as_ref().and_then(Value::as_u64).ok_or_else(bad)?;
+        let (slot, i) = (
+            data >> LENS_INDEX_BITS,
+            (data & ((1 << LENS_INDEX_BITS) - 1)) as usize,
+        );
+        let uri = self
+            .state
+            .slots
+            .get(&slot)
+            .map(|u| u.clone())
+            .ok_or_else(bad)?;
         let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
             return Err(Error::content_modified());
         };

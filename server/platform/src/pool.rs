@@ -12,6 +12,8 @@ use crate::error::ApiError;
 pub struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<Store>>,
+    /// File histories decoded by any connection, for all of them.
+    writes: Arc<observatory_store::WritesCache>,
 }
 
 /// Connections kept open between requests.
@@ -22,6 +24,7 @@ impl Pool {
         Arc::new(Self {
             path,
             idle: Mutex::new(Vec::new()),
+            writes: Arc::new(observatory_store::WritesCache::default()),
         })
     }
 
@@ -36,7 +39,9 @@ impl Pool {
             let taken = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
             let mut store = match taken {
                 Some(s) => s,
-                None => Store::open(&pool.path).map_err(ApiError::internal)?,
+                None => Store::open(&pool.path)
+                    .map_err(ApiError::internal)?
+                    .with_writes_cache(Arc::clone(&pool.writes)),
             };
             let result = f(&mut store);
             if let Ok(mut idle) = pool.idle.lock() {

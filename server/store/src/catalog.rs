@@ -52,6 +52,9 @@ pub struct RecordedWrite {
     pub prompt: Option<String>,
     /// What the assistant wrote just before the call: its stated reason.
     pub reason: Option<String>,
+    /// The call's row, for caching.
+    #[serde(skip)]
+    pub call_id: i64,
     pub change: FileChange,
 }
 
@@ -319,8 +322,10 @@ pub fn one_line(s: &str, max: usize) -> String {
     out
 }
 
-impl Catalog for Store {
-    fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>> {
+impl Store {
+    /// The recorded writes of tool calls `ids` (rows whose change is unreadable are
+    /// logged and left out).
+    fn recorded_writes(&self, ids: &[i64]) -> Result<Vec<RecordedWrite>> {
         let sql = format!(
             "SELECT t.path, c.project, c.session_key, {TITLE_SQL}, m.uuid, t.tool_use_id, t.name, t.ts, m.model,
                     (SELECT d.text FROM docs d WHERE d.message_id = t.prompt_id AND d.kind = 'prompt' LIMIT 1),
@@ -328,34 +333,33 @@ impl Catalog for Store {
                     (SELECT d.text FROM docs d
                       WHERE d.conversation_id = t.conversation_id AND d.kind = 'assistant'
                         AND d.message_id <= t.message_id AND d.message_id > COALESCE(t.prompt_id, 0)
-                      ORDER BY d.message_id DESC, d.id DESC LIMIT 1)
+                      ORDER BY d.message_id DESC, d.id DESC LIMIT 1),
+                    t.id
              FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id JOIN messages m ON m.id = t.message_id
-             WHERE (t.path = ?1 OR t.path LIKE ?2 ESCAPE '\\') AND t.failed = 0 AND t.change IS NOT NULL
-             ORDER BY t.ts, t.id"
+             WHERE t.id IN ({})",
+            vec!["?"; ids.len()].join(", ")
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![file_name, format!("%/{}", like_escape(file_name))],
-            |r| {
-                Ok((
-                    RecordedWrite {
-                        path: r.get(0)?,
-                        cwd: r.get(1)?,
-                        session_id: r.get(2)?,
-                        conversation_title: one_line(&r.get::<_, String>(3)?, 120),
-                        message_uuid: r.get(4)?,
-                        tool_use_id: r.get(5)?,
-                        tool: r.get(6)?,
-                        at: from_ms(r.get(7)?),
-                        model: r.get(8)?,
-                        prompt: r.get(9)?,
-                        reason: r.get(11)?,
-                        change: FileChange::default(),
-                    },
-                    r.get::<_, String>(10)?,
-                ))
-            },
-        )?;
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(ids.iter()), |r| {
+            Ok((
+                RecordedWrite {
+                    path: r.get(0)?,
+                    cwd: r.get(1)?,
+                    session_id: r.get(2)?,
+                    conversation_title: one_line(&r.get::<_, String>(3)?, 120),
+                    message_uuid: r.get(4)?,
+                    tool_use_id: r.get(5)?,
+                    tool: r.get(6)?,
+                    at: from_ms(r.get(7)?),
+                    model: r.get(8)?,
+                    prompt: r.get(9)?,
+                    reason: r.get(11)?,
+                    call_id: r.get(12)?,
+                    change: FileChange::default(),
+                },
+                r.get::<_, String>(10)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (mut w, change) = row?;
@@ -368,6 +372,76 @@ impl Catalog for Store {
                     tracing::warn!(tool_use_id = %w.tool_use_id, error = %e, "stored change is unreadable; skipped")
                 }
             }
+        }
+        Ok(out)
+    }
+}
+
+/// Decoded recorded writes shared by the connections of a pool, by file name: a
+/// file's history (whole copies of the file in each `originalFile`) is decoded once,
+/// then only the calls added since. Bounded: it is emptied past `MAX_NAMES` files.
+#[derive(Debug, Default)]
+pub struct WritesCache {
+    by_name: std::sync::Mutex<
+        std::collections::HashMap<String, std::collections::HashMap<i64, RecordedWrite>>,
+    >,
+}
+
+impl WritesCache {
+    const MAX_NAMES: usize = 256;
+
+    fn get(&self, name: &str) -> std::collections::HashMap<i64, RecordedWrite> {
+        self.by_name
+            .lock()
+            .ok()
+            .and_then(|m| m.get(name).cloned())
+            .unwrap_or_default()
+    }
+
+    fn put(&self, name: &str, writes: std::collections::HashMap<i64, RecordedWrite>) {
+        if let Ok(mut m) = self.by_name.lock() {
+            if m.len() >= Self::MAX_NAMES && !m.contains_key(name) {
+                m.clear();
+            }
+            m.insert(name.to_owned(), writes);
+        }
+    }
+}
+
+impl Catalog for Store {
+    fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>> {
+        // Which calls, in order: an index lookup. Their decoded changes (which hold
+        // whole copies of the file) come from the cache when it has them.
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT t.id FROM tool_calls t
+                 WHERE t.file_name = ?1 AND t.failed = 0 AND t.change IS NOT NULL
+                 ORDER BY t.ts, t.id",
+            )?
+            .query_map([file_name], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut known = self
+            .writes_cache
+            .as_ref()
+            .map(|c| c.get(file_name))
+            .unwrap_or_default();
+        let missing: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !known.contains_key(id))
+            .collect();
+        for chunk in missing.chunks(500) {
+            for w in self.recorded_writes(chunk)? {
+                known.insert(w.call_id, w);
+            }
+        }
+        let out: Vec<RecordedWrite> = ids.iter().filter_map(|id| known.get(id).cloned()).collect();
+        if let Some(cache) = &self.writes_cache {
+            cache.put(
+                file_name,
+                out.iter().map(|w| (w.call_id, w.clone())).collect(),
+            );
         }
         Ok(out)
     }

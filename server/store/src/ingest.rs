@@ -944,10 +944,10 @@ fn apply_message(
                     }
                 }
                 tx.prepare_cached(
-                    "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(tool_use_id) DO NOTHING",
+                    "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change, file_name)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(tool_use_id) DO NOTHING",
                 )?
-                .execute(params![tool_use_id, conv, id, prompt_id, name, path, ts, pending])?;
+                .execute(params![tool_use_id, conv, id, prompt_id, name, path, ts, pending, path.as_deref().map(file_name_of)])?;
             }
             Block::ToolResult {
                 tool_use_id,
@@ -1060,4 +1060,9 @@ fn prompt_of(tx: &Connection, uuid: &str) -> Result<Option<i64>> {
 fn uuid_key(uuid: &Option<String>, source: i64, offset: u64) -> String {
     uuid.clone()
         .unwrap_or_else(|| format!("src{source}@{offset}"))
+}
+
+/// The last component of a recorded path, as migration 4 computes it in SQL.
+fn file_name_of(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }

@@ -24,7 +24,7 @@ use rusqlite::Connection;
 pub use catalog::{
     conversation_markdown, one_line, Catalog, ConversationFilter, ConversationSummary, Counts,
     EditedFile, FileInsights, FileTouch, ProjectSummary, RecordedWrite, Shape, UsageGroup,
-    UsageRow,
+    UsageRow, WritesCache,
 };
 pub use events::{Event, EventQuery};
 pub use ingest::{FileReport, IndexReport, Progress};
@@ -75,6 +75,7 @@ pub struct Store {
     /// A transaction is open (see `ingest`), holding `tx_bytes` of transcript.
     in_tx: bool,
     tx_bytes: u64,
+    writes_cache: Option<std::sync::Arc<WritesCache>>,
 }
 
 impl Store {
@@ -110,7 +111,14 @@ impl Store {
             bulk: false,
             in_tx: false,
             tx_bytes: 0,
+            writes_cache: None,
         })
+    }
+
+    /// Shares decoded file histories with other connections (see [`WritesCache`]).
+    pub fn with_writes_cache(mut self, cache: std::sync::Arc<WritesCache>) -> Self {
+        self.writes_cache = Some(cache);
+        self
     }
 
     /// Lines longer than this are skipped with a warning instead of being read into

@@ -150,6 +150,15 @@ const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER
     );
     "#,
+    // 4: the file name of each tool call's path, so that a file's history is an
+    // index lookup instead of a scan of every call (`rtrim` strips the name, leaving
+    // the directory, which `substr` then skips).
+    r#"
+    ALTER TABLE tool_calls ADD COLUMN file_name TEXT;
+    UPDATE tool_calls SET file_name = substr(path, length(rtrim(path, replace(path, '/', ''))) + 1)
+     WHERE path IS NOT NULL;
+    CREATE INDEX tool_calls_file_name ON tool_calls(file_name, ts) WHERE change IS NOT NULL;
+    "#,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

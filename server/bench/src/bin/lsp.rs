@@ -50,7 +50,6 @@ struct Args {
     appends: usize,
 }
 
-
 /// Every run's agent works below this directory.
 const BENCH_PROJECTS: &str = "/home/dev/lsp-bench";
 
@@ -134,7 +133,10 @@ impl Session {
     }
 
     fn prompt(&mut self, text: &str) -> Value {
-        self.record("user", json!({"message": {"role": "user", "content": text}}))
+        self.record(
+            "user",
+            json!({"message": {"role": "user", "content": text}}),
+        )
     }
 
     /// The assistant's call and the tool's result.
@@ -165,7 +167,14 @@ impl Session {
         let original = text(lines);
         let old_line = lines[at].clone();
         let old: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let (after, hunks) = patch_edit(&old, &[Change { at, del: 1, ins: vec![new.clone()] }]);
+        let (after, hunks) = patch_edit(
+            &old,
+            &[Change {
+                at,
+                del: 1,
+                ins: vec![new.clone()],
+            }],
+        );
         *lines = after.lines().map(str::to_owned).collect();
         let file = self.file.clone();
         self.call(
@@ -216,7 +225,8 @@ fn stop_platform(data: &Path) {
 
 /// URL, token and pid of the platform serving `data`.
 fn running(data: &Path) -> Option<(String, String, u32)> {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(data.join("serve.json")).ok()?).ok()?;
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("serve.json")).ok()?).ok()?;
     let token = std::fs::read_to_string(observatory_platform::token_path(data)).ok()?;
     Some((
         v["url"].as_str()?.to_owned(),
@@ -249,7 +259,11 @@ fn measure(
 
 fn stats(mut d: Vec<Duration>) -> (Duration, Duration, Duration) {
     d.sort();
-    (percentile(&d, 0.5), percentile(&d, 0.95), percentile(&d, 0.99))
+    (
+        percentile(&d, 0.5),
+        percentile(&d, 0.95),
+        percentile(&d, 0.99),
+    )
 }
 
 fn main() -> Result<()> {
@@ -261,7 +275,10 @@ fn main() -> Result<()> {
             .with_file_name("observatory")
     });
     if !obs.exists() {
-        bail!("{} not found: build it with `cargo build --release -p observatory-cli`", obs.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p observatory-cli`",
+            obs.display()
+        );
     }
     let corpus = args.work.join(format!("corpus-{}", args.size));
     common::ensure_corpus(&corpus, target)?;
@@ -301,7 +318,11 @@ fn main() -> Result<()> {
     records.push(s.prompt("Use wrapping arithmetic everywhere and tune the constants"));
     for k in 0..args.edits {
         let at = pick_line(&mut rng, &lines);
-        let new = format!("    let y = x.wrapping_mul({}).rotate_left({});", rng.random_range(1..999), k % 63);
+        let new = format!(
+            "    let y = x.wrapping_mul({}).rotate_left({});",
+            rng.random_range(1..999),
+            k % 63
+        );
         records.extend(s.edit(&mut lines, at, new));
     }
     let project = claude.join("projects").join(s.cwd.replace('/', "-"));
@@ -309,7 +330,11 @@ fn main() -> Result<()> {
     let session_file = project.join(format!("{}.jsonl", s.id));
     std::fs::write(&session_file, jsonl(&records))?;
     std::fs::write(&file, text(&lines))?;
-    eprintln!("wrote a {}-line file with {} recorded edits", lines.len(), args.edits);
+    eprintln!(
+        "wrote a {}-line file with {} recorded edits",
+        lines.len(),
+        args.edits
+    );
 
     // The editor session.
     let mut cmd = Command::new(&obs);
@@ -326,10 +351,16 @@ fn main() -> Result<()> {
     let t = Instant::now();
     // The whole history indexed: the Write covers every line.
     let want = (lines.len() * 9 / 10) as u64;
-    c.poll("observatory/blame", json!({"uri": uri}), Duration::from_secs(600), |b| {
-        b["attributedLines"].as_u64().unwrap_or(0) >= want
-    });
-    eprintln!("first attribution after {:.1} s (platform start and catch-up included)", t.elapsed().as_secs_f64());
+    c.poll(
+        "observatory/blame",
+        json!({"uri": uri}),
+        Duration::from_secs(600),
+        |b| b["attributedLines"].as_u64().unwrap_or(0) >= want,
+    );
+    eprintln!(
+        "first attribution after {:.1} s (platform start and catch-up included)",
+        t.elapsed().as_secs_f64()
+    );
 
     let attributed: Vec<usize> = (0..lines.len()).filter(|i| !lines[*i].is_empty()).collect();
     let hover_lines: Vec<usize> = (0..args.samples)
@@ -343,9 +374,17 @@ fn main() -> Result<()> {
         args.samples,
     )?;
     let uri_l = uri.clone();
-    let lens = measure(&mut c, "textDocument/codeLens", &|_| json!({"textDocument": {"uri": uri_l}}), args.samples)?;
+    let lens = measure(
+        &mut c,
+        "textDocument/codeLens",
+        &|_| json!({"textDocument": {"uri": uri_l}}),
+        args.samples,
+    )?;
     let listed = c
-        .request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}))
+        .request(
+            "textDocument/codeLens",
+            json!({"textDocument": {"uri": uri}}),
+        )
         .map_err(|e| anyhow::anyhow!("codeLens: {e}"))?;
     // The summary lens comes whole; the symbols' are resolved as they scroll into view.
     let listed: Vec<Value> = listed
@@ -358,7 +397,12 @@ fn main() -> Result<()> {
     let picks: Vec<Value> = (0..args.samples)
         .map(|_| listed[rng.random_range(0..listed.len())].clone())
         .collect();
-    let resolve = measure(&mut c, "codeLens/resolve", &|i| picks[i].clone(), args.samples)?;
+    let resolve = measure(
+        &mut c,
+        "codeLens/resolve",
+        &|i| picks[i].clone(),
+        args.samples,
+    )?;
     let uri_i = uri.clone();
     let n_lines = lines.len();
     let inlay = measure(
@@ -373,7 +417,8 @@ fn main() -> Result<()> {
     )?;
 
     // Baseline: the platform computing the attribution for each request.
-    let (url, token, platform_pid) = running(&data).context("no platform published in the data directory")?;
+    let (url, token, platform_pid) =
+        running(&data).context("no platform published in the data directory")?;
     let http = reqwest::blocking::Client::new();
     let content = text(&lines);
     let mut direct = Vec::new();
@@ -395,7 +440,10 @@ fn main() -> Result<()> {
     let mut refresh = Vec::new();
     for _ in 0..args.appends {
         let at = pick_line(&mut rng, &lines);
-        let new = format!("    let y = x.wrapping_add({});", rng.random_range(1..99_999));
+        let new = format!(
+            "    let y = x.wrapping_add({});",
+            rng.random_range(1..99_999)
+        );
         let recs = s.edit(&mut lines, at, new);
         // Let the previous append's refreshes settle, then count only new ones.
         std::thread::sleep(Duration::from_millis(400));
@@ -403,8 +451,10 @@ fn main() -> Result<()> {
         let mark = c.seen.len();
         let t = Instant::now();
         append(&session_file, &jsonl(&recs))?;
-        c.wait_for(mark, Duration::from_secs(30), |m| m["method"] == "workspace/codeLens/refresh")
-            .context("no workspace/codeLens/refresh within 30 s")?;
+        c.wait_for(mark, Duration::from_secs(30), |m| {
+            m["method"] == "workspace/codeLens/refresh"
+        })
+        .context("no workspace/codeLens/refresh within 30 s")?;
         refresh.push(t.elapsed());
     }
 
@@ -417,17 +467,49 @@ fn main() -> Result<()> {
     let (v50, _, v99) = stats(resolve);
     let (d50, _, d99) = stats(direct);
     let (r50, r95, _) = stats(refresh);
-    println!("## Language server ({} lines, {} recorded edits, {} corpus indexed)", lines.len(), args.edits + args.appends, args.size);
+    println!(
+        "## Language server ({} lines, {} recorded edits, {} corpus indexed)",
+        lines.len(),
+        args.edits + args.appends,
+        args.size
+    );
     println!("| measure | observatory lsp | baseline | target |");
     println!("|---|---:|---:|---|");
-    let base = format!("platform attribution per request: {} / {}", ms(d50), ms(d99));
-    println!("| hover p50 / p99 | {} / {} | {base} | p99 < 5 ms |", ms(h50), ms(h99));
-    println!("| codeLens p50 / p99 | {} / {} | same | p99 < 5 ms |", ms(l50), ms(l99));
-    println!("| codeLens/resolve p50 / p99 | {} / {} | same | p99 < 5 ms |", ms(v50), ms(v99));
-    println!("| inlayHint (60 lines) p50 / p99 | {} / {} | same | p99 < 5 ms |", ms(i50), ms(i99));
-    println!("| append → workspace/codeLens/refresh p50 / p95 | {} / {} | | p95 < 150 ms |", ms(r50), ms(r95));
+    let base = format!(
+        "platform attribution per request: {} / {}",
+        ms(d50),
+        ms(d99)
+    );
+    println!(
+        "| hover p50 / p99 | {} / {} | {base} | p99 < 5 ms |",
+        ms(h50),
+        ms(h99)
+    );
+    println!(
+        "| codeLens p50 / p99 | {} / {} | same | p99 < 5 ms |",
+        ms(l50),
+        ms(l99)
+    );
+    println!(
+        "| codeLens/resolve p50 / p99 | {} / {} | same | p99 < 5 ms |",
+        ms(v50),
+        ms(v99)
+    );
+    println!(
+        "| inlayHint (60 lines) p50 / p99 | {} / {} | same | p99 < 5 ms |",
+        ms(i50),
+        ms(i99)
+    );
+    println!(
+        "| append → workspace/codeLens/refresh p50 / p95 | {} / {} | | p95 < 150 ms |",
+        ms(r50),
+        ms(r95)
+    );
     println!("| server memory (RSS now / peak) | {lsp_rss:.0} / {lsp_peak:.0} MB | platform process {plat_rss:.0} / {plat_peak:.0} MB | < 60 MB |");
-    println!("{} requests of each kind, {} appends; latencies are client round trips over stdio.", args.samples, args.appends);
+    println!(
+        "{} requests of each kind, {} appends; latencies are client round trips over stdio.",
+        args.samples, args.appends
+    );
 
     let _ = c.stop();
     stop_platform(&data);
