@@ -1,0 +1,98 @@
+//! A file's recorded history, from the file-name index and through the shared cache
+//! of decoded changes: the same answer as without the cache, and new calls appear.
+
+mod common;
+
+use std::sync::Arc;
+
+use observatory_store::{Catalog, Store, WritesCache};
+
+const SESSION: &str = "ai-blame/tests/examples/simple-home/.claude/projects/-Users-cjm-repos-ai-blame.rs-tests-examples-simple/2c965cfd-41e4-4e31-8339-2986ebced03c.jsonl";
+
+fn ids(store: &Store, name: &str) -> Vec<String> {
+    store
+        .writes_to_files_named(name)
+        .expect("history")
+        .into_iter()
+        .map(|w| w.tool_use_id)
+        .collect()
+}
+
+#[test]
+fn cached_history_matches_and_follows_new_calls() {
+    let cfg = common::config_dir_with(&[SESSION]);
+    let roots = [cfg.path().to_path_buf()];
+    let db = tempfile::tempdir().expect("tmp");
+    let path = db.path().join("observatory.db");
+    let mut indexer = Store::open(&path).expect("store");
+    indexer.index_roots(&roots, &mut |_| {}).expect("index");
+
+    let cache = Arc::new(WritesCache::default());
+    let cached = Store::open(&path)
+        .expect("store")
+        .with_writes_cache(Arc::clone(&cache));
+    let other = Store::open(&path)
+        .expect("store")
+        .with_writes_cache(Arc::clone(&cache));
+    let plain = Store::open(&path).expect("store");
+
+    let first = ids(&cached, "example.py");
+    assert_eq!(
+        first.len(),
+        2,
+        "a Write, then an Edit of example.py: {first:?}"
+    );
+    assert_eq!(first, ids(&plain, "example.py"));
+    // Another connection sharing the cache answers the same.
+    assert_eq!(first, ids(&other, "example.py"));
+    let writes = cached.writes_to_files_named("example.py").expect("history");
+    assert_eq!(writes[0].tool, "Write");
+    // The assistant's stated reason is the text it wrote before the call, since the
+    // prompt; the Edit came after a run of Reads with no text in between.
+    assert_eq!(
+        writes[0].reason.as_deref(),
+        Some("I'll create four simple test files for you.")
+    );
+    assert_eq!(writes[1].tool, "Edit");
+    assert_eq!(writes[1].reason, None);
+
+    // A new Edit of the file arrives: the cached history has it, last.
+    let file = cfg
+        .path()
+        .join("projects/-fixture")
+        .join(SESSION.rsplit('/').next().unwrap_or_default());
+    let line = serde_json::json!({
+        "parentUuid": null, "isSidechain": false, "userType": "external",
+        "cwd": "/Users/cjm/repos/ai-blame-test", "sessionId": "2c965cfd-41e4-4e31-8339-2986ebced03c",
+        "version": "2.0.75", "type": "assistant", "uuid": "9b1d4f00-0000-4000-8000-000000000001",
+        "timestamp": "2026-01-02T10:00:00.000Z", "requestId": "req_history_1",
+        "message": {"id": "msg_history_1", "type": "message", "role": "assistant", "model": "claude-opus-4-5-20251101",
+            "content": [{"type": "tool_use", "id": "toolu_history_1", "name": "Edit",
+                "input": {"file_path": "/Users/cjm/repos/ai-blame-test/example.py", "old_string": "World", "new_string": "Earth"}}],
+            "usage": {"input_tokens": 1, "output_tokens": 1}}
+    });
+    let result = serde_json::json!({
+        "parentUuid": "9b1d4f00-0000-4000-8000-000000000001", "isSidechain": false, "userType": "external",
+        "cwd": "/Users/cjm/repos/ai-blame-test", "sessionId": "2c965cfd-41e4-4e31-8339-2986ebced03c",
+        "version": "2.0.75", "type": "user", "uuid": "9b1d4f00-0000-4000-8000-000000000002",
+        "timestamp": "2026-01-02T10:00:01.000Z",
+        "message": {"role": "user", "content": [{"tool_use_id": "toolu_history_1", "type": "tool_result", "content": "updated"}]},
+        "toolUseResult": {"filePath": "/Users/cjm/repos/ai-blame-test/example.py", "oldString": "World", "newString": "Earth",
+            "structuredPatch": [{"oldStart": 16, "oldLines": 1, "newStart": 16, "newLines": 1,
+                "lines": ["-    print(greet(\"World\"))", "+    print(greet(\"Earth\"))"]}], "userModified": false, "replaceAll": false}
+    });
+    let mut text = std::fs::read_to_string(&file).expect("read");
+    text.push_str(&format!("{line}\n{result}\n"));
+    std::fs::write(&file, text).expect("append");
+    indexer
+        .index_roots(&roots, &mut |_| {})
+        .expect("index again");
+
+    let second = ids(&cached, "example.py");
+    assert_eq!(second.len(), 3, "{second:?}");
+    assert_eq!(second[..2], first[..]);
+    assert_eq!(second[2], "toolu_history_1");
+    assert_eq!(second, ids(&plain, "example.py"));
+    // Names are exact: no other file's history.
+    assert!(ids(&cached, "ample.py").is_empty());
+}
