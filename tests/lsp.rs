@@ -437,3 +437,82 @@ fn a_request_right_after_a_change_sees_the_change() {
     }
     assert_eq!(c.stop(), Some(0));
 }
+
+/// A platform given by URL and key (a team's, or one started by hand): used as is,
+/// reported when it goes away, and picked up again when it is back on that address.
+#[test]
+fn a_configured_platform_that_goes_away_and_comes_back() {
+    let env = Env::new();
+    let platform_data = env.dir().join("platform-data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let serve = || {
+        std::process::Command::new(lsp_env::BIN)
+            .arg("--data-dir")
+            .arg(&platform_data)
+            .arg("--claude-dir")
+            .arg(env.claude())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("HOME", env.dir())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the platform")
+    };
+    let mut platform = serve();
+    let token_file = platform_data.join("token");
+    lsp_env::wait_until(|| token_file.exists() && platform_data.join("serve.json").exists());
+    let token = std::fs::read_to_string(&token_file).expect("token");
+
+    // The language server's own data directory has no platform: only the URL leads
+    // to one.
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": format!("http://127.0.0.1:{port}"), "apiKey": token.trim()}),
+    );
+    let up = c
+        .wait_for(0, WAIT, |m| {
+            m["method"] == "observatory/status" && m["params"]["state"] == "connected"
+        })
+        .expect("connected");
+    assert_eq!(up["params"]["source"], "configured");
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+
+    let mark = c.seen.len();
+    let _ = platform.kill();
+    let _ = platform.wait();
+    let warned = c
+        .wait_for(mark, WAIT, |m| {
+            m["method"] == "window/showMessage" && m["params"]["type"] == 2
+        })
+        .expect("the outage is reported");
+    assert!(
+        warned["params"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&port.to_string())),
+        "{warned}"
+    );
+    // Still answering from the cache.
+    assert!(hover_text(&mut c, &uri, 0).contains(PROMPT));
+    let down = c.request("observatory/status", json!({})).expect("status");
+    assert_eq!(down["state"], "offline");
+
+    let mark = c.seen.len();
+    platform = serve();
+    c.wait_for(mark, WAIT, |m| {
+        m["method"] == "observatory/status" && m["params"]["state"] == "connected"
+    })
+    .expect("connected again");
+    // Open documents are recomputed when it is back.
+    c.wait_for(mark, WAIT, |m| {
+        m["method"] == "observatory/didChangeInsights"
+    })
+    .expect("views refreshed after the reconnection");
+    assert!(hover_text(&mut c, &uri, 0).contains(PROMPT));
+    assert_eq!(c.stop(), Some(0));
+    let _ = platform.kill();
+    let _ = platform.wait();
+}
