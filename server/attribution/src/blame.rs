@@ -239,7 +239,16 @@ pub fn blame(
     // on each other as they did on disk.
     kept.sort_unstable();
     let changes: Vec<&FileChange> = kept.iter().map(|&i| &writes[i].change).collect();
-    let replayed = replay(&changes);
+    let root_of: std::collections::HashMap<&str, u32> = groups
+        .keys()
+        .enumerate()
+        .map(|(n, cwd)| (*cwd, n as u32))
+        .collect();
+    let roots: Vec<u32> = kept
+        .iter()
+        .map(|&i| root_of[writes[i].cwd.as_deref().unwrap_or_default()])
+        .collect();
+    let replayed = crate::replay_from_roots(&changes, &roots);
     let to_global = |o: Origin| kept[o as usize] as Origin;
     Ok(Blame {
         lines: replayed

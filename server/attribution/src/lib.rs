@@ -180,12 +180,25 @@ pub fn apply_blank_rule(keys: &[&str], origins: &mut [Option<Origin>]) {
 
 /// Replays `history` (oldest first) into the file as the changes left it.
 pub fn replay(history: &[&FileChange]) -> Replay {
+    replay_from_roots(history, &[])
+}
+
+/// [`replay`] of changes made from several checkouts: `roots[i]` names the checkout
+/// of change `i` (empty: all one). A Write that created the file in one checkout
+/// while the history already holds it from another did not write the lines it has
+/// in common with it: creating the file there says nothing about who wrote them (a
+/// fork, a copy, a fresh clone).
+pub fn replay_from_roots(history: &[&FileChange], roots: &[u32]) -> Replay {
     let mut r = Replay::default();
+    let mut last_root: Option<u32> = None;
     for (i, change) in history.iter().enumerate() {
         let origin = i as Origin;
-        if !apply(&mut r.lines, change, origin) {
+        let root = roots.get(i).copied();
+        let elsewhere = root.is_some() && last_root.is_some() && root != last_root;
+        if !apply(&mut r.lines, change, origin, elsewhere) {
             r.unplaced.push(origin);
         }
+        last_root = root.or(last_root);
     }
     r
 }
@@ -228,7 +241,7 @@ fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
     after
 }
 
-fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
+fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin, elsewhere: bool) -> bool {
     // A patch that fits the model needs no resynchronisation: a change someone made in
     // between, elsewhere in the file, is caught by the final diff anyway. Resyncing
     // costs a pass over the whole file, so it is done only when there is no patch or
@@ -250,7 +263,7 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> bool {
         "Write" => {
             let content = change.content.as_deref().unwrap_or_default();
             let written = lines_of(content, Some(origin));
-            *model = if change.created == Some(true) || model.is_empty() {
+            *model = if model.is_empty() || (change.created == Some(true) && !elsewhere) {
                 written
             } else {
                 // An overwrite that keeps lines did not write them.

@@ -256,3 +256,21 @@ fn string_edits_splice_like_a_full_rebuild() {
         assert_eq!(got, expect, "{old:?} -> {new:?}");
     }
 }
+
+#[test]
+fn a_copy_created_in_another_checkout_takes_only_the_lines_it_changed() {
+    // Checkout 0 creates the file; checkout 1 (a fork, a copy) creates it too, the
+    // same but for one line. Within one checkout a re-creation takes every line.
+    let copy = BASE.replace("return 2", "return 3");
+    let history = [write(BASE, true), write(&copy, true)];
+    let refs: Vec<&FileChange> = history.iter().collect();
+    let across = replay_from_roots(&refs, &[0, 1]).map_onto(&copy);
+    assert_eq!(
+        across,
+        vec![Some(0), Some(0), Some(0), Some(0), Some(1)],
+        "only the changed line is the copy's"
+    );
+    let within = replay_from_roots(&refs, &[0, 0]).map_onto(&copy);
+    assert_eq!(within, vec![Some(1); 5]);
+    assert_eq!(replay(&refs).map_onto(&copy), within);
+}
