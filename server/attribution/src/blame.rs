@@ -244,9 +244,17 @@ pub fn blame(
         .enumerate()
         .map(|(n, cwd)| (*cwd, n as u32))
         .collect();
-    let roots: Vec<u32> = kept
+    let roots: Vec<crate::Checkout> = kept
         .iter()
-        .map(|&i| root_of[writes[i].cwd.as_deref().unwrap_or_default()])
+        .map(|&i| {
+            let cwd = writes[i].cwd.as_deref().unwrap_or_default();
+            crate::Checkout {
+                id: root_of[cwd],
+                // Without a checkout named like the file's, none is known to be its
+                // own: a creation after another checkout's changes is taken as a copy.
+                local: any_named && named(cwd),
+            }
+        })
         .collect();
     let replayed = crate::replay_from_roots(&changes, &roots);
     let to_global = |o: Origin| kept[o as usize] as Origin;

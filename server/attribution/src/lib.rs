@@ -183,22 +183,31 @@ pub fn replay(history: &[&FileChange]) -> Replay {
     replay_from_roots(history, &[])
 }
 
-/// [`replay`] of changes made from several checkouts: `roots[i]` names the checkout
-/// of change `i` (empty: all one). A Write that created the file in one checkout
-/// while the history already holds it from another did not write the lines it has
-/// in common with it: creating the file there says nothing about who wrote them (a
-/// fork, a copy, a fresh clone).
-pub fn replay_from_roots(history: &[&FileChange], roots: &[u32]) -> Replay {
+/// Which checkout a change was made in, for [`replay_from_roots`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkout {
+    pub id: u32,
+    /// Named like the checkout the file is in.
+    pub local: bool,
+}
+
+/// [`replay`] of changes made from several checkouts (`roots[i]` for change `i`;
+/// empty: all one). A Write that created the file in another checkout, while the
+/// history already holds it, did not write the lines it has in common with it:
+/// creating the file there says nothing about who wrote them (a fork, a copy, a
+/// fresh clone). In the file's own checkout, a creation writes every line (the file
+/// had been deleted).
+pub fn replay_from_roots(history: &[&FileChange], roots: &[Checkout]) -> Replay {
     let mut r = Replay::default();
-    let mut last_root: Option<u32> = None;
+    let mut last: Option<u32> = None;
     for (i, change) in history.iter().enumerate() {
         let origin = i as Origin;
         let root = roots.get(i).copied();
-        let elsewhere = root.is_some() && last_root.is_some() && root != last_root;
+        let elsewhere = root.is_some_and(|c| !c.local && last.is_some_and(|l| l != c.id));
         if !apply(&mut r.lines, change, origin, elsewhere) {
             r.unplaced.push(origin);
         }
-        last_root = root.or(last_root);
+        last = root.map(|c| c.id).or(last);
     }
     r
 }
@@ -319,6 +328,14 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin, elsewhere: 
         // A shell move: the content is unchanged, its history goes on under the new
         // name.
         "Bash" if change.renamed_from.is_some() => true,
+        // An old-version Read: what the file held then (someone may have changed it
+        // since the agent last did). It writes nothing.
+        "Read" => {
+            if let Some(seen) = &change.content {
+                resync(model, seen);
+            }
+            true
+        }
         // Notebook cells are JSON inside the file; they are not line-attributed.
         _ => false,
     }

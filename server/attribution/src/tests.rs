@@ -264,13 +264,39 @@ fn a_copy_created_in_another_checkout_takes_only_the_lines_it_changed() {
     let copy = BASE.replace("return 2", "return 3");
     let history = [write(BASE, true), write(&copy, true)];
     let refs: Vec<&FileChange> = history.iter().collect();
-    let across = replay_from_roots(&refs, &[0, 1]).map_onto(&copy);
+    let at = |id, local| Checkout { id, local };
+    let across = replay_from_roots(&refs, &[at(0, true), at(1, false)]).map_onto(&copy);
     assert_eq!(
         across,
         vec![Some(0), Some(0), Some(0), Some(0), Some(1)],
         "only the changed line is the copy's"
     );
-    let within = replay_from_roots(&refs, &[0, 0]).map_onto(&copy);
+    let within = replay_from_roots(&refs, &[at(0, true), at(0, true)]).map_onto(&copy);
     assert_eq!(within, vec![Some(1); 5]);
+    // A creation in the file's own checkout after another's is a real one too.
+    let back_home = replay_from_roots(&refs, &[at(1, false), at(0, true)]).map_onto(&copy);
+    assert_eq!(back_home, within);
     assert_eq!(replay(&refs).map_onto(&copy), within);
+}
+
+fn read(content: &str) -> FileChange {
+    FileChange {
+        tool: "Read".into(),
+        content: Some(content.into()),
+        created: None,
+        ..write("", false)
+    }
+}
+
+#[test]
+fn an_old_write_after_a_read_takes_only_what_it_changed() {
+    // A person's file; an old-version Write (no originalFile) rewrites one line.
+    let after = BASE.replace("return 2", "return 3");
+    let mut overwrite = write(&after, false);
+    overwrite.created = None;
+    // Without knowing what the file held, every line is the Write's.
+    assert_eq!(blame(&[overwrite.clone()], &after), vec![Some(0); 5]);
+    // The Read the agent had to make first says what the file held.
+    let with_read = blame(&[read(BASE), overwrite], &after);
+    assert_eq!(with_read, vec![None, None, None, None, Some(1)]);
 }

@@ -27,10 +27,10 @@ pub trait Catalog {
     fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>>;
     /// The shape of a conversation's message tree.
     fn conversation_shape(&self, conversation_id: i64) -> Result<Shape>;
-    /// Successful writing tool calls (Edit, MultiEdit, Write, NotebookEdit) and shell
-    /// moves onto files named `file_name` anywhere, oldest first, with their exact
-    /// changes: the input of line attribution, which picks the paths that are the file
-    /// it blames.
+    /// Successful writing tool calls (Edit, MultiEdit, Write, NotebookEdit), shell
+    /// moves and old-version whole-file Reads (snapshots of the content) of files named
+    /// `file_name` anywhere, oldest first, with their exact changes: the input of line
+    /// attribution, which picks the paths that are the file it blames.
     fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>>;
 }
 
@@ -663,7 +663,7 @@ impl Store {
             messages: q("SELECT count(*) FROM messages")?,
             tool_calls: q("SELECT count(*) FROM tool_calls")?,
             file_touches: q("SELECT count(*) FROM tool_calls WHERE path IS NOT NULL")?,
-            edits: q("SELECT count(*) FROM tool_calls WHERE change IS NOT NULL AND failed = 0 AND name != 'Bash'")?,
+            edits: q("SELECT count(*) FROM tool_calls WHERE change IS NOT NULL AND failed = 0 AND name NOT IN ('Bash', 'Read')")?,
             warnings: q("SELECT COALESCE(sum(warning_count), 0) FROM sources")?,
             raw_bytes: q("SELECT COALESCE(sum(offset), 0) FROM sources")?,
         })
@@ -760,7 +760,7 @@ impl Store {
         let sql = format!(
             "SELECT t.path, count(*), count(DISTINCT t.conversation_id), max(t.ts)
              FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id
-             WHERE t.path IS NOT NULL AND t.change IS NOT NULL AND t.failed = 0 AND t.name != 'Bash' {cond}
+             WHERE t.path IS NOT NULL AND t.change IS NOT NULL AND t.failed = 0 AND t.name NOT IN ('Bash', 'Read') {cond}
              GROUP BY t.path ORDER BY count(*) DESC, max(t.ts) DESC LIMIT ?"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -847,7 +847,8 @@ impl Store {
     pub fn file_insights(&self, path: &str) -> Result<FileInsights> {
         let touches = self.file_touches(path)?;
         let is_edit =
-            |t: &FileTouch| t.change.is_some() && t.failed == Some(false) && t.tool != "Bash";
+            // Shell moves and old-version Read snapshots carry a change but edit nothing.
+            |t: &FileTouch| t.change.is_some() && t.failed == Some(false) && t.tool != "Bash" && t.tool != "Read";
         let mut convs = std::collections::BTreeSet::new();
         let mut editing = std::collections::BTreeSet::new();
         let mut prompts: Vec<String> = Vec::new();

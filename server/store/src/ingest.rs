@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use observatory_transcript::changes::{
-    change_from, is_writing_tool, renames_in_command, touched_path,
+    change_from, is_writing_tool, read_snapshot, renames_in_command, touched_path,
 };
 use observatory_transcript::discover::{classify, transcript_files};
 use observatory_transcript::{
@@ -926,8 +926,10 @@ fn apply_message(
             } => {
                 add_doc("tool_input", Some(name), &tool_input_text(name, input))?;
                 let mut path = touched_path(name, input).map(str::to_owned);
-                // Keep the input of writing tools until the result says what happened.
-                let mut pending = is_writing_tool(name).then(|| input.to_string());
+                // Keep the input of writing tools until the result says what happened,
+                // and of reads, whose result may be the only record of the file's content.
+                let mut pending =
+                    (is_writing_tool(name) || name == "Read").then(|| input.to_string());
                 if name == "Bash" {
                     // A shell move of one file: its history continues under the new
                     // name. The change is known now; the result says if it happened.
@@ -981,6 +983,12 @@ fn apply_message(
                     None
                 } else if name == "Bash" {
                     pending
+                } else if name == "Read" {
+                    pending
+                        .as_deref()
+                        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                        .and_then(|input| read_snapshot(&input, content, tool_result))
+                        .and_then(|c| serde_json::to_string(&c).ok())
                 } else if !is_writing_tool(&name) {
                     None
                 } else {

@@ -96,3 +96,44 @@ fn cached_history_matches_and_follows_new_calls() {
     // Names are exact: no other file's history.
     assert!(ids(&cached, "ample.py").is_empty());
 }
+
+/// Old versions record a Read's answer as numbered text only; it is kept as a
+/// snapshot of the file (the only record of its content), and counted as no edit.
+#[test]
+fn old_version_reads_are_snapshots_in_the_history() {
+    let cfg = common::config_dir_with(&[SESSION]);
+    let roots = [cfg.path().to_path_buf()];
+    let file = cfg
+        .path()
+        .join("projects/-fixture")
+        .join(SESSION.rsplit('/').next().unwrap_or_default());
+    let common = |uuid: &str, kind: &str| {
+        serde_json::json!({"parentUuid": null, "isSidechain": false, "userType": "external",
+            "cwd": "/Users/cjm/repos/ai-blame-test", "sessionId": "2c965cfd-41e4-4e31-8339-2986ebced03c",
+            "version": "0.2.125", "type": kind, "uuid": uuid, "timestamp": "2026-01-03T10:00:00.000Z"})
+    };
+    let mut call = common("9b1d4f00-0000-4000-8000-000000000011", "assistant");
+    call["message"] = serde_json::json!({"id": "msg_read_1", "type": "message", "role": "assistant",
+        "content": [{"type": "tool_use", "id": "toolu_read_1", "name": "Read",
+            "input": {"file_path": "/Users/cjm/repos/ai-blame-test/example.py"}}]});
+    let mut result = common("9b1d4f00-0000-4000-8000-000000000012", "user");
+    let numbered = "     1\t\"\"\"Simple example module for testing.\"\"\"\n     2\t\n     3\tdef greet(name): ...";
+    result["message"] = serde_json::json!({"role": "user", "content": [{"tool_use_id": "toolu_read_1",
+        "type": "tool_result", "content": numbered}]});
+    let mut text = std::fs::read_to_string(&file).expect("read");
+    text.push_str(&format!("{call}\n{result}\n"));
+    std::fs::write(&file, text).expect("append");
+    let mut store = Store::open_in_memory().expect("store");
+    store.index_roots(&roots, &mut |_| {}).expect("index");
+
+    let writes = store.writes_to_files_named("example.py").expect("history");
+    let tools: Vec<&str> = writes.iter().map(|w| w.tool.as_str()).collect();
+    // The session's own (structured, newer) Read of example.py is not a snapshot.
+    assert_eq!(tools, vec!["Write", "Edit", "Read"]);
+    assert_eq!(
+        writes[2].change.content.as_deref(),
+        Some("\"\"\"Simple example module for testing.\"\"\"\n\ndef greet(name): ...\n")
+    );
+    let insights = store.file_insights("example.py").expect("insights");
+    assert_eq!(insights.edits, 2, "a Read is no edit");
+}

@@ -116,6 +116,75 @@ fn hunks_from(v: Option<&Value>) -> Vec<Hunk> {
         .collect()
 }
 
+/// Claude Code's Read returns at most this many lines unless asked for a range: an
+/// answer this long may be cut short.
+const READ_DEFAULT_LIMIT: usize = 2000;
+
+/// The file's whole content as an old-version Read showed it, for line attribution:
+/// old transcripts record no `originalFile`, and a Read (which Claude Code requires
+/// before writing an existing file) is then the only record of what the file held.
+///
+/// `None` when the call read part of the file (`offset`/`limit`, or an answer as
+/// long as the default limit), when the result is structured (newer versions, whose
+/// writes carry `originalFile` themselves), or when the output is not numbered lines
+/// (`cat -n` style, `     1\tline` or `     1→line`, numbered from 1).
+pub fn read_snapshot(input: &Value, output: &str, result: Option<&Value>) -> Option<FileChange> {
+    if result.is_some_and(Value::is_object) {
+        return None;
+    }
+    let input = input.as_object()?;
+    let ranged = input
+        .get("offset")
+        .and_then(Value::as_u64)
+        .is_some_and(|o| o > 1)
+        || input.get("limit").is_some_and(|l| !l.is_null());
+    if ranged {
+        return None;
+    }
+    let path = s(input, "file_path")?;
+    let mut text = String::new();
+    let mut n = 0usize;
+    for line in output.lines() {
+        let trimmed = line.trim_start();
+        let digits = trimmed.len()
+            - trimmed
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .len();
+        let Ok(number) = trimmed[..digits].parse::<usize>() else {
+            break;
+        };
+        let rest = &trimmed[digits..];
+        let Some(body) = rest
+            .strip_prefix('\t')
+            .or_else(|| rest.strip_prefix('\u{2192}'))
+        else {
+            break;
+        };
+        if number != n + 1 {
+            return None;
+        }
+        n = number;
+        text.push_str(body);
+        text.push('\n');
+    }
+    if n == 0 || n >= READ_DEFAULT_LIMIT {
+        return None;
+    }
+    Some(FileChange {
+        tool: "Read".into(),
+        path,
+        edits: Vec::new(),
+        content: Some(text),
+        original: None,
+        hunks: Vec::new(),
+        created: None,
+        user_modified: false,
+        notebook_cell: None,
+        notebook_edit_mode: None,
+        renamed_from: None,
+    })
+}
+
 /// Builds the change a writing tool call made, from its input and (when present) the
 /// `toolUseResult` Claude Code wrote for it. `None` for tools that write no file or
 /// inputs too broken to say what changed.
@@ -327,5 +396,41 @@ mod tests {
         assert_eq!(c.edits.len(), 1);
         assert!(change_from("Read", &json!({"file_path": "/x"}), None).is_none());
         assert!(change_from("Edit", &json!("nonsense"), None).is_none());
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_old_whole_file_read_is_a_snapshot() {
+        let out = "     1\tfn a() {\n     2\t    1\n     3\t}\n";
+        let c = read_snapshot(&json!({"file_path": "/p/a.rs"}), out, None).unwrap();
+        assert_eq!(c.tool, "Read");
+        assert_eq!(c.content.as_deref(), Some("fn a() {\n    1\n}\n"));
+        let arrows =
+            "     1\u{2192}x\n     2\u{2192}y\n\n<system-reminder>not code</system-reminder>";
+        let c = read_snapshot(
+            &json!({"file_path": "/p/a.rs"}),
+            arrows,
+            Some(&json!("text")),
+        )
+        .unwrap();
+        assert_eq!(c.content.as_deref(), Some("x\ny\n"));
+    }
+
+    #[test]
+    fn partial_structured_or_odd_reads_are_not() {
+        let out = "     1\tx\n";
+        assert!(read_snapshot(&json!({"file_path": "/a", "offset": 10}), out, None).is_none());
+        assert!(read_snapshot(&json!({"file_path": "/a", "limit": 5}), out, None).is_none());
+        let structured = json!({"type": "text", "file": {"filePath": "/a", "content": "x"}});
+        assert!(read_snapshot(&json!({"file_path": "/a"}), out, Some(&structured)).is_none());
+        assert!(read_snapshot(&json!({"file_path": "/a"}), "     2\tx\n", None).is_none());
+        assert!(read_snapshot(&json!({"file_path": "/a"}), "no such file", None).is_none());
+        let long: String = (1..=2000).map(|i| format!("{i:>6}\tl{i}\n")).collect();
+        assert!(read_snapshot(&json!({"file_path": "/a"}), &long, None).is_none());
     }
 }

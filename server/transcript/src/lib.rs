@@ -10,7 +10,7 @@ pub mod markdown;
 pub mod reader;
 pub mod record;
 
-pub use changes::{FileChange, Hunk, TextEdit};
+pub use changes::{read_snapshot, FileChange, Hunk, TextEdit};
 pub use discover::{claude_config_dirs, transcript_files, FileKind, TranscriptFile};
 pub use reader::{LineReader, ReadLine};
 pub use record::{parse_line, Block, Message, ParseError, Record, Role, Usage};

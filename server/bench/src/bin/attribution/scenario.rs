@@ -212,6 +212,8 @@ struct Sim {
     roots: Vec<String>,
     /// Conversations that have written their opening prompt.
     started: Vec<bool>,
+    /// The file as each conversation last read or wrote it.
+    seen: Vec<Option<String>>,
     kinds: Vec<Kind>,
     log: Vec<String>,
     clock: i64,
@@ -325,6 +327,7 @@ impl Sim {
             convs: Vec::new(),
             roots: Vec::new(),
             started: Vec::new(),
+            seen: Vec::new(),
             kinds: Vec::new(),
             log: Vec::new(),
             clock: 1_761_955_200_000 + index as i64 * 3_600_000,
@@ -353,6 +356,7 @@ impl Sim {
         self.convs.push(conv);
         self.roots.push(root);
         self.started.push(false);
+        self.seen.push(None);
         self.convs.len() - 1
     }
 
@@ -665,6 +669,9 @@ impl Sim {
             text: join(&lines),
             lines,
         };
+        if self.convs[conv].old_style && self.seen[conv].as_deref() != Some(at.text.as_str()) {
+            self.read(&at)?;
+        }
         let snapshot = self.lines.clone();
         let wrote = match self.rng.random_range(0..100) {
             0..6 => {
@@ -682,7 +689,31 @@ impl Sim {
         if wrote {
             self.undo = Some(snapshot);
         }
+        self.seen[conv] = Some(join(&self.texts()));
         Ok(wrote)
+    }
+
+    /// A whole-file Read, as Claude Code makes the agent do before it changes a file
+    /// it has not seen as it is now. Old versions record only the `cat -n` text.
+    fn read(&mut self, at: &Before) -> anyhow::Result<()> {
+        let call = self.new_call(false);
+        self.log.push(format!("agent Read [{call}]"));
+        let mut text = String::new();
+        for (k, l) in at.lines.iter().enumerate() {
+            if k > 0 {
+                text.push('\n');
+            }
+            text.push_str(&format!("{:>6}\t{l}", k + 1));
+        }
+        let input = obj! {"file_path": &at.path};
+        let outcome = Outcome {
+            text: text.clone(),
+            is_error: false,
+            result: J::Str(text),
+        };
+        let id = self.calls[call as usize].id.clone();
+        self.convs[at.conv].tool_call(&mut self.rng, at.ms - 2_000, &id, "Read", input, outcome)?;
+        Ok(())
     }
 
     fn how(&self, conv: usize, tool: &'static str, fallback: &'static str) -> How {
@@ -813,6 +844,7 @@ impl Sim {
             self.mark(Kind::Strings);
         }
         let text = join(&content);
+        self.seen[conv] = Some(text.clone());
         self.lines = content
             .into_iter()
             .map(|t| TLine::new(t, Some(call), How::Agent("Write create")))
