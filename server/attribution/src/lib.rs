@@ -236,6 +236,41 @@ fn resync(model: &mut Vec<Line>, base: &str) {
     *model = carry_over(model, base_lines);
 }
 
+/// The model after a Write of `content` over it: `carry_over`, without building
+/// (normalising, allocating) the lines the Write left alone at either end, which on
+/// a large file rewritten in one place is nearly all of them.
+fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin) {
+    let raw: Vec<&str> = split_lines(content).collect();
+    let same = |r: &str, l: &Line| {
+        if l.key.is_empty() {
+            r.trim().is_empty()
+        } else {
+            r.split_whitespace().eq(l.key.split(' '))
+        }
+    };
+    let prefix = raw
+        .iter()
+        .zip(model.iter())
+        .take_while(|(r, l)| same(r, l))
+        .count();
+    let suffix = raw[prefix..]
+        .iter()
+        .rev()
+        .zip(model[prefix..].iter().rev())
+        .take_while(|(r, l)| same(r, l))
+        .count();
+    let written: Vec<Line> = raw[prefix..raw.len() - suffix]
+        .iter()
+        .map(|l| Line {
+            key: normalize(l),
+            origin: Some(origin),
+        })
+        .collect();
+    let end = model.len() - suffix;
+    let middle = carry_over(&model[prefix..end], written);
+    model.splice(prefix..end, middle);
+}
+
 /// `after` with the tags of lines that `before` already had unchanged.
 fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
     let a: Vec<&str> = before.iter().map(|l| l.key.as_str()).collect();
@@ -271,13 +306,12 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin, elsewhere: 
     match change.tool.as_str() {
         "Write" => {
             let content = change.content.as_deref().unwrap_or_default();
-            let written = lines_of(content, Some(origin));
-            *model = if model.is_empty() || (change.created == Some(true) && !elsewhere) {
-                written
+            if model.is_empty() || (change.created == Some(true) && !elsewhere) {
+                *model = lines_of(content, Some(origin));
             } else {
                 // An overwrite that keeps lines did not write them.
-                carry_over(model, written)
-            };
+                overwrite(model, content, origin);
+            }
             true
         }
         "Edit" | "MultiEdit" => {
