@@ -494,6 +494,18 @@ fn blame_attributes_the_ai_blame_fixture() {
     ]);
     assert_eq!(mapped["attributed_lines"], 16, "{mapped}");
 
+    // Store-wide: which conversations changed greet()?
+    let changed = env.json(&["symbols", "greet", "--json"]);
+    let tools: Vec<&str> = changed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["tool"].as_str())
+        .collect();
+    assert_eq!(tools, vec!["Edit", "Write"], "{changed}");
+    let none = env.fail(&["symbols", "no_such_function"]);
+    assert!(none.contains("no recorded change"), "{none}");
+
     let missing = env.fail(&["blame", "/no/such/file.py"]);
     assert!(missing.contains("reading /no/such/file.py"), "{missing}");
     let bad_map = env.fail(&["blame", file_s, "--map", "nonsense"]);

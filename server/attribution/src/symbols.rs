@@ -286,3 +286,137 @@ mod tests {
         assert_eq!(got[1].lines_by_change.get(&0), Some(&2));
     }
 }
+
+/// One recorded change to a symbol: "which conversations changed `refresh_token`?".
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeToSymbol {
+    /// `Parser::parse`, `Auth.refresh_token`.
+    pub symbol: String,
+    pub kind: SymbolKind,
+    /// The file as the agent named it.
+    pub path: String,
+    /// Lines of the symbol the change wrote (1-based, in the file after the change).
+    pub lines: Vec<usize>,
+    pub session_id: String,
+    pub conversation_title: String,
+    pub tool: String,
+    pub tool_use_id: String,
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    pub prompt: Option<String>,
+}
+
+/// Every recorded change that wrote lines inside a function, method, class or module
+/// named `name` (its own name or its qualified name), newest first.
+///
+/// Candidates are the changes whose recorded text mentions the name; each is
+/// rebuilt into the file as it was right after the change (`originalFile` with the
+/// edit applied, or the Write's content), parsed, and kept when a symbol of that
+/// name encloses a line the change wrote. A change recorded without the file around
+/// it (old versions) is parsed from its new text alone.
+pub fn changes_to_symbol(
+    catalog: &dyn observatory_store::Catalog,
+    name: &str,
+    limit: usize,
+) -> observatory_store::Result<Vec<ChangeToSymbol>> {
+    let name = name.trim();
+    let mut out = Vec::new();
+    // Mentions are a superset: scan more candidates than results wanted.
+    for w in catalog.writes_mentioning(name, limit.saturating_mul(20).max(200))? {
+        let Some((after, written)) = after_change(&w.change) else {
+            continue;
+        };
+        let path = if w.change.path.is_empty() {
+            &w.path
+        } else {
+            &w.change.path
+        };
+        let Some(symbols) = symbols(Path::new(path), &after) else {
+            continue;
+        };
+        for s in symbols
+            .iter()
+            .filter(|s| s.name == name || s.qualified_name == name)
+        {
+            let lines: Vec<usize> = written
+                .iter()
+                .copied()
+                .filter(|l| (s.start_line..=s.end_line).contains(l))
+                .collect();
+            if lines.is_empty() {
+                continue;
+            }
+            out.push(ChangeToSymbol {
+                symbol: s.qualified_name.clone(),
+                kind: s.kind,
+                path: path.clone(),
+                lines,
+                session_id: w.session_id.clone(),
+                conversation_title: w.conversation_title.clone(),
+                tool: w.tool.clone(),
+                tool_use_id: w.tool_use_id.clone(),
+                at: w.at,
+                prompt: w.prompt.clone(),
+            });
+        }
+        if out.len() >= limit {
+            out.truncate(limit);
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The file right after `change`, and the lines (1-based) the change wrote in it.
+fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, Vec<usize>)> {
+    let from_hunks = || -> Vec<usize> {
+        let mut out = Vec::new();
+        for h in &change.hunks {
+            let mut line = h.new_start as usize;
+            for l in &h.lines {
+                match l.as_bytes().first() {
+                    Some(b'+') => {
+                        out.push(line);
+                        line += 1;
+                    }
+                    Some(b'-') => {}
+                    _ => line += 1,
+                }
+            }
+        }
+        out
+    };
+    match change.tool.as_str() {
+        "Write" => {
+            let content = change.content.clone()?;
+            let written = if change.created != Some(true) && !change.hunks.is_empty() {
+                from_hunks()
+            } else {
+                (1..=content.lines().count()).collect()
+            };
+            Some((content, written))
+        }
+        "Edit" | "MultiEdit" => match &change.original {
+            Some(original) if !change.hunks.is_empty() => {
+                let mut after = original.clone();
+                for e in &change.edits {
+                    if !after.contains(&e.old_string) {
+                        return None;
+                    }
+                    after = if e.replace_all {
+                        after.replace(&e.old_string, &e.new_string)
+                    } else {
+                        after.replacen(&e.old_string, &e.new_string, 1)
+                    };
+                }
+                Some((after, from_hunks()))
+            }
+            _ => {
+                let text: Vec<&str> = change.edits.iter().map(|e| e.new_string.as_str()).collect();
+                let text = text.join("\n");
+                let n = text.lines().count();
+                Some((text, (1..=n).collect()))
+            }
+        },
+        _ => None,
+    }
+}

@@ -262,3 +262,31 @@ fn history_follows_shell_moves() {
     );
     assert_eq!(tool_ids(&b), vec![Some("t1"), Some("t1")]);
 }
+
+/// "Which conversations changed `greet`?", across the whole store.
+#[test]
+fn changes_to_a_symbol_across_the_store() {
+    let base = fixtures().join("ai-blame/tests/examples");
+    let store = store_of(&base.join("simple-home/.claude"));
+    let found =
+        observatory_attribution::symbols::changes_to_symbol(&store, "greet", 10).expect("query");
+    let calls: Vec<(&str, &str, Vec<usize>)> = found
+        .iter()
+        .map(|c| (c.tool_use_id.as_str(), c.symbol.as_str(), c.lines.clone()))
+        .collect();
+    // Newest first: the Edit of the doctest lines inside greet, then the Write that
+    // created it (greet was lines 4 to 10 of the file it wrote).
+    assert_eq!(
+        calls,
+        vec![
+            (EDIT, "greet", vec![9, 10]),
+            (WRITE, "greet", (4..=10).collect()),
+        ]
+    );
+    assert!(found[0].path.ends_with("example.py"));
+    assert!(
+        observatory_attribution::symbols::changes_to_symbol(&store, "no_such_symbol", 10)
+            .expect("query")
+            .is_empty()
+    );
+}

@@ -114,6 +114,15 @@ enum Command {
         #[arg(long)]
         no_daemon: bool,
     },
+    /// Which conversations changed a function, method or class, anywhere, newest first
+    Symbols {
+        /// Its name (`refresh_token`) or qualified name (`Auth::refresh_token`)
+        name: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every conversation that touched a file, newest first
     Files {
         /// An absolute path, or a relative one matched against the end of recorded paths
@@ -554,6 +563,17 @@ fn run(cli: Cli) -> Result<()> {
                 data_dir: dir.clone(),
             };
             observatory_lsp::run_stdio_blocking(local, dir.join("editor"))?;
+        }
+        Command::Symbols { name, limit, json } => {
+            let store = open_store(cli.data_dir)?;
+            let found = observatory_attribution::symbols::changes_to_symbol(&store, &name, limit)?;
+            if json {
+                output::print_json(&found)?;
+            } else if found.is_empty() {
+                bail!("no recorded change wrote inside a symbol named {name:?}");
+            } else {
+                output::print_symbol_changes(&found);
+            }
         }
         Command::Files { path, json } => {
             let store = open_store(cli.data_dir)?;

@@ -276,6 +276,35 @@ pub fn print_touches(touches: &[FileTouch]) {
     println!("{t}");
 }
 
+pub fn print_symbol_changes(changes: &[observatory_attribution::symbols::ChangeToSymbol]) {
+    let mut t = table(&["When", "Tool", "Conversation", "Prompt", "Symbol", "Lines"]);
+    for c in changes {
+        let lines = match (c.lines.first(), c.lines.last()) {
+            (Some(a), Some(b)) if a != b => format!("{}:{a}-{b}", c.path),
+            (Some(a), _) => format!("{}:{a}", c.path),
+            _ => c.path.clone(),
+        };
+        t.add_row(vec![
+            Cell::new(ago(c.at)),
+            Cell::new(&c.tool),
+            Cell::new(format!(
+                "{}\n{}",
+                c.conversation_title,
+                short(&c.session_id)
+            )),
+            Cell::new(
+                c.prompt
+                    .as_deref()
+                    .map(|p| observatory_store::one_line(p, 80))
+                    .unwrap_or_default(),
+            ),
+            Cell::new(&c.symbol),
+            Cell::new(lines),
+        ]);
+    }
+    println!("{t}");
+}
+
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "-".into())

@@ -69,6 +69,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(file_insights))
         .routes(routes!(blame_file, blame_buffer))
         .routes(routes!(file_symbols))
+        .routes(routes!(symbol_changes))
         .routes(routes!(usage))
         .routes(routes!(projects))
         .routes(routes!(most_edited))
@@ -590,6 +591,77 @@ async fn delete_conversation(
 ) -> Result<axum::Json<ConversationSummary>, ApiError> {
     Ok(axum::Json(
         pool.run(move |s| Ok(s.delete_conversation(&id)?)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SymbolParams {
+    /// A function, method, class or module name (`refresh_token`) or qualified name
+    /// (`Auth::refresh_token`, `Auth.refresh_token`).
+    name: String,
+    /// 1 to 500 (default 50).
+    limit: Option<usize>,
+}
+
+/// A recorded change that wrote lines inside a symbol.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"symbol": "Auth::refresh_token", "kind": "method", "path": "/Users/dev/acme-api/src/auth.rs", "lines": [44, 45, 46], "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "tool": "Edit", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "at": "2025-12-28T15:22:14.810Z", "prompt": "The refresh token expires too early"}))]
+pub struct SymbolChangeRow {
+    symbol: String,
+    kind: String,
+    /// The file as the agent named it.
+    path: String,
+    /// Lines of the symbol the change wrote (1-based, in the file right after it).
+    lines: Vec<usize>,
+    session_id: String,
+    conversation_title: String,
+    tool: String,
+    tool_use_id: String,
+    at: Option<DateTime<Utc>>,
+    prompt: Option<String>,
+}
+
+/// Which conversations changed a function, method, class or module, anywhere in the
+/// store, newest first ("which conversations changed `refresh_token`?").
+#[utoipa::path(get, path = "/symbols", params(SymbolParams), tag = "files",
+    responses((status = 200, body = Vec<SymbolChangeRow>), (status = 400, body = Problem), (status = 422, body = Problem)))]
+async fn symbol_changes(
+    State(AppState { pool, .. }): State<AppState>,
+    Query(p): Query<SymbolParams>,
+) -> Result<axum::Json<Vec<SymbolChangeRow>>, ApiError> {
+    let limit = page_limit(p.limit, 500, 50)?;
+    if p.name.trim().is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "name must not be empty".to_owned(),
+        ));
+    }
+    let rows = pool
+        .run(move |s| {
+            Ok(observatory_attribution::symbols::changes_to_symbol(
+                s, &p.name, limit,
+            )?)
+        })
+        .await?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .map(|c| SymbolChangeRow {
+                symbol: c.symbol,
+                kind: serde_json::to_value(c.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                path: c.path,
+                lines: c.lines,
+                session_id: c.session_id,
+                conversation_title: c.conversation_title,
+                tool: c.tool,
+                tool_use_id: c.tool_use_id,
+                at: c.at,
+                prompt: c.prompt,
+            })
+            .collect(),
     ))
 }
 

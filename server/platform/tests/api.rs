@@ -291,6 +291,22 @@ async fn blame_of_a_buffer_and_of_a_file() {
         "latest first: the Edit's two lines"
     );
 
+    let (status, _, changed) = get(&s, "/api/v1/symbols?name=greet").await;
+    assert_eq!(status, 200, "{changed}");
+    let tools: Vec<&str> = changed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["tool"].as_str())
+        .collect();
+    // ai-blame's session (the Edit inside greet, then the Write that created it), and
+    // claude-code-log's decorator example, which has a greet() of its own.
+    assert_eq!(tools, vec!["Edit", "Write", "Edit"], "{changed}");
+    assert_eq!(changed[0]["lines"], serde_json::json!([9, 10]));
+    assert_eq!(changed[2]["path"], "/tmp/decorator_example.py");
+    let (status, _, empty) = get(&s, "/api/v1/symbols?name=%20").await;
+    assert_eq!(status, 422, "{empty}");
+
     let (status, _, insights) = get(&s, "/api/v1/files/insights?path=example.py").await;
     assert_eq!(status, 200, "{insights}");
     assert_eq!(
@@ -852,6 +868,7 @@ async fn the_document_lists_every_operation() {
         "GET /api/v1/files/blame",
         "POST /api/v1/files/blame",
         "GET /api/v1/files/symbols",
+        "GET /api/v1/symbols",
         "GET /api/v1/analytics/usage",
         "GET /api/v1/analytics/files",
         "GET /api/v1/projects",

@@ -32,6 +32,10 @@ pub trait Catalog {
     /// `file_name` anywhere, oldest first, with their exact changes: the input of line
     /// attribution, which picks the paths that are the file it blames.
     fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>>;
+    /// Successful Edit, MultiEdit and Write calls whose change (including the file
+    /// content it records) contains `text`, newest first, at most `limit`: the
+    /// candidates for "which conversations changed `refresh_token`?".
+    fn writes_mentioning(&self, text: &str, limit: usize) -> Result<Vec<RecordedWrite>>;
 }
 
 /// One successful file change recorded in a transcript.
@@ -443,6 +447,30 @@ impl Catalog for Store {
                 out.iter().map(|w| (w.call_id, w.clone())).collect(),
             );
         }
+        Ok(out)
+    }
+
+    fn writes_mentioning(&self, text: &str, limit: usize) -> Result<Vec<RecordedWrite>> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A scan of the recorded changes (about 200 MB for a 1 GB corpus, a few
+        // hundred ms): the content they carry is not in the full-text index.
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM tool_calls
+                 WHERE change IS NOT NULL AND failed = 0 AND name IN ('Edit', 'MultiEdit', 'Write')
+                   AND instr(change, ?1) > 0
+                 ORDER BY ts DESC, id DESC LIMIT ?2",
+            )?
+            .query_map(params![text, limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            out.extend(self.recorded_writes(chunk)?);
+        }
+        out.sort_by_key(|w| std::cmp::Reverse((w.at, w.call_id)));
         Ok(out)
     }
 
