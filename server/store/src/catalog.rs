@@ -386,15 +386,16 @@ impl Store {
 /// then only the calls added since. Bounded: it is emptied past `MAX_NAMES` files.
 #[derive(Debug, Default)]
 pub struct WritesCache {
-    by_name: std::sync::Mutex<
-        std::collections::HashMap<String, std::collections::HashMap<i64, RecordedWrite>>,
-    >,
+    by_name: std::sync::Mutex<std::collections::HashMap<String, Writes>>,
 }
+
+/// A file name's decoded writes by tool call row; shared, not copied, on lookup.
+type Writes = std::collections::HashMap<i64, std::sync::Arc<RecordedWrite>>;
 
 impl WritesCache {
     const MAX_NAMES: usize = 256;
 
-    fn get(&self, name: &str) -> std::collections::HashMap<i64, RecordedWrite> {
+    fn get(&self, name: &str) -> Writes {
         self.by_name
             .lock()
             .ok()
@@ -402,7 +403,7 @@ impl WritesCache {
             .unwrap_or_default()
     }
 
-    fn put(&self, name: &str, writes: std::collections::HashMap<i64, RecordedWrite>) {
+    fn put(&self, name: &str, writes: Writes) {
         if let Ok(mut m) = self.by_name.lock() {
             if m.len() >= Self::MAX_NAMES && !m.contains_key(name) {
                 m.clear();
@@ -437,16 +438,26 @@ impl Catalog for Store {
             .collect();
         for chunk in missing.chunks(500) {
             for w in self.recorded_writes(chunk)? {
-                known.insert(w.call_id, w);
+                known.insert(w.call_id, std::sync::Arc::new(w));
             }
         }
-        let out: Vec<RecordedWrite> = ids.iter().filter_map(|id| known.get(id).cloned()).collect();
-        if let Some(cache) = &self.writes_cache {
-            cache.put(
-                file_name,
-                out.iter().map(|w| (w.call_id, w.clone())).collect(),
-            );
-        }
+        let Some(cache) = &self.writes_cache else {
+            // Nobody else holds these: move them out instead of copying whole files.
+            return Ok(ids
+                .iter()
+                .filter_map(|id| known.remove(id))
+                .map(|w| std::sync::Arc::try_unwrap(w).unwrap_or_else(|w| (*w).clone()))
+                .collect());
+        };
+        let out: Vec<RecordedWrite> = ids
+            .iter()
+            .filter_map(|id| known.get(id))
+            .map(|w| (**w).clone())
+            .collect();
+        // Calls since deleted (a conversation removed, a file re-read) leave the cache.
+        let current: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        known.retain(|id, _| current.contains(id));
+        cache.put(file_name, known);
         Ok(out)
     }
 
