@@ -130,22 +130,12 @@ impl Backend {
             .filter(|q| !q.trim().is_empty())
             .ok_or_else(|| Error::invalid_params("`query` (a non-empty string) is required"))?;
         let mut q: Vec<(&str, String)> = vec![("q", query.to_owned())];
-        for key in [
-            "project", "file", "limit", "offset", "role", "kind", "tool", "model",
-        ] {
-            if let Some(v) = p.get(key) {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    _ => {
-                        return Err(Error::invalid_params(format!(
-                            "`{key}` must be a string or a number"
-                        )))
-                    }
-                };
-                q.push((key, v));
-            }
-        }
+        q.extend(query_params(
+            &p,
+            &[
+                "project", "file", "limit", "offset", "role", "kind", "tool", "model",
+            ],
+        )?);
         let platform = self.state.platform()?;
         let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.state.answer(platform.search(&pairs).await)
@@ -160,22 +150,12 @@ impl Backend {
             let path = path_of(&uri).ok_or_else(|| Error::invalid_params("not a file URI"))?;
             q.push(("file", self.state.recorded_form(&path)));
         }
-        for key in [
-            "project", "file", "q", "limit", "cursor", "since", "until", "model",
-        ] {
-            if let Some(v) = p.get(key) {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    _ => {
-                        return Err(Error::invalid_params(format!(
-                            "`{key}` must be a string or a number"
-                        )))
-                    }
-                };
-                q.push((key, v));
-            }
-        }
+        q.extend(query_params(
+            &p,
+            &[
+                "project", "file", "q", "limit", "cursor", "since", "until", "model",
+            ],
+        )?);
         let platform = self.state.platform()?;
         let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.state.answer(platform.conversations(&pairs).await)
@@ -665,6 +645,25 @@ fn lens(line: u32, title: String, command: &str, args: Vec<Value>) -> CodeLens {
         }),
         data: None,
     }
+}
+
+/// The listed keys of a custom request's parameters, as query parameters for the
+/// platform (strings and numbers; anything else is refused, naming the key).
+fn query_params(p: &Value, keys: &[&'static str]) -> Result<Vec<(&'static str, String)>> {
+    let mut out = Vec::new();
+    for &key in keys {
+        match p.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => out.push((key, s.clone())),
+            Some(Value::Number(n)) => out.push((key, n.to_string())),
+            Some(_) => {
+                return Err(Error::invalid_params(format!(
+                    "`{key}` must be a string or a number"
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn arg_str(args: &[Value], i: usize, what: &str) -> Result<String> {

@@ -648,10 +648,7 @@ async fn symbol_changes(
         rows.into_iter()
             .map(|c| SymbolChangeRow {
                 symbol: c.symbol,
-                kind: serde_json::to_value(c.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                kind: kind_name(c.kind),
                 path: c.path,
                 lines: c.lines,
                 session_id: c.session_id,
@@ -663,6 +660,14 @@ async fn symbol_changes(
             })
             .collect(),
     ))
+}
+
+/// `function`, `method`, `class`…, as the symbol kind serialises.
+fn kind_name(kind: observatory_attribution::symbols::SymbolKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// A symbol agents changed, with the conversations that changed it.
@@ -723,10 +728,7 @@ async fn file_symbols(
                         changes.reverse();
                         SymbolChange {
                             name: a.symbol.qualified_name,
-                            kind: serde_json::to_value(a.symbol.kind)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default(),
+                            kind: kind_name(a.symbol.kind),
                             start_line: a.symbol.start_line,
                             end_line: a.symbol.end_line,
                             changes,

@@ -173,15 +173,8 @@ pub fn read_snapshot(input: &Value, output: &str, result: Option<&Value>) -> Opt
     Some(FileChange {
         tool: "Read".into(),
         path,
-        edits: Vec::new(),
         content: Some(text),
-        original: None,
-        hunks: Vec::new(),
-        created: None,
-        user_modified: false,
-        notebook_cell: None,
-        notebook_edit_mode: None,
-        renamed_from: None,
+        ..FileChange::default()
     })
 }
 
