@@ -226,11 +226,27 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
         "workspace/didChangeConfiguration",
         json!({"settings": {"observatory": {"inlayHints": "all"}}}),
     );
-    let hints = c.poll("textDocument/inlayHint", range, WAIT, |r| {
+    let hints = c.poll("textDocument/inlayHint", range.clone(), WAIT, |r| {
         r.as_array().is_some_and(|a| a.len() == 3)
     });
     let first = hints[0]["label"].as_str().unwrap_or_default();
     assert!(first.starts_with("◆ "), "{first}");
+    // Current line only: where the editor says the cursor is.
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"inlayHints": "currentLine"}}),
+    );
+    c.notify(
+        "observatory/didChangeCursor",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 9, "character": 0}}),
+    );
+    let one = c.poll("textDocument/inlayHint", range, WAIT, |r| {
+        r.as_array().is_some_and(|a| a.len() == 1)
+    });
+    assert_eq!(one[0]["position"]["line"], 9, "{one}");
+    assert!(one[0]["label"]
+        .as_str()
+        .is_some_and(|l| l.starts_with("◆ ")));
 
     // Live: the buffer changes the way an agent is about to, then the agent's edit is
     // written to a transcript; the server refreshes the editor by itself.
