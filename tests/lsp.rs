@@ -532,3 +532,71 @@ fn a_configured_platform_that_goes_away_and_comes_back() {
     let _ = platform.kill();
     let _ = platform.wait();
 }
+
+/// `workspace/didChangeConfiguration` with a URL moves the session to that platform.
+#[test]
+fn a_platform_configured_while_running_is_used_from_then_on() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({}));
+    c.wait_for(0, WAIT, |m| {
+        m["method"] == "observatory/status" && m["params"]["source"] == "inProcess"
+    })
+    .expect("serving in-process first");
+
+    let platform_data = env.dir().join("platform-data");
+    let mut platform = std::process::Command::new(lsp_env::BIN)
+        .arg("--data-dir")
+        .arg(&platform_data)
+        .arg("--claude-dir")
+        .arg(env.claude())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("HOME", env.dir())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the platform");
+    let published = platform_data.join("serve.json");
+    lsp_env::wait_until(|| published.exists());
+    let url = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(&published).expect("serve.json"),
+    )
+    .expect("json")["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let token = std::fs::read_to_string(platform_data.join("token")).expect("token");
+
+    let mark = c.seen.len();
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"observatory": {"url": url, "apiKey": token.trim()}}}),
+    );
+    let moved = c
+        .wait_for(mark, WAIT, |m| {
+            m["method"] == "observatory/status" && m["params"]["source"] == "configured"
+        })
+        .expect("moved to the configured platform");
+    assert_eq!(moved["params"]["url"], url.as_str());
+    assert_eq!(moved["params"]["state"], "connected");
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .expect("search through the configured platform");
+    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    // A wrongly typed setting is refused with a message, and nothing changes.
+    let mark = c.seen.len();
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"inlayHints": 3}}),
+    );
+    let refused = c
+        .wait_for(mark, WAIT, |m| {
+            m["method"] == "window/showMessage" && m["params"]["type"] == 1
+        })
+        .expect("an error message");
+    assert!(refused["params"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("invalid Observatory settings")));
+    assert_eq!(c.stop(), Some(0));
+    let _ = platform.kill();
+    let _ = platform.wait();
+}
