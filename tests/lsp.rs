@@ -206,6 +206,25 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
         .request("observatory/fileInsights", json!({"uri": uri}))
         .expect("insights");
     assert!(insights["edits"].as_u64().unwrap_or(0) >= 1, "{insights}");
+    let changed = c
+        .request("observatory/symbolChanges", json!({"name": "greet"}))
+        .expect("symbolChanges");
+    let tools: Vec<&str> = changed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["tool"].as_str())
+        .collect();
+    assert_eq!(tools, vec!["Edit", "Write"], "{changed}");
+    let searched = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "observatory.search", "arguments": ["greet"]}),
+        )
+        .expect("search command");
+    let page = std::fs::read_to_string(searched["document"]["path"].as_str().expect("path"))
+        .expect("search page");
+    assert!(page.contains("## Changes to `greet`"), "{page}");
     let symbols = c
         .request("workspace/symbol", json!({"query": "gree"}))
         .expect("workspace/symbol");

@@ -30,6 +30,7 @@ pub async fn run_stdio(local: Local, cache_dir: PathBuf) {
             .custom_method("observatory/conversations", server::Backend::conversations)
             .custom_method("observatory/fileInsights", server::Backend::file_insights)
             .custom_method("observatory/blame", server::Backend::blame)
+            .custom_method("observatory/symbolChanges", server::Backend::symbol_changes)
             .custom_method("observatory/status", server::Backend::status)
             .custom_method(
                 "observatory/didChangeCursor",

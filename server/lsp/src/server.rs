@@ -204,6 +204,21 @@ impl Backend {
         }
     }
 
+    /// `observatory/symbolChanges`: which conversations changed a symbol, anywhere.
+    pub async fn symbol_changes(&self, p: Value) -> Result<Value> {
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| Error::invalid_params("`name` (a non-empty string) is required"))?;
+        let mut q = vec![("name", name.to_owned())];
+        q.extend(query_params(&p, &["limit"])?);
+        let platform = self.state.platform()?;
+        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.state
+            .answer(platform.get_raw("/symbols", &pairs).await)
+    }
+
     /// `observatory/status`: the connection as it is now.
     pub async fn status(&self, _: Value) -> Result<Value> {
         Ok(self.state.status_value(None))
@@ -1210,6 +1225,12 @@ fn lsp_kind(k: observatory_attribution::symbols::SymbolKind) -> SymbolKind {
     }
 }
 
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ':')
+}
+
 /// The identifier at `pos`, if any.
 fn word_at(text: &str, pos: Position, enc: Encoding) -> Option<String> {
     let at = crate::document::offset(text, pos, enc).ok()?;
@@ -1376,7 +1397,44 @@ impl Backend {
         let page = self
             .state
             .answer(platform.search(&[("q", query), ("limit", "20")]).await)?;
+        // An identifier: first the recorded changes inside a symbol of that name.
+        let changes = if is_identifier(query) {
+            self.state.answer(
+                platform
+                    .get_raw("/symbols", &[("name", query), ("limit", "20")])
+                    .await,
+            )?
+        } else {
+            json!([])
+        };
         let mut md = format!("# Conversations about `{query}`\n\n");
+        let rows = changes.as_array().cloned().unwrap_or_default();
+        if !rows.is_empty() {
+            md.push_str(&format!("## Changes to `{query}`\n\n"));
+            for r in &rows {
+                let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+                let lines: Vec<u64> = r
+                    .get("lines")
+                    .and_then(Value::as_array)
+                    .map(|l| l.iter().filter_map(Value::as_u64).collect())
+                    .unwrap_or_default();
+                let span = match (lines.first(), lines.last()) {
+                    (Some(a), Some(b)) if a != b => format!(":{a}-{b}"),
+                    (Some(a), _) => format!(":{a}"),
+                    _ => String::new(),
+                };
+                md.push_str(&format!(
+                    "- **{}** · {} `{}` in `{}{span}` · {} · `{}`\n",
+                    field("conversation_title"),
+                    field("tool"),
+                    field("symbol"),
+                    field("path"),
+                    field("at"),
+                    field("session_id"),
+                ));
+            }
+            md.push_str("\n## Mentions\n\n");
+        }
         let hits = page
             .get("hits")
             .and_then(Value::as_array)
@@ -1409,6 +1467,8 @@ impl Backend {
             .take(40)
             .collect();
         let shown = self.show(&format!("search-{safe}.md"), &md, 0).await?;
-        Ok(Some(json!({"results": page, "document": shown})))
+        Ok(Some(
+            json!({"results": page, "symbolChanges": changes, "document": shown}),
+        ))
     }
 }
