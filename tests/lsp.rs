@@ -154,6 +154,12 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     assert_eq!(shown["params"]["uri"], opened["uri"]);
     let md = std::fs::read_to_string(md_path).expect("conversation markdown");
     assert!(md.contains(PROMPT), "the viewer shows the conversation");
+    // At the message that made the change.
+    let line = opened["line"].as_u64().expect("line") as usize;
+    assert!(line > 0);
+    let at = md.lines().nth(line).unwrap_or_default();
+    assert!(at.contains("186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6"), "{at}");
+    assert_eq!(shown["params"]["selection"]["start"]["line"], line);
     let prompt = run(&mut c, "Observatory: copy the prompt");
     assert_eq!(prompt["prompt"], EDIT_PROMPT);
     let diff = run(&mut c, "Observatory: show the diff of this edit");

@@ -56,7 +56,17 @@ pub fn render(header: &Header<'_>, records: &[Record]) -> String {
                 continue;
             }
         }
-        render_message(&mut out, m, &mut tool_names);
+        let mut part = String::new();
+        render_message(&mut part, m, &mut tool_names);
+        if part.is_empty() {
+            continue;
+        }
+        // An invisible anchor, so that a viewer (or the language server) can open
+        // the conversation at this message.
+        if let Some(u) = &m.uuid {
+            let _ = writeln!(out, "<a id=\"{u}\"></a>\n");
+        }
+        out.push_str(&part);
     }
     out
 }
