@@ -383,33 +383,68 @@ impl Store {
 
 /// Decoded recorded writes shared by the connections of a pool, by file name: a
 /// file's history (whole copies of the file in each `originalFile`) is decoded once,
-/// then only the calls added since. Bounded: it is emptied past `MAX_NAMES` files.
+/// then only the calls added since. Bounded by the text it holds: past
+/// `MAX_BYTES` it starts over (a long-running platform must not grow without end).
 #[derive(Debug, Default)]
 pub struct WritesCache {
-    by_name: std::sync::Mutex<std::collections::HashMap<String, Writes>>,
+    state: std::sync::Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    by_name: std::collections::HashMap<String, (Writes, usize)>,
+    bytes: usize,
 }
 
 /// A file name's decoded writes by tool call row; shared, not copied, on lookup.
 type Writes = std::collections::HashMap<i64, std::sync::Arc<RecordedWrite>>;
 
+/// The text a decoded write holds, roughly: what dominates its memory.
+fn write_bytes(w: &RecordedWrite) -> usize {
+    let c = &w.change;
+    c.original.as_ref().map_or(0, String::len)
+        + c.content.as_ref().map_or(0, String::len)
+        + c.edits
+            .iter()
+            .map(|e| e.old_string.len() + e.new_string.len())
+            .sum::<usize>()
+        + w.prompt.as_ref().map_or(0, String::len)
+        + w.reason.as_ref().map_or(0, String::len)
+        + 512
+}
+
 impl WritesCache {
-    const MAX_NAMES: usize = 256;
+    const MAX_BYTES: usize = 256 << 20;
 
     fn get(&self, name: &str) -> Writes {
-        self.by_name
+        self.state
             .lock()
             .ok()
-            .and_then(|m| m.get(name).cloned())
+            .and_then(|s| s.by_name.get(name).map(|(w, _)| w.clone()))
             .unwrap_or_default()
     }
 
     fn put(&self, name: &str, writes: Writes) {
-        if let Ok(mut m) = self.by_name.lock() {
-            if m.len() >= Self::MAX_NAMES && !m.contains_key(name) {
-                m.clear();
+        let size: usize = writes.values().map(|w| write_bytes(w)).sum();
+        if let Ok(mut s) = self.state.lock() {
+            if let Some((_, old)) = s.by_name.remove(name) {
+                s.bytes -= old;
             }
-            m.insert(name.to_owned(), writes);
+            if size > Self::MAX_BYTES {
+                return;
+            }
+            if s.bytes + size > Self::MAX_BYTES {
+                s.by_name.clear();
+                s.bytes = 0;
+            }
+            s.bytes += size;
+            s.by_name.insert(name.to_owned(), (writes, size));
         }
+    }
+
+    /// Text held now, in bytes (roughly).
+    pub fn bytes(&self) -> usize {
+        self.state.lock().map_or(0, |s| s.bytes)
     }
 }
 

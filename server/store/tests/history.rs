@@ -36,7 +36,10 @@ fn cached_history_matches_and_follows_new_calls() {
         .with_writes_cache(Arc::clone(&cache));
     let plain = Store::open(&path).expect("store");
 
+    assert_eq!(cache.bytes(), 0);
     let first = ids(&cached, "example.py");
+    let held = cache.bytes();
+    assert!(held > 0, "the cache accounts for what it holds");
     assert_eq!(
         first.len(),
         2,
@@ -93,6 +96,12 @@ fn cached_history_matches_and_follows_new_calls() {
     assert_eq!(second[..2], first[..]);
     assert_eq!(second[2], "toolu_history_1");
     assert_eq!(second, ids(&plain, "example.py"));
+    assert!(
+        cache.bytes() > held,
+        "the new call is held too, and counted once"
+    );
+    ids(&cached, "example.py");
+    assert!(cache.bytes() < 2 * held + 4096);
     // Names are exact: no other file's history.
     assert!(ids(&cached, "ample.py").is_empty());
 }
