@@ -550,6 +550,10 @@ impl State {
             let reason = crate::stream::follow(&conn.platform, &mut last_event, &self.wake, |e| {
                 let state = Arc::clone(&self);
                 async move {
+                    // The conversation grew: its token count in hovers is stale.
+                    if let Some(id) = &e.session_id {
+                        state.conversations.remove(id);
+                    }
                     if let Some(p) = &e.path {
                         state.changed(p).await;
                     }
