@@ -7,12 +7,15 @@
 //! actions, `workspace/symbol` and `window/showDocument`. Custom requests for
 //! Observatory's editor extensions are documented in `docs/lsp.md`.
 
+mod commands;
 pub mod connect;
 pub mod document;
 mod framing;
 pub mod platform;
+mod requests;
 pub mod server;
 pub mod settings;
+mod state;
 pub mod stream;
 pub mod view;
 

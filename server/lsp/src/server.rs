@@ -2,7 +2,7 @@
 //! tasks keep current (after typing, after the platform reports a new change, after
 //! a reconnection).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -15,9 +15,9 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
-use crate::connect::{self, Connection, Local, Source};
+use crate::connect::{Connection, Local};
 use crate::document::{line_len, Document, Encoding};
-use crate::platform::{Conversation, Platform, PlatformError};
+use crate::platform::Conversation;
 use crate::settings::{InlayMode, Settings};
 use crate::view::{self, FileView};
 
@@ -41,49 +41,49 @@ pub mod command {
 
 /// What the client said it can do.
 #[derive(Debug, Clone, Copy, Default)]
-struct Caps {
-    code_lens_refresh: bool,
-    inlay_hint_refresh: bool,
-    show_document: bool,
-    work_done_progress: bool,
-    encoding: Encoding,
+pub(crate) struct Caps {
+    pub(crate) code_lens_refresh: bool,
+    pub(crate) inlay_hint_refresh: bool,
+    pub(crate) show_document: bool,
+    pub(crate) work_done_progress: bool,
+    pub(crate) encoding: Encoding,
     /// One of Observatory's editor extensions, which handles command results itself
     /// (copies the prompt, runs `claude --resume` in a terminal).
-    shim: bool,
+    pub(crate) shim: bool,
 }
 
 pub struct State {
-    client: Client,
-    docs: DashMap<Uri, Document>,
-    views: DashMap<Uri, Arc<FileView>>,
+    pub(crate) client: Client,
+    pub(crate) docs: DashMap<Uri, Document>,
+    pub(crate) views: DashMap<Uri, Arc<FileView>>,
     /// Views of workspace files agents changed, for `workspace/symbol`.
-    workspace: DashMap<PathBuf, Arc<FileView>>,
-    conversations: DashMap<String, Arc<Conversation>>,
+    pub(crate) workspace: DashMap<PathBuf, Arc<FileView>>,
+    pub(crate) conversations: DashMap<String, Arc<Conversation>>,
     /// Debounce generations: a refresh runs only if no newer one was scheduled.
-    generations: DashMap<Uri, u64>,
-    next_generation: AtomicU64,
+    pub(crate) generations: DashMap<Uri, u64>,
+    pub(crate) next_generation: AtomicU64,
     /// Small numbers standing for documents in code lens data.
-    slots: DashMap<u64, Uri>,
-    slot_of: DashMap<Uri, u64>,
+    pub(crate) slots: DashMap<u64, Uri>,
+    pub(crate) slot_of: DashMap<Uri, u64>,
     /// The last line the user was on, per document (for the current-line hint).
-    cursor: DashMap<Uri, u32>,
-    settings: RwLock<Settings>,
-    caps: RwLock<Caps>,
-    roots: RwLock<Vec<PathBuf>>,
-    conn: RwLock<Option<Arc<Connection>>>,
-    online: AtomicBool,
+    pub(crate) cursor: DashMap<Uri, u32>,
+    pub(crate) settings: RwLock<Settings>,
+    pub(crate) caps: RwLock<Caps>,
+    pub(crate) roots: RwLock<Vec<PathBuf>>,
+    pub(crate) conn: RwLock<Option<Arc<Connection>>>,
+    pub(crate) online: AtomicBool,
     /// Set when the connection must be re-established (settings changed, a request
     /// found the platform down).
-    wake: Notify,
-    local: Local,
-    cache_dir: PathBuf,
+    pub(crate) wake: Notify,
+    pub(crate) local: Local,
+    pub(crate) cache_dir: PathBuf,
 }
 
 pub struct Backend {
-    state: Arc<State>,
+    pub(crate) state: Arc<State>,
 }
 
-fn internal(e: impl std::fmt::Display) -> Error {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
     Error {
         code: ErrorCode::ServerError(-32803),
         message: e.to_string().into(),
@@ -91,7 +91,7 @@ fn internal(e: impl std::fmt::Display) -> Error {
     }
 }
 
-fn path_of(uri: &Uri) -> Option<PathBuf> {
+pub(crate) fn path_of(uri: &Uri) -> Option<PathBuf> {
     uri.to_file_path().map(|p| p.into_owned())
 }
 
@@ -120,539 +120,11 @@ impl Backend {
             }),
         }
     }
-
-    // Custom requests (documented in docs/lsp.md).
-
-    pub async fn search(&self, p: Value) -> Result<Value> {
-        let query = p
-            .get("query")
-            .and_then(Value::as_str)
-            .filter(|q| !q.trim().is_empty())
-            .ok_or_else(|| Error::invalid_params("`query` (a non-empty string) is required"))?;
-        let mut q: Vec<(&str, String)> = vec![("q", query.to_owned())];
-        q.extend(query_params(
-            &p,
-            &[
-                "project", "file", "limit", "offset", "role", "kind", "tool", "model",
-            ],
-        )?);
-        let platform = self.state.platform()?;
-        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.state.answer(platform.search(&pairs).await)
-    }
-
-    pub async fn conversations(&self, p: Value) -> Result<Value> {
-        let mut q: Vec<(&str, String)> = Vec::new();
-        if let Some(uri) = p.pointer("/textDocument/uri").and_then(Value::as_str) {
-            let uri: Uri = uri
-                .parse()
-                .map_err(|_| Error::invalid_params("`textDocument.uri` is not a URI"))?;
-            let path = path_of(&uri).ok_or_else(|| Error::invalid_params("not a file URI"))?;
-            q.push(("file", self.state.recorded_form(&path)));
-        }
-        q.extend(query_params(
-            &p,
-            &[
-                "project", "file", "q", "limit", "cursor", "since", "until", "model",
-            ],
-        )?);
-        let platform = self.state.platform()?;
-        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.state.answer(platform.conversations(&pairs).await)
-    }
-
-    pub async fn file_insights(&self, p: TextDocumentIdentifier) -> Result<Value> {
-        let path = path_of(&p.uri).ok_or_else(|| Error::invalid_params("not a file URI"))?;
-        let platform = self.state.platform()?;
-        self.state.answer(
-            platform
-                .file_insights(&self.state.recorded_form(&path))
-                .await,
-        )
-    }
-
-    /// The attribution of the document as the editor has it now.
-    pub async fn blame(&self, p: TextDocumentIdentifier) -> Result<Value> {
-        let Some(v) = self.state.views.get(&p.uri).map(|v| Arc::clone(&v)) else {
-            return Ok(json!({"runs": [], "pending": true}));
-        };
-        Ok(json!({
-            "version": v.version,
-            "attributedLines": v.attributed_lines,
-            "conversations": v.conversations,
-            "skipped": v.skipped,
-            "runs": v.runs,
-            "symbols": v.symbols.iter().map(|s| json!({
-                "name": s.symbol.qualified_name,
-                "kind": s.symbol.kind,
-                "startLine": s.symbol.start_line,
-                "endLine": s.symbol.end_line,
-                "latest": v.runs[s.latest],
-                "conversations": s.conversations,
-                "lines": s.lines,
-            })).collect::<Vec<_>>(),
-        }))
-    }
-
-    /// `observatory/didChangeCursor`: where the user is, for the current-line hint.
-    pub async fn did_change_cursor(&self, p: TextDocumentPositionParams) {
-        let line = p.position.line;
-        let old = self.state.cursor.insert(p.text_document.uri, line);
-        let mode = self.state.settings().inlay_hints;
-        if mode == InlayMode::CurrentLine && old != Some(line) {
-            self.state.refresh_client().await;
-        }
-    }
-
-    /// `observatory/symbolChanges`: which conversations changed a symbol, anywhere.
-    pub async fn symbol_changes(&self, p: Value) -> Result<Value> {
-        let name = p
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| Error::invalid_params("`name` (a non-empty string) is required"))?;
-        let mut q = vec![("name", name.to_owned())];
-        q.extend(query_params(&p, &["limit"])?);
-        let platform = self.state.platform()?;
-        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.state
-            .answer(platform.get_raw("/symbols", &pairs).await)
-    }
-
-    /// `observatory/status`: the connection as it is now.
-    pub async fn status(&self, _: Value) -> Result<Value> {
-        Ok(self.state.status_value(None))
-    }
-}
-
-impl State {
-    fn slot(&self, uri: &Uri) -> u64 {
-        *self.slot_of.entry(uri.clone()).or_insert_with(|| {
-            let n = self.next_generation.fetch_add(1, Ordering::Relaxed);
-            self.slots.insert(n, uri.clone());
-            n
-        })
-    }
-
-    fn settings(&self) -> Settings {
-        self.settings.read().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    fn caps(&self) -> Caps {
-        self.caps.read().map(|c| *c).unwrap_or_default()
-    }
-
-    fn connection(&self) -> Option<Arc<Connection>> {
-        self.conn.read().ok().and_then(|c| c.clone())
-    }
-
-    fn platform(&self) -> Result<Platform> {
-        self.connection()
-            .map(|c| c.platform.clone())
-            .ok_or_else(|| internal("not connected to the Observatory platform yet"))
-    }
-
-    /// A platform answer, or a request error; an unreachable platform also starts
-    /// reconnecting.
-    fn answer<T>(&self, r: std::result::Result<T, PlatformError>) -> Result<T> {
-        r.map_err(|e| {
-            if e.is_unreachable() {
-                self.lost(&e);
-            }
-            internal(e)
-        })
-    }
-
-    fn lost(&self, e: &PlatformError) {
-        tracing::warn!(error = %e, "platform request failed");
-        self.wake.notify_one();
-    }
-
-    fn status_value(&self, message: Option<&str>) -> Value {
-        let conn = self.connection();
-        json!({
-            "state": if self.online.load(Ordering::Relaxed) { "connected" } else if conn.is_some() { "offline" } else { "connecting" },
-            "url": conn.as_ref().map(|c| c.platform.url.clone()),
-            "source": conn.as_ref().map(|c| c.source),
-            "message": message,
-        })
-    }
-
-    async fn send_status(&self, message: Option<&str>) {
-        self.client
-            .send_notification::<StatusNotification>(self.status_value(message))
-            .await;
-    }
-
-    async fn set_online(&self, url: &str) {
-        if !self.online.swap(true, Ordering::Relaxed) {
-            tracing::info!(url, "connected to the platform");
-            self.send_status(None).await;
-        }
-    }
-
-    /// Reported once per outage: a message, then the status notification.
-    async fn set_offline(&self, why: &str) {
-        if self.online.swap(false, Ordering::Relaxed) || self.connection().is_none() {
-            let text = format!(
-                "Observatory: {why}. Showing what was already loaded; reconnecting in the background."
-            );
-            self.client.show_message(MessageType::WARNING, &text).await;
-            self.send_status(Some(why)).await;
-        }
-    }
-
-    /// How to name a local file to the platform's path filters: relative to its
-    /// workspace folder (matched as a suffix, so transcripts from another checkout or
-    /// machine count), or absolute outside any folder.
-    fn recorded_form(&self, path: &Path) -> String {
-        self.root_for(path)
-            .and_then(|root| {
-                path.strip_prefix(root)
-                    .ok()
-                    .map(|r| r.to_string_lossy().into_owned())
-            })
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| path.to_string_lossy().into_owned())
-    }
-
-    fn root_for(&self, path: &Path) -> Option<String> {
-        let roots = self.roots.read().ok()?;
-        roots
-            .iter()
-            .filter(|r| path.starts_with(r))
-            .max_by_key(|r| r.as_os_str().len())
-            .map(|r| r.to_string_lossy().into_owned())
-    }
-
-    /// Asks the client to fetch lenses and hints again.
-    async fn refresh_client(&self) {
-        let caps = self.caps();
-        if caps.code_lens_refresh {
-            let _ = self.client.code_lens_refresh().await;
-        }
-        if caps.inlay_hint_refresh {
-            let _ = self.client.inlay_hint_refresh().await;
-        }
-    }
-
-    /// Recomputes `uri`'s view after `delay`, unless another refresh is scheduled
-    /// meanwhile.
-    fn schedule(self: &Arc<Self>, uri: Uri, delay: Duration) {
-        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        self.generations.insert(uri.clone(), generation);
-        let state = Arc::clone(self);
-        tokio::spawn(async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            if state.generations.get(&uri).map(|g| *g) != Some(generation) {
-                return;
-            }
-            if state.compute(&uri).await {
-                state
-                    .client
-                    .send_notification::<InsightsChanged>(json!({"uri": uri.as_str()}))
-                    .await;
-                state.refresh_client().await;
-            }
-        });
-    }
-
-    fn schedule_all(self: &Arc<Self>) {
-        let uris: Vec<Uri> = self.docs.iter().map(|d| d.key().clone()).collect();
-        for uri in uris {
-            self.schedule(uri, Duration::ZERO);
-        }
-    }
-
-    /// Computes the view of an open document; true when it changed.
-    async fn compute(&self, uri: &Uri) -> bool {
-        let Some((text, version)) = self.docs.get(uri).map(|d| (d.text.clone(), d.version)) else {
-            return false;
-        };
-        let Some(path) = path_of(uri) else {
-            return false;
-        };
-        let max = self.settings().max_file_bytes;
-        if text.len() > max {
-            let why = format!(
-                "Observatory: not attributed, the file is larger than {} KB (setting maxFileBytes)",
-                max / 1024
-            );
-            self.views
-                .insert(uri.clone(), Arc::new(FileView::skipped(version, why)));
-            return true;
-        }
-        let Some(view) = self.view_of(&path, &text, version).await else {
-            return false;
-        };
-        self.views.insert(uri.clone(), Arc::new(view));
-        true
-    }
-
-    async fn view_of(&self, path: &Path, text: &str, version: i32) -> Option<FileView> {
-        let platform = self.connection()?.platform.clone();
-        let root = self.root_for(path);
-        let blame = match platform
-            .blame(&path.to_string_lossy(), root.as_deref(), text)
-            .await
-        {
-            Ok(b) => b,
-            Err(e) => {
-                if e.is_unreachable() {
-                    self.lost(&e);
-                } else {
-                    tracing::warn!(path = %path.display(), error = %e, "attribution failed");
-                }
-                return None;
-            }
-        };
-        let view = FileView::new(version, path, text, blame);
-        // Hover shows each conversation's tokens: fetch them now, not while the user
-        // waits on a hover.
-        for id in view.session_ids() {
-            if !self.conversations.contains_key(&id) {
-                match platform.conversation(&id).await {
-                    Ok(c) => {
-                        self.conversations.insert(id, Arc::new(c));
-                    }
-                    Err(e) => tracing::debug!(session = %id, error = %e, "no conversation summary"),
-                }
-            }
-        }
-        Some(view)
-    }
-
-    /// Views of the workspace files agents changed, for `workspace/symbol`.
-    async fn index_workspace(&self) {
-        let Some(conn) = self.connection() else {
-            return;
-        };
-        let roots = self.roots.read().map(|r| r.clone()).unwrap_or_default();
-        for root in roots {
-            let project = root.to_string_lossy().into_owned();
-            let files: Value = match conn
-                .platform
-                .get_raw(
-                    "/analytics/files",
-                    &[("project", &project), ("limit", "200")],
-                )
-                .await
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::debug!(error = %e, "no workspace file list");
-                    continue;
-                }
-            };
-            for f in files.as_array().into_iter().flatten() {
-                let Some(p) = f.get("path").and_then(Value::as_str) else {
-                    continue;
-                };
-                let path = PathBuf::from(p);
-                if path.starts_with(&root) {
-                    self.index_file(&path).await;
-                }
-            }
-        }
-    }
-
-    async fn index_file(&self, path: &Path) {
-        let Ok(text) = tokio::fs::read_to_string(path).await else {
-            self.workspace.remove(path);
-            return;
-        };
-        if text.len() > self.settings().max_file_bytes {
-            return;
-        }
-        if let Some(v) = self.view_of(path, &text, 0).await {
-            self.workspace.insert(path.to_path_buf(), Arc::new(v));
-        }
-    }
-
-    /// A recorded change touched `path`: recompute the open documents that are
-    /// that file (matched by name: the platform matches the rest) and its workspace
-    /// entry.
-    async fn changed(self: &Arc<Self>, path: &str) {
-        let name = Path::new(path).file_name();
-        let uris: Vec<Uri> = self
-            .docs
-            .iter()
-            .filter(|d| path_of(d.key()).is_some_and(|p| p.file_name() == name))
-            .map(|d| d.key().clone())
-            .collect();
-        for uri in uris {
-            self.schedule(uri, Duration::ZERO);
-        }
-        let local = PathBuf::from(path);
-        if self.root_for(&local).is_some() {
-            self.index_file(&local).await;
-        }
-    }
-
-    /// Connects, keeps the event stream open, and reconnects with backoff.
-    async fn supervise(self: Arc<Self>) {
-        let mut backoff = backoff();
-        let mut last_event: Option<i64> = None;
-        let mut first = true;
-        loop {
-            let settings = self.settings();
-            let healthy = match self.connection() {
-                Some(c) => c.platform.healthy().await,
-                None => false,
-            };
-            if !healthy {
-                let attempt = match &settings.url {
-                    Some(url) => {
-                        let c = connect::configured(url, settings.api_key.as_deref(), &self.local);
-                        if c.platform.healthy().await {
-                            Ok(c)
-                        } else {
-                            Err(anyhow::anyhow!("the platform at {url} does not answer"))
-                        }
-                    }
-                    None => connect::local(&self.local).await,
-                };
-                match attempt {
-                    Ok(c) => {
-                        if let Ok(mut slot) = self.conn.write() {
-                            *slot = Some(Arc::new(c));
-                        }
-                    }
-                    Err(e) => {
-                        self.set_offline(&format!("{e:#}")).await;
-                        let wait = backoff.next().unwrap_or(Duration::from_secs(30));
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => {}
-                            _ = self.wake.notified() => {}
-                        }
-                        continue;
-                    }
-                }
-            }
-            let Some(conn) = self.connection() else {
-                continue;
-            };
-            backoff = crate::server::backoff();
-            let was_online = self.online.load(Ordering::Relaxed);
-            self.set_online(&conn.platform.url).await;
-            if first {
-                first = false;
-                let state = Arc::clone(&self);
-                let platform = conn.platform.clone();
-                tokio::spawn(async move { state.first_index(platform).await });
-            } else if !was_online {
-                // Back after an outage: what changed meanwhile is fetched again.
-                self.schedule_all();
-                self.index_workspace().await;
-            }
-            let reason = crate::stream::follow(&conn.platform, &mut last_event, &self.wake, |e| {
-                let state = Arc::clone(&self);
-                async move {
-                    // The conversation grew: its token count in hovers is stale.
-                    if let Some(id) = &e.session_id {
-                        state.conversations.remove(id);
-                    }
-                    if let Some(p) = &e.path {
-                        state.changed(p).await;
-                    }
-                }
-            })
-            .await;
-            tracing::info!(reason = %reason, "event stream ended");
-            if !conn.platform.healthy().await {
-                self.set_offline(&format!(
-                    "the platform at {} stopped answering",
-                    conn.platform.url
-                ))
-                .await;
-                if let Ok(mut slot) = self.conn.write() {
-                    // Keep the old one for its URL in the status until a new one is up.
-                    if slot
-                        .as_ref()
-                        .is_some_and(|c| c.source != Source::Configured)
-                    {
-                        *slot = Some(conn);
-                    }
-                }
-                let wait = backoff.next().unwrap_or(Duration::from_secs(30));
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-
-    /// The first connection: progress while the platform finishes its first
-    /// indexing pass, then every view.
-    async fn first_index(self: Arc<Self>, platform: Platform) {
-        if !platform.ready().await {
-            let caps = self.caps();
-            let token = ProgressToken::String("observatory/indexing".into());
-            let progress = if caps.work_done_progress
-                && self
-                    .client
-                    .create_work_done_progress(token.clone())
-                    .await
-                    .is_ok()
-            {
-                Some(
-                    self.client
-                        .progress(token, "Observatory")
-                        .with_message("indexing Claude Code transcripts…")
-                        .begin()
-                        .await,
-                )
-            } else {
-                None
-            };
-            let mut waited = 0;
-            while !platform.ready().await && waited < 3600 {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                waited += 1;
-                // Views of open files fill in as indexing goes.
-                if waited % 20 == 0 {
-                    self.schedule_all();
-                }
-            }
-            if let Some(p) = progress {
-                p.finish_with_message("transcripts indexed").await;
-            }
-        }
-        self.schedule_all();
-        self.index_workspace().await;
-    }
-}
-
-pub(crate) fn backoff() -> backon::ExponentialBackoff {
-    use backon::BackoffBuilder;
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(10))
-        .with_jitter()
-        .without_max_times()
-        .build()
 }
 
 /// A symbol lens's data is one number: the document's slot, then the symbol's index
 /// in these low bits (one number, not an array: a lens per function adds up).
 const LENS_INDEX_BITS: u32 = 24;
-
-/// `observatory/status`, sent when the connection changes.
-pub enum StatusNotification {}
-
-impl notification::Notification for StatusNotification {
-    type Params = Value;
-    const METHOD: &'static str = "observatory/status";
-}
-
-/// `observatory/didChangeInsights`: a document's insights changed, for clients that
-/// cannot be asked to refresh code lenses (their extensions refresh on it).
-pub enum InsightsChanged {}
-
-impl notification::Notification for InsightsChanged {
-    type Params = Value;
-    const METHOD: &'static str = "observatory/didChangeInsights";
-}
 
 fn lens(line: u32, title: String, command: &str, args: Vec<Value>) -> CodeLens {
     CodeLens {
@@ -664,25 +136,6 @@ fn lens(line: u32, title: String, command: &str, args: Vec<Value>) -> CodeLens {
         }),
         data: None,
     }
-}
-
-/// The listed keys of a custom request's parameters, as query parameters for the
-/// platform (strings and numbers; anything else is refused, naming the key).
-fn query_params(p: &Value, keys: &[&'static str]) -> Result<Vec<(&'static str, String)>> {
-    let mut out = Vec::new();
-    for &key in keys {
-        match p.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => out.push((key, s.clone())),
-            Some(Value::Number(n)) => out.push((key, n.to_string())),
-            Some(_) => {
-                return Err(Error::invalid_params(format!(
-                    "`{key}` must be a string or a number"
-                )))
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn arg_str(args: &[Value], i: usize, what: &str) -> Result<String> {
@@ -1229,12 +682,6 @@ fn lsp_kind(k: observatory_attribution::symbols::SymbolKind) -> SymbolKind {
     }
 }
 
-fn is_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ':')
-}
-
 /// The identifier at `pos`, if any.
 fn word_at(text: &str, pos: Position, enc: Encoding) -> Option<String> {
     let at = crate::document::offset(text, pos, enc).ok()?;
@@ -1251,228 +698,4 @@ fn word_at(text: &str, pos: Position, enc: Encoding) -> Option<String> {
         .map_or(text.len(), |(i, _)| at + i);
     let w = &text[start..end];
     (w.chars().count() >= 3 && !w.chars().all(|c| c.is_ascii_digit())).then(|| w.to_owned())
-}
-
-impl Backend {
-    /// Writes `text` to the cache and asks the client to show it.
-    async fn show(&self, name: &str, text: &str, line: u32) -> Result<Option<Value>> {
-        let dir = &self.state.cache_dir;
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| internal(format!("creating {}: {e}", dir.display())))?;
-        let file = dir.join(name);
-        tokio::fs::write(&file, text)
-            .await
-            .map_err(|e| internal(format!("writing {}: {e}", file.display())))?;
-        let uri =
-            Uri::from_file_path(&file).ok_or_else(|| internal("cache path is not absolute"))?;
-        let shown = if self.state.caps().show_document {
-            self.state
-                .client
-                .show_document(ShowDocumentParams {
-                    uri: uri.clone(),
-                    external: Some(false),
-                    take_focus: Some(true),
-                    selection: Some(Range::new(Position::new(line, 0), Position::new(line, 0))),
-                })
-                .await
-                .unwrap_or(false)
-        } else {
-            false
-        };
-        if !shown {
-            self.state
-                .client
-                .show_message(
-                    MessageType::INFO,
-                    format!("Observatory: written to {}", file.display()),
-                )
-                .await;
-        }
-        Ok(Some(
-            json!({"uri": uri.as_str(), "path": file, "line": line, "shown": shown}),
-        ))
-    }
-
-    async fn open_conversation(&self, id: &str, message: Option<&str>) -> Result<Option<Value>> {
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(Error::invalid_params(format!(
-                "{id:?} is not a conversation id"
-            )));
-        }
-        let platform = self.state.platform()?;
-        let md = self.state.answer(platform.markdown(id).await)?;
-        // The message's own line when the rendering names it; else the top.
-        let line = message
-            .and_then(|m| md.lines().position(|l| l.contains(m)))
-            .unwrap_or(0) as u32;
-        self.show(&format!("conversation-{id}.md"), &md, line).await
-    }
-
-    async fn list_conversations(&self, uri: &Uri) -> Result<Option<Value>> {
-        let v = self
-            .state
-            .views
-            .get(uri)
-            .map(|v| Arc::clone(&v))
-            .ok_or_else(|| Error::invalid_params("that document is not open"))?;
-        let name = path_of(uri)
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_default();
-        let now = Utc::now();
-        let mut md = format!("# Agent conversations that wrote {name}\n\n");
-        for id in v.session_ids() {
-            let runs: Vec<_> = v.runs.iter().filter(|r| r.session_id == id).collect();
-            let lines: usize = runs.iter().map(|r| r.end_line + 1 - r.start_line).sum();
-            let last = runs.iter().filter_map(|r| r.at).max();
-            let title = runs
-                .first()
-                .map(|r| r.conversation_title.clone())
-                .unwrap_or_default();
-            md.push_str(&format!(
-                "## {title}\n\n{lines} lines · last {} · `{id}`\n\n",
-                view::ago(last, now)
-            ));
-            if let Some(p) = runs.iter().rev().find_map(|r| r.prompt.as_ref()) {
-                md.push_str(&format!("> {}\n\n", view::trim(p, 300)));
-            }
-            md.push_str(&format!("Open: run the command `observatory.openConversation` with `{id}`, or `claude --resume {id}`\n\n"));
-        }
-        self.show(&format!("conversations-{name}.md"), &md, 0).await
-    }
-
-    async fn show_diff(&self, path: &str, call: &str) -> Result<Option<Value>> {
-        let platform = self.state.platform()?;
-        // Recorded paths are the agent's (another checkout, another machine): ask by
-        // file name and pick the call.
-        let name = Path::new(path)
-            .file_name()
-            .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
-        let touches = self.state.answer(platform.touches(&name).await)?;
-        let t = touches
-            .iter()
-            .find(|t| t.tool_use_id == call)
-            .ok_or_else(|| Error::invalid_params(format!("no recorded change {call} of {path}")))?;
-        let change = t.change.clone().unwrap_or_default();
-        let mut diff = format!(
-            "# {} · {} · {}\n--- a{}\n+++ b{}\n",
-            t.conversation_title,
-            t.tool,
-            t.at.map(|a| a.to_rfc3339()).unwrap_or_default(),
-            t.path,
-            t.path
-        );
-        if !change.hunks.is_empty() {
-            for h in &change.hunks {
-                diff.push_str(&format!(
-                    "@@ -{},{} +{},{} @@\n",
-                    h.old_start, h.old_lines, h.new_start, h.new_lines
-                ));
-                for l in &h.lines {
-                    diff.push_str(l);
-                    diff.push('\n');
-                }
-            }
-        } else if !change.edits.is_empty() {
-            for e in &change.edits {
-                diff.push_str("@@ @@\n");
-                for l in e.old_string.lines() {
-                    diff.push_str(&format!("-{l}\n"));
-                }
-                for l in e.new_string.lines() {
-                    diff.push_str(&format!("+{l}\n"));
-                }
-            }
-        } else if let Some(c) = &change.content {
-            diff.push_str("@@ @@\n");
-            for l in c.lines() {
-                diff.push_str(&format!("+{l}\n"));
-            }
-        }
-        self.show(&format!("change-{call}.diff"), &diff, 0).await
-    }
-
-    async fn search_command(&self, query: &str) -> Result<Option<Value>> {
-        let platform = self.state.platform()?;
-        let page = self
-            .state
-            .answer(platform.search(&[("q", query), ("limit", "20")]).await)?;
-        // An identifier: first the recorded changes inside a symbol of that name.
-        let changes = if is_identifier(query) {
-            self.state.answer(
-                platform
-                    .get_raw("/symbols", &[("name", query), ("limit", "20")])
-                    .await,
-            )?
-        } else {
-            json!([])
-        };
-        let mut md = format!("# Conversations about `{query}`\n\n");
-        let rows = changes.as_array().cloned().unwrap_or_default();
-        if !rows.is_empty() {
-            md.push_str(&format!("## Changes to `{query}`\n\n"));
-            for r in &rows {
-                let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
-                let lines: Vec<u64> = r
-                    .get("lines")
-                    .and_then(Value::as_array)
-                    .map(|l| l.iter().filter_map(Value::as_u64).collect())
-                    .unwrap_or_default();
-                let span = match (lines.first(), lines.last()) {
-                    (Some(a), Some(b)) if a != b => format!(":{a}-{b}"),
-                    (Some(a), _) => format!(":{a}"),
-                    _ => String::new(),
-                };
-                md.push_str(&format!(
-                    "- **{}** · {} `{}` in `{}{span}` · {} · `{}`\n",
-                    field("conversation_title"),
-                    field("tool"),
-                    field("symbol"),
-                    field("path"),
-                    field("at"),
-                    field("session_id"),
-                ));
-            }
-            md.push_str("\n## Mentions\n\n");
-        }
-        let hits = page
-            .get("hits")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if hits.is_empty() {
-            md.push_str("No conversation mentions it.\n");
-        }
-        for h in &hits {
-            let title = h
-                .get("conversation_title")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let id = h
-                .get("session_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let snippet = h.get("snippet").and_then(Value::as_str).unwrap_or_default();
-            md.push_str(&format!(
-                "## {title}\n\n`{id}`\n\n> {}\n\n",
-                snippet
-                    .replace("<mark>", "**")
-                    .replace("</mark>", "**")
-                    .replace('\n', " ")
-            ));
-        }
-        let safe: String = query
-            .chars()
-            .map(|c| if c.is_alphanumeric() { c } else { '_' })
-            .take(40)
-            .collect();
-        let shown = self.show(&format!("search-{safe}.md"), &md, 0).await?;
-        Ok(Some(
-            json!({"results": page, "symbolChanges": changes, "document": shown}),
-        ))
-    }
 }

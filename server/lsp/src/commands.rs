@@ -1,0 +1,247 @@
+//! `workspace/executeCommand`: conversations, lists, diffs and search pages written as
+//! documents and shown with `window/showDocument`, so any client can read them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+
+use crate::server::{internal, path_of, Backend};
+use crate::view;
+
+impl Backend {
+    /// Writes `text` to the cache and asks the client to show it.
+    pub(crate) async fn show(&self, name: &str, text: &str, line: u32) -> Result<Option<Value>> {
+        let dir = &self.state.cache_dir;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| internal(format!("creating {}: {e}", dir.display())))?;
+        let file = dir.join(name);
+        tokio::fs::write(&file, text)
+            .await
+            .map_err(|e| internal(format!("writing {}: {e}", file.display())))?;
+        let uri =
+            Uri::from_file_path(&file).ok_or_else(|| internal("cache path is not absolute"))?;
+        let shown = if self.state.caps().show_document {
+            self.state
+                .client
+                .show_document(ShowDocumentParams {
+                    uri: uri.clone(),
+                    external: Some(false),
+                    take_focus: Some(true),
+                    selection: Some(Range::new(Position::new(line, 0), Position::new(line, 0))),
+                })
+                .await
+                .unwrap_or(false)
+        } else {
+            false
+        };
+        if !shown {
+            self.state
+                .client
+                .show_message(
+                    MessageType::INFO,
+                    format!("Observatory: written to {}", file.display()),
+                )
+                .await;
+        }
+        Ok(Some(
+            json!({"uri": uri.as_str(), "path": file, "line": line, "shown": shown}),
+        ))
+    }
+
+    pub(crate) async fn open_conversation(
+        &self,
+        id: &str,
+        message: Option<&str>,
+    ) -> Result<Option<Value>> {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::invalid_params(format!(
+                "{id:?} is not a conversation id"
+            )));
+        }
+        let platform = self.state.platform()?;
+        let md = self.state.answer(platform.markdown(id).await)?;
+        // The message's own line when the rendering names it; else the top.
+        let line = message
+            .and_then(|m| md.lines().position(|l| l.contains(m)))
+            .unwrap_or(0) as u32;
+        self.show(&format!("conversation-{id}.md"), &md, line).await
+    }
+
+    pub(crate) async fn list_conversations(&self, uri: &Uri) -> Result<Option<Value>> {
+        let v = self
+            .state
+            .views
+            .get(uri)
+            .map(|v| Arc::clone(&v))
+            .ok_or_else(|| Error::invalid_params("that document is not open"))?;
+        let name = path_of(uri)
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let now = Utc::now();
+        let mut md = format!("# Agent conversations that wrote {name}\n\n");
+        for id in v.session_ids() {
+            let runs: Vec<_> = v.runs.iter().filter(|r| r.session_id == id).collect();
+            let lines: usize = runs.iter().map(|r| r.end_line + 1 - r.start_line).sum();
+            let last = runs.iter().filter_map(|r| r.at).max();
+            let title = runs
+                .first()
+                .map(|r| r.conversation_title.clone())
+                .unwrap_or_default();
+            md.push_str(&format!(
+                "## {title}\n\n{lines} lines · last {} · `{id}`\n\n",
+                view::ago(last, now)
+            ));
+            if let Some(p) = runs.iter().rev().find_map(|r| r.prompt.as_ref()) {
+                md.push_str(&format!("> {}\n\n", view::trim(p, 300)));
+            }
+            md.push_str(&format!("Open: run the command `observatory.openConversation` with `{id}`, or `claude --resume {id}`\n\n"));
+        }
+        self.show(&format!("conversations-{name}.md"), &md, 0).await
+    }
+
+    pub(crate) async fn show_diff(&self, path: &str, call: &str) -> Result<Option<Value>> {
+        let platform = self.state.platform()?;
+        // Recorded paths are the agent's (another checkout, another machine): ask by
+        // file name and pick the call.
+        let name = Path::new(path)
+            .file_name()
+            .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
+        let touches = self.state.answer(platform.touches(&name).await)?;
+        let t = touches
+            .iter()
+            .find(|t| t.tool_use_id == call)
+            .ok_or_else(|| Error::invalid_params(format!("no recorded change {call} of {path}")))?;
+        let change = t.change.clone().unwrap_or_default();
+        let mut diff = format!(
+            "# {} · {} · {}\n--- a{}\n+++ b{}\n",
+            t.conversation_title,
+            t.tool,
+            t.at.map(|a| a.to_rfc3339()).unwrap_or_default(),
+            t.path,
+            t.path
+        );
+        if !change.hunks.is_empty() {
+            for h in &change.hunks {
+                diff.push_str(&format!(
+                    "@@ -{},{} +{},{} @@\n",
+                    h.old_start, h.old_lines, h.new_start, h.new_lines
+                ));
+                for l in &h.lines {
+                    diff.push_str(l);
+                    diff.push('\n');
+                }
+            }
+        } else if !change.edits.is_empty() {
+            for e in &change.edits {
+                diff.push_str("@@ @@\n");
+                for l in e.old_string.lines() {
+                    diff.push_str(&format!("-{l}\n"));
+                }
+                for l in e.new_string.lines() {
+                    diff.push_str(&format!("+{l}\n"));
+                }
+            }
+        } else if let Some(c) = &change.content {
+            diff.push_str("@@ @@\n");
+            for l in c.lines() {
+                diff.push_str(&format!("+{l}\n"));
+            }
+        }
+        self.show(&format!("change-{call}.diff"), &diff, 0).await
+    }
+
+    pub(crate) async fn search_command(&self, query: &str) -> Result<Option<Value>> {
+        let platform = self.state.platform()?;
+        let page = self
+            .state
+            .answer(platform.search(&[("q", query), ("limit", "20")]).await)?;
+        // An identifier: first the recorded changes inside a symbol of that name.
+        let changes = if is_identifier(query) {
+            self.state.answer(
+                platform
+                    .get_raw("/symbols", &[("name", query), ("limit", "20")])
+                    .await,
+            )?
+        } else {
+            json!([])
+        };
+        let mut md = format!("# Conversations about `{query}`\n\n");
+        let rows = changes.as_array().cloned().unwrap_or_default();
+        if !rows.is_empty() {
+            md.push_str(&format!("## Changes to `{query}`\n\n"));
+            for r in &rows {
+                let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+                let lines: Vec<u64> = r
+                    .get("lines")
+                    .and_then(Value::as_array)
+                    .map(|l| l.iter().filter_map(Value::as_u64).collect())
+                    .unwrap_or_default();
+                let span = match (lines.first(), lines.last()) {
+                    (Some(a), Some(b)) if a != b => format!(":{a}-{b}"),
+                    (Some(a), _) => format!(":{a}"),
+                    _ => String::new(),
+                };
+                md.push_str(&format!(
+                    "- **{}** · {} `{}` in `{}{span}` · {} · `{}`\n",
+                    field("conversation_title"),
+                    field("tool"),
+                    field("symbol"),
+                    field("path"),
+                    field("at"),
+                    field("session_id"),
+                ));
+            }
+            md.push_str("\n## Mentions\n\n");
+        }
+        let hits = page
+            .get("hits")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if hits.is_empty() {
+            md.push_str("No conversation mentions it.\n");
+        }
+        for h in &hits {
+            let title = h
+                .get("conversation_title")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let id = h
+                .get("session_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let snippet = h.get("snippet").and_then(Value::as_str).unwrap_or_default();
+            md.push_str(&format!(
+                "## {title}\n\n`{id}`\n\n> {}\n\n",
+                snippet
+                    .replace("<mark>", "**")
+                    .replace("</mark>", "**")
+                    .replace('\n', " ")
+            ));
+        }
+        let safe: String = query
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '_' })
+            .take(40)
+            .collect();
+        let shown = self.show(&format!("search-{safe}.md"), &md, 0).await?;
+        Ok(Some(
+            json!({"results": page, "symbolChanges": changes, "document": shown}),
+        ))
+    }
+}
+
+pub(crate) fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ':')
+}
