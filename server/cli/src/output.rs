@@ -7,7 +7,7 @@ use chrono::{DateTime, Local, Utc};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use observatory_store::{
-    ConversationSummary, FileTouch, IndexReport, SearchPage, UsageGroup, UsageRow,
+    thousands, ConversationSummary, FileTouch, IndexReport, SearchPage, UsageGroup, UsageRow,
 };
 
 pub fn color() -> bool {
@@ -68,18 +68,6 @@ pub fn ago(t: Option<DateTime<Utc>>) -> String {
         s if s < 7 * 86_400 => format!("{} d ago", s / 86_400),
         _ => t.with_timezone(&Local).format("%Y-%m-%d").to_string(),
     }
-}
-
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub fn print_index_summary(

@@ -14,7 +14,6 @@ pub enum Encoding {
 pub struct Document {
     pub text: String,
     pub version: i32,
-    pub language_id: String,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,12 +25,8 @@ pub struct OutOfRange {
 }
 
 impl Document {
-    pub fn new(text: String, version: i32, language_id: String) -> Self {
-        Document {
-            text,
-            version,
-            language_id,
-        }
+    pub fn new(text: String, version: i32) -> Self {
+        Document { text, version }
     }
 
     /// Applies the editor's changes in order. A change outside the document is
@@ -116,7 +111,7 @@ mod tests {
 
     #[test]
     fn incremental_changes_count_utf16_units() {
-        let mut d = Document::new("let s = \"é😀x\";\nfn a() {}\n".into(), 1, "rust".into());
+        let mut d = Document::new("let s = \"é😀x\";\nfn a() {}\n".into(), 1);
         // 😀 is two UTF-16 units: column 12 is just after it.
         d.apply(vec![change(0, 12, 0, 13, "y")], 2, Encoding::Utf16)
             .unwrap();
@@ -133,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_change_outside_the_document_changes_nothing() {
-        let mut d = Document::new("one\ntwo".into(), 1, "text".into());
+        let mut d = Document::new("one\ntwo".into(), 1);
         let err = d
             .apply(
                 vec![change(0, 0, 0, 1, "O"), change(9, 0, 9, 1, "x")],

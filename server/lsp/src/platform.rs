@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use observatory_transcript::Usage;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -66,27 +67,6 @@ pub struct BlameResponse {
     pub lines: usize,
     pub attributed_lines: usize,
     pub runs: Vec<BlameRun>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
-pub struct Usage {
-    #[serde(default)]
-    pub input_tokens: u64,
-    #[serde(default)]
-    pub output_tokens: u64,
-    #[serde(default)]
-    pub cache_creation_input_tokens: u64,
-    #[serde(default)]
-    pub cache_read_input_tokens: u64,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -243,20 +223,19 @@ impl Platform {
         })
     }
 
-    /// Answers at all (any status): the process is up.
+    /// The process is up and serving.
     pub async fn healthy(&self) -> bool {
-        self.http
-            .get(format!("{}/healthz", self.url))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
+        self.probe("/healthz").await
     }
 
     /// Has finished its first indexing pass.
     pub async fn ready(&self) -> bool {
+        self.probe("/readyz").await
+    }
+
+    async fn probe(&self, path: &str) -> bool {
         self.http
-            .get(format!("{}/readyz", self.url))
+            .get(format!("{}{path}", self.url))
             .timeout(Duration::from_secs(2))
             .send()
             .await

@@ -255,10 +255,9 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, p: DidOpenTextDocumentParams) {
         let d = p.text_document;
-        self.state.docs.insert(
-            d.uri.clone(),
-            Document::new(d.text, d.version, d.language_id),
-        );
+        self.state
+            .docs
+            .insert(d.uri.clone(), Document::new(d.text, d.version));
         self.state.schedule(d.uri, Duration::ZERO);
     }
 

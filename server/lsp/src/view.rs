@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use observatory_attribution::symbols::{self, Symbol};
+use observatory_store::thousands;
 
 use crate::platform::{BlameResponse, BlameRun, Conversation};
 
@@ -260,18 +261,6 @@ fn escape(s: &str) -> String {
     for c in s.chars() {
         if "\\`*_[]<>#|".contains(c) {
             out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
         }
         out.push(c);
     }

@@ -315,6 +315,19 @@ fn add_usage(a: &mut Usage, b: &Usage) {
     a.cache_read_input_tokens += b.cache_read_input_tokens;
 }
 
+/// `1234567` as `1,234,567`, for counts people read.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// First line of `s`, at most `max` characters, for tables and titles.
 pub fn one_line(s: &str, max: usize) -> String {
     let line = s.trim().lines().next().unwrap_or_default().trim();

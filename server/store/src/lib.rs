@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use catalog::{
-    conversation_markdown, one_line, Catalog, ConversationFilter, ConversationSummary, Counts,
-    EditedFile, FileInsights, FileTouch, ProjectSummary, RecordedWrite, Shape, UsageGroup,
+    conversation_markdown, one_line, thousands, Catalog, ConversationFilter, ConversationSummary,
+    Counts, EditedFile, FileInsights, FileTouch, ProjectSummary, RecordedWrite, Shape, UsageGroup,
     UsageRow, WritesCache,
 };
 pub use events::{Event, EventQuery};
