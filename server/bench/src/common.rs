@@ -3,8 +3,54 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
 use std::time::{Duration, Instant};
+
+/// Where the benchmarks keep their corpus and databases, and what they run.
+#[derive(clap::Args)]
+pub struct Setup {
+    /// Corpus size (e.g. 200MB, 1GB); generated once and reused
+    #[arg(long, default_value = "1GB")]
+    pub size: String,
+    /// Where to keep the corpus and databases (shared by the benchmarks)
+    #[arg(long, default_value = "/tmp/observatory-bench")]
+    pub work: PathBuf,
+    /// The observatory binary (defaults to the one next to this benchmark)
+    #[arg(long)]
+    observatory: Option<PathBuf>,
+}
+
+impl Setup {
+    /// The corpus, generated if it is not there yet.
+    pub fn corpus(&self) -> anyhow::Result<PathBuf> {
+        let target = observatory_corpus::parse_size(&self.size).context("bad --size")?;
+        let dir = self.work.join(format!("corpus-{}", self.size));
+        ensure_corpus(&dir, target)?;
+        Ok(dir)
+    }
+
+    /// The data directory indexing that corpus.
+    pub fn data(&self) -> PathBuf {
+        self.work.join(format!("data-{}", self.size))
+    }
+
+    pub fn observatory(&self) -> anyhow::Result<PathBuf> {
+        let bin = self.observatory.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .unwrap_or_default()
+                .with_file_name("observatory")
+        });
+        if !bin.exists() {
+            bail!(
+                "{} not found: build it with `cargo build --release -p observatory-cli`",
+                bin.display()
+            );
+        }
+        Ok(bin)
+    }
+}
 
 /// Generates the corpus into `dir` unless a complete one is there (reused between
 /// runs: generating 1 GB takes a while).

@@ -21,15 +21,8 @@ use observatory_transcript::{parse_line, LineReader, ReadLine};
 
 #[derive(Parser)]
 struct Args {
-    /// Corpus size to generate (e.g. 200MB, 1GB)
-    #[arg(long, default_value = "1GB")]
-    size: String,
-    /// Where to keep the corpus and databases (reused between runs)
-    #[arg(long, default_value = "/tmp/observatory-bench")]
-    work: PathBuf,
-    /// The observatory binary (defaults to the one next to this benchmark)
-    #[arg(long)]
-    observatory: Option<PathBuf>,
+    #[command(flatten)]
+    setup: common::Setup,
     /// ccusage binary; skipped when absent
     #[arg(long, env = "OBSERVATORY_CCUSAGE")]
     ccusage: Option<PathBuf>,
@@ -137,22 +130,11 @@ fn read_all(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let target = observatory_corpus::parse_size(&args.size).context("bad --size")?;
-    let corpus = args.work.join(format!("corpus-{}", args.size));
-    let obs_bin = args.observatory.clone().unwrap_or_else(|| {
-        let me = std::env::current_exe().unwrap_or_default();
-        me.with_file_name("observatory")
-    });
-    if !obs_bin.exists() {
-        bail!(
-            "{} not found: build it with `cargo build --release -p observatory-cli`",
-            obs_bin.display()
-        );
-    }
+    let obs_bin = args.setup.observatory()?;
     let mut rows = Vec::new();
 
     // Corpus (generated once per size and reused).
-    common::ensure_corpus(&corpus, target)?;
+    let corpus = args.setup.corpus()?;
     let files = jsonl_files(&corpus);
     let bytes: u64 = files
         .iter()
@@ -166,7 +148,7 @@ fn main() -> Result<()> {
     );
 
     // Cold index in a child process, for a clean peak-RSS figure.
-    let data_dir = args.work.join(format!("data-{}", args.size));
+    let data_dir = args.setup.data();
     let _ = std::fs::remove_dir_all(&data_dir);
     let obs = |extra: &[&str]| -> Result<Measured> {
         run_measured(
@@ -404,7 +386,7 @@ fn main() -> Result<()> {
 
     println!(
         "\nObservatory benchmark — corpus {} ({:.0} MB, {} files)\n",
-        args.size,
+        args.setup.size,
         bytes as f64 / 1e6,
         files.len()
     );

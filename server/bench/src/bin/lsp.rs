@@ -12,7 +12,7 @@ mod common;
 #[path = "../../../../tests/support/lsp_client.rs"]
 mod lsp_client;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,15 +27,8 @@ use serde_json::{json, Value};
 #[derive(Parser)]
 #[command(about = "Latency and memory of `observatory lsp`")]
 struct Args {
-    /// Corpus size indexed beside the file (generated once, e.g. 200MB, 1GB)
-    #[arg(long, default_value = "1GB")]
-    size: String,
-    /// Where corpora and databases are kept (shared with observatory-bench)
-    #[arg(long, default_value = "/tmp/observatory-bench")]
-    work: PathBuf,
-    /// The observatory binary (defaults to the one next to this benchmark)
-    #[arg(long)]
-    observatory: Option<PathBuf>,
+    #[command(flatten)]
+    setup: common::Setup,
     /// Lines of the file open in the editor
     #[arg(long, default_value_t = 5000)]
     lines: usize,
@@ -268,21 +261,9 @@ fn stats(mut d: Vec<Duration>) -> (Duration, Duration, Duration) {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let target = observatory_corpus::parse_size(&args.size).context("bad --size")?;
-    let obs = args.observatory.clone().unwrap_or_else(|| {
-        std::env::current_exe()
-            .unwrap_or_default()
-            .with_file_name("observatory")
-    });
-    if !obs.exists() {
-        bail!(
-            "{} not found: build it with `cargo build --release -p observatory-cli`",
-            obs.display()
-        );
-    }
-    let corpus = args.work.join(format!("corpus-{}", args.size));
-    common::ensure_corpus(&corpus, target)?;
-    let data = args.work.join(format!("data-{}", args.size));
+    let obs = args.setup.observatory()?;
+    let corpus = args.setup.corpus()?;
+    let data = args.setup.data();
     stop_platform(&data);
     if !observatory_store::database_path(&data).exists() {
         eprintln!("indexing the corpus into {}", data.display());
@@ -301,9 +282,9 @@ fn main() -> Result<()> {
     forget_earlier_runs(&data)?;
 
     // The file in the editor and the session that wrote it.
-    let claude = args.work.join("lsp-claude");
+    let claude = args.setup.work.join("lsp-claude");
     let _ = std::fs::remove_dir_all(&claude);
-    let workspace = args.work.join("lsp-workspace");
+    let workspace = args.setup.work.join("lsp-workspace");
     std::fs::create_dir_all(workspace.join("src"))?;
     let file = workspace.join("src/big.rs");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -471,7 +452,7 @@ fn main() -> Result<()> {
         "## Language server ({} lines, {} recorded edits, {} corpus indexed)",
         lines.len(),
         args.edits + args.appends,
-        args.size
+        args.setup.size
     );
     println!("| measure | observatory lsp | baseline | target |");
     println!("|---|---:|---:|---|");
