@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "support/answers.rs"]
+mod answers;
+
 const BIN: &str = env!("CARGO_BIN_EXE_observatory");
 
 fn fixtures() -> PathBuf {
@@ -458,17 +461,7 @@ fn blame_attributes_the_ai_blame_fixture() {
     );
 
     let json = env.json(&["blame", file_s, "--json"]);
-    let runs = json["runs"].as_array().expect("runs");
-    let spans: Vec<(u64, u64, &str)> = runs
-        .iter()
-        .map(|r| {
-            (
-                r["start_line"].as_u64().unwrap_or(0),
-                r["end_line"].as_u64().unwrap_or(0),
-                r["tool"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let spans = answers::spans(&json["runs"]);
     assert_eq!(
         spans,
         vec![(1, 8, "Write"), (9, 10, "Edit"), (11, 16, "Write")]
@@ -496,12 +489,7 @@ fn blame_attributes_the_ai_blame_fixture() {
 
     // Store-wide: which conversations changed greet()?
     let changed = env.json(&["symbols", "greet", "--json"]);
-    let tools: Vec<&str> = changed
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter_map(|r| r["tool"].as_str())
-        .collect();
+    let tools = answers::tools(&changed);
     assert_eq!(tools, vec!["Edit", "Write"], "{changed}");
     let none = env.fail(&["symbols", "no_such_function"]);
     assert!(none.contains("no recorded change"), "{none}");

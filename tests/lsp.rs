@@ -1,6 +1,8 @@
 //! `observatory lsp` end to end: the real binary over stdio, the real platform it
 //! starts (or finds) on loopback, and the real ai-blame fixture transcripts.
 
+#[path = "support/answers.rs"]
+mod answers;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 #[path = "support/lsp_env.rs"]
@@ -180,18 +182,7 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     let blame = c
         .request("observatory/blame", json!({"uri": uri}))
         .expect("blame");
-    let spans: Vec<(u64, u64, &str)> = blame["runs"]
-        .as_array()
-        .expect("runs")
-        .iter()
-        .map(|r| {
-            (
-                r["start_line"].as_u64().unwrap_or(0),
-                r["end_line"].as_u64().unwrap_or(0),
-                r["tool"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let spans = answers::spans(&blame["runs"]);
     assert_eq!(
         spans,
         vec![(1, 8, "Write"), (9, 10, "Edit"), (11, 16, "Write")]
@@ -215,12 +206,7 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     let changed = c
         .request("observatory/symbolChanges", json!({"name": "greet"}))
         .expect("symbolChanges");
-    let tools: Vec<&str> = changed
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter_map(|r| r["tool"].as_str())
-        .collect();
+    let tools = answers::tools(&changed);
     assert_eq!(tools, vec!["Edit", "Write"], "{changed}");
     let searched = c
         .request(

@@ -8,6 +8,9 @@ use observatory_platform::{app, Pool};
 use observatory_store::Catalog;
 use serde_json::Value;
 
+#[path = "../../../tests/support/answers.rs"]
+mod answers;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/transcripts")
 }
@@ -293,12 +296,7 @@ async fn blame_of_a_buffer_and_of_a_file() {
 
     let (status, _, changed) = get(&s, "/api/v1/symbols?name=greet").await;
     assert_eq!(status, 200, "{changed}");
-    let tools: Vec<&str> = changed
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter_map(|r| r["tool"].as_str())
-        .collect();
+    let tools = answers::tools(&changed);
     // ai-blame's session (the Edit inside greet, then the Write that created it), and
     // claude-code-log's decorator example, which has a greet() of its own.
     assert_eq!(tools, vec!["Edit", "Write", "Edit"], "{changed}");
