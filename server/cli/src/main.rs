@@ -463,11 +463,11 @@ fn run(cli: Cli) -> Result<()> {
             let roots = roots_to_watch(&cli.claude_dirs)?;
             let dir = data_dir(cli.data_dir)?;
             observatory_platform::serve_blocking(observatory_platform::ServeOptions {
-                bind,
-                data_dir: dir,
-                roots,
                 rate_per_second: config.rate_per_second,
                 rate_burst: config.rate_burst,
+                path_map: config.path_map.clone(),
+                workspace_roots: config.workspace_roots.clone(),
+                ..observatory_platform::ServeOptions::new(bind, dir, roots)
             })?;
         }
         Command::Search(a) => {

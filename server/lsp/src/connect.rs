@@ -151,11 +151,13 @@ async fn in_process(local: &Local) -> anyhow::Result<Connection> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tell, told) = tokio::sync::oneshot::channel();
     let opts = observatory_platform::ServeOptions {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir: local.data_dir.clone(),
-        roots: local.claude_dirs.clone(),
         rate_per_second: 1000,
         rate_burst: 1000,
+        ..observatory_platform::ServeOptions::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            local.data_dir.clone(),
+            local.claude_dirs.clone(),
+        )
     };
     tokio::spawn(async move {
         let result = observatory_platform::serve_until(

@@ -23,6 +23,9 @@ pub struct Config {
     pub claude_dirs: Vec<PathBuf>,
     /// Rewrites of recorded paths for line attribution.
     pub path_map: Vec<PathMap>,
+    /// Directories whose files the API may read from disk to attribute them
+    /// (`GET /files/blame?path=`); empty: clients send the content they want blamed.
+    pub workspace_roots: Vec<PathBuf>,
     /// Sustained API requests per second per token.
     pub rate_per_second: u32,
     /// Requests a token may make at once above the sustained rate.
@@ -36,6 +39,7 @@ impl Default for Config {
             data_dir: None,
             claude_dirs: Vec::new(),
             path_map: Vec::new(),
+            workspace_roots: Vec::new(),
             // Generous for editors (a burst on opening a project), firm for runaway
             // scripts.
             rate_per_second: 50,

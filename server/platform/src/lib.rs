@@ -162,6 +162,7 @@ async fn docs() -> Html<&'static str> {
     Html(include_str!("docs.html"))
 }
 
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
@@ -169,6 +170,31 @@ pub struct ServeOptions {
     /// Sustained requests per second per token, and the burst allowed above it.
     pub rate_per_second: u32,
     pub rate_burst: u32,
+    /// Rewrites of recorded paths before line attribution (config `path_map`).
+    pub path_map: Vec<config::PathMap>,
+    /// Directories whose files `GET /files/blame` and `/files/symbols` may read from
+    /// disk; empty: clients must send the content.
+    pub workspace_roots: Vec<PathBuf>,
+    /// Stop after this long with no API request and no open stream (the daemon an
+    /// editor starts); `None`: run until stopped.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl ServeOptions {
+    /// The defaults of `observatory serve` for a data directory and transcript roots.
+    pub fn new(bind: SocketAddr, data_dir: PathBuf, roots: Vec<PathBuf>) -> Self {
+        let defaults = config::Config::default();
+        Self {
+            bind,
+            data_dir,
+            roots,
+            rate_per_second: defaults.rate_per_second,
+            rate_burst: defaults.rate_burst,
+            path_map: Vec::new(),
+            workspace_roots: Vec::new(),
+            idle_timeout: None,
+        }
+    }
 }
 
 /// Runs the platform until Ctrl-C: indexing in the background, serving the API.
