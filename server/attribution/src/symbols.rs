@@ -213,6 +213,15 @@ pub fn attribute(symbols: &[Symbol], lines: &[Option<Origin>]) -> Vec<SymbolAttr
 mod tests {
     use super::*;
 
+    #[test]
+    fn identifiers_are_whole_words() {
+        assert!(has_identifier("fn a() {}", "a"));
+        assert!(has_identifier("self.refresh_token()", "refresh_token"));
+        assert!(!has_identifier("let abc = 1;", "a"));
+        assert!(!has_identifier("refresh_tokens", "refresh_token"));
+        assert!(!has_identifier("x", ""));
+    }
+
     fn names(path: &str, src: &str) -> Vec<(String, usize, usize)> {
         symbols(Path::new(path), src)
             .expect("supported")
@@ -320,11 +329,24 @@ pub fn changes_to_symbol(
 ) -> observatory_store::Result<Vec<ChangeToSymbol>> {
     let name = name.trim();
     let mut out = Vec::new();
+    // The last part of `Auth::refresh_token` / `Auth.refresh_token` is what a file
+    // must contain as a whole identifier for any of its symbols to be named so.
+    let simple = name.rsplit([':', '.']).next().unwrap_or(name);
+    // Parsing is the expensive part: a name that is a common word in code (`a`)
+    // would parse every change ever recorded.
+    let deadline = std::time::Instant::now() + PARSE_BUDGET;
     // Mentions are a superset: scan more candidates than results wanted.
-    for w in catalog.writes_mentioning(name, limit.saturating_mul(20).max(200))? {
+    let candidates = limit.saturating_mul(20).clamp(200, MAX_CANDIDATES);
+    for w in catalog.writes_mentioning(name, candidates)? {
         let Some((after, written)) = after_change(&w.change) else {
             continue;
         };
+        if !has_identifier(&after, simple) {
+            continue;
+        }
+        if std::time::Instant::now() > deadline {
+            break;
+        }
         let path = if w.change.path.is_empty() {
             &w.path
         } else {
@@ -364,6 +386,23 @@ pub fn changes_to_symbol(
         }
     }
     Ok(out)
+}
+
+/// Most recorded changes one symbol query parses.
+const MAX_CANDIDATES: usize = 1000;
+/// Parsing time one symbol query may spend; past it the newest matches found so far
+/// are the answer.
+const PARSE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether `name` occurs in `text` as a whole identifier (not inside a longer one).
+fn has_identifier(text: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    !name.is_empty()
+        && text.match_indices(name).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + name.len()..].chars().next();
+            !before.is_some_and(ident) && !after.is_some_and(ident)
+        })
 }
 
 /// The file right after `change`, and the lines (1-based) the change wrote in it.

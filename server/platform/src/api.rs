@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::{header, request::Parts};
-use axum::response::IntoResponse;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use observatory_attribution::blame::{blame, workspace_root};
+use observatory_attribution::paths::PathMapping;
 use observatory_store::{
     Catalog, ConversationFilter, ConversationSummary, EditedFile, FileInsights, FileTouch,
     ProjectSummary, SearchPage, SearchQuery, UsageGroup, UsageRow,
@@ -18,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, Problem};
+use crate::files::WorkspaceRoots;
 use crate::pool::Pool;
 
 #[derive(Clone)]
@@ -27,6 +29,12 @@ pub struct AppState {
     pub changes: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where uploaded transcript lines are kept for the indexer (`None`: uploads off).
     pub ingest_dir: Option<PathBuf>,
+    /// Where files may be read from disk for `GET /files/blame` and `/files/symbols`.
+    pub files: Arc<WorkspaceRoots>,
+    /// Rewrites of recorded paths before attribution (config `path_map`).
+    pub path_map: Arc<Vec<PathMapping>>,
+    /// Open streams keep the platform from stopping as idle.
+    pub activity: Arc<crate::Activity>,
 }
 
 /// `Query<T>` whose rejections are problem documents.
@@ -54,6 +62,50 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
             .await
             .map(|j| Self(j.0))
             .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+/// `Path<T>` whose rejections are problem documents (400: a segment that is not
+/// percent-encoded UTF-8, or not of the parameter's type).
+pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+/// `WebSocketUpgrade` whose rejections are problem documents. A request that does
+/// not ask to switch protocols (a plain GET, as from a browser or an HTTP client) is
+/// told how: 426 Upgrade Required with `Upgrade: websocket` (RFC 9110 15.5.22).
+pub struct WebSocketUpgrade(pub axum::extract::ws::WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::ws::rejection::WebSocketUpgradeRejection as R;
+        match axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state).await {
+            Ok(ws) => Ok(Self(ws)),
+            Err(R::InvalidConnectionHeader(_) | R::InvalidUpgradeHeader(_)) => {
+                let mut res = ApiError::new(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "this is a WebSocket endpoint: send the opening handshake \
+                     (`Connection: Upgrade`, `Upgrade: websocket`)",
+                )
+                .into_response();
+                let h = res.headers_mut();
+                h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                Err(res)
+            }
+            Err(e) => Err(ApiError::new(e.status(), e.body_text()).into_response()),
+        }
     }
 }
 
@@ -94,11 +146,14 @@ pub struct ListParams {
     model: Option<String>,
     /// Only conversations that touched this file (absolute path or path suffix).
     file: Option<String>,
-    /// Only conversations whose text matches this search query.
+    /// Only conversations whose text matches this search query (as in `/search`).
+    #[param(min_length = 1)]
     q: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^o[0-9]{1,12}$")]
     cursor: Option<String>,
 }
 
@@ -121,6 +176,9 @@ fn page_limit(limit: Option<usize>, max: usize, default: usize) -> Result<usize,
     }
 }
 
+/// Largest offset a cursor may carry: far beyond any real list, far below overflow.
+const MAX_OFFSET: usize = 1 << 40;
+
 /// Cursors are opaque to clients; today they carry an offset.
 fn decode_cursor(c: Option<&str>) -> Result<usize, ApiError> {
     match c {
@@ -128,6 +186,7 @@ fn decode_cursor(c: Option<&str>) -> Result<usize, ApiError> {
         Some(c) => c
             .strip_prefix("o")
             .and_then(|n| n.parse().ok())
+            .filter(|&n| n <= MAX_OFFSET)
             .ok_or_else(|| ApiError::bad_request(format!("invalid cursor {c:?}"))),
     }
 }
@@ -186,25 +245,57 @@ async fn conversation_markdown(
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md))
 }
 
+/// Only hits of this role. Documents the parameter, which is read as a string: the
+/// store checks it against the same list (`ROLES` in store/src/search.rs).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SearchRole {
+    User,
+    Assistant,
+    System,
+}
+
+/// Only hits of this kind of block. Documents the parameter, like [`SearchRole`]
+/// (`KINDS` in store/src/search.rs).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SearchKind {
+    Prompt,
+    User,
+    Assistant,
+    Thinking,
+    ToolInput,
+    ToolOutput,
+    System,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Words, "quoted phrases", prefix*, -excluded, a OR b.
+    /// Words, "quoted phrases", prefix*, -excluded, a OR b. At least one word must be
+    /// searched for (not only excluded words or punctuation), at most 16 terms, and a
+    /// prefix needs 3 letters before `*`: else 400.
+    #[param(min_length = 1)]
     q: String,
     project: Option<String>,
     /// Only conversations that touched this file (absolute path or path suffix).
     file: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
-    /// user | assistant | system
+    #[param(value_type = Option<SearchRole>, inline)]
     role: Option<String>,
-    /// prompt | user | assistant | thinking | tool_input | tool_output | system
+    #[param(value_type = Option<SearchKind>, inline)]
     kind: Option<String>,
     tool: Option<String>,
     model: Option<String>,
     conversation: Option<String>,
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// Hits to skip: the `next_offset` of the previous page. At most `MAX_OFFSET`.
+    #[param(maximum = 1_099_511_627_776_u64)]
     offset: Option<usize>,
 }
 
@@ -226,7 +317,14 @@ async fn search(
     q.model = p.model;
     q.conversation = p.conversation;
     q.limit = page_limit(p.limit, 100, 20)?;
-    q.offset = p.offset.unwrap_or(0);
+    q.offset = match p.offset {
+        Some(o) if o > MAX_OFFSET => {
+            return Err(ApiError::bad_request(format!(
+                "offset must be at most {MAX_OFFSET}"
+            )))
+        }
+        o => o.unwrap_or(0),
+    };
     q.highlight = ("<mark>".into(), "</mark>".into());
     Ok(axum::Json(pool.run(move |s| Ok(s.search(&q)?)).await?))
 }
@@ -253,7 +351,9 @@ async fn file_touches(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BlameParams {
-    /// Absolute path of the file on the platform's machine.
+    /// Absolute path of the file on the platform's machine, without `..` components,
+    /// under one of its `workspace_roots` (else 403).
+    #[param(pattern = r"^(?![\s\S]*/\.\.(/|$))/")]
     path: String,
     /// Workspace root the path is relative to (default: its git checkout).
     root: Option<String>,
@@ -262,6 +362,7 @@ pub struct BlameParams {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BlameRequest {
     /// Absolute path of the file the buffer belongs to.
+    #[schema(pattern = "^/")]
     path: String,
     root: Option<String>,
     /// The buffer's content, saved or not.
@@ -310,25 +411,15 @@ fn locate(path: &str, root: Option<&str>) -> Result<(PathBuf, PathBuf), ApiError
     Ok((file, root))
 }
 
-/// A file's content as text (invalid UTF-8 replaced, as an editor would show it).
-async fn read_text(path: &str) -> Result<String, ApiError> {
-    let bytes = tokio::fs::read(path).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            format!("cannot read {path}: {e}"),
-        )
-    })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
 fn run_blame(
     s: &mut observatory_store::Store,
     path: &str,
     root: Option<&str>,
     content: &str,
+    path_map: &[PathMapping],
 ) -> Result<BlameResponse, ApiError> {
     let (file, root) = locate(path, root)?;
-    let b = blame(s, &file, &root, content, &[])?;
+    let b = blame(s, &file, &root, content, path_map)?;
     let runs = b
         .runs()
         .into_iter()
@@ -359,15 +450,23 @@ fn run_blame(
 
 /// Which recorded change wrote each line of a file on disk.
 #[utoipa::path(get, path = "/files/blame", params(BlameParams), tag = "files",
-    responses((status = 200, body = BlameResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = BlameResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
 async fn blame_file(
-    State(AppState { pool, .. }): State<AppState>,
+    State(AppState {
+        pool,
+        files,
+        path_map,
+        ..
+    }): State<AppState>,
     Query(p): Query<BlameParams>,
 ) -> Result<axum::Json<BlameResponse>, ApiError> {
-    let content = read_text(&p.path).await?;
     Ok(axum::Json(
-        pool.run(move |s| run_blame(s, &p.path, p.root.as_deref(), &content))
-            .await?,
+        pool.run(move |s| {
+            let content = files.read(&p.path)?;
+            run_blame(s, &p.path, p.root.as_deref(), &content, &path_map)
+        })
+        .await?,
     ))
 }
 
@@ -375,11 +474,11 @@ async fn blame_file(
 #[utoipa::path(post, path = "/files/blame", request_body = BlameRequest, tag = "files",
     responses((status = 200, body = BlameResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
 async fn blame_buffer(
-    State(AppState { pool, .. }): State<AppState>,
+    State(AppState { pool, path_map, .. }): State<AppState>,
     Json(r): Json<BlameRequest>,
 ) -> Result<axum::Json<BlameResponse>, ApiError> {
     Ok(axum::Json(
-        pool.run(move |s| run_blame(s, &r.path, r.root.as_deref(), &r.content))
+        pool.run(move |s| run_blame(s, &r.path, r.root.as_deref(), &r.content, &path_map))
             .await?,
     ))
 }
@@ -446,6 +545,7 @@ async fn projects(
 pub struct EditedParams {
     project: Option<String>,
     /// 1 to 500 (default 20).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
 
@@ -506,8 +606,10 @@ pub struct MessagePage {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^o[0-9]{1,12}$")]
     cursor: Option<String>,
 }
 
@@ -598,9 +700,13 @@ async fn delete_conversation(
 #[into_params(parameter_in = Query)]
 pub struct SymbolParams {
     /// A function, method, class or module name (`refresh_token`) or qualified name
-    /// (`Auth::refresh_token`, `Auth.refresh_token`).
+    /// (`Auth::refresh_token`, `Auth.refresh_token`). Not only white space.
+    // The character class is Rust's White_Space (what `trim` removes) spelled out:
+    // `\s` means other sets in ECMA and Python regexes, the document's readers.
+    #[param(pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     name: String,
     /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
 
@@ -631,10 +737,16 @@ async fn symbol_changes(
     Query(p): Query<SymbolParams>,
 ) -> Result<axum::Json<Vec<SymbolChangeRow>>, ApiError> {
     let limit = page_limit(p.limit, 500, 50)?;
-    if p.name.trim().is_empty() {
+    let letters = p
+        .name
+        .trim()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .count();
+    if letters < 2 {
         return Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "name must not be empty".to_owned(),
+            "name must have at least 2 letters or digits".to_owned(),
         ));
     }
     let rows = pool
@@ -694,16 +806,22 @@ pub struct SymbolChangeBy {
 /// The functions, methods, classes and modules of a file on disk that agents changed
 /// (Rust, Python, TypeScript/TSX, JavaScript, Go; empty for other languages).
 #[utoipa::path(get, path = "/files/symbols", params(BlameParams), tag = "files",
-    responses((status = 200, body = Vec<SymbolChange>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Vec<SymbolChange>), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
 async fn file_symbols(
-    State(AppState { pool, .. }): State<AppState>,
+    State(AppState {
+        pool,
+        files,
+        path_map,
+        ..
+    }): State<AppState>,
     Query(p): Query<BlameParams>,
 ) -> Result<axum::Json<Vec<SymbolChange>>, ApiError> {
-    let content = read_text(&p.path).await?;
     let out = pool
         .run(move |s| {
+            let content = files.read(&p.path)?;
             let (file, root) = locate(&p.path, p.root.as_deref())?;
-            let b = blame(s, &file, &root, &content, &[])?;
+            let b = blame(s, &file, &root, &content, &path_map)?;
             let Some(symbols) = observatory_attribution::symbols::symbols(&file, &content) else {
                 return Ok(Vec::new());
             };

@@ -8,12 +8,12 @@
 
 use std::io::Write;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::{AppState, Json};
+use crate::api::{AppState, Json, Path};
 use crate::error::{ApiError, Problem};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -22,6 +22,22 @@ pub struct Uploaded {
     /// Complete lines appended.
     lines: usize,
     bytes: usize,
+}
+
+/// Complete transcript lines, each ending in a newline (documents the upload's body,
+/// which is read as text).
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"\n$")]
+#[allow(dead_code)]
+pub struct JsonLines(String);
+
+/// What a hook payload must carry; the rest (`session_id`, `cwd`, `tool_input`…) is
+/// kept as sent. Documents the body, which is read as any JSON value.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct HookPayload {
+    /// `PostToolUse`, `UserPromptSubmit`…: the event is `hook.<hook_event_name>`.
+    hook_event_name: String,
 }
 
 /// Machine names and session ids become path components: keep them to a safe alphabet.
@@ -43,11 +59,16 @@ fn component(what: &str, s: &str) -> Result<(), ApiError> {
 
 /// Upload transcript lines (JSONL, as Claude Code writes them) for a machine's session.
 /// Lines are appended; send each line once, complete, ending in a newline.
+// The patterns are `component`'s rule; the body's, that it ends in a newline (`$` alone
+// would also match before a final newline in Python's regexes).
 #[utoipa::path(post, path = "/ingest/{machine}/{session}", tag = "ingest",
-    params(("machine" = String, Path, description = "The machine (or user) the transcript comes from"),
-           ("session" = String, Path, description = "The session id (the transcript's file name)")),
-    request_body(content = String, content_type = "application/x-ndjson"),
-    responses((status = 202, body = Uploaded), (status = 422, body = Problem), (status = 403, body = Problem)))]
+    params(("machine" = String, Path, description = "The machine (or user) the transcript comes from",
+                pattern = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$"),
+           ("session" = String, Path, description = "The session id (the transcript's file name)",
+                pattern = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")),
+    request_body(content = JsonLines, content_type = "application/x-ndjson"),
+    responses((status = 202, body = Uploaded), (status = 422, body = Problem), (status = 403, body = Problem),
+        (status = 503, description = "Uploads are not enabled on this platform", body = Problem)))]
 pub async fn upload(
     State(s): State<AppState>,
     Path((machine, session)): Path<(String, String)>,
@@ -88,7 +109,7 @@ pub async fn upload(
 /// Receiver for Claude Code `http` hooks (PostToolUse and others): each payload is an
 /// event on the stream at once, `hook.<hook_event_name>`.
 #[utoipa::path(post, path = "/hooks/claude", tag = "ingest",
-    request_body(content = Object, description = "The hook's JSON payload, as Claude Code sends it"),
+    request_body(content = HookPayload, description = "The hook's JSON payload, as Claude Code sends it"),
     responses((status = 202, description = "Recorded as an event"), (status = 400, body = Problem), (status = 422, body = Problem)))]
 pub async fn hook(
     State(s): State<AppState>,

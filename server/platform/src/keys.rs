@@ -1,19 +1,40 @@
 //! Managing API keys over the API (admin scope).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use observatory_store::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{AppState, Json};
+use crate::api::{AppState, Json, Path};
 use crate::error::{ApiError, Problem};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKey {
+    /// Not only white space; at most 100 characters and no control characters once
+    /// white space at either end is trimmed.
+    // Exactly what `create_api_key` checks, spelled for ECMA and Python regexes alike
+    // (`\s` differs between them): white space (Rust's White_Space), then a character
+    // that is neither white space nor a control character, then optionally any
+    // non-control characters up to another such character, then white space.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: String,
-    /// Any of read, write, admin.
+    #[schema(value_type = Vec<Scope>, min_items = 1)]
     scopes: Vec<String>,
+}
+
+/// What a key may do: `read` < `write` < `admin`. Documents `NewKey::scopes`, which
+/// the store checks against `observatory_store::keys::SCOPES`.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Scope {
+    Read,
+    Write,
+    Admin,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

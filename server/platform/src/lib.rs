@@ -9,9 +9,13 @@ mod auth;
 pub mod config;
 pub mod discovery;
 mod error;
+mod files;
+mod headers;
 mod ingest;
 mod keys;
+mod lifecycle;
 mod limit;
+mod listen;
 mod metrics;
 mod pool;
 mod stream;
@@ -31,9 +35,12 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use auth::{local_token, token_path, Auth};
+pub use auth::{local_token, token_path, Auth, Identity};
 pub use error::Problem;
+pub use headers::Hosts;
+pub use lifecycle::Activity;
 pub use limit::Limiter;
+pub use listen::{serve as serve_router, Limits};
 pub use metrics::Metrics;
 pub use pool::Pool;
 
@@ -70,8 +77,11 @@ impl utoipa::Modify for BearerToken {
 struct ApiDoc;
 
 /// Largest request body accepted (a blame request carries a whole buffer).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// API requests served at once; past it, requests are refused with 503 and
+/// `Retry-After` at once rather than queued towards the request timeout.
+pub const MAX_IN_FLIGHT: usize = 32;
 
 #[derive(Clone)]
 struct Ops {
@@ -79,37 +89,108 @@ struct Ops {
     openapi: Arc<String>,
 }
 
+/// What the application is built from. [`AppParts::new`] has the defaults of
+/// `observatory serve`; tests and embedders change what they need.
+pub struct AppParts {
+    pub pool: Arc<Pool>,
+    /// Bumped whenever the event log grew; streams wait on it.
+    pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where uploaded transcripts are kept for the indexer (`None`: uploads off).
+    pub ingest_dir: Option<PathBuf>,
+    pub ready: Arc<AtomicBool>,
+    pub auth: Auth,
+    pub limiter: Limiter,
+    pub metrics: Metrics,
+    pub activity: Arc<Activity>,
+    /// Directories whose files may be read from disk for attribution.
+    pub workspace_roots: Vec<PathBuf>,
+    pub path_map: Vec<config::PathMap>,
+    pub hosts: Hosts,
+    pub max_in_flight: usize,
+}
+
+impl AppParts {
+    pub fn new(pool: Arc<Pool>, auth: Auth) -> Self {
+        let defaults = config::Config::default();
+        Self {
+            pool,
+            changes: Arc::new(tokio::sync::watch::channel(0u64).0),
+            ingest_dir: None,
+            ready: Arc::new(AtomicBool::new(true)),
+            auth,
+            limiter: Limiter::new(defaults.rate_per_second, defaults.rate_burst),
+            metrics: Metrics::default(),
+            activity: Arc::new(Activity::default()),
+            workspace_roots: Vec::new(),
+            path_map: Vec::new(),
+            hosts: Hosts::Loopback,
+            max_in_flight: MAX_IN_FLIGHT,
+        }
+    }
+}
+
+/// Past [`MAX_IN_FLIGHT`]: a fast 503 the client can retry, never a long queue.
+async fn overloaded(e: tower::BoxError) -> error::ApiError {
+    if e.is::<tower::load_shed::error::Overloaded>() {
+        error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the platform is busy; retry in a second",
+        )
+        .retry_after(1)
+    } else {
+        error::ApiError::internal(e)
+    }
+}
+
 /// The whole application, and its OpenAPI document.
-pub fn app(
-    pool: Arc<Pool>,
-    changes: Arc<tokio::sync::watch::Sender<u64>>,
-    ingest_dir: Option<PathBuf>,
-    ready: Arc<AtomicBool>,
-    auth: Auth,
-    limiter: Limiter,
-    metrics: Metrics,
-) -> (Router, utoipa::openapi::OpenApi) {
+pub fn app(parts: AppParts) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api::router())
         .split_for_parts();
     // Everything under /api/v1 but the document itself needs a token. Layers run
-    // outside in: authenticate, then count the request against its token.
+    // outside in: authenticate, count the request against its credential, note the
+    // activity, then shed what is over capacity.
     let api = api
-        .layer(axum::middleware::from_fn_with_state(limiter, limit::limit))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(parts.max_in_flight.max(1)),
+        )
         .layer(axum::middleware::from_fn_with_state(
-            auth,
+            Arc::clone(&parts.activity),
+            lifecycle::track,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            parts.limiter,
+            limit::limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            parts.auth.clone(),
             auth::require_token,
         ));
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    error::document_problems(&mut doc);
     let ops = Ops {
-        ready,
+        ready: parts.ready,
         openapi: Arc::new(doc.to_pretty_json().unwrap_or_default()),
     };
+    let path_map = parts
+        .path_map
+        .into_iter()
+        .map(|m| observatory_attribution::paths::PathMapping {
+            from: m.from,
+            to: m.to,
+        })
+        .collect();
     let router = api
         .with_state(api::AppState {
-            pool,
-            changes,
-            ingest_dir,
+            pool: parts.pool,
+            changes: parts.changes,
+            ingest_dir: parts.ingest_dir,
+            files: Arc::new(files::WorkspaceRoots::new(&parts.workspace_roots)),
+            path_map: Arc::new(path_map),
+            activity: parts.activity,
         })
         .merge(
             Router::new()
@@ -117,12 +198,19 @@ pub fn app(
                 .route("/readyz", get(readyz))
                 .route("/api/v1/openapi.json", get(openapi_json))
                 .route("/docs", get(docs))
+                .route("/docs/redoc.standalone.js", get(docs_script))
+                .route("/docs/init.js", get(docs_init))
                 .with_state(ops),
         )
         .merge(
+            // Metrics show what clients do: the same token as the API.
             Router::new()
                 .route("/metrics", get(metrics::render))
-                .with_state(metrics.clone()),
+                .with_state(parts.metrics.clone())
+                .layer(axum::middleware::from_fn_with_state(
+                    parts.auth,
+                    auth::require_token,
+                )),
         )
         .fallback(|| async {
             error::ApiError::new(
@@ -131,14 +219,25 @@ pub fn app(
             )
         })
         .layer(axum::middleware::from_fn_with_state(
-            metrics,
+            parts.metrics,
             metrics::track,
         ))
+        // Extractors (`Json`) have their own limit, 2 MiB unless told otherwise.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            parts.hosts,
+            headers::check_host,
+        ))
+        // Outermost, so that whatever answers an error inside (a handler, an extractor,
+        // the router's 405, the body limit's 413, the timeout's 408) answers a problem
+        // document.
+        .layer(axum::middleware::from_fn(error::problem_responses));
     (router, doc)
 }
 
@@ -157,9 +256,39 @@ async fn openapi_json(State(ops): State<Ops>) -> impl IntoResponse {
     )
 }
 
-/// An interactive reference rendered by Scalar from the document above.
-async fn docs() -> Html<&'static str> {
-    Html(include_str!("docs.html"))
+/// The reference page's policy: its own scripts only (Redoc, from the binary),
+/// the inline styles Redoc generates, and its search worker.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// An interactive reference rendered by Redoc from the document above.
+async fn docs() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_SECURITY_POLICY, DOCS_CSP)],
+        Html(include_str!("docs.html")),
+    )
+}
+
+fn script(body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+}
+
+async fn docs_script() -> impl IntoResponse {
+    script(include_str!("../assets/redoc.standalone.js"))
+}
+
+async fn docs_init() -> impl IntoResponse {
+    script(include_str!("docs.js"))
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +307,8 @@ pub struct ServeOptions {
     /// Stop after this long with no API request and no open stream (the daemon an
     /// editor starts); `None`: run until stopped.
     pub idle_timeout: Option<Duration>,
+    /// Header timeout and connection cap.
+    pub limits: Limits,
 }
 
 impl ServeOptions {
@@ -190,32 +321,32 @@ impl ServeOptions {
             roots,
             rate_per_second: defaults.rate_per_second,
             rate_burst: defaults.rate_burst,
-            path_map: Vec::new(),
-            workspace_roots: Vec::new(),
+            path_map: defaults.path_map,
+            workspace_roots: defaults.workspace_roots,
             idle_timeout: None,
+            limits: Limits::default(),
         }
     }
 }
 
-/// Runs the platform until Ctrl-C: indexing in the background, serving the API.
+/// Runs the platform until Ctrl-C or SIGTERM: indexing in the background, serving
+/// the API.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
-    serve_until(
-        opts,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-        |addr, data_dir| {
-            eprintln!(
-                "observatory: serving http://{addr} (API reference at /docs; token in {})",
-                token_path(data_dir).display()
-            );
-        },
-    )
+    serve_until(opts, lifecycle::terminated(), |addr, _| {
+        eprintln!(
+            "observatory: serving http://{addr} (API reference at /docs; token in the data directory's `token` file)"
+        );
+    })
     .await
 }
 
+/// How often rate limiters forget callers that went quiet.
+const FORGET_IDLE: Duration = Duration::from_secs(60);
+
 /// Runs the platform until `shutdown` completes; `bound` is told the address once
-/// the listener is up (with port 0 the system picks one).
+/// the listener is up (with port 0 the system picks one). It also stops by itself
+/// after `idle_timeout`, and when the last API key of a non-loopback listener is
+/// revoked (an error).
 ///
 /// One platform runs per data directory: a second one fails with the first one's
 /// address, which is published in `serve.json` (see [`discover`]) for editors.
@@ -224,7 +355,7 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     bound: impl FnOnce(SocketAddr, &std::path::Path),
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.data_dir)
+    observatory_store::ensure_private_dir(&opts.data_dir)
         .with_context(|| format!("creating {}", opts.data_dir.display()))?;
     let _lock = discovery::lock(&opts.data_dir)?;
     let ready = Arc::new(AtomicBool::new(false));
@@ -234,10 +365,10 @@ pub async fn serve_until(
     let mut indexer = observatory_store::Store::open(&database)
         .with_context(|| format!("opening {}", database.display()))?;
     check_bind(opts.bind, indexer.has_active_api_keys()?)?;
-    let token = local_token(&opts.data_dir).context("creating the local API token")?;
+    let token = local_token(&opts.data_dir).context("reading the local API token")?;
     let auth = Auth::new(
         vec![token],
-        token_path(&opts.data_dir).display().to_string(),
+        "in the file `token` of the platform's data directory",
     );
     let bump = Arc::new(tokio::sync::watch::channel(0u64).0);
     // Transcript lines uploaded by other machines are kept here and indexed like
@@ -272,23 +403,75 @@ pub async fn serve_until(
             }
         })
     };
-    let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
     let pool = Pool::new(database);
     let auth = auth.with_api_keys(Arc::clone(&pool));
-    let (router, _) = app(pool, bump, Some(ingest_dir), ready, auth, limiter, metrics);
+    let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
+    let activity = Arc::new(Activity::default());
+    let parts = AppParts {
+        changes: bump,
+        ingest_dir: Some(ingest_dir),
+        ready,
+        limiter: limiter.clone(),
+        metrics,
+        activity: Arc::clone(&activity),
+        workspace_roots: opts.workspace_roots.clone(),
+        path_map: opts.path_map.clone(),
+        hosts: if opts.bind.ip().is_loopback() {
+            Hosts::Loopback
+        } else {
+            Hosts::Any
+        },
+        ..AppParts::new(Arc::clone(&pool), auth.clone())
+    };
+    let (router, _) = app(parts);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .with_context(|| format!("binding {}", opts.bind))?;
     let addr = listener.local_addr()?;
     let published = discovery::publish(&opts.data_dir, addr)?;
     bound(addr, &opts.data_dir);
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+
+    let janitor = tokio::spawn(async move {
+        let mut every = tokio::time::interval(FORGET_IDLE);
+        loop {
+            every.tick().await;
+            limiter.forget_idle();
+            auth.forget_idle();
+        }
+    });
+    // Why the platform stopped by itself, when it was not asked to.
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<Option<String>>();
+    let idle_timeout = opts.idle_timeout;
+    let non_loopback = (!opts.bind.ip().is_loopback()).then_some(opts.bind);
+    let watch_pool = Arc::clone(&pool);
+    let stopper = async move {
+        let idle = async {
+            match idle_timeout {
+                Some(t) => lifecycle::idle(activity, t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let keys = async {
+            match non_loopback {
+                Some(bind) => lifecycle::keys_gone(watch_pool, bind).await,
+                None => std::future::pending().await,
+            }
+        };
+        let reason = tokio::select! {
+            () = shutdown => None,
+            () = idle => None,
+            reason = keys => Some(reason),
+        };
+        let _ = stopped_tx.send(reason);
+    };
+    listen::serve(listener, router, stopper, opts.limits).await;
+    janitor.abort();
     stop.store(true, Ordering::Relaxed);
     published.withdraw();
     let _ = indexing.join();
-    served?;
+    if let Ok(Some(reason)) = stopped_rx.await {
+        bail!(reason);
+    }
     Ok(())
 }
 

@@ -60,7 +60,13 @@ impl Default for Metrics {
 
 pub async fn track(State(m): State<Metrics>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    // The method comes from the client: anything but the standard ones is one label
+    // value, or made-up methods would grow the registry without bound.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use observatory_store::Store;
+use observatory_store::{InterruptHandle, Store};
 
 use crate::error::ApiError;
 
@@ -28,14 +28,18 @@ impl Pool {
         })
     }
 
-    /// Runs `f` with a connection on a blocking thread.
+    /// Runs `f` with a connection on a blocking thread. When the caller stops
+    /// waiting (the client went away, the request timed out), work not yet started
+    /// is skipped and a running SQLite statement is interrupted.
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let running = Arc::new(Running::default());
+        let guard = CancelOnDrop(Some(Arc::clone(&running)));
+        let result = tokio::task::spawn_blocking(move || {
             let taken = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
             let mut store = match taken {
                 Some(s) => s,
@@ -43,15 +47,83 @@ impl Pool {
                     .map_err(ApiError::internal)?
                     .with_writes_cache(Arc::clone(&pool.writes)),
             };
-            let result = f(&mut store);
-            if let Ok(mut idle) = pool.idle.lock() {
-                if idle.len() < MAX_IDLE {
-                    idle.push(store);
-                }
+            if !running.start(store.interrupt_handle()) {
+                pool.put_back(store);
+                return Err(ApiError::new(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    "the client stopped waiting",
+                ));
             }
+            let result = f(&mut store);
+            running.finish();
+            pool.put_back(store);
             result
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+        guard.disarm();
+        result
+    }
+
+    fn put_back(&self, store: Store) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE {
+                idle.push(store);
+            }
+        }
+    }
+}
+
+/// The interrupt handle of the connection a request's work runs on, while it runs.
+#[derive(Default)]
+struct Running {
+    /// `None` before the work starts and after it ends.
+    slot: Mutex<(bool, Option<InterruptHandle>)>,
+}
+
+impl Running {
+    /// Registers the connection; false if the caller already gave up.
+    fn start(&self, handle: InterruptHandle) -> bool {
+        let Ok(mut slot) = self.slot.lock() else {
+            return true;
+        };
+        if slot.0 {
+            return false;
+        }
+        slot.1 = Some(handle);
+        true
+    }
+
+    /// From here on the connection may serve someone else: never interrupt it.
+    fn finish(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.1 = None;
+        }
+    }
+
+    fn cancel(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.0 = true;
+            if let Some(h) = slot.1.take() {
+                h.interrupt();
+            }
+        }
+    }
+}
+
+/// Dropped with the request's future unless the work completed.
+struct CancelOnDrop(Option<Arc<Running>>);
+
+impl CancelOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(r) = &self.0 {
+            r.cancel();
+        }
     }
 }

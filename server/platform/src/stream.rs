@@ -7,14 +7,16 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use observatory_store::{Event, EventQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{AppState, Query};
+use crate::api::{AppState, Query, WebSocketUpgrade};
+use crate::auth::Identity;
 use crate::error::ApiError;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -29,9 +31,10 @@ pub struct EventParams {
     /// Only events after this id. Streams without it start at the newest event.
     after: Option<i64>,
     /// Page size for the REST form, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Comma-separated event kinds (conversation.started, messages.appended,
-    /// file.touched, attribution.changed, usage.updated).
+    /// file.touched, attribution.changed, usage.updated, conversation.deleted).
     kind: Option<String>,
     /// Only events of conversations in this project directory (or below).
     project: Option<String>,
@@ -70,7 +73,8 @@ pub struct EventPage {
 
 /// The event log from a cursor, oldest first.
 #[utoipa::path(get, path = "/events", params(EventParams), tag = "events",
-    responses((status = 200, body = EventPage), (status = 400, body = crate::Problem)))]
+    responses((status = 200, body = EventPage), (status = 400, body = crate::Problem),
+        (status = 422, description = "`after` is beyond the newest event, or `limit` out of range", body = crate::Problem)))]
 pub async fn events(
     State(s): State<AppState>,
     Query(p): Query<EventParams>,
@@ -85,8 +89,15 @@ pub async fn events(
             ))
         }
     };
-    let q = p.query(p.after.unwrap_or(0), limit);
-    let events = s.pool.run(move |st| Ok(st.events(&q)?)).await?;
+    let after = p.after.unwrap_or(0);
+    let q = p.query(after, limit);
+    let events = s
+        .pool
+        .run(move |st| {
+            check_cursor(st, after)?;
+            Ok(st.events(&q)?)
+        })
+        .await?;
     let last_id = events.last().map_or(p.after.unwrap_or(0), |e| e.id);
     Ok(axum::Json(EventPage { events, last_id }))
 }
@@ -94,24 +105,69 @@ pub async fn events(
 /// Realtime stream (WebSocket). Each text message is one event as JSON; the server
 /// pings every 15 s. Resume with `after` = the last id received.
 #[utoipa::path(get, path = "/stream", params(EventParams), tag = "events",
-    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, body = crate::Problem)))]
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, body = crate::Problem),
+        (status = 422, description = "`after` is beyond the newest event", body = crate::Problem),
+        (status = 426, description = "Not a WebSocket handshake (a plain GET): send `Connection: Upgrade` and `Upgrade: websocket`", body = crate::Problem,
+            headers(("Upgrade" = String, description = "`websocket`")))))]
 pub async fn stream(
     State(s): State<AppState>,
+    identity: Option<Extension<Identity>>,
     Query(p): Query<EventParams>,
-    ws: WebSocketUpgrade,
+    WebSocketUpgrade(ws): WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let start = match p.after {
-        Some(a) => a,
-        None => s.pool.run(|st| Ok(st.last_event_id()?)).await?,
-    };
-    Ok(ws.on_upgrade(move |socket| run(socket, s, p, start)))
+    let after = p.after;
+    let start = s
+        .pool
+        .run(move |st| match after {
+            Some(a) => {
+                check_cursor(st, a)?;
+                Ok(a)
+            }
+            None => Ok(st.last_event_id()?),
+        })
+        .await?;
+    let key_id = identity.and_then(|Extension(i)| i.key_id);
+    Ok(ws.on_upgrade(move |socket| run(socket, s, p, start, key_id)))
 }
 
-async fn run(mut socket: WebSocket, s: AppState, p: EventParams, mut cursor: i64) {
+/// A cursor past the newest event is a client's mistake (or a log that was reset):
+/// accepting it would skip every event up to it without a word.
+fn check_cursor(st: &observatory_store::Store, after: i64) -> Result<(), ApiError> {
+    let last = st.last_event_id()?;
+    if after > last {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "after={after} is beyond the newest event ({last}); resume from an id you received, or omit it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn run(
+    mut socket: WebSocket,
+    s: AppState,
+    p: EventParams,
+    mut cursor: i64,
+    key_id: Option<i64>,
+) {
+    let _open = s.activity.stream();
     let mut changes = s.changes.subscribe();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut poll = tokio::time::interval(POLL);
     loop {
+        // A stream lives as long as the key that opened it.
+        if let Some(id) = key_id {
+            match s.pool.run(move |st| Ok(st.is_api_key_active(id)?)).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    let _ = close(&mut socket, 1008, "the API key was revoked").await;
+                    return;
+                }
+                Err(e) => tracing::warn!(detail = %e.detail, "stream could not check its key"),
+            }
+        }
         // Send everything after the cursor, page by page.
         loop {
             let q = p.query(cursor, PAGE);

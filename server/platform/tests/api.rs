@@ -1,105 +1,14 @@
 //! The REST API over real HTTP on loopback, against a store of the fixture transcripts.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+mod common;
 
-use observatory_platform::{app, Pool};
 use observatory_store::Catalog;
 use serde_json::Value;
 
+use common::{client, fixtures, get, start, start_limited, Server};
+
 #[path = "../../../tests/support/answers.rs"]
 mod answers;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/transcripts")
-}
-
-struct Server {
-    base: String,
-    db: PathBuf,
-    bump: Arc<tokio::sync::watch::Sender<u64>>,
-    token: String,
-    doc: utoipa::openapi::OpenApi,
-    _dir: tempfile::TempDir,
-}
-
-async fn start() -> Server {
-    start_limited(1000, 1000).await
-}
-
-async fn start_limited(per_second: u32, burst: u32) -> Server {
-    let limiter = observatory_platform::Limiter::new(per_second, burst);
-    let dir = tempfile::tempdir().expect("tmp");
-    let db = dir.path().join("observatory.db");
-    let mut store = observatory_store::Store::open(&db).expect("store");
-    store
-        .index_roots(&[fixtures()], &mut |_| {})
-        .expect("index");
-    drop(store);
-    let token = observatory_platform::local_token(dir.path()).expect("token");
-    let again = observatory_platform::local_token(dir.path()).expect("token");
-    assert_eq!(token, again, "the token is made once and then reused");
-    let auth = observatory_platform::Auth::new(vec![token.clone()], "the token file");
-    let bump = Arc::new(tokio::sync::watch::channel(0u64).0);
-    let ingest = dir.path().join("ingest");
-    let pool = Pool::new(db.clone());
-    let auth = auth.with_api_keys(Arc::clone(&pool));
-    let metrics = observatory_platform::Metrics::default();
-    let (router, doc) = app(
-        pool,
-        Arc::clone(&bump),
-        Some(ingest),
-        Arc::new(AtomicBool::new(true)),
-        auth,
-        limiter,
-        metrics,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    Server {
-        base,
-        db,
-        bump,
-        token,
-        doc,
-        _dir: dir,
-    }
-}
-
-/// A client that sends the server's token.
-fn client(s: &Server) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let value = format!("Bearer {}", s.token).parse().expect("header");
-    headers.insert(reqwest::header::AUTHORIZATION, value);
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
-}
-
-async fn get(s: &Server, path: &str) -> (u16, String, Value) {
-    let r = client(s)
-        .get(format!("{}{path}", s.base))
-        .send()
-        .await
-        .expect("request");
-    let status = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = r.text().await.expect("body");
-    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, ct, json)
-}
 
 #[tokio::test]
 async fn conversations_are_listed_paged_and_fetched() {
@@ -213,7 +122,7 @@ async fn wrong_parameters_are_4xx_problems_never_500() {
         ("/api/v1/conversations?cursor=zzz", 400),
         ("/api/v1/conversations/no-such-id", 404),
         ("/api/v1/analytics/usage?by=week", 400),
-        ("/api/v1/files/blame?path=relative.py", 404),
+        ("/api/v1/files/blame?path=relative.py", 422),
         ("/api/v1/nope", 404),
     ] {
         let (status, ct, body) = get(&s, path).await;
@@ -485,7 +394,7 @@ async fn the_api_requires_the_token() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(observatory_platform::token_path(s._dir.path()))
+        let mode = std::fs::metadata(observatory_platform::token_path(s.dir.path()))
             .expect("token file")
             .permissions()
             .mode();
@@ -651,7 +560,23 @@ async fn api_keys_are_scoped_and_revocable() {
         .send()
         .await
         .expect("post");
-    assert_eq!(bad.status().as_u16(), 400);
+    assert_eq!(bad.status().as_u16(), 422);
+    let detail = bad.json::<Value>().await.expect("problem")["detail"].clone();
+    assert!(
+        detail
+            .as_str()
+            .is_some_and(|d| d.starts_with("invalid key:")),
+        "not a search error: {detail}"
+    );
+    for name in ["a\u{1b}[2Jb".to_owned(), "n".repeat(1_000_000)] {
+        let bad = admin
+            .post(format!("{}/api/v1/keys", s.base))
+            .json(&serde_json::json!({"name": name, "scopes": ["read"]}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(bad.status().as_u16(), 422, "name of {} chars", name.len());
+    }
 
     let revoked = admin
         .delete(format!("{}/api/v1/keys/{id}", s.base))
@@ -722,7 +647,7 @@ async fn uploads_from_other_machines_land_where_the_indexer_reads() {
         .await
         .expect("post");
     assert_eq!(r.status().as_u16(), 202);
-    let ingest = s._dir.path().join("ingest");
+    let ingest = s.dir.path().join("ingest");
     let mut store = observatory_store::Store::open(&s.db).expect("store");
     store
         .index_roots(std::slice::from_ref(&ingest), &mut |_| {})

@@ -908,6 +908,13 @@ impl Store {
         ] {
             tx.execute(sql, [c.id])?;
         }
+        // Events carry prompts and paths: they go too, and a tombstone tells
+        // followers of the stream to drop what they show of it.
+        tx.execute("DELETE FROM events WHERE session_id = ?1", [&c.session_id])?;
+        tx.execute(
+            "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, 'conversation.deleted', ?2, ?3, NULL, '{}')",
+            rusqlite::params![Utc::now().timestamp_millis(), c.session_id, c.project],
+        )?;
         tx.commit()?;
         Ok(c)
     }

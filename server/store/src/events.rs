@@ -147,6 +147,12 @@ impl Store {
     pub fn last_event_id(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("SELECT COALESCE(max(id), 0) FROM events", [], |r| r.get(0))?)
+            // Ids are never reused (AUTOINCREMENT): the newest id ever given, even if
+            // that event was deleted with its conversation.
+            .query_row(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+                [],
+                |r| r.get(0),
+            )?)
     }
 }

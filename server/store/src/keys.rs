@@ -14,6 +14,9 @@ use crate::{Error, Result, Store};
 /// `admin` also manages keys.
 pub const SCOPES: &[&str] = &["read", "write", "admin"];
 
+/// Longest key name, in characters: a label for people, shown in tables.
+pub const MAX_NAME: usize = 100;
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({"id": 3, "name": "dashboard", "prefix": "9f2c01ab", "scopes": ["read"], "created_at": "2025-12-28T15:00:00Z", "revoked_at": null})))]
@@ -43,17 +46,23 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 impl Store {
     /// Creates a key; the returned secret is the only time it is seen.
     pub fn create_api_key(&self, name: &str, scopes: &[String]) -> Result<(ApiKey, String)> {
-        if name.trim().is_empty() {
-            return Err(Error::BadQuery("a key needs a name".into()));
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::Invalid("a key needs a name".into()));
+        }
+        if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!(
+                "a key name is at most {MAX_NAME} characters, none of them control characters"
+            )));
         }
         if scopes.is_empty() {
-            return Err(Error::BadQuery(format!(
+            return Err(Error::Invalid(format!(
                 "a key needs at least one scope: {}",
                 SCOPES.join(", ")
             )));
         }
         if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(Error::BadQuery(format!(
+            return Err(Error::Invalid(format!(
                 "unknown scope {bad:?}; expected one of: {}",
                 SCOPES.join(", ")
             )));
@@ -64,7 +73,7 @@ impl Store {
         let now = Utc::now().timestamp_millis();
         self.conn.execute(
             "INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name.trim(), prefix, hash(&secret), scopes.join(","), now],
+            params![name, prefix, hash(&secret), scopes.join(","), now],
         )?;
         let id = self.conn.last_insert_rowid();
         let key = self
@@ -103,6 +112,15 @@ impl Store {
             params![Utc::now().timestamp_millis(), id],
         )?;
         Ok(n == 1)
+    }
+
+    /// Whether key `id` exists and is not revoked.
+    pub fn is_api_key_active(&self, id: i64) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 AND revoked_at IS NULL)",
+            [id],
+            |r| r.get(0),
+        )?)
     }
 
     /// Whether any key is active (the platform may then listen beyond loopback).
@@ -172,13 +190,20 @@ mod tests {
         assert!(!store.revoke_api_key(key.id).expect("revoke twice"));
         assert_eq!(store.verify_api_key(&secret).expect("verify"), None);
         assert!(!store.has_active_api_keys().expect("q"));
+        assert!(!store.is_api_key_active(key.id).expect("q"));
         assert!(matches!(
             store.create_api_key("x", &["root".into()]),
-            Err(Error::BadQuery(_))
+            Err(Error::Invalid(_))
         ));
         assert!(matches!(
             store.create_api_key(" ", &["read".into()]),
-            Err(Error::BadQuery(_))
+            Err(Error::Invalid(_))
         ));
+        for bad in ["a\u{1b}[31mred".to_owned(), "x".repeat(MAX_NAME + 1)] {
+            let e = store
+                .create_api_key(&bad, &["read".into()])
+                .expect_err("bad name");
+            assert!(e.to_string().starts_with("invalid key:"), "{e}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod events;
 mod ingest;
 pub mod keys;
 pub mod pricing;
+mod private;
 mod schema;
 mod search;
 mod watch;
@@ -20,6 +21,7 @@ mod watch;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
+pub use rusqlite::InterruptHandle;
 
 pub use catalog::{
     conversation_markdown, one_line, thousands, Catalog, ConversationFilter, ConversationSummary,
@@ -29,6 +31,7 @@ pub use catalog::{
 pub use events::{Event, EventQuery};
 pub use ingest::{FileReport, IndexReport, Progress};
 pub use keys::ApiKey;
+pub use private::{ensure_private_dir, ensure_private_file};
 pub use search::{SearchHit, SearchPage, SearchQuery};
 pub use watch::{watch, WatchEvent};
 
@@ -46,6 +49,9 @@ pub enum Error {
     SchemaTooNew { found: usize, supported: usize },
     #[error("bad search query: {0}")]
     BadQuery(String),
+    /// An API key request that cannot be carried out (a bad name or scope).
+    #[error("invalid key: {0}")]
+    Invalid(String),
     #[error("no conversation matches {0:?}")]
     NotFound(String),
     #[error("{0:?} matches several conversations ({1}); give more characters")]
@@ -82,11 +88,19 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to
     /// date.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_private_dir(dir)?;
         }
+        ensure_private_file(path)?;
         let conn = Connection::open(path)?;
         Self::init(conn, Some(path.to_path_buf()))
+    }
+
+    /// Stops the statement running on this connection from another thread (its
+    /// caller gets an error); a no-op when none runs. For work nobody waits for
+    /// any more.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.conn.get_interrupt_handle()
     }
 
     /// A throwaway store, for tests and one-off tools.

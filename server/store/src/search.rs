@@ -98,6 +98,18 @@ const KINDS: &[&str] = &[
     "system",
 ];
 
+/// Most terms in one query: each is a doclist to walk, so a query of dozens of
+/// common words costs seconds on a large store.
+pub const MAX_TERMS: usize = 16;
+/// Shortest prefix before `*`: `a*` expands to most of the vocabulary.
+pub const MIN_PREFIX: usize = 3;
+
+/// A separator between terms: whitespace, and control characters (a NUL would
+/// otherwise reach FTS5 inside a term).
+fn separates(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
 /// Translates a user query into a safe FTS5 expression.
 pub fn to_fts_query(input: &str) -> Result<String> {
     #[derive(PartialEq)]
@@ -110,7 +122,7 @@ pub fn to_fts_query(input: &str) -> Result<String> {
     let mut pending = Op::And;
     let mut chars = input.chars().peekable();
     while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
+        if separates(c) {
             chars.next();
             continue;
         }
@@ -127,13 +139,13 @@ pub fn to_fts_query(input: &str) -> Result<String> {
                 if ch == '"' {
                     break;
                 }
-                s.push(ch);
+                s.push(if ch.is_control() { ' ' } else { ch });
             }
             (s, true)
         } else {
             let mut s = String::new();
             while let Some(&ch) = chars.peek() {
-                if ch.is_whitespace() {
+                if separates(ch) {
                     break;
                 }
                 s.push(ch);
@@ -155,6 +167,16 @@ pub fn to_fts_query(input: &str) -> Result<String> {
         // match nothing or be a syntax error, so it is left out.
         if !body.chars().any(char::is_alphanumeric) {
             continue;
+        }
+        if prefix && body.chars().filter(|c| c.is_alphanumeric()).count() < MIN_PREFIX {
+            return Err(Error::BadQuery(format!(
+                "{body}* is too short a prefix: give at least {MIN_PREFIX} letters before '*'"
+            )));
+        }
+        if terms.len() == MAX_TERMS {
+            return Err(Error::BadQuery(format!(
+                "too many terms: at most {MAX_TERMS} words or phrases per query"
+            )));
         }
         let mut phrase = format!("\"{}\"", body.replace('"', "\"\""));
         if prefix {
@@ -371,6 +393,29 @@ mod tests {
         );
         assert_eq!(to_fts_query(r#"say "hi"#).unwrap(), r#""say" AND "hi""#);
         assert_eq!(to_fts_query(r#"x""y"#).unwrap(), r#""x""""y""#);
+    }
+
+    #[test]
+    fn expensive_queries_are_refused_with_a_reason() {
+        let many = vec!["word"; MAX_TERMS + 1].join(" ");
+        let e = to_fts_query(&many).expect_err("too many terms");
+        assert!(e.to_string().contains("too many terms"), "{e}");
+        assert!(to_fts_query(&vec!["word"; MAX_TERMS].join(" ")).is_ok());
+        let e = to_fts_query("a* b*").expect_err("short prefix");
+        assert!(e.to_string().contains("a* is too short"), "{e}");
+        assert_eq!(
+            to_fts_query("ref*").expect("3 letters is enough"),
+            "\"ref\"*"
+        );
+    }
+
+    #[test]
+    fn control_characters_separate_terms() {
+        assert_eq!(
+            to_fts_query("a\u{0}b").expect("two terms"),
+            "\"a\" AND \"b\""
+        );
+        assert_eq!(to_fts_query("\"a\u{0}b\"").expect("a phrase"), "\"a b\"");
     }
 
     #[test]
