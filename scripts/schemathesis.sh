@@ -51,12 +51,14 @@ cleanup() {
 trap cleanup EXIT
 
 data="$work/data"
-# Its own configuration file, so the user's (rate limits, workspace roots) does not
-# apply: the rate limit is raised because schemathesis sends thousands of requests
-# with one token and every one of them should reach a handler.
+# Its own configuration file, so the user's does not apply: the rate limit is raised
+# because schemathesis sends thousands of requests with one token and every one of
+# them should reach a handler; the fixtures are a workspace root so that
+# GET /files/blame and /files/symbols read files rather than refuse every path.
 cat >"$work/config.toml" <<EOF
 rate_per_second = 100000
 rate_burst = 100000
+workspace_roots = ["$fixtures"]
 EOF
 export OBSERVATORY_CONFIG="$work/config.toml"
 # `--claude-dir` for both commands: without it the platform would also index the

@@ -301,7 +301,9 @@ pub struct SearchParams {
 
 /// Full-text search, ranked by BM25, with `<mark>`-highlighted snippets.
 #[utoipa::path(get, path = "/search", params(SearchParams), tag = "search",
-    responses((status = 200, body = SearchPage), (status = 400, body = Problem)))]
+    responses((status = 200, body = SearchPage), (status = 400, body = Problem),
+        (status = 404, description = "No conversation matches `conversation`", body = Problem),
+        (status = 422, body = Problem)))]
 async fn search(
     State(AppState { pool, .. }): State<AppState>,
     Query(p): Query<SearchParams>,
@@ -700,10 +702,12 @@ async fn delete_conversation(
 #[into_params(parameter_in = Query)]
 pub struct SymbolParams {
     /// A function, method, class or module name (`refresh_token`) or qualified name
-    /// (`Auth::refresh_token`, `Auth.refresh_token`). Not only white space.
-    // The character class is Rust's White_Space (what `trim` removes) spelled out:
-    // `\s` means other sets in ECMA and Python regexes, the document's readers.
-    #[param(pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    /// (`Auth::refresh_token`, `Auth.refresh_token`), with at least 2 letters or
+    /// digits (else 422).
+    // Only the length is declared: "letters or digits" are Unicode categories, which
+    // the regex dialects readers apply (ECMA without `u`, Python's `re.ASCII`) cannot
+    // name.
+    #[param(min_length = 2)]
     name: String,
     /// 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]

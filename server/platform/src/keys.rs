@@ -11,15 +11,15 @@ use crate::error::{ApiError, Problem};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKey {
-    /// Not only white space; at most 100 characters and no control characters once
-    /// white space at either end is trimmed.
+    /// Once white space at either end is trimmed: 1 to 100 characters, no control
+    /// characters.
     // Exactly what `create_api_key` checks, spelled for ECMA and Python regexes alike
     // (`\s` differs between them): white space (Rust's White_Space), then a character
-    // that is neither white space nor a control character, then optionally any
-    // non-control characters up to another such character, then white space.
+    // that is neither white space nor a control character, then optionally up to 98
+    // non-control characters and another such character, then white space. No
+    // `maxLength`: it would count the white space that is trimmed.
     #[schema(
-        max_length = 100,
-        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     name: String,
     #[schema(value_type = Vec<Scope>, min_items = 1)]

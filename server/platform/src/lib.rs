@@ -155,7 +155,11 @@ pub fn app(parts: AppParts) -> (Router, utoipa::openapi::OpenApi) {
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
                 .load_shed()
-                .concurrency_limit(parts.max_in_flight.max(1)),
+                // Global: `Router::layer` makes a service per route, and the limit
+                // is for all of them together.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    parts.max_in_flight.max(1),
+                )),
         )
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&parts.activity),

@@ -127,3 +127,33 @@ impl Drop for CancelOnDrop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn work_nobody_waits_for_is_interrupted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let pool = Pool::new(dir.path().join("observatory.db"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let request = pool.run(move |s| {
+            // Billions of steps: minutes, unless interrupted.
+            let _ = tx.send(s.spin(5_000_000_000));
+            Ok(())
+        });
+        // The client goes away while the query runs.
+        let _ = tokio::time::timeout(Duration::from_millis(300), request).await;
+        let outcome = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+            .await
+            .expect("join");
+        let err = outcome
+            .expect("the query ended instead of running on")
+            .expect_err("interrupted");
+        assert!(err.to_string().contains("interrupt"), "{err}");
+        // The connection went back to the pool and serves the next request.
+        assert_eq!(pool.run(|s| Ok(s.spin(10)?)).await.expect("next"), 10);
+    }
+}

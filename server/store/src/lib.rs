@@ -103,6 +103,18 @@ impl Store {
         self.conn.get_interrupt_handle()
     }
 
+    /// Runs a query that takes `steps` steps and returns its count: a stand-in for
+    /// an expensive query, for tests of what stops one.
+    #[doc(hidden)]
+    pub fn spin(&self, steps: i64) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+             SELECT count(*) FROM n",
+            [steps],
+            |r| r.get(0),
+        )?)
+    }
+
     /// A throwaway store, for tests and one-off tools.
     pub fn open_in_memory() -> Result<Self> {
         Self::init(Connection::open_in_memory()?, None)
