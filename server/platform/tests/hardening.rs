@@ -461,6 +461,7 @@ fn mode(p: &std::path::Path) -> u32 {
 async fn serve(
     data: &std::path::Path,
     bind: &str,
+    change: impl FnOnce(&mut ServeOptions),
 ) -> (
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -468,7 +469,8 @@ async fn serve(
 ) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tell, told) = tokio::sync::oneshot::channel();
-    let opts = ServeOptions::new(bind.parse().expect("addr"), data.to_path_buf(), Vec::new());
+    let mut opts = ServeOptions::new(bind.parse().expect("addr"), data.to_path_buf(), Vec::new());
+    change(&mut opts);
     let task = tokio::spawn(observatory_platform::serve_until(
         opts,
         async {
@@ -489,7 +491,7 @@ async fn serve(
 async fn the_data_directory_is_private() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
-    let (addr, stop, task) = serve(&data, "127.0.0.1:0").await;
+    let (addr, stop, task) = serve(&data, "127.0.0.1:0", |_| {}).await;
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("observatory.db")), 0o600);
     assert_eq!(mode(&data.join("token")), 0o600);
@@ -524,7 +526,7 @@ async fn revoking_the_last_key_closes_a_listener_beyond_loopback() {
         observatory_store::Store::open(&observatory_store::database_path(&data)).expect("store");
     let (key, _) = store.create_api_key("team", &["read".into()]).expect("key");
     // Listening on every interface; the test talks to it on loopback only.
-    let (addr, _stop, task) = serve(&data, "0.0.0.0:0").await;
+    let (addr, _stop, task) = serve(&data, "0.0.0.0:0", |_| {}).await;
     let r = reqwest::get(format!("http://127.0.0.1:{}/healthz", addr.port()))
         .await
         .expect("up");
@@ -540,4 +542,33 @@ async fn revoking_the_last_key_closes_a_listener_beyond_loopback() {
         observatory_platform::discovery::discover(&data).is_none(),
         "serve.json withdrawn"
     );
+}
+
+#[tokio::test]
+async fn an_idle_platform_stops_unless_a_stream_is_open() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let (addr, _stop, task) = serve(&data, "127.0.0.1:0", |o| {
+        o.idle_timeout = Some(Duration::from_millis(1500))
+    })
+    .await;
+    let token = observatory_platform::local_token(&data).expect("token");
+    // An editor following the stream keeps it up past the timeout.
+    let url = format!("ws://{addr}/api/v1/stream");
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+        .expect("request");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(req).await.expect("stream");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!task.is_finished(), "stopped while a stream was open");
+    drop(socket);
+    let ended = tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .expect("an idle platform kept running")
+        .expect("join");
+    ended.expect("an idle stop is not an error");
+    assert!(observatory_platform::discovery::discover(&data).is_none());
 }
