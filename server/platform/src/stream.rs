@@ -104,7 +104,13 @@ pub async fn events(
 
 /// Realtime stream (WebSocket). Each text message is one event as JSON; the server
 /// pings every 15 s. Resume with `after` = the last id received.
-#[utoipa::path(get, path = "/stream", params(EventParams), tag = "events",
+// `EventParams` but `limit`, which the stream does not read (it sends every event).
+#[utoipa::path(get, path = "/stream", tag = "events",
+    params(("after" = Option<i64>, Query, description = "Only events after this id (the last one received); without it the stream starts at the newest event"),
+        ("kind" = Option<String>, Query, description = "Comma-separated event kinds, as for `/events`"),
+        ("project" = Option<String>, Query, description = "Only events of conversations in this project directory (or below)"),
+        ("path_prefix" = Option<String>, Query, description = "Only events about paths starting with this"),
+        ("session_id" = Option<String>, Query, description = "Only events of this conversation (session id)")),
     responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, body = crate::Problem),
         (status = 422, description = "`after` is beyond the newest event", body = crate::Problem),
         (status = 426, description = "Not a WebSocket handshake (a plain GET): send `Connection: Upgrade` and `Upgrade: websocket`", body = crate::Problem,
