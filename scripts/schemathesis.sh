@@ -64,6 +64,12 @@ export OBSERVATORY_CONFIG="$work/config.toml"
 # `--claude-dir` for both commands: without it the platform would also index the
 # user's own transcripts into the temporary store.
 "$observatory" --data-dir "$data" --claude-dir "$fixtures" index >/dev/null
+# Real session ids, which schemathesis mixes into the ids it makes up (see
+# schemathesis.toml): made-up ids only ever reach the 404 and 400 paths.
+"$observatory" --data-dir "$data" conversations --json --limit 1000 |
+  python3 -c 'import json, sys; [print(json.dumps(c["session_id"])) for c in json.load(sys.stdin)]' \
+    >"$work/sessions.dict"
+export OBSERVATORY_SCHEMATHESIS_SESSIONS="$work/sessions.dict"
 "$observatory" --data-dir "$data" --claude-dir "$fixtures" serve --bind 127.0.0.1:0 \
   2>"$work/serve.log" &
 server=$!
