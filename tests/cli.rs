@@ -160,6 +160,17 @@ fn clear_errors_and_nonzero_exits() {
     assert!(bad_role.contains("unknown role"), "{bad_role}");
     let bad_time = env.fail(&["search", "x", "--since", "yesterday"]);
     assert!(bad_time.contains("not a date"), "{bad_time}");
+    // Ages past the calendar's range are refused, not a panic in date arithmetic.
+    for age in ["100000000d", "9223372036854775807w"] {
+        let far = env.fail(&["conversations", "--since", age]);
+        assert!(!far.contains("panicked"), "{far}");
+        assert!(far.contains("invalid value") && far.contains(age), "{far}");
+    }
+    let bad_idle = env.fail(&["serve", "--idle-timeout", "soon"]);
+    assert!(
+        bad_idle.contains("invalid value") && bad_idle.contains("soon"),
+        "{bad_idle}"
+    );
     let untouched = env.fail(&["files", "never/touched.rs"]);
     assert!(untouched.contains("no conversation touched"), "{untouched}");
 }

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use observatory_platform::config::{Config, PathMap};
 use observatory_store::{Catalog, ConversationFilter, SearchQuery, Store, UsageGroup, WatchEvent};
 
-use crate::time_arg::parse_time;
+use crate::time_arg::{parse_duration, parse_time};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +54,10 @@ enum Command {
         /// Address to listen on, loopback only for now [default: 127.0.0.1:8787]
         #[arg(long, env = "OBSERVATORY_BIND")]
         bind: Option<std::net::SocketAddr>,
+        /// Stop after this long with no API request and no open stream: seconds, or
+        /// a number with a unit (90s, 30m, 2h) [default: run until stopped]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        idle_timeout: Option<std::time::Duration>,
     },
     /// Manage the platform's API keys
     Keys {
@@ -323,7 +327,7 @@ fn effective_config(cli: &Cli) -> Result<Config> {
         config.claude_dirs = cli.claude_dirs.clone();
     }
     match &cli.command {
-        Command::Serve { bind: Some(b) } => config.bind = *b,
+        Command::Serve { bind: Some(b), .. } => config.bind = *b,
         // So that `config` shows what `serve` would use.
         _ => {
             if let Some(b) = std::env::var("OBSERVATORY_BIND")
@@ -458,7 +462,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Serve { .. } => {
+        Command::Serve { idle_timeout, .. } => {
             let bind = config.bind;
             let roots = roots_to_watch(&cli.claude_dirs)?;
             let dir = data_dir(cli.data_dir)?;
@@ -467,6 +471,7 @@ fn run(cli: Cli) -> Result<()> {
                 rate_burst: config.rate_burst,
                 path_map: config.path_map.clone(),
                 workspace_roots: config.workspace_roots.clone(),
+                idle_timeout,
                 ..observatory_platform::ServeOptions::new(bind, dir, roots)
             })?;
         }
