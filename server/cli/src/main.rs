@@ -237,6 +237,9 @@ fn parse_mapping(s: &str) -> Result<observatory_attribution::paths::PathMapping,
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. } | Command::Lsp { .. }) {
+        die_on_broken_pipe();
+    }
     init_logging(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -244,6 +247,19 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust starts with SIGPIPE ignored, so `println!` panics once the reader has gone
+/// (`observatory blame FILE | head -1`). A command printing its answer should end
+/// like any Unix filter instead: killed by SIGPIPE, which shells report as status
+/// 141. The platform and the language server keep it ignored: they write to
+/// sockets and pipes whose peers come and go, and handle those errors themselves.
+fn die_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
