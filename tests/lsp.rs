@@ -7,6 +7,8 @@ mod answers;
 mod lsp_client;
 #[path = "support/lsp_env.rs"]
 mod lsp_env;
+#[path = "support/tls_proxy.rs"]
+mod tls_proxy;
 
 use lsp_client::LspClient;
 use serde_json::{json, Value};
@@ -610,4 +612,54 @@ fn a_platform_configured_while_running_is_used_from_then_on() {
     assert_eq!(c.stop(), Some(0));
     let _ = platform.kill();
     let _ = platform.wait();
+}
+
+/// A team's platform behind HTTPS: requests and the event stream go over TLS,
+/// trusting the certificate authority the system trusts (`SSL_CERT_FILE` here).
+#[test]
+fn a_platform_behind_https_is_reached_over_tls() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let proxy = tls_proxy::TlsProxy::start(platform.addr());
+    let ca = env.dir().join("ca.pem");
+    std::fs::write(&ca, &proxy.ca_pem).expect("write the CA");
+    let url = format!("https://localhost:{}", proxy.port);
+
+    let mut cmd = env.lsp_command(&["--no-daemon"]);
+    cmd.env("SSL_CERT_FILE", &ca).env_remove("SSL_CERT_DIR");
+    let mut c = LspClient::spawn(cmd);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": url, "apiKey": platform.token}),
+    );
+    let up = c
+        .wait_for(0, WAIT, |m| {
+            m["method"] == "observatory/status" && m["params"]["state"] == "connected"
+        })
+        .expect("connected over TLS");
+    assert_eq!(up["params"]["url"], url.as_str());
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .expect("search over HTTPS");
+    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    // The buffer already has the agent's next edit; the transcript recording it
+    // reaches the server only through the event stream (WSS): nothing else makes it
+    // recompute the view.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 11, "character": 13}, "end": {"line": 11, "character": 18}}, "text": "HELLO"}]}),
+    );
+    c.poll("observatory/blame", json!({"uri": uri}), WAIT, |b| {
+        b["version"] == 2
+    });
+    env.append_live_edit();
+    c.poll("textDocument/hover", pos(&uri, 11, 0), WAIT, |h| {
+        h.pointer("/contents/value")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.contains("Make greet shout"))
+    });
+    assert_eq!(c.stop(), Some(0));
 }

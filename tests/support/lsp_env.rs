@@ -85,6 +85,11 @@ impl Env {
     }
 
     pub fn lsp(&self, extra: &[&str]) -> LspClient {
+        LspClient::spawn(self.lsp_command(extra))
+    }
+
+    /// The command [`Env::lsp`] runs, for a test to add to.
+    pub fn lsp_command(&self, extra: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--data-dir")
             .arg(self.data())
@@ -96,7 +101,36 @@ impl Env {
             .env_remove("OBSERVATORY_URL")
             .env("HOME", self.tmp.path())
             .env("OBSERVATORY_LOG", "info");
-        LspClient::spawn(c)
+        c
+    }
+
+    /// `observatory serve` started by hand for a data directory of its own (a team's
+    /// platform, or one run in a terminal), indexing this environment's transcripts.
+    pub fn serve(&self, name: &str, bind: &str) -> Served {
+        let data = self.tmp.path().join(name);
+        let child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--claude-dir")
+            .arg(self.claude())
+            .args(["serve", "--bind", bind])
+            .env("HOME", self.tmp.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the platform");
+        let published = data.join("serve.json");
+        wait_until(|| published.exists() && data.join("token").exists());
+        let running: Value =
+            serde_json::from_str(&std::fs::read_to_string(&published).expect("serve.json"))
+                .expect("serve.json is JSON");
+        let url = running["url"].as_str().expect("url").to_owned();
+        let token = std::fs::read_to_string(data.join("token")).expect("token");
+        Served {
+            child,
+            url,
+            token: token.trim().to_owned(),
+            data,
+        }
     }
 
     /// Writes a new conversation editing example.py, the way Claude Code writes it.
@@ -176,6 +210,32 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         self.kill_platform();
+    }
+}
+
+/// A platform a test started; killed when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// Its local token (all scopes).
+    pub token: String,
+    pub data: PathBuf,
+}
+
+impl Served {
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -47,16 +47,16 @@ pub struct Connection {
 
 /// A configured platform: no probing here, a platform that is down is reported by
 /// the first request and retried like any other outage.
-pub fn configured(url: &str, api_key: Option<&str>, local: &Local) -> Connection {
+pub fn configured(url: &str, api_key: Option<&str>, local: &Local) -> anyhow::Result<Connection> {
     let token = api_key
         .map(str::to_owned)
         .or_else(|| read_local_token(&local.data_dir))
         .unwrap_or_default();
-    Connection {
-        platform: Platform::new(url, &token),
+    Ok(Connection {
+        platform: Platform::new(url, &token)?,
         source: Source::Configured,
         _in_process: None,
-    }
+    })
 }
 
 fn read_local_token(data_dir: &Path) -> Option<String> {
@@ -70,7 +70,9 @@ fn read_local_token(data_dir: &Path) -> Option<String> {
 pub async fn shared(local: &Local) -> Option<Connection> {
     let running = discovery::discover(&local.data_dir)?;
     let token = read_local_token(&local.data_dir)?;
-    let platform = Platform::new(&running.url, &token);
+    let platform = Platform::new(&running.url, &token)
+        .inspect_err(|e| tracing::warn!(error = %format!("{e:#}"), "no HTTP client"))
+        .ok()?;
     platform.healthy().await.then_some(Connection {
         platform,
         source: Source::Shared,
@@ -179,7 +181,7 @@ async fn in_process(local: &Local) -> anyhow::Result<Connection> {
         .context("the in-process platform did not start (see the log above)")?;
     let token = read_local_token(&local.data_dir).context("reading the local API token")?;
     Ok(Connection {
-        platform: Platform::new(&format!("http://{addr}"), &token),
+        platform: Platform::new(&format!("http://{addr}"), &token)?,
         source: Source::InProcess,
         _in_process: Some(stop),
     })

@@ -149,19 +149,40 @@ impl std::fmt::Debug for Platform {
     }
 }
 
+/// One HTTP client for the process: it holds the trusted roots (the system's store,
+/// then Mozilla's), which are read once rather than at every reconnection.
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<std::result::Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    let built = CLIENT.get_or_init(|| {
+        let builder = || {
+            reqwest::Client::builder()
+                // An editor waits on these answers: a platform that hangs counts as down.
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(2))
+        };
+        builder().build().or_else(|e| {
+            // The system's store holds only certificates rustls cannot read: Mozilla's
+            // roots alone still reach a platform with a public certificate.
+            tracing::warn!(error = %e, "the system's trusted certificates are unusable; using Mozilla's roots only");
+            builder()
+                .tls_built_in_native_certs(false)
+                .build()
+                .map_err(|e| format!("{e:#}"))
+        })
+    });
+    built
+        .clone()
+        .map_err(|e| anyhow::anyhow!("cannot set up HTTPS: {e}"))
+}
+
 impl Platform {
-    pub fn new(url: &str, token: &str) -> Self {
-        let http = reqwest::Client::builder()
-            // An editor waits on these answers: a platform that hangs counts as down.
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .unwrap_or_default();
-        Platform {
-            http,
+    pub fn new(url: &str, token: &str) -> anyhow::Result<Self> {
+        Ok(Platform {
+            http: http_client()?,
             url: url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
-        }
+        })
     }
 
     pub fn token(&self) -> &str {

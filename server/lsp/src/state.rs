@@ -297,11 +297,10 @@ impl State {
             if !healthy {
                 let attempt = match &settings.url {
                     Some(url) => {
-                        let c = connect::configured(url, settings.api_key.as_deref(), &self.local);
-                        if c.platform.healthy().await {
-                            Ok(c)
-                        } else {
-                            Err(anyhow::anyhow!("the platform at {url} does not answer"))
+                        match connect::configured(url, settings.api_key.as_deref(), &self.local) {
+                            Ok(c) if c.platform.healthy().await => Ok(c),
+                            Ok(_) => Err(anyhow::anyhow!("the platform at {url} does not answer")),
+                            Err(e) => Err(e),
                         }
                     }
                     None => connect::local(&self.local).await,
