@@ -3,6 +3,8 @@
 
 #[path = "support/answers.rs"]
 mod answers;
+#[path = "support/http_stub.rs"]
+mod http_stub;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 #[path = "support/lsp_env.rs"]
@@ -661,5 +663,184 @@ fn a_platform_behind_https_is_reached_over_tls() {
             .and_then(Value::as_str)
             .is_some_and(|v| v.contains("Make greet shout"))
     });
+    assert_eq!(c.stop(), Some(0));
+}
+
+fn status_is(state: &'static str) -> impl Fn(&Value) -> bool {
+    move |m| m["method"] == "observatory/status" && m["params"]["state"] == state
+}
+
+fn messages(c: &LspClient, from: usize) -> Vec<String> {
+    c.seen[from..]
+        .iter()
+        .filter(|m| m["method"] == "window/showMessage")
+        .filter_map(|m| m["params"]["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A wrong or revoked key. `/healthz` needs no key, so the platform looks healthy;
+/// the stream and every request are refused. The server says so, once, and asks
+/// again only at its backoff's pace: a handful of attempts, not a busy loop.
+#[test]
+fn a_refused_api_key_is_reported_and_retried_with_backoff() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": platform.url, "apiKey": "obs_revoked_or_wrong"}),
+    );
+    let refused = c
+        .wait_for(0, WAIT, status_is("refused"))
+        .expect("a refused status");
+    assert_eq!(refused["params"]["reason"], "unauthorized", "{refused}");
+    let why = refused["params"]["message"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(&format!(
+            "the platform at {} refused the API key (401)",
+            platform.url
+        )) && why.contains("not valid"),
+        "{why}"
+    );
+    // Requests are answered locally meanwhile, with the reason.
+    let err = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("refused the API key")),
+        "{err}"
+    );
+
+    // A few seconds later: still refused, never reported as connected, one message.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    c.drain();
+    let attempts = platform.requests("/api/v1/stream", 401);
+    assert!(
+        (1..=8).contains(&attempts),
+        "{attempts} attempts to open the stream with a refused key"
+    );
+    assert_eq!(platform.requests("/api/v1/search", 401), 0);
+    assert!(
+        !c.seen.iter().any(status_is("connected")),
+        "reported connected with a refused key"
+    );
+    let told = messages(&c, 0);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("refused the API key (401)"), "{told:?}");
+    let now = c.request("observatory/status", json!({})).expect("status");
+    assert_eq!(now["state"], "refused");
+
+    // The right key: connected at once, without waiting out the backoff.
+    let mark = c.seen.len();
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"observatory": {"apiKey": platform.token}}}),
+    );
+    c.wait_for(mark, WAIT, status_is("connected"))
+        .expect("connected with the right key");
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .expect("search with the right key");
+    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// 429 with `Retry-After`: the stream is not asked for again before then.
+#[test]
+fn rate_limited_waits_for_retry_after() {
+    let env = Env::new();
+    let stub = http_stub::HttpStub::start(|_| {
+        (
+            429,
+            vec![("Retry-After", "3600".to_owned())],
+            r#"{"title":"Too Many Requests","status":429,"detail":"slow down"}"#.to_owned(),
+        )
+    });
+    let url = format!("http://127.0.0.1:{}", stub.port);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({"url": url, "apiKey": "obs_k"}));
+    let limited = c
+        .wait_for(0, WAIT, status_is("refused"))
+        .expect("a refused status");
+    assert_eq!(limited["params"]["reason"], "rateLimited", "{limited}");
+    assert!(
+        limited["params"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("(429): slow down")),
+        "{limited}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(stub.hits("/api/v1/stream"), 1, "{:?}", stub.seen());
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// The local token (all scopes) goes only to a platform on this machine. A `url`
+/// can come from a cloned repository's editor settings: without an `apiKey`, a
+/// platform elsewhere gets no token and the user is told a key is needed.
+#[test]
+fn the_local_token_is_sent_only_to_a_loopback_platform() {
+    const LOCAL: &str = "local-token-of-this-machine";
+    let env = Env::new();
+    std::fs::create_dir_all(env.data()).expect("data dir");
+    std::fs::write(env.data().join("token"), LOCAL).expect("token");
+    let stub = http_stub::HttpStub::start(|_| {
+        (
+            401,
+            Vec::new(),
+            r#"{"status":401,"detail":"no"}"#.to_owned(),
+        )
+    });
+    let carried = |token: &str| {
+        stub.seen()
+            .iter()
+            .filter(|s| s.authorization.as_deref() == Some(&format!("Bearer {token}")))
+            .count()
+    };
+
+    // 0.0.0.0 reaches this machine's sockets, but by its address it is not
+    // loopback: it stands for a platform elsewhere.
+    let elsewhere = format!("http://0.0.0.0:{}", stub.port);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({"url": elsewhere}));
+    let status = c
+        .wait_for(0, WAIT, status_is("refused"))
+        .expect("told an API key is needed");
+    assert_eq!(status["params"]["reason"], "apiKeyRequired", "{status}");
+    assert_eq!(status["params"]["url"], elsewhere.as_str());
+    let told = messages(&c, 0);
+    assert!(
+        told.len() == 1 && told[0].contains("apiKey") && told[0].contains(&elsewhere),
+        "{told:?}"
+    );
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    c.request("observatory/search", json!({"query": "greet"}))
+        .unwrap_err();
+    let _ = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    // With a key, that key is sent, and still never the local token.
+    let mark = c.seen.len();
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"apiKey": "obs_team_key"}}),
+    );
+    c.wait_for(mark, WAIT, status_is("refused"))
+        .expect("the stub refuses the key");
+    assert!(carried("obs_team_key") >= 1, "{:?}", stub.seen());
+    assert_eq!(carried(LOCAL), 0, "{:?}", stub.seen());
+    assert_eq!(c.stop(), Some(0));
+
+    // The same stub by a loopback address does get the local token.
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": format!("http://127.0.0.1:{}", stub.port)}),
+    );
+    c.wait_for(0, WAIT, status_is("refused"))
+        .expect("the stub refuses the token");
+    assert!(carried(LOCAL) >= 1, "{:?}", stub.seen());
     assert_eq!(c.stop(), Some(0));
 }

@@ -232,6 +232,34 @@ impl Served {
     }
 }
 
+impl Served {
+    /// A plain GET on the platform (no token: `/metrics`, `/healthz`); the body.
+    pub fn get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.addr()).expect("connect");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out.split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Requests the platform answered, by route template and status, from `/metrics`.
+    pub fn requests(&self, route: &str, status: u16) -> u64 {
+        let needle = format!("route=\"{route}\",status=\"{status}\"");
+        self.get("/metrics")
+            .lines()
+            .filter(|l| l.starts_with("observatory_http_requests_total{") && l.contains(&needle))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();

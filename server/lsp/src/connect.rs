@@ -45,18 +45,74 @@ pub struct Connection {
     _in_process: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+/// Why a configured platform cannot be used as configured: retrying will not help
+/// until the settings change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the `url` setting {url:?} is not an http:// or https:// URL")]
+    BadUrl { url: String },
+    #[error(
+        "the platform at {url} is not on this machine, so it needs an API key: set `apiKey` \
+         (or OBSERVATORY_API_KEY) to a key from `observatory keys create`"
+    )]
+    ApiKeyRequired { url: String },
+    #[error(transparent)]
+    Client(#[from] anyhow::Error),
+}
+
 /// A configured platform: no probing here, a platform that is down is reported by
 /// the first request and retried like any other outage.
-pub fn configured(url: &str, api_key: Option<&str>, local: &Local) -> anyhow::Result<Connection> {
-    let token = api_key
-        .map(str::to_owned)
-        .or_else(|| read_local_token(&local.data_dir))
-        .unwrap_or_default();
+///
+/// Without an API key the local token (all scopes, read from the data directory) is
+/// used, but only for a platform on this machine: a `url` can come from a
+/// workspace's editor settings, and the token must not go to whoever wrote them.
+pub fn configured(
+    url: &str,
+    api_key: Option<&str>,
+    local: &Local,
+) -> Result<Connection, ConfigError> {
+    let parsed = reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| ConfigError::BadUrl { url: url.into() })?;
+    let token = match api_key {
+        Some(key) => {
+            if parsed.scheme() == "http" && !is_loopback(&parsed) {
+                tracing::warn!(url, "the API key goes over plain HTTP to another machine");
+            }
+            key.to_owned()
+        }
+        None if is_loopback(&parsed) => read_local_token(&local.data_dir).unwrap_or_default(),
+        None => return Err(ConfigError::ApiKeyRequired { url: url.into() }),
+    };
     Ok(Connection {
         platform: Platform::new(url, &token)?,
         source: Source::Configured,
         _in_process: None,
     })
+}
+
+/// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or `localhost`. Names that merely
+/// resolve to a loopback address do not count: resolution is not ours to trust.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    // IPv6 hosts come bracketed.
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
+    }
 }
 
 fn read_local_token(data_dir: &Path) -> Option<String> {
@@ -185,4 +241,66 @@ async fn in_process(local: &Local) -> anyhow::Result<Connection> {
         source: Source::InProcess,
         _in_process: Some(stop),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(dir: &Path) -> Local {
+        Local {
+            data_dir: dir.to_path_buf(),
+            claude_dirs: Vec::new(),
+            exe: PathBuf::from("observatory"),
+            spawn_daemon: false,
+        }
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for url in [
+            "http://127.0.0.1:8787",
+            "http://127.9.9.9",
+            "https://localhost:1/",
+            "http://LocalHost",
+            "http://[::1]:8787",
+            "http://[::ffff:127.0.0.1]:8787",
+            "http://127.1:8787",
+        ] {
+            assert!(is_loopback(&url.parse().unwrap()), "{url}");
+        }
+        for url in [
+            "https://observatory.example.com",
+            "http://10.0.0.1",
+            "http://0.0.0.0:8787",
+            "http://[::]:8787",
+            "http://localhost.example.com",
+            "http://127.0.0.1.example.com",
+            "http://[::ffff:10.0.0.1]",
+        ] {
+            assert!(!is_loopback(&url.parse().unwrap()), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_local_token_goes_only_to_this_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            observatory_platform::token_path(dir.path()),
+            "local-secret\n",
+        )
+        .unwrap();
+        let l = local(dir.path());
+        let here = configured("http://127.0.0.1:9", None, &l).unwrap();
+        assert_eq!(here.platform.token(), "local-secret");
+        let err = configured("https://observatory.example.com", None, &l)
+            .err()
+            .unwrap();
+        assert!(matches!(err, ConfigError::ApiKeyRequired { .. }), "{err}");
+        assert!(err.to_string().contains("apiKey"), "{err}");
+        let keyed = configured("https://observatory.example.com", Some("obs_k"), &l).unwrap();
+        assert_eq!(keyed.platform.token(), "obs_k");
+        let bad = configured("ftp://127.0.0.1", None, &l).err().unwrap();
+        assert!(matches!(bad, ConfigError::BadUrl { .. }), "{bad}");
+    }
 }
