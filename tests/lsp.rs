@@ -844,3 +844,79 @@ fn the_local_token_is_sent_only_to_a_loopback_platform() {
     assert!(carried(LOCAL) >= 1, "{:?}", stub.seen());
     assert_eq!(c.stop(), Some(0));
 }
+
+/// A platform on this data directory, published as an older version than this one:
+/// `serve.json` rewritten the way an older `observatory serve` would have written it.
+fn older_platform(env: &Env, stderr: std::process::Stdio) -> lsp_env::Served {
+    let platform = env.serve_in(env.data(), "127.0.0.1:0", stderr);
+    let published = env.data().join("serve.json");
+    let mut running: Value =
+        serde_json::from_str(&std::fs::read_to_string(&published).expect("serve.json"))
+            .expect("json");
+    running["version"] = json!("0.0.1");
+    std::fs::write(&published, running.to_string()).expect("rewrite serve.json");
+    platform
+}
+
+/// A daemon an older language server left running (its log is the data directory's
+/// serve.log, as every version started it) is stopped and replaced by one of this
+/// version, which exits when idle.
+#[test]
+fn an_older_background_platform_is_replaced() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.data()).expect("data dir");
+    let log = std::fs::File::create(env.data().join("serve.log")).expect("serve.log");
+    let mut old = older_platform(&env, log.into());
+    let old_pid = old.child.id();
+
+    let mut c = env.lsp(&[]);
+    c.initialize(&env.workspace(), json!({}));
+    let up = c
+        .wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+    assert_eq!(up["params"]["source"], "started", "{up}");
+    let ended = old.child.wait().expect("the old platform ends");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&ended),
+        Some(libc::SIGTERM)
+    );
+    let new_pid = env.platform_pid().expect("a new platform");
+    assert_ne!(new_pid, old_pid);
+    let running: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.data().join("serve.json")).expect("serve.json"),
+    )
+    .expect("json");
+    assert_eq!(running["version"], env!("CARGO_PKG_VERSION"));
+    let args = std::fs::read(format!("/proc/{new_pid}/cmdline")).expect("cmdline");
+    let args: Vec<&[u8]> = args.split(|&b| b == 0).collect();
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == b"--idle-timeout" && w[1] == b"30m"),
+        "the daemon is started to exit when idle"
+    );
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .expect("search through the new platform");
+    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// An older platform someone started by hand is theirs: it is shared, not stopped.
+#[test]
+fn an_older_platform_run_by_hand_is_left_alone() {
+    let env = Env::new();
+    let mut platform = older_platform(&env, std::process::Stdio::null());
+    let pid = platform.child.id();
+    let mut c = env.lsp(&[]);
+    c.initialize(&env.workspace(), json!({}));
+    let up = c
+        .wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+    assert_eq!(up["params"]["source"], "shared", "{up}");
+    assert_eq!(c.stop(), Some(0));
+    assert!(
+        platform.child.try_wait().expect("status").is_none(),
+        "the platform run by hand was stopped"
+    );
+    assert_eq!(env.platform_pid(), Some(pid));
+}

@@ -107,7 +107,15 @@ impl Env {
     /// `observatory serve` started by hand for a data directory of its own (a team's
     /// platform, or one run in a terminal), indexing this environment's transcripts.
     pub fn serve(&self, name: &str, bind: &str) -> Served {
-        let data = self.tmp.path().join(name);
+        self.serve_in(
+            self.tmp.path().join(name),
+            bind,
+            std::process::Stdio::null(),
+        )
+    }
+
+    /// [`Env::serve`] for data directory `data`, logging to `stderr`.
+    pub fn serve_in(&self, data: PathBuf, bind: &str, stderr: std::process::Stdio) -> Served {
         let child = Command::new(BIN)
             .arg("--data-dir")
             .arg(&data)
@@ -115,7 +123,8 @@ impl Env {
             .arg(self.claude())
             .args(["serve", "--bind", bind])
             .env("HOME", self.tmp.path())
-            .stderr(std::process::Stdio::null())
+            .stdin(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start the platform");
         let published = data.join("serve.json");
