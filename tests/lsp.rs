@@ -747,6 +747,74 @@ fn a_refused_api_key_is_reported_and_retried_with_backoff() {
     assert_eq!(c.stop(), Some(0));
 }
 
+/// A key revoked while the stream is open: the stream stays up (keys are checked
+/// when it opens), so a request is the first to be refused. From then on requests
+/// are answered locally and only the supervisor asks again, with backoff.
+#[test]
+fn a_key_revoked_mid_session_is_reported_and_requests_stop() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let keys = |args: &[&str]| {
+        let out = std::process::Command::new(lsp_env::BIN)
+            .arg("--data-dir")
+            .arg(&platform.data)
+            .arg("keys")
+            .args(args)
+            .output()
+            .expect("observatory keys");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let key = keys(&["create", "editor", "--scope", "read"]);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": platform.url, "apiKey": key.trim()}),
+    );
+    c.wait_for(0, WAIT, status_is("connected"))
+        .expect("connected with the key");
+    c.request("observatory/search", json!({"query": "greet"}))
+        .expect("search with the key");
+
+    keys(&["revoke", "1"]);
+    let mark = c.seen.len();
+    let err = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .unwrap_err();
+    assert!(
+        err["message"].as_str().is_some_and(|m| m.contains("401")),
+        "{err}"
+    );
+    let refused = c
+        .wait_for(mark, WAIT, status_is("refused"))
+        .expect("a refused status");
+    assert_eq!(refused["params"]["reason"], "unauthorized", "{refused}");
+    for _ in 0..20 {
+        c.request("observatory/search", json!({"query": "greet"}))
+            .unwrap_err();
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    c.drain();
+    assert_eq!(
+        platform.requests("/api/v1/search", 401),
+        1,
+        "requests kept going to a platform refusing the key"
+    );
+    let attempts = platform.requests("/api/v1/stream", 401);
+    assert!(
+        (1..=8).contains(&attempts),
+        "{attempts} attempts to reopen the stream with a revoked key"
+    );
+    let told = messages(&c, mark);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(!c.seen[mark..].iter().any(status_is("connected")));
+    assert_eq!(c.stop(), Some(0));
+}
+
 /// 429 with `Retry-After`: the stream is not asked for again before then.
 #[test]
 fn rate_limited_waits_for_retry_after() {
