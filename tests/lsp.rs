@@ -747,9 +747,9 @@ fn a_refused_api_key_is_reported_and_retried_with_backoff() {
     assert_eq!(c.stop(), Some(0));
 }
 
-/// A key revoked while the stream is open: the stream stays up (keys are checked
-/// when it opens), so a request is the first to be refused. From then on requests
-/// are answered locally and only the supervisor asks again, with backoff.
+/// A key revoked mid-session: whichever notices first (a request, or the stream
+/// closed or reopened), requests are answered locally from then on and only the
+/// supervisor asks again, with backoff.
 #[test]
 fn a_key_revoked_mid_session_is_reported_and_requests_stop() {
     let env = Env::new();
@@ -799,9 +799,8 @@ fn a_key_revoked_mid_session_is_reported_and_requests_stop() {
     }
     std::thread::sleep(std::time::Duration::from_secs(3));
     c.drain();
-    assert_eq!(
-        platform.requests("/api/v1/search", 401),
-        1,
+    assert!(
+        platform.requests("/api/v1/search", 401) <= 1,
         "requests kept going to a platform refusing the key"
     );
     let attempts = platform.requests("/api/v1/stream", 401);
@@ -943,10 +942,12 @@ fn an_older_background_platform_is_replaced() {
         .wait_for(0, WAIT, status_is("connected"))
         .expect("connected");
     assert_eq!(up["params"]["source"], "started", "{up}");
+    // Killed by SIGTERM, or stopped cleanly on it by a platform that handles it.
     let ended = old.child.wait().expect("the old platform ends");
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&ended),
-        Some(libc::SIGTERM)
+    assert!(
+        ended.success()
+            || std::os::unix::process::ExitStatusExt::signal(&ended) == Some(libc::SIGTERM),
+        "{ended:?}"
     );
     let new_pid = env.platform_pid().expect("a new platform");
     assert_ne!(new_pid, old_pid);

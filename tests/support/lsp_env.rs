@@ -242,13 +242,14 @@ impl Served {
 }
 
 impl Served {
-    /// A plain GET on the platform (no token: `/metrics`, `/healthz`); the body.
+    /// A GET on the platform with its local token; the body.
     pub fn get(&self, path: &str) -> String {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(self.addr()).expect("connect");
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            self.token
         )
         .expect("send");
         let mut out = String::new();

@@ -292,8 +292,9 @@ fn should_replace(running: &str, ours: &str, is_daemon: bool) -> bool {
     }
 }
 
-/// SIGTERM to the daemon, then waits (a few seconds at most) until it has let go
-/// of the data directory's platform lock, so that ours can take it.
+/// SIGTERM to the daemon, then waits until it has let go of the data directory's
+/// platform lock, so that ours can take it: up to 10 s, as a platform that handles
+/// SIGTERM first gives open requests a few seconds to finish.
 async fn stop_daemon(data_dir: &Path, pid: u32) -> anyhow::Result<()> {
     // 0, -1 and negative pids signal whole groups: only ever one process here.
     let target = i32::try_from(pid)
@@ -305,14 +306,14 @@ async fn stop_daemon(data_dir: &Path, pid: u32) -> anyhow::Result<()> {
         return Err(std::io::Error::last_os_error())
             .with_context(|| format!("stopping the background platform (pid {pid})"));
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if lock_released(data_dir) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the background platform (pid {pid}) still runs 5 s after SIGTERM")
+    bail!("the background platform (pid {pid}) still runs 10 s after SIGTERM")
 }
 
 /// Whether no platform holds `serve.lock` (the lock `observatory serve` holds for
