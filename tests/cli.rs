@@ -160,6 +160,17 @@ fn clear_errors_and_nonzero_exits() {
     assert!(bad_role.contains("unknown role"), "{bad_role}");
     let bad_time = env.fail(&["search", "x", "--since", "yesterday"]);
     assert!(bad_time.contains("not a date"), "{bad_time}");
+    // Ages past the calendar's range are refused, not a panic in date arithmetic.
+    for age in ["100000000d", "9223372036854775807w"] {
+        let far = env.fail(&["conversations", "--since", age]);
+        assert!(!far.contains("panicked"), "{far}");
+        assert!(far.contains("invalid value") && far.contains(age), "{far}");
+    }
+    let bad_idle = env.fail(&["serve", "--idle-timeout", "soon"]);
+    assert!(
+        bad_idle.contains("invalid value") && bad_idle.contains("soon"),
+        "{bad_idle}"
+    );
     let untouched = env.fail(&["files", "never/touched.rs"]);
     assert!(untouched.contains("no conversation touched"), "{untouched}");
 }
@@ -581,4 +592,68 @@ fn api_keys_from_the_command_line() {
     env.ok(&["keys", "revoke", "1"]);
     let again = env.fail(&["keys", "revoke", "1"]);
     assert!(again.contains("no active key"), "{again}");
+}
+
+/// `observatory … | head -1`: the reader goes away after one line. The command must
+/// end quietly, as Unix filters do (killed by SIGPIPE, status 141 in a shell), not
+/// panic in `println!`.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+
+    let env = Env::new();
+    let base = fixtures().join("ai-blame/tests/examples");
+    env.ok(&[
+        "index",
+        "--claude-dir",
+        base.join("simple-home/.claude").to_str().expect("path"),
+    ]);
+    env.index_fixtures();
+    // Every answer below is larger than a pipe's buffer, so the command is still
+    // writing when the reader leaves.
+    let big = env.data.path().join("big.py");
+    std::fs::write(
+        &big,
+        "print('an unattributed line of some length')\n".repeat(5000),
+    )
+    .expect("write");
+    let longest = env.json(&["conversations", "--limit", "1000", "--json"]);
+    let longest = longest
+        .as_array()
+        .expect("list")
+        .iter()
+        .max_by_key(|c| c["message_count"].as_u64())
+        .and_then(|c| c["session_id"].as_str())
+        .expect("a conversation")
+        .to_owned();
+    let commands: [&[&str]; 3] = [
+        &["blame", big.to_str().expect("path")],
+        &["show", &longest],
+        &["search", "the", "--limit", "500", "--json"],
+    ];
+    for args in commands {
+        let mut child = env
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run observatory");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        out.read_line(&mut first).expect("first line");
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        drop(out);
+        let done = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            done.status.code() == Some(0) || done.status.signal() == Some(libc::SIGPIPE),
+            "{args:?} ended with {:?}",
+            done.status
+        );
+    }
 }

@@ -3,10 +3,14 @@
 
 #[path = "support/answers.rs"]
 mod answers;
+#[path = "support/http_stub.rs"]
+mod http_stub;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 #[path = "support/lsp_env.rs"]
 mod lsp_env;
+#[path = "support/tls_proxy.rs"]
+mod tls_proxy;
 
 use lsp_client::LspClient;
 use serde_json::{json, Value};
@@ -610,4 +614,378 @@ fn a_platform_configured_while_running_is_used_from_then_on() {
     assert_eq!(c.stop(), Some(0));
     let _ = platform.kill();
     let _ = platform.wait();
+}
+
+/// A team's platform behind HTTPS: requests and the event stream go over TLS,
+/// trusting the certificate authority the system trusts (`SSL_CERT_FILE` here).
+#[test]
+fn a_platform_behind_https_is_reached_over_tls() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let proxy = tls_proxy::TlsProxy::start(platform.addr());
+    let ca = env.dir().join("ca.pem");
+    std::fs::write(&ca, &proxy.ca_pem).expect("write the CA");
+    let url = format!("https://localhost:{}", proxy.port);
+
+    let mut cmd = env.lsp_command(&["--no-daemon"]);
+    cmd.env("SSL_CERT_FILE", &ca).env_remove("SSL_CERT_DIR");
+    let mut c = LspClient::spawn(cmd);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": url, "apiKey": platform.token}),
+    );
+    let up = c
+        .wait_for(0, WAIT, |m| {
+            m["method"] == "observatory/status" && m["params"]["state"] == "connected"
+        })
+        .expect("connected over TLS");
+    assert_eq!(up["params"]["url"], url.as_str());
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .expect("search over HTTPS");
+    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    // The buffer already has the agent's next edit; the transcript recording it
+    // reaches the server only through the event stream (WSS): nothing else makes it
+    // recompute the view.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 11, "character": 13}, "end": {"line": 11, "character": 18}}, "text": "HELLO"}]}),
+    );
+    c.poll("observatory/blame", json!({"uri": uri}), WAIT, |b| {
+        b["version"] == 2
+    });
+    env.append_live_edit();
+    c.poll("textDocument/hover", pos(&uri, 11, 0), WAIT, |h| {
+        h.pointer("/contents/value")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.contains("Make greet shout"))
+    });
+    assert_eq!(c.stop(), Some(0));
+}
+
+fn status_is(state: &'static str) -> impl Fn(&Value) -> bool {
+    move |m| m["method"] == "observatory/status" && m["params"]["state"] == state
+}
+
+fn messages(c: &LspClient, from: usize) -> Vec<String> {
+    c.seen[from..]
+        .iter()
+        .filter(|m| m["method"] == "window/showMessage")
+        .filter_map(|m| m["params"]["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A wrong or revoked key. `/healthz` needs no key, so the platform looks healthy;
+/// the stream and every request are refused. The server says so, once, and asks
+/// again only at its backoff's pace: a handful of attempts, not a busy loop.
+#[test]
+fn a_refused_api_key_is_reported_and_retried_with_backoff() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": platform.url, "apiKey": "obs_revoked_or_wrong"}),
+    );
+    let refused = c
+        .wait_for(0, WAIT, status_is("refused"))
+        .expect("a refused status");
+    assert_eq!(refused["params"]["reason"], "unauthorized", "{refused}");
+    let why = refused["params"]["message"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(&format!(
+            "the platform at {} refused the API key (401)",
+            platform.url
+        )) && why.contains("not valid"),
+        "{why}"
+    );
+    // Requests are answered locally meanwhile, with the reason.
+    let err = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("refused the API key")),
+        "{err}"
+    );
+
+    // A few seconds later: still refused, never reported as connected, one message.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    c.drain();
+    let attempts = platform.requests("/api/v1/stream", 401);
+    assert!(
+        (1..=8).contains(&attempts),
+        "{attempts} attempts to open the stream with a refused key"
+    );
+    assert_eq!(platform.requests("/api/v1/search", 401), 0);
+    assert!(
+        !c.seen.iter().any(status_is("connected")),
+        "reported connected with a refused key"
+    );
+    let told = messages(&c, 0);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("refused the API key (401)"), "{told:?}");
+    let now = c.request("observatory/status", json!({})).expect("status");
+    assert_eq!(now["state"], "refused");
+
+    // The right key: connected at once, without waiting out the backoff.
+    let mark = c.seen.len();
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"observatory": {"apiKey": platform.token}}}),
+    );
+    c.wait_for(mark, WAIT, status_is("connected"))
+        .expect("connected with the right key");
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .expect("search with the right key");
+    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// A key revoked mid-session: whichever notices first (a request, or the stream
+/// closed or reopened), requests are answered locally from then on and only the
+/// supervisor asks again, with backoff.
+#[test]
+fn a_key_revoked_mid_session_is_reported_and_requests_stop() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let keys = |args: &[&str]| {
+        let out = std::process::Command::new(lsp_env::BIN)
+            .arg("--data-dir")
+            .arg(&platform.data)
+            .arg("keys")
+            .args(args)
+            .output()
+            .expect("observatory keys");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let key = keys(&["create", "editor", "--scope", "read"]);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": platform.url, "apiKey": key.trim()}),
+    );
+    c.wait_for(0, WAIT, status_is("connected"))
+        .expect("connected with the key");
+    c.request("observatory/search", json!({"query": "greet"}))
+        .expect("search with the key");
+
+    keys(&["revoke", "1"]);
+    let mark = c.seen.len();
+    let err = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .unwrap_err();
+    assert!(
+        err["message"].as_str().is_some_and(|m| m.contains("401")),
+        "{err}"
+    );
+    let refused = c
+        .wait_for(mark, WAIT, status_is("refused"))
+        .expect("a refused status");
+    assert_eq!(refused["params"]["reason"], "unauthorized", "{refused}");
+    for _ in 0..20 {
+        c.request("observatory/search", json!({"query": "greet"}))
+            .unwrap_err();
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    c.drain();
+    assert!(
+        platform.requests("/api/v1/search", 401) <= 1,
+        "requests kept going to a platform refusing the key"
+    );
+    let attempts = platform.requests("/api/v1/stream", 401);
+    assert!(
+        (1..=8).contains(&attempts),
+        "{attempts} attempts to reopen the stream with a revoked key"
+    );
+    let told = messages(&c, mark);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(!c.seen[mark..].iter().any(status_is("connected")));
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// 429 with `Retry-After`: the stream is not asked for again before then.
+#[test]
+fn rate_limited_waits_for_retry_after() {
+    let env = Env::new();
+    let stub = http_stub::HttpStub::start(|_| {
+        (
+            429,
+            vec![("Retry-After", "3600".to_owned())],
+            r#"{"title":"Too Many Requests","status":429,"detail":"slow down"}"#.to_owned(),
+        )
+    });
+    let url = format!("http://127.0.0.1:{}", stub.port);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({"url": url, "apiKey": "obs_k"}));
+    let limited = c
+        .wait_for(0, WAIT, status_is("refused"))
+        .expect("a refused status");
+    assert_eq!(limited["params"]["reason"], "rateLimited", "{limited}");
+    assert!(
+        limited["params"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("(429): slow down")),
+        "{limited}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(stub.hits("/api/v1/stream"), 1, "{:?}", stub.seen());
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// The local token (all scopes) goes only to a platform on this machine. A `url`
+/// can come from a cloned repository's editor settings: without an `apiKey`, a
+/// platform elsewhere gets no token and the user is told a key is needed.
+#[test]
+fn the_local_token_is_sent_only_to_a_loopback_platform() {
+    const LOCAL: &str = "local-token-of-this-machine";
+    let env = Env::new();
+    std::fs::create_dir_all(env.data()).expect("data dir");
+    std::fs::write(env.data().join("token"), LOCAL).expect("token");
+    let stub = http_stub::HttpStub::start(|_| {
+        (
+            401,
+            Vec::new(),
+            r#"{"status":401,"detail":"no"}"#.to_owned(),
+        )
+    });
+    let carried = |token: &str| {
+        stub.seen()
+            .iter()
+            .filter(|s| s.authorization.as_deref() == Some(&format!("Bearer {token}")))
+            .count()
+    };
+
+    // 0.0.0.0 reaches this machine's sockets, but by its address it is not
+    // loopback: it stands for a platform elsewhere.
+    let elsewhere = format!("http://0.0.0.0:{}", stub.port);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({"url": elsewhere}));
+    let status = c
+        .wait_for(0, WAIT, status_is("refused"))
+        .expect("told an API key is needed");
+    assert_eq!(status["params"]["reason"], "apiKeyRequired", "{status}");
+    assert_eq!(status["params"]["url"], elsewhere.as_str());
+    let told = messages(&c, 0);
+    assert!(
+        told.len() == 1 && told[0].contains("apiKey") && told[0].contains(&elsewhere),
+        "{told:?}"
+    );
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    c.request("observatory/search", json!({"query": "greet"}))
+        .unwrap_err();
+    let _ = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    // With a key, that key is sent, and still never the local token.
+    let mark = c.seen.len();
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"apiKey": "obs_team_key"}}),
+    );
+    c.wait_for(mark, WAIT, status_is("refused"))
+        .expect("the stub refuses the key");
+    assert!(carried("obs_team_key") >= 1, "{:?}", stub.seen());
+    assert_eq!(carried(LOCAL), 0, "{:?}", stub.seen());
+    assert_eq!(c.stop(), Some(0));
+
+    // The same stub by a loopback address does get the local token.
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": format!("http://127.0.0.1:{}", stub.port)}),
+    );
+    c.wait_for(0, WAIT, status_is("refused"))
+        .expect("the stub refuses the token");
+    assert!(carried(LOCAL) >= 1, "{:?}", stub.seen());
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// A platform on this data directory, published as an older version than this one:
+/// `serve.json` rewritten the way an older `observatory serve` would have written it.
+fn older_platform(env: &Env, stderr: std::process::Stdio) -> lsp_env::Served {
+    let platform = env.serve_in(env.data(), "127.0.0.1:0", stderr);
+    let published = env.data().join("serve.json");
+    let mut running: Value =
+        serde_json::from_str(&std::fs::read_to_string(&published).expect("serve.json"))
+            .expect("json");
+    running["version"] = json!("0.0.1");
+    std::fs::write(&published, running.to_string()).expect("rewrite serve.json");
+    platform
+}
+
+/// A daemon an older language server left running (its log is the data directory's
+/// serve.log, as every version started it) is stopped and replaced by one of this
+/// version, which exits when idle.
+#[test]
+fn an_older_background_platform_is_replaced() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.data()).expect("data dir");
+    let log = std::fs::File::create(env.data().join("serve.log")).expect("serve.log");
+    let mut old = older_platform(&env, log.into());
+    let old_pid = old.child.id();
+
+    let mut c = env.lsp(&[]);
+    c.initialize(&env.workspace(), json!({}));
+    let up = c
+        .wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+    assert_eq!(up["params"]["source"], "started", "{up}");
+    // Killed by SIGTERM, or stopped cleanly on it by a platform that handles it.
+    let ended = old.child.wait().expect("the old platform ends");
+    assert!(
+        ended.success()
+            || std::os::unix::process::ExitStatusExt::signal(&ended) == Some(libc::SIGTERM),
+        "{ended:?}"
+    );
+    let new_pid = env.platform_pid().expect("a new platform");
+    assert_ne!(new_pid, old_pid);
+    let running: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.data().join("serve.json")).expect("serve.json"),
+    )
+    .expect("json");
+    assert_eq!(running["version"], env!("CARGO_PKG_VERSION"));
+    let args = std::fs::read(format!("/proc/{new_pid}/cmdline")).expect("cmdline");
+    let args: Vec<&[u8]> = args.split(|&b| b == 0).collect();
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == b"--idle-timeout" && w[1] == b"30m"),
+        "the daemon is started to exit when idle"
+    );
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .expect("search through the new platform");
+    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// An older platform someone started by hand is theirs: it is shared, not stopped.
+#[test]
+fn an_older_platform_run_by_hand_is_left_alone() {
+    let env = Env::new();
+    let mut platform = older_platform(&env, std::process::Stdio::null());
+    let pid = platform.child.id();
+    let mut c = env.lsp(&[]);
+    c.initialize(&env.workspace(), json!({}));
+    let up = c
+        .wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+    assert_eq!(up["params"]["source"], "shared", "{up}");
+    assert_eq!(c.stop(), Some(0));
+    assert!(
+        platform.child.try_wait().expect("status").is_none(),
+        "the platform run by hand was stopped"
+    );
+    assert_eq!(env.platform_pid(), Some(pid));
 }

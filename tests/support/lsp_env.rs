@@ -85,6 +85,11 @@ impl Env {
     }
 
     pub fn lsp(&self, extra: &[&str]) -> LspClient {
+        LspClient::spawn(self.lsp_command(extra))
+    }
+
+    /// The command [`Env::lsp`] runs, for a test to add to.
+    pub fn lsp_command(&self, extra: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--data-dir")
             .arg(self.data())
@@ -96,7 +101,45 @@ impl Env {
             .env_remove("OBSERVATORY_URL")
             .env("HOME", self.tmp.path())
             .env("OBSERVATORY_LOG", "info");
-        LspClient::spawn(c)
+        c
+    }
+
+    /// `observatory serve` started by hand for a data directory of its own (a team's
+    /// platform, or one run in a terminal), indexing this environment's transcripts.
+    pub fn serve(&self, name: &str, bind: &str) -> Served {
+        self.serve_in(
+            self.tmp.path().join(name),
+            bind,
+            std::process::Stdio::null(),
+        )
+    }
+
+    /// [`Env::serve`] for data directory `data`, logging to `stderr`.
+    pub fn serve_in(&self, data: PathBuf, bind: &str, stderr: std::process::Stdio) -> Served {
+        let child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--claude-dir")
+            .arg(self.claude())
+            .args(["serve", "--bind", bind])
+            .env("HOME", self.tmp.path())
+            .stdin(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the platform");
+        let published = data.join("serve.json");
+        wait_until(|| published.exists() && data.join("token").exists());
+        let running: Value =
+            serde_json::from_str(&std::fs::read_to_string(&published).expect("serve.json"))
+                .expect("serve.json is JSON");
+        let url = running["url"].as_str().expect("url").to_owned();
+        let token = std::fs::read_to_string(data.join("token")).expect("token");
+        Served {
+            child,
+            url,
+            token: token.trim().to_owned(),
+            data,
+        }
     }
 
     /// Writes a new conversation editing example.py, the way Claude Code writes it.
@@ -176,6 +219,61 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         self.kill_platform();
+    }
+}
+
+/// A platform a test started; killed when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// Its local token (all scopes).
+    pub token: String,
+    pub data: PathBuf,
+}
+
+impl Served {
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address")
+    }
+}
+
+impl Served {
+    /// A GET on the platform with its local token; the body.
+    pub fn get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.addr()).expect("connect");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            self.token
+        )
+        .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out.split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Requests the platform answered, by route template and status, from `/metrics`.
+    pub fn requests(&self, route: &str, status: u16) -> u64 {
+        let needle = format!("route=\"{route}\",status=\"{status}\"");
+        self.get("/metrics")
+            .lines()
+            .filter(|l| l.starts_with("observatory_http_requests_total{") && l.contains(&needle))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use observatory_platform::config::{Config, PathMap};
 use observatory_store::{Catalog, ConversationFilter, SearchQuery, Store, UsageGroup, WatchEvent};
 
-use crate::time_arg::parse_time;
+use crate::time_arg::{parse_duration, parse_time};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +54,10 @@ enum Command {
         /// Address to listen on, loopback only for now [default: 127.0.0.1:8787]
         #[arg(long, env = "OBSERVATORY_BIND")]
         bind: Option<std::net::SocketAddr>,
+        /// Stop after this long with no API request and no open stream: seconds, or
+        /// a number with a unit (90s, 30m, 2h) [default: run until stopped]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        idle_timeout: Option<std::time::Duration>,
     },
     /// Manage the platform's API keys
     Keys {
@@ -233,6 +237,9 @@ fn parse_mapping(s: &str) -> Result<observatory_attribution::paths::PathMapping,
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. } | Command::Lsp { .. }) {
+        die_on_broken_pipe();
+    }
     init_logging(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,6 +247,19 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust starts with SIGPIPE ignored, so `println!` panics once the reader has gone
+/// (`observatory blame FILE | head -1`). A command printing its answer should end
+/// like any Unix filter instead: killed by SIGPIPE, which shells report as status
+/// 141. The platform and the language server keep it ignored: they write to
+/// sockets and pipes whose peers come and go, and handle those errors themselves.
+fn die_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -323,7 +343,7 @@ fn effective_config(cli: &Cli) -> Result<Config> {
         config.claude_dirs = cli.claude_dirs.clone();
     }
     match &cli.command {
-        Command::Serve { bind: Some(b) } => config.bind = *b,
+        Command::Serve { bind: Some(b), .. } => config.bind = *b,
         // So that `config` shows what `serve` would use.
         _ => {
             if let Some(b) = std::env::var("OBSERVATORY_BIND")
@@ -458,7 +478,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Serve { .. } => {
+        Command::Serve { idle_timeout, .. } => {
             let bind = config.bind;
             let roots = roots_to_watch(&cli.claude_dirs)?;
             let dir = data_dir(cli.data_dir)?;
@@ -467,6 +487,7 @@ fn run(cli: Cli) -> Result<()> {
                 rate_burst: config.rate_burst,
                 path_map: config.path_map.clone(),
                 workspace_roots: config.workspace_roots.clone(),
+                idle_timeout,
                 ..observatory_platform::ServeOptions::new(bind, dir, roots)
             })?;
         }

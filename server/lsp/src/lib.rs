@@ -11,6 +11,7 @@ mod commands;
 pub mod connect;
 pub mod document;
 mod framing;
+mod health;
 pub mod platform;
 mod requests;
 pub mod server;

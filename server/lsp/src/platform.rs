@@ -25,6 +25,8 @@ pub enum PlatformError {
         what: String,
         status: u16,
         detail: String,
+        /// `Retry-After`, when it said how long to wait.
+        retry_after: Option<Duration>,
     },
     #[error("unexpected answer from the Observatory platform to {what}: {source}")]
     Decode {
@@ -39,6 +41,41 @@ impl PlatformError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, PlatformError::Unreachable { .. })
     }
+
+    /// The platform refused this client rather than this request: its key (401,
+    /// 403) or its pace (429). Asking again at once would be refused again.
+    pub fn refuses_client(&self) -> bool {
+        matches!(self, PlatformError::Refused { status, .. } if refuses_client(*status))
+    }
+}
+
+/// Statuses that refuse the client as a whole: a missing, wrong or revoked key, a
+/// key without the scope the language server needs, too many requests.
+pub fn refuses_client(status: u16) -> bool {
+    matches!(status, 401 | 403 | 429)
+}
+
+/// `Retry-After` in seconds (what the platform sends). An HTTP date is not followed:
+/// the caller's backoff applies instead. Capped, so that a platform cannot park the
+/// client for days.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    const LONGEST: Duration = Duration::from_secs(15 * 60);
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(LONGEST))
+}
+
+/// The `detail` of an RFC 9457 problem body, if it is one.
+pub fn problem_detail(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 pub type Result<T> = std::result::Result<T, PlatformError>;
@@ -149,19 +186,40 @@ impl std::fmt::Debug for Platform {
     }
 }
 
+/// One HTTP client for the process: it holds the trusted roots (the system's store,
+/// then Mozilla's), which are read once rather than at every reconnection.
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<std::result::Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    let built = CLIENT.get_or_init(|| {
+        let builder = || {
+            reqwest::Client::builder()
+                // An editor waits on these answers: a platform that hangs counts as down.
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(2))
+        };
+        builder().build().or_else(|e| {
+            // The system's store holds only certificates rustls cannot read: Mozilla's
+            // roots alone still reach a platform with a public certificate.
+            tracing::warn!(error = %e, "the system's trusted certificates are unusable; using Mozilla's roots only");
+            builder()
+                .tls_built_in_native_certs(false)
+                .build()
+                .map_err(|e| format!("{e:#}"))
+        })
+    });
+    built
+        .clone()
+        .map_err(|e| anyhow::anyhow!("cannot set up HTTPS: {e}"))
+}
+
 impl Platform {
-    pub fn new(url: &str, token: &str) -> Self {
-        let http = reqwest::Client::builder()
-            // An editor waits on these answers: a platform that hangs counts as down.
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .unwrap_or_default();
-        Platform {
-            http,
+    pub fn new(url: &str, token: &str) -> anyhow::Result<Self> {
+        Ok(Platform {
+            http: http_client()?,
             url: url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
-        }
+        })
     }
 
     pub fn token(&self) -> &str {
@@ -198,16 +256,13 @@ impl Platform {
         if status.is_success() {
             return Ok(resp);
         }
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        let detail = body
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let retry_after = retry_after(resp.headers());
+        let body = resp.bytes().await.unwrap_or_default();
         Err(PlatformError::Refused {
             what: what.to_owned(),
             status: status.as_u16(),
-            detail,
+            detail: problem_detail(&body),
+            retry_after,
         })
     }
 

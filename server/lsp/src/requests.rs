@@ -111,7 +111,7 @@ impl Backend {
 
     /// `observatory/status`: the connection as it is now.
     pub async fn status(&self, _: Value) -> Result<Value> {
-        Ok(self.state.status_value(None))
+        Ok(self.state.status_value())
     }
 }
 

@@ -3,8 +3,8 @@
 //! a reconnection).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,6 +17,7 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use crate::connect::{Connection, Local};
 use crate::document::{line_len, Document, Encoding};
+use crate::health::Health;
 use crate::platform::Conversation;
 use crate::settings::{InlayMode, Settings};
 use crate::view::{self, FileView};
@@ -71,10 +72,13 @@ pub struct State {
     pub(crate) caps: RwLock<Caps>,
     pub(crate) roots: RwLock<Vec<PathBuf>>,
     pub(crate) conn: RwLock<Option<Arc<Connection>>>,
-    pub(crate) online: AtomicBool,
-    /// Set when the connection must be re-established (settings changed, a request
-    /// found the platform down).
+    pub(crate) health: Mutex<Health>,
+    /// The connection settings changed: reconnect now, even in the middle of a
+    /// backoff.
     pub(crate) wake: Notify,
+    /// A request found the platform gone or refusing: stop following the stream
+    /// and find out (within the backoff; requests do not cut it short).
+    pub(crate) interrupt: Notify,
     pub(crate) local: Local,
     pub(crate) cache_dir: PathBuf,
 }
@@ -113,8 +117,9 @@ impl Backend {
                 caps: RwLock::new(Caps::default()),
                 roots: RwLock::new(Vec::new()),
                 conn: RwLock::new(None),
-                online: AtomicBool::new(false),
+                health: Mutex::new(Health::Connecting),
                 wake: Notify::new(),
+                interrupt: Notify::new(),
                 local,
                 cache_dir,
             }),
@@ -307,7 +312,7 @@ impl LanguageServer for Backend {
                     if let Ok(mut c) = self.state.conn.write() {
                         *c = None;
                     }
-                    self.state.online.store(false, Ordering::Relaxed);
+                    self.state.set_health(Health::Connecting).await;
                     self.state.wake.notify_one();
                 }
                 self.state.schedule_all();

@@ -5,16 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
-use crate::connect::{self, Connection, Source};
-use crate::platform::{Platform, PlatformError};
+use crate::connect::{self, ConfigError, Connection};
+use crate::health::{Health, Refusal, RefusalReason};
+use crate::platform::Platform;
 use crate::server::{internal, path_of, Caps, State};
 use crate::settings::Settings;
+use crate::stream::OpenError;
 use crate::view::FileView;
 
 impl State {
@@ -38,60 +40,15 @@ impl State {
         self.conn.read().ok().and_then(|c| c.clone())
     }
 
+    /// The platform, for a request. While it refuses this client, requests are not
+    /// sent at all: only the supervisor asks again, at its backoff's pace.
     pub(crate) fn platform(&self) -> Result<Platform> {
+        if let Health::Refused(r) = self.health() {
+            return Err(internal(format!("Observatory: {}", r.message)));
+        }
         self.connection()
             .map(|c| c.platform.clone())
             .ok_or_else(|| internal("not connected to the Observatory platform yet"))
-    }
-
-    /// A platform answer, or a request error; an unreachable platform also starts
-    /// reconnecting.
-    pub(crate) fn answer<T>(&self, r: std::result::Result<T, PlatformError>) -> Result<T> {
-        r.map_err(|e| {
-            if e.is_unreachable() {
-                self.lost(&e);
-            }
-            internal(e)
-        })
-    }
-
-    pub(crate) fn lost(&self, e: &PlatformError) {
-        tracing::warn!(error = %e, "platform request failed");
-        self.wake.notify_one();
-    }
-
-    pub(crate) fn status_value(&self, message: Option<&str>) -> Value {
-        let conn = self.connection();
-        json!({
-            "state": if self.online.load(Ordering::Relaxed) { "connected" } else if conn.is_some() { "offline" } else { "connecting" },
-            "url": conn.as_ref().map(|c| c.platform.url.clone()),
-            "source": conn.as_ref().map(|c| c.source),
-            "message": message,
-        })
-    }
-
-    pub(crate) async fn send_status(&self, message: Option<&str>) {
-        self.client
-            .send_notification::<StatusNotification>(self.status_value(message))
-            .await;
-    }
-
-    pub(crate) async fn set_online(&self, url: &str) {
-        if !self.online.swap(true, Ordering::Relaxed) {
-            tracing::info!(url, "connected to the platform");
-            self.send_status(None).await;
-        }
-    }
-
-    /// Reported once per outage: a message, then the status notification.
-    pub(crate) async fn set_offline(&self, why: &str) {
-        if self.online.swap(false, Ordering::Relaxed) || self.connection().is_none() {
-            let text = format!(
-                "Observatory: {why}. Showing what was already loaded; reconnecting in the background."
-            );
-            self.client.show_message(MessageType::WARNING, &text).await;
-            self.send_status(Some(why)).await;
-        }
     }
 
     /// How to name a local file to the platform's path filters: relative to its
@@ -184,7 +141,7 @@ impl State {
     }
 
     pub(crate) async fn view_of(&self, path: &Path, text: &str, version: i32) -> Option<FileView> {
-        let platform = self.connection()?.platform.clone();
+        let platform = self.platform().ok()?;
         let root = self.root_for(path);
         let blame = match platform
             .blame(&path.to_string_lossy(), root.as_deref(), text)
@@ -192,8 +149,8 @@ impl State {
         {
             Ok(b) => b,
             Err(e) => {
-                if e.is_unreachable() {
-                    self.lost(&e);
+                if e.is_unreachable() || e.refuses_client() {
+                    self.failed(&e);
                 } else {
                     tracing::warn!(path = %path.display(), error = %e, "attribution failed");
                 }
@@ -218,14 +175,13 @@ impl State {
 
     /// Views of the workspace files agents changed, for `workspace/symbol`.
     pub(crate) async fn index_workspace(&self) {
-        let Some(conn) = self.connection() else {
+        let Ok(platform) = self.platform() else {
             return;
         };
         let roots = self.roots.read().map(|r| r.clone()).unwrap_or_default();
         for root in roots {
             let project = root.to_string_lossy().into_owned();
-            let files: Value = match conn
-                .platform
+            let files: Value = match platform
                 .get_raw(
                     "/analytics/files",
                     &[("project", &project), ("limit", "200")],
@@ -283,95 +239,178 @@ impl State {
         }
     }
 
-    /// Connects, keeps the event stream open, and reconnects with backoff.
+    /// Connects, keeps the event stream open, and reconnects with backoff: after an
+    /// outage, a refusal (no sooner than the platform's `Retry-After`) or a stream
+    /// that ended, so that no failure turns into a busy loop. A settings change
+    /// reconnects at once.
     pub(crate) async fn supervise(self: Arc<Self>) {
         let mut backoff = backoff();
         let mut last_event: Option<i64> = None;
         let mut first = true;
         loop {
-            let settings = self.settings();
-            let healthy = match self.connection() {
-                Some(c) => c.platform.healthy().await,
-                None => false,
-            };
-            if !healthy {
-                let attempt = match &settings.url {
-                    Some(url) => {
-                        let c = connect::configured(url, settings.api_key.as_deref(), &self.local);
-                        if c.platform.healthy().await {
-                            Ok(c)
-                        } else {
-                            Err(anyhow::anyhow!("the platform at {url} does not answer"))
-                        }
-                    }
-                    None => connect::local(&self.local).await,
-                };
-                match attempt {
-                    Ok(c) => {
-                        if let Ok(mut slot) = self.conn.write() {
-                            *slot = Some(Arc::new(c));
-                        }
-                    }
-                    Err(e) => {
-                        self.set_offline(&format!("{e:#}")).await;
-                        let wait = backoff.next().unwrap_or(Duration::from_secs(30));
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => {}
-                            _ = self.wake.notified() => {}
-                        }
-                        continue;
-                    }
+            let wait = match self.connect_and_follow(&mut last_event, &mut first).await {
+                Next::Now => continue,
+                Next::SettingsChange => {
+                    self.wake.notified().await;
+                    continue;
                 }
+                Next::Steady => {
+                    backoff = crate::state::backoff();
+                    backoff.next()
+                }
+                Next::Backoff => backoff.next(),
             }
-            let Some(conn) = self.connection() else {
-                continue;
+            .unwrap_or(Duration::from_secs(30));
+            // A refusal that named its wait is not retried sooner.
+            let wait = match self.health() {
+                Health::Refused(Refusal {
+                    until: Some(until), ..
+                }) => wait.max(until.saturating_duration_since(Instant::now())),
+                _ => wait,
             };
-            backoff = crate::state::backoff();
-            let was_online = self.online.load(Ordering::Relaxed);
-            self.set_online(&conn.platform.url).await;
-            if first {
-                first = false;
-                let state = Arc::clone(&self);
-                let platform = conn.platform.clone();
-                tokio::spawn(async move { state.first_index(platform).await });
-            } else if !was_online {
-                // Back after an outage: what changed meanwhile is fetched again.
-                self.schedule_all();
-                self.index_workspace().await;
-            }
-            let reason = crate::stream::follow(&conn.platform, &mut last_event, &self.wake, |e| {
-                let state = Arc::clone(&self);
-                async move {
-                    // The conversation grew: its token count in hovers is stale.
-                    if let Some(id) = &e.session_id {
-                        state.conversations.remove(id);
-                    }
-                    if let Some(p) = &e.path {
-                        state.changed(p).await;
-                    }
-                }
-            })
-            .await;
-            tracing::info!(reason = %reason, "event stream ended");
-            if !conn.platform.healthy().await {
-                self.set_offline(&format!(
-                    "the platform at {} stopped answering",
-                    conn.platform.url
-                ))
-                .await;
-                if let Ok(mut slot) = self.conn.write() {
-                    // Keep the old one for its URL in the status until a new one is up.
-                    if slot
-                        .as_ref()
-                        .is_some_and(|c| c.source != Source::Configured)
-                    {
-                        *slot = Some(conn);
-                    }
-                }
-                let wait = backoff.next().unwrap_or(Duration::from_secs(30));
-                tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
             }
         }
+    }
+
+    /// One round: a platform, the event stream (which also proves the key is
+    /// accepted), then its events until it ends.
+    async fn connect_and_follow(
+        self: &Arc<Self>,
+        last_event: &mut Option<i64>,
+        first: &mut bool,
+    ) -> Next {
+        let conn = match self.connection() {
+            Some(c) if c.platform.healthy().await => c,
+            _ => match self.connect().await {
+                Ok(Some(c)) => c,
+                // The settings changed meanwhile: connect to what they say now.
+                Ok(None) => return Next::Now,
+                Err(Unusable::UntilSettingsChange(health)) => {
+                    self.set_health(health).await;
+                    return Next::SettingsChange;
+                }
+                Err(Unusable::Down(why)) => {
+                    self.set_health(Health::Offline(why)).await;
+                    return Next::Backoff;
+                }
+            },
+        };
+        let url = conn.platform.url.clone();
+        let socket = match crate::stream::open(&conn.platform, *last_event).await {
+            Ok(s) => s,
+            Err(OpenError::Refused {
+                status,
+                detail,
+                retry_after,
+            }) => {
+                let refusal = Refusal::of_status(&url, status, &detail, retry_after);
+                self.set_health(Health::Refused(refusal)).await;
+                return Next::Backoff;
+            }
+            Err(OpenError::Failed(why)) => {
+                let why = if conn.platform.healthy().await {
+                    why
+                } else {
+                    format!("the platform at {url} does not answer")
+                };
+                self.set_health(Health::Offline(why)).await;
+                return Next::Backoff;
+            }
+        };
+        let was_connected = self.is_connected();
+        self.set_health(Health::Connected).await;
+        if std::mem::take(first) {
+            let state = Arc::clone(self);
+            let platform = conn.platform.clone();
+            tokio::spawn(async move { state.first_index(platform).await });
+        } else if !was_connected {
+            // Back after an outage or a refusal: what changed meanwhile is fetched
+            // again.
+            self.schedule_all();
+            self.index_workspace().await;
+        }
+        let opened = Instant::now();
+        let mut settings_changed = false;
+        let stop = async {
+            tokio::select! {
+                _ = self.wake.notified() => settings_changed = true,
+                _ = self.interrupt.notified() => {}
+            }
+        };
+        let reason = crate::stream::follow(socket, last_event, stop, |e| {
+            let state = Arc::clone(self);
+            async move {
+                // The conversation grew: its token count in hovers is stale.
+                if let Some(id) = &e.session_id {
+                    state.conversations.remove(id);
+                }
+                if let Some(p) = &e.path {
+                    state.changed(p).await;
+                }
+            }
+        })
+        .await;
+        tracing::info!(reason = %reason, "event stream ended");
+        if settings_changed {
+            return Next::Now;
+        }
+        if !conn.platform.healthy().await {
+            self.set_health(Health::Offline(format!(
+                "the platform at {url} stopped answering"
+            )))
+            .await;
+            return Next::Backoff;
+        }
+        // A stream that stays up for a while resets the backoff; one the platform
+        // keeps closing at once does not.
+        if opened.elapsed() >= STEADY {
+            Next::Steady
+        } else {
+            Next::Backoff
+        }
+    }
+
+    /// A platform for the current settings; `None` when they changed meanwhile.
+    async fn connect(&self) -> std::result::Result<Option<Arc<Connection>>, Unusable> {
+        let settings = self.settings();
+        let conn = match &settings.url {
+            Some(url) => match connect::configured(url, settings.api_key.as_deref(), &self.local) {
+                Ok(c) if c.platform.healthy().await => c,
+                Ok(_) => {
+                    return Err(Unusable::Down(format!(
+                        "the platform at {url} does not answer"
+                    )))
+                }
+                Err(e @ ConfigError::ApiKeyRequired { .. }) => {
+                    return Err(Unusable::UntilSettingsChange(Health::Refused(Refusal {
+                        reason: RefusalReason::ApiKeyRequired,
+                        message: e.to_string(),
+                        until: None,
+                    })))
+                }
+                Err(e @ ConfigError::BadUrl { .. }) => {
+                    return Err(Unusable::UntilSettingsChange(Health::Offline(
+                        e.to_string(),
+                    )))
+                }
+                Err(ConfigError::Client(e)) => return Err(Unusable::Down(format!("{e:#}"))),
+            },
+            None => connect::local(&self.local)
+                .await
+                .map_err(|e| Unusable::Down(format!("{e:#}")))?,
+        };
+        let now = self.settings();
+        if now.url != settings.url || now.api_key != settings.api_key {
+            return Ok(None);
+        }
+        let conn = Arc::new(conn);
+        if let Ok(mut slot) = self.conn.write() {
+            *slot = Some(Arc::clone(&conn));
+        }
+        Ok(Some(conn))
     }
 
     /// The first connection: progress while the platform finishes its first
@@ -414,6 +453,27 @@ impl State {
         self.index_workspace().await;
     }
 }
+
+/// What the supervisor does after a round.
+enum Next {
+    /// Reconnect at once.
+    Now,
+    /// Wait for the backoff's next delay.
+    Backoff,
+    /// The stream had been up for a while: start the backoff over, then wait.
+    Steady,
+    /// Nothing will change until the settings do.
+    SettingsChange,
+}
+
+/// Why no platform could be used.
+enum Unusable {
+    Down(String),
+    UntilSettingsChange(Health),
+}
+
+/// How long a stream must have stayed open to count as a working connection.
+const STEADY: Duration = Duration::from_secs(10);
 
 pub(crate) fn backoff() -> backon::ExponentialBackoff {
     use backon::BackoffBuilder;

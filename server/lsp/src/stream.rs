@@ -1,50 +1,94 @@
 //! Following the platform's event stream (WebSocket), resuming after the last event
 //! seen so that nothing is missed across reconnections.
+//!
+//! Opening the stream is also how the server learns that the platform accepts its
+//! key: `/healthz` needs none, so a platform that answers it may still refuse
+//! everything else.
 
 use std::future::Future;
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::platform::{Event, Platform};
+use crate::platform::{self, Event, Platform};
 
 /// Event kinds that can change what an editor shows.
 pub const KINDS: &str = "attribution.changed";
 
-/// Calls `on_event` for each event until the stream ends, `wake` is notified, or it
-/// cannot be opened; returns why it stopped. `last` is the resume cursor, updated as
-/// events arrive.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Why the stream could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// The platform refused this client (401, 403 or 429, see
+    /// [`platform::refuses_client`]).
+    Refused {
+        status: u16,
+        detail: String,
+        retry_after: Option<Duration>,
+    },
+    /// No answer, another error status, or a URL that cannot be one.
+    Failed(String),
+}
+
+/// Opens the stream of events after `after`.
+pub async fn open(platform: &Platform, after: Option<i64>) -> Result<Socket, OpenError> {
+    let url = platform.stream_url(after, KINDS);
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| OpenError::Failed(format!("bad stream URL {url}: {e}")))?;
+    let bearer = format!("Bearer {}", platform.token())
+        .parse()
+        .map_err(|_| OpenError::Failed("the API key is not a valid header value".into()))?;
+    request.headers_mut().insert("authorization", bearer);
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tungstenite::Error::Http(response)) => {
+            let status = response.status().as_u16();
+            let detail = response
+                .body()
+                .as_deref()
+                .map(platform::problem_detail)
+                .unwrap_or_default();
+            if platform::refuses_client(status) {
+                Err(OpenError::Refused {
+                    status,
+                    detail,
+                    retry_after: platform::retry_after(response.headers()),
+                })
+            } else {
+                Err(OpenError::Failed(format!(
+                    "the platform answered the event stream with {status} {detail}"
+                )))
+            }
+        }
+        Err(e) => Err(OpenError::Failed(format!(
+            "cannot open the event stream: {e}"
+        ))),
+    }
+}
+
+/// Calls `on_event` for each event until the stream ends or `stop` completes;
+/// returns why it stopped. `last` is the resume cursor, updated as events arrive.
 pub async fn follow<F, Fut>(
-    platform: &Platform,
+    mut socket: Socket,
     last: &mut Option<i64>,
-    wake: &Notify,
+    stop: impl Future<Output = ()>,
     mut on_event: F,
 ) -> String
 where
     F: FnMut(Event) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let url = platform.stream_url(*last, KINDS);
-    let mut request = match url.as_str().into_client_request() {
-        Ok(r) => r,
-        Err(e) => return format!("bad stream URL {url}: {e}"),
-    };
-    match format!("Bearer {}", platform.token()).parse() {
-        Ok(v) => {
-            request.headers_mut().insert("authorization", v);
-        }
-        Err(_) => return "the API token is not a valid header value".into(),
-    }
-    let mut socket = match tokio_tungstenite::connect_async(request).await {
-        Ok((s, _)) => s,
-        Err(e) => return format!("cannot open the event stream: {e}"),
-    };
+    tokio::pin!(stop);
     loop {
         let message = tokio::select! {
             m = socket.next() => m,
-            _ = wake.notified() => return "asked to reconnect".into(),
+            _ = &mut stop => return "asked to reconnect".into(),
         };
         match message {
             None => return "the platform closed the stream".into(),
