@@ -497,6 +497,29 @@ fn blame_attributes_the_ai_blame_fixture() {
         "--json",
     ]);
     assert_eq!(mapped["attributed_lines"], 16, "{mapped}");
+    // The same mapping from the configuration file.
+    let config = elsewhere.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[path_map]]\nfrom = \"/Users/cjm/repos/ai-blame-test\"\nto = \"{}\"\n",
+            elsewhere.path().display()
+        ),
+    )
+    .expect("config");
+    let copy_s = copy.to_str().expect("path");
+    let unmapped = env.json(&["blame", copy_s, "--root", "/", "--json"]);
+    assert_eq!(unmapped["attributed_lines"], 0, "{unmapped}");
+    let configured = env.json(&[
+        "--config",
+        config.to_str().expect("path"),
+        "blame",
+        copy_s,
+        "--root",
+        "/",
+        "--json",
+    ]);
+    assert_eq!(configured["attributed_lines"], 16, "{configured}");
 
     // Store-wide: which conversations changed greet()?
     let changed = env.json(&["symbols", "greet", "--json"]);
@@ -656,4 +679,47 @@ fn output_into_a_closed_pipe_ends_quietly() {
             done.status
         );
     }
+}
+
+/// `kill` (SIGTERM), as service managers stop it, is a clean stop: the platform
+/// withdraws `serve.json` so editors do not try a dead address; so does an idle
+/// timeout.
+#[test]
+fn serve_stops_cleanly_on_sigterm_and_when_idle() {
+    let env = Env::new();
+    let empty = tempfile::tempdir().expect("tmp");
+    let published = env.data.path().join("serve.json");
+    let start = |extra: &[&str]| {
+        let mut args = vec!["--claude-dir", empty.path().to_str().expect("path")];
+        args.extend_from_slice(&["serve", "--bind", "127.0.0.1:0"]);
+        args.extend_from_slice(extra);
+        let child = env
+            .cmd(&args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !published.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve.json never appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child
+    };
+    let mut child = start(&[]);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+    assert!(!published.exists(), "a stale serve.json was left behind");
+
+    let mut child = start(&["--idle-timeout", "1s"]);
+    let status = child.wait().expect("stops by itself");
+    assert!(status.success(), "{status}");
+    assert!(!published.exists());
 }

@@ -989,3 +989,54 @@ fn an_older_platform_run_by_hand_is_left_alone() {
     );
     assert_eq!(env.platform_pid(), Some(pid));
 }
+
+/// A platform that comes back with a new database has a new event log: the cursor
+/// the server resumes from is past its end. The server follows the new log from its
+/// start instead of failing to open the stream for ever.
+#[test]
+fn a_platform_whose_event_log_was_reset_is_followed_again() {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let platform = env.serve("platform-data", &bind);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": platform.url, "apiKey": platform.token}),
+    );
+    c.wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    // An event moves the server's resume cursor into this log.
+    let mark = c.seen.len();
+    env.append_live_edit();
+    c.wait_for(mark, WAIT, |m| m["method"] == "workspace/codeLens/refresh")
+        .expect("a live refresh");
+    let data = platform.data.clone();
+    drop(platform);
+    for f in ["observatory.db", "observatory.db-wal", "observatory.db-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    let empty = env.dir().join("no-transcripts");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let mark = c.seen.len();
+    let mut again = std::process::Command::new(lsp_env::BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--claude-dir")
+        .arg(&empty)
+        .args(["serve", "--bind", &bind])
+        .env("HOME", env.dir())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the platform again");
+    let back = c.wait_for(mark, WAIT, status_is("connected"));
+    let _ = again.kill();
+    let _ = again.wait();
+    back.expect("following the new log");
+    assert_eq!(c.stop(), Some(0));
+}

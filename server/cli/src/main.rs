@@ -552,11 +552,17 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Blame {
-            file,
-            root,
-            mappings,
-            json,
+            file, root, json, ..
         } => {
+            // `--map` (or OBSERVATORY_PATH_MAP) when given, else the configuration's.
+            let mappings: Vec<_> = config
+                .path_map
+                .iter()
+                .map(|m| observatory_attribution::paths::PathMapping {
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                })
+                .collect();
             let store = open_store(cli.data_dir)?;
             let file = std::path::absolute(&file)
                 .with_context(|| format!("resolving {}", file.display()))?;

@@ -310,6 +310,12 @@ impl State {
                 self.set_health(Health::Refused(refusal)).await;
                 return Next::Backoff;
             }
+            Err(OpenError::CursorAhead) => {
+                tracing::info!("the platform's event log was reset; following it from now");
+                *last_event = None;
+                self.schedule_all();
+                return Next::Now;
+            }
             Err(OpenError::Failed(why)) => {
                 let why = if conn.platform.healthy().await {
                     why

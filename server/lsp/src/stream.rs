@@ -30,6 +30,9 @@ pub enum OpenError {
         detail: String,
         retry_after: Option<Duration>,
     },
+    /// The resume cursor is past the platform's newest event: its log was reset
+    /// (a new database). Start again from now; what was missed is refetched.
+    CursorAhead,
     /// No answer, another error status, or a URL that cannot be one.
     Failed(String),
 }
@@ -54,7 +57,9 @@ pub async fn open(platform: &Platform, after: Option<i64>) -> Result<Socket, Ope
                 .as_deref()
                 .map(platform::problem_detail)
                 .unwrap_or_default();
-            if platform::refuses_client(status) {
+            if status == 422 && after.is_some() {
+                Err(OpenError::CursorAhead)
+            } else if platform::refuses_client(status) {
                 Err(OpenError::Refused {
                     status,
                     detail,
