@@ -185,6 +185,8 @@ fn decode_cursor(c: Option<&str>) -> Result<usize, ApiError> {
         None => Ok(0),
         Some(c) => c
             .strip_prefix("o")
+            // Exactly what the document's pattern says: digits only, 1 to 12.
+            .filter(|n| (1..=12).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse().ok())
             .filter(|&n| n <= MAX_OFFSET)
             .ok_or_else(|| ApiError::bad_request(format!("invalid cursor {c:?}"))),
@@ -245,8 +247,9 @@ async fn conversation_markdown(
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md))
 }
 
-/// Only hits of this role. Documents the parameter, which is read as a string: the
-/// store checks it against the same list (`ROLES` in store/src/search.rs).
+/// Only hits of this role.
+// Documents the parameter, which is read as a string: the store checks it against
+// the same list (`ROLES` in store/src/search.rs).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[allow(dead_code)]
@@ -256,8 +259,8 @@ enum SearchRole {
     System,
 }
 
-/// Only hits of this kind of block. Documents the parameter, like [`SearchRole`]
-/// (`KINDS` in store/src/search.rs).
+/// Only hits of this kind of block.
+// Documents the parameter, like `SearchRole` (`KINDS` in store/src/search.rs).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[allow(dead_code)]
@@ -294,7 +297,8 @@ pub struct SearchParams {
     /// 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
-    /// Hits to skip: the `next_offset` of the previous page. At most `MAX_OFFSET`.
+    /// Hits to skip: the `next_offset` of the previous page.
+    // `MAX_OFFSET`; tests/api.rs checks that the two agree.
     #[param(maximum = 1_099_511_627_776_u64)]
     offset: Option<usize>,
 }

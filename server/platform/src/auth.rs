@@ -203,14 +203,16 @@ pub async fn require_token(
             Ok(()) => ApiError::new(status, detail).into_response(),
         }
     };
+    // No credential at all is no guess, and costs no lookup: not counted.
     let Some(presented) = presented else {
-        return Err(refused(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             format!(
                 "send `Authorization: Bearer <token>`; the local token is {}",
                 auth.hint
             ),
-        ));
+        )
+        .into_response());
     };
     let identity = match identify(&auth, &presented).await {
         Ok(Some(identity)) => identity,

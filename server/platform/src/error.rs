@@ -102,7 +102,11 @@ const MAX_DETAIL: usize = 4096;
 /// and `Path` wrappers answer with [`ApiError`] already; this catches the rest:
 /// rejections of extractors without a wrapper (`String` bodies that are not UTF-8),
 /// 405 from the router, 413 from the body limit, 408 from the timeout. Their text
-/// becomes the detail; their headers (`Allow`, `Retry-After`) are kept.
+/// becomes the detail; their headers (`Retry-After`, `Upgrade`) are kept.
+///
+/// What hyper answers by itself never gets here: 400 for a request it cannot parse,
+/// 414 for a target over 64 KiB, 431 for over 100 header fields or ~400 KiB of
+/// headers. Those are an empty body with `connection: close`.
 pub async fn problem_responses(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let res = next.run(req).await;
@@ -116,7 +120,7 @@ pub async fn problem_responses(req: Request, next: Next) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
-    let detail = default_detail(status, &method, &parts.headers, text);
+    let detail = default_detail(status, &method, text);
     let (problem, body) = ApiError::new(status, detail).into_response().into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     for (name, value) in &problem.headers {
@@ -133,19 +137,11 @@ fn is_problem(headers: &HeaderMap) -> bool {
 }
 
 /// A detail for a response that came with a bare status or a terse text.
-fn default_detail(
-    status: StatusCode,
-    method: &Method,
-    headers: &HeaderMap,
-    text: String,
-) -> String {
+fn default_detail(status: StatusCode, method: &Method, text: String) -> String {
     match status {
+        // The router adds `Allow` after the layers have run: it is not here to quote.
         StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = headers
-                .get(header::ALLOW)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            format!("{method} is not allowed here; allowed: {allowed}")
+            format!("{method} is not allowed here; the `Allow` header lists what is")
         }
         StatusCode::PAYLOAD_TOO_LARGE => format!(
             "the request body is over the limit of {} MiB",
@@ -165,8 +161,8 @@ const EVERY_OPERATION: [u16; 4] = [401, 421, 429, 503];
 
 /// The shared description of a problem response (`components/responses`), and
 /// whether it carries `Retry-After`.
-fn shared_problem(status: u16) -> Option<(&'static str, &'static str, bool)> {
-    Some(match status {
+fn shared_problem(status: u16) -> Option<(&'static str, String, bool)> {
+    let (name, description, retry_after) = match status {
         400 => (
             "BadRequest",
             "The query string, a path parameter or the body could not be read: not of \
@@ -180,7 +176,10 @@ fn shared_problem(status: u16) -> Option<(&'static str, &'static str, bool)> {
         ),
         413 => (
             "ContentTooLarge",
-            "The request body is over the size limit (16 MiB).",
+            &*format!(
+                "The request body is over the size limit ({} MiB).",
+                crate::MAX_BODY / (1024 * 1024)
+            ),
             false,
         ),
         415 => (
@@ -196,7 +195,7 @@ fn shared_problem(status: u16) -> Option<(&'static str, &'static str, bool)> {
         ),
         422 => (
             "UnprocessableContent",
-            "The body is JSON but not of the declared shape.",
+            "The body is JSON but not of the declared shape, or a value in it is refused.",
             false,
         ),
         429 => (
@@ -212,7 +211,19 @@ fn shared_problem(status: u16) -> Option<(&'static str, &'static str, bool)> {
             true,
         ),
         _ => return None,
-    })
+    };
+    Some((name, description.to_owned(), retry_after))
+}
+
+/// "Not Found" for "404".
+fn status_name(status: &str) -> String {
+    status
+        .parse::<u16>()
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+        .to_owned()
 }
 
 fn problem_content() -> utoipa::openapi::Content {
@@ -239,7 +250,7 @@ pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for op in operations.into_iter().flatten() {
-            for response in op.responses.responses.values_mut() {
+            for (status, response) in op.responses.responses.iter_mut() {
                 let RefOr::T(response) = response else {
                     continue;
                 };
@@ -249,6 +260,10 @@ pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
                 if declared_problem {
                     if let Some(content) = response.content.shift_remove("application/json") {
                         response.content.insert(PROBLEM_JSON.to_owned(), content);
+                    }
+                    // utoipa leaves it empty unless the annotation gives one.
+                    if response.description.is_empty() {
+                        response.description = status_name(status);
                     }
                 }
             }
@@ -263,14 +278,14 @@ pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
                 }
             }
             for status in statuses {
-                let key = status.to_string();
                 let Some((name, _, _)) = shared_problem(status) else {
                     continue;
                 };
-                if !op.responses.responses.contains_key(&key) {
-                    op.responses
-                        .responses
-                        .insert(key, RefOr::Ref(Ref::from_response_name(name)));
+                // What a handler's annotation declares itself stays as it is.
+                if let std::collections::btree_map::Entry::Vacant(e) =
+                    op.responses.responses.entry(status.to_string())
+                {
+                    e.insert(RefOr::Ref(Ref::from_response_name(name)));
                     shared.insert(status);
                 }
             }

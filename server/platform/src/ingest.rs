@@ -24,15 +24,16 @@ pub struct Uploaded {
     bytes: usize,
 }
 
-/// Complete transcript lines, each ending in a newline (documents the upload's body,
-/// which is read as text).
+/// Complete transcript lines, each ending in a newline.
+// Documents the upload's body, which is read as text.
 #[derive(ToSchema)]
 #[schema(value_type = String, pattern = r"\n$")]
 #[allow(dead_code)]
 pub struct JsonLines(String);
 
 /// What a hook payload must carry; the rest (`session_id`, `cwd`, `tool_input`…) is
-/// kept as sent. Documents the body, which is read as any JSON value.
+/// kept as sent.
+// Documents the body, which is read as any JSON value.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct HookPayload {

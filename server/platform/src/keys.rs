@@ -26,8 +26,9 @@ pub struct NewKey {
     scopes: Vec<String>,
 }
 
-/// What a key may do: `read` < `write` < `admin`. Documents `NewKey::scopes`, which
-/// the store checks against `observatory_store::keys::SCOPES`.
+/// What a key may do: `read` < `write` < `admin`.
+// Documents `NewKey::scopes`, which the store checks against
+// `observatory_store::keys::SCOPES`.
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 #[allow(dead_code)]

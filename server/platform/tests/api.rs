@@ -848,3 +848,236 @@ async fn the_document_lists_every_operation() {
         }
     }
 }
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Checks that `r` is a problem document with this status, and returns it.
+async fn problem(r: reqwest::Response, status: u16, what: &str) -> Value {
+    assert_eq!(r.status().as_u16(), status, "{what}");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = r.text().await.expect("body");
+    assert_eq!(ct, PROBLEM_JSON, "{what}: {text}");
+    let body: Value = serde_json::from_str(&text).expect("a JSON problem");
+    assert_eq!(body["status"], status, "{what}: {body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty())
+            && body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{what}: {body}"
+    );
+    body
+}
+
+/// Sends `request` as it is and returns the whole answer as text, for requests an
+/// HTTP client will not send (a body announced but not sent).
+async fn raw_http(s: &Server, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    let read = conn.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("the server answers and closes")
+        .expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Errors that do not come from a handler are problem documents too: extractor
+/// rejections, the WebSocket endpoint asked for plain HTTP, the router's 405 and the
+/// body limit's 413.
+#[tokio::test]
+async fn every_error_is_a_problem_document() {
+    let s = start().await;
+    let c = client(&s);
+    let url = |path: &str| format!("{}{path}", s.base);
+
+    let r = c.get(url("/api/v1/stream")).send().await.expect("get");
+    let upgrade = r.headers().get("upgrade").cloned();
+    problem(r, 426, "a plain GET of the stream").await;
+    assert_eq!(
+        upgrade.as_ref().and_then(|v| v.to_str().ok()),
+        Some("websocket"),
+        "426 says what to upgrade to"
+    );
+
+    for (method, path) in [
+        ("DELETE", "/api/v1/keys/abc"),
+        ("DELETE", "/api/v1/keys/99999999999999999999"),
+        ("GET", "/api/v1/conversations/%FF"),
+        ("GET", "/api/v1/conversations/%FF/messages"),
+        ("POST", "/api/v1/ingest/%C3%28/s"),
+    ] {
+        let r = c
+            .request(method.parse().expect("method"), url(path))
+            .send()
+            .await
+            .expect("request");
+        problem(r, 400, &format!("{method} {path}")).await;
+    }
+
+    // A NUL in a search is a separator or a 4xx problem, never a 500.
+    let (status, ct, body) = get(&s, "/api/v1/search?q=a%00b").await;
+    assert!(
+        status == 200 || ((400..500).contains(&status) && ct == PROBLEM_JSON),
+        "{status} {ct} {body}"
+    );
+
+    let r = c
+        .post(url("/api/v1/ingest/m/s"))
+        .body(vec![0xff, 0xfe, b'\n'])
+        .send()
+        .await
+        .expect("post");
+    problem(r, 400, "a body that is not UTF-8").await;
+
+    let r = c
+        .post(url("/api/v1/hooks/claude"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    problem(r, 415, "JSON sent as text").await;
+
+    let r = c
+        .patch(url("/api/v1/search?q=x"))
+        .send()
+        .await
+        .expect("patch");
+    let allow = r.headers().get("allow").cloned();
+    problem(r, 405, "a method the route does not have").await;
+    assert!(
+        allow
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("GET")),
+        "405 keeps Allow: {allow:?}"
+    );
+
+    // Announced over the limit: refused before the body is read.
+    let answer = raw_http(
+        &s,
+        format!(
+            "POST /api/v1/files/blame HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 99999999\r\nConnection: close\r\n\r\n{{",
+            s.token
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413")
+            && answer.contains(&format!("content-type: {PROBLEM_JSON}"))
+            && answer.contains("\"status\":413"),
+        "{answer}"
+    );
+}
+
+/// The document says what the platform answers: problem documents for errors, 401 on
+/// every operation, 422 where bodies and values are validated, and the parameters'
+/// real bounds, so that requests generated from it are valid.
+#[tokio::test]
+async fn the_document_declares_problems_auth_and_constraints() {
+    let s = start().await;
+    let (_, _, doc) = get(&s, "/api/v1/openapi.json").await;
+    let resolve = |v: &Value| -> Value {
+        match v["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+            Some(pointer) => doc.pointer(pointer).cloned().unwrap_or(Value::Null),
+            None => v.clone(),
+        }
+    };
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().expect("operations") {
+            let responses = op["responses"].as_object().expect("responses");
+            for status in ["401", "429"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not declare {status}"
+                );
+            }
+            for (status, response) in responses {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let response = resolve(response);
+                let types: Vec<&String> = response["content"]
+                    .as_object()
+                    .map(|c| c.keys().collect())
+                    .unwrap_or_default();
+                assert_eq!(
+                    types,
+                    [PROBLEM_JSON],
+                    "{method} {path} {status}: {response}"
+                );
+            }
+        }
+    }
+    let responses = |path: &str, method: &str| doc["paths"][path][method]["responses"].clone();
+    for (path, method) in [
+        ("/api/v1/files/blame", "post"),
+        ("/api/v1/keys", "post"),
+        ("/api/v1/hooks/claude", "post"),
+        ("/api/v1/conversations", "get"),
+    ] {
+        assert!(
+            responses(path, method).get("422").is_some(),
+            "{method} {path} validates but declares no 422"
+        );
+    }
+    assert!(responses("/api/v1/stream", "get").get("426").is_some());
+    let retry = resolve(&responses("/api/v1/search", "get")["429"]);
+    assert!(retry["headers"].get("Retry-After").is_some(), "{retry}");
+
+    let schema = |path: &str, name: &str| -> Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"].clone())
+            .unwrap_or_else(|| panic!("{path} has no parameter {name}"))
+    };
+    for (path, max) in [
+        ("/api/v1/conversations", 500),
+        ("/api/v1/conversations/{id}/messages", 500),
+        ("/api/v1/search", 100),
+        ("/api/v1/analytics/files", 500),
+        ("/api/v1/symbols", 500),
+        ("/api/v1/events", 1000),
+    ] {
+        let limit = schema(path, "limit");
+        assert_eq!(limit["minimum"], 1, "{path} limit: {limit}");
+        assert_eq!(limit["maximum"], max, "{path} limit: {limit}");
+    }
+    assert_eq!(schema("/api/v1/search", "q")["minLength"], 1);
+    assert_eq!(schema("/api/v1/conversations", "q")["minLength"], 1);
+    assert_eq!(schema("/api/v1/symbols", "name")["minLength"], 2);
+
+    // The declared bounds are the ones the handlers apply.
+    let offset_max = schema("/api/v1/search", "offset")["maximum"]
+        .as_u64()
+        .expect("offset has a maximum");
+    for (path, ok) in [
+        (format!("/api/v1/search?q=colors&offset={offset_max}"), true),
+        (
+            format!("/api/v1/search?q=colors&offset={}", offset_max + 1),
+            false,
+        ),
+        ("/api/v1/search?q=colors&limit=100".to_owned(), true),
+        ("/api/v1/search?q=colors&limit=101".to_owned(), false),
+        ("/api/v1/events?limit=1000".to_owned(), true),
+        ("/api/v1/events?limit=1001".to_owned(), false),
+        ("/api/v1/conversations?limit=500".to_owned(), true),
+        ("/api/v1/conversations?limit=0".to_owned(), false),
+    ] {
+        let (status, _, body) = get(&s, &path).await;
+        assert_eq!(status == 200, ok, "{path}: {status} {body}");
+    }
+}

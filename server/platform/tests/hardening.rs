@@ -555,8 +555,9 @@ async fn an_idle_platform_stops_unless_a_stream_is_open() {
     let token = observatory_platform::local_token(&data).expect("token");
     // An editor following the stream keeps it up past the timeout.
     let url = format!("ws://{addr}/api/v1/stream");
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
-        .expect("request");
+    let mut req =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .expect("request");
     req.headers_mut().insert(
         "authorization",
         format!("Bearer {token}").parse().expect("header"),
