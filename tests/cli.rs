@@ -1,5 +1,8 @@
 //! End-to-end tests of the `observatory` binary over the real fixture transcripts.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! `observatory lsp` end to end: the real binary over stdio, the real platform it
 //! starts (or finds) on loopback, and the real ai-blame fixture transcripts.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/answers.rs"]
 mod answers;
 #[path = "support/http_stub.rs"]

@@ -1,6 +1,9 @@
 //! A real editor: headless Neovim 0.11 with its built-in LSP client attached to
 //! `observatory lsp`, driven by tests/neovim/lsp_spec.lua.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 #[path = "support/lsp_env.rs"]

@@ -1,5 +1,8 @@
 //! Attribution on real transcripts, checked line by line by hand.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use observatory_attribution::blame::{blame, Blame};

@@ -1,5 +1,8 @@
 //! The REST API over real HTTP on loopback, against a store of the fixture transcripts.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use observatory_store::Catalog;

@@ -1,6 +1,9 @@
 //! The holes a hostile sweep found, each closed: every test here failed before its
 //! fix. Real HTTP, WebSocket and TCP on loopback.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

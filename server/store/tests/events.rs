@@ -1,5 +1,8 @@
 //! The event log: every change, once, in order, resumable.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use observatory_store::events::kind;

@@ -1,6 +1,9 @@
 //! Every real fixture transcript indexes cleanly, and the figures for one file from
 //! each source match what reading the file by hand gives.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use observatory_store::{Catalog, ConversationFilter, SearchQuery, Store, UsageGroup};

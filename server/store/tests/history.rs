@@ -1,6 +1,9 @@
 //! A file's recorded history, from the file-name index and through the shared cache
 //! of decoded changes: the same answer as without the cache, and new calls appear.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

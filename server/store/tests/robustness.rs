@@ -1,6 +1,9 @@
 //! Bad input gets a clear warning and loses nothing: corrupt, truncated, empty, binary,
 //! half-written, replaced and deleted files, appends racing the indexer.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fs::OpenOptions;

@@ -9,6 +9,9 @@
 
 #[path = "../common.rs"]
 mod common;
+// The tests' client: it stops the benchmark with a message when the server
+// misbehaves, which is what a benchmark should do too.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "../../../../tests/support/lsp_client.rs"]
 mod lsp_client;
 
