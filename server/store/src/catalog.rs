@@ -10,6 +10,10 @@ use serde::Serialize;
 
 use crate::pricing;
 use crate::search::{SearchPage, SearchQuery};
+use crate::sql::{
+    conversation_where, from_ms, like_escape, path_condition, project_condition, usage_at,
+    usage_by_model, TITLE_SQL,
+};
 use crate::{Error, Result, Store};
 
 /// Queries every backend answers.
@@ -154,87 +158,6 @@ pub struct UsageRow {
     pub cost_usd: f64,
 }
 
-pub(crate) fn from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
-    ms.and_then(DateTime::from_timestamp_millis)
-}
-
-/// SQL for a conversation's title: the user's /rename, the AI title, the summary
-/// Claude Code wrote for its last message, else its first prompt.
-pub(crate) const TITLE_SQL: &str =
-    "COALESCE(c.custom_title, c.ai_title, c.summary, c.first_prompt, c.session_key)";
-
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
-pub(crate) fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// Condition (and its parameters) matching a recorded path to what the user gave.
-pub(crate) fn path_condition(column: &str, path: &str) -> (String, Vec<SqlValue>) {
-    let trimmed = path.trim_start_matches("./");
-    if trimmed.starts_with('/') {
-        (
-            format!("{column} = ?"),
-            vec![SqlValue::Text(trimmed.to_owned())],
-        )
-    } else {
-        (
-            format!("({column} = ? OR {column} LIKE ? ESCAPE '\\')"),
-            vec![
-                SqlValue::Text(trimmed.to_owned()),
-                SqlValue::Text(format!("%/{}", like_escape(trimmed))),
-            ],
-        )
-    }
-}
-
-fn conversation_where(f: &ConversationFilter, alias: &str) -> Result<(String, Vec<SqlValue>)> {
-    let mut conds = vec!["1 = 1".to_owned()];
-    let mut args = Vec::new();
-    if let Some(p) = &f.project {
-        let p = p.trim_end_matches('/');
-        conds.push(format!(
-            "({alias}.project = ? OR {alias}.project LIKE ? ESCAPE '\\')"
-        ));
-        args.push(SqlValue::Text(p.to_owned()));
-        args.push(SqlValue::Text(format!("{}/%", like_escape(p))));
-    }
-    if let Some(s) = f.since {
-        conds.push(format!("{alias}.ended_at >= ?"));
-        args.push(SqlValue::Integer(s.timestamp_millis()));
-    }
-    if let Some(u) = f.until {
-        conds.push(format!("{alias}.started_at < ?"));
-        args.push(SqlValue::Integer(u.timestamp_millis()));
-    }
-    if let Some(m) = &f.model {
-        conds.push(format!(
-            "EXISTS (SELECT 1 FROM usage u WHERE u.conversation_id = {alias}.id AND u.model LIKE ? ESCAPE '\\')"
-        ));
-        args.push(SqlValue::Text(format!("%{}%", like_escape(m))));
-    }
-    if let Some(file) = &f.file {
-        let (cond, file_args) = path_condition("path", file);
-        conds.push(format!(
-            "{alias}.id IN (SELECT conversation_id FROM tool_calls WHERE {cond})"
-        ));
-        args.extend(file_args);
-    }
-    if let Some(text) = &f.text {
-        conds.push(format!(
-            "{alias}.id IN (SELECT d.conversation_id FROM docs_fts JOIN docs d ON d.id = docs_fts.rowid WHERE docs_fts MATCH ?)"
-        ));
-        args.push(SqlValue::Text(crate::search::to_fts_query(text)?));
-    }
-    Ok((conds.join(" AND "), args))
-}
-
 impl Store {
     fn summaries_where(
         &self,
@@ -294,18 +217,6 @@ impl Store {
     pub(crate) fn conversation_id_for(&self, id: &str) -> Result<i64> {
         Ok(self.conversation(id)?.id)
     }
-}
-
-fn usage_by_model(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Option<String>, Usage)> {
-    Ok((
-        r.get(0)?,
-        Usage {
-            input_tokens: r.get::<_, i64>(1)? as u64,
-            output_tokens: r.get::<_, i64>(2)? as u64,
-            cache_creation_input_tokens: r.get::<_, i64>(3)? as u64,
-            cache_read_input_tokens: r.get::<_, i64>(4)? as u64,
-        },
-    ))
 }
 
 fn add_usage(a: &mut Usage, b: &Usage) {
@@ -675,12 +586,7 @@ impl Catalog for Store {
             let key: String = r.get(0)?;
             let model: Option<String> = r.get(1)?;
             let conv: i64 = r.get(2)?;
-            let u = Usage {
-                input_tokens: r.get::<_, i64>(3)? as u64,
-                output_tokens: r.get::<_, i64>(4)? as u64,
-                cache_creation_input_tokens: r.get::<_, i64>(5)? as u64,
-                cache_read_input_tokens: r.get::<_, i64>(6)? as u64,
-            };
+            let u = usage_at(r, 3)?;
             let (row, convs) = groups.entry(key.clone()).or_insert_with(|| {
                 let row = UsageRow {
                     label: key.clone(),
@@ -832,16 +738,10 @@ impl Store {
     ) -> Result<Vec<EditedFile>> {
         let (cond, mut args) = match project {
             Some(p) => {
-                let p = p.trim_end_matches('/');
-                (
-                    "AND (c.project = ? OR c.project LIKE ? ESCAPE '\\')",
-                    vec![
-                        SqlValue::Text(p.to_owned()),
-                        SqlValue::Text(format!("{}/%", like_escape(p))),
-                    ],
-                )
+                let (cond, args) = project_condition("c.project", p);
+                (format!("AND {cond}"), args)
             }
-            None => ("", Vec::new()),
+            None => (String::new(), Vec::new()),
         };
         args.push(SqlValue::Integer(limit as i64));
         let sql = format!(

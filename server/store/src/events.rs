@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection};
 use serde::Serialize;
 
-use crate::catalog::{from_ms, like_escape};
+use crate::sql::{from_ms, like_escape, project_condition};
 use crate::{Result, Store};
 
 /// Event kinds.
@@ -93,10 +93,9 @@ impl Store {
             args.extend(q.kinds.iter().map(|k| SqlValue::Text(k.clone())));
         }
         if let Some(p) = &q.project {
-            let p = p.trim_end_matches('/');
-            conds.push("(project = ? OR project LIKE ? ESCAPE '\\')".into());
-            args.push(SqlValue::Text(p.to_owned()));
-            args.push(SqlValue::Text(format!("{}/%", like_escape(p))));
+            let (cond, project_args) = project_condition("project", p);
+            conds.push(cond);
+            args.extend(project_args);
         }
         if let Some(p) = &q.path_prefix {
             conds.push("path LIKE ? ESCAPE '\\'".into());

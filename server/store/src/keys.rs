@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::from_ms;
+use crate::sql::from_ms;
 use crate::{Error, Result, Store};
 
 /// What a key may do: `read` queries, `write` also changes data (ingest, delete),

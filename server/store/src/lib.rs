@@ -10,12 +10,14 @@
 
 mod catalog;
 pub mod events;
+mod fts;
 mod ingest;
 pub mod keys;
 pub mod pricing;
 mod private;
 mod schema;
 mod search;
+mod sql;
 mod watch;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,420 @@
+//! Storing one user, assistant or system record, step by step: its row and the prompt
+//! that led to it, its text for full-text search, its tool calls and their results
+//! (with the exact change and the events of each file touched), and its token usage.
+
+use observatory_transcript::changes::{
+    change_from, is_writing_tool, read_snapshot, renames_in_command, touched_path,
+};
+use observatory_transcript::{Block, Message, Role};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::batch::BatchWriter;
+use crate::{events, Result};
+
+/// Longest text put into the full-text index for one block; the whole text stays in
+/// the raw copy and is shown by `show`.
+const MAX_DOC_BYTES: usize = 256 * 1024;
+
+/// A message just stored, with what its documents and tool calls carry.
+struct Stored<'m> {
+    m: &'m Message,
+    /// Its row.
+    id: i64,
+    role: Role,
+    ts: Option<i64>,
+    is_prompt: bool,
+    /// The prompt that led to it (itself, for a prompt).
+    prompt_id: Option<i64>,
+}
+
+/// A tool call's row, as its result finds it.
+struct Call {
+    id: i64,
+    name: String,
+    /// The input the result needs (see `BatchWriter::tool_use`), or a shell move.
+    pending: Option<String>,
+    path: Option<String>,
+}
+
+impl BatchWriter<'_> {
+    /// Stores one user/assistant/system record. Returns false when it was already
+    /// stored (a copy made by `--resume`, or bytes read twice).
+    pub(super) fn message(&mut self, offset: u64, m: &Message) -> Result<bool> {
+        let uuid = uuid_key(&m.uuid, self.src.id, offset);
+        let is_prompt = m.is_prompt();
+        // A prompt leads to itself (stored as NULL and resolved by `prompt_of`, saving
+        // a second write per message).
+        let inherited = if is_prompt {
+            None
+        } else {
+            self.inherited_prompt(m)?
+        };
+        let Some(id) = self.insert_message(m, &uuid, offset, is_prompt, inherited)? else {
+            let prompt = prompt_of(self.tx, &uuid)?;
+            self.cache.prompt_of.insert(uuid, prompt);
+            return Ok(false);
+        };
+        self.take_waiting_summary(&uuid)?;
+        let msg = Stored {
+            m,
+            id,
+            role: m.role_or_user(),
+            ts: ts_ms(m),
+            is_prompt,
+            prompt_id: if is_prompt { Some(id) } else { inherited },
+        };
+        if is_prompt {
+            self.src.last_prompt_id = Some(id);
+        }
+        self.cache.prompt_of.insert(uuid.clone(), msg.prompt_id);
+        self.blocks(&msg)?;
+        self.usage(&msg, &uuid)?;
+        self.delta.add_message(m, uuid, msg.ts, is_prompt);
+        Ok(true)
+    }
+
+    /// The prompt that led to a message that is not one: its parent's, or a
+    /// compaction's logical parent's, else the last prompt of the file.
+    fn inherited_prompt(&self, m: &Message) -> Result<Option<i64>> {
+        let parent = m.parent_uuid.as_ref().or(m.logical_parent_uuid.as_ref());
+        let from_parent = match parent {
+            Some(p) => match self.cache.prompt_of.get(p) {
+                Some(v) => *v,
+                None => prompt_of(self.tx, p)?,
+            },
+            None => None,
+        };
+        Ok(from_parent.or(self.src.last_prompt_id))
+    }
+
+    /// The message's row: its id, or `None` if it was stored already.
+    fn insert_message(
+        &self,
+        m: &Message,
+        uuid: &str,
+        offset: u64,
+        is_prompt: bool,
+        inherited: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let inserted = self.tx
+            .prepare_cached(
+                "INSERT INTO messages (uuid, conversation_id, parent_uuid, logical_parent_uuid, role, is_prompt, is_sidechain, ts, model, prompt_id, source_id, offset)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(uuid) DO NOTHING",
+            )?
+            .execute(params![
+                uuid,
+                self.conv,
+                m.parent_uuid,
+                m.logical_parent_uuid,
+                m.role_or_user().as_str(),
+                is_prompt,
+                m.is_sidechain,
+                ts_ms(m),
+                m.model,
+                inherited,
+                self.src.id,
+                offset as i64
+            ])?;
+        Ok((inserted != 0).then(|| self.tx.last_insert_rowid()))
+    }
+
+    /// A summary read before its leaf message (this one) names its conversation now.
+    fn take_waiting_summary(&self, uuid: &str) -> Result<()> {
+        if !self.cache.pending_summaries {
+            return Ok(());
+        }
+        let summary: Option<String> = self
+            .tx
+            .prepare_cached("DELETE FROM summaries WHERE leaf_uuid = ?1 RETURNING summary")?
+            .query_row([uuid], |r| r.get(0))
+            .optional()?;
+        if let Some(summary) = summary {
+            self.tx
+                .prepare_cached("UPDATE conversations SET summary = ?1 WHERE id = ?2")?
+                .execute(params![summary, self.conv])?;
+        }
+        Ok(())
+    }
+
+    /// The message's content blocks, in order.
+    fn blocks(&mut self, msg: &Stored) -> Result<()> {
+        let results = msg.m.tool_results().count();
+        for block in &msg.m.blocks {
+            match block {
+                Block::Text(t) => {
+                    let kind = match msg.role {
+                        Role::User if msg.is_prompt => "prompt",
+                        Role::User => "user",
+                        Role::Assistant => "assistant",
+                        Role::System => "system",
+                    };
+                    self.add_doc(msg, kind, None, t)?;
+                }
+                Block::Thinking(t) => self.add_doc(msg, "thinking", None, t)?,
+                Block::ToolUse { id, name, input } => self.tool_use(msg, id, name, input)?,
+                Block::ToolResult {
+                    tool_use_id,
+                    content,
+                    is_error,
+                } => {
+                    let tool_result = if results == 1 {
+                        msg.m.tool_use_result.as_ref()
+                    } else {
+                        None
+                    };
+                    self.tool_result(msg, tool_use_id, content, *is_error, tool_result)?;
+                }
+                Block::Image | Block::Other(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// One document of the full-text index (nothing for blank text).
+    fn add_doc(&self, msg: &Stored, kind: &str, tool: Option<&str>, text: &str) -> Result<()> {
+        let text = truncate_utf8(text, MAX_DOC_BYTES);
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        self.tx.prepare_cached(
+            "INSERT INTO docs (message_id, conversation_id, kind, role, tool, model, ts, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            msg.id,
+            self.conv,
+            kind,
+            msg.role.as_str(),
+            tool,
+            msg.m.model,
+            msg.ts,
+            text
+        ])?;
+        self.tx
+            .prepare_cached("INSERT INTO docs_fts (rowid, text) VALUES (?1, ?2)")?
+            .execute(params![self.tx.last_insert_rowid(), text])?;
+        Ok(())
+    }
+
+    /// A tool call: its input for search, and its row with the path it touches.
+    fn tool_use(&self, msg: &Stored, tool_use_id: &str, name: &str, input: &Value) -> Result<()> {
+        self.add_doc(msg, "tool_input", Some(name), &tool_input_text(name, input))?;
+        let mut path = touched_path(name, input).map(str::to_owned);
+        // Keep the input of writing tools until the result says what happened,
+        // and of reads, whose result may be the only record of the file's content.
+        let mut pending = (is_writing_tool(name) || name == "Read").then(|| input.to_string());
+        if name == "Bash" {
+            // A shell move of one file: its history continues under the new
+            // name. The change is known now; the result says if it happened.
+            let command = input
+                .get("command")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if let Some(rename) = renames_in_command(command, msg.m.cwd.as_deref())
+                .into_iter()
+                .next()
+            {
+                path = Some(rename.path.clone());
+                pending = serde_json::to_string(&rename).ok();
+            }
+        }
+        self.tx.prepare_cached(
+            "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change, file_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(tool_use_id) DO NOTHING",
+        )?
+        .execute(params![tool_use_id, self.conv, msg.id, msg.prompt_id, name, path, msg.ts, pending, path.as_deref().map(file_name_of)])?;
+        Ok(())
+    }
+
+    /// A tool result: its output for search, then on its call's row whether it failed
+    /// and the exact change it made, with events for the file it touched.
+    fn tool_result(
+        &mut self,
+        msg: &Stored,
+        tool_use_id: &str,
+        content: &str,
+        is_error: bool,
+        tool_result: Option<&Value>,
+    ) -> Result<()> {
+        let call = self.call(tool_use_id)?;
+        let failed = is_error_result(is_error, content, tool_result);
+        let tool = call.as_ref().map(|c| c.name.as_str());
+        // A Read result is the file's own content: the file system has it, and
+        // it would be most of the index. It stays in the raw copy.
+        if !matches!(tool, Some("Read" | "NotebookRead")) {
+            self.add_doc(msg, "tool_output", tool, content)?;
+        }
+        let Some(call) = call else {
+            return Ok(());
+        };
+        let change = if failed {
+            None
+        } else {
+            recorded_change(&call.name, call.pending, content, tool_result)
+        };
+        let error = failed.then(|| truncate_utf8(content, 2000).to_owned());
+        self.tx
+            .prepare_cached(
+                "UPDATE tool_calls SET failed = ?1, error = ?2, change = ?3 WHERE id = ?4",
+            )?
+            .execute(params![failed, error, change, call.id])?;
+        if let Some(path) = call.path {
+            let data = serde_json::json!({ "tool": call.name, "tool_use_id": tool_use_id, "failed": failed });
+            if change.is_some() {
+                self.delta.events.push(events::Pending {
+                    kind: events::kind::ATTRIBUTION_CHANGED,
+                    path: Some(path.clone()),
+                    data: data.clone(),
+                });
+            }
+            self.delta.events.push(events::Pending {
+                kind: events::kind::FILE_TOUCHED,
+                path: Some(path),
+                data,
+            });
+        }
+        Ok(())
+    }
+
+    /// The stored call a result answers, if it is known.
+    fn call(&self, tool_use_id: &str) -> Result<Option<Call>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id, name, change, path FROM tool_calls WHERE tool_use_id = ?1")?
+            .query_row([tool_use_id], |r| {
+                Ok(Call {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    pending: r.get(2)?,
+                    path: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// One API response is written as one line per content block, each with a copy of
+    /// `usage`; streaming fills `output_tokens` in as it goes, so the largest copy is
+    /// the response's real figure. Counting per (message.id, requestId) keeps it once.
+    fn usage(&mut self, msg: &Stored, uuid: &str) -> Result<()> {
+        let m = msg.m;
+        let (Role::Assistant, Some(u)) = (msg.role, m.usage) else {
+            return Ok(());
+        };
+        let key = match (&m.message_id, &m.request_id) {
+            (Some(mid), Some(rid)) => format!("{mid}:{rid}"),
+            _ => uuid.to_owned(),
+        };
+        self.tx.prepare_cached(
+            "INSERT INTO usage (key, conversation_id, model, ts, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(key) DO UPDATE SET
+                input_tokens = max(input_tokens, excluded.input_tokens),
+                output_tokens = max(output_tokens, excluded.output_tokens),
+                cache_creation_tokens = max(cache_creation_tokens, excluded.cache_creation_tokens),
+                cache_read_tokens = max(cache_read_tokens, excluded.cache_read_tokens)",
+        )?
+        .execute(params![
+            key,
+            self.conv,
+            m.model,
+            msg.ts,
+            u.input_tokens as i64,
+            u.output_tokens as i64,
+            u.cache_creation_input_tokens as i64,
+            u.cache_read_input_tokens as i64
+        ])?;
+        self.delta.usage_changed = true;
+        Ok(())
+    }
+}
+
+/// The change a successful call made, from what its row kept of the input (see
+/// `BatchWriter::tool_use`) and its result.
+fn recorded_change(
+    name: &str,
+    pending: Option<String>,
+    content: &str,
+    tool_result: Option<&Value>,
+) -> Option<String> {
+    if name == "Bash" {
+        return pending;
+    }
+    let input = || {
+        pending
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+    };
+    let change = if name == "Read" {
+        read_snapshot(&input()?, content, tool_result)
+    } else if is_writing_tool(name) {
+        change_from(name, &input()?, tool_result)
+    } else {
+        None
+    };
+    change.and_then(|c| serde_json::to_string(&c).ok())
+}
+
+/// The prompt that led to the stored message `uuid` (itself, for a prompt).
+fn prompt_of(tx: &Connection, uuid: &str) -> Result<Option<i64>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid = ?1",
+        )?
+        .query_row([uuid], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// The message's uuid, or for the rare record without one, its place in its file.
+fn uuid_key(uuid: &Option<String>, source: i64, offset: u64) -> String {
+    uuid.clone()
+        .unwrap_or_else(|| format!("src{source}@{offset}"))
+}
+
+/// The last component of a recorded path, as migration 4 computes it in SQL.
+fn file_name_of(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn ts_ms(m: &Message) -> Option<i64> {
+    m.timestamp.map(|t| t.timestamp_millis())
+}
+
+pub(super) fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A searchable rendering of a tool call's input: the parts a person would search for.
+fn tool_input_text(name: &str, input: &Value) -> String {
+    let Some(o) = input.as_object() else {
+        return input.to_string();
+    };
+    let get = |k: &str| o.get(k).and_then(Value::as_str);
+    match name {
+        "Bash" => get("command").unwrap_or_default().to_owned(),
+        "Edit" => [get("file_path"), get("old_string"), get("new_string")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "Write" => [get("file_path"), get("content")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => input.to_string(),
+    }
+}
+
+fn is_error_result(is_error: bool, content: &str, tool_use_result: Option<&Value>) -> bool {
+    is_error
+        || content.starts_with("<tool_use_error>")
+        || matches!(tool_use_result, Some(Value::String(s)) if s.starts_with("Error"))
+}

@@ -1,0 +1,388 @@
+//! Incremental, crash-safe indexing of transcript files.
+//!
+//! Each file's byte offset is stored with the rows derived from the bytes before it, in
+//! the same transaction, so an indexer killed at any moment resumes exactly where the
+//! last commit ended. Rows are keyed by the transcript's own ids (`uuid`, tool-use id,
+//! `message.id`+`requestId`), so re-reading bytes never doubles anything.
+//!
+//! This module drives runs (which files, which bytes, when to commit); `read` turns a
+//! file's new bytes into batches, `batch` applies one batch and `message` one message.
+
+mod batch;
+mod message;
+mod read;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use observatory_transcript::discover::{classify, transcript_files};
+use observatory_transcript::TranscriptFile;
+use rusqlite::{params, OptionalExtension};
+
+use crate::{io_err, Error, Result, Store};
+use batch::{apply_batch, BatchStats, ChainCache};
+use read::{head_hash, read_batches, stat, Batch, Stat};
+
+/// Bytes of transcript per commit in bulk runs (several files' batches).
+const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes hashed at the start of a file to notice that it was replaced.
+const HEAD_BYTES: u64 = 4096;
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub bytes_read: u64,
+    pub lines: u64,
+    pub new_messages: u64,
+    pub warnings: u64,
+    pub unchanged: bool,
+    pub missing: bool,
+    /// Why the file was re-read from its start, if it was.
+    pub reset: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct IndexReport {
+    pub files: u64,
+    pub files_changed: u64,
+    pub files_missing: u64,
+    /// Files that could not be read this run (they are retried on the next).
+    pub files_failed: u64,
+    pub failures: Vec<String>,
+    pub bytes_read: u64,
+    pub lines: u64,
+    pub new_messages: u64,
+    pub warnings: u64,
+    pub elapsed: Duration,
+}
+
+impl IndexReport {
+    fn add(&mut self, f: &FileReport) {
+        self.files += 1;
+        self.files_changed += u64::from(!f.unchanged && !f.missing);
+        self.files_missing += u64::from(f.missing);
+        self.bytes_read += f.bytes_read;
+        self.lines += f.lines;
+        self.new_messages += f.new_messages;
+        self.warnings += f.warnings;
+    }
+}
+
+/// Progress of a multi-file run, for progress bars.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub files_done: u64,
+    pub files_total: u64,
+}
+
+struct SourceRow {
+    id: i64,
+    conversation_id: Option<i64>,
+    offset: u64,
+    line_count: u64,
+    size: u64,
+    mtime_ns: i64,
+    head_hash: Option<i64>,
+    last_prompt_id: Option<i64>,
+}
+
+impl Store {
+    /// Indexes every transcript under `roots` (config or projects directories).
+    pub fn index_roots(
+        &mut self,
+        roots: &[PathBuf],
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> Result<IndexReport> {
+        let started = Instant::now();
+        let mut files: Vec<TranscriptFile> =
+            roots.iter().flat_map(|r| transcript_files(r)).collect();
+        files.dedup_by(|a, b| a.path == b.path);
+        let known = self.known_sources()?;
+        // Plan first so the progress bar knows how much there is to read.
+        let mut total = 0u64;
+        for f in &files {
+            if let Ok(st) = stat(&f.path) {
+                let done = known.get(&f.path).copied().unwrap_or(0);
+                total += st.size.saturating_sub(done);
+            }
+        }
+        let mut report = IndexReport::default();
+        let mut progress = Progress {
+            bytes_done: 0,
+            bytes_total: total,
+            files_done: 0,
+            files_total: files.len() as u64,
+        };
+        // A bulk run rewrites the same FTS and b-tree pages many times; checkpointing
+        // every 1000 pages (the default) copies them into the database again and
+        // again. Checkpoint rarely during the run, and once at its end.
+        self.conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        // Small files are grouped into transactions of about COMMIT_BYTES: a commit
+        // per file would flush a new full-text segment per file.
+        self.bulk = true;
+        let mut result = self.index_files(&files, &mut report, &mut progress, on_progress);
+        self.bulk = false;
+        match result {
+            Ok(()) => result = self.commit(),
+            Err(_) => self.rollback(),
+        }
+        self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        result?;
+        // Files Claude Code deleted: keep everything, remember that the source is gone.
+        let seen: std::collections::HashSet<&Path> =
+            files.iter().map(|f| f.path.as_path()).collect();
+        for (path, _) in known {
+            let under_root = roots.iter().any(|r| path.starts_with(r));
+            if under_root && !seen.contains(path.as_path()) {
+                self.conn.execute(
+                    "UPDATE sources SET missing = 1 WHERE path = ?1 AND missing = 0",
+                    [path.to_string_lossy()],
+                )?;
+            }
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    fn index_files(
+        &mut self,
+        files: &[TranscriptFile],
+        report: &mut IndexReport,
+        progress: &mut Progress,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        for f in files {
+            let r = match self.index_file(f) {
+                Ok(r) => r,
+                // One unreadable file must not stop the others.
+                Err(e @ Error::Io { .. }) => {
+                    tracing::warn!(error = %e, "skipping a transcript this run");
+                    report.files_failed += 1;
+                    let cause = std::error::Error::source(&e)
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    report.failures.push(format!("{e}{cause}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            report.add(&r);
+            progress.bytes_done += r.bytes_read;
+            progress.files_done += 1;
+            on_progress(*progress);
+        }
+        Ok(())
+    }
+
+    fn known_sources(&self) -> Result<HashMap<PathBuf, u64>> {
+        let mut stmt = self.conn.prepare("SELECT path, offset FROM sources")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                PathBuf::from(r.get::<_, String>(0)?),
+                r.get::<_, i64>(1)? as u64,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Indexes the bytes appended to one file since the last run.
+    pub fn index_path(&mut self, path: &Path) -> Result<FileReport> {
+        self.index_file(&classify(path.to_path_buf()))
+    }
+
+    /// Indexes the bytes appended to one file since the last run.
+    pub fn index_file(&mut self, file: &TranscriptFile) -> Result<FileReport> {
+        let path = &file.path;
+        let path_str = path.to_string_lossy().into_owned();
+        let mut report = FileReport {
+            path: path.clone(),
+            ..FileReport::default()
+        };
+        let st = match stat(path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.conn.execute(
+                    "UPDATE sources SET missing = 1 WHERE path = ?1",
+                    [&path_str],
+                )?;
+                report.missing = true;
+                return Ok(report);
+            }
+            Err(e) => return Err(io_err(path)(e)),
+        };
+        let mut src = self.source_row(&path_str, file)?;
+        if st.size == src.offset && st.mtime_ns == src.mtime_ns {
+            report.unchanged = true;
+            return Ok(report);
+        }
+        if let Some(reason) = replaced(path, &src, &st)? {
+            tracing::warn!(path = %path.display(), %reason, "re-reading transcript from the start");
+            src.offset = 0;
+            src.line_count = 0;
+            report.reset = Some(reason);
+        }
+        if st.size == src.offset {
+            // Only the mtime moved (touch, or a rewrite of identical bytes).
+            self.conn.execute(
+                "UPDATE sources SET mtime_ns = ?1, missing = 0 WHERE id = ?2",
+                params![st.mtime_ns, src.id],
+            )?;
+            report.unchanged = true;
+            return Ok(report);
+        }
+
+        let mut fh = File::open(path).map_err(io_err(path))?;
+        fh.seek(SeekFrom::Start(src.offset)).map_err(io_err(path))?;
+        let mut cache = ChainCache::new(&self.conn)?;
+        // Reading, parsing and compressing run on a second thread while this one
+        // writes: the two halves cost about the same, and SQLite wants one writer.
+        let (start, first_line, max_line) = (src.offset, src.line_count, self.max_line);
+        let result = std::thread::scope(|scope| -> Result<()> {
+            let (send, batches) = std::sync::mpsc::sync_channel::<std::io::Result<Batch>>(2);
+            scope.spawn(move || {
+                let result = read_batches(fh, start, first_line, max_line, &mut |b| {
+                    send.send(Ok(b)).is_ok()
+                });
+                if let Err(e) = result {
+                    let _ = send.send(Err(e));
+                }
+            });
+            for batch in batches {
+                let batch = batch.map_err(io_err(path))?;
+                report.bytes_read += batch.end_offset - batch.start_offset;
+                report.lines += batch.items.len() as u64;
+                let stats = self.write_batch(file, &mut src, &batch, &mut cache, st.mtime_ns)?;
+                report.new_messages += stats.new_messages;
+                report.warnings += stats.warnings;
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            // A read error leaves the batches before it consistent (each carries its
+            // offset); anything else may have left a batch half applied.
+            if !matches!(e, Error::Io { .. }) {
+                self.rollback();
+            }
+            return Err(e);
+        }
+        Ok(report)
+    }
+
+    /// Applies one batch and moves the file's offset past it, in the open transaction
+    /// (begun if none is), and commits when it is time.
+    fn write_batch(
+        &mut self,
+        file: &TranscriptFile,
+        src: &mut SourceRow,
+        batch: &Batch,
+        cache: &mut ChainCache,
+        mtime_ns: i64,
+    ) -> Result<BatchStats> {
+        let path = &file.path;
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.in_tx = true;
+        }
+        let tx = &self.conn;
+        let stats = apply_batch(tx, file, src, batch, cache)?;
+        src.offset = batch.end_offset;
+        src.line_count = batch.last_line;
+        let head_len = batch.end_offset.min(HEAD_BYTES);
+        src.head_hash = Some(head_hash(path, head_len).map_err(io_err(path))?);
+        src.size = batch.end_offset;
+        tx.execute(
+            "UPDATE sources SET offset = ?1, line_count = ?2, size = ?3, mtime_ns = ?4, head_hash = ?5,
+             conversation_id = ?6, last_prompt_id = ?7, warning_count = warning_count + ?8, missing = 0
+             WHERE id = ?9",
+            params![
+                src.offset as i64,
+                src.line_count as i64,
+                src.size as i64,
+                // Only a file read to its end is up to date with its mtime.
+                if batch.at_end { mtime_ns } else { 0 },
+                src.head_hash,
+                src.conversation_id,
+                src.last_prompt_id,
+                stats.warnings as i64,
+                src.id
+            ],
+        )?;
+        self.tx_bytes += batch.end_offset - batch.start_offset;
+        if !self.bulk || self.tx_bytes >= COMMIT_BYTES {
+            self.commit()?;
+        }
+        Ok(stats)
+    }
+
+    /// Commits what the open transaction holds: whole batches with their offsets.
+    fn commit(&mut self) -> Result<()> {
+        if self.in_tx {
+            self.in_tx = false;
+            self.tx_bytes = 0;
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        if self.in_tx {
+            self.in_tx = false;
+            self.tx_bytes = 0;
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "rolling back a failed batch");
+            }
+        }
+    }
+
+    fn source_row(&self, path: &str, file: &TranscriptFile) -> Result<SourceRow> {
+        let row = |r: &rusqlite::Row<'_>| {
+            Ok(SourceRow {
+                id: r.get(0)?,
+                conversation_id: r.get(1)?,
+                offset: r.get::<_, i64>(2)? as u64,
+                line_count: r.get::<_, i64>(3)? as u64,
+                size: r.get::<_, i64>(4)? as u64,
+                mtime_ns: r.get(5)?,
+                head_hash: r.get(6)?,
+                last_prompt_id: r.get(7)?,
+            })
+        };
+        const SELECT: &str = "SELECT id, conversation_id, offset, line_count, size, mtime_ns, head_hash, last_prompt_id FROM sources WHERE path = ?1";
+        if let Some(s) = self.conn.query_row(SELECT, [path], row).optional()? {
+            return Ok(s);
+        }
+        self.conn.execute(
+            "INSERT INTO sources (path, kind) VALUES (?1, ?2)",
+            params![path, file.kind.as_str()],
+        )?;
+        Ok(self.conn.query_row(SELECT, [path], row)?)
+    }
+}
+
+/// Why a file must be read again from its start, if it must: it shrank, or its first
+/// bytes changed (it was truncated or replaced). Rows are keyed by transcript ids, so
+/// nothing already indexed is lost or doubled.
+fn replaced(path: &Path, src: &SourceRow, st: &Stat) -> Result<Option<String>> {
+    if src.offset == 0 {
+        return Ok(None);
+    }
+    let head_len = src.size.min(HEAD_BYTES);
+    Ok(if st.size < src.offset {
+        Some(format!(
+            "file shrank from {} to {} bytes",
+            src.offset, st.size
+        ))
+    } else if head_hash(path, head_len).map_err(io_err(path))? != src.head_hash.unwrap_or_default()
+    {
+        Some("file was replaced (its first bytes changed)".to_owned())
+    } else {
+        None
+    })
+}

@@ -1,0 +1,131 @@
+//! Reading transcript files: what changed without opening them, and their new lines
+//! in batches of parsed records with a compressed copy of their bytes.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use observatory_transcript::{parse_line, LineReader, ParseError, ReadLine, Record};
+
+/// Bytes of transcript per transaction: large enough to amortise the commit, small
+/// enough that a batch's parsed records stay a few tens of MB.
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Everything needed to know whether a file changed, without reading it.
+pub(super) struct Stat {
+    pub(super) size: u64,
+    pub(super) mtime_ns: i64,
+}
+
+pub(super) fn stat(path: &Path) -> std::io::Result<Stat> {
+    let m = std::fs::metadata(path)?;
+    let mtime_ns = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    Ok(Stat {
+        size: m.len(),
+        mtime_ns,
+    })
+}
+
+pub(super) fn head_hash(path: &Path, len: u64) -> std::io::Result<i64> {
+    let mut buf = Vec::with_capacity(len as usize);
+    File::open(path)?.take(len).read_to_end(&mut buf)?;
+    Ok(xxhash_rust::xxh3::xxh3_64(&buf) as i64)
+}
+
+/// Parsed lines of one batch, with the compressed raw bytes they came from.
+pub(super) struct Batch {
+    pub(super) start_offset: u64,
+    pub(super) end_offset: u64,
+    pub(super) first_line: u64,
+    pub(super) last_line: u64,
+    /// The file was read to its end (what is left, if anything, is a half-written line).
+    pub(super) at_end: bool,
+    pub(super) compressed: Vec<u8>,
+    pub(super) items: Vec<(u64, u64, std::result::Result<Record, String>)>, // (line number, offset, record)
+}
+
+/// Reads `fh` from `offset` in batches of about BATCH_BYTES, handing each to `emit`
+/// until it returns false.
+pub(super) fn read_batches(
+    fh: File,
+    offset: u64,
+    line_count: u64,
+    max_line: usize,
+    emit: &mut dyn FnMut(Batch) -> bool,
+) -> std::io::Result<()> {
+    let mut reader =
+        LineReader::new(BufReader::with_capacity(256 * 1024, fh), offset).with_max_line(max_line);
+    let mut buf = Vec::new();
+    let mut line_no = line_count;
+    loop {
+        let start_offset = reader.offset();
+        let first_line = line_no + 1;
+        let mut raw = Vec::new();
+        let mut items = Vec::new();
+        let mut at_end = false;
+        while raw.len() < BATCH_BYTES {
+            let Some(line) = reader.next_line(&mut buf)? else {
+                at_end = true;
+                break;
+            };
+            match line {
+                ReadLine::Complete { offset, .. } => {
+                    line_no += 1;
+                    raw.extend_from_slice(&buf);
+                    raw.push(b'\n');
+                    match parse_line(&buf) {
+                        // Blank lines are harmless padding, not damage worth a warning.
+                        Err(ParseError::Empty) => {}
+                        rec => items.push((line_no, offset, rec.map_err(|e| e.to_string()))),
+                    }
+                }
+                ReadLine::Oversized { offset, len } => {
+                    line_no += 1;
+                    // The raw copy gets an empty line in its place, so line numbers in
+                    // the copy match the file's.
+                    raw.push(b'\n');
+                    items.push((
+                        line_no,
+                        offset,
+                        Err(format!("line of {len} bytes exceeds the limit; skipped")),
+                    ));
+                }
+                ReadLine::Unterminated { offset, len } => {
+                    // A complete JSON object that only lacks its newline is a record;
+                    // anything else is a line still being written: hold it back.
+                    if let Ok(rec) = parse_line(&buf) {
+                        line_no += 1;
+                        reader.accept_unterminated(len);
+                        raw.extend_from_slice(&buf);
+                        raw.push(b'\n');
+                        items.push((line_no, offset, Ok(rec)));
+                    }
+                    at_end = true;
+                    break;
+                }
+            }
+        }
+        let end_offset = reader.offset();
+        if items.is_empty() && end_offset == start_offset {
+            return Ok(());
+        }
+        let batch = Batch {
+            start_offset,
+            end_offset,
+            first_line,
+            last_line: line_no,
+            at_end,
+            // Level 1: the copy is read rarely, and this runs for every byte indexed.
+            compressed: zstd::bulk::compress(&raw, 1)?,
+            items,
+        };
+        if !emit(batch) || at_end {
+            return Ok(());
+        }
+    }
+}

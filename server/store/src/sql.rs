@@ -1,0 +1,124 @@
+//! SQL helpers shared by the read side: conditions with their parameters, row
+//! mappers and column conversions.
+
+use chrono::{DateTime, Utc};
+use observatory_transcript::Usage;
+use rusqlite::types::Value as SqlValue;
+
+use crate::catalog::ConversationFilter;
+use crate::fts::to_fts_query;
+use crate::Result;
+
+/// A stored time (milliseconds since the epoch) as a date.
+pub(crate) fn from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::from_timestamp_millis)
+}
+
+/// SQL for a conversation's title: the user's /rename, the AI title, the summary
+/// Claude Code wrote for its last message, else its first prompt.
+pub(crate) const TITLE_SQL: &str =
+    "COALESCE(c.custom_title, c.ai_title, c.summary, c.first_prompt, c.session_key)";
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Condition (and its parameters) matching a recorded path to what the user gave.
+pub(crate) fn path_condition(column: &str, path: &str) -> (String, Vec<SqlValue>) {
+    let trimmed = path.trim_start_matches("./");
+    if trimmed.starts_with('/') {
+        (
+            format!("{column} = ?"),
+            vec![SqlValue::Text(trimmed.to_owned())],
+        )
+    } else {
+        (
+            format!("({column} = ? OR {column} LIKE ? ESCAPE '\\')"),
+            vec![
+                SqlValue::Text(trimmed.to_owned()),
+                SqlValue::Text(format!("%/{}", like_escape(trimmed))),
+            ],
+        )
+    }
+}
+
+/// Condition (and its parameters) matching a project directory and the directories
+/// below it.
+pub(crate) fn project_condition(column: &str, project: &str) -> (String, Vec<SqlValue>) {
+    let p = project.trim_end_matches('/');
+    (
+        format!("({column} = ? OR {column} LIKE ? ESCAPE '\\')"),
+        vec![
+            SqlValue::Text(p.to_owned()),
+            SqlValue::Text(format!("{}/%", like_escape(p))),
+        ],
+    )
+}
+
+/// Condition (and its parameters) selecting the conversations `f` asks for, on the
+/// `conversations` table as `alias`.
+pub(crate) fn conversation_where(
+    f: &ConversationFilter,
+    alias: &str,
+) -> Result<(String, Vec<SqlValue>)> {
+    let mut conds = vec!["1 = 1".to_owned()];
+    let mut args = Vec::new();
+    if let Some(p) = &f.project {
+        let (cond, project_args) = project_condition(&format!("{alias}.project"), p);
+        conds.push(cond);
+        args.extend(project_args);
+    }
+    if let Some(s) = f.since {
+        conds.push(format!("{alias}.ended_at >= ?"));
+        args.push(SqlValue::Integer(s.timestamp_millis()));
+    }
+    if let Some(u) = f.until {
+        conds.push(format!("{alias}.started_at < ?"));
+        args.push(SqlValue::Integer(u.timestamp_millis()));
+    }
+    if let Some(m) = &f.model {
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM usage u WHERE u.conversation_id = {alias}.id AND u.model LIKE ? ESCAPE '\\')"
+        ));
+        args.push(SqlValue::Text(format!("%{}%", like_escape(m))));
+    }
+    if let Some(file) = &f.file {
+        let (cond, file_args) = path_condition("path", file);
+        conds.push(format!(
+            "{alias}.id IN (SELECT conversation_id FROM tool_calls WHERE {cond})"
+        ));
+        args.extend(file_args);
+    }
+    if let Some(text) = &f.text {
+        conds.push(format!(
+            "{alias}.id IN (SELECT d.conversation_id FROM docs_fts JOIN docs d ON d.id = docs_fts.rowid WHERE docs_fts MATCH ?)"
+        ));
+        args.push(SqlValue::Text(to_fts_query(text)?));
+    }
+    Ok((conds.join(" AND "), args))
+}
+
+/// Token counts from four columns (input, output, cache creation, cache read) from
+/// `first` on.
+pub(crate) fn usage_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Usage> {
+    let n = |i: usize| r.get::<_, i64>(first + i).map(|v| v as u64);
+    Ok(Usage {
+        input_tokens: n(0)?,
+        output_tokens: n(1)?,
+        cache_creation_input_tokens: n(2)?,
+        cache_read_input_tokens: n(3)?,
+    })
+}
+
+/// A row of model and its four token sums.
+pub(crate) fn usage_by_model(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Option<String>, Usage)> {
+    Ok((r.get(0)?, usage_at(r, 1)?))
+}
