@@ -322,6 +322,39 @@ fn roots(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(observatory_transcript::claude_config_dirs())
 }
 
+/// The language server's last resort: the platform on this process's runtime.
+struct PlatformInProcess;
+
+impl observatory_lsp::InProcess for PlatformInProcess {
+    fn serve(
+        &self,
+        data_dir: PathBuf,
+        claude_dirs: Vec<PathBuf>,
+        stop: tokio::sync::oneshot::Receiver<()>,
+        bound: tokio::sync::oneshot::Sender<std::net::SocketAddr>,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> {
+        let opts = observatory_platform::ServeOptions {
+            // One editor, one process: its bursts are not a runaway script's.
+            rate_per_second: 1000,
+            rate_burst: 1000,
+            ..observatory_platform::ServeOptions::new(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                data_dir,
+                claude_dirs,
+            )
+        };
+        Box::pin(observatory_platform::serve_until(
+            opts,
+            async {
+                let _ = stop.await;
+            },
+            move |addr, _| {
+                let _ = bound.send(addr);
+            },
+        ))
+    }
+}
+
 const NO_TRANSCRIPTS: &str =
     "No Claude Code transcripts yet: nothing at $CLAUDE_CONFIG_DIR, ~/.config/claude or \
      ~/.claude. Use Claude Code and run this again, or point at a directory with --claude-dir DIR.";
@@ -588,6 +621,7 @@ fn run(cli: Cli) -> Result<()> {
                 exe: std::env::current_exe().context("locating the observatory binary")?,
                 spawn_daemon: !no_daemon,
                 data_dir: dir.clone(),
+                in_process: Some(std::sync::Arc::new(PlatformInProcess)),
             };
             observatory_lsp::run_stdio_blocking(local, dir.join("editor"))?;
         }

@@ -28,8 +28,23 @@ pub enum Source {
     InProcess,
 }
 
+/// Serves a platform inside this process: the last resort when no daemon can be
+/// started. The binary passes one in (`observatory_platform::serve_until`), so the
+/// language server itself links no platform, store or database.
+pub trait InProcess: Send + Sync {
+    /// Serves `data_dir`, indexing `claude_dirs`, on a loopback port until `stop`
+    /// completes; `bound` is told the address once the listener is up.
+    fn serve(
+        &self,
+        data_dir: PathBuf,
+        claude_dirs: Vec<PathBuf>,
+        stop: tokio::sync::oneshot::Receiver<()>,
+        bound: tokio::sync::oneshot::Sender<std::net::SocketAddr>,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>>;
+}
+
 /// What the server needs to find or start a local platform.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Local {
     pub data_dir: PathBuf,
     /// Claude Code directories to index when a platform has to be started.
@@ -38,6 +53,20 @@ pub struct Local {
     pub exe: PathBuf,
     /// Whether a daemon may be started (tests turn it off to exercise the fallback).
     pub spawn_daemon: bool,
+    /// How to serve in-process; `None`: that fallback is not available.
+    pub in_process: Option<std::sync::Arc<dyn InProcess>>,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local")
+            .field("data_dir", &self.data_dir)
+            .field("claude_dirs", &self.claude_dirs)
+            .field("exe", &self.exe)
+            .field("spawn_daemon", &self.spawn_daemon)
+            .field("in_process", &self.in_process.is_some())
+            .finish()
+    }
 }
 
 /// How long a daemon the language server started waits with no editor before exiting.
@@ -332,29 +361,19 @@ fn lock_released(data_dir: &Path) -> bool {
 }
 
 async fn in_process(local: &Local) -> anyhow::Result<Connection> {
+    let Some(launcher) = &local.in_process else {
+        bail!("no platform runs, none could be started, and this build cannot serve one in-process")
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tell, told) = tokio::sync::oneshot::channel();
-    let opts = observatory_platform::ServeOptions {
-        rate_per_second: 1000,
-        rate_burst: 1000,
-        ..observatory_platform::ServeOptions::new(
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            local.data_dir.clone(),
-            local.claude_dirs.clone(),
-        )
-    };
+    let serving = launcher.serve(
+        local.data_dir.clone(),
+        local.claude_dirs.clone(),
+        stopped,
+        tell,
+    );
     tokio::spawn(async move {
-        let result = observatory_platform::serve_until(
-            opts,
-            async {
-                let _ = stopped.await;
-            },
-            move |addr, _| {
-                let _ = tell.send(addr);
-            },
-        )
-        .await;
-        if let Err(e) = result {
+        if let Err(e) = serving.await {
             tracing::error!(error = %format!("{e:#}"), "in-process platform stopped");
         }
     });
@@ -379,6 +398,7 @@ mod tests {
             claude_dirs: Vec::new(),
             exe: PathBuf::from("observatory"),
             spawn_daemon: false,
+            in_process: None,
         }
     }
 

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use tower_lsp_server::{LspService, Server};
 
-pub use connect::Local;
+pub use connect::{InProcess, Local};
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run_stdio(local: Local, cache_dir: PathBuf) {
