@@ -543,7 +543,7 @@ fn run(cli: Cli) -> Result<()> {
             } else if output::color() {
                 q.highlight = ("\x1b[1;33m".into(), "\x1b[0m".into());
             }
-            let page = store.search(&q)?;
+            let page = store.search(&q)?.into_page();
             if a.json {
                 output::print_json(&page)?;
             } else {

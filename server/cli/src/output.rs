@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Local, Utc};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use num_format::{Locale, ToFormattedString};
 use observatory_store::{
-    thousands, ConversationSummary, FileTouch, IndexReport, SearchPage, UsageGroup, UsageRow,
+    ConversationSummary, FileTouch, IndexReport, SearchPage, UsageGroup, UsageRow,
 };
 
 pub fn color() -> bool {
@@ -87,11 +88,11 @@ pub fn print_index_summary(
         "  this run: {} of {} files changed, {} lines, {:.1} MB in {:.2} s ({:.0} MB/s), {} new messages, {} warnings",
         r.files_changed,
         r.files,
-        thousands(r.lines),
+        r.lines.to_formatted_string(&Locale::en),
         r.bytes_read as f64 / 1e6,
         secs,
         mbps,
-        thousands(r.new_messages),
+        r.new_messages.to_formatted_string(&Locale::en),
         r.warnings
     );
     for failure in &r.failures {
@@ -105,11 +106,11 @@ pub fn print_index_summary(
     }
     println!(
         "  in store: {} conversations, {} messages, {} file touches ({} edits), {} warnings",
-        thousands(totals.conversations),
-        thousands(totals.messages),
-        thousands(totals.file_touches),
-        thousands(totals.edits),
-        thousands(totals.warnings)
+        totals.conversations.to_formatted_string(&Locale::en),
+        totals.messages.to_formatted_string(&Locale::en),
+        totals.file_touches.to_formatted_string(&Locale::en),
+        totals.edits.to_formatted_string(&Locale::en),
+        totals.warnings.to_formatted_string(&Locale::en)
     );
     if !warnings.is_empty() && r.warnings > 0 {
         println!("  latest warnings:");
@@ -167,7 +168,8 @@ pub fn print_conversations(list: &[ConversationSummary]) {
             Cell::new(&c.title),
             Cell::new(c.project.as_deref().unwrap_or("-")),
             Cell::new(c.message_count).set_alignment(CellAlignment::Right),
-            Cell::new(thousands(c.usage.total())).set_alignment(CellAlignment::Right),
+            Cell::new(c.usage.total().to_formatted_string(&Locale::en))
+                .set_alignment(CellAlignment::Right),
             Cell::new(format!("${:.2}", c.cost_usd)).set_alignment(CellAlignment::Right),
             Cell::new(ago(c.ended_at)),
         ]);
@@ -222,7 +224,8 @@ fn usage_cells(
     u: &observatory_transcript::Usage,
     cost: f64,
 ) -> Vec<Cell> {
-    let num = |n: u64| Cell::new(thousands(n)).set_alignment(CellAlignment::Right);
+    let num =
+        |n: u64| Cell::new(n.to_formatted_string(&Locale::en)).set_alignment(CellAlignment::Right);
     vec![
         Cell::new(label),
         Cell::new(convs.map(|c| c.to_string()).unwrap_or_default())

@@ -672,8 +672,8 @@ impl LanguageServer for Backend {
     }
 }
 
-fn lsp_kind(k: observatory_attribution::symbols::SymbolKind) -> SymbolKind {
-    use observatory_attribution::symbols::SymbolKind as K;
+fn lsp_kind(k: observatory_symbols::SymbolKind) -> SymbolKind {
+    use observatory_symbols::SymbolKind as K;
     match k {
         K::Function => SymbolKind::FUNCTION,
         K::Method => SymbolKind::METHOD,

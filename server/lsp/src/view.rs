@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use observatory_attribution::symbols::{self, Symbol};
-use observatory_store::thousands;
+use num_format::{Locale, ToFormattedString};
+use observatory_symbols::{self as symbols, Symbol};
 
 use crate::platform::{BlameResponse, BlameRun, Conversation};
 
@@ -216,7 +216,10 @@ pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Ut
         facts.insert(1, m.clone());
     }
     if let Some(c) = conversation {
-        facts.push(format!("{} tokens", thousands(c.usage.total())));
+        facts.push(format!(
+            "{} tokens",
+            c.usage.total().to_formatted_string(&Locale::en)
+        ));
     }
     out.push_str(&facts.join(" · "));
     out.push_str("\n\n");
@@ -340,6 +343,5 @@ mod tests {
             h.contains("command:observatory.openConversation?%5B%22s%22%5D"),
             "{h}"
         );
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

@@ -7,15 +7,21 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use observatory_attribution::blame::{blame, workspace_root};
 use observatory_attribution::paths::PathMapping;
-use observatory_store::{
-    Catalog, ConversationFilter, ConversationSummary, EditedFile, FileInsights, FileTouch,
-    ProjectSummary, SearchPage, SearchQuery, UsageGroup, UsageRow,
+use observatory_protocol::analytics::{
+    By, EditedFile, EditedParams, ProjectSummary, UsageParams, UsageRow,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use observatory_protocol::conversations::{
+    ConversationPage, ConversationSummary, ListParams, MessagePage, MessageView, PageParams,
+    ToolCallView, ToolResultView,
+};
+use observatory_protocol::files::{
+    BlameParams, BlameRequest, BlameResponse, BlameRun, FileInsights, FileTouch, PathParams,
+    SymbolChange, SymbolChangeBy, SymbolChangeRow, SymbolParams,
+};
+use observatory_protocol::search::{SearchPage, SearchParams};
+use observatory_store::{Catalog, ConversationFilter, SearchQuery, UsageGroup};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, Problem};
@@ -133,38 +139,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::ingest::hook))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Only conversations in this project directory (or below it).
-    project: Option<String>,
-    /// Only conversations active at or after this time (RFC 3339).
-    since: Option<DateTime<Utc>>,
-    /// Only conversations started before this time (RFC 3339).
-    until: Option<DateTime<Utc>>,
-    /// Only conversations that used a model whose id contains this.
-    model: Option<String>,
-    /// Only conversations that touched this file (absolute path or path suffix).
-    file: Option<String>,
-    /// Only conversations whose text matches this search query (as in `/search`).
-    #[param(min_length = 1)]
-    q: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<usize>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = r"^o[0-9]{1,12}$")]
-    cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"items": [{"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "title": "Fix token refresh", "kind": "session", "parent_session": null, "project": "/Users/dev/acme-api", "git_branch": "main", "version": "2.0.75", "entrypoint": "cli", "started_at": "2025-12-28T15:20:39.093Z", "ended_at": "2025-12-28T15:42:10.500Z", "message_count": 67, "models": ["claude-opus-4-5-20251101"], "usage": {"input_tokens": 71, "output_tokens": 1686, "cache_creation_input_tokens": 25778, "cache_read_input_tokens": 142624}, "cost_usd": 0.13}], "next_cursor": "o50"}))]
-pub struct ConversationPage {
-    items: Vec<ConversationSummary>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    next_cursor: Option<String>,
-}
-
 fn page_limit(limit: Option<usize>, max: usize, default: usize) -> Result<usize, ApiError> {
     match limit {
         None => Ok(default),
@@ -227,7 +201,7 @@ async fn get_conversation(
     Path(id): Path<String>,
 ) -> Result<axum::Json<ConversationSummary>, ApiError> {
     Ok(axum::Json(
-        pool.run(move |s| Ok(s.conversation(&id)?)).await?,
+        pool.run(move |s| Ok(s.conversation(&id)?.summary)).await?,
     ))
 }
 
@@ -245,62 +219,6 @@ async fn conversation_markdown(
         .run(move |s| Ok(observatory_store::conversation_markdown(s, &id)?))
         .await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md))
-}
-
-/// Only hits of this role.
-// Documents the parameter, which is read as a string: the store checks it against
-// the same list (`ROLES` in store/src/search.rs).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum SearchRole {
-    User,
-    Assistant,
-    System,
-}
-
-/// Only hits of this kind of block.
-// Documents the parameter, like `SearchRole` (`KINDS` in store/src/search.rs).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum SearchKind {
-    Prompt,
-    User,
-    Assistant,
-    Thinking,
-    ToolInput,
-    ToolOutput,
-    System,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SearchParams {
-    /// Words, "quoted phrases", prefix*, -excluded, a OR b. At least one word must be
-    /// searched for (not only excluded words or punctuation), at most 16 terms, and a
-    /// prefix needs 3 letters before `*`: else 400.
-    #[param(min_length = 1)]
-    q: String,
-    project: Option<String>,
-    /// Only conversations that touched this file (absolute path or path suffix).
-    file: Option<String>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    #[param(value_type = Option<SearchRole>, inline)]
-    role: Option<String>,
-    #[param(value_type = Option<SearchKind>, inline)]
-    kind: Option<String>,
-    tool: Option<String>,
-    model: Option<String>,
-    conversation: Option<String>,
-    /// 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<usize>,
-    /// Hits to skip: the `next_offset` of the previous page.
-    // `MAX_OFFSET`; tests/api.rs checks that the two agree.
-    #[param(maximum = 1_099_511_627_776_u64)]
-    offset: Option<usize>,
 }
 
 /// Full-text search, ranked by BM25, with `<mark>`-highlighted snippets.
@@ -332,14 +250,9 @@ async fn search(
         o => o.unwrap_or(0),
     };
     q.highlight = ("<mark>".into(), "</mark>".into());
-    Ok(axum::Json(pool.run(move |s| Ok(s.search(&q)?)).await?))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PathParams {
-    /// An absolute path, or a relative one matched against the end of recorded paths.
-    path: String,
+    Ok(axum::Json(
+        pool.run(move |s| Ok(s.search(&q)?.into_page())).await?,
+    ))
 }
 
 /// Every recorded touch of a file (reads, edits, failures), newest first.
@@ -352,54 +265,6 @@ async fn file_touches(
     Ok(axum::Json(
         pool.run(move |s| Ok(s.file_touches(&p.path)?)).await?,
     ))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct BlameParams {
-    /// Absolute path of the file on the platform's machine, without `..` components,
-    /// under one of its `workspace_roots` (else 403).
-    #[param(pattern = r"^(?![\s\S]*/\.\.(/|$))/")]
-    path: String,
-    /// Workspace root the path is relative to (default: its git checkout).
-    root: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct BlameRequest {
-    /// Absolute path of the file the buffer belongs to.
-    #[schema(pattern = "^/")]
-    path: String,
-    root: Option<String>,
-    /// The buffer's content, saved or not.
-    content: String,
-}
-
-/// A run of lines written by one recorded change.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BlameRun {
-    start_line: usize,
-    end_line: usize,
-    session_id: String,
-    conversation_title: String,
-    message_uuid: String,
-    tool_use_id: String,
-    tool: String,
-    at: Option<DateTime<Utc>>,
-    model: Option<String>,
-    prompt: Option<String>,
-    /// What the assistant wrote just before the call.
-    reason: Option<String>,
-    /// The conversation's project directory.
-    project: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"lines": 120, "attributed_lines": 37, "runs": [{"start_line": 12, "end_line": 25, "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "message_uuid": "186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "tool": "Edit", "at": "2025-12-28T15:22:14.810Z", "model": "claude-opus-4-5-20251101", "prompt": "The refresh token expires too early", "reason": "The expiry is compared in seconds against a value in milliseconds; I'll convert it first.", "project": "/Users/dev/acme-api"}]}))]
-pub struct BlameResponse {
-    lines: usize,
-    attributed_lines: usize,
-    runs: Vec<BlameRun>,
 }
 
 /// A file on the platform's machine and the workspace root its path is relative to.
@@ -489,27 +354,6 @@ async fn blame_buffer(
     ))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum By {
-    Conversation,
-    Project,
-    Day,
-    Model,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UsageParams {
-    /// conversation | project | day | model (default model)
-    #[param(inline)]
-    by: Option<By>,
-    project: Option<String>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    model: Option<String>,
-}
-
 /// Token usage and estimated cost, grouped.
 #[utoipa::path(get, path = "/analytics/usage", params(UsageParams), tag = "analytics",
     responses((status = 200, body = Vec<UsageRow>), (status = 400, body = Problem)))]
@@ -546,15 +390,6 @@ async fn projects(
     Ok(axum::Json(pool.run(|s| Ok(s.projects()?)).await?))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EditedParams {
-    project: Option<String>,
-    /// 1 to 500 (default 20).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<usize>,
-}
-
 /// The files agents changed most.
 #[utoipa::path(get, path = "/analytics/files", params(EditedParams), tag = "analytics",
     responses((status = 200, body = Vec<EditedFile>), (status = 422, body = Problem)))]
@@ -567,56 +402,6 @@ async fn most_edited(
         pool.run(move |s| Ok(s.most_edited_files(p.project.as_deref(), limit)?))
             .await?,
     ))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ToolCallView {
-    id: String,
-    name: String,
-    /// The tool's input as the agent gave it.
-    #[schema(value_type = Object)]
-    input: serde_json::Value,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ToolResultView {
-    tool_use_id: String,
-    is_error: bool,
-    /// The output, cut at 4,000 characters.
-    content: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageView {
-    uuid: Option<String>,
-    parent_uuid: Option<String>,
-    role: String,
-    at: Option<DateTime<Utc>>,
-    model: Option<String>,
-    is_sidechain: bool,
-    /// A prompt a person typed (not a tool result or a command echo).
-    is_prompt: bool,
-    text: String,
-    tool_calls: Vec<ToolCallView>,
-    tool_results: Vec<ToolResultView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"items": [{"uuid": "6fc77626-91ba-47b3-959a-c50bc7c6a882", "parent_uuid": "e947d144-88ef-4779-8fc9-3e0a66b9af9f", "role": "assistant", "at": "2025-12-28T15:20:46.845Z", "model": "claude-opus-4-5-20251101", "is_sidechain": false, "is_prompt": false, "text": "I'll extend the token lifetime.", "tool_calls": [{"id": "toolu_01Az5RFXg2kqmCM5Ppu91oaU", "name": "Edit", "input": {"file_path": "/Users/dev/acme-api/src/auth.rs", "old_string": "ttl = 60", "new_string": "ttl = 3600"}}], "tool_results": []}], "next_cursor": null}))]
-pub struct MessagePage {
-    items: Vec<MessageView>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Page size, 1 to 500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<usize>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = r"^o[0-9]{1,12}$")]
-    cursor: Option<String>,
 }
 
 fn view(m: &observatory_transcript::Message) -> MessageView {
@@ -702,40 +487,6 @@ async fn delete_conversation(
     ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SymbolParams {
-    /// A function, method, class or module name (`refresh_token`) or qualified name
-    /// (`Auth::refresh_token`, `Auth.refresh_token`), with at least 2 letters or
-    /// digits (else 422).
-    // Only the length is declared: "letters or digits" are Unicode categories, which
-    // the regex dialects readers apply (ECMA without `u`, Python's `re.ASCII`) cannot
-    // name.
-    #[param(min_length = 2)]
-    name: String,
-    /// 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<usize>,
-}
-
-/// A recorded change that wrote lines inside a symbol.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"symbol": "Auth::refresh_token", "kind": "method", "path": "/Users/dev/acme-api/src/auth.rs", "lines": [44, 45, 46], "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "tool": "Edit", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "at": "2025-12-28T15:22:14.810Z", "prompt": "The refresh token expires too early"}))]
-pub struct SymbolChangeRow {
-    symbol: String,
-    kind: String,
-    /// The file as the agent named it.
-    path: String,
-    /// Lines of the symbol the change wrote (1-based, in the file right after it).
-    lines: Vec<usize>,
-    session_id: String,
-    conversation_title: String,
-    tool: String,
-    tool_use_id: String,
-    at: Option<DateTime<Utc>>,
-    prompt: Option<String>,
-}
-
 /// Which conversations changed a function, method, class or module, anywhere in the
 /// store, newest first ("which conversations changed `refresh_token`?").
 #[utoipa::path(get, path = "/symbols", params(SymbolParams), tag = "files",
@@ -788,27 +539,6 @@ fn kind_name(kind: observatory_attribution::symbols::SymbolKind) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// A symbol agents changed, with the conversations that changed it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"name": "Auth::refresh_token", "kind": "function", "start_line": 40, "end_line": 61, "changes": [{"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "at": "2025-12-28T15:22:14.810Z", "lines": 9}]}))]
-pub struct SymbolChange {
-    name: String,
-    kind: String,
-    start_line: usize,
-    end_line: usize,
-    /// Latest first.
-    changes: Vec<SymbolChangeBy>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SymbolChangeBy {
-    session_id: String,
-    conversation_title: String,
-    tool_use_id: String,
-    at: Option<DateTime<Utc>>,
-    lines: usize,
 }
 
 /// The functions, methods, classes and modules of a file on disk that agents changed

@@ -7,19 +7,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-/// An RFC 9457 problem document (`application/problem+json`).
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "bad search query: \"()\" has no words to search for"}))]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-}
+pub use observatory_protocol::problem::Problem;
 
 #[derive(Debug)]
 pub struct ApiError {

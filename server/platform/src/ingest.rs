@@ -10,36 +10,10 @@ use std::io::Write;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
+use observatory_protocol::ingest::{HookPayload, JsonLines, Uploaded};
 
 use crate::api::{AppState, Json, Path};
 use crate::error::{ApiError, Problem};
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"lines": 3, "bytes": 2048}))]
-pub struct Uploaded {
-    /// Complete lines appended.
-    lines: usize,
-    bytes: usize,
-}
-
-/// Complete transcript lines, each ending in a newline.
-// Documents the upload's body, which is read as text.
-#[derive(ToSchema)]
-#[schema(value_type = String, pattern = r"\n$")]
-#[allow(dead_code)]
-pub struct JsonLines(String);
-
-/// What a hook payload must carry; the rest (`session_id`, `cwd`, `tool_input`…) is
-/// kept as sent.
-// Documents the body, which is read as any JSON value.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct HookPayload {
-    /// `PostToolUse`, `UserPromptSubmit`…: the event is `hook.<hook_event_name>`.
-    hook_event_name: String,
-}
 
 /// Machine names and session ids become path components: keep them to a safe alphabet.
 fn component(what: &str, s: &str) -> Result<(), ApiError> {
@@ -142,7 +116,7 @@ pub async fn hook(
     s.pool
         .run(move |st| {
             Ok(st.append_event(
-                &format!("hook.{event}"),
+                &format!("{}{event}", observatory_protocol::events::kind::HOOK_PREFIX),
                 session.as_deref(),
                 cwd.as_deref(),
                 path.as_deref(),

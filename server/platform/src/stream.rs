@@ -11,9 +11,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
-use observatory_store::{Event, EventQuery};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use observatory_protocol::events::{EventPage, EventParams};
+use observatory_store::EventQuery;
 
 use crate::api::{AppState, Query, WebSocketUpgrade};
 use crate::auth::Identity;
@@ -25,50 +24,16 @@ const POLL: Duration = Duration::from_secs(1);
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const PAGE: usize = 500;
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventParams {
-    /// Only events after this id. Streams without it start at the newest event.
-    after: Option<i64>,
-    /// Page size for the REST form, 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
-    /// Comma-separated event kinds (conversation.started, messages.appended,
-    /// file.touched, attribution.changed, usage.updated, conversation.deleted).
-    kind: Option<String>,
-    /// Only events of conversations in this project directory (or below).
-    project: Option<String>,
-    /// Only events about paths starting with this.
-    path_prefix: Option<String>,
-    /// Only events of this conversation (session id).
-    session_id: Option<String>,
-}
-
-impl EventParams {
-    fn query(&self, after: i64, limit: usize) -> EventQuery {
-        EventQuery {
-            after,
-            limit,
-            kinds: self
-                .kind
-                .iter()
-                .flat_map(|k| k.split(','))
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect(),
-            project: self.project.clone(),
-            path_prefix: self.path_prefix.clone(),
-            session_id: self.session_id.clone(),
-        }
+/// What the store reads for `p`: events after `after`, at most `limit`.
+fn event_query(p: &EventParams, after: i64, limit: usize) -> EventQuery {
+    EventQuery {
+        after,
+        limit,
+        kinds: p.kinds(),
+        project: p.project.clone(),
+        path_prefix: p.path_prefix.clone(),
+        session_id: p.session_id.clone(),
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"events": [{"id": 1042, "at": "2025-12-28T15:22:14.900Z", "kind": "messages.appended", "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "project": "/Users/dev/acme-api", "path": null, "data": {"count": 3, "last_uuid": "522aab75-1871-4960-ad6c-7a0e2f3e4f84"}}], "last_id": 1042}))]
-pub struct EventPage {
-    events: Vec<Event>,
-    /// Pass as `after` for the next page (or to open a stream where this left off).
-    last_id: i64,
 }
 
 /// The event log from a cursor, oldest first.
@@ -90,7 +55,7 @@ pub async fn events(
         }
     };
     let after = p.after.unwrap_or(0);
-    let q = p.query(after, limit);
+    let q = event_query(&p, after, limit);
     let events = s
         .pool
         .run(move |st| {
@@ -176,7 +141,7 @@ async fn run(
         }
         // Send everything after the cursor, page by page.
         loop {
-            let q = p.query(cursor, PAGE);
+            let q = event_query(&p, cursor, PAGE);
             let page = match s.pool.run(move |st| Ok(st.events(&q)?)).await {
                 Ok(page) => page,
                 Err(e) => {

@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use observatory_protocol::analytics::{EditedFile, ProjectSummary, UsageRow};
+use observatory_protocol::conversations::ConversationSummary;
+use observatory_protocol::files::{FileInsights, FileTouch};
 use observatory_transcript::{parse_line, FileChange, Record, Usage};
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension};
 use serde::Serialize;
 
 use crate::pricing;
-use crate::search::{SearchPage, SearchQuery};
+use crate::search::{SearchQuery, SearchResults};
 use crate::sql::{
     conversation_where, from_ms, like_escape, path_condition, project_condition, usage_at,
     usage_by_model, TITLE_SQL,
@@ -18,10 +21,10 @@ use crate::{Error, Result, Store};
 
 /// Queries every backend answers.
 pub trait Catalog {
-    fn search(&self, q: &SearchQuery) -> Result<SearchPage>;
+    fn search(&self, q: &SearchQuery) -> Result<SearchResults>;
     fn conversations(&self, f: &ConversationFilter) -> Result<Vec<ConversationSummary>>;
     /// A conversation by its session id or a unique prefix of it.
-    fn conversation(&self, id: &str) -> Result<ConversationSummary>;
+    fn conversation(&self, id: &str) -> Result<Conversation>;
     /// The conversation's records, read back from Observatory's own copy of the
     /// transcript (so they outlive Claude Code's 30-day cleanup).
     fn conversation_records(&self, conversation_id: i64) -> Result<Vec<Record>>;
@@ -43,7 +46,6 @@ pub trait Catalog {
 }
 
 /// One successful file change recorded in a transcript.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordedWrite {
     /// The path as the tool call gave it.
@@ -96,45 +98,27 @@ pub struct ConversationFilter {
     pub offset: usize,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", schema(example = json!({"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "title": "Fix token refresh", "kind": "session", "parent_session": null, "project": "/Users/dev/acme-api", "git_branch": "main", "version": "2.0.75", "entrypoint": "cli", "started_at": "2025-12-28T15:20:39.093Z", "ended_at": "2025-12-28T15:42:10.500Z", "message_count": 67, "models": ["claude-opus-4-5-20251101"], "usage": {"input_tokens": 71, "output_tokens": 1686, "cache_creation_input_tokens": 25778, "cache_read_input_tokens": 142624}, "cost_usd": 0.13})))]
-pub struct ConversationSummary {
-    #[serde(skip)]
+/// A conversation as the store holds it: its row id, which never leaves the store,
+/// beside what the API sends of it (read through `Deref`: `c.title`, `c.usage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    /// The `conversations` row (for `conversation_records`, `conversation_shape`).
     pub id: i64,
-    pub session_id: String,
-    pub title: String,
-    pub kind: String,
-    pub parent_session: Option<String>,
-    pub project: Option<String>,
-    pub git_branch: Option<String>,
-    pub version: Option<String>,
-    pub entrypoint: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub message_count: u64,
-    pub models: Vec<String>,
-    pub usage: Usage,
-    pub cost_usd: f64,
+    pub summary: ConversationSummary,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", schema(example = json!({"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "tool": "Edit", "path": "/Users/dev/acme-api/src/auth.rs", "at": "2025-12-28T15:22:14.810Z", "failed": false, "error": null, "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "message_uuid": "186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6", "prompt": "The refresh token expires too early", "change": {"tool": "Edit", "path": "/Users/dev/acme-api/src/auth.rs", "edits": [{"old_string": "ttl = 60", "new_string": "ttl = 3600", "replace_all": false}], "user_modified": false}})))]
-pub struct FileTouch {
-    pub session_id: String,
-    pub conversation_title: String,
-    pub tool: String,
-    pub path: String,
-    pub at: Option<DateTime<Utc>>,
-    /// `None` while the tool's result has not been written yet.
-    pub failed: Option<bool>,
-    pub error: Option<String>,
-    pub tool_use_id: String,
-    /// The assistant message that made the call.
-    pub message_uuid: String,
-    pub prompt: Option<String>,
-    pub change: Option<FileChange>,
+impl std::ops::Deref for Conversation {
+    type Target = ConversationSummary;
+
+    fn deref(&self) -> &ConversationSummary {
+        &self.summary
+    }
+}
+
+impl From<Conversation> for ConversationSummary {
+    fn from(c: Conversation) -> Self {
+        c.summary
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,26 +129,13 @@ pub enum UsageGroup {
     Model,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[cfg_attr(feature = "openapi", schema(example = json!({"key": "claude-opus-4-5-20251101", "label": "claude-opus-4-5-20251101", "conversations": 12, "usage": {"input_tokens": 1638, "output_tokens": 40210, "cache_creation_input_tokens": 99330, "cache_read_input_tokens": 3468300}, "total_tokens": 3609478, "cost_usd": 3.42})))]
-pub struct UsageRow {
-    pub key: String,
-    /// A readable name for the key (the conversation title for conversations).
-    pub label: String,
-    pub conversations: u64,
-    pub usage: Usage,
-    pub total_tokens: u64,
-    pub cost_usd: f64,
-}
-
 impl Store {
     fn summaries_where(
         &self,
         cond: &str,
         args: Vec<SqlValue>,
         tail: &str,
-    ) -> Result<Vec<ConversationSummary>> {
+    ) -> Result<Vec<Conversation>> {
         let sql = format!(
             "SELECT c.id, c.session_key, {TITLE_SQL}, c.kind, c.parent_session, c.project, c.git_branch, c.version,
                     c.entrypoint, c.started_at, c.ended_at, c.message_count
@@ -172,22 +143,24 @@ impl Store {
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok(ConversationSummary {
+            Ok(Conversation {
                 id: r.get(0)?,
-                session_id: r.get(1)?,
-                title: one_line(&r.get::<_, String>(2)?, 120),
-                kind: r.get(3)?,
-                parent_session: r.get(4)?,
-                project: r.get(5)?,
-                git_branch: r.get(6)?,
-                version: r.get(7)?,
-                entrypoint: r.get(8)?,
-                started_at: from_ms(r.get(9)?),
-                ended_at: from_ms(r.get(10)?),
-                message_count: r.get::<_, i64>(11)? as u64,
-                models: Vec::new(),
-                usage: Usage::default(),
-                cost_usd: 0.0,
+                summary: ConversationSummary {
+                    session_id: r.get(1)?,
+                    title: one_line(&r.get::<_, String>(2)?, 120),
+                    kind: r.get(3)?,
+                    parent_session: r.get(4)?,
+                    project: r.get(5)?,
+                    git_branch: r.get(6)?,
+                    version: r.get(7)?,
+                    entrypoint: r.get(8)?,
+                    started_at: from_ms(r.get(9)?),
+                    ended_at: from_ms(r.get(10)?),
+                    message_count: r.get::<_, i64>(11)? as u64,
+                    models: Vec::new(),
+                    usage: Usage::default(),
+                    cost_usd: 0.0,
+                },
             })
         })?;
         let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -197,12 +170,13 @@ impl Store {
         Ok(out)
     }
 
-    fn fill_usage(&self, c: &mut ConversationSummary) -> Result<()> {
+    fn fill_usage(&self, c: &mut Conversation) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT model, sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), sum(cache_read_tokens)
              FROM usage WHERE conversation_id = ?1 GROUP BY model ORDER BY sum(output_tokens) DESC",
         )?;
         let rows = stmt.query_map([c.id], usage_by_model)?;
+        let c = &mut c.summary;
         for row in rows {
             let (model, u) = row?;
             add_usage(&mut c.usage, &u);
@@ -224,19 +198,6 @@ fn add_usage(a: &mut Usage, b: &Usage) {
     a.output_tokens += b.output_tokens;
     a.cache_creation_input_tokens += b.cache_creation_input_tokens;
     a.cache_read_input_tokens += b.cache_read_input_tokens;
-}
-
-/// `1234567` as `1,234,567`, for counts people read.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// First line of `s`, at most `max` characters, for tables and titles.
@@ -467,7 +428,7 @@ impl Catalog for Store {
         })?)
     }
 
-    fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
+    fn search(&self, q: &SearchQuery) -> Result<SearchResults> {
         crate::search::run(self, q)
     }
 
@@ -476,14 +437,18 @@ impl Catalog for Store {
         let limit = f.limit.map_or(-1, |l| l as i64);
         args.push(SqlValue::Integer(limit));
         args.push(SqlValue::Integer(f.offset as i64));
-        self.summaries_where(
-            &cond,
-            args,
-            "ORDER BY c.ended_at DESC, c.id DESC LIMIT ? OFFSET ?",
-        )
+        Ok(self
+            .summaries_where(
+                &cond,
+                args,
+                "ORDER BY c.ended_at DESC, c.id DESC LIMIT ? OFFSET ?",
+            )?
+            .into_iter()
+            .map(ConversationSummary::from)
+            .collect())
     }
 
-    fn conversation(&self, id: &str) -> Result<ConversationSummary> {
+    fn conversation(&self, id: &str) -> Result<Conversation> {
         let id = id.trim();
         if id.is_empty() {
             return Err(Error::NotFound(id.to_owned()));
@@ -688,28 +653,6 @@ pub struct Counts {
     pub raw_bytes: u64,
 }
 
-/// A project: the directory conversations ran in.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"project": "/Users/dev/acme-api", "conversations": 42, "last_active": "2025-12-28T15:42:10.500Z", "total_tokens": 18230411})))]
-pub struct ProjectSummary {
-    pub project: String,
-    pub conversations: u64,
-    pub last_active: Option<DateTime<Utc>>,
-    pub total_tokens: u64,
-}
-
-/// A file agents changed, with how often.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"path": "/Users/dev/acme-api/src/auth.rs", "edits": 17, "conversations": 5, "last_edited": "2025-12-28T15:22:14.810Z"})))]
-pub struct EditedFile {
-    pub path: String,
-    pub edits: u64,
-    pub conversations: u64,
-    pub last_edited: Option<DateTime<Utc>>,
-}
-
 impl Store {
     /// Projects, most recently active first.
     pub fn projects(&self) -> Result<Vec<ProjectSummary>> {
@@ -812,29 +755,17 @@ impl Store {
         // followers of the stream to drop what they show of it.
         tx.execute("DELETE FROM events WHERE session_id = ?1", [&c.session_id])?;
         tx.execute(
-            "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, 'conversation.deleted', ?2, ?3, NULL, '{}')",
-            rusqlite::params![Utc::now().timestamp_millis(), c.session_id, c.project],
+            "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, ?2, ?3, ?4, NULL, '{}')",
+            rusqlite::params![
+                Utc::now().timestamp_millis(),
+                crate::events::kind::CONVERSATION_DELETED,
+                c.session_id,
+                c.project
+            ],
         )?;
         tx.commit()?;
-        Ok(c)
+        Ok(c.summary)
     }
-}
-
-/// What agents did to one file, summed up.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"path": "src/auth.rs", "conversations": 5, "edits": 17, "reads": 31, "failures": 2, "last_touched": "2025-12-28T15:22:14.810Z", "tokens": 4412345, "prompts": ["The refresh token expires too early"]})))]
-pub struct FileInsights {
-    pub path: String,
-    pub conversations: u64,
-    pub edits: u64,
-    pub reads: u64,
-    pub failures: u64,
-    pub last_touched: Option<DateTime<Utc>>,
-    /// Tokens of the conversations that changed the file (a conversation's whole usage).
-    pub tokens: u64,
-    /// The prompts that led to changes, newest first, each once.
-    pub prompts: Vec<String>,
 }
 
 impl Store {

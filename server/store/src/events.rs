@@ -2,39 +2,14 @@
 //! stored in the same transaction as the change itself, so a client that resumes from
 //! the last id it saw gets every later event exactly once, in order.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection};
-use serde::Serialize;
 
 use crate::sql::{from_ms, like_escape, project_condition};
 use crate::{Result, Store};
 
-/// Event kinds.
-pub mod kind {
-    /// A transcript file's conversation was seen for the first time.
-    pub const CONVERSATION_STARTED: &str = "conversation.started";
-    /// New messages were indexed (one event per batch and conversation).
-    pub const MESSAGES_APPENDED: &str = "messages.appended";
-    /// A tool call on a file finished (read, edit, failure).
-    pub const FILE_TOUCHED: &str = "file.touched";
-    /// A recorded change to a file: its line attribution may differ now.
-    pub const ATTRIBUTION_CHANGED: &str = "attribution.changed";
-    /// Token usage of a conversation changed; `data` has its new totals.
-    pub const USAGE_UPDATED: &str = "usage.updated";
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"id": 1042, "at": "2025-12-28T15:22:14.900Z", "kind": "attribution.changed", "session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "project": "/Users/dev/acme-api", "path": "/Users/dev/acme-api/src/auth.rs", "data": {"tool": "Edit", "tool_use_id": "toolu_019SNd8fNkSwFWe1m4EHjxLs", "failed": false}})))]
-pub struct Event {
-    pub id: i64,
-    pub at: Option<DateTime<Utc>>,
-    pub kind: String,
-    pub session_id: Option<String>,
-    pub project: Option<String>,
-    pub path: Option<String>,
-    pub data: serde_json::Value,
-}
+// Event kinds and events are the stream's vocabulary: the protocol crate owns them.
+pub use observatory_protocol::events::{kind, Event};
 
 /// Which events to read.
 #[derive(Debug, Clone, Default)]

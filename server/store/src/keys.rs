@@ -1,10 +1,9 @@
 //! API keys: random secrets shown once, stored only as SHA-256 hashes, looked up by a
 //! short public prefix and compared in constant time.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rand::Rng;
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::sql::from_ms;
@@ -17,18 +16,7 @@ pub const SCOPES: &[&str] = &["read", "write", "admin"];
 /// Longest key name, in characters: a label for people, shown in tables.
 pub const MAX_NAME: usize = 100;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"id": 3, "name": "dashboard", "prefix": "9f2c01ab", "scopes": ["read"], "created_at": "2025-12-28T15:00:00Z", "revoked_at": null})))]
-pub struct ApiKey {
-    pub id: i64,
-    pub name: String,
-    /// The public start of the key (`obs_<prefix>_...`), to recognise it.
-    pub prefix: String,
-    pub scopes: Vec<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
+pub use observatory_protocol::keys::ApiKey;
 
 fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()

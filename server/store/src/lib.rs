@@ -26,15 +26,19 @@ use rusqlite::Connection;
 pub use rusqlite::InterruptHandle;
 
 pub use catalog::{
-    conversation_markdown, one_line, thousands, Catalog, ConversationFilter, ConversationSummary,
-    Counts, EditedFile, FileInsights, FileTouch, ProjectSummary, RecordedWrite, Shape, UsageGroup,
-    UsageRow, WritesCache,
+    conversation_markdown, one_line, Catalog, Conversation, ConversationFilter, Counts,
+    RecordedWrite, Shape, UsageGroup, WritesCache,
 };
 pub use events::{Event, EventQuery};
 pub use ingest::{FileReport, IndexReport, Progress};
 pub use keys::ApiKey;
 pub use private::{ensure_private_dir, ensure_private_file};
-pub use search::{SearchHit, SearchPage, SearchQuery};
+pub use search::{RankedHit, SearchQuery, SearchResults};
+// What the store answers in the protocol's types (defined once, in observatory-protocol).
+pub use observatory_protocol::analytics::{EditedFile, ProjectSummary, UsageRow};
+pub use observatory_protocol::conversations::ConversationSummary;
+pub use observatory_protocol::files::{FileInsights, FileTouch};
+pub use observatory_protocol::search::{SearchHit, SearchPage};
 pub use watch::{watch, WatchEvent};
 
 #[derive(Debug, thiserror::Error)]

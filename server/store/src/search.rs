@@ -2,8 +2,8 @@
 //! is translated first (`fts`), never handed to FTS5 as it is.
 
 use chrono::{DateTime, Utc};
+use observatory_protocol::search::{SearchHit, SearchPage};
 use rusqlite::{params, params_from_iter, types::Value as SqlValue};
-use serde::Serialize;
 
 use crate::catalog::one_line;
 use crate::fts::to_fts_query;
@@ -52,34 +52,42 @@ impl SearchQuery {
     }
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
-pub struct SearchHit {
-    pub session_id: String,
-    pub conversation_title: String,
-    pub project: Option<String>,
-    pub message_uuid: String,
-    pub kind: String,
-    pub role: String,
-    pub tool: Option<String>,
-    pub model: Option<String>,
-    pub at: Option<DateTime<Utc>>,
-    pub snippet: String,
+/// A search's results as the store ranks them. The API sends `into_page()`: the hits
+/// without their scores (how FTS5 ranked them is the store's business).
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    /// Best first.
+    pub hits: Vec<RankedHit>,
+    /// Offset of the next page, if there is one.
+    pub next_offset: Option<usize>,
+    /// Set when the query matched so much that only its newest N matches were ranked.
+    pub ranked_newest: Option<usize>,
+}
+
+impl SearchResults {
+    pub fn into_page(self) -> SearchPage {
+        SearchPage {
+            hits: self.hits.into_iter().map(|h| h.hit).collect(),
+            next_offset: self.next_offset,
+            ranked_newest: self.ranked_newest,
+        }
+    }
+}
+
+/// A hit with its score (read as a `SearchHit` through `Deref`).
+#[derive(Debug, Clone)]
+pub struct RankedHit {
+    pub hit: SearchHit,
     /// BM25 score; higher is better.
     pub score: f64,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", schema(example = json!({"hits": [{"session_id": "2c965cfd-41e4-4e31-8339-2986ebced03c", "conversation_title": "Fix token refresh", "project": "/Users/dev/acme-api", "message_uuid": "e947d144-88ef-4779-8fc9-3e0a66b9af9f", "kind": "prompt", "role": "user", "tool": null, "model": null, "at": "2025-12-28T15:20:39.093Z", "snippet": "The <mark>refresh</mark> <mark>token</mark> expires too early", "score": 7.31}], "next_offset": 20, "fts_query": "\"token\" AND \"refresh\"", "ranked_newest": null})))]
-pub struct SearchPage {
-    pub hits: Vec<SearchHit>,
-    /// Offset of the next page, if there is one.
-    pub next_offset: Option<usize>,
-    /// The FTS5 expression the query was translated to.
-    pub fts_query: String,
-    /// Set when the query matched so much that only its newest N matches were ranked.
-    pub ranked_newest: Option<usize>,
+impl std::ops::Deref for RankedHit {
+    type Target = SearchHit;
+
+    fn deref(&self) -> &SearchHit {
+        &self.hit
+    }
 }
 
 /// How many of the newest matches BM25 ranks (see `run`).
@@ -107,7 +115,7 @@ fn check_choice(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
     }
 }
 
-pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
+pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
     let fts = to_fts_query(&q.text)?;
     if q.limit == 0 || q.limit > 1000 {
         return Err(Error::BadQuery(format!(
@@ -200,30 +208,31 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchPage> {
     for &(id, score) in candidates.iter().skip(q.offset).take(q.limit) {
         let hit = detail
             .query_row(params![id, q.highlight.0, q.highlight.1, fts], |r| {
-                Ok(SearchHit {
-                    session_id: r.get(0)?,
-                    conversation_title: one_line(&r.get::<_, String>(1)?, 100),
-                    project: r.get(2)?,
-                    message_uuid: r.get(3)?,
-                    kind: r.get(4)?,
-                    role: r.get(5)?,
-                    tool: r.get(6)?,
-                    model: r.get(7)?,
-                    at: from_ms(r.get(8)?),
-                    snippet: r
-                        .get::<_, Option<String>>(9)?
-                        .unwrap_or_default()
-                        .replace(['\n', '\r', '\t'], " "),
+                Ok(RankedHit {
+                    hit: SearchHit {
+                        session_id: r.get(0)?,
+                        conversation_title: one_line(&r.get::<_, String>(1)?, 100),
+                        project: r.get(2)?,
+                        message_uuid: r.get(3)?,
+                        kind: r.get(4)?,
+                        role: r.get(5)?,
+                        tool: r.get(6)?,
+                        model: r.get(7)?,
+                        at: from_ms(r.get(8)?),
+                        snippet: r
+                            .get::<_, Option<String>>(9)?
+                            .unwrap_or_default()
+                            .replace(['\n', '\r', '\t'], " "),
+                    },
                     score: -score,
                 })
             })
             .map_err(fts_error)?;
         hits.push(hit);
     }
-    Ok(SearchPage {
+    Ok(SearchResults {
         hits,
         next_offset,
-        fts_query: fts,
         ranked_newest: truncated.then_some(window),
     })
 }

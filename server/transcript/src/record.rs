@@ -39,24 +39,8 @@ impl Role {
     }
 }
 
-/// Token usage as the API reported it for one response.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_input_tokens: u64,
-    pub cache_read_input_tokens: u64,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
-    }
-}
+// Token counts are sent as they are read: the protocol crate owns their shape.
+pub use observatory_protocol::usage::Usage;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
