@@ -69,6 +69,21 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     ] {
         assert!(caps.get(taken).is_none(), "{taken} must not be claimed");
     }
+    // The extensions editor packages build on, with their protocol version.
+    let ext = &caps["experimental"]["observatory"];
+    assert_eq!(ext["protocolVersion"], 1, "{ext}");
+    for method in [
+        "observatory/blame",
+        "observatory/search",
+        "observatory/status",
+    ] {
+        assert!(
+            ext["requests"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|m| m == method)),
+            "{method} not advertised: {ext}"
+        );
+    }
     let file = env.workspace().join("example.py");
     let uri = c.open(&file, "python");
 

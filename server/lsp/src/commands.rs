@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::Utc;
-use serde_json::{json, Value};
+use chrono::{DateTime, SecondsFormat, Utc};
+use observatory_protocol::lsp::command::{SearchResults, Shown};
+use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
@@ -14,7 +15,7 @@ use crate::view;
 
 impl Backend {
     /// Writes `text` to the cache and asks the client to show it.
-    pub(crate) async fn show(&self, name: &str, text: &str, line: u32) -> Result<Option<Value>> {
+    pub(crate) async fn show(&self, name: &str, text: &str, line: u32) -> Result<Shown> {
         let dir = &self.state.cache_dir;
         tokio::fs::create_dir_all(dir)
             .await
@@ -48,9 +49,12 @@ impl Backend {
                 )
                 .await;
         }
-        Ok(Some(
-            json!({"uri": uri.as_str(), "path": file, "line": line, "shown": shown}),
-        ))
+        Ok(Shown {
+            uri: uri.as_str().to_owned(),
+            path: file.display().to_string(),
+            line,
+            shown,
+        })
     }
 
     pub(crate) async fn open_conversation(
@@ -73,7 +77,9 @@ impl Backend {
         let line = message
             .and_then(|m| md.lines().position(|l| l.contains(m)))
             .unwrap_or(0) as u32;
-        self.show(&format!("conversation-{id}.md"), &md, line).await
+        self.show(&format!("conversation-{id}.md"), &md, line)
+            .await
+            .map(result)
     }
 
     pub(crate) async fn list_conversations(&self, uri: &Uri) -> Result<Option<Value>> {
@@ -105,7 +111,9 @@ impl Backend {
             }
             md.push_str(&format!("Open: run the command `observatory.openConversation` with `{id}`, or `claude --resume {id}`\n\n"));
         }
-        self.show(&format!("conversations-{name}.md"), &md, 0).await
+        self.show(&format!("conversations-{name}.md"), &md, 0)
+            .await
+            .map(result)
     }
 
     pub(crate) async fn show_diff(&self, path: &str, call: &str) -> Result<Option<Value>> {
@@ -156,7 +164,9 @@ impl Backend {
                 diff.push_str(&format!("+{l}\n"));
             }
         }
-        self.show(&format!("change-{call}.diff"), &diff, 0).await
+        self.show(&format!("change-{call}.diff"), &diff, 0)
+            .await
+            .map(result)
     }
 
     pub(crate) async fn search_command(&self, query: &str) -> Result<Option<Value>> {
@@ -168,61 +178,46 @@ impl Backend {
         let changes = if is_identifier(query) {
             self.state.answer(
                 platform
-                    .get_raw("/symbols", &[("name", query), ("limit", "20")])
+                    .symbol_changes(&[("name", query), ("limit", "20")])
                     .await,
             )?
         } else {
-            json!([])
+            Vec::new()
+        };
+        let when = |at: Option<DateTime<Utc>>| {
+            at.map(|a| a.to_rfc3339_opts(SecondsFormat::Millis, true))
+                .unwrap_or_default()
         };
         let mut md = format!("# Conversations about `{query}`\n\n");
-        let rows = changes.as_array().cloned().unwrap_or_default();
-        if !rows.is_empty() {
+        if !changes.is_empty() {
             md.push_str(&format!("## Changes to `{query}`\n\n"));
-            for r in &rows {
-                let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
-                let lines: Vec<u64> = r
-                    .get("lines")
-                    .and_then(Value::as_array)
-                    .map(|l| l.iter().filter_map(Value::as_u64).collect())
-                    .unwrap_or_default();
-                let span = match (lines.first(), lines.last()) {
+            for r in &changes {
+                let span = match (r.lines.first(), r.lines.last()) {
                     (Some(a), Some(b)) if a != b => format!(":{a}-{b}"),
                     (Some(a), _) => format!(":{a}"),
                     _ => String::new(),
                 };
                 md.push_str(&format!(
                     "- **{}** · {} `{}` in `{}{span}` · {} · `{}`\n",
-                    field("conversation_title"),
-                    field("tool"),
-                    field("symbol"),
-                    field("path"),
-                    field("at"),
-                    field("session_id"),
+                    r.conversation_title,
+                    r.tool,
+                    r.symbol,
+                    r.path,
+                    when(r.at),
+                    r.session_id,
                 ));
             }
             md.push_str("\n## Mentions\n\n");
         }
-        let hits = page
-            .get("hits")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if hits.is_empty() {
+        if page.hits.is_empty() {
             md.push_str("No conversation mentions it.\n");
         }
-        for h in &hits {
-            let title = h
-                .get("conversation_title")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let id = h
-                .get("session_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let snippet = h.get("snippet").and_then(Value::as_str).unwrap_or_default();
+        for h in &page.hits {
             md.push_str(&format!(
-                "## {title}\n\n`{id}`\n\n> {}\n\n",
-                snippet
+                "## {}\n\n`{}`\n\n> {}\n\n",
+                h.conversation_title,
+                h.session_id,
+                h.snippet
                     .replace("<mark>", "**")
                     .replace("</mark>", "**")
                     .replace('\n', " ")
@@ -233,11 +228,18 @@ impl Backend {
             .map(|c| if c.is_alphanumeric() { c } else { '_' })
             .take(40)
             .collect();
-        let shown = self.show(&format!("search-{safe}.md"), &md, 0).await?;
-        Ok(Some(
-            json!({"results": page, "symbolChanges": changes, "document": shown}),
-        ))
+        let document = self.show(&format!("search-{safe}.md"), &md, 0).await?;
+        Ok(result(SearchResults {
+            results: page,
+            symbol_changes: changes,
+            document,
+        }))
     }
+}
+
+/// A command's result, as `workspace/executeCommand` returns it.
+pub(crate) fn result<T: serde::Serialize>(value: T) -> Option<Value> {
+    serde_json::to_value(value).ok()
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {

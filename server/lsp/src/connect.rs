@@ -14,22 +14,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use observatory_platform::discovery;
+use observatory_protocol::discovery::{self, Running};
 
 use crate::platform::Platform;
 
 /// Where a connection came from, for the status shown to the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Source {
-    Configured,
-    Shared,
-    Started,
-    InProcess,
-}
+pub use observatory_protocol::lsp::ConnectionSource as Source;
 
 /// Serves a platform inside this process: the last resort when no daemon can be
-/// started. The binary passes one in (`observatory_platform::serve_until`), so the
+/// started. The binary passes one in (the platform's `serve_until`), so the
 /// language server itself links no platform, store or database.
 pub trait InProcess: Send + Sync {
     /// Serves `data_dir`, indexing `claude_dirs`, on a loopback port until `stop`
@@ -149,16 +142,23 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
     }
 }
 
+/// What the platform serving `data_dir` published in `serve.json`, if anything. The
+/// process may have died since: callers check that it answers.
+fn discover(data_dir: &Path) -> Option<Running> {
+    let text = std::fs::read_to_string(data_dir.join(discovery::SERVE_JSON)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 fn read_local_token(data_dir: &Path) -> Option<String> {
-    std::fs::read_to_string(observatory_platform::token_path(data_dir))
+    std::fs::read_to_string(data_dir.join(discovery::TOKEN))
         .ok()
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
 }
 
 /// The platform running for `data_dir`, if it answers, and what it published.
-pub async fn shared(local: &Local) -> Option<(Connection, discovery::Running)> {
-    let running = discovery::discover(&local.data_dir)?;
+pub async fn shared(local: &Local) -> Option<(Connection, Running)> {
+    let running = discover(&local.data_dir)?;
     let token = read_local_token(&local.data_dir)?;
     let platform = Platform::new(&running.url, &token)
         .inspect_err(|e| tracing::warn!(error = %format!("{e:#}"), "no HTTP client"))
@@ -346,13 +346,13 @@ async fn stop_daemon(data_dir: &Path, pid: u32) -> anyhow::Result<()> {
 }
 
 /// Whether no platform holds `serve.lock` (the lock `observatory serve` holds for
-/// its lifetime, see `observatory_platform::discovery`).
+/// its lifetime, see `observatory_protocol::discovery`).
 fn lock_released(data_dir: &Path) -> bool {
     let Ok(file) = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(data_dir.join("serve.lock"))
+        .open(data_dir.join(discovery::SERVE_LOCK))
     else {
         return false;
     };
@@ -430,7 +430,7 @@ mod tests {
     fn a_lock_held_elsewhere_is_not_released() {
         let dir = tempfile::tempdir().unwrap();
         assert!(lock_released(dir.path()));
-        let held = std::fs::File::create(dir.path().join("serve.lock")).unwrap();
+        let held = std::fs::File::create(dir.path().join(discovery::SERVE_LOCK)).unwrap();
         held.lock().unwrap();
         // flock is per open file: this process's second open file cannot take it.
         assert!(!lock_released(dir.path()));
@@ -467,11 +467,7 @@ mod tests {
     #[test]
     fn the_local_token_goes_only_to_this_machine() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            observatory_platform::token_path(dir.path()),
-            "local-secret\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(discovery::TOKEN), "local-secret\n").unwrap();
         let l = local(dir.path());
         let here = configured("http://127.0.0.1:9", None, &l).unwrap();
         assert_eq!(here.platform.token(), "local-secret");

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use observatory_protocol::lsp::{ConnectionState, ConnectionStatus};
 use tower_lsp_server::ls_types::*;
 
 use crate::platform::PlatformError;
@@ -31,18 +31,10 @@ pub(crate) struct Refusal {
     pub(crate) until: Option<Instant>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) enum RefusalReason {
-    /// A platform on another machine and no `apiKey`: the local token is not sent.
-    ApiKeyRequired,
-    /// 401: no such key, or revoked.
-    Unauthorized,
-    /// 403: the key lacks a scope.
-    Forbidden,
-    /// 429.
-    RateLimited,
-}
+/// `ApiKeyRequired`: a platform on another machine and no `apiKey` (the local token
+/// is not sent); `Unauthorized`: 401, no such key or revoked; `Forbidden`: 403, the
+/// key lacks a scope; `RateLimited`: 429.
+pub(crate) use observatory_protocol::lsp::RefusalReason;
 
 impl Refusal {
     /// The platform at `url` answered 401, 403 or 429.
@@ -94,7 +86,7 @@ impl Refusal {
 /// What to send the client after a change of health.
 pub(crate) struct Report {
     message: Option<(MessageType, String)>,
-    status: Value,
+    status: ConnectionStatus,
 }
 
 impl State {
@@ -109,21 +101,24 @@ impl State {
         self.health() == Health::Connected
     }
 
-    pub(crate) fn status_value(&self) -> Value {
+    pub(crate) fn status(&self) -> ConnectionStatus {
         let conn = self.connection();
         let (state, reason, message) = match self.health() {
-            Health::Connecting => ("connecting", None, None),
-            Health::Connected => ("connected", None, None),
-            Health::Offline(why) => ("offline", None, Some(why)),
-            Health::Refused(r) => ("refused", Some(r.reason), Some(r.message)),
+            Health::Connecting => (ConnectionState::Connecting, None, None),
+            Health::Connected => (ConnectionState::Connected, None, None),
+            Health::Offline(why) => (ConnectionState::Offline, None, Some(why)),
+            Health::Refused(r) => (ConnectionState::Refused, Some(r.reason), Some(r.message)),
         };
-        json!({
-            "state": state,
-            "url": conn.as_ref().map(|c| c.platform.url.clone()).or_else(|| self.settings().url),
-            "source": conn.as_ref().map(|c| c.source),
-            "reason": reason,
-            "message": message,
-        })
+        ConnectionStatus {
+            state,
+            url: conn
+                .as_ref()
+                .map(|c| c.platform.url.clone())
+                .or_else(|| self.settings().url),
+            source: conn.as_ref().map(|c| c.source),
+            reason,
+            message,
+        }
     }
 
     /// Records `new`; what to tell the client, if that is news.
@@ -162,7 +157,7 @@ impl State {
         };
         Some(Report {
             message,
-            status: self.status_value(),
+            status: self.status(),
         })
     }
 

@@ -22,6 +22,7 @@ pub mod view;
 
 use std::path::PathBuf;
 
+use observatory_protocol::lsp::{self, Notification, Request};
 use tower_lsp_server::{LspService, Server};
 
 pub use connect::{InProcess, Local};
@@ -30,14 +31,17 @@ pub use connect::{InProcess, Local};
 pub async fn run_stdio(local: Local, cache_dir: PathBuf) {
     let (service, socket) =
         LspService::build(|client| server::Backend::new(client, local, cache_dir))
-            .custom_method("observatory/search", server::Backend::search)
-            .custom_method("observatory/conversations", server::Backend::conversations)
-            .custom_method("observatory/fileInsights", server::Backend::file_insights)
-            .custom_method("observatory/blame", server::Backend::blame)
-            .custom_method("observatory/symbolChanges", server::Backend::symbol_changes)
-            .custom_method("observatory/status", server::Backend::status)
+            .custom_method(lsp::Search::METHOD, server::Backend::search)
+            .custom_method(lsp::Conversations::METHOD, server::Backend::conversations)
             .custom_method(
-                "observatory/didChangeCursor",
+                lsp::FileInsightsRequest::METHOD,
+                server::Backend::file_insights,
+            )
+            .custom_method(lsp::Blame::METHOD, server::Backend::blame)
+            .custom_method(lsp::SymbolChanges::METHOD, server::Backend::symbol_changes)
+            .custom_method(lsp::Status::METHOD, server::Backend::status)
+            .custom_method(
+                lsp::DidChangeCursor::METHOD,
                 server::Backend::did_change_cursor,
             )
             .finish();

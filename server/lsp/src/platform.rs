@@ -1,13 +1,10 @@
-//! The language server's view of the platform: a typed client over its REST API.
-//! Only the fields the server uses are declared; the rest of each response is
-//! ignored, so the platform can grow without breaking older language servers.
+//! The language server's view of the platform: a typed client over its REST API,
+//! with the protocol's types (fields a newer platform adds are ignored).
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use observatory_transcript::Usage;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -80,96 +77,17 @@ pub fn problem_detail(body: &[u8]) -> String {
 
 pub type Result<T> = std::result::Result<T, PlatformError>;
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct BlameRun {
-    /// 1-based, inclusive.
-    pub start_line: usize,
-    pub end_line: usize,
-    pub session_id: String,
-    pub conversation_title: String,
-    pub message_uuid: String,
-    pub tool_use_id: String,
-    pub tool: String,
-    pub at: Option<DateTime<Utc>>,
-    pub model: Option<String>,
-    pub prompt: Option<String>,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub project: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
-pub struct BlameResponse {
-    pub lines: usize,
-    pub attributed_lines: usize,
-    pub runs: Vec<BlameRun>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Conversation {
-    pub session_id: String,
-    pub title: String,
-    pub project: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub message_count: u64,
-    #[serde(default)]
-    pub models: Vec<String>,
-    #[serde(default)]
-    pub usage: Usage,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Hunk {
-    pub old_start: i64,
-    pub old_lines: i64,
-    pub new_start: i64,
-    pub new_lines: i64,
-    pub lines: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-pub struct Edit {
-    #[serde(default)]
-    pub old_string: String,
-    #[serde(default)]
-    pub new_string: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-pub struct Change {
-    #[serde(default)]
-    pub tool: String,
-    #[serde(default)]
-    pub path: String,
-    #[serde(default)]
-    pub edits: Vec<Edit>,
-    pub content: Option<String>,
-    #[serde(default)]
-    pub hunks: Vec<Hunk>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Touch {
-    pub session_id: String,
-    pub conversation_title: String,
-    pub tool: String,
-    pub path: String,
-    pub at: Option<DateTime<Utc>>,
-    pub tool_use_id: String,
-    pub change: Option<Change>,
-}
-
-/// One event of the platform's stream.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Event {
-    pub id: i64,
-    pub kind: String,
-    pub session_id: Option<String>,
-    pub path: Option<String>,
-}
+// The platform's answers, as the protocol defines them: one shape for every client.
+pub use observatory_protocol::analytics::EditedFile;
+pub use observatory_protocol::changes::{FileChange as Change, Hunk, TextEdit as Edit};
+pub use observatory_protocol::conversations::{
+    ConversationPage, ConversationSummary as Conversation,
+};
+pub use observatory_protocol::events::Event;
+pub use observatory_protocol::files::{
+    BlameRequest, BlameResponse, BlameRun, FileInsights, FileTouch as Touch, SymbolChangeRow,
+};
+pub use observatory_protocol::search::SearchPage;
 
 /// A connection to one platform.
 #[derive(Clone)]
@@ -297,11 +215,6 @@ impl Platform {
             .is_ok_and(|r| r.status().is_success())
     }
 
-    /// Any GET under `/api/v1`, as JSON.
-    pub async fn get_raw(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
-        self.get_json(path, query).await
-    }
-
     pub async fn blame(
         &self,
         path: &str,
@@ -312,7 +225,11 @@ impl Platform {
         let req = self
             .http
             .post(format!("{}/api/v1{what}", self.url))
-            .json(&serde_json::json!({"path": path, "root": root, "content": content}));
+            .json(&BlameRequest {
+                path: path.to_owned(),
+                root: root.map(str::to_owned),
+                content: content.to_owned(),
+            });
         let resp = self.send(what, req).await?;
         resp.json().await.map_err(|source| PlatformError::Decode {
             what: what.to_owned(),
@@ -337,16 +254,30 @@ impl Platform {
         self.get_json("/files/touches", &[("path", path)]).await
     }
 
-    /// Raw JSON answers for the custom requests, passed through to editors.
-    pub async fn search(&self, query: &[(&str, &str)]) -> Result<Value> {
+    pub async fn search(&self, query: &[(&str, &str)]) -> Result<SearchPage> {
         self.get_json("/search", query).await
     }
 
-    pub async fn conversations(&self, query: &[(&str, &str)]) -> Result<Value> {
+    pub async fn conversations(&self, query: &[(&str, &str)]) -> Result<ConversationPage> {
         self.get_json("/conversations", query).await
     }
 
-    pub async fn file_insights(&self, path: &str) -> Result<Value> {
+    pub async fn file_insights(&self, path: &str) -> Result<FileInsights> {
         self.get_json("/files/insights", &[("path", path)]).await
+    }
+
+    /// The files agents changed most in `project`.
+    pub async fn most_edited(&self, project: &str, limit: u32) -> Result<Vec<EditedFile>> {
+        let limit = limit.to_string();
+        self.get_json(
+            "/analytics/files",
+            &[("project", project), ("limit", &limit)],
+        )
+        .await
+    }
+
+    /// Which conversations changed a symbol of that name, anywhere.
+    pub async fn symbol_changes(&self, query: &[(&str, &str)]) -> Result<Vec<SymbolChangeRow>> {
+        self.get_json("/symbols", query).await
     }
 }

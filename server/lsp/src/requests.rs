@@ -3,55 +3,72 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use observatory_protocol::lsp;
+use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use crate::platform::{ConversationPage, FileInsights, SearchPage, SymbolChangeRow};
 use crate::server::{path_of, Backend};
 use crate::settings::InlayMode;
 
 impl Backend {
     // Custom requests (documented in docs/lsp.md).
 
-    pub async fn search(&self, p: Value) -> Result<Value> {
-        let query = p
-            .get("query")
-            .and_then(Value::as_str)
-            .filter(|q| !q.trim().is_empty())
-            .ok_or_else(|| Error::invalid_params("`query` (a non-empty string) is required"))?;
-        let mut q: Vec<(&str, String)> = vec![("q", query.to_owned())];
-        q.extend(query_params(
-            &p,
-            &[
-                "project", "file", "limit", "offset", "role", "kind", "tool", "model",
-            ],
-        )?);
+    pub async fn search(&self, p: lsp::SearchRequestParams) -> Result<SearchPage> {
+        if p.query.trim().is_empty() {
+            return Err(Error::invalid_params(
+                "`query` (a non-empty string) is required",
+            ));
+        }
+        let mut q: Vec<(&str, String)> = vec![("q", p.query)];
+        let numbers = [("limit", p.limit), ("offset", p.offset)];
+        q.extend(
+            numbers
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?.to_string()))),
+        );
+        let texts = [
+            ("project", p.project),
+            ("file", p.file),
+            ("role", p.role),
+            ("kind", p.kind),
+            ("tool", p.tool),
+            ("model", p.model),
+        ];
+        q.extend(texts.into_iter().filter_map(|(k, v)| Some((k, v?))));
         let platform = self.state.platform()?;
-        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.state.answer(platform.search(&pairs).await)
+        self.state.answer(platform.search(&pairs(&q)).await)
     }
 
-    pub async fn conversations(&self, p: Value) -> Result<Value> {
+    pub async fn conversations(&self, p: lsp::ConversationsParams) -> Result<ConversationPage> {
         let mut q: Vec<(&str, String)> = Vec::new();
-        if let Some(uri) = p.pointer("/textDocument/uri").and_then(Value::as_str) {
-            let uri: Uri = uri
+        if let Some(doc) = &p.text_document {
+            let uri: Uri = doc
+                .uri
                 .parse()
                 .map_err(|_| Error::invalid_params("`textDocument.uri` is not a URI"))?;
             let path = path_of(&uri).ok_or_else(|| Error::invalid_params("not a file URI"))?;
             q.push(("file", self.state.recorded_form(&path)));
         }
-        q.extend(query_params(
-            &p,
-            &[
-                "project", "file", "q", "limit", "cursor", "since", "until", "model",
-            ],
-        )?);
+        if let Some(limit) = p.limit {
+            q.push(("limit", limit.to_string()));
+        }
+        let texts = [
+            ("project", p.project),
+            ("file", p.file),
+            ("q", p.q),
+            ("cursor", p.cursor),
+            ("since", p.since),
+            ("until", p.until),
+            ("model", p.model),
+        ];
+        q.extend(texts.into_iter().filter_map(|(k, v)| Some((k, v?))));
         let platform = self.state.platform()?;
-        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.state.answer(platform.conversations(&pairs).await)
+        self.state.answer(platform.conversations(&pairs(&q)).await)
     }
 
-    pub async fn file_insights(&self, p: TextDocumentIdentifier) -> Result<Value> {
+    pub async fn file_insights(&self, p: TextDocumentIdentifier) -> Result<FileInsights> {
         let path = path_of(&p.uri).ok_or_else(|| Error::invalid_params("not a file URI"))?;
         let platform = self.state.platform()?;
         self.state.answer(
@@ -62,25 +79,33 @@ impl Backend {
     }
 
     /// The attribution of the document as the editor has it now.
-    pub async fn blame(&self, p: TextDocumentIdentifier) -> Result<Value> {
+    pub async fn blame(&self, p: TextDocumentIdentifier) -> Result<lsp::BlameResult> {
         let Some(v) = self.state.views.get(&p.uri).map(|v| Arc::clone(&v)) else {
-            return Ok(json!({"runs": [], "pending": true}));
+            return Ok(lsp::BlameResult::Pending(lsp::PendingBlame::new()));
         };
-        Ok(json!({
-            "version": v.version,
-            "attributedLines": v.attributed_lines,
-            "conversations": v.conversations,
-            "skipped": v.skipped,
-            "runs": v.runs,
-            "symbols": v.symbols.iter().map(|s| json!({
-                "name": s.symbol.qualified_name,
-                "kind": s.symbol.kind,
-                "startLine": s.symbol.start_line,
-                "endLine": s.symbol.end_line,
-                "latest": v.runs[s.latest],
-                "conversations": s.conversations,
-                "lines": s.lines,
-            })).collect::<Vec<_>>(),
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let symbols = v
+            .symbols
+            .iter()
+            .filter_map(|s| {
+                Some(lsp::SymbolBlame {
+                    name: s.symbol.qualified_name.clone(),
+                    kind: s.symbol.kind.name().to_owned(),
+                    start_line: count(s.symbol.start_line),
+                    end_line: count(s.symbol.end_line),
+                    latest: v.runs.get(s.latest)?.clone(),
+                    conversations: count(s.conversations),
+                    lines: count(s.lines),
+                })
+            })
+            .collect();
+        Ok(lsp::BlameResult::Ready(lsp::DocumentBlame {
+            version: v.version,
+            attributed_lines: count(v.attributed_lines),
+            conversations: count(v.conversations),
+            skipped: v.skipped.clone(),
+            runs: v.runs.clone(),
+            symbols,
         }))
     }
 
@@ -95,44 +120,29 @@ impl Backend {
     }
 
     /// `observatory/symbolChanges`: which conversations changed a symbol, anywhere.
-    pub async fn symbol_changes(&self, p: Value) -> Result<Value> {
-        let name = p
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| Error::invalid_params("`name` (a non-empty string) is required"))?;
-        let mut q = vec![("name", name.to_owned())];
-        q.extend(query_params(&p, &["limit"])?);
+    pub async fn symbol_changes(
+        &self,
+        p: lsp::SymbolChangesParams,
+    ) -> Result<Vec<SymbolChangeRow>> {
+        if p.name.trim().is_empty() {
+            return Err(Error::invalid_params(
+                "`name` (a non-empty string) is required",
+            ));
+        }
+        let mut q = vec![("name", p.name)];
+        if let Some(limit) = p.limit {
+            q.push(("limit", limit.to_string()));
+        }
         let platform = self.state.platform()?;
-        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.state
-            .answer(platform.get_raw("/symbols", &pairs).await)
+        self.state.answer(platform.symbol_changes(&pairs(&q)).await)
     }
 
     /// `observatory/status`: the connection as it is now.
-    pub async fn status(&self, _: Value) -> Result<Value> {
-        Ok(self.state.status_value())
+    pub async fn status(&self, _: Value) -> Result<lsp::ConnectionStatus> {
+        Ok(self.state.status())
     }
 }
 
-/// The listed keys of a custom request's parameters, as query parameters for the
-/// platform (strings and numbers; anything else is refused, naming the key).
-pub(crate) fn query_params(
-    p: &Value,
-    keys: &[&'static str],
-) -> Result<Vec<(&'static str, String)>> {
-    let mut out = Vec::new();
-    for &key in keys {
-        match p.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => out.push((key, s.clone())),
-            Some(Value::Number(n)) => out.push((key, n.to_string())),
-            Some(_) => {
-                return Err(Error::invalid_params(format!(
-                    "`{key}` must be a string or a number"
-                )))
-            }
-        }
-    }
-    Ok(out)
+fn pairs<'a>(q: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    q.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }

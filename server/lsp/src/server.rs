@@ -22,23 +22,9 @@ use crate::platform::Conversation;
 use crate::settings::{InlayMode, Settings};
 use crate::view::{self, FileView};
 
-/// Commands the server executes (`workspace/executeCommand`).
-pub mod command {
-    pub const OPEN_CONVERSATION: &str = "observatory.openConversation";
-    pub const LIST_CONVERSATIONS: &str = "observatory.listConversations";
-    pub const COPY_PROMPT: &str = "observatory.copyPrompt";
-    pub const SHOW_DIFF: &str = "observatory.showDiff";
-    pub const RESUME: &str = "observatory.resumeConversation";
-    pub const SEARCH: &str = "observatory.search";
-    pub const ALL: [&str; 6] = [
-        OPEN_CONVERSATION,
-        LIST_CONVERSATIONS,
-        COPY_PROMPT,
-        SHOW_DIFF,
-        RESUME,
-        SEARCH,
-    ];
-}
+/// Commands the server executes (`workspace/executeCommand`), as the protocol names
+/// them.
+pub use observatory_protocol::lsp::command;
 
 /// What the client said it can do.
 #[derive(Debug, Clone, Copy, Default)]
@@ -239,6 +225,10 @@ impl LanguageServer for Backend {
                     ..Default::default()
                 }),
                 workspace_symbol_provider: Some(OneOf::Left(true)),
+                // What Observatory's editor packages may rely on, versioned.
+                experimental: Some(serde_json::json!({
+                    "observatory": observatory_protocol::lsp::ExperimentalCapabilities::current()
+                })),
                 ..Default::default()
             },
             server_info: Some(ServerInfo {
@@ -521,7 +511,7 @@ impl LanguageServer for Backend {
             ));
             out.push(action(
                 format!("Observatory: resume the conversation in Claude Code{of}"),
-                command::RESUME,
+                command::RESUME_CONVERSATION,
                 vec![json!(r.session_id), json!(r.project)],
             ));
         }
@@ -576,14 +566,14 @@ impl LanguageServer for Backend {
                         .show_message(MessageType::INFO, format!("Prompt: {prompt}"))
                         .await;
                 }
-                Ok(Some(json!({"prompt": prompt})))
+                Ok(crate::commands::result(command::CopiedPrompt { prompt }))
             }
             command::SHOW_DIFF => {
                 let path = arg_str(&args, 0, "a file path")?;
                 let call = arg_str(&args, 1, "a tool call id")?;
                 self.show_diff(&path, &call).await
             }
-            command::RESUME => {
+            command::RESUME_CONVERSATION => {
                 let id = arg_str(&args, 0, "a conversation id")?;
                 let cwd = args.get(1).and_then(Value::as_str).map(str::to_owned);
                 let line = format!("claude --resume {id}");
@@ -597,9 +587,12 @@ impl LanguageServer for Backend {
                         .show_message(MessageType::INFO, format!("Run in a terminal{at}: {line}"))
                         .await;
                 }
-                Ok(Some(
-                    json!({"command": "claude", "args": ["--resume", id], "cwd": cwd, "commandLine": line}),
-                ))
+                Ok(crate::commands::result(command::Resume {
+                    command: "claude".into(),
+                    args: vec!["--resume".into(), id],
+                    cwd,
+                    command_line: line,
+                }))
             }
             command::SEARCH => {
                 let query = arg_str(&args, 0, "a search query")?;

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use observatory_protocol::lsp;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
@@ -101,7 +101,9 @@ impl State {
             if state.compute(&uri).await {
                 state
                     .client
-                    .send_notification::<InsightsChanged>(json!({"uri": uri.as_str()}))
+                    .send_notification::<InsightsChanged>(lsp::TextDocument {
+                        uri: uri.as_str().to_owned(),
+                    })
                     .await;
                 state.refresh_client().await;
             }
@@ -181,24 +183,15 @@ impl State {
         let roots = self.roots.read().map(|r| r.clone()).unwrap_or_default();
         for root in roots {
             let project = root.to_string_lossy().into_owned();
-            let files: Value = match platform
-                .get_raw(
-                    "/analytics/files",
-                    &[("project", &project), ("limit", "200")],
-                )
-                .await
-            {
+            let files = match platform.most_edited(&project, 200).await {
                 Ok(v) => v,
                 Err(e) => {
                     tracing::debug!(error = %e, "no workspace file list");
                     continue;
                 }
             };
-            for f in files.as_array().into_iter().flatten() {
-                let Some(p) = f.get("path").and_then(Value::as_str) else {
-                    continue;
-                };
-                let path = PathBuf::from(p);
+            for f in files {
+                let path = PathBuf::from(f.path);
                 if path.starts_with(&root) {
                     self.index_file(&path).await;
                 }
@@ -491,19 +484,21 @@ pub(crate) fn backoff() -> backon::ExponentialBackoff {
         .build()
 }
 
-/// `observatory/status`, sent when the connection changes.
-pub enum StatusNotification {}
+/// A notification of the protocol, as tower-lsp sends it.
+pub struct Ext<N>(std::marker::PhantomData<N>);
 
-impl notification::Notification for StatusNotification {
-    type Params = Value;
-    const METHOD: &'static str = "observatory/status";
+impl<N> notification::Notification for Ext<N>
+where
+    N: lsp::Notification,
+    N::Params: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    type Params = N::Params;
+    const METHOD: &'static str = N::METHOD;
 }
+
+/// `observatory/status`, sent when the connection changes.
+pub type StatusNotification = Ext<lsp::StatusNotification>;
 
 /// `observatory/didChangeInsights`: a document's insights changed, for clients that
 /// cannot be asked to refresh code lenses (their extensions refresh on it).
-pub enum InsightsChanged {}
-
-impl notification::Notification for InsightsChanged {
-    type Params = Value;
-    const METHOD: &'static str = "observatory/didChangeInsights";
-}
+pub type InsightsChanged = Ext<lsp::DidChangeInsights>;

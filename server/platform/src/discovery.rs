@@ -8,23 +8,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
 
-/// What a running platform publishes about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Running {
-    /// Base URL, e.g. `http://127.0.0.1:8787`.
-    pub url: String,
-    pub pid: u32,
-    pub version: String,
-}
+pub use observatory_protocol::discovery::Running;
+use observatory_protocol::discovery::{SERVE_JSON, SERVE_LOCK};
 
 pub fn discovery_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("serve.json")
+    data_dir.join(SERVE_JSON)
 }
 
 fn lock_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("serve.lock")
+    data_dir.join(SERVE_LOCK)
 }
 
 /// The platform that published itself in `data_dir`, if its file is there and

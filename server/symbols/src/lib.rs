@@ -93,6 +93,24 @@ pub enum SymbolKind {
     Macro,
 }
 
+impl SymbolKind {
+    /// The name it serializes as: `function`, `method`, `class`…
+    pub fn name(self) -> &'static str {
+        match self {
+            SymbolKind::Function => "function",
+            SymbolKind::Method => "method",
+            SymbolKind::Class => "class",
+            SymbolKind::Struct => "struct",
+            SymbolKind::Enum => "enum",
+            SymbolKind::Trait => "trait",
+            SymbolKind::Interface => "interface",
+            SymbolKind::Impl => "impl",
+            SymbolKind::Module => "module",
+            SymbolKind::Macro => "macro",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Symbol {
     pub name: String,
@@ -272,6 +290,16 @@ mod tests {
             vec![("S".into(), 2, 2), ("M".into(), 3, 3), ("F".into(), 4, 4)]
         );
         assert!(symbols(Path::new("a.md"), "# x").is_none());
+    }
+
+    #[test]
+    fn kind_names_are_their_serialized_form() {
+        for k in [SymbolKind::Function, SymbolKind::Impl, SymbolKind::Macro] {
+            assert_eq!(
+                serde_json::to_value(k).ok(),
+                Some(serde_json::json!(k.name()))
+            );
+        }
     }
 
     #[test]
