@@ -11,7 +11,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use observatory_platform::config::{Config, PathMap};
-use observatory_store::{Catalog, ConversationFilter, SearchQuery, Store, UsageGroup, WatchEvent};
+use observatory_store::{
+    Catalog, ConversationFilter, SearchQuery, Store, UsageGroup, WatchEvent, Writer,
+};
 
 use crate::time_arg::{parse_duration, parse_time};
 
@@ -457,7 +459,7 @@ fn run(cli: Cli) -> Result<()> {
             })?;
         }
         Command::Keys { action } => {
-            let store = open_store(cli.data_dir)?;
+            let mut store = open_store(cli.data_dir)?;
             match action {
                 KeysAction::Create { name, scopes } => {
                     let (key, secret) = store.create_api_key(&name, &scopes)?;

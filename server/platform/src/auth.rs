@@ -59,7 +59,7 @@ impl Auth {
 
 /// The local token file inside the data directory.
 pub fn token_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("token")
+    data_dir.join(observatory_protocol::discovery::TOKEN)
 }
 
 /// Shortest local token accepted: a token someone typed by hand can be guessed.
@@ -166,7 +166,7 @@ async fn identify(auth: &Auth, presented: &str) -> Result<Option<Identity>, ApiE
         return Ok(None);
     }
     let secret = presented.to_owned();
-    let key = pool.run(move |s| Ok(s.verify_api_key(&secret)?)).await?;
+    let key = pool.read(move |c| Ok(c.verify_api_key(&secret)?)).await?;
     Ok(key.map(|k| Identity {
         key_id: Some(k.id),
         scopes: k.scopes,

@@ -11,14 +11,11 @@ pub mod discovery;
 mod error;
 mod files;
 mod headers;
-mod ingest;
-mod keys;
 mod lifecycle;
 mod limit;
 mod listen;
 mod metrics;
 mod pool;
-mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +29,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
+use observatory_store::Catalog;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 

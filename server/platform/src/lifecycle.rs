@@ -91,7 +91,7 @@ const KEY_CHECK: Duration = Duration::from_secs(2);
 pub async fn keys_gone(pool: Arc<Pool>, bind: SocketAddr) -> String {
     loop {
         tokio::time::sleep(KEY_CHECK).await;
-        match pool.run(|s| Ok(s.has_active_api_keys()?)).await {
+        match pool.read(|c| Ok(c.has_active_api_keys()?)).await {
             Ok(false) => {
                 return format!(
                     "stopped listening on {bind}: the last API key was revoked, and only \

@@ -1,11 +1,15 @@
 //! SQLite connections for request handlers. A connection is not `Sync`, so each
 //! request borrows one on a blocking thread; WAL mode lets them read while the
 //! indexer writes.
+//!
+//! This is the one place above the store that knows the backend is SQLite: handlers
+//! get the connection as a `&dyn Catalog` (reads) or a `&mut dyn Writer` (writes),
+//! the seam another backend implements.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use observatory_store::{InterruptHandle, Store};
+use observatory_store::{Catalog, InterruptHandle, Store, Writer};
 
 use crate::error::ApiError;
 
@@ -28,10 +32,28 @@ impl Pool {
         })
     }
 
+    /// Runs the queries of `f` on a blocking thread (see [`Pool::run`]).
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.run(move |store| f(store)).await
+    }
+
+    /// Runs the changes of `f` on a blocking thread (see [`Pool::run`]).
+    pub async fn write<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Writer) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.run(move |store| f(store)).await
+    }
+
     /// Runs `f` with a connection on a blocking thread. When the caller stops
     /// waiting (the client went away, the request timed out), work not yet started
     /// is skipped and a running SQLite statement is interrupted.
-    pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,

@@ -5,10 +5,10 @@
 
 mod common;
 
-use observatory_store::Catalog;
+use observatory_store::{Catalog, Writer};
 use serde_json::Value;
 
-use common::{client, fixtures, get, start, start_limited, Server};
+use common::{client, fixtures, get, header, post_json, start, start_limited, Server};
 
 #[path = "../../../tests/support/answers.rs"]
 mod answers;
@@ -162,14 +162,13 @@ async fn blame_of_a_buffer_and_of_a_file() {
     let mut content = std::fs::read_to_string(&file).expect("read");
     // An unsaved edit: a new first line nobody recorded.
     content.insert_str(0, "# local note\n");
-    let r = client(&s)
-        .post(format!("{}/api/v1/files/blame", s.base))
-        .json(&serde_json::json!({"path": file, "root": root, "content": content}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 200);
-    let b: Value = r.json().await.expect("json");
+    let (status, b) = post_json(
+        &s,
+        "/api/v1/files/blame",
+        &serde_json::json!({"path": file, "root": root, "content": content}),
+    )
+    .await;
+    assert_eq!(status, 200);
     assert_eq!(b["lines"], 17);
     assert_eq!(b["attributed_lines"], 16);
     assert_eq!(
@@ -720,7 +719,7 @@ async fn a_slow_consumer_is_disconnected() {
     use futures_util::StreamExt;
     let s = start().await;
     {
-        let store = observatory_store::Store::open(&s.db).expect("store");
+        let mut store = observatory_store::Store::open(&s.db).expect("store");
         let blob = "x".repeat(20_000);
         for i in 0..4000 {
             store
@@ -857,12 +856,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
 /// Checks that `r` is a problem document with this status, and returns it.
 async fn problem(r: reqwest::Response, status: u16, what: &str) -> Value {
     assert_eq!(r.status().as_u16(), status, "{what}");
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let ct = header(&r, "content-type");
     let text = r.text().await.expect("body");
     assert_eq!(ct, PROBLEM_JSON, "{what}: {text}");
     let body: Value = serde_json::from_str(&text).expect("a JSON problem");

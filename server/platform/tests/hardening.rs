@@ -11,25 +11,23 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use observatory_platform::{Limits, ServeOptions};
+use observatory_store::Writer;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use common::{client, fixtures, get, start, start_limited, start_with, Server};
+use common::{client, fixtures, get, header, post_json, start, start_limited, start_with, Server};
 
 fn addr(s: &Server) -> String {
     s.base.trim_start_matches("http://").to_owned()
 }
 
 async fn create_key(s: &Server, scope: &str) -> (i64, String) {
-    let r: Value = client(s)
-        .post(format!("{}/api/v1/keys", s.base))
-        .json(&serde_json::json!({"name": format!("{scope} key"), "scopes": [scope]}))
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let (_, r) = post_json(
+        s,
+        "/api/v1/keys",
+        &serde_json::json!({"name": format!("{scope} key"), "scopes": [scope]}),
+    )
+    .await;
     let id = r["key"]["id"].as_i64().expect("id");
     (id, r["secret"].as_str().expect("secret").to_owned())
 }
@@ -104,14 +102,13 @@ async fn a_buffer_over_two_mebibytes_can_be_blamed() {
     let filler = "# padding line that nobody recorded\n".repeat(100_000);
     assert!(filler.len() > 3 * 1024 * 1024);
     content.push_str(&filler);
-    let r = client(&s)
-        .post(format!("{}/api/v1/files/blame", s.base))
-        .json(&serde_json::json!({"path": file, "content": content}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 200);
-    let b: Value = r.json().await.expect("json");
+    let (status, b) = post_json(
+        &s,
+        "/api/v1/files/blame",
+        &serde_json::json!({"path": file, "content": content}),
+    )
+    .await;
+    assert_eq!(status, 200);
     assert_eq!(b["attributed_lines"], 16, "{}", b["runs"]);
 }
 
@@ -126,15 +123,12 @@ async fn path_map_rewrites_recorded_paths() {
     let blamed = |s: Server| {
         let content = content.clone();
         async move {
-            let b: Value = client(&s)
-                .post(format!("{}/api/v1/files/blame", s.base))
-                .json(&serde_json::json!({"path": local, "root": "/", "content": content}))
-                .send()
-                .await
-                .expect("post")
-                .json()
-                .await
-                .expect("json");
+            let (_, b) = post_json(
+                &s,
+                "/api/v1/files/blame",
+                &serde_json::json!({"path": local, "root": "/", "content": content}),
+            )
+            .await;
             b["attributed_lines"].as_u64()
         }
     };
@@ -232,12 +226,7 @@ async fn over_capacity_is_a_fast_503_with_retry_after() {
         r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
         Some("1")
     );
-    assert_eq!(
-        r.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
+    assert_eq!(header(&r, "content-type"), "application/problem+json");
     drop(hog);
 }
 
@@ -324,12 +313,7 @@ async fn browsers_get_a_locked_down_platform() {
     let r = reqwest::get(format!("{}/docs", s.base))
         .await
         .expect("docs");
-    let csp = r
-        .headers()
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let csp = header(&r, "content-security-policy");
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = r.text().await.expect("html");
     assert!(!html.contains("https://"), "no third-party script: {html}");
@@ -525,7 +509,7 @@ async fn the_data_directory_is_private() {
 async fn revoking_the_last_key_closes_a_listener_beyond_loopback() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
-    let store =
+    let mut store =
         observatory_store::Store::open(&observatory_store::database_path(&data)).expect("store");
     let (key, _) = store.create_api_key("team", &["read".into()]).expect("key");
     // Listening on every interface; the test talks to it on loopback only.

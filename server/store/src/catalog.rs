@@ -1,5 +1,5 @@
 //! The read side of the store, behind a trait so that a server database can implement
-//! the same queries.
+//! the same queries (the writes the platform makes are `writer::Writer`).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,8 @@ use observatory_transcript::{parse_line, FileChange, Record, Usage};
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension};
 use serde::Serialize;
 
+use crate::events::{self, Event, EventQuery};
+use crate::keys::{self, ApiKey};
 use crate::pricing;
 use crate::search::{SearchQuery, SearchResults};
 use crate::sql::{
@@ -43,6 +45,29 @@ pub trait Catalog {
     /// content it records) contains `text`, newest first, at most `limit`: the
     /// candidates for "which conversations changed `refresh_token`?".
     fn writes_mentioning(&self, text: &str, limit: usize) -> Result<Vec<RecordedWrite>>;
+    /// Projects (the directories conversations ran in), most recently active first.
+    fn projects(&self) -> Result<Vec<ProjectSummary>>;
+    /// The files agents changed most, optionally within one project.
+    fn most_edited_files(&self, project: Option<&str>, limit: usize) -> Result<Vec<EditedFile>>;
+    /// What agents did to a file: conversations, edits, reads, failures, tokens and the
+    /// prompts behind the edits. Derived from `file_touches` and `conversation`; a
+    /// backend may answer it in one query instead.
+    fn file_insights(&self, path: &str) -> Result<FileInsights> {
+        insights(self, path)
+    }
+    /// Events after `q.after`, oldest first.
+    fn events(&self, q: &EventQuery) -> Result<Vec<Event>>;
+    /// The id of the newest event ever logged (0 when there is none), even if that
+    /// event went with its conversation: ids are never reused.
+    fn last_event_id(&self) -> Result<i64>;
+    /// Every API key, revoked ones included (never their secrets).
+    fn api_keys(&self) -> Result<Vec<ApiKey>>;
+    /// The active key a presented secret belongs to.
+    fn verify_api_key(&self, secret: &str) -> Result<Option<ApiKey>>;
+    /// Whether key `id` exists and is not revoked.
+    fn is_api_key_active(&self, id: i64) -> Result<bool>;
+    /// Whether any key is active (the platform may then listen beyond loopback).
+    fn has_active_api_keys(&self) -> Result<bool>;
 }
 
 /// One successful file change recorded in a transcript.
@@ -594,6 +619,75 @@ impl Catalog for Store {
         }
         Ok(out)
     }
+
+    fn projects(&self) -> Result<Vec<ProjectSummary>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.project, count(*), max(c.ended_at),
+                    COALESCE((SELECT sum(u.input_tokens + u.output_tokens + u.cache_creation_tokens + u.cache_read_tokens)
+                              FROM usage u JOIN conversations c2 ON c2.id = u.conversation_id WHERE c2.project = c.project), 0)
+             FROM conversations c WHERE c.project IS NOT NULL GROUP BY c.project ORDER BY max(c.ended_at) DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ProjectSummary {
+                project: r.get(0)?,
+                conversations: r.get::<_, i64>(1)? as u64,
+                last_active: from_ms(r.get(2)?),
+                total_tokens: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn most_edited_files(&self, project: Option<&str>, limit: usize) -> Result<Vec<EditedFile>> {
+        let (cond, mut args) = match project {
+            Some(p) => {
+                let (cond, args) = project_condition("c.project", p);
+                (format!("AND {cond}"), args)
+            }
+            None => (String::new(), Vec::new()),
+        };
+        args.push(SqlValue::Integer(limit as i64));
+        let sql = format!(
+            "SELECT t.path, count(*), count(DISTINCT t.conversation_id), max(t.ts)
+             FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id
+             WHERE t.path IS NOT NULL AND t.change IS NOT NULL AND t.failed = 0 AND t.name NOT IN ('Bash', 'Read') {cond}
+             GROUP BY t.path ORDER BY count(*) DESC, max(t.ts) DESC LIMIT ?"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok(EditedFile {
+                path: r.get(0)?,
+                edits: r.get::<_, i64>(1)? as u64,
+                conversations: r.get::<_, i64>(2)? as u64,
+                last_edited: from_ms(r.get(3)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
+        events::read(&self.conn, q)
+    }
+
+    fn last_event_id(&self) -> Result<i64> {
+        events::last_id(&self.conn)
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        keys::list(&self.conn)
+    }
+
+    fn verify_api_key(&self, secret: &str) -> Result<Option<ApiKey>> {
+        keys::verify(&self.conn, secret)
+    }
+
+    fn is_api_key_active(&self, id: i64) -> Result<bool> {
+        keys::is_active(&self.conn, id)
+    }
+
+    fn has_active_api_keys(&self) -> Result<bool> {
+        keys::any_active(&self.conn)
+    }
 }
 
 impl Store {
@@ -653,59 +747,6 @@ pub struct Counts {
     pub raw_bytes: u64,
 }
 
-impl Store {
-    /// Projects, most recently active first.
-    pub fn projects(&self) -> Result<Vec<ProjectSummary>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.project, count(*), max(c.ended_at),
-                    COALESCE((SELECT sum(u.input_tokens + u.output_tokens + u.cache_creation_tokens + u.cache_read_tokens)
-                              FROM usage u JOIN conversations c2 ON c2.id = u.conversation_id WHERE c2.project = c.project), 0)
-             FROM conversations c WHERE c.project IS NOT NULL GROUP BY c.project ORDER BY max(c.ended_at) DESC",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(ProjectSummary {
-                project: r.get(0)?,
-                conversations: r.get::<_, i64>(1)? as u64,
-                last_active: from_ms(r.get(2)?),
-                total_tokens: r.get::<_, i64>(3)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// The files agents changed most, optionally within one project.
-    pub fn most_edited_files(
-        &self,
-        project: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<EditedFile>> {
-        let (cond, mut args) = match project {
-            Some(p) => {
-                let (cond, args) = project_condition("c.project", p);
-                (format!("AND {cond}"), args)
-            }
-            None => (String::new(), Vec::new()),
-        };
-        args.push(SqlValue::Integer(limit as i64));
-        let sql = format!(
-            "SELECT t.path, count(*), count(DISTINCT t.conversation_id), max(t.ts)
-             FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id
-             WHERE t.path IS NOT NULL AND t.change IS NOT NULL AND t.failed = 0 AND t.name NOT IN ('Bash', 'Read') {cond}
-             GROUP BY t.path ORDER BY count(*) DESC, max(t.ts) DESC LIMIT ?"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok(EditedFile {
-                path: r.get(0)?,
-                edits: r.get::<_, i64>(1)? as u64,
-                conversations: r.get::<_, i64>(2)? as u64,
-                last_edited: from_ms(r.get(3)?),
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-}
-
 /// A conversation as Markdown, read back from Observatory's own copy of its
 /// transcript (the same rendering for `observatory show` and the API).
 pub fn conversation_markdown(catalog: &dyn Catalog, id: &str) -> Result<String> {
@@ -728,82 +769,41 @@ pub fn conversation_markdown(catalog: &dyn Catalog, id: &str) -> Result<String> 
     Ok(observatory_transcript::markdown::render(&header, &records))
 }
 
-impl Store {
-    /// Removes a conversation and everything derived from it, including
-    /// Observatory's copy of its transcript. The transcript file itself is untouched;
-    /// lines appended to it later are indexed as a new conversation.
-    pub fn delete_conversation(&mut self, id: &str) -> Result<ConversationSummary> {
-        let c = self.conversation(id)?;
-        let tx = self.conn.transaction()?;
-        // FTS5 external-content tables must be told which rows go, with their text.
-        tx.execute(
-            "INSERT INTO docs_fts (docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE conversation_id = ?1",
-            [c.id],
-        )?;
-        for sql in [
-            "DELETE FROM docs WHERE conversation_id = ?1",
-            "DELETE FROM tool_calls WHERE conversation_id = ?1",
-            "DELETE FROM usage WHERE conversation_id = ?1",
-            "DELETE FROM messages WHERE conversation_id = ?1",
-            "DELETE FROM raw_chunks WHERE conversation_id = ?1",
-            "UPDATE sources SET conversation_id = NULL WHERE conversation_id = ?1",
-            "DELETE FROM conversations WHERE id = ?1",
-        ] {
-            tx.execute(sql, [c.id])?;
-        }
-        // Events carry prompts and paths: they go too, and a tombstone tells
-        // followers of the stream to drop what they show of it.
-        tx.execute("DELETE FROM events WHERE session_id = ?1", [&c.session_id])?;
-        tx.execute(
-            "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, ?2, ?3, ?4, NULL, '{}')",
-            rusqlite::params![
-                Utc::now().timestamp_millis(),
-                crate::events::kind::CONVERSATION_DELETED,
-                c.session_id,
-                c.project
-            ],
-        )?;
-        tx.commit()?;
-        Ok(c.summary)
-    }
-}
-
-impl Store {
-    pub fn file_insights(&self, path: &str) -> Result<FileInsights> {
-        let touches = self.file_touches(path)?;
-        let is_edit =
+/// `Catalog::file_insights` from a file's touches and its editing conversations.
+fn insights<C: Catalog + ?Sized>(catalog: &C, path: &str) -> Result<FileInsights> {
+    let touches = catalog.file_touches(path)?;
+    let is_edit =
             // Shell moves and old-version Read snapshots carry a change but edit nothing.
             |t: &FileTouch| t.change.is_some() && t.failed == Some(false) && t.tool != "Bash" && t.tool != "Read";
-        let mut convs = std::collections::BTreeSet::new();
-        let mut editing = std::collections::BTreeSet::new();
-        let mut prompts: Vec<String> = Vec::new();
-        for t in &touches {
-            convs.insert(t.session_id.clone());
-            if is_edit(t) {
-                editing.insert(t.session_id.clone());
-                if let Some(p) = &t.prompt {
-                    if !prompts.contains(p) {
-                        prompts.push(p.clone());
-                    }
+    let mut convs = std::collections::BTreeSet::new();
+    let mut editing = std::collections::BTreeSet::new();
+    let mut prompts: Vec<String> = Vec::new();
+    for t in &touches {
+        convs.insert(t.session_id.clone());
+        if is_edit(t) {
+            editing.insert(t.session_id.clone());
+            if let Some(p) = &t.prompt {
+                if !prompts.contains(p) {
+                    prompts.push(p.clone());
                 }
             }
         }
-        let mut tokens = 0;
-        for s in &editing {
-            tokens += self.conversation(s)?.usage.total();
-        }
-        Ok(FileInsights {
-            path: path.to_owned(),
-            conversations: convs.len() as u64,
-            edits: touches.iter().filter(|t| is_edit(t)).count() as u64,
-            reads: touches
-                .iter()
-                .filter(|t| t.tool == "Read" || t.tool == "NotebookRead")
-                .count() as u64,
-            failures: touches.iter().filter(|t| t.failed == Some(true)).count() as u64,
-            last_touched: touches.iter().filter_map(|t| t.at).max(),
-            tokens,
-            prompts,
-        })
     }
+    let mut tokens = 0;
+    for s in &editing {
+        tokens += catalog.conversation(s)?.usage.total();
+    }
+    Ok(FileInsights {
+        path: path.to_owned(),
+        conversations: convs.len() as u64,
+        edits: touches.iter().filter(|t| is_edit(t)).count() as u64,
+        reads: touches
+            .iter()
+            .filter(|t| t.tool == "Read" || t.tool == "NotebookRead")
+            .count() as u64,
+        failures: touches.iter().filter(|t| t.failed == Some(true)).count() as u64,
+        last_touched: touches.iter().filter_map(|t| t.at).max(),
+        tokens,
+        prompts,
+    })
 }

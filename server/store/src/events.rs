@@ -6,7 +6,7 @@ use chrono::Utc;
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection};
 
 use crate::sql::{from_ms, like_escape, project_condition};
-use crate::{Result, Store};
+use crate::Result;
 
 // Event kinds and events are the stream's vocabulary: the protocol crate owns them.
 pub use observatory_protocol::events::{kind, Event};
@@ -58,75 +58,73 @@ pub(crate) fn write(tx: &Connection, conversation: i64, pending: &[Pending]) -> 
     Ok(())
 }
 
-impl Store {
-    /// Events after `q.after`, oldest first.
-    pub fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
-        let mut conds = vec!["id > ?".to_owned()];
-        let mut args = vec![SqlValue::Integer(q.after)];
-        if !q.kinds.is_empty() {
-            conds.push(format!("kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
-            args.extend(q.kinds.iter().map(|k| SqlValue::Text(k.clone())));
-        }
-        if let Some(p) = &q.project {
-            let (cond, project_args) = project_condition("project", p);
-            conds.push(cond);
-            args.extend(project_args);
-        }
-        if let Some(p) = &q.path_prefix {
-            conds.push("path LIKE ? ESCAPE '\\'".into());
-            args.push(SqlValue::Text(format!("{}%", like_escape(p))));
-        }
-        if let Some(s) = &q.session_id {
-            conds.push("session_id = ?".into());
-            args.push(SqlValue::Text(s.clone()));
-        }
-        args.push(SqlValue::Integer(q.limit.max(1) as i64));
-        let sql = format!(
+/// `Catalog::events`: events after `q.after`, oldest first.
+pub(crate) fn read(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
+    let mut conds = vec!["id > ?".to_owned()];
+    let mut args = vec![SqlValue::Integer(q.after)];
+    if !q.kinds.is_empty() {
+        conds.push(format!("kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
+        args.extend(q.kinds.iter().map(|k| SqlValue::Text(k.clone())));
+    }
+    if let Some(p) = &q.project {
+        let (cond, project_args) = project_condition("project", p);
+        conds.push(cond);
+        args.extend(project_args);
+    }
+    if let Some(p) = &q.path_prefix {
+        conds.push("path LIKE ? ESCAPE '\\'".into());
+        args.push(SqlValue::Text(format!("{}%", like_escape(p))));
+    }
+    if let Some(s) = &q.session_id {
+        conds.push("session_id = ?".into());
+        args.push(SqlValue::Text(s.clone()));
+    }
+    args.push(SqlValue::Integer(q.limit.max(1) as i64));
+    let sql = format!(
             "SELECT id, at, kind, session_id, project, path, data FROM events WHERE {} ORDER BY id LIMIT ?",
             conds.join(" AND ")
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), |r| {
-            let data: String = r.get(6)?;
-            Ok(Event {
-                id: r.get(0)?,
-                at: from_ms(r.get(1)?),
-                kind: r.get(2)?,
-                session_id: r.get(3)?,
-                project: r.get(4)?,
-                path: r.get(5)?,
-                data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        let data: String = r.get(6)?;
+        Ok(Event {
+            id: r.get(0)?,
+            at: from_ms(r.get(1)?),
+            kind: r.get(2)?,
+            session_id: r.get(3)?,
+            project: r.get(4)?,
+            path: r.get(5)?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
 
-    /// Records an event that did not come from indexing (a Claude Code hook), now.
-    pub fn append_event(
-        &self,
-        kind: &str,
-        session_id: Option<&str>,
-        project: Option<&str>,
-        path: Option<&str>,
-        data: &serde_json::Value,
-    ) -> Result<i64> {
-        self.conn.execute(
+/// `Writer::append_event`: records an event that did not come from indexing (a Claude
+/// Code hook), now.
+pub(crate) fn append(
+    conn: &Connection,
+    kind: &str,
+    session_id: Option<&str>,
+    project: Option<&str>,
+    path: Option<&str>,
+    data: &serde_json::Value,
+) -> Result<i64> {
+    conn.execute(
             "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![Utc::now().timestamp_millis(), kind, session_id, project, path, data.to_string()],
         )?;
-        Ok(self.conn.last_insert_rowid())
-    }
+    Ok(conn.last_insert_rowid())
+}
 
-    /// The id of the newest event (0 when there is none).
-    pub fn last_event_id(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            // Ids are never reused (AUTOINCREMENT): the newest id ever given, even if
-            // that event was deleted with its conversation.
-            .query_row(
-                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
-                [],
-                |r| r.get(0),
-            )?)
-    }
+/// `Catalog::last_event_id`: the id of the newest event (0 when there is none).
+pub(crate) fn last_id(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        // Ids are never reused (AUTOINCREMENT): the newest id ever given, even if
+        // that event was deleted with its conversation.
+        .query_row(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+            [],
+            |r| r.get(0),
+        )?)
 }

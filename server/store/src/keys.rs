@@ -3,11 +3,11 @@
 
 use chrono::Utc;
 use rand::Rng;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::sql::from_ms;
-use crate::{Error, Result, Store};
+use crate::{Error, Result};
 
 /// What a key may do: `read` queries, `write` also changes data (ingest, delete),
 /// `admin` also manages keys.
@@ -31,127 +31,124 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl Store {
-    /// Creates a key; the returned secret is the only time it is seen.
-    pub fn create_api_key(&self, name: &str, scopes: &[String]) -> Result<(ApiKey, String)> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(Error::Invalid("a key needs a name".into()));
-        }
-        if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-            return Err(Error::Invalid(format!(
-                "a key name is at most {MAX_NAME} characters, none of them control characters"
-            )));
-        }
-        if scopes.is_empty() {
-            return Err(Error::Invalid(format!(
-                "a key needs at least one scope: {}",
-                SCOPES.join(", ")
-            )));
-        }
-        if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(Error::Invalid(format!(
-                "unknown scope {bad:?}; expected one of: {}",
-                SCOPES.join(", ")
-            )));
-        }
-        let mut rng = rand::rng();
-        let prefix = hex(&rng.random::<[u8; 4]>());
-        let secret = format!("obs_{prefix}_{}", hex(&rng.random::<[u8; 24]>()));
-        let now = Utc::now().timestamp_millis();
-        self.conn.execute(
-            "INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, prefix, hash(&secret), scopes.join(","), now],
-        )?;
-        let id = self.conn.last_insert_rowid();
-        let key = self
-            .api_keys()?
-            .into_iter()
-            .find(|k| k.id == id)
-            .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        Ok((key, secret))
+/// `Writer::create_api_key`: creates a key; the returned secret is the only time it
+/// is seen.
+pub(crate) fn create(conn: &Connection, name: &str, scopes: &[String]) -> Result<(ApiKey, String)> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::Invalid("a key needs a name".into()));
     }
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "a key name is at most {MAX_NAME} characters, none of them control characters"
+        )));
+    }
+    if scopes.is_empty() {
+        return Err(Error::Invalid(format!(
+            "a key needs at least one scope: {}",
+            SCOPES.join(", ")
+        )));
+    }
+    if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(Error::Invalid(format!(
+            "unknown scope {bad:?}; expected one of: {}",
+            SCOPES.join(", ")
+        )));
+    }
+    let mut rng = rand::rng();
+    let prefix = hex(&rng.random::<[u8; 4]>());
+    let secret = format!("obs_{prefix}_{}", hex(&rng.random::<[u8; 24]>()));
+    let now = Utc::now().timestamp_millis();
+    conn.execute(
+        "INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, prefix, hash(&secret), scopes.join(","), now],
+    )?;
+    let id = conn.last_insert_rowid();
+    let key = list(conn)?
+        .into_iter()
+        .find(|k| k.id == id)
+        .ok_or_else(|| Error::NotFound(id.to_string()))?;
+    Ok((key, secret))
+}
 
-    pub fn api_keys(&self) -> Result<Vec<ApiKey>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(ApiKey {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                prefix: r.get(2)?,
-                scopes: r
-                    .get::<_, String>(3)?
-                    .split(',')
-                    .map(str::to_owned)
-                    .collect(),
-                created_at: from_ms(r.get(4)?),
-                revoked_at: from_ms(r.get(5)?),
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
+/// `Catalog::api_keys`: every key, revoked ones included.
+pub(crate) fn list(conn: &Connection) -> Result<Vec<ApiKey>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ApiKey {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            prefix: r.get(2)?,
+            scopes: r
+                .get::<_, String>(3)?
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+            created_at: from_ms(r.get(4)?),
+            revoked_at: from_ms(r.get(5)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
 
-    /// Revokes a key; false if there is no such active key.
-    pub fn revoke_api_key(&self, id: i64) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
-            params![Utc::now().timestamp_millis(), id],
-        )?;
-        Ok(n == 1)
-    }
+/// `Writer::revoke_api_key`: revokes a key; false if there is no such active key.
+pub(crate) fn revoke(conn: &Connection, id: i64) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+        params![Utc::now().timestamp_millis(), id],
+    )?;
+    Ok(n == 1)
+}
 
-    /// Whether key `id` exists and is not revoked.
-    pub fn is_api_key_active(&self, id: i64) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 AND revoked_at IS NULL)",
-            [id],
-            |r| r.get(0),
-        )?)
-    }
+/// `Catalog::is_api_key_active`: whether key `id` exists and is not revoked.
+pub(crate) fn is_active(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 AND revoked_at IS NULL)",
+        [id],
+        |r| r.get(0),
+    )?)
+}
 
-    /// Whether any key is active (the platform may then listen beyond loopback).
-    pub fn has_active_api_keys(&self) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)",
-            [],
-            |r| r.get(0),
-        )?)
-    }
+/// `Catalog::has_active_api_keys`: whether any key is active.
+pub(crate) fn any_active(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)",
+        [],
+        |r| r.get(0),
+    )?)
+}
 
-    /// The active key a presented secret belongs to.
-    pub fn verify_api_key(&self, secret: &str) -> Result<Option<ApiKey>> {
-        let Some(prefix) = secret
-            .strip_prefix("obs_")
-            .and_then(|s| s.split('_').next())
-        else {
-            return Ok(None);
-        };
-        let stored: Option<(i64, Vec<u8>)> = self
-            .conn
-            .prepare_cached(
-                "SELECT id, hash FROM api_keys WHERE prefix = ?1 AND revoked_at IS NULL",
-            )?
-            .query_row([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((id, stored)) = stored else {
-            return Ok(None);
-        };
-        if !same(&stored, &hash(secret)) {
-            return Ok(None);
-        }
-        Ok(self.api_keys()?.into_iter().find(|k| k.id == id))
+/// `Catalog::verify_api_key`: the active key a presented secret belongs to.
+pub(crate) fn verify(conn: &Connection, secret: &str) -> Result<Option<ApiKey>> {
+    let Some(prefix) = secret
+        .strip_prefix("obs_")
+        .and_then(|s| s.split('_').next())
+    else {
+        return Ok(None);
+    };
+    let stored: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT id, hash FROM api_keys WHERE prefix = ?1 AND revoked_at IS NULL")?
+        .query_row([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, stored)) = stored else {
+        return Ok(None);
+    };
+    if !same(&stored, &hash(secret)) {
+        return Ok(None);
     }
+    Ok(list(conn)?.into_iter().find(|k| k.id == id))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Catalog, Store, Writer};
 
     #[test]
     fn keys_are_hashed_verified_and_revoked() {
-        let store = Store::open_in_memory().expect("store");
+        let mut store = Store::open_in_memory().expect("store");
         let (key, secret) = store
             .create_api_key("ci", &["read".into()])
             .expect("create");

@@ -5,8 +5,9 @@
 //! and a full-text index. Indexing is incremental (per-file byte offsets) and each batch
 //! is one transaction, so a killed indexer loses nothing and doubles nothing.
 //!
-//! Readers go through the [`Catalog`] trait so that another backend (PostgreSQL, for
-//! teams) can stand behind the same API.
+//! Readers go through the [`Catalog`] trait and the platform's writes (hook events, API
+//! keys, deleting a conversation) through [`Writer`], so that another backend
+//! (PostgreSQL, for teams) can stand behind the same API.
 
 mod catalog;
 pub mod events;
@@ -19,6 +20,7 @@ mod schema;
 mod search;
 mod sql;
 mod watch;
+mod writer;
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +42,7 @@ pub use observatory_protocol::conversations::ConversationSummary;
 pub use observatory_protocol::files::{FileInsights, FileTouch};
 pub use observatory_protocol::search::{SearchHit, SearchPage};
 pub use watch::{watch, WatchEvent};
+pub use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -6,7 +6,7 @@
 mod common;
 
 use observatory_store::events::kind;
-use observatory_store::{EventQuery, Store};
+use observatory_store::{Catalog, EventQuery, Store};
 
 fn all(store: &Store, after: i64) -> Vec<observatory_store::Event> {
     store

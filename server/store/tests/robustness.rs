@@ -10,7 +10,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use observatory_store::{Catalog, SearchQuery, Store};
+use observatory_store::{Catalog, SearchQuery, Store, Writer};
 
 fn user_line(uuid: &str, parent: Option<&str>, text: &str) -> String {
     let parent = parent.map_or("null".to_owned(), |p| format!("\"{p}\""));

@@ -52,7 +52,7 @@ const BENCH_PROJECTS: &str = "/home/dev/lsp-bench";
 /// Removes earlier runs' conversations from the store: their file has the same
 /// relative path and the same content, so they would count as its history too.
 fn forget_earlier_runs(data: &Path) -> Result<()> {
-    use observatory_store::{Catalog, ConversationFilter, Store};
+    use observatory_store::{Catalog, ConversationFilter, Store, Writer};
     let mut store = Store::open(&observatory_store::database_path(data))?;
     let earlier = store.conversations(&ConversationFilter {
         project: Some(BENCH_PROJECTS.into()),

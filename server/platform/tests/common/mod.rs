@@ -85,6 +85,27 @@ pub fn client(s: &Server) -> reqwest::Client {
         .expect("client")
 }
 
+/// A response header as text (empty when absent).
+pub fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Posts `body` as JSON with the server's token; the status and the JSON answer.
+pub async fn post_json(s: &Server, path: &str, body: &Value) -> (u16, Value) {
+    let r = client(s)
+        .post(format!("{}{path}", s.base))
+        .json(body)
+        .send()
+        .await
+        .expect("post");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("json"))
+}
+
 pub async fn get(s: &Server, path: &str) -> (u16, String, Value) {
     let r = client(s)
         .get(format!("{}{path}", s.base))
@@ -92,12 +113,7 @@ pub async fn get(s: &Server, path: &str) -> (u16, String, Value) {
         .await
         .expect("request");
     let status = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let ct = header(&r, "content-type");
     let text = r.text().await.expect("body");
     let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, ct, json)

@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use observatory_protocol::events::{EventPage, EventParams};
-use observatory_store::EventQuery;
+use observatory_store::{Catalog, EventQuery};
 
-use crate::api::{AppState, Query, WebSocketUpgrade};
+use super::{page_limit, AppState, Query, WebSocketUpgrade};
 use crate::auth::Identity;
 use crate::error::ApiError;
 
@@ -40,27 +40,18 @@ fn event_query(p: &EventParams, after: i64, limit: usize) -> EventQuery {
 #[utoipa::path(get, path = "/events", params(EventParams), tag = "events",
     responses((status = 200, body = EventPage), (status = 400, body = crate::Problem),
         (status = 422, description = "`after` is beyond the newest event, or `limit` out of range", body = crate::Problem)))]
-pub async fn events(
+pub(super) async fn events(
     State(s): State<AppState>,
     Query(p): Query<EventParams>,
 ) -> Result<axum::Json<EventPage>, ApiError> {
-    let limit = match p.limit {
-        None => 100,
-        Some(l) if (1..=1000).contains(&l) => l,
-        Some(l) => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                format!("limit must be between 1 and 1000, not {l}"),
-            ))
-        }
-    };
+    let limit = page_limit(p.limit, 1000, 100)?;
     let after = p.after.unwrap_or(0);
     let q = event_query(&p, after, limit);
     let events = s
         .pool
-        .run(move |st| {
-            check_cursor(st, after)?;
-            Ok(st.events(&q)?)
+        .read(move |c| {
+            check_cursor(c, after)?;
+            Ok(c.events(&q)?)
         })
         .await?;
     let last_id = events.last().map_or(p.after.unwrap_or(0), |e| e.id);
@@ -80,7 +71,7 @@ pub async fn events(
         (status = 422, description = "`after` is beyond the newest event", body = crate::Problem),
         (status = 426, description = "Not a WebSocket handshake (a plain GET): send `Connection: Upgrade` and `Upgrade: websocket`", body = crate::Problem,
             headers(("Upgrade" = String, description = "`websocket`")))))]
-pub async fn stream(
+pub(super) async fn stream(
     State(s): State<AppState>,
     identity: Option<Extension<Identity>>,
     Query(p): Query<EventParams>,
@@ -89,12 +80,12 @@ pub async fn stream(
     let after = p.after;
     let start = s
         .pool
-        .run(move |st| match after {
+        .read(move |c| match after {
             Some(a) => {
-                check_cursor(st, a)?;
+                check_cursor(c, a)?;
                 Ok(a)
             }
-            None => Ok(st.last_event_id()?),
+            None => Ok(c.last_event_id()?),
         })
         .await?;
     let key_id = identity.and_then(|Extension(i)| i.key_id);
@@ -103,8 +94,8 @@ pub async fn stream(
 
 /// A cursor past the newest event is a client's mistake (or a log that was reset):
 /// accepting it would skip every event up to it without a word.
-fn check_cursor(st: &observatory_store::Store, after: i64) -> Result<(), ApiError> {
-    let last = st.last_event_id()?;
+fn check_cursor(catalog: &dyn Catalog, after: i64) -> Result<(), ApiError> {
+    let last = catalog.last_event_id()?;
     if after > last {
         return Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,7 +121,7 @@ async fn run(
     loop {
         // A stream lives as long as the key that opened it.
         if let Some(id) = key_id {
-            match s.pool.run(move |st| Ok(st.is_api_key_active(id)?)).await {
+            match s.pool.read(move |c| Ok(c.is_api_key_active(id)?)).await {
                 Ok(true) => {}
                 Ok(false) => {
                     let _ = close(&mut socket, 1008, "the API key was revoked").await;
@@ -142,7 +133,7 @@ async fn run(
         // Send everything after the cursor, page by page.
         loop {
             let q = event_query(&p, cursor, PAGE);
-            let page = match s.pool.run(move |st| Ok(st.events(&q)?)).await {
+            let page = match s.pool.read(move |c| Ok(c.events(&q)?)).await {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(detail = %e.detail, "stream could not read the event log");

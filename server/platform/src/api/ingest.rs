@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use observatory_protocol::ingest::{HookPayload, JsonLines, Uploaded};
 
-use crate::api::{AppState, Json, Path};
+use super::{AppState, Json, Path};
 use crate::error::{ApiError, Problem};
 
 /// Machine names and session ids become path components: keep them to a safe alphabet.
@@ -44,7 +44,7 @@ fn component(what: &str, s: &str) -> Result<(), ApiError> {
     request_body(content = JsonLines, content_type = "application/x-ndjson"),
     responses((status = 202, body = Uploaded), (status = 422, body = Problem), (status = 403, body = Problem),
         (status = 503, description = "Uploads are not enabled on this platform", body = Problem)))]
-pub async fn upload(
+pub(super) async fn upload(
     State(s): State<AppState>,
     Path((machine, session)): Path<(String, String)>,
     body: String,
@@ -86,7 +86,7 @@ pub async fn upload(
 #[utoipa::path(post, path = "/hooks/claude", tag = "ingest",
     request_body(content = HookPayload, description = "The hook's JSON payload, as Claude Code sends it"),
     responses((status = 202, description = "Recorded as an event"), (status = 400, body = Problem), (status = 422, body = Problem)))]
-pub async fn hook(
+pub(super) async fn hook(
     State(s): State<AppState>,
     Json(payload): Json<serde_json::Value>,
 ) -> Result<StatusCode, ApiError> {
@@ -114,8 +114,8 @@ pub async fn hook(
         o.remove("tool_response");
     }
     s.pool
-        .run(move |st| {
-            Ok(st.append_event(
+        .write(move |w| {
+            Ok(w.append_event(
                 &format!("{}{event}", observatory_protocol::events::kind::HOOK_PREFIX),
                 session.as_deref(),
                 cwd.as_deref(),
