@@ -1,12 +1,12 @@
-//! Blame for a file: its recorded history from the store, matched by path, replayed
+//! Blame for a file: its recorded history (see [`History`]), matched by path, replayed
 //! and mapped onto the content.
 
 use std::path::{Path, PathBuf};
 
-use observatory_store::{Catalog, RecordedWrite};
 use observatory_transcript::FileChange;
 use serde::Serialize;
 
+use crate::history::{History, RecordedWrite, Result};
 use crate::paths::{map_path, score, Match, PathMapping};
 use crate::{replay, Origin, Replay};
 
@@ -22,19 +22,19 @@ pub fn workspace_root(file: &Path) -> PathBuf {
 }
 
 /// The recorded writes that are this file, oldest first.
-pub fn history(
-    catalog: &dyn Catalog,
+pub fn history_of(
+    history: &dyn History,
     file: &Path,
     root: &Path,
     mappings: &[PathMapping],
-) -> observatory_store::Result<Vec<RecordedWrite>> {
+) -> Result<Vec<RecordedWrite>> {
     let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
         return Ok(Vec::new());
     };
     let local_abs = file.to_string_lossy();
     let local_rel = file.strip_prefix(root).ok().and_then(Path::to_str);
     let rel_depth = local_rel.map_or(1, |r| Path::new(r).components().count());
-    let scored: Vec<(Match, RecordedWrite)> = catalog
+    let scored: Vec<(Match, RecordedWrite)> = history
         .writes_to_files_named(name)?
         .into_iter()
         .filter_map(|w| {
@@ -71,7 +71,7 @@ pub fn history(
         .filter(|(m, _)| keep(*m))
         .map(|(_, w)| w)
         .collect();
-    follow_renames(catalog, &mut writes, MAX_RENAMES)?;
+    follow_renames(history, &mut writes, MAX_RENAMES)?;
     Ok(writes)
 }
 
@@ -80,10 +80,10 @@ const MAX_RENAMES: usize = 8;
 
 /// Prepends the history a file had under its earlier names (`mv old new`).
 fn follow_renames(
-    catalog: &dyn Catalog,
+    history: &dyn History,
     writes: &mut Vec<RecordedWrite>,
     depth: usize,
-) -> observatory_store::Result<()> {
+) -> Result<()> {
     let moves: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = writes
         .iter()
         .filter_map(|w| w.change.renamed_from.clone().map(|from| (from, w.at)))
@@ -98,14 +98,14 @@ fn follow_renames(
         };
         // The old path was recorded on the same machine as the move: compare exactly.
         earlier.extend(
-            catalog
+            history
                 .writes_to_files_named(name)?
                 .into_iter()
                 .filter(|w| w.path == from || w.change.path == from)
                 .filter(|w| w.at <= at),
         );
     }
-    follow_renames(catalog, &mut earlier, depth - 1)?;
+    follow_renames(history, &mut earlier, depth - 1)?;
     earlier.append(writes);
     earlier.sort_by_key(|w| w.at);
     earlier.dedup_by(|a, b| a.tool_use_id == b.tool_use_id);
@@ -177,13 +177,13 @@ const MIN_SURVIVAL_UNNAMED: f64 = 0.8;
 /// that explains the content best); the histories that count are then replayed
 /// together, in time order.
 pub fn blame(
-    catalog: &dyn Catalog,
+    history: &dyn History,
     file: &Path,
     root: &Path,
     content: &str,
     mappings: &[PathMapping],
-) -> observatory_store::Result<Blame> {
-    let writes = history(catalog, file, root, mappings)?;
+) -> Result<Blame> {
+    let writes = history_of(history, file, root, mappings)?;
     let mut groups: std::collections::BTreeMap<&str, Vec<usize>> =
         std::collections::BTreeMap::new();
     for (i, w) in writes.iter().enumerate() {

@@ -21,12 +21,14 @@
 
 pub mod blame;
 mod diff;
+pub mod history;
 pub mod paths;
 pub mod symbols;
 
 use observatory_transcript::FileChange;
 
 pub use diff::normalize;
+pub use history::{History, HistoryError, RecordedWrite};
 
 /// Index of a change in the history passed to [`replay`].
 pub type Origin = u32;

@@ -50,10 +50,10 @@ pub struct ChangeToSymbol {
 /// name encloses a line the change wrote. A change recorded without the file around
 /// it (old versions) is parsed from its new text alone.
 pub fn changes_to_symbol(
-    catalog: &dyn observatory_store::Catalog,
+    history: &dyn crate::history::History,
     name: &str,
     limit: usize,
-) -> observatory_store::Result<Vec<ChangeToSymbol>> {
+) -> crate::history::Result<Vec<ChangeToSymbol>> {
     let name = name.trim();
     let mut out = Vec::new();
     // The last part of `Auth::refresh_token` / `Auth.refresh_token` is what a file
@@ -64,7 +64,7 @@ pub fn changes_to_symbol(
     let deadline = std::time::Instant::now() + PARSE_BUDGET;
     // Mentions are a superset: scan more candidates than results wanted.
     let candidates = limit.saturating_mul(20).clamp(200, MAX_CANDIDATES);
-    for w in catalog.writes_mentioning(name, candidates)? {
+    for w in history.writes_mentioning(name, candidates)? {
         let Some((after, written)) = after_change(&w.change) else {
             continue;
         };

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use observatory_attribution::blame::{blame, Blame};
-use observatory_store::{Catalog, Store};
+use observatory_attribution::History;
+use observatory_store::Store;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/transcripts")

@@ -44,6 +44,13 @@ impl ApiError {
     }
 }
 
+/// The store could not read a file's history: its error, logged.
+impl From<observatory_attribution::HistoryError> for ApiError {
+    fn from(e: observatory_attribution::HistoryError) -> Self {
+        Self::internal(format!("{e}: {}", e.0))
+    }
+}
+
 impl From<observatory_store::Error> for ApiError {
     fn from(e: observatory_store::Error) -> Self {
         use observatory_store::Error as E;

@@ -20,9 +20,12 @@ use crate::sql::{
     usage_by_model, TITLE_SQL,
 };
 use crate::{Error, Result, Store};
+use observatory_attribution::history::{History, HistoryError, Result as HistoryResult};
 
 /// Queries every backend answers.
-pub trait Catalog {
+/// The read side of a backend. A history of file changes is part of it: line
+/// attribution reads through [`History`], and a `&dyn Catalog` is one.
+pub trait Catalog: History {
     fn search(&self, q: &SearchQuery) -> Result<SearchResults>;
     fn conversations(&self, f: &ConversationFilter) -> Result<Vec<ConversationSummary>>;
     /// A conversation by its session id or a unique prefix of it.
@@ -36,15 +39,6 @@ pub trait Catalog {
     fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>>;
     /// The shape of a conversation's message tree.
     fn conversation_shape(&self, conversation_id: i64) -> Result<Shape>;
-    /// Successful writing tool calls (Edit, MultiEdit, Write, NotebookEdit), shell
-    /// moves and old-version whole-file Reads (snapshots of the content) of files named
-    /// `file_name` anywhere, oldest first, with their exact changes: the input of line
-    /// attribution, which picks the paths that are the file it blames.
-    fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>>;
-    /// Successful Edit, MultiEdit and Write calls whose change (including the file
-    /// content it records) contains `text`, newest first, at most `limit`: the
-    /// candidates for "which conversations changed `refresh_token`?".
-    fn writes_mentioning(&self, text: &str, limit: usize) -> Result<Vec<RecordedWrite>>;
     /// Projects (the directories conversations ran in), most recently active first.
     fn projects(&self) -> Result<Vec<ProjectSummary>>;
     /// The files agents changed most, optionally within one project.
@@ -70,28 +64,7 @@ pub trait Catalog {
     fn has_active_api_keys(&self) -> Result<bool>;
 }
 
-/// One successful file change recorded in a transcript.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecordedWrite {
-    /// The path as the tool call gave it.
-    pub path: String,
-    /// The conversation's project directory (its first `cwd`).
-    pub cwd: Option<String>,
-    pub session_id: String,
-    pub conversation_title: String,
-    pub message_uuid: String,
-    pub tool_use_id: String,
-    pub tool: String,
-    pub at: Option<DateTime<Utc>>,
-    pub model: Option<String>,
-    pub prompt: Option<String>,
-    /// What the assistant wrote just before the call: its stated reason.
-    pub reason: Option<String>,
-    /// The call's row, for caching.
-    #[serde(skip)]
-    pub call_id: i64,
-    pub change: FileChange,
-}
+pub use observatory_attribution::RecordedWrite;
 
 /// How a conversation's messages hang together.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -358,8 +331,20 @@ impl WritesCache {
     }
 }
 
-impl Catalog for Store {
-    fn writes_to_files_named(&self, file_name: &str) -> Result<Vec<RecordedWrite>> {
+impl History for Store {
+    fn writes_to_files_named(&self, file_name: &str) -> HistoryResult<Vec<RecordedWrite>> {
+        self.writes_to_files_named_sql(file_name)
+            .map_err(|e| HistoryError(Box::new(e)))
+    }
+
+    fn writes_mentioning(&self, text: &str, limit: usize) -> HistoryResult<Vec<RecordedWrite>> {
+        self.writes_mentioning_sql(text, limit)
+            .map_err(|e| HistoryError(Box::new(e)))
+    }
+}
+
+impl Store {
+    pub(crate) fn writes_to_files_named_sql(&self, file_name: &str) -> Result<Vec<RecordedWrite>> {
         // Which calls, in order: an index lookup. Their decoded changes (which hold
         // whole copies of the file) come from the cache when it has them.
         let ids: Vec<i64> = self
@@ -406,7 +391,11 @@ impl Catalog for Store {
         Ok(out)
     }
 
-    fn writes_mentioning(&self, text: &str, limit: usize) -> Result<Vec<RecordedWrite>> {
+    pub(crate) fn writes_mentioning_sql(
+        &self,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<RecordedWrite>> {
         if text.is_empty() {
             return Ok(Vec::new());
         }
@@ -429,7 +418,9 @@ impl Catalog for Store {
         out.sort_by_key(|w| std::cmp::Reverse((w.at, w.call_id)));
         Ok(out)
     }
+}
 
+impl Catalog for Store {
     fn conversation_shape(&self, conversation_id: i64) -> Result<Shape> {
         let sql = "WITH m AS (SELECT uuid, parent_uuid, logical_parent_uuid, is_sidechain FROM messages WHERE conversation_id = ?1),
                         kids AS (SELECT COALESCE(parent_uuid, logical_parent_uuid) AS p, count(*) AS n FROM m

@@ -8,6 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
+use observatory_attribution::History;
 use observatory_store::{Catalog, Store, WritesCache};
 
 const SESSION: &str = "ai-blame/tests/examples/simple-home/.claude/projects/-Users-cjm-repos-ai-blame.rs-tests-examples-simple/2c965cfd-41e4-4e31-8339-2986ebced03c.jsonl";

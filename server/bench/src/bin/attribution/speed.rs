@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use observatory_attribution::blame::{history, Blame};
+use observatory_attribution::blame::{history_of, Blame};
 use observatory_attribution::{replay, Replay};
 use observatory_store::{RecordedWrite, Store};
 use observatory_transcript::FileChange;
@@ -106,8 +106,8 @@ pub fn run(seed: u64, lines: usize, edits: usize, keep: bool) -> Result<()> {
     let t = Instant::now();
     store.index_roots(std::slice::from_ref(&laid.claude), &mut |_| {})?;
     eprintln!("speed: indexed in {:.1} s", t.elapsed().as_secs_f64());
-    let query = time(|| history(&store, &laid.file, &laid.root, &[]));
-    let writes = history(&store, &laid.file, &laid.root, &[])?;
+    let query = time(|| history_of(&store, &laid.file, &laid.root, &[]));
+    let writes = history_of(&store, &laid.file, &laid.root, &[])?;
     let content = s.content();
     let changed = small_change(&content);
     let n_lines = content.lines().count();
