@@ -394,7 +394,11 @@ fn apply_hunks(
             .filter(|l| !l.starts_with('+') && !l.starts_with('\\'))
             .map(|l| normalize(l.get(1..).unwrap_or_default()))
             .collect();
-        let want = (h.old_start as usize).saturating_sub(1).max(pos);
+        // `oldStart` is whatever the transcript says; past `usize` it is past any file.
+        let want = usize::try_from(h.old_start)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1)
+            .max(pos);
         let Some(at) = find_block(model, &old, want, pos) else {
             return false;
         };
@@ -427,8 +431,11 @@ fn apply_hunks(
 /// Where `block` occurs in `model`, at `want` or the nearest position at or after
 /// `min`.
 fn find_block(model: &[Line], block: &[String], want: usize, min: usize) -> Option<usize> {
+    // `want` can be anywhere up to `usize::MAX` (see `apply_hunks`): no arithmetic on
+    // it may overflow.
     let fits = |at: usize| {
-        at + block.len() <= model.len()
+        at.checked_add(block.len())
+            .is_some_and(|end| end <= model.len())
             && block
                 .iter()
                 .enumerate()
@@ -440,7 +447,7 @@ fn find_block(model: &[Line], block: &[String], want: usize, min: usize) -> Opti
     let last = model.len().saturating_sub(block.len());
     (1..=model.len()).find_map(|d| {
         let up = want.checked_sub(d).filter(|&a| a >= min && fits(a));
-        let down = Some(want + d).filter(|&a| a <= last && fits(a));
+        let down = want.checked_add(d).filter(|&a| a <= last && fits(a));
         up.or(down)
     })
 }

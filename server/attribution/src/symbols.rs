@@ -285,6 +285,28 @@ mod tests {
         assert_eq!(got[1].symbol.qualified_name, "A.run");
         assert_eq!(got[1].lines_by_change.get(&0), Some(&2));
     }
+
+    #[test]
+    fn a_hunk_numbered_past_any_file_writes_no_line_of_it() {
+        // `newStart` is whatever the transcript says, up to u64::MAX.
+        let change = observatory_transcript::FileChange {
+            tool: "Write".into(),
+            path: "/p/a.py".into(),
+            content: Some("def a():\n    return 1\n".into()),
+            created: Some(false),
+            hunks: vec![observatory_transcript::Hunk {
+                old_start: u64::MAX,
+                old_lines: 1,
+                new_start: u64::MAX,
+                new_lines: 2,
+                lines: vec![" def a():".into(), "+    return 1".into(), " ".into()],
+            }],
+            ..Default::default()
+        };
+        let (after, written) = after_change(&change).expect("a write");
+        assert_eq!(after, "def a():\n    return 1\n");
+        assert!(written.iter().all(|&l| l > 2), "{written:?}");
+    }
 }
 
 /// One recorded change to a symbol: "which conversations changed `refresh_token`?".
@@ -371,15 +393,17 @@ fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, 
     let from_hunks = || -> Vec<usize> {
         let mut out = Vec::new();
         for h in &change.hunks {
-            let mut line = h.new_start as usize;
+            // `newStart` is whatever the transcript says: a line past `usize` is past
+            // the file, and counting on from it must not overflow.
+            let mut line = usize::try_from(h.new_start).unwrap_or(usize::MAX);
             for l in &h.lines {
                 match l.as_bytes().first() {
                     Some(b'+') => {
                         out.push(line);
-                        line += 1;
+                        line = line.saturating_add(1);
                     }
                     Some(b'-') => {}
-                    _ => line += 1,
+                    _ => line = line.saturating_add(1),
                 }
             }
         }

@@ -300,3 +300,29 @@ fn an_old_write_after_a_read_takes_only_what_it_changed() {
     let with_read = blame(&[read(BASE), overwrite], &after);
     assert_eq!(with_read, vec![None, None, None, None, Some(1)]);
 }
+
+#[test]
+fn a_hunk_numbered_past_any_file_is_placed_by_its_text() {
+    // `oldStart` comes from the transcript as it is: a damaged or hostile one can say
+    // anything up to u64::MAX. The hunk then fits nowhere near that line, and the
+    // edit's strings place it.
+    let after = "def a():\n    return 10\n\ndef b():\n    return 2\n";
+    for start in [u64::MAX, u64::MAX - 1, usize::MAX as u64 / 2, 1 << 40] {
+        let h = hunk(
+            start,
+            &[" def a():", "-    return 1", "+    return 10", " "],
+        );
+        let got = blame(
+            &[
+                write(BASE, true),
+                edit("return 1", "return 10", None, vec![h]),
+            ],
+            after,
+        );
+        assert_eq!(
+            got,
+            vec![Some(0), Some(1), None, Some(0), Some(0)],
+            "oldStart {start}"
+        );
+    }
+}
