@@ -50,11 +50,12 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Saturates: the counts are the transcript's, and a damaged line can hold any u64.
     pub fn total(&self) -> u64 {
         self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_creation_input_tokens)
+            .saturating_add(self.cache_read_input_tokens)
     }
 }
 
@@ -524,6 +525,16 @@ mod tests {
         assert_eq!(m.usage.map(|u| u.total()), Some(12));
         assert_eq!(m.tool_uses().count(), 1);
         assert_eq!(m.text(), "hi");
+    }
+
+    #[test]
+    fn usage_near_u64_max_totals_without_overflow() {
+        // Token counts come from the transcript as they are: a damaged line can hold
+        // any u64.
+        let m = msg(
+            r#"{"type":"assistant","message":{"usage":{"input_tokens":18446744073709551615,"output_tokens":2,"cache_read_input_tokens":18446744073709551615}}}"#,
+        );
+        assert_eq!(m.usage.map(|u| u.total()), Some(u64::MAX));
     }
 
     #[test]
