@@ -200,16 +200,33 @@ pub struct Checkout {
 pub fn replay_from_roots(history: &[&FileChange], roots: &[Checkout]) -> Replay {
     let mut r = Replay::default();
     let mut last: Option<u32> = None;
+    let mut growth = history.iter().map(|c| recorded_bytes(c)).sum();
     for (i, change) in history.iter().enumerate() {
         let origin = i as Origin;
         let root = roots.get(i).copied();
         let elsewhere = root.is_some_and(|c| !c.local && last.is_some_and(|l| l != c.id));
-        if !apply(&mut r.lines, change, origin, elsewhere) {
+        if !apply(&mut r.lines, change, origin, elsewhere, &mut growth) {
             r.unplaced.push(origin);
         }
         last = root.map(|c| c.id).or(last);
     }
     r
+}
+
+/// Bytes of text a change records. Every change but a replace_all adds at most its own
+/// text to the model; a replace_all adds its new string wherever its old one occurs,
+/// and one whose new string holds its old one compounds with the next: a hundred bytes
+/// of transcript could grow the model without bound. Real ones add far less than the
+/// history records, so all the replace_alls of a replay share that much growth.
+fn recorded_bytes(c: &FileChange) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let edits: usize = c
+        .edits
+        .iter()
+        .map(|e| e.old_string.len() + e.new_string.len())
+        .sum();
+    let hunks: usize = c.hunks.iter().flat_map(|h| &h.lines).map(String::len).sum();
+    text(&c.content) + text(&c.original) + edits + hunks
 }
 
 fn lines_of(s: &str, origin: Option<Origin>) -> Vec<Line> {
@@ -285,7 +302,14 @@ fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
     after
 }
 
-fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin, elsewhere: bool) -> bool {
+/// `growth`: how many bytes replace_alls may still add (see [`recorded_bytes`]).
+fn apply(
+    model: &mut Vec<Line>,
+    change: &FileChange,
+    origin: Origin,
+    elsewhere: bool,
+    growth: &mut usize,
+) -> bool {
     // A patch that fits the model needs no resynchronisation: a change someone made in
     // between, elsewhere in the file, is caught by the final diff anyway. Resyncing
     // costs a pass over the whole file, so it is done only when there is no patch or
@@ -322,7 +346,7 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin, elsewhere: 
             {
                 return true;
             }
-            let unplaced = apply_strings(model, change, origin);
+            let unplaced = apply_strings(model, change, origin, growth);
             if unplaced.is_empty() {
                 return true;
             }
@@ -476,7 +500,12 @@ fn append_fragment<'a>(
 
 /// Applies Edit / MultiEdit strings by finding them in the model's text. Returns the
 /// indices of the edits that could not be located.
-fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> Vec<usize> {
+fn apply_strings(
+    model: &mut Vec<Line>,
+    change: &FileChange,
+    origin: Origin,
+    growth: &mut usize,
+) -> Vec<usize> {
     let mut unplaced = Vec::new();
     for (i, edit) in change.edits.iter().enumerate() {
         if edit.old_string.is_empty() {
@@ -493,10 +522,19 @@ fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> 
         );
         if edit.replace_all {
             let text = join(model);
-            if !text.contains(&old) {
+            // A string of only whitespace is empty once normalised: it cannot be
+            // located in normalised lines, and would match between every character.
+            let found = if old.is_empty() {
+                0
+            } else {
+                text.matches(old.as_str()).count()
+            };
+            let grows = found.saturating_mul(new.len().saturating_sub(old.len()));
+            if found == 0 || grows > *growth {
                 unplaced.push(i);
                 continue;
             }
+            *growth -= grows;
             let new_text = text.replace(&old, &new);
             // Lines that were already there keep their tag (or stay a person's); the
             // rest were written by this edit.

@@ -326,3 +326,45 @@ fn a_hunk_numbered_past_any_file_is_placed_by_its_text() {
         );
     }
 }
+
+fn replace_all(edits: &[(&str, &str)]) -> FileChange {
+    FileChange {
+        tool: "MultiEdit".into(),
+        edits: edits
+            .iter()
+            .map(|(old, new)| TextEdit {
+                old_string: (*old).into(),
+                new_string: (*new).into(),
+                replace_all: true,
+            })
+            .collect(),
+        content: None,
+        created: None,
+        ..write("", false)
+    }
+}
+
+#[test]
+fn replace_all_cannot_grow_the_model_past_what_the_history_records() {
+    // Each edit doubles every line: 24 of them would make 16 million lines out of a
+    // transcript of a hundred bytes, and replaying them would run out of memory.
+    let doubling = vec![("x", "x\nx"); 24];
+    let history = [write("x\n", true), replace_all(&doubling)];
+    let refs: Vec<&FileChange> = history.iter().collect();
+    let r = replay(&refs);
+    let recorded = 2 + 24 * 4;
+    assert!(r.len() <= 2 * recorded, "{} lines", r.len());
+    assert_eq!(r.unplaced, vec![1]);
+}
+
+#[test]
+fn a_whitespace_only_replace_all_is_not_located() {
+    // Lines are compared without their whitespace, so a string of only whitespace
+    // cannot be found in them; treated as empty, it would match between every
+    // character.
+    let got = blame(
+        &[write("a b\nc\n", true), replace_all(&[("  ", "z")])],
+        "a b\nc\n",
+    );
+    assert_eq!(got, vec![Some(0), Some(0)]);
+}
