@@ -218,7 +218,7 @@ pub fn replay_from_roots(history: &[&FileChange], roots: &[Checkout]) -> Replay 
 /// and one whose new string holds its old one compounds with the next: a hundred bytes
 /// of transcript could grow the model without bound. Real ones add far less than the
 /// history records, so all the replace_alls of a replay share that much growth.
-fn recorded_bytes(c: &FileChange) -> usize {
+pub(crate) fn recorded_bytes(c: &FileChange) -> usize {
     let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
     let edits: usize = c
         .edits

@@ -307,6 +307,34 @@ mod tests {
         assert_eq!(after, "def a():\n    return 1\n");
         assert!(written.iter().all(|&l| l > 2), "{written:?}");
     }
+
+    #[test]
+    fn replace_all_cannot_grow_the_rebuilt_file_past_what_the_change_records() {
+        // Each edit doubles every line: 24 of them would rebuild a file of 16 million
+        // lines out of a hundred bytes of transcript.
+        let doubling = observatory_transcript::TextEdit {
+            old_string: "x".into(),
+            new_string: "x\nx".into(),
+            replace_all: true,
+        };
+        let change = observatory_transcript::FileChange {
+            tool: "MultiEdit".into(),
+            path: "/p/a.py".into(),
+            original: Some("x\n".into()),
+            edits: vec![doubling; 24],
+            hunks: vec![observatory_transcript::Hunk {
+                old_start: 1,
+                old_lines: 1,
+                new_start: 1,
+                new_lines: 2,
+                lines: vec![" x".into(), "+x".into()],
+            }],
+            ..Default::default()
+        };
+        let recorded = 2 + 24 * 4 + 4;
+        let rebuilt = after_change(&change).map_or(0, |(after, _)| after.len());
+        assert!(rebuilt <= 2 * recorded, "{rebuilt} bytes");
+    }
 }
 
 /// One recorded change to a symbol: "which conversations changed `refresh_token`?".
@@ -389,7 +417,10 @@ pub fn changes_to_symbol(
 }
 
 /// The file right after `change`, and the lines (1-based) the change wrote in it.
-fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, Vec<usize>)> {
+///
+/// Public only for the fuzz harness (`observatory-fuzzing`).
+#[doc(hidden)]
+pub fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, Vec<usize>)> {
     let from_hunks = || -> Vec<usize> {
         let mut out = Vec::new();
         for h in &change.hunks {
@@ -422,10 +453,20 @@ fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, 
         "Edit" | "MultiEdit" => match &change.original {
             Some(original) if !change.hunks.is_empty() => {
                 let mut after = original.clone();
+                // replace_alls compound: their growth is bounded as in the replay.
+                let mut growth = crate::recorded_bytes(change);
                 for e in &change.edits {
-                    if !after.contains(&e.old_string) {
+                    let found = if e.replace_all {
+                        after.matches(e.old_string.as_str()).count()
+                    } else {
+                        usize::from(after.contains(&e.old_string))
+                    };
+                    let grows =
+                        found.saturating_mul(e.new_string.len().saturating_sub(e.old_string.len()));
+                    if found == 0 || grows > growth {
                         return None;
                     }
+                    growth -= grows;
                     after = if e.replace_all {
                         after.replace(&e.old_string, &e.new_string)
                     } else {
