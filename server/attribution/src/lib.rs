@@ -202,16 +202,33 @@ pub struct Checkout {
 pub fn replay_from_roots(history: &[&FileChange], roots: &[Checkout]) -> Replay {
     let mut r = Replay::default();
     let mut last: Option<u32> = None;
+    let mut growth = history.iter().map(|c| recorded_bytes(c)).sum();
     for (i, change) in history.iter().enumerate() {
         let origin = i as Origin;
         let root = roots.get(i).copied();
         let elsewhere = root.is_some_and(|c| !c.local && last.is_some_and(|l| l != c.id));
-        if !apply(&mut r.lines, change, origin, elsewhere) {
+        if !apply(&mut r.lines, change, origin, elsewhere, &mut growth) {
             r.unplaced.push(origin);
         }
         last = root.map(|c| c.id).or(last);
     }
     r
+}
+
+/// Bytes of text a change records. Every change but a replace_all adds at most its own
+/// text to the model; a replace_all adds its new string wherever its old one occurs,
+/// and one whose new string holds its old one compounds with the next: a hundred bytes
+/// of transcript could grow the model without bound. Real ones add far less than the
+/// history records, so all the replace_alls of a replay share that much growth.
+pub(crate) fn recorded_bytes(c: &FileChange) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let edits: usize = c
+        .edits
+        .iter()
+        .map(|e| e.old_string.len() + e.new_string.len())
+        .sum();
+    let hunks: usize = c.hunks.iter().flat_map(|h| &h.lines).map(String::len).sum();
+    text(&c.content) + text(&c.original) + edits + hunks
 }
 
 fn lines_of(s: &str, origin: Option<Origin>) -> Vec<Line> {
@@ -287,7 +304,14 @@ fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
     after
 }
 
-fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin, elsewhere: bool) -> bool {
+/// `growth`: how many bytes replace_alls may still add (see [`recorded_bytes`]).
+fn apply(
+    model: &mut Vec<Line>,
+    change: &FileChange,
+    origin: Origin,
+    elsewhere: bool,
+    growth: &mut usize,
+) -> bool {
     // A patch that fits the model needs no resynchronisation: a change someone made in
     // between, elsewhere in the file, is caught by the final diff anyway. Resyncing
     // costs a pass over the whole file, so it is done only when there is no patch or
@@ -324,7 +348,7 @@ fn apply(model: &mut Vec<Line>, change: &FileChange, origin: Origin, elsewhere: 
             {
                 return true;
             }
-            let unplaced = apply_strings(model, change, origin);
+            let unplaced = apply_strings(model, change, origin, growth);
             if unplaced.is_empty() {
                 return true;
             }
@@ -396,7 +420,11 @@ fn apply_hunks(
             .filter(|l| !l.starts_with('+') && !l.starts_with('\\'))
             .map(|l| normalize(l.get(1..).unwrap_or_default()))
             .collect();
-        let want = (h.old_start as usize).saturating_sub(1).max(pos);
+        // `oldStart` is whatever the transcript says; past `usize` it is past any file.
+        let want = usize::try_from(h.old_start)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1)
+            .max(pos);
         let Some(at) = find_block(model, &old, want, pos) else {
             return false;
         };
@@ -429,8 +457,11 @@ fn apply_hunks(
 /// Where `block` occurs in `model`, at `want` or the nearest position at or after
 /// `min`.
 fn find_block(model: &[Line], block: &[String], want: usize, min: usize) -> Option<usize> {
+    // `want` can be anywhere up to `usize::MAX` (see `apply_hunks`): no arithmetic on
+    // it may overflow.
     let fits = |at: usize| {
-        at + block.len() <= model.len()
+        at.checked_add(block.len())
+            .is_some_and(|end| end <= model.len())
             && block
                 .iter()
                 .enumerate()
@@ -442,7 +473,7 @@ fn find_block(model: &[Line], block: &[String], want: usize, min: usize) -> Opti
     let last = model.len().saturating_sub(block.len());
     (1..=model.len()).find_map(|d| {
         let up = want.checked_sub(d).filter(|&a| a >= min && fits(a));
-        let down = Some(want + d).filter(|&a| a <= last && fits(a));
+        let down = want.checked_add(d).filter(|&a| a <= last && fits(a));
         up.or(down)
     })
 }
@@ -471,7 +502,12 @@ fn append_fragment<'a>(
 
 /// Applies Edit / MultiEdit strings by finding them in the model's text. Returns the
 /// indices of the edits that could not be located.
-fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> Vec<usize> {
+fn apply_strings(
+    model: &mut Vec<Line>,
+    change: &FileChange,
+    origin: Origin,
+    growth: &mut usize,
+) -> Vec<usize> {
     let mut unplaced = Vec::new();
     for (i, edit) in change.edits.iter().enumerate() {
         if edit.old_string.is_empty() {
@@ -488,10 +524,19 @@ fn apply_strings(model: &mut Vec<Line>, change: &FileChange, origin: Origin) -> 
         );
         if edit.replace_all {
             let text = join(model);
-            if !text.contains(&old) {
+            // A string of only whitespace is empty once normalised: it cannot be
+            // located in normalised lines, and would match between every character.
+            let found = if old.is_empty() {
+                0
+            } else {
+                text.matches(old.as_str()).count()
+            };
+            let grows = found.saturating_mul(new.len().saturating_sub(old.len()));
+            if found == 0 || grows > *growth {
                 unplaced.push(i);
                 continue;
             }
+            *growth -= grows;
             let new_text = text.replace(&old, &new);
             // Lines that were already there keep their tag (or stay a person's); the
             // rest were written by this edit.

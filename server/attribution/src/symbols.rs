@@ -21,6 +21,56 @@ mod tests {
         assert!(!has_identifier("refresh_tokens", "refresh_token"));
         assert!(!has_identifier("x", ""));
     }
+
+    #[test]
+    fn a_hunk_numbered_past_any_file_writes_no_line_of_it() {
+        // `newStart` is whatever the transcript says, up to u64::MAX.
+        let change = observatory_transcript::FileChange {
+            tool: "Write".into(),
+            path: "/p/a.py".into(),
+            content: Some("def a():\n    return 1\n".into()),
+            created: Some(false),
+            hunks: vec![observatory_transcript::Hunk {
+                old_start: u64::MAX,
+                old_lines: 1,
+                new_start: u64::MAX,
+                new_lines: 2,
+                lines: vec![" def a():".into(), "+    return 1".into(), " ".into()],
+            }],
+            ..Default::default()
+        };
+        let (after, written) = after_change(&change).expect("a write");
+        assert_eq!(after, "def a():\n    return 1\n");
+        assert!(written.iter().all(|&l| l > 2), "{written:?}");
+    }
+
+    #[test]
+    fn replace_all_cannot_grow_the_rebuilt_file_past_what_the_change_records() {
+        // Each edit doubles every line: 24 of them would rebuild a file of 16 million
+        // lines out of a hundred bytes of transcript.
+        let doubling = observatory_transcript::TextEdit {
+            old_string: "x".into(),
+            new_string: "x\nx".into(),
+            replace_all: true,
+        };
+        let change = observatory_transcript::FileChange {
+            tool: "MultiEdit".into(),
+            path: "/p/a.py".into(),
+            original: Some("x\n".into()),
+            edits: vec![doubling; 24],
+            hunks: vec![observatory_transcript::Hunk {
+                old_start: 1,
+                old_lines: 1,
+                new_start: 1,
+                new_lines: 2,
+                lines: vec![" x".into(), "+x".into()],
+            }],
+            ..Default::default()
+        };
+        let recorded = 2 + 24 * 4 + 4;
+        let rebuilt = after_change(&change).map_or(0, |(after, _)| after.len());
+        assert!(rebuilt <= 2 * recorded, "{rebuilt} bytes");
+    }
 }
 
 /// One recorded change to a symbol: "which conversations changed `refresh_token`?".
@@ -133,19 +183,24 @@ fn has_identifier(text: &str, name: &str) -> bool {
 }
 
 /// The file right after `change`, and the lines (1-based) the change wrote in it.
-fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, Vec<usize>)> {
+///
+/// Public only for the fuzz harness (`observatory-fuzzing`).
+#[doc(hidden)]
+pub fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, Vec<usize>)> {
     let from_hunks = || -> Vec<usize> {
         let mut out = Vec::new();
         for h in &change.hunks {
-            let mut line = h.new_start as usize;
+            // `newStart` is whatever the transcript says: a line past `usize` is past
+            // the file, and counting on from it must not overflow.
+            let mut line = usize::try_from(h.new_start).unwrap_or(usize::MAX);
             for l in &h.lines {
                 match l.as_bytes().first() {
                     Some(b'+') => {
                         out.push(line);
-                        line += 1;
+                        line = line.saturating_add(1);
                     }
                     Some(b'-') => {}
-                    _ => line += 1,
+                    _ => line = line.saturating_add(1),
                 }
             }
         }
@@ -164,10 +219,20 @@ fn after_change(change: &observatory_transcript::FileChange) -> Option<(String, 
         "Edit" | "MultiEdit" => match &change.original {
             Some(original) if !change.hunks.is_empty() => {
                 let mut after = original.clone();
+                // replace_alls compound: their growth is bounded as in the replay.
+                let mut growth = crate::recorded_bytes(change);
                 for e in &change.edits {
-                    if !after.contains(&e.old_string) {
+                    let found = if e.replace_all {
+                        after.matches(e.old_string.as_str()).count()
+                    } else {
+                        usize::from(after.contains(&e.old_string))
+                    };
+                    let grows =
+                        found.saturating_mul(e.new_string.len().saturating_sub(e.old_string.len()));
+                    if found == 0 || grows > growth {
                         return None;
                     }
+                    growth -= grows;
                     after = if e.replace_all {
                         after.replace(&e.old_string, &e.new_string)
                     } else {

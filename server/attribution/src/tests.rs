@@ -300,3 +300,71 @@ fn an_old_write_after_a_read_takes_only_what_it_changed() {
     let with_read = blame(&[read(BASE), overwrite], &after);
     assert_eq!(with_read, vec![None, None, None, None, Some(1)]);
 }
+
+#[test]
+fn a_hunk_numbered_past_any_file_is_placed_by_its_text() {
+    // `oldStart` comes from the transcript as it is: a damaged or hostile one can say
+    // anything up to u64::MAX. The hunk then fits nowhere near that line, and the
+    // edit's strings place it.
+    let after = "def a():\n    return 10\n\ndef b():\n    return 2\n";
+    for start in [u64::MAX, u64::MAX - 1, usize::MAX as u64 / 2, 1 << 40] {
+        let h = hunk(
+            start,
+            &[" def a():", "-    return 1", "+    return 10", " "],
+        );
+        let got = blame(
+            &[
+                write(BASE, true),
+                edit("return 1", "return 10", None, vec![h]),
+            ],
+            after,
+        );
+        assert_eq!(
+            got,
+            vec![Some(0), Some(1), None, Some(0), Some(0)],
+            "oldStart {start}"
+        );
+    }
+}
+
+fn replace_all(edits: &[(&str, &str)]) -> FileChange {
+    FileChange {
+        tool: "MultiEdit".into(),
+        edits: edits
+            .iter()
+            .map(|(old, new)| TextEdit {
+                old_string: (*old).into(),
+                new_string: (*new).into(),
+                replace_all: true,
+            })
+            .collect(),
+        content: None,
+        created: None,
+        ..write("", false)
+    }
+}
+
+#[test]
+fn replace_all_cannot_grow_the_model_past_what_the_history_records() {
+    // Each edit doubles every line: 24 of them would make 16 million lines out of a
+    // transcript of a hundred bytes, and replaying them would run out of memory.
+    let doubling = vec![("x", "x\nx"); 24];
+    let history = [write("x\n", true), replace_all(&doubling)];
+    let refs: Vec<&FileChange> = history.iter().collect();
+    let r = replay(&refs);
+    let recorded = 2 + 24 * 4;
+    assert!(r.len() <= 2 * recorded, "{} lines", r.len());
+    assert_eq!(r.unplaced, vec![1]);
+}
+
+#[test]
+fn a_whitespace_only_replace_all_is_not_located() {
+    // Lines are compared without their whitespace, so a string of only whitespace
+    // cannot be found in them; treated as empty, it would match between every
+    // character.
+    let got = blame(
+        &[write("a b\nc\n", true), replace_all(&[("  ", "z")])],
+        "a b\nc\n",
+    );
+    assert_eq!(got, vec![Some(0), Some(0)]);
+}

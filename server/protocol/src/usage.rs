@@ -15,10 +15,11 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Saturates: the counts are the transcript's, and a damaged line can hold any u64.
     pub fn total(&self) -> u64 {
         self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_creation_input_tokens)
+            .saturating_add(self.cache_read_input_tokens)
     }
 }

@@ -511,6 +511,16 @@ mod tests {
     }
 
     #[test]
+    fn usage_near_u64_max_totals_without_overflow() {
+        // Token counts come from the transcript as they are: a damaged line can hold
+        // any u64.
+        let m = msg(
+            r#"{"type":"assistant","message":{"usage":{"input_tokens":18446744073709551615,"output_tokens":2,"cache_read_input_tokens":18446744073709551615}}}"#,
+        );
+        assert_eq!(m.usage.map(|u| u.total()), Some(u64::MAX));
+    }
+
+    #[test]
     fn prompts_exclude_tool_results_and_command_echoes() {
         assert!(msg(r#"{"type":"user","message":{"content":"fix it"}}"#).is_prompt());
         assert!(!msg(
