@@ -436,6 +436,34 @@ notifications: Array<string>,
 commands: Array<string>, };
 
 /**
+ * The server's settings: `initializationOptions`, or `workspace/didChangeConfiguration`
+ * with this object or `{"observatory": {...}}`. Every key is optional.
+ */
+export type Settings = {
+/**
+ * A platform to use instead of the local one.
+ */
+url?: string, apiKey?: string, codeLens: boolean, hover: boolean, inlayHints: InlayMode, codeActions: boolean,
+/**
+ * Files larger than this are not attributed (a one-line lens says so).
+ */
+maxFileBytes: number,
+/**
+ * Quiet time after typing before attribution is recomputed.
+ */
+debounceMs: number,
+/**
+ * Set by Observatory's own editor packages: they copy prompts and run
+ * `claude --resume` themselves, so the server does not show them as messages.
+ */
+shim: boolean, };
+
+/**
+ * Which end-of-line hints the server sends.
+ */
+export type InlayMode = "off" | "currentLine" | "all";
+
+/**
  * A document, as LSP names it.
  */
 export type TextDocument = { uri: string, };

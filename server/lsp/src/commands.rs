@@ -2,7 +2,6 @@
 //! documents and shown with `window/showDocument`, so any client can read them.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use observatory_protocol::lsp::command::{SearchResults, Shown};
@@ -85,9 +84,7 @@ impl Backend {
     pub(crate) async fn list_conversations(&self, uri: &Uri) -> Result<Option<Value>> {
         let v = self
             .state
-            .views
-            .get(uri)
-            .map(|v| Arc::clone(&v))
+            .view(uri)
             .ok_or_else(|| Error::invalid_params("that document is not open"))?;
         let name = path_of(uri)
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))

@@ -1,8 +1,6 @@
 //! Custom requests for Observatory's editor extensions (docs/lsp.md): structured
 //! data from the platform, and the cached attribution of a buffer.
 
-use std::sync::Arc;
-
 use observatory_protocol::lsp;
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -80,7 +78,7 @@ impl Backend {
 
     /// The attribution of the document as the editor has it now.
     pub async fn blame(&self, p: TextDocumentIdentifier) -> Result<lsp::BlameResult> {
-        let Some(v) = self.state.views.get(&p.uri).map(|v| Arc::clone(&v)) else {
+        let Some(v) = self.state.view(&p.uri) else {
             return Ok(lsp::BlameResult::Pending(lsp::PendingBlame::new()));
         };
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -112,9 +110,14 @@ impl Backend {
     /// `observatory/didChangeCursor`: where the user is, for the current-line hint.
     pub async fn did_change_cursor(&self, p: TextDocumentPositionParams) {
         let line = p.position.line;
-        let old = self.state.cursor.insert(p.text_document.uri, line);
+        // Only an open document has a current-line hint to move.
+        let moved = self
+            .state
+            .docs
+            .get_mut(&p.text_document.uri)
+            .is_some_and(|mut d| d.cursor.replace(line) != Some(line));
         let mode = self.state.settings().inlay_hints;
-        if mode == InlayMode::CurrentLine && old != Some(line) {
+        if mode == InlayMode::CurrentLine && moved {
             self.state.refresh_client().await;
         }
     }

@@ -3,11 +3,12 @@
 //! a reconnection).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -19,7 +20,7 @@ use crate::connect::{Connection, Local};
 use crate::document::{line_len, Document, Encoding};
 use crate::health::Health;
 use crate::platform::Conversation;
-use crate::settings::{InlayMode, Settings};
+use crate::settings::{InlayMode, Settings, SettingsExt};
 use crate::view::{self, FileView};
 
 /// Commands the server executes (`workspace/executeCommand`), as the protocol names
@@ -39,21 +40,32 @@ pub(crate) struct Caps {
     pub(crate) shim: bool,
 }
 
+/// An open document and everything kept for it. One entry per open document:
+/// `didOpen` creates it and `didClose` drops all of it at once.
+pub(crate) struct Doc {
+    /// The text as the editor has it.
+    pub(crate) document: Document,
+    /// Its attribution, rebuilt in the background. An `Arc`, so a request takes a
+    /// snapshot and lets go of the map at once.
+    pub(crate) view: Option<Arc<FileView>>,
+    /// Debounce generation: a scheduled refresh runs only if no newer one was
+    /// scheduled meanwhile.
+    pub(crate) generation: u64,
+    /// The last line the user was on (for the current-line hint).
+    pub(crate) cursor: Option<u32>,
+    /// A small number standing for this opening of the document in code lens data.
+    pub(crate) slot: u64,
+}
+
 pub struct State {
     pub(crate) client: Client,
-    pub(crate) docs: DashMap<Uri, Document>,
-    pub(crate) views: DashMap<Uri, Arc<FileView>>,
+    /// The open documents.
+    pub(crate) docs: DashMap<Uri, Doc>,
     /// Views of workspace files agents changed, for `workspace/symbol`.
     pub(crate) workspace: DashMap<PathBuf, Arc<FileView>>,
     pub(crate) conversations: DashMap<String, Arc<Conversation>>,
-    /// Debounce generations: a refresh runs only if no newer one was scheduled.
-    pub(crate) generations: DashMap<Uri, u64>,
     pub(crate) next_generation: AtomicU64,
-    /// Small numbers standing for documents in code lens data.
-    pub(crate) slots: DashMap<u64, Uri>,
-    pub(crate) slot_of: DashMap<Uri, u64>,
-    /// The last line the user was on, per document (for the current-line hint).
-    pub(crate) cursor: DashMap<Uri, u32>,
+    pub(crate) next_slot: AtomicU64,
     pub(crate) settings: RwLock<Settings>,
     pub(crate) caps: RwLock<Caps>,
     pub(crate) roots: RwLock<Vec<PathBuf>>,
@@ -91,14 +103,10 @@ impl Backend {
             state: Arc::new(State {
                 client,
                 docs: DashMap::new(),
-                views: DashMap::new(),
                 workspace: DashMap::new(),
                 conversations: DashMap::new(),
-                generations: DashMap::new(),
                 next_generation: AtomicU64::new(1),
-                cursor: DashMap::new(),
-                slots: DashMap::new(),
-                slot_of: DashMap::new(),
+                next_slot: AtomicU64::new(1),
                 settings: RwLock::new(Settings::default().with_env()),
                 caps: RwLock::new(Caps::default()),
                 roots: RwLock::new(Vec::new()),
@@ -250,9 +258,20 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, p: DidOpenTextDocumentParams) {
         let d = p.text_document;
-        self.state
-            .docs
-            .insert(d.uri.clone(), Document::new(d.text, d.version));
+        let document = Document::new(d.text, d.version);
+        // Opened again without a close: the same document, with new text.
+        match self.state.docs.entry(d.uri.clone()) {
+            Entry::Occupied(mut e) => e.get_mut().document = document,
+            Entry::Vacant(e) => {
+                e.insert(Doc {
+                    document,
+                    view: None,
+                    generation: 0,
+                    cursor: None,
+                    slot: self.state.next_slot.fetch_add(1, Ordering::Relaxed),
+                });
+            }
+        }
         self.state.schedule(d.uri, Duration::ZERO);
     }
 
@@ -262,7 +281,9 @@ impl LanguageServer for Backend {
         let uri = p.text_document.uri;
         let enc = self.state.caps().encoding;
         let applied = match self.state.docs.get_mut(&uri) {
-            Some(mut d) => d.apply(p.content_changes, p.text_document.version, enc),
+            Some(mut d) => d
+                .document
+                .apply(p.content_changes, p.text_document.version, enc),
             None => {
                 tracing::warn!(
                     uri = uri.as_str(),
@@ -280,14 +301,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_close(&self, p: DidCloseTextDocumentParams) {
-        let uri = p.text_document.uri;
-        self.state.docs.remove(&uri);
-        self.state.views.remove(&uri);
-        self.state.generations.remove(&uri);
-        self.state.cursor.remove(&uri);
-        if let Some((_, slot)) = self.state.slot_of.remove(&uri) {
-            self.state.slots.remove(&slot);
-        }
+        self.state.docs.remove(&p.text_document.uri);
     }
 
     async fn did_change_configuration(&self, p: DidChangeConfigurationParams) {
@@ -319,9 +333,10 @@ impl LanguageServer for Backend {
             return Ok(None);
         }
         let pos = p.text_document_position_params;
-        let uri = pos.text_document.uri;
-        self.state.cursor.insert(uri.clone(), pos.position.line);
-        let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
+        let Some(v) = self
+            .state
+            .move_cursor(&pos.text_document.uri, pos.position.line)
+        else {
             return Ok(None);
         };
         let Some(r) = v.run_at(pos.position.line as usize) else {
@@ -349,7 +364,12 @@ impl LanguageServer for Backend {
             return Ok(None);
         }
         let uri = p.text_document.uri;
-        let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
+        let Some((v, slot)) = self
+            .state
+            .docs
+            .get(&uri)
+            .and_then(|d| Some((Arc::clone(d.view.as_ref()?), d.slot)))
+        else {
             return Ok(None);
         };
         if let Some(why) = &v.skipped {
@@ -368,7 +388,6 @@ impl LanguageServer for Backend {
         let mut out = vec![lens(0, view::summary(&v, now), top.0, top.1)];
         // A file agents wrote whole has a lens per function: send only where they
         // are, and their text when the editor shows them (codeLens/resolve).
-        let slot = self.state.slot(&uri);
         out.extend(v.symbols.iter().enumerate().map(|(i, s)| {
             let line = s.symbol.start_line.saturating_sub(1) as u32;
             CodeLens {
@@ -387,13 +406,14 @@ impl LanguageServer for Backend {
             data >> LENS_INDEX_BITS,
             (data & ((1 << LENS_INDEX_BITS) - 1)) as usize,
         );
-        let uri = self
+        let v = self
             .state
-            .slots
-            .get(&slot)
-            .map(|u| u.clone())
+            .docs
+            .iter()
+            .find(|d| d.slot == slot)
+            .map(|d| d.view.clone())
             .ok_or_else(bad)?;
-        let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
+        let Some(v) = v else {
             return Err(Error::content_modified());
         };
         // The view changed since the lens was sent: it is about to be refreshed.
@@ -414,22 +434,16 @@ impl LanguageServer for Backend {
         if mode == InlayMode::Off {
             return Ok(None);
         }
-        let uri = p.text_document.uri;
-        let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
-            return Ok(None);
-        };
-        let Some(text) = self.state.docs.get(&uri).map(|d| d.text.clone()) else {
+        let Some((v, text, cursor)) = self.state.docs.get(&p.text_document.uri).and_then(|d| {
+            let v = Arc::clone(d.view.as_ref()?);
+            Some((v, d.document.text.clone(), d.cursor))
+        }) else {
             return Ok(None);
         };
         let enc = self.state.caps().encoding;
         let now = Utc::now();
         let lines: Vec<u32> = match mode {
-            InlayMode::CurrentLine => self
-                .state
-                .cursor
-                .get(&uri)
-                .map(|l| vec![*l])
-                .unwrap_or_default(),
+            InlayMode::CurrentLine => cursor.into_iter().collect(),
             _ => v
                 .runs
                 .iter()
@@ -463,8 +477,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         }
         let uri = p.text_document.uri;
-        self.state.cursor.insert(uri.clone(), p.range.start.line);
-        let Some(v) = self.state.views.get(&uri).map(|v| Arc::clone(&v)) else {
+        let Some(v) = self.state.move_cursor(&uri, p.range.start.line) else {
             return Ok(None);
         };
         let path = path_of(&uri)
@@ -520,7 +533,7 @@ impl LanguageServer for Backend {
             .state
             .docs
             .get(&uri)
-            .and_then(|d| word_at(&d.text, p.range.start, self.state.caps().encoding));
+            .and_then(|d| word_at(&d.document.text, p.range.start, self.state.caps().encoding));
         if let Some(w) = word {
             out.push(action(
                 format!("Observatory: search conversations about `{w}`"),
@@ -550,10 +563,12 @@ impl LanguageServer for Backend {
                 let call = arg_str(&args, 1, "a tool call id")?;
                 let prompt = self
                     .state
-                    .views
+                    .docs
                     .iter()
-                    .find_map(|v| {
-                        v.runs
+                    .find_map(|d| {
+                        d.view
+                            .as_ref()?
+                            .runs
                             .iter()
                             .find(|r| r.session_id == id && r.tool_use_id == call)
                             .and_then(|r| r.prompt.clone())
@@ -608,9 +623,9 @@ impl LanguageServer for Backend {
         let mut seen = std::collections::HashSet::new();
         let open: Vec<(PathBuf, Arc<FileView>)> = self
             .state
-            .views
+            .docs
             .iter()
-            .filter_map(|e| Some((path_of(e.key())?, Arc::clone(e.value()))))
+            .filter_map(|e| Some((path_of(e.key())?, Arc::clone(e.view.as_ref()?))))
             .collect();
         let indexed: Vec<(PathBuf, Arc<FileView>)> = self
             .state

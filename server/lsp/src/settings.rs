@@ -2,53 +2,21 @@
 //! (either the object itself or `{"observatory": {...}}`), then `OBSERVATORY_URL` and
 //! `OBSERVATORY_API_KEY` for what neither gave.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub enum InlayMode {
-    #[default]
-    Off,
-    CurrentLine,
-    All,
-}
+pub use observatory_protocol::lsp::{InlayMode, Settings};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Settings {
-    /// A platform to use instead of the local one.
-    pub url: Option<String>,
-    pub api_key: Option<String>,
-    pub code_lens: bool,
-    pub hover: bool,
-    pub inlay_hints: InlayMode,
-    pub code_actions: bool,
-    /// Files larger than this are not attributed (a one-line lens says so).
-    pub max_file_bytes: usize,
-    /// Quiet time after typing before attribution is recomputed.
-    pub debounce_ms: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            url: None,
-            api_key: None,
-            code_lens: true,
-            hover: true,
-            inlay_hints: InlayMode::Off,
-            code_actions: true,
-            max_file_bytes: 2 * 1024 * 1024,
-            debounce_ms: 300,
-        }
-    }
-}
-
-impl Settings {
+/// Reading settings as the editor sends them (the types are the protocol's).
+pub trait SettingsExt: Sized {
     /// `current` with what `value` sets. Unknown keys are ignored; a wrongly typed
     /// value is an error naming it, and nothing changes.
-    pub fn merged(current: &Settings, value: &Value) -> Result<Settings, String> {
+    fn merged(current: &Self, value: &Value) -> Result<Self, String>;
+    /// `OBSERVATORY_URL` and `OBSERVATORY_API_KEY` for what the editor did not set.
+    fn with_env(self) -> Self;
+}
+
+impl SettingsExt for Settings {
+    fn merged(current: &Settings, value: &Value) -> Result<Settings, String> {
         let value = value.get("observatory").unwrap_or(value);
         let Value::Object(given) = value else {
             return Ok(current.clone());
@@ -64,7 +32,7 @@ impl Settings {
         serde_json::from_value(base).map_err(|e| format!("invalid Observatory settings: {e}"))
     }
 
-    pub fn with_env(mut self) -> Settings {
+    fn with_env(mut self) -> Settings {
         if self.url.is_none() {
             self.url = std::env::var("OBSERVATORY_URL")
                 .ok()

@@ -20,12 +20,16 @@ use crate::stream::OpenError;
 use crate::view::FileView;
 
 impl State {
-    pub(crate) fn slot(&self, uri: &Uri) -> u64 {
-        *self.slot_of.entry(uri.clone()).or_insert_with(|| {
-            let n = self.next_generation.fetch_add(1, Ordering::Relaxed);
-            self.slots.insert(n, uri.clone());
-            n
-        })
+    /// The current view of an open document: a snapshot, the map is let go at once.
+    pub(crate) fn view(&self, uri: &Uri) -> Option<Arc<FileView>> {
+        self.docs.get(uri).and_then(|d| d.view.clone())
+    }
+
+    /// Notes the line the user is on in an open document, and returns its view.
+    pub(crate) fn move_cursor(&self, uri: &Uri, line: u32) -> Option<Arc<FileView>> {
+        let mut d = self.docs.get_mut(uri)?;
+        d.cursor = Some(line);
+        d.view.clone()
     }
 
     pub(crate) fn settings(&self) -> Settings {
@@ -86,16 +90,19 @@ impl State {
     }
 
     /// Recomputes `uri`'s view after `delay`, unless another refresh is scheduled
-    /// meanwhile.
+    /// meanwhile or the document is closed.
     pub(crate) fn schedule(self: &Arc<Self>, uri: Uri, delay: Duration) {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        self.generations.insert(uri.clone(), generation);
+        match self.docs.get_mut(&uri) {
+            Some(mut d) => d.generation = generation,
+            None => return,
+        }
         let state = Arc::clone(self);
         tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            if state.generations.get(&uri).map(|g| *g) != Some(generation) {
+            if state.docs.get(&uri).map(|d| d.generation) != Some(generation) {
                 return;
             }
             if state.compute(&uri).await {
@@ -119,7 +126,11 @@ impl State {
 
     /// Computes the view of an open document; true when it changed.
     pub(crate) async fn compute(&self, uri: &Uri) -> bool {
-        let Some((text, version)) = self.docs.get(uri).map(|d| (d.text.clone(), d.version)) else {
+        let Some((text, version, slot)) = self
+            .docs
+            .get(uri)
+            .map(|d| (d.document.text.clone(), d.document.version, d.slot))
+        else {
             return false;
         };
         let Some(path) = path_of(uri) else {
@@ -131,15 +142,24 @@ impl State {
                 "Observatory: not attributed, the file is larger than {} KB (setting maxFileBytes)",
                 max / 1024
             );
-            self.views
-                .insert(uri.clone(), Arc::new(FileView::skipped(version, why)));
-            return true;
+            return self.set_view(uri, slot, FileView::skipped(version, why));
         }
         let Some(view) = self.view_of(&path, &text, version).await else {
             return false;
         };
-        self.views.insert(uri.clone(), Arc::new(view));
-        true
+        self.set_view(uri, slot, view)
+    }
+
+    /// Stores a computed view, unless the document was closed meanwhile (and maybe
+    /// opened again, a new slot: its own refresh is on its way).
+    fn set_view(&self, uri: &Uri, slot: u64, view: FileView) -> bool {
+        match self.docs.get_mut(uri) {
+            Some(mut d) if d.slot == slot => {
+                d.view = Some(Arc::new(view));
+                true
+            }
+            _ => false,
+        }
     }
 
     pub(crate) async fn view_of(&self, path: &Path, text: &str, version: i32) -> Option<FileView> {

@@ -69,6 +69,55 @@ impl ExperimentalCapabilities {
     }
 }
 
+/// Which end-of-line hints the server sends.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum InlayMode {
+    #[default]
+    Off,
+    CurrentLine,
+    All,
+}
+
+/// The server's settings: `initializationOptions`, or `workspace/didChangeConfiguration`
+/// with this object or `{"observatory": {...}}`. Every key is optional.
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// A platform to use instead of the local one.
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    pub code_lens: bool,
+    pub hover: bool,
+    pub inlay_hints: InlayMode,
+    pub code_actions: bool,
+    /// Files larger than this are not attributed (a one-line lens says so).
+    pub max_file_bytes: usize,
+    /// Quiet time after typing before attribution is recomputed.
+    pub debounce_ms: u64,
+    /// Set by Observatory's own editor packages: they copy prompts and run
+    /// `claude --resume` themselves, so the server does not show them as messages.
+    pub shim: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            url: None,
+            api_key: None,
+            code_lens: true,
+            hover: true,
+            inlay_hints: InlayMode::Off,
+            code_actions: true,
+            max_file_bytes: 2 * 1024 * 1024,
+            debounce_ms: 300,
+            shim: false,
+        }
+    }
+}
+
 /// A document, as LSP names it.
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -143,6 +143,8 @@ fn generate() -> Bindings {
 
     b.section("Language server extensions (lsp.rs; methods in docs/lsp.md)");
     b.add::<lsp::ExperimentalCapabilities>(&cfg);
+    b.add::<lsp::Settings>(&cfg);
+    b.add::<lsp::InlayMode>(&cfg);
     b.add::<lsp::TextDocument>(&cfg);
     b.add::<lsp::Position>(&cfg);
     b.add::<lsp::SearchRequestParams>(&cfg);
