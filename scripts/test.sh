@@ -39,6 +39,7 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
 # The API against its own OpenAPI document: schemathesis (pinned), every check.
 ./scripts/schemathesis.sh
+# Last, so that its summary closes the output.
+cargo test --workspace --locked
