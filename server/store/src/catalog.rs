@@ -192,10 +192,14 @@ impl Store {
 }
 
 fn add_usage(a: &mut Usage, b: &Usage) {
-    a.input_tokens += b.input_tokens;
-    a.output_tokens += b.output_tokens;
-    a.cache_creation_input_tokens += b.cache_creation_input_tokens;
-    a.cache_read_input_tokens += b.cache_read_input_tokens;
+    a.input_tokens = a.input_tokens.saturating_add(b.input_tokens);
+    a.output_tokens = a.output_tokens.saturating_add(b.output_tokens);
+    a.cache_creation_input_tokens = a
+        .cache_creation_input_tokens
+        .saturating_add(b.cache_creation_input_tokens);
+    a.cache_read_input_tokens = a
+        .cache_read_input_tokens
+        .saturating_add(b.cache_read_input_tokens);
 }
 
 /// First line of `s`, at most `max` characters, for tables and titles.
@@ -580,7 +584,7 @@ impl Catalog for Store {
                 (row, std::collections::HashSet::new())
             });
             add_usage(&mut row.usage, &u);
-            row.total_tokens += u.total();
+            row.total_tokens = row.total_tokens.saturating_add(u.total());
             row.cost_usd += pricing::cost(model.as_deref(), &u);
             convs.insert(conv);
         }

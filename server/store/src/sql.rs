@@ -109,7 +109,12 @@ pub(crate) fn conversation_where(
 /// Token counts from four columns (input, output, cache creation, cache read) from
 /// `first` on.
 pub(crate) fn usage_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Usage> {
-    let n = |i: usize| r.get::<_, i64>(first + i).map(|v| v as u64);
+    // Sums of non-negative counts; a negative one could only come from a damaged
+    // database, and counts as none.
+    let n = |i: usize| {
+        r.get::<_, i64>(first + i)
+            .map(|v| u64::try_from(v).unwrap_or(0))
+    };
     Ok(Usage {
         input_tokens: n(0)?,
         output_tokens: n(1)?,

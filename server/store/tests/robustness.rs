@@ -294,3 +294,37 @@ fn deleting_a_conversation_removes_it_everywhere() {
         Err(observatory_store::Error::NotFound(_))
     ));
 }
+
+/// Token counts near `u64::MAX` (a damaged line) neither overflow SQLite's sums nor
+/// the totals: usage queries answer, with each response counted at a cap.
+#[test]
+fn absurd_token_counts_do_not_overflow_the_sums() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    append(&path, user_line("u1", None, "count these").as_bytes());
+    for (i, n) in [u64::MAX, u64::MAX - 1, 9_223_372_036_854_775_807]
+        .iter()
+        .enumerate()
+    {
+        let line = format!(
+            r#"{{"parentUuid":"u1","isSidechain":false,"userType":"external","cwd":"/w/proj","sessionId":"11111111-2222-3333-4444-555555555555","version":"2.0.75","type":"assistant","requestId":"req_{i}","message":{{"id":"msg_{i}","type":"message","role":"assistant","model":"claude-opus-4-5-20251101","content":[{{"type":"text","text":"ok"}}],"usage":{{"input_tokens":{n},"output_tokens":{n},"cache_creation_input_tokens":{n},"cache_read_input_tokens":{n}}}}},"uuid":"a{i}","timestamp":"2025-11-01T10:00:0{i}.000Z"}}"#
+        ) + "\n";
+        append(&path, line.as_bytes());
+    }
+    let mut store = Store::open_in_memory().expect("store");
+    store.index_path(&path).expect("index");
+    let filter = observatory_store::ConversationFilter::default();
+    for group in [
+        observatory_store::UsageGroup::Model,
+        observatory_store::UsageGroup::Conversation,
+        observatory_store::UsageGroup::Day,
+    ] {
+        let rows = store.usage(group, &filter).expect("usage answers");
+        assert_eq!(rows.len(), 1);
+        let per_kind = 3 * (1u64 << 40);
+        assert_eq!(rows[0].usage.output_tokens, per_kind, "{group:?}");
+        assert_eq!(rows[0].total_tokens, 4 * per_kind);
+    }
+    let convs = store.conversations(&filter).expect("conversations");
+    assert_eq!(convs[0].usage.total(), 4 * 3 * (1u64 << 40));
+}

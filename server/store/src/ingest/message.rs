@@ -318,14 +318,23 @@ impl BatchWriter<'_> {
             self.conv,
             m.model,
             msg.ts,
-            u.input_tokens as i64,
-            u.output_tokens as i64,
-            u.cache_creation_input_tokens as i64,
-            u.cache_read_input_tokens as i64
+            tokens(u.input_tokens),
+            tokens(u.output_tokens),
+            tokens(u.cache_creation_input_tokens),
+            tokens(u.cache_read_input_tokens)
         ])?;
         self.delta.usage_changed = true;
         Ok(())
     }
+}
+
+/// Most tokens one response is counted for: a thousand times any real context
+/// window, and low enough that SQLite's `sum()` over millions of responses stays
+/// within an i64 (a damaged line can hold any u64, which would overflow it).
+pub(crate) const MAX_TOKENS: u64 = 1 << 40;
+
+fn tokens(n: u64) -> i64 {
+    i64::try_from(n.min(MAX_TOKENS)).unwrap_or(i64::MAX)
 }
 
 /// The change a successful call made, from what its row kept of the input (see
