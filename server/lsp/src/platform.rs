@@ -41,10 +41,18 @@ impl PlatformError {
 
     /// The platform refused this client rather than this request: its key (401,
     /// 403) or its pace (429). Asking again at once would be refused again.
+    /// The platform is shedding load: ask again shortly.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, PlatformError::Refused { status: 503, .. })
+    }
+
     pub fn refuses_client(&self) -> bool {
         matches!(self, PlatformError::Refused { status, .. } if refuses_client(*status))
     }
 }
+
+/// Longest wait before asking a busy platform again: an editor is waiting.
+const BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// Statuses that refuse the client as a whole: a missing, wrong or revoked key, a
 /// key without the scope the language server needs, too many requests.
@@ -164,7 +172,51 @@ impl Platform {
         }
     }
 
+    /// Sends `req`; a platform shedding load (503) is asked again after the wait it
+    /// names (at most [`BUSY_WAIT`]), a few times, before its answer is an error.
     async fn send(&self, what: &str, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        use backon::Retryable;
+        let Some(first) = req.try_clone() else {
+            return self.send_once(what, req).await;
+        };
+        let attempts = std::sync::Mutex::new(Some(first));
+        (|| async {
+            let req = attempts
+                .lock()
+                .ok()
+                .and_then(|mut a| a.take())
+                .or_else(|| req.try_clone())
+                .ok_or_else(|| PlatformError::Refused {
+                    what: what.to_owned(),
+                    status: 503,
+                    detail: "the request cannot be sent again".to_owned(),
+                    retry_after: None,
+                })?;
+            self.send_once(what, req).await
+        })
+        .retry(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(BUSY_WAIT)
+                .with_max_times(3)
+                .with_jitter(),
+        )
+        .when(PlatformError::is_busy)
+        .adjust(|e, wait| match e {
+            PlatformError::Refused {
+                retry_after: Some(after),
+                ..
+            } => Some((*after).min(BUSY_WAIT)),
+            _ => wait,
+        })
+        .await
+    }
+
+    async fn send_once(
+        &self,
+        what: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
         let resp = req
             .bearer_auth(&self.token)
             .send()
@@ -279,5 +331,43 @@ impl Platform {
     /// Which conversations changed a symbol of that name, anywhere.
     pub async fn symbol_changes(&self, query: &[(&str, &str)]) -> Result<Vec<SymbolChangeRow>> {
         self.get_json("/symbols", query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A platform that sheds the first request (503, `Retry-After: 1`) and answers
+    /// the next: the client asks again and gets the answer.
+    #[tokio::test]
+    async fn a_busy_platform_is_asked_again() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = tokio::spawn(async move {
+            let mut hits = 0;
+            let page = r#"{"hits":[],"next_offset":null,"ranked_newest":null}"#;
+            let answers = [
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/problem+json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_owned(),
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}", page.len()),
+            ];
+            for answer in answers {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await.unwrap();
+                s.write_all(answer.as_bytes()).await.unwrap();
+                hits += 1;
+            }
+            hits
+        });
+        let p = Platform::new(&format!("http://127.0.0.1:{port}"), "t").unwrap();
+        let page = p
+            .search(&[("q", "greet")])
+            .await
+            .expect("answered the second time");
+        assert!(page.hits.is_empty());
+        assert_eq!(served.await.unwrap(), 2);
     }
 }

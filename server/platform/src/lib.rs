@@ -79,7 +79,13 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// API requests served at once; past it, requests are refused with 503 and
 /// `Retry-After` at once rather than queued towards the request timeout.
-pub const MAX_IN_FLIGHT: usize = 32;
+pub fn max_in_flight() -> usize {
+    // Requests are CPU work on the blocking pool: beyond a few per core they only
+    // wait, and at ~700 requests/s on 2 cores 32 in flight meant 45 ms of queue
+    // (docs/benchmarks.md). Clients retry a 503 after its `Retry-After`.
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    (4 * cores).max(8)
+}
 
 #[derive(Clone)]
 struct Ops {
@@ -122,12 +128,12 @@ impl AppParts {
             workspace_roots: Vec::new(),
             path_map: Vec::new(),
             hosts: Hosts::Loopback,
-            max_in_flight: MAX_IN_FLIGHT,
+            max_in_flight: max_in_flight(),
         }
     }
 }
 
-/// Past [`MAX_IN_FLIGHT`]: a fast 503 the client can retry, never a long queue.
+/// Past [`max_in_flight`]: a fast 503 the client can retry, never a long queue.
 async fn overloaded(e: tower::BoxError) -> error::ApiError {
     if e.is::<tower::load_shed::error::Overloaded>() {
         error::ApiError::new(
