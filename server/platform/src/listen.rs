@@ -33,12 +33,23 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             header_timeout: Duration::from_secs(10),
-            // Well under the usual 1,024 open files, leaving room for SQLite, the
-            // watcher and transcripts.
-            max_connections: 512,
+            max_connections: connection_cap(),
             drain: Duration::from_secs(5),
         }
     }
+}
+
+/// Half the open files this process may have (the rest is for SQLite, the watcher
+/// and transcripts), between 256 and 4,096: 512 under the usual limit of 1,024.
+fn connection_cap() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given and has no other effect.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    let files = if known { limit.rlim_cur } else { 1024 };
+    usize::try_from(files / 2).unwrap_or(4096).clamp(256, 4096)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; each request carries
