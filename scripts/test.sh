@@ -41,5 +41,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The API against its own OpenAPI document: schemathesis (pinned), every check.
 ./scripts/schemathesis.sh
+# The VS Code extension: eslint, strict type check against the generated protocol
+# types, unit tests (node's test runner).
+(cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
 # Last, so that its summary closes the output.
 cargo test --workspace --locked

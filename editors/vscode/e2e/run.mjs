@@ -1,0 +1,253 @@
+// End-to-end: the packaged extension in code-server (VS Code 1.100) in Chromium, with
+// its bundled `observatory lsp`, on a copy of the ai-blame fixture. Checks what a
+// person sees: the status bar item connected, the file's code lens, a hover with the
+// prompt, and an inlay hint after a settings change (no reload).
+//
+//   ./scripts/install-code-server.sh && npm run package && node e2e/run.mjs [x.vsix]
+//
+// Everything lives in a temporary HOME (removed unless KEEP=1); a screenshot is left in
+// e2e/.cache/. The platform daemon the language server starts is stopped at the end.
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+const entry = join(here, "node_modules/code-server/out/node/entry.js");
+const fixture = resolve(root, "../../../shared/fixtures/transcripts/ai-blame/tests/examples");
+const cache = join(here, ".cache");
+
+const vsix =
+  process.argv[2] ??
+  readdirSync(root)
+    .filter((f) => /^observatory-linux-x64-.*\.vsix$/.test(f))
+    .map((f) => join(root, f))[0];
+if (!existsSync(entry)) throw new Error("code-server is not installed: run scripts/install-code-server.sh");
+if (vsix === undefined || !existsSync(vsix)) throw new Error("no .vsix: run npm run package (or pass one)");
+
+const tmp = mkdtempSync(join(tmpdir(), "observatory-vscode-e2e-"));
+const home = join(tmp, "home");
+const userData = join(tmp, "user-data");
+const extensions = join(tmp, "extensions");
+const workspace = join(tmp, "work", "simple");
+cpSync(join(fixture, "simple-home/.claude"), join(home, ".claude"), { recursive: true });
+cpSync(join(fixture, "simple"), workspace, { recursive: true });
+for (const dir of [join(home, ".claude"), workspace]) chmodTree(dir);
+mkdirSync(join(userData, "User"), { recursive: true });
+const settingsFile = join(userData, "User", "settings.json");
+const settings = {
+  "security.workspace.trust.enabled": false,
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "editor.hover.delay": 200,
+};
+writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+
+const env = { ...process.env, HOME: home, OBSERVATORY_LOG: "info" };
+for (const k of ["CLAUDE_CONFIG_DIR", "OBSERVATORY_URL", "OBSERVATORY_PATH", "OBSERVATORY_API_KEY"]) delete env[k];
+const base = ["--log", process.env.E2E_LOG ?? "info", "--auth", "none", "--disable-update-check", "--disable-telemetry", "--config", join(tmp, "config.yaml"), "--user-data-dir", userData, "--extensions-dir", extensions];
+
+function chmodTree(dir) {
+  chmodSync(dir, 0o755);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) chmodTree(p);
+    else chmodSync(p, 0o644);
+  }
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function until(what, check, ms = 60_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Quick Open (Ctrl+P) a file of the workspace. */
+async function openFile(page, name) {
+  await page.keyboard.press("Control+P");
+  await page.keyboard.type(name);
+  await page.waitForTimeout(500);
+  await page.keyboard.press("Enter");
+  await page.locator(`.tab.active[aria-label^="${name}"]`).waitFor();
+}
+
+/** Opens the Settings editor (Ctrl+,) searching for one setting. */
+async function searchSettings(page, key) {
+  await page.keyboard.press("Control+Comma");
+  await page.locator(".settings-editor").waitFor();
+  await page.waitForTimeout(500);
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type(key);
+  await page.locator(".settings-editor .setting-item-contents").first().waitFor({ timeout: 15_000 });
+  await page.waitForTimeout(500);
+}
+
+const steps = [];
+function step(name, detail) {
+  steps.push(name);
+  console.log(`ok - ${name}${detail ? `: ${detail}` : ""}`);
+}
+
+let server;
+let browser;
+let failed = false;
+try {
+  const installed = spawnSync(process.execPath, [entry, ...base, "--install-extension", vsix], { env, encoding: "utf8" });
+  if (installed.status !== 0) throw new Error(`install failed: ${installed.stderr}`);
+  const listed = spawnSync(process.execPath, [entry, ...base, "--list-extensions", "--show-versions"], { env, encoding: "utf8" });
+  if (!listed.stdout.includes("observatory.observatory@")) throw new Error(`not installed: ${listed.stdout}`);
+  step("vsix installs", listed.stdout.trim());
+
+  const port = await freePort();
+  server = spawn(process.execPath, [entry, ...base, "--bind-addr", `127.0.0.1:${port}`, workspace], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, ended as one below
+  });
+  let serverLog = "";
+  server.stdout.on("data", (d) => (serverLog += d));
+  server.stderr.on("data", (d) => (serverLog += d));
+  const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`;
+  await until("code-server", async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 30_000).catch((e) => {
+    throw new Error(`${e.message}\n${serverLog}`);
+  });
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(url);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
+  step("workbench renders");
+
+  const status = page.locator('.statusbar-item[aria-label^="Observatory: connected"]');
+  await status.waitFor({ timeout: 90_000 });
+  step("status bar: connected", await status.getAttribute("aria-label"));
+
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 450 } });
+  await openFile(page, "example.py");
+
+  const lens = page.locator(".codelens-decoration", { hasText: "agent conversation" }).first();
+  await lens.waitFor({ timeout: 60_000 });
+  const lensText = await lens.innerText();
+  if (!/^1 agent conversation · 16 lines/.test(lensText)) throw new Error(`lens: ${lensText}`);
+  step("code lens", lensText.replace(/\s+/g, " "));
+
+  const line = page.locator(".view-line", { hasText: 'greet("Alice")' }).first();
+  const hover = page.locator(".monaco-hover:not(.hidden)", { hasText: "make some minor random test changes" });
+  await until("hover with the prompt", async () => {
+    const box = await line.boundingBox();
+    await page.mouse.move(box.x + 5, box.y + box.height / 2);
+    await page.mouse.move(box.x + 40, box.y + box.height / 2);
+    await hover.first().waitFor({ timeout: 3000 });
+    return true;
+  }, 30_000);
+  step("hover shows the prompt");
+  await page.keyboard.press("Escape");
+
+  // Settings editor: observatory.inlayHints → all, as a person would.
+  await searchSettings(page, "observatory.inlayHints");
+  await page.locator('.settings-editor select[aria-label="observatory.inlayHints"]').selectOption("all");
+  await until("the setting written", async () => readFileSync(settingsFile, "utf8").includes('"observatory.inlayHints": "all"'), 15_000);
+  await openFile(page, "example.py");
+  const hint = page.locator(".view-line", { hasText: "◆" }).first();
+  await hint.waitFor({ timeout: 30_000 });
+  step("inlay hint after a settings change, no reload", (await hint.innerText()).trim());
+
+  mkdirSync(cache, { recursive: true });
+  await page.screenshot({ path: join(cache, "e2e.png") });
+
+  // A platform on another machine without an API key: refused, shown in the status bar.
+  // (Machine-scoped, so in code-server it is a Remote setting, not a User one.)
+  await searchSettings(page, "observatory.url");
+  await page.locator(".settings-editor .settings-tabs-widget .action-label", { hasText: "Remote" }).click();
+  const urlInput = page.locator(".settings-editor .setting-item-contents input").first();
+  await urlInput.fill("http://observatory.invalid:8787");
+  const refused = page.locator('.statusbar-item[aria-label^="Observatory: "]', { hasText: "API key required" });
+  await refused.waitFor({ timeout: 30_000 });
+  step("status bar: refused without an API key", await refused.innerText());
+
+  // Observatory: Set API Key (SecretStorage) reaches the server: no longer refused for want of one.
+  await page.locator('.tab[aria-label^="example.py"]').click();
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget").waitFor();
+  await page.keyboard.type("Observatory: Set API Key");
+  await page.waitForTimeout(500);
+  await page.keyboard.press("Enter");
+  await page.locator(".quick-input-widget input[type=password]").waitFor();
+  await page.keyboard.type("obs_test_secret");
+  await page.keyboard.press("Enter");
+  await until("the status to leave apiKeyRequired", async () => {
+    const label = await page.locator('.statusbar-item[aria-label^="Observatory: "]').first().innerText();
+    return !label.includes("API key required") && label;
+  }, 30_000).then((label) => step("API key set: status changes", label.replace(/\s+/g, " ")));
+} catch (e) {
+  failed = true;
+  console.error(`not ok - ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  // The extension's output channel (server log and LSP trace), for the failure.
+  const logs = spawnSync("find", [userData, "-name", "*Observatory*.log"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  mkdirSync(cache, { recursive: true });
+  for (const f of logs) cpSync(f, join(cache, "observatory-output.log"));
+  if (logs.length) console.error(`output channel: ${join(cache, "observatory-output.log")}`);
+  if (browser) {
+    const pages = browser.contexts().flatMap((c) => c.pages());
+    if (pages[0]) {
+      await pages[0].screenshot({ path: join(cache, "e2e-failure.png") }).catch(() => {});
+      writeFileSync(join(cache, "e2e-failure.html"), await pages[0].content().catch(() => ""));
+    }
+  }
+} finally {
+  await browser?.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    process.kill(-server.pid, "SIGTERM");
+    await exited;
+  }
+  // The platform the language server started outlives the editor by design: stop it,
+  // and anything else still running from this test's temporary directory.
+  const ours = () =>
+    readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(tmp);
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  for (const pid of ours()) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  await until("the test's processes to exit", async () => ours().length === 0, 15_000).catch((e) => {
+    console.error(String(e));
+  });
+  if (process.env.KEEP) console.log(`kept ${tmp}`);
+  else rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
+}
+console.log(`${steps.length} steps passed${failed ? ", then a failure" : ""}`);
+process.exit(failed ? 1 : 0);

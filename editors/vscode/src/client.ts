@@ -1,0 +1,236 @@
+// The language client: starts `observatory lsp`, keeps its settings current and shows
+// its connection in the status bar. Everything Observatory shows comes from the server.
+import * as fs from "node:fs";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  State,
+  TransportKind,
+  type CloseHandlerResult,
+  type ErrorHandler,
+  type ErrorHandlerResult,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import type { CursorParams, Settings, TextDocument } from "../../protocol/observatory";
+import { findBinary, startFailure } from "./binary";
+import { DID_CHANGE_INSIGHTS, STATUS, SERVER_COMMANDS, field, protocolMismatch } from "./protocol";
+import { serverSettings, settingsChange } from "./settings";
+import { type Status, isConnectionStatus, statusBar, statusDetails } from "./status";
+
+export const SECRET_KEY = "observatory.apiKey";
+const CURSOR = "observatory/didChangeCursor";
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export class Observatory implements vscode.Disposable {
+  readonly output = vscode.window.createOutputChannel("Observatory", { log: true });
+  private readonly item = vscode.window.createStatusBarItem("observatory.status", vscode.StatusBarAlignment.Right, 100);
+  private readonly insights = new vscode.EventEmitter<TextDocument>();
+  /** A document's attribution was recomputed (for views; lenses refresh on their own). */
+  readonly onDidChangeInsights = this.insights.event;
+  private client: LanguageClient | undefined;
+  private status: Status = { state: "starting" };
+  private crashes: number[] = [];
+  private cursorTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.item.name = "Observatory";
+    this.item.command = "observatory.showStatus";
+    this.setStatus(this.status);
+    this.item.show();
+  }
+
+  private async settings(): Promise<Settings> {
+    const config = vscode.workspace.getConfiguration("observatory");
+    const apiKey = await this.context.secrets.get(SECRET_KEY);
+    return serverSettings((key) => config.get(key), apiKey);
+  }
+
+  private setStatus(status: Status): void {
+    this.status = status;
+    const bar = statusBar(status);
+    this.item.text = bar.text;
+    this.item.tooltip = `${bar.tooltip}\n\nClick for details.`;
+    this.item.accessibilityInformation = { label: bar.tooltip };
+    this.item.backgroundColor =
+      bar.severity === "info" ? undefined : new vscode.ThemeColor(`statusBarItem.${bar.severity}Background`);
+  }
+
+  async start(): Promise<void> {
+    const lookup = findBinary({
+      setting: vscode.workspace.getConfiguration("observatory").get<string>("path"),
+      env: process.env,
+      extensionPath: this.context.extensionPath,
+      platform: process.platform,
+      isExecutable,
+    });
+    if (!lookup.found) {
+      this.output.error(`${lookup.message} Tried: ${lookup.tried.join(", ")}`);
+      this.fail(lookup.message);
+      return;
+    }
+    this.output.info(`Starting ${lookup.path} lsp (found via ${lookup.source})`);
+    this.setStatus({ state: "starting" });
+    this.crashes = [];
+    const server: ServerOptions = { command: lookup.path, args: ["lsp"], transport: TransportKind.stdio };
+    const client = new LanguageClient("observatory", "Observatory", server, this.clientOptions(await this.settings()));
+    client.onNotification(STATUS, (params: unknown) => {
+      if (isConnectionStatus(params)) this.setStatus(params);
+      else this.output.warn(`Ignored a malformed ${STATUS} notification: ${JSON.stringify(params)}`);
+    });
+    client.onNotification(DID_CHANGE_INSIGHTS, (params: TextDocument) => {
+      this.insights.fire(params);
+    });
+    this.client = client;
+    try {
+      await client.start();
+    } catch (error) {
+      this.output.error(`${lookup.path} lsp did not start: ${String(error)}`);
+      this.client = undefined;
+      this.fail(startFailure(lookup.path, error));
+      return;
+    }
+    const mismatch = protocolMismatch(client.initializeResult?.capabilities.experimental);
+    if (mismatch !== undefined) {
+      this.output.warn(mismatch);
+      void vscode.window.showWarningMessage(`Observatory: ${mismatch}`);
+    }
+    try {
+      const status: unknown = await client.sendRequest(STATUS, {});
+      if (isConnectionStatus(status) && this.status.state === "starting") this.setStatus(status);
+    } catch (error) {
+      this.output.warn(`${STATUS} request failed: ${String(error)}`);
+    }
+  }
+
+  private clientOptions(initializationOptions: Settings): LanguageClientOptions {
+    const errorHandler: ErrorHandler = {
+      error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
+      closed: (): CloseHandlerResult => {
+        const now = Date.now();
+        this.crashes = [...this.crashes.filter((t) => now - t < 3 * 60_000), now];
+        if (this.crashes.length <= 4) {
+          this.output.warn("The language server exited; restarting it.");
+          this.setStatus({ state: "starting" });
+          return { action: CloseAction.Restart, handled: true };
+        }
+        this.fail("The language server exited 5 times in 3 minutes and was not restarted. The log has details.");
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    };
+    return {
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      initializationOptions,
+      outputChannel: this.output,
+      errorHandler,
+      markdown: { isTrusted: { enabledCommands: [...SERVER_COMMANDS] }, supportHtml: false },
+      middleware: {
+        executeCommand: async (command, args, next) => {
+          const result: unknown = await next(command, args);
+          await this.afterCommand(command, result);
+          return result;
+        },
+      },
+    };
+  }
+
+  /** With `shim: true` the server leaves copying prompts and resuming to the extension. */
+  private async afterCommand(command: string, result: unknown): Promise<void> {
+    if (command === "observatory.copyPrompt") {
+      const prompt = field(result, "prompt");
+      if (prompt === undefined) return;
+      await vscode.env.clipboard.writeText(prompt);
+      void vscode.window.setStatusBarMessage("$(check) Observatory: prompt copied", 3000);
+    } else if (command === "observatory.resumeConversation") {
+      const shellPath = field(result, "command");
+      const args = typeof result === "object" && result !== null ? (result as Record<string, unknown>).args : undefined;
+      if (shellPath === undefined || !Array.isArray(args)) return;
+      const cwd = field(result, "cwd");
+      const terminal = vscode.window.createTerminal({
+        name: "Claude Code",
+        shellPath,
+        shellArgs: args.filter((a): a is string => typeof a === "string"),
+        cwd: cwd !== undefined && fs.existsSync(cwd) ? cwd : undefined,
+      });
+      terminal.show();
+    }
+  }
+
+  private fail(message: string): void {
+    this.setStatus({ state: "stopped", message });
+    void vscode.window.showErrorMessage(`Observatory: ${message}`, "Open Settings", "Show Log").then((choice) => {
+      if (choice === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", "observatory.path");
+      if (choice === "Show Log") this.output.show();
+    });
+  }
+
+  /** Sends the current settings (and API key) without restarting the server. */
+  async pushSettings(): Promise<void> {
+    const client = this.client;
+    if (client === undefined || client.state !== State.Running) return;
+    await client.sendNotification("workspace/didChangeConfiguration", { settings: settingsChange(await this.settings()) });
+  }
+
+  /** `observatory/didChangeCursor`, for `inlayHints: "currentLine"` (debounced). */
+  cursorMoved(editor: vscode.TextEditor): void {
+    const client = this.client;
+    if (client === undefined || client.state !== State.Running) return;
+    if (vscode.workspace.getConfiguration("observatory").get("inlayHints") !== "currentLine") return;
+    clearTimeout(this.cursorTimer);
+    this.cursorTimer = setTimeout(() => {
+      const params: CursorParams = {
+        textDocument: { uri: editor.document.uri.toString() },
+        position: { line: editor.selection.active.line, character: editor.selection.active.character },
+      };
+      void client.sendNotification(CURSOR, params);
+    }, 100);
+  }
+
+  async showStatus(): Promise<void> {
+    const details = statusDetails(this.status);
+    const show =
+      details.severity === "error"
+        ? vscode.window.showErrorMessage
+        : details.severity === "warning"
+          ? vscode.window.showWarningMessage
+          : vscode.window.showInformationMessage;
+    const choice = await show(details.message, ...details.actions);
+    if (choice === "Set API Key") await vscode.commands.executeCommand("observatory.setApiKey");
+    if (choice === "Show Log") this.output.show();
+    if (choice === "Restart Server") await this.restart();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client !== undefined && client.state !== State.Stopped) {
+      try {
+        await client.stop();
+      } catch (error) {
+        this.output.warn(`Stopping the language server: ${String(error)}`);
+      }
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.cursorTimer);
+    this.item.dispose();
+    this.insights.dispose();
+    this.output.dispose();
+  }
+}

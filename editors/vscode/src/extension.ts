@@ -1,0 +1,46 @@
+// Entry point: commands, settings and the status bar around Observatory's language server.
+import * as vscode from "vscode";
+import { Observatory, SECRET_KEY } from "./client";
+
+let observatory: Observatory | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const obs = new Observatory(context);
+  observatory = obs;
+  context.subscriptions.push(
+    obs,
+    vscode.commands.registerCommand("observatory.setApiKey", async () => {
+      const key = await vscode.window.showInputBox({
+        title: "Observatory: API key",
+        prompt: "The key for the platform in `observatory.url` (`observatory keys create`). Leave empty to remove it.",
+        password: true,
+        ignoreFocusOut: true,
+      });
+      if (key === undefined) return;
+      if (key.trim() === "") await context.secrets.delete(SECRET_KEY);
+      else await context.secrets.store(SECRET_KEY, key.trim());
+      void vscode.window.showInformationMessage(key.trim() === "" ? "Observatory: API key removed." : "Observatory: API key saved.");
+    }),
+    vscode.commands.registerCommand("observatory.showStatus", () => obs.showStatus()),
+    vscode.commands.registerCommand("observatory.showLog", () => {
+      obs.output.show();
+    }),
+    vscode.commands.registerCommand("observatory.restartServer", () => obs.restart()),
+    context.secrets.onDidChange((e) => {
+      if (e.key === SECRET_KEY) void obs.pushSettings();
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration("observatory.path")) void obs.restart();
+      else if (e.affectsConfiguration("observatory")) void obs.pushSettings();
+    }),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      obs.cursorMoved(e.textEditor);
+    }),
+  );
+  await obs.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await observatory?.stop();
+  observatory = undefined;
+}

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { protocolMismatch } from "../src/protocol";
+import { isConnectionStatus, statusBar, statusDetails } from "../src/status";
+
+test("connected", () => {
+  const bar = statusBar({ state: "connected", url: "http://127.0.0.1:8787", source: "shared" });
+  assert.equal(bar.text, "$(eye) Observatory");
+  assert.equal(bar.severity, "info");
+  assert.match(bar.tooltip, /connected to the platform already running on this machine \(http:\/\/127\.0\.0\.1:8787\)/);
+});
+
+test("offline shows the message", () => {
+  const status = { state: "offline", url: "http://127.0.0.1:8787", source: "started", message: "connection refused" } as const;
+  const bar = statusBar(status);
+  assert.equal(bar.text, "$(debug-disconnect) Observatory: offline");
+  assert.equal(bar.severity, "warning");
+  assert.match(bar.tooltip, /connection refused/);
+  assert.deepEqual(statusDetails(status).actions, ["Show Log", "Restart Server"]);
+});
+
+test("refused shows the reason, and offers to set the key", () => {
+  const status = {
+    state: "refused",
+    url: "https://obs.example.com",
+    source: "configured",
+    reason: "unauthorized",
+    message: "the platform at https://obs.example.com refused the API key (401): the bearer token is not valid",
+  } as const;
+  const bar = statusBar(status);
+  assert.equal(bar.text, "$(error) Observatory: API key refused");
+  assert.equal(bar.severity, "error");
+  assert.match(bar.tooltip, /refused the API key \(401\)/);
+  const details = statusDetails(status);
+  assert.equal(details.severity, "error");
+  assert.deepEqual(details.actions, ["Set API Key", "Show Log"]);
+  assert.equal(statusBar({ state: "refused", reason: "apiKeyRequired" }).text, "$(error) Observatory: API key required");
+  assert.equal(statusBar({ state: "refused", reason: "rateLimited" }).severity, "warning");
+});
+
+test("the extension's own states", () => {
+  assert.equal(statusBar({ state: "starting" }).text, "$(loading~spin) Observatory");
+  assert.equal(statusBar({ state: "connecting" }).text, "$(loading~spin) Observatory");
+  const stopped = statusBar({ state: "stopped", message: "binary not found" });
+  assert.equal(stopped.severity, "error");
+  assert.match(stopped.tooltip, /binary not found/);
+});
+
+test("status payloads are checked", () => {
+  assert.equal(isConnectionStatus({ state: "connected", source: "inProcess" }), true);
+  assert.equal(isConnectionStatus({ state: "refused", reason: "apiKeyRequired", message: "x" }), true);
+  assert.equal(isConnectionStatus({ state: "sleeping" }), false);
+  assert.equal(isConnectionStatus({ state: "refused", reason: "bored" }), false);
+  assert.equal(isConnectionStatus({ state: "offline", message: 3 }), false);
+  assert.equal(isConnectionStatus(null), false);
+});
+
+test("the protocol version is checked", () => {
+  const caps = (protocolVersion: number) => ({ observatory: { protocolVersion, requests: [], notifications: [], commands: [] } });
+  assert.equal(protocolMismatch(caps(1)), undefined);
+  assert.match(protocolMismatch(caps(2)) ?? "", /speaks LSP protocol version 2.*Update the extension/);
+  assert.match(protocolMismatch(caps(0)) ?? "", /Update the observatory binary/);
+  assert.match(protocolMismatch(undefined) ?? "", /does not advertise/);
+});
