@@ -1058,3 +1058,44 @@ fn a_platform_whose_event_log_was_reset_is_followed_again() {
     back.expect("following the new log");
     assert_eq!(c.stop(), Some(0));
 }
+
+/// A settings change recomputes the views and asks for lenses again: the symbol
+/// lenses sent then still resolve (VS Code drops a lens whose resolve fails).
+#[test]
+fn symbol_lenses_resolve_after_a_settings_change() {
+    let env = Env::new();
+    let mut c = env.lsp(&[]);
+    c.initialize(&env.workspace(), json!({}));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    let resolved = |c: &mut LspClient| -> Vec<String> {
+        let l = lenses(c, &uri);
+        l.iter()
+            .filter(|lens| lens.get("command").is_none())
+            .map(|lens| {
+                let r = c
+                    .request("codeLens/resolve", lens.clone())
+                    .expect("resolve");
+                r["command"]["title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let before = resolved(&mut c);
+    assert!(
+        before.iter().any(|t| !t.is_empty()),
+        "a symbol lens resolves: {before:?}"
+    );
+    let mark = c.seen.len();
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"observatory": {"inlayHints": "all"}}}),
+    );
+    let _ = c.wait_for(mark, WAIT, |m| m["method"] == "workspace/codeLens/refresh");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let after = resolved(&mut c);
+    assert_eq!(after.len(), before.len(), "{after:?}");
+    assert!(after.iter().all(|t| !t.is_empty()), "{after:?}");
+    assert_eq!(c.stop(), Some(0));
+}
