@@ -1,7 +1,7 @@
 // End-to-end: the packaged extension in code-server (VS Code 1.100) in Chromium, with
 // its bundled `observatory lsp`, on a copy of the ai-blame fixture. Checks what a
 // person sees: the status bar item connected, the file's code lens, a hover with the
-// prompt, and an inlay hint after a settings change (no reload).
+// prompt, an inlay hint after a settings change (no reload), and Search Conversations.
 //
 //   ./scripts/install-code-server.sh && npm run package && node e2e/run.mjs [x.vsix]
 //
@@ -176,6 +176,35 @@ try {
 
   mkdirSync(cache, { recursive: true });
   await page.screenshot({ path: join(cache, "e2e.png") });
+
+  // Observatory: Search Conversations: live results as you type. The fixture's
+  // conversation was recorded in another project, so the workspace scope finds nothing
+  // and the title bar's button widens the search to all projects.
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget").waitFor();
+  await page.keyboard.type("Observatory: Search Conversations");
+  await page.waitForTimeout(500);
+  await page.keyboard.press("Enter");
+  await page.locator(".quick-input-widget .quick-input-title", { hasText: "Search Conversations" }).waitFor({ timeout: 15_000 });
+  // A query the server refuses (a prefix under 3 letters): its reason, in the title.
+  await page.keyboard.type("gr*");
+  const searchTitle = page.locator(".quick-input-widget .quick-input-title");
+  const reason = await until("the refusal in the title", async () => {
+    const title = await searchTitle.innerText();
+    return /letters|prefix|\*/i.test(title.replace("Search Conversations", "")) && title;
+  }, 15_000);
+  step("search conversations: a refused query says why", reason);
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("greet");
+  await page.locator(".quick-input-widget .quick-input-title", { hasText: 'no conversation matches "greet"' }).waitFor({ timeout: 15_000 });
+  await page.locator(".quick-input-widget .quick-input-titlebar .action-label.codicon-root-folder").click();
+  const row = page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "create some files" }).first();
+  await row.waitFor({ timeout: 15_000 });
+  step("search conversations: workspace, then all projects", (await row.getAttribute("aria-label"))?.replace(/\s+/g, " "));
+  await row.click();
+  const conversation = page.locator('.tab.active[aria-label*=".md"]');
+  await conversation.waitFor({ timeout: 30_000 });
+  step("choosing a hit opens the conversation", await conversation.getAttribute("aria-label"));
 
   // A platform on another machine without an API key: refused, shown in the status bar.
   // (Machine-scoped, so in code-server it is a Remote setting, not a User one.)

@@ -14,9 +14,10 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from "vscode-languageclient/node";
-import type { CursorParams, Settings, TextDocument } from "../../protocol/observatory";
+import type { CursorParams, SearchPage, SearchRequestParams, Settings, TextDocument } from "../../protocol/observatory";
 import { findBinary, startFailure } from "./binary";
 import { DID_CHANGE_INSIGHTS, STATUS, SERVER_COMMANDS, field, protocolMismatch } from "./protocol";
+import { OPEN_CONVERSATION, SEARCH } from "./search";
 import { serverSettings, settingsChange } from "./settings";
 import { type Status, isConnectionStatus, statusBar, statusDetails } from "./status";
 
@@ -194,6 +195,22 @@ export class Observatory implements vscode.Disposable {
       };
       void client.sendNotification(CURSOR, params);
     }, 100);
+  }
+
+  private running(): LanguageClient {
+    const client = this.client;
+    if (client === undefined || client.state !== State.Running) throw new Error("the language server is not running");
+    return client;
+  }
+
+  /** `observatory/search`; rejects with the server's error (InvalidParams for a refused query). */
+  async search(params: SearchRequestParams, token: vscode.CancellationToken): Promise<SearchPage> {
+    return this.running().sendRequest<SearchPage>(SEARCH, params, token);
+  }
+
+  /** The server's `observatory.openConversation` (it shows the conversation at the message). */
+  async openConversation(args: [string, string]): Promise<void> {
+    await this.running().sendRequest("workspace/executeCommand", { command: OPEN_CONVERSATION, arguments: args });
   }
 
   async showStatus(): Promise<void> {

@@ -1,6 +1,7 @@
 // Entry point: commands, settings and the status bar around Observatory's language server.
 import * as vscode from "vscode";
 import { Observatory, SECRET_KEY } from "./client";
+import { searchConversations } from "./searchPick";
 
 let observatory: Observatory | undefined;
 
@@ -26,6 +27,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       obs.output.show();
     }),
     vscode.commands.registerCommand("observatory.restartServer", () => obs.restart()),
+    vscode.commands.registerCommand("observatory.searchConversations", () => {
+      searchConversations({
+        search: (params, token) => obs.search(params, token),
+        openConversation: (args) => obs.openConversation(args),
+        log: (message) => {
+          obs.output.warn(message);
+        },
+      });
+    }),
     context.secrets.onDidChange((e) => {
       if (e.key === SECRET_KEY) void obs.pushSettings();
     }),
