@@ -101,3 +101,10 @@ pub fn append(path: &Path, lines: &[u8]) -> std::io::Result<()> {
         .open(path)?
         .write_all(lines)
 }
+
+/// URL, local token and pid of the platform serving `data`, as it published them.
+pub fn published(data: &Path) -> Option<(String, String, u32)> {
+    let running = observatory_platform::discovery::discover(data)?;
+    let token = std::fs::read_to_string(observatory_platform::token_path(data)).ok()?;
+    Some((running.url, token.trim().to_owned(), running.pid))
+}

@@ -2,7 +2,6 @@
 //! deleting a conversation), behind a trait like the read side (`Catalog`) so that a
 //! server database can stand behind the platform.
 
-use chrono::Utc;
 use observatory_protocol::conversations::ConversationSummary;
 
 use crate::keys::{self, ApiKey};
@@ -76,14 +75,13 @@ impl Writer for Store {
         // Events carry prompts and paths: they go too, and a tombstone tells
         // followers of the stream to drop what they show of it.
         tx.execute("DELETE FROM events WHERE session_id = ?1", [&c.session_id])?;
-        tx.execute(
-            "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, ?2, ?3, ?4, NULL, '{}')",
-            rusqlite::params![
-                Utc::now().timestamp_millis(),
-                events::kind::CONVERSATION_DELETED,
-                c.session_id,
-                c.project
-            ],
+        events::append(
+            &tx,
+            events::kind::CONVERSATION_DELETED,
+            Some(&c.session_id),
+            c.project.as_deref(),
+            None,
+            &serde_json::json!({}),
         )?;
         tx.commit()?;
         Ok(c.summary)

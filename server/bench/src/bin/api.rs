@@ -200,7 +200,7 @@ fn start_platform(
         if let Ok(Some(status)) = platform.child.try_wait() {
             bail!("the platform exited ({status}); see {}", log.display());
         }
-        if let Some((url, token, p)) = published(data) {
+        if let Some((url, token, p)) = common::published(data) {
             if p == pid {
                 platform.url = url;
                 platform.token = token;
@@ -236,18 +236,6 @@ fn start_platform(
         t.elapsed().as_secs_f64()
     );
     Ok(platform)
-}
-
-/// URL, token and pid of the platform serving `data`.
-fn published(data: &Path) -> Option<(String, String, u32)> {
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("serve.json")).ok()?).ok()?;
-    let token = std::fs::read_to_string(observatory_platform::token_path(data)).ok()?;
-    Some((
-        v["url"].as_str()?.to_owned(),
-        token.trim().to_owned(),
-        u32::try_from(v["pid"].as_u64()?).ok()?,
-    ))
 }
 
 /// A GET for setting up the mix, which must succeed.

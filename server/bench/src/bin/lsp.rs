@@ -213,22 +213,10 @@ fn memory(pid: u32) -> Option<(f64, f64)> {
 }
 
 fn stop_platform(data: &Path) {
-    if let Some(pid) = running(data).map(|(_, _, p)| p) {
+    if let Some(pid) = common::published(data).map(|(_, _, p)| p) {
         let _ = Command::new("kill").arg(pid.to_string()).status();
         std::thread::sleep(Duration::from_millis(300));
     }
-}
-
-/// URL, token and pid of the platform serving `data`.
-fn running(data: &Path) -> Option<(String, String, u32)> {
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("serve.json")).ok()?).ok()?;
-    let token = std::fs::read_to_string(observatory_platform::token_path(data)).ok()?;
-    Some((
-        v["url"].as_str()?.to_owned(),
-        token.trim().to_owned(),
-        v["pid"].as_u64()? as u32,
-    ))
 }
 
 /// Round trips of `n` requests built by `params`.
@@ -402,7 +390,7 @@ fn main() -> Result<()> {
 
     // Baseline: the platform computing the attribution for each request.
     let (url, token, platform_pid) =
-        running(&data).context("no platform published in the data directory")?;
+        common::published(&data).context("no platform published in the data directory")?;
     let http = reqwest::blocking::Client::new();
     let content = text(&lines);
     let mut direct = Vec::new();

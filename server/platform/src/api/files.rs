@@ -154,7 +154,7 @@ pub(super) async fn symbol_changes(
         rows.into_iter()
             .map(|c| SymbolChangeRow {
                 symbol: c.symbol,
-                kind: kind_name(c.kind),
+                kind: c.kind.name().to_owned(),
                 path: c.path,
                 lines: c.lines,
                 session_id: c.session_id,
@@ -166,14 +166,6 @@ pub(super) async fn symbol_changes(
             })
             .collect(),
     ))
-}
-
-/// `function`, `method`, `class`…, as the symbol kind serialises.
-fn kind_name(kind: observatory_attribution::symbols::SymbolKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// The functions, methods, classes and modules of a file on disk that agents changed
@@ -218,7 +210,7 @@ pub(super) async fn file_symbols(
                         changes.reverse();
                         SymbolChange {
                             name: a.symbol.qualified_name,
-                            kind: kind_name(a.symbol.kind),
+                            kind: a.symbol.kind.name().to_owned(),
                             start_line: a.symbol.start_line,
                             end_line: a.symbol.end_line,
                             changes,
