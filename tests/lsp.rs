@@ -45,6 +45,17 @@ fn lenses(c: &mut LspClient, uri: &str) -> Vec<Value> {
     .unwrap_or_default()
 }
 
+/// `observatory/search` for `greet` answers with hits: the platform is reached.
+fn finds_greet(c: &mut LspClient, when: &str) {
+    let found = c
+        .request("observatory/search", json!({"query": "greet"}))
+        .unwrap_or_else(|e| panic!("search {when}: {e}"));
+    assert!(
+        found["hits"].as_array().is_some_and(|h| !h.is_empty()),
+        "search {when}: {found}"
+    );
+}
+
 const SESSION: &str = "2c965cfd-41e4-4e31-8339-2986ebced03c";
 /// The prompt behind the Write of lines 1–8.
 const PROMPT: &str =
@@ -349,10 +360,7 @@ fn platform_killed_mid_session_is_restarted_and_cached_insights_stay() {
         .count();
     assert_eq!(warnings, 1, "the outage is reported once");
     // And requests reach the new platform.
-    let found = c
-        .request("observatory/search", json!({"query": "greet"}))
-        .expect("search after the restart");
-    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    finds_greet(&mut c, "after the restart");
 
     // A second editor session shares the running platform instead of starting one.
     let mut other = env.lsp(&[]);
@@ -611,10 +619,7 @@ fn a_platform_configured_while_running_is_used_from_then_on() {
         .expect("moved to the configured platform");
     assert_eq!(moved["params"]["url"], url.as_str());
     assert_eq!(moved["params"]["state"], "connected");
-    let found = c
-        .request("observatory/search", json!({"query": "greet"}))
-        .expect("search through the configured platform");
-    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    finds_greet(&mut c, "through the configured platform");
     // A wrongly typed setting is refused with a message, and nothing changes.
     let mark = c.seen.len();
     c.notify(
@@ -658,10 +663,7 @@ fn a_platform_behind_https_is_reached_over_tls() {
         })
         .expect("connected over TLS");
     assert_eq!(up["params"]["url"], url.as_str());
-    let found = c
-        .request("observatory/search", json!({"query": "greet"}))
-        .expect("search over HTTPS");
-    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    finds_greet(&mut c, "over HTTPS");
     let uri = c.open(&env.workspace().join("example.py"), "python");
     lenses(&mut c, &uri);
     // The buffer already has the agent's next edit; the transcript recording it
@@ -758,10 +760,7 @@ fn a_refused_api_key_is_reported_and_retried_with_backoff() {
     );
     c.wait_for(mark, WAIT, status_is("connected"))
         .expect("connected with the right key");
-    let found = c
-        .request("observatory/search", json!({"query": "greet"}))
-        .expect("search with the right key");
-    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    finds_greet(&mut c, "with the right key");
     assert_eq!(c.stop(), Some(0));
 }
 
@@ -981,10 +980,7 @@ fn an_older_background_platform_is_replaced() {
             .any(|w| w[0] == b"--idle-timeout" && w[1] == b"30m"),
         "the daemon is started to exit when idle"
     );
-    let found = c
-        .request("observatory/search", json!({"query": "greet"}))
-        .expect("search through the new platform");
-    assert!(found["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    finds_greet(&mut c, "through the new platform");
     assert_eq!(c.stop(), Some(0));
 }
 
