@@ -152,6 +152,8 @@ try {
   const lensText = await lens.innerText();
   if (!/^1 agent conversation · 16 lines/.test(lensText)) throw new Error(`lens: ${lensText}`);
   step("code lens", lensText.replace(/\s+/g, " "));
+  mkdirSync(cache, { recursive: true });
+  await page.screenshot({ path: join(cache, "e2e-lens.png") });
 
   const line = page.locator(".view-line", { hasText: 'greet("Alice")' }).first();
   const hover = page.locator(".monaco-hover:not(.hidden)", { hasText: "make some minor random test changes" });
@@ -201,10 +203,12 @@ try {
   const row = page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "create some files" }).first();
   await row.waitFor({ timeout: 15_000 });
   step("search conversations: workspace, then all projects", (await row.getAttribute("aria-label"))?.replace(/\s+/g, " "));
+  await page.screenshot({ path: join(cache, "e2e-search.png") });
   await row.click();
   const conversation = page.locator('.tab.active[aria-label*=".md"]');
   await conversation.waitFor({ timeout: 30_000 });
   step("choosing a hit opens the conversation", await conversation.getAttribute("aria-label"));
+  await page.screenshot({ path: join(cache, "e2e-conversation.png") });
 
   // A platform on another machine without an API key: refused, shown in the status bar.
   // (Machine-scoped, so in code-server it is a Remote setting, not a User one.)
