@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use serde_json::{json, Value};
@@ -124,6 +124,26 @@ impl Backend {
 /// A symbol lens's data is one number: the document's slot, then the symbol's index
 /// in these low bits (one number, not an array: a lens per function adds up).
 const LENS_INDEX_BITS: u32 = 24;
+
+/// Files with more changed symbols than this get their symbol lenses' titles through
+/// `codeLens/resolve`, for the lenses on screen only.
+const EAGER_SYMBOL_LENSES: usize = 200;
+
+fn symbol_lens_command(
+    mut lens: CodeLens,
+    v: &FileView,
+    s: &view::ChangedSymbol,
+    now: DateTime<Utc>,
+) -> CodeLens {
+    if let Some(r) = v.runs.get(s.latest) {
+        lens.command = Some(Command {
+            title: view::symbol_lens(v, s, now),
+            command: command::OPEN_CONVERSATION.into(),
+            arguments: Some(vec![json!(r.session_id), json!(r.message_uuid)]),
+        });
+    }
+    lens
+}
 
 fn lens(line: u32, title: String, command: &str, args: Vec<Value>) -> CodeLens {
     CodeLens {
@@ -386,20 +406,28 @@ impl LanguageServer for Backend {
             (command::LIST_CONVERSATIONS, vec![json!(uri.as_str())])
         };
         let mut out = vec![lens(0, view::summary(&v, now), top.0, top.1)];
-        // A file agents wrote whole has a lens per function: send only where they
-        // are, and their text when the editor shows them (codeLens/resolve).
+        // Titles are cheap, and a lens left to `codeLens/resolve` can stay blank: VS
+        // Code reserved the line above `def greet` but never asked to resolve it (seen
+        // in code-server 4.100). Only a file with very many changed symbols (a
+        // generated one) gets its lenses' text on demand.
+        let eager = v.symbols.len() <= EAGER_SYMBOL_LENSES;
         out.extend(v.symbols.iter().enumerate().map(|(i, s)| {
             let line = s.symbol.start_line.saturating_sub(1) as u32;
-            CodeLens {
+            let lens = CodeLens {
                 range: Range::new(Position::new(line, 0), Position::new(line, 0)),
                 command: None,
                 data: Some(json!(slot << LENS_INDEX_BITS | i as u64)),
+            };
+            if eager {
+                symbol_lens_command(lens, &v, s, now)
+            } else {
+                lens
             }
         }));
         Ok(Some(out))
     }
 
-    async fn code_lens_resolve(&self, mut lens: CodeLens) -> Result<CodeLens> {
+    async fn code_lens_resolve(&self, lens: CodeLens) -> Result<CodeLens> {
         let bad = || Error::invalid_params("not a code lens of this server");
         let data = lens.data.as_ref().and_then(Value::as_u64).ok_or_else(bad)?;
         let (slot, i) = (
@@ -420,13 +448,7 @@ impl LanguageServer for Backend {
         let Some(s) = v.symbols.get(i) else {
             return Err(Error::content_modified());
         };
-        let r = &v.runs[s.latest];
-        lens.command = Some(Command {
-            title: view::symbol_lens(&v, s, Utc::now()),
-            command: command::OPEN_CONVERSATION.into(),
-            arguments: Some(vec![json!(r.session_id), json!(r.message_uuid)]),
-        });
-        Ok(lens)
+        Ok(symbol_lens_command(lens, &v, s, Utc::now()))
     }
 
     async fn inlay_hint(&self, p: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
