@@ -44,5 +44,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The VS Code extension: eslint, strict type check against the generated protocol
 # types, unit tests (node's test runner).
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
+# The extension end to end in real VS Code: code-server (VS Code 1.100) in headless
+# Chromium, the .vsix carrying the binary built from this tree. The install script is
+# idempotent (apt packages, code-server's native modules).
+cargo build --locked -p observatory-cli
+(
+  cd editors/vscode
+  ./scripts/install-code-server.sh
+  npm run package -- --binary "$CARGO_TARGET_DIR/debug/observatory"
+  npm run e2e
+)
 # Last, so that its summary closes the output.
 cargo test --workspace --locked
