@@ -14,9 +14,19 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from "vscode-languageclient/node";
-import type { CursorParams, SearchPage, SearchRequestParams, Settings, TextDocument } from "../../protocol/observatory";
+import type {
+  ConversationDetail,
+  ConversationParams,
+  CursorParams,
+  SearchPage,
+  SearchRequestParams,
+  Settings,
+  TextDocument,
+} from "../../protocol/observatory";
 import { findBinary, startFailure } from "./binary";
+import { ConversationPanels } from "./panel";
 import { DID_CHANGE_INSIGHTS, STATUS, SERVER_COMMANDS, field, protocolMismatch } from "./protocol";
+import { CONVERSATION } from "./render";
 import { OPEN_CONVERSATION, SEARCH } from "./search";
 import { serverSettings, settingsChange } from "./settings";
 import { type Status, isConnectionStatus, statusBar, statusDetails } from "./status";
@@ -37,6 +47,13 @@ export class Observatory implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel("Observatory", { log: true });
   private readonly item = vscode.window.createStatusBarItem("observatory.status", vscode.StatusBarAlignment.Right, 100);
   private readonly insights = new vscode.EventEmitter<TextDocument>();
+  /** The conversation panels: `observatory.openConversation` opens one. */
+  private readonly panels = new ConversationPanels({
+    conversation: (params, token) => this.conversation(params, token),
+    log: (message) => {
+      this.output.warn(message);
+    },
+  });
   /** A document's attribution was recomputed (for views; lenses refresh on their own). */
   readonly onDidChangeInsights = this.insights.event;
   private client: LanguageClient | undefined;
@@ -137,6 +154,8 @@ export class Observatory implements vscode.Disposable {
       markdown: { isTrusted: { enabledCommands: [...SERVER_COMMANDS] }, supportHtml: false },
       middleware: {
         executeCommand: async (command, args, next) => {
+          // Hover links and lenses: `[sessionId, messageUuid?]`, shown in the panel.
+          if (command === OPEN_CONVERSATION) return this.openConversation(args);
           const result: unknown = await next(command, args);
           await this.afterCommand(command, result);
           return result;
@@ -208,9 +227,16 @@ export class Observatory implements vscode.Disposable {
     return this.running().sendRequest<SearchPage>(SEARCH, params, token);
   }
 
-  /** The server's `observatory.openConversation` (it shows the conversation at the message). */
-  async openConversation(args: [string, string]): Promise<void> {
-    await this.running().sendRequest("workspace/executeCommand", { command: OPEN_CONVERSATION, arguments: args });
+  /** `observatory/conversation`: the summary, files touched and a page of messages. */
+  async conversation(params: ConversationParams, token?: vscode.CancellationToken): Promise<ConversationDetail> {
+    return this.running().sendRequest<ConversationDetail>(CONVERSATION, params, token);
+  }
+
+  /** `observatory.openConversation`'s `[sessionId, messageUuid?]`: the conversation panel, at the message. */
+  async openConversation(args: readonly unknown[]): Promise<void> {
+    const [id, message] = args;
+    if (typeof id !== "string" || id === "") throw new Error(`${OPEN_CONVERSATION} needs a conversation id`);
+    await this.panels.open(id, typeof message === "string" && message !== "" ? message : undefined);
   }
 
   async showStatus(): Promise<void> {
@@ -247,6 +273,7 @@ export class Observatory implements vscode.Disposable {
   dispose(): void {
     clearTimeout(this.cursorTimer);
     this.item.dispose();
+    this.panels.dispose();
     this.insights.dispose();
     this.output.dispose();
   }
