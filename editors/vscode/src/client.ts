@@ -15,14 +15,18 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 import type {
+  BlameResult,
   ConversationDetail,
+  ConversationPage,
   ConversationParams,
+  ConversationsParams,
   CursorParams,
   SearchPage,
   SearchRequestParams,
   Settings,
   TextDocument,
 } from "../../protocol/observatory";
+import { BLAME } from "./annotationModel";
 import { findBinary, startFailure } from "./binary";
 import { ConversationPanels } from "./panel";
 import { DID_CHANGE_INSIGHTS, STATUS, SERVER_COMMANDS, field, protocolMismatch } from "./protocol";
@@ -30,6 +34,7 @@ import { CONVERSATION } from "./render";
 import { OPEN_CONVERSATION, SEARCH } from "./search";
 import { serverSettings, settingsChange } from "./settings";
 import { type Status, isConnectionStatus, statusBar, statusDetails } from "./status";
+import { CONVERSATIONS } from "./treeModel";
 
 export const SECRET_KEY = "observatory.apiKey";
 const CURSOR = "observatory/didChangeCursor";
@@ -56,6 +61,9 @@ export class Observatory implements vscode.Disposable {
   });
   /** A document's attribution was recomputed (for views; lenses refresh on their own). */
   readonly onDidChangeInsights = this.insights.event;
+  private readonly statusChanged = new vscode.EventEmitter<Status>();
+  /** The connection's status changed (starting, connected, offline, refused, stopped). */
+  readonly onDidChangeStatus = this.statusChanged.event;
   private client: LanguageClient | undefined;
   private status: Status = { state: "starting" };
   private crashes: number[] = [];
@@ -82,6 +90,7 @@ export class Observatory implements vscode.Disposable {
     this.item.accessibilityInformation = { label: bar.tooltip };
     this.item.backgroundColor =
       bar.severity === "info" ? undefined : new vscode.ThemeColor(`statusBarItem.${bar.severity}Background`);
+    this.statusChanged.fire(status);
   }
 
   async start(): Promise<void> {
@@ -216,6 +225,27 @@ export class Observatory implements vscode.Disposable {
     }, 100);
   }
 
+  /** The connection's status now. */
+  currentStatus(): Status {
+    return this.status;
+  }
+
+  /** Whether requests can be sent: the language client runs. */
+  isRunning(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  /** `observatory/conversations`: a page of conversations (of a project, a file…). */
+  async conversations(params: ConversationsParams, token?: vscode.CancellationToken): Promise<ConversationPage> {
+    return this.running().sendRequest<ConversationPage>(CONVERSATIONS, params, token);
+  }
+
+  /** `observatory/blame`: the server's cached attribution of an open document. */
+  async blame(uri: string, token?: vscode.CancellationToken): Promise<BlameResult> {
+    const params: TextDocument = { uri };
+    return this.running().sendRequest<BlameResult>(BLAME, params, token);
+  }
+
   private running(): LanguageClient {
     const client = this.client;
     if (client === undefined || client.state !== State.Running) throw new Error("the language server is not running");
@@ -275,6 +305,7 @@ export class Observatory implements vscode.Disposable {
     this.item.dispose();
     this.panels.dispose();
     this.insights.dispose();
+    this.statusChanged.dispose();
     this.output.dispose();
   }
 }

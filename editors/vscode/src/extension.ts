@@ -1,7 +1,10 @@
 // Entry point: commands, settings and the status bar around Observatory's language server.
 import * as vscode from "vscode";
 import { Observatory, SECRET_KEY } from "./client";
+import { Annotations, TOGGLE_FILE_ANNOTATIONS } from "./annotations";
 import { searchConversations } from "./searchPick";
+import { ConversationsTree } from "./tree";
+import { CONVERSATIONS_VIEW } from "./treeModel";
 
 let observatory: Observatory | undefined;
 
@@ -46,6 +49,31 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.window.onDidChangeTextEditorSelection((e) => {
       obs.cursorMoved(e.textEditor);
     }),
+  );
+  // The Observatory view (activity bar) and the line annotations.
+  const views = {
+    conversations: (params: Parameters<Observatory["conversations"]>[0], token: vscode.CancellationToken) =>
+      obs.conversations(params, token),
+    conversation: (params: Parameters<Observatory["conversation"]>[0], token: vscode.CancellationToken) =>
+      obs.conversation(params, token),
+    blame: (uri: string) => obs.blame(uri),
+    isRunning: () => obs.isRunning(),
+    status: () => obs.currentStatus(),
+    onDidChangeStatus: obs.onDidChangeStatus,
+    onDidChangeInsights: obs.onDidChangeInsights,
+    log: (message: string) => {
+      obs.output.warn(message);
+    },
+  };
+  const tree = new ConversationsTree(views, CONVERSATIONS_VIEW);
+  const annotations = new Annotations(views);
+  context.subscriptions.push(
+    tree,
+    annotations,
+    vscode.commands.registerCommand("observatory.refreshConversations", () => {
+      tree.refresh();
+    }),
+    vscode.commands.registerCommand(TOGGLE_FILE_ANNOTATIONS, () => annotations.toggleFile()),
   );
   await obs.start();
 }
