@@ -64,7 +64,12 @@ export type MessageView = { uuid: string | null, parent_uuid: string | null, rol
 /**
  * A prompt a person typed (not a tool result or a command echo).
  */
-is_prompt: boolean, text: string, tool_calls: Array<ToolCallView>, tool_results: Array<ToolResultView>, };
+is_prompt: boolean, text: string,
+/**
+ * The message's thinking, blocks separated by a blank line; null when it has
+ * none (redacted thinking has no text and is left out).
+ */
+thinking: string | null, tool_calls: Array<ToolCallView>, tool_results: Array<ToolResultView>, };
 
 export type ToolCallView = { id: string, name: string,
 /**
@@ -79,6 +84,24 @@ export type ToolResultView = { tool_use_id: string, is_error: boolean,
 content: string, };
 
 export type MessagePage = { items: Array<MessageView>, next_cursor: string | null, };
+
+/**
+ * A file a conversation touched (read, wrote, moved), from its recorded tool calls.
+ */
+export type ConversationFile = {
+/**
+ * The path as the agent recorded it (on the machine and checkout it ran in).
+ */
+path: string,
+/**
+ * Edit, Write, MultiEdit and NotebookEdit calls on it that did not fail; 0 for a
+ * file it only read.
+ */
+changes: number,
+/**
+ * When the conversation last touched the file: read, changed or moved it.
+ */
+last_at: string | null, };
 
 // Token usage (usage.rs)
 

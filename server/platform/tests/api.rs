@@ -91,6 +91,90 @@ async fn conversations_are_listed_paged_and_fetched() {
 }
 
 #[tokio::test]
+async fn a_conversations_files_are_listed_with_their_changes() {
+    let s = start().await;
+    let (status, _, files) = get(&s, "/api/v1/conversations/cb947e5b/files").await;
+    assert_eq!(status, 200, "{files}");
+    let listed: Vec<(&str, u64, &str)> = files
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().expect("path"),
+                f["changes"].as_u64().expect("changes"),
+                f["last_at"].as_str().expect("last_at"),
+            )
+        })
+        .collect();
+    // Paths as the agent recorded them, newest touch first; reads count no change,
+    // an Edit and a MultiEdit count two.
+    let root = "/Users/aidancunniffe/Desktop/ghq";
+    assert_eq!(
+        listed,
+        vec![
+            (
+                &*format!("{root}/src/game/EvalBar.tsx"),
+                0,
+                "2025-09-11T13:29:39.092Z"
+            ),
+            (
+                &*format!("{root}/src/game/HistoryLog.tsx"),
+                1,
+                "2025-09-11T13:29:25.369Z"
+            ),
+            (
+                &*format!("{root}/src/app/globals.css"),
+                2,
+                "2025-09-11T13:28:54.921Z"
+            ),
+            (
+                &*format!("{root}/package.json"),
+                0,
+                "2025-09-11T13:28:28.057Z"
+            ),
+        ]
+    );
+
+    let (status, ct, problem) = get(&s, "/api/v1/conversations/no-such-id/files").await;
+    assert_eq!(status, 404, "{problem}");
+    assert_eq!(ct, "application/problem+json");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no-such-id")),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn messages_carry_their_thinking_apart_from_their_text() {
+    let s = start().await;
+    let (status, _, page) = get(&s, "/api/v1/conversations/2c965cfd/messages?limit=500").await;
+    assert_eq!(status, 200, "{page}");
+    let items = page["items"].as_array().expect("items");
+    let thinking: Vec<&str> = items
+        .iter()
+        .filter_map(|m| m["thinking"].as_str())
+        .collect();
+    // The fixture's assistant thinks seven times, each in a record of its own.
+    assert_eq!(thinking.len(), 7, "{thinking:?}");
+    assert!(
+        thinking.iter().all(|t| !t.trim().is_empty()),
+        "{thinking:?}"
+    );
+    for m in items {
+        assert!(m.get("thinking").is_some(), "always present: {m}");
+        if let Some(t) = m["thinking"].as_str() {
+            assert!(!m["text"].as_str().unwrap_or_default().contains(t), "{m}");
+        }
+        if m["is_prompt"] == true {
+            assert!(m["thinking"].is_null(), "{m}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn search_finds_and_explains_bad_queries() {
     let s = start().await;
     let (status, _, page) = get(&s, "/api/v1/search?q=colors%20green&kind=prompt").await;
@@ -787,6 +871,7 @@ async fn the_document_lists_every_operation() {
         "DELETE /api/v1/conversations/{id}",
         "GET /api/v1/conversations/{id}/markdown",
         "GET /api/v1/conversations/{id}/messages",
+        "GET /api/v1/conversations/{id}/files",
         "GET /api/v1/search",
         "GET /api/v1/files/touches",
         "GET /api/v1/files/insights",

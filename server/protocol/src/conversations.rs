@@ -97,6 +97,9 @@ pub struct MessageView {
     /// A prompt a person typed (not a tool result or a command echo).
     pub is_prompt: bool,
     pub text: String,
+    /// The message's thinking, blocks separated by a blank line; null when it has
+    /// none (redacted thinking has no text and is left out).
+    pub thinking: Option<String>,
     pub tool_calls: Vec<ToolCallView>,
     pub tool_results: Vec<ToolResultView>,
 }
@@ -104,10 +107,25 @@ pub struct MessageView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", schema(example = json!({"items": [{"uuid": "6fc77626-91ba-47b3-959a-c50bc7c6a882", "parent_uuid": "e947d144-88ef-4779-8fc9-3e0a66b9af9f", "role": "assistant", "at": "2025-12-28T15:20:46.845Z", "model": "claude-opus-4-5-20251101", "is_sidechain": false, "is_prompt": false, "text": "I'll extend the token lifetime.", "tool_calls": [{"id": "toolu_01Az5RFXg2kqmCM5Ppu91oaU", "name": "Edit", "input": {"file_path": "/Users/dev/acme-api/src/auth.rs", "old_string": "ttl = 60", "new_string": "ttl = 3600"}}], "tool_results": []}], "next_cursor": null})))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"items": [{"uuid": "6fc77626-91ba-47b3-959a-c50bc7c6a882", "parent_uuid": "e947d144-88ef-4779-8fc9-3e0a66b9af9f", "role": "assistant", "at": "2025-12-28T15:20:46.845Z", "model": "claude-opus-4-5-20251101", "is_sidechain": false, "is_prompt": false, "text": "I'll extend the token lifetime.", "thinking": "The refresh token outlives the access token's 60 s TTL; raising the TTL to an hour fixes the early expiry.", "tool_calls": [{"id": "toolu_01Az5RFXg2kqmCM5Ppu91oaU", "name": "Edit", "input": {"file_path": "/Users/dev/acme-api/src/auth.rs", "old_string": "ttl = 60", "new_string": "ttl = 3600"}}], "tool_results": []}], "next_cursor": null})))]
 pub struct MessagePage {
     pub items: Vec<MessageView>,
     pub next_cursor: Option<String>,
+}
+
+/// A file a conversation touched (read, wrote, moved), from its recorded tool calls.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"path": "/Users/dev/acme-api/src/auth.rs", "changes": 2, "last_at": "2025-12-28T15:22:14.810Z"})))]
+pub struct ConversationFile {
+    /// The path as the agent recorded it (on the machine and checkout it ran in).
+    pub path: String,
+    /// Edit, Write, MultiEdit and NotebookEdit calls on it that did not fail; 0 for a
+    /// file it only read.
+    pub changes: u64,
+    /// When the conversation last touched the file: read, changed or moved it.
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

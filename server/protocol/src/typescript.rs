@@ -82,6 +82,7 @@ fn generate() -> Bindings {
     b.add::<conversations::ToolCallView>(&cfg);
     b.add::<conversations::ToolResultView>(&cfg);
     b.add::<conversations::MessagePage>(&cfg);
+    b.add::<conversations::ConversationFile>(&cfg);
 
     b.section("Token usage (usage.rs)");
     b.add::<usage::Usage>(&cfg);

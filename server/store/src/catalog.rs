@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use observatory_protocol::analytics::{EditedFile, ProjectSummary, UsageRow};
-use observatory_protocol::conversations::ConversationSummary;
+use observatory_protocol::conversations::{ConversationFile, ConversationSummary};
 use observatory_protocol::files::{FileInsights, FileTouch};
 use observatory_transcript::{parse_line, FileChange, Record, Usage};
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension};
@@ -36,6 +36,9 @@ pub trait Catalog: History {
     /// Every recorded touch of a file, newest first. A relative path matches any
     /// recorded path that ends with it.
     fn file_touches(&self, path: &str) -> Result<Vec<FileTouch>>;
+    /// The files a conversation touched, each once with its changes, most recently
+    /// touched first (then by path).
+    fn conversation_files(&self, conversation_id: i64) -> Result<Vec<ConversationFile>>;
     fn usage(&self, group: UsageGroup, f: &ConversationFilter) -> Result<Vec<UsageRow>>;
     /// The shape of a conversation's message tree.
     fn conversation_shape(&self, conversation_id: i64) -> Result<Shape>;
@@ -542,6 +545,26 @@ impl Catalog for Store {
                 // Until its result arrives a writing call holds its raw input here.
                 change: change.and_then(|c| serde_json::from_str::<FileChange>(&c).ok()),
                 tool,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn conversation_files(&self, conversation_id: i64) -> Result<Vec<ConversationFile>> {
+        // A failed call changed nothing; one whose result is not written yet is
+        // counted, as it is about to have changed the file.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path,
+                    sum(name IN ('Edit', 'Write', 'MultiEdit', 'NotebookEdit') AND failed IS NOT 1),
+                    max(ts)
+             FROM tool_calls WHERE conversation_id = ?1 AND path IS NOT NULL
+             GROUP BY path ORDER BY max(ts) DESC, path",
+        )?;
+        let rows = stmt.query_map([conversation_id], |r| {
+            Ok(ConversationFile {
+                path: r.get(0)?,
+                changes: r.get::<_, i64>(1)?.max(0) as u64,
+                last_at: from_ms(r.get(2)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -38,7 +38,7 @@ pub use private::{ensure_private_dir, ensure_private_file};
 pub use search::{RankedHit, SearchQuery, SearchResults};
 // What the store answers in the protocol's types (defined once, in observatory-protocol).
 pub use observatory_protocol::analytics::{EditedFile, ProjectSummary, UsageRow};
-pub use observatory_protocol::conversations::ConversationSummary;
+pub use observatory_protocol::conversations::{ConversationFile, ConversationSummary};
 pub use observatory_protocol::files::{FileInsights, FileTouch};
 pub use observatory_protocol::search::{SearchHit, SearchPage};
 pub use watch::{watch, WatchEvent};

@@ -116,7 +116,45 @@ fn per_file_figures_match_the_files() {
             e.file
         );
         assert_eq!(counts.edits as usize, e.edits, "{}: edits", e.file);
+        // The conversation's files add up to the same touches and edits.
+        let files = store.conversation_files(conv.id).expect("files");
+        let changes: u64 = files.iter().map(|f| f.changes).sum();
+        assert_eq!(changes as usize, e.edits, "{}: changes", e.file);
+        assert!(files.len() <= e.file_touches, "{}: {files:?}", e.file);
+        assert!(
+            files.windows(2).all(|w| w[0].last_at >= w[1].last_at),
+            "{}: newest first: {files:?}",
+            e.file
+        );
     }
+}
+
+#[test]
+fn a_conversations_files_are_listed_once_with_their_changes() {
+    let store = index_all();
+    let conv = store.conversation("2c965cfd").expect("session");
+    let files = store.conversation_files(conv.id).expect("files");
+    // Ten files, each read and then changed once; the five it had created earlier
+    // were changed twice.
+    assert_eq!(files.len(), 10, "{files:#?}");
+    assert_eq!(files.iter().filter(|f| f.changes == 2).count(), 5);
+    assert!(files.iter().all(|f| f.changes >= 1), "{files:#?}");
+    let example = files
+        .iter()
+        .find(|f| f.path == "/Users/cjm/repos/ai-blame-test/example.py")
+        .expect("example.py");
+    assert_eq!(example.changes, 2, "a Write, then an Edit");
+    assert_eq!(
+        example.last_at.map(|t| t.to_rfc3339()),
+        Some("2025-12-28T15:22:14.810+00:00".to_owned())
+    );
+    let main = files
+        .iter()
+        .find(|f| f.path.ends_with("/main.py"))
+        .expect("main.py");
+    assert_eq!(main.changes, 1, "read, then one Edit");
+    // The last Edit of the run, on foo.md, is the newest touch.
+    assert!(files[0].path.ends_with("/foo.md"), "{files:#?}");
 }
 
 #[test]

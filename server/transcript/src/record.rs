@@ -94,7 +94,7 @@ impl Message {
         self.role.unwrap_or(Role::User)
     }
 
-    /// Concatenated text and thinking of this record, for display and search.
+    /// The record's text blocks, one per line (thinking is [`Message::thinking`]).
     pub fn text(&self) -> String {
         let mut out = String::new();
         for b in &self.blocks {
@@ -106,6 +106,21 @@ impl Message {
             }
         }
         out
+    }
+
+    /// The record's thinking blocks, separated by a blank line; `None` when it has
+    /// none with text. Redacted thinking is parsed as an empty block: there is
+    /// nothing to show of it, so it is left out rather than shown as a gap.
+    pub fn thinking(&self) -> Option<String> {
+        let blocks: Vec<&str> = self
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Thinking(t) if !t.trim().is_empty() => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!blocks.is_empty()).then(|| blocks.join("\n\n"))
     }
 
     /// Whether a person typed this: a user record with text, not a tool result, not a
@@ -508,6 +523,23 @@ mod tests {
         assert_eq!(m.usage.map(|u| u.total()), Some(12));
         assert_eq!(m.tool_uses().count(), 1);
         assert_eq!(m.text(), "hi");
+    }
+
+    #[test]
+    fn thinking_is_apart_from_text_and_redacted_blocks_are_left_out() {
+        let m = msg(
+            r#"{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"first"},{"type":"redacted_thinking","data":"x"},{"type":"text","text":"answer"},{"type":"thinking","thinking":"second"}]}}"#,
+        );
+        assert_eq!(m.text(), "answer");
+        assert_eq!(m.thinking().as_deref(), Some("first\n\nsecond"));
+        let redacted = msg(
+            r#"{"type":"assistant","message":{"content":[{"type":"redacted_thinking","data":"x"},{"type":"text","text":"hi"}]}}"#,
+        );
+        assert_eq!(redacted.thinking(), None);
+        assert_eq!(
+            msg(r#"{"type":"user","message":{"content":"hi"}}"#).thinking(),
+            None
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! Conversations: the list (cursor pages), one, its Markdown, its messages, and
-//! deleting one.
+//! Conversations: the list (cursor pages), one, its Markdown, its messages, the
+//! files it touched, and deleting one.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use observatory_protocol::conversations::{
-    ConversationPage, ConversationSummary, ListParams, MessagePage, MessageView, PageParams,
-    ToolCallView, ToolResultView,
+    ConversationFile, ConversationPage, ConversationSummary, ListParams, MessagePage, MessageView,
+    PageParams, ToolCallView, ToolResultView,
 };
 use observatory_store::ConversationFilter;
 
@@ -51,6 +51,24 @@ pub(super) async fn get_conversation(
     ))
 }
 
+/// The files the conversation touched, each once with the changes it made to it,
+/// most recently touched first (then by path). Paths are as the agent recorded them.
+#[utoipa::path(get, path = "/conversations/{id}/files", tag = "conversations",
+    params(("id" = String, Path, description = "Session id or unique prefix")),
+    responses((status = 200, body = Vec<ConversationFile>), (status = 404, body = Problem)))]
+pub(super) async fn conversation_files(
+    State(AppState { pool, .. }): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Vec<ConversationFile>>, ApiError> {
+    Ok(axum::Json(
+        pool.read(move |c| {
+            let conversation = c.conversation(&id)?;
+            Ok(c.conversation_files(conversation.id)?)
+        })
+        .await?,
+    ))
+}
+
 /// The conversation rendered as Markdown, from Observatory's own copy.
 #[utoipa::path(get, path = "/conversations/{id}/markdown", tag = "conversations",
     params(("id" = String, Path, description = "Session id or unique prefix")),
@@ -80,6 +98,7 @@ fn view(m: &observatory_transcript::Message) -> MessageView {
         is_sidechain: m.is_sidechain,
         is_prompt: m.is_prompt(),
         text: m.text(),
+        thinking: m.thinking(),
         tool_calls: m
             .tool_uses()
             .map(|(id, name, input)| ToolCallView {

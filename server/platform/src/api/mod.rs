@@ -48,6 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::get_conversation))
         .routes(routes!(conversations::conversation_markdown))
         .routes(routes!(conversations::conversation_messages))
+        .routes(routes!(conversations::conversation_files))
         .routes(routes!(conversations::delete_conversation))
         .routes(routes!(search::search))
         .routes(routes!(files::file_touches))
