@@ -1095,11 +1095,48 @@ fn symbol_lenses_resolve_after_a_settings_change() {
         }
         let r = c.request("codeLens/resolve", bare).expect("resolve");
         assert!(
-            !r["command"]["title"].as_str().unwrap_or_default().is_empty(),
+            !r["command"]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty(),
             "{r}"
         );
     }
     let after = symbol_titles(&lenses(&mut c, &uri));
     assert_eq!(after, titles);
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// A query the platform refuses (a prefix under 3 letters is too expensive) is the
+/// client's mistake: `InvalidParams` with the platform's reason, and the connection
+/// stays as it was.
+#[test]
+fn a_refused_query_is_invalid_params_with_the_platforms_reason() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({}));
+    c.wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+    let mark = c.seen.len();
+    for (method, params) in [
+        ("observatory/search", json!({"query": "gr*"})),
+        ("observatory/conversations", json!({"q": "gr*"})),
+    ] {
+        let e = c.request(method, params).unwrap_err();
+        assert_eq!(e["code"], -32602, "{method}: {e}");
+        let message = e["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("gr* is too short a prefix"),
+            "{method}: the platform's detail, not a wrapper: {e}"
+        );
+        assert!(!message.contains("refused"), "{method}: {e}");
+    }
+    finds_greet(&mut c, "after a refused query");
+    assert!(
+        c.seen[mark..]
+            .iter()
+            .all(|m| m["method"] != "window/showMessage"),
+        "a refused query is not an outage to tell the user about"
+    );
     assert_eq!(c.stop(), Some(0));
 }

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use observatory_protocol::lsp::{ConnectionState, ConnectionStatus};
+use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::ls_types::*;
 
 use crate::platform::PlatformError;
@@ -191,14 +192,15 @@ impl State {
         }
     }
 
-    /// A platform answer, or a request error; see [`State::failed`].
+    /// A platform answer, or a request error; see [`State::failed`] and
+    /// [`request_error`].
     pub(crate) fn answer<T>(
         &self,
         r: std::result::Result<T, PlatformError>,
     ) -> tower_lsp_server::jsonrpc::Result<T> {
         r.map_err(|e| {
             self.failed(&e);
-            internal(e)
+            request_error(e)
         })
     }
 
@@ -234,9 +236,48 @@ impl State {
     }
 }
 
+/// The error a client gets for a request the platform did not answer. A 400 or 422
+/// refuses what the client asked (a search prefix under 3 letters, an ambiguous id,
+/// a page size out of range): that is `InvalidParams`, with the platform's own
+/// explanation as the message, which an editor can show as it is.
+pub(crate) fn request_error(e: PlatformError) -> Error {
+    match &e {
+        PlatformError::Refused {
+            status: 400 | 422,
+            detail,
+            ..
+        } => Error::invalid_params(if detail.is_empty() {
+            e.to_string()
+        } else {
+            detail.clone()
+        }),
+        _ => internal(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use tower_lsp_server::jsonrpc::ErrorCode;
+
     use super::*;
+
+    #[test]
+    fn refused_parameters_are_invalid_params_with_the_platforms_words() {
+        let refused = |status: u16, detail: &str| PlatformError::Refused {
+            what: "/search".to_owned(),
+            status,
+            detail: detail.to_owned(),
+            retry_after: None,
+        };
+        let e = request_error(refused(400, "gr* is too short a prefix"));
+        assert_eq!(e.code, ErrorCode::InvalidParams);
+        assert_eq!(e.message, "gr* is too short a prefix");
+        let e = request_error(refused(422, ""));
+        assert_eq!(e.code, ErrorCode::InvalidParams);
+        assert!(e.message.contains("422"), "{}", e.message);
+        let e = request_error(refused(500, "boom"));
+        assert_eq!(e.code, ErrorCode::ServerError(-32803));
+    }
 
     #[test]
     fn refusals_say_what_and_where() {
