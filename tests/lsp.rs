@@ -1107,6 +1107,119 @@ fn symbol_lenses_resolve_after_a_settings_change() {
     assert_eq!(c.stop(), Some(0));
 }
 
+/// `observatory/conversation`: what a panel shows of one conversation, in one request.
+#[test]
+fn a_conversation_with_its_files_and_messages_for_a_panel() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    let init = c.initialize(&env.workspace(), json!({}));
+    assert!(
+        init["capabilities"]["experimental"]["observatory"]["requests"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|m| m == "observatory/conversation")),
+        "{init}"
+    );
+    c.wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+
+    let detail = c
+        .request("observatory/conversation", json!({"id": SESSION}))
+        .expect("conversation");
+    assert_eq!(detail["conversation"]["session_id"], SESSION);
+    assert_eq!(detail["conversation"]["title"], PROMPT);
+    let files = detail["files"].as_array().expect("files");
+    let example = files
+        .iter()
+        .find(|f| f["path"] == "/Users/cjm/repos/ai-blame-test/example.py")
+        .unwrap_or_else(|| panic!("example.py among {files:?}"));
+    assert_eq!(example["changes"], 2, "its Write and its Edit: {example}");
+    let messages = detail["messages"].as_array().expect("messages");
+    assert_eq!(
+        messages.len(),
+        67,
+        "the whole conversation under the default limit"
+    );
+    let prompt = messages
+        .iter()
+        .find(|m| m["text"] == PROMPT)
+        .expect("the first prompt");
+    assert_eq!(prompt["is_prompt"], true, "{prompt}");
+    assert!(
+        messages.iter().any(|m| m["thinking"].is_string()),
+        "thinking comes with the messages"
+    );
+    assert!(
+        detail["nextCursor"].is_null(),
+        "one page: {}",
+        detail["nextCursor"]
+    );
+
+    // Pages, by a unique prefix of the id.
+    let first = c
+        .request(
+            "observatory/conversation",
+            json!({"id": "2c965cfd", "limit": 10}),
+        )
+        .expect("first page");
+    assert_eq!(first["messages"].as_array().map(Vec::len), Some(10));
+    let cursor = first["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let rest = c
+        .request(
+            "observatory/conversation",
+            json!({"id": SESSION, "cursor": cursor, "limit": 100}),
+        )
+        .expect("the rest");
+    assert_eq!(rest["messages"].as_array().map(Vec::len), Some(57));
+    assert_eq!(rest["messages"][0], messages[10]);
+    assert!(rest["nextCursor"].is_null());
+
+    // Limit 0: the summary and files only (the tree view).
+    let bare = c
+        .request(
+            "observatory/conversation",
+            json!({"id": SESSION, "limit": 0}),
+        )
+        .expect("summary only");
+    assert_eq!(bare["messages"], json!([]));
+    assert!(bare["nextCursor"].is_null());
+    assert_eq!(bare["conversation"]["title"], PROMPT);
+    assert_eq!(bare["files"], detail["files"]);
+
+    // An id that cannot be one is refused before the platform is asked; one that is
+    // well formed but unknown is the platform's 404, in its words.
+    for bad in ["", "../../etc/passwd", "2c965cfd?x=1"] {
+        let e = c
+            .request("observatory/conversation", json!({"id": bad}))
+            .unwrap_err();
+        assert_eq!(e["code"], -32602, "{bad:?}: {e}");
+        assert!(
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not a conversation id")),
+            "{e}"
+        );
+    }
+    let e = c
+        .request("observatory/conversation", json!({"id": "ffffffff-0000"}))
+        .unwrap_err();
+    assert_eq!(e["code"], -32803, "{e}");
+    assert_eq!(
+        e["message"], "no conversation matches \"ffffffff-0000\"",
+        "{e}"
+    );
+    let e = c
+        .request(
+            "observatory/conversation",
+            json!({"id": SESSION, "cursor": "zzz"}),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], -32602, "a cursor the platform refuses: {e}");
+    assert_eq!(c.stop(), Some(0));
+}
+
 /// A query the platform refuses (a prefix under 3 letters is too expensive) is the
 /// client's mistake: `InvalidParams` with the platform's reason, and the connection
 /// stays as it was.

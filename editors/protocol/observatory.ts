@@ -521,6 +521,34 @@ since?: string,
  */
 until?: string, model?: string, };
 
+export type ConversationParams = {
+/**
+ * A session id or a unique prefix of one.
+ */
+id: string,
+/**
+ * The `nextCursor` of the previous page of messages.
+ */
+cursor?: string,
+/**
+ * Messages per page, up to 500 (the default); 0 for the summary and files only.
+ */
+limit?: number, };
+
+export type ConversationDetail = { conversation: ConversationSummary,
+/**
+ * The files it touched, most recently touched first.
+ */
+files: Array<ConversationFile>,
+/**
+ * This page of its messages, in transcript order.
+ */
+messages: Array<MessageView>,
+/**
+ * Pass as `cursor` for the next page; null on the last page and when `limit` is 0.
+ */
+nextCursor: string | null, };
+
 /**
  * The attribution, or word that it is not computed yet.
  */

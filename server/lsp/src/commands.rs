@@ -61,15 +61,7 @@ impl Backend {
         id: &str,
         message: Option<&str>,
     ) -> Result<Option<Value>> {
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(Error::invalid_params(format!(
-                "{id:?} is not a conversation id"
-            )));
-        }
+        let id = conversation_id(id)?;
         let platform = self.state.platform()?;
         let md = self.state.answer(platform.markdown(id).await)?;
         // The message's own line when the rendering names it; else the top.
@@ -232,6 +224,25 @@ impl Backend {
             document,
         }))
     }
+}
+
+/// `id` if it can be a session id or a prefix of one. It goes into the platform's
+/// URL paths, so nothing else gets through: no `/`, `..`, `?` or `%`, and no length
+/// beyond any real id (sessions are UUIDs, subagents `agent-…`).
+pub(crate) fn conversation_id(id: &str) -> Result<&str> {
+    const LONGEST: usize = 128;
+    if id.is_empty()
+        || id.len() > LONGEST
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        let shown: String = id.chars().take(LONGEST).collect();
+        return Err(Error::invalid_params(format!(
+            "{shown:?} is not a conversation id"
+        )));
+    }
+    Ok(id)
 }
 
 /// A command's result, as `workspace/executeCommand` returns it.

@@ -34,6 +34,10 @@ pub async fn run_stdio(local: Local, cache_dir: PathBuf) {
             .custom_method(lsp::Search::METHOD, server::Backend::search)
             .custom_method(lsp::Conversations::METHOD, server::Backend::conversations)
             .custom_method(
+                lsp::ConversationRequest::METHOD,
+                server::Backend::conversation,
+            )
+            .custom_method(
                 lsp::FileInsightsRequest::METHOD,
                 server::Backend::file_insights,
             )

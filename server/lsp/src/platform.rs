@@ -89,7 +89,7 @@ pub type Result<T> = std::result::Result<T, PlatformError>;
 pub use observatory_protocol::analytics::EditedFile;
 pub use observatory_protocol::changes::{FileChange as Change, Hunk, TextEdit as Edit};
 pub use observatory_protocol::conversations::{
-    ConversationPage, ConversationSummary as Conversation,
+    ConversationFile, ConversationPage, ConversationSummary as Conversation, MessagePage,
 };
 pub use observatory_protocol::events::Event;
 pub use observatory_protocol::files::{
@@ -291,6 +291,18 @@ impl Platform {
 
     pub async fn conversation(&self, id: &str) -> Result<Conversation> {
         self.get_json(&format!("/conversations/{id}"), &[]).await
+    }
+
+    /// The files conversation `id` touched, most recently first.
+    pub async fn conversation_files(&self, id: &str) -> Result<Vec<ConversationFile>> {
+        self.get_json(&format!("/conversations/{id}/files"), &[])
+            .await
+    }
+
+    /// A page of conversation `id`'s messages (`limit`, `cursor`).
+    pub async fn messages(&self, id: &str, query: &[(&str, &str)]) -> Result<MessagePage> {
+        self.get_json(&format!("/conversations/{id}/messages"), query)
+            .await
     }
 
     pub async fn markdown(&self, id: &str) -> Result<String> {

@@ -6,8 +6,9 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
-use crate::platform::{ConversationPage, FileInsights, SearchPage, SymbolChangeRow};
-use crate::server::{path_of, Backend};
+use crate::commands::conversation_id;
+use crate::platform::{ConversationPage, FileInsights, PlatformError, SearchPage, SymbolChangeRow};
+use crate::server::{internal, path_of, Backend};
 use crate::settings::InlayMode;
 
 impl Backend {
@@ -64,6 +65,65 @@ impl Backend {
         q.extend(texts.into_iter().filter_map(|(k, v)| Some((k, v?))));
         let platform = self.state.platform()?;
         self.state.answer(platform.conversations(&pairs(&q)).await)
+    }
+
+    /// `observatory/conversation`: the summary, the files it touched and a page of
+    /// its messages, for a panel that shows one conversation.
+    pub async fn conversation(
+        &self,
+        p: lsp::ConversationParams,
+    ) -> Result<lsp::ConversationDetail> {
+        let id = conversation_id(&p.id)?;
+        let limit = p.limit.unwrap_or(DEFAULT_MESSAGES);
+        let platform = self.state.platform()?;
+        let mut q = vec![("limit", limit.to_string())];
+        q.extend(p.cursor.map(|c| ("cursor", c)));
+        let page = async {
+            if limit == 0 {
+                return Ok(None);
+            }
+            platform.messages(id, &pairs(&q)).await.map(Some)
+        };
+        // Three small requests at once: a panel opening waits for all of them.
+        let (summary, files, page) = tokio::join!(
+            platform.conversation(id),
+            platform.conversation_files(id),
+            page
+        );
+        let conversation = match summary {
+            Err(PlatformError::Refused {
+                status: 404,
+                detail,
+                ..
+            }) => {
+                // RequestFailed, with the platform's words: the id was well formed.
+                return Err(internal(if detail.is_empty() {
+                    format!("no conversation matches {id:?}")
+                } else {
+                    detail
+                }));
+            }
+            other => self.state.answer(other)?,
+        };
+        let files = match files {
+            // The conversation exists, so the route is what is missing: a platform
+            // older than this server, run by hand. The rest is still worth showing.
+            Err(e @ PlatformError::Refused { status: 404, .. }) => {
+                tracing::warn!(error = %e, "the platform does not list a conversation's files; an older version?");
+                Vec::new()
+            }
+            other => self.state.answer(other)?,
+        };
+        let (messages, next_cursor) = match self.state.answer(page)? {
+            Some(page) => (page.items, page.next_cursor),
+            None => (Vec::new(), None),
+        };
+        Ok(lsp::ConversationDetail {
+            conversation,
+            files,
+            messages,
+            next_cursor,
+        })
     }
 
     pub async fn file_insights(&self, p: TextDocumentIdentifier) -> Result<FileInsights> {
@@ -145,6 +205,10 @@ impl Backend {
         Ok(self.state.status())
     }
 }
+
+/// Messages per `observatory/conversation` page when the client names no limit: the
+/// platform's largest page, so most conversations arrive whole.
+const DEFAULT_MESSAGES: u32 = 500;
 
 fn pairs<'a>(q: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     q.iter().map(|(k, v)| (*k, v.as_str())).collect()

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::conversations::ConversationPage;
+use crate::conversations::{ConversationFile, ConversationPage, ConversationSummary, MessageView};
 use crate::files::{BlameRun, FileInsights, SymbolChangeRow};
 use crate::search::SearchPage;
 
@@ -50,6 +50,7 @@ impl ExperimentalCapabilities {
             requests: [
                 Search::METHOD,
                 Conversations::METHOD,
+                ConversationRequest::METHOD,
                 FileInsightsRequest::METHOD,
                 Blame::METHOD,
                 SymbolChanges::METHOD,
@@ -202,6 +203,43 @@ pub struct ConversationsParams {
     pub until: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+}
+
+/// `observatory/conversation`: one conversation as a panel shows it: its summary, the
+/// files it touched and a page of its messages.
+pub enum ConversationRequest {}
+
+impl Request for ConversationRequest {
+    type Params = ConversationParams;
+    type Result = ConversationDetail;
+    const METHOD: &'static str = "observatory/conversation";
+}
+
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationParams {
+    /// A session id or a unique prefix of one.
+    pub id: String,
+    /// The `nextCursor` of the previous page of messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Messages per page, up to 500 (the default); 0 for the summary and files only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationDetail {
+    pub conversation: ConversationSummary,
+    /// The files it touched, most recently touched first.
+    pub files: Vec<ConversationFile>,
+    /// This page of its messages, in transcript order.
+    pub messages: Vec<MessageView>,
+    /// Pass as `cursor` for the next page; null on the last page and when `limit` is 0.
+    pub next_cursor: Option<String>,
 }
 
 /// `observatory/fileInsights`: what agents did to a file.

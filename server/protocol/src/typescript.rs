@@ -150,6 +150,8 @@ fn generate() -> Bindings {
     b.add::<lsp::Position>(&cfg);
     b.add::<lsp::SearchRequestParams>(&cfg);
     b.add::<lsp::ConversationsParams>(&cfg);
+    b.add::<lsp::ConversationParams>(&cfg);
+    b.add::<lsp::ConversationDetail>(&cfg);
     b.add::<lsp::BlameResult>(&cfg);
     b.add::<lsp::PendingBlame>(&cfg);
     b.add::<lsp::DocumentBlame>(&cfg);
