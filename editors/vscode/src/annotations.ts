@@ -14,7 +14,7 @@ import {
   runAt,
 } from "./annotationModel";
 import { OPEN_CONVERSATION } from "./search";
-import type { Status } from "./status";
+import type { FileShare, Status } from "./status";
 
 export type BlameSource = {
   blame(uri: string): Promise<BlameResult>;
@@ -22,7 +22,21 @@ export type BlameSource = {
   readonly onDidChangeInsights: vscode.Event<TextDocument>;
   readonly onDidChangeStatus: vscode.Event<Status>;
   log(message: string): void;
+  /** The active file's share of agent-written lines (`undefined`: none to show). */
+  showShare(share: FileShare | undefined): void;
 };
+
+function shareOf(document: vscode.TextDocument, blame: DocumentBlame): FileShare {
+  const last = document.lineCount - 1;
+  // A final newline leaves an empty last line that no one wrote.
+  const lines = last > 0 && document.lineAt(last).text === "" ? last : document.lineCount;
+  return {
+    name: document.uri.path.split("/").pop() ?? document.uri.path,
+    attributedLines: blame.attributedLines,
+    lines,
+    conversations: blame.conversations,
+  };
+}
 
 export const CURRENT_LINE_SETTING = "currentLineAnnotation";
 export const TOGGLE_FILE_ANNOTATIONS = "observatory.toggleFileAnnotations";
@@ -174,14 +188,20 @@ export class Annotations implements vscode.Disposable {
     const editor = vscode.window.activeTextEditor;
     if (this.lineEditor !== editor) this.clearLine();
     const generation = ++this.lineGeneration;
-    if (editor === undefined || !this.enabled() || !annotatable(editor.document)) {
+    if (editor === undefined || !annotatable(editor.document)) {
       this.clearLine();
+      this.source.showShare(undefined);
       return;
     }
     const document = editor.document;
     const version = document.version;
     const blame = await this.blameFor(document);
     if (generation !== this.lineGeneration || document.version !== version) return;
+    this.source.showShare(blame === undefined ? undefined : shareOf(document, blame));
+    if (!this.enabled()) {
+      this.clearLine();
+      return;
+    }
     const line = editor.selection.active.line;
     const run = blame === undefined ? undefined : runAt(blame.runs, line);
     // File annotations already label the first line of each block.

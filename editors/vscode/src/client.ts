@@ -33,7 +33,7 @@ import { DID_CHANGE_INSIGHTS, STATUS, SERVER_COMMANDS, field, protocolMismatch }
 import { CONVERSATION } from "./render";
 import { OPEN_CONVERSATION, SEARCH } from "./search";
 import { serverSettings, settingsChange } from "./settings";
-import { type Status, isConnectionStatus, statusBar, statusDetails } from "./status";
+import { type FileShare, type Status, isConnectionStatus, statusBar, statusDetails } from "./status";
 import { CONVERSATIONS } from "./treeModel";
 
 export const SECRET_KEY = "observatory.apiKey";
@@ -66,6 +66,7 @@ export class Observatory implements vscode.Disposable {
   readonly onDidChangeStatus = this.statusChanged.event;
   private client: LanguageClient | undefined;
   private status: Status = { state: "starting" };
+  private share: FileShare | undefined;
   private crashes: number[] = [];
   private cursorTimer: NodeJS.Timeout | undefined;
 
@@ -83,14 +84,21 @@ export class Observatory implements vscode.Disposable {
   }
 
   private setStatus(status: Status): void {
+    const changed = status !== this.status;
     this.status = status;
-    const bar = statusBar(status);
+    const bar = statusBar(status, this.share);
     this.item.text = bar.text;
     this.item.tooltip = `${bar.tooltip}\n\nClick for details.`;
     this.item.accessibilityInformation = { label: bar.tooltip };
     this.item.backgroundColor =
       bar.severity === "info" ? undefined : new vscode.ThemeColor(`statusBarItem.${bar.severity}Background`);
-    this.statusChanged.fire(status);
+    if (changed) this.statusChanged.fire(status);
+  }
+
+  /** The active file's share of agent-written lines, shown while connected. */
+  setShare(share: FileShare | undefined): void {
+    this.share = share;
+    this.setStatus(this.status);
   }
 
   async start(): Promise<void> {
@@ -270,7 +278,7 @@ export class Observatory implements vscode.Disposable {
   }
 
   async showStatus(): Promise<void> {
-    const details = statusDetails(this.status);
+    const details = statusDetails(this.status, this.share);
     const show =
       details.severity === "error"
         ? vscode.window.showErrorMessage

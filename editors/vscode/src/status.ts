@@ -69,7 +69,40 @@ function where(status: ConnectionStatus): string {
   return status.url ? `${source} (${status.url})` : source;
 }
 
-export function statusBar(status: Status): StatusBar {
+/** How much of the active file agents wrote (from its `observatory/blame`). */
+export interface FileShare {
+  /** The file's name, for the tooltip. */
+  name: string;
+  attributedLines: number;
+  lines: number;
+  conversations: number;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
+/** "94% agent" and its tooltip line; nothing for a file no agent wrote. */
+export function shareText(share: FileShare): { text: string; tooltip: string } | undefined {
+  if (share.attributedLines <= 0 || share.lines <= 0) return undefined;
+  const percent = Math.max(1, Math.min(100, Math.round((100 * share.attributedLines) / share.lines)));
+  return {
+    text: `${percent}% agent`,
+    tooltip:
+      `${share.name}: agents wrote ${plural(share.attributedLines, "line")} of ${share.lines.toLocaleString("en-US")} ` +
+      `(${percent}%), in ${plural(share.conversations, "conversation")}.`,
+  };
+}
+
+/** The item for a status, with the active file's share when connected. */
+export function statusBar(status: Status, share?: FileShare): StatusBar {
+  const bar = connectionBar(status);
+  const part = status.state === "connected" && share !== undefined ? shareText(share) : undefined;
+  if (part === undefined) return bar;
+  return { ...bar, text: `$(eye) ${part.text}`, tooltip: `${bar.tooltip}\n${part.tooltip}` };
+}
+
+function connectionBar(status: Status): StatusBar {
   switch (status.state) {
     case "starting":
       return { text: "$(loading~spin) Observatory", tooltip: "Observatory: starting the language server", severity: "info" };
@@ -97,8 +130,8 @@ export function statusBar(status: Status): StatusBar {
 }
 
 /** What clicking the status bar item shows. */
-export function statusDetails(status: Status): Details {
-  const bar = statusBar(status);
+export function statusDetails(status: Status, share?: FileShare): Details {
+  const bar = statusBar(status, share);
   const message = bar.tooltip;
   switch (status.state) {
     case "starting":

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { protocolMismatch } from "../src/protocol";
-import { isConnectionStatus, statusBar, statusDetails } from "../src/status";
+import { isConnectionStatus, shareText, statusBar, statusDetails } from "../src/status";
 
 test("connected", () => {
   const bar = statusBar({ state: "connected", url: "http://127.0.0.1:8787", source: "shared" });
@@ -61,4 +61,19 @@ test("the protocol version is checked", () => {
   assert.match(protocolMismatch(caps(2)) ?? "", /speaks LSP protocol version 2.*Update the extension/);
   assert.match(protocolMismatch(caps(0)) ?? "", /Update the observatory binary/);
   assert.match(protocolMismatch(undefined) ?? "", /does not advertise/);
+});
+
+test("connected with the active file's share of agent-written lines", () => {
+  const status = { state: "connected", url: "http://127.0.0.1:8787", source: "shared" } as const;
+  const share = { name: "example.py", attributedLines: 16, lines: 17, conversations: 1 };
+  const bar = statusBar(status, share);
+  assert.equal(bar.text, "$(eye) 94% agent");
+  assert.match(bar.tooltip, /^Observatory: connected to the platform already running/);
+  assert.match(bar.tooltip, /\nexample\.py: agents wrote 16 lines of 17 \(94%\), in 1 conversation\.$/);
+  assert.match(statusDetails(status, share).message, /agents wrote 16 lines of 17/);
+  // A file no agent wrote, or a connection that is not up: the connection alone.
+  assert.equal(statusBar(status, { ...share, attributedLines: 0 }).text, "$(eye) Observatory");
+  assert.equal(statusBar({ state: "offline" }, share).text, "$(debug-disconnect) Observatory: offline");
+  // A single line of thousands still shows, as 1%.
+  assert.equal(shareText({ name: "big.rs", attributedLines: 1, lines: 5000, conversations: 1 })?.text, "1% agent");
 });
