@@ -24,7 +24,12 @@ export default tseslint.config(
   {
     files: ["**/*.mjs"],
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", fetch: "readonly", setTimeout: "readonly" },
+      globals: { process: "readonly", console: "readonly", fetch: "readonly", setTimeout: "readonly", performance: "readonly" },
     },
+  },
+  {
+    // The functions passed to playwright's evaluate() run in the page.
+    files: ["e2e/**/*.mjs"],
+    languageOptions: { globals: { document: "readonly", window: "readonly", getComputedStyle: "readonly" } },
   },
 );

@@ -8,7 +8,7 @@
 // Everything lives in a temporary HOME (removed unless KEEP=1); a screenshot is left in
 // e2e/.cache/. The platform daemon the language server starts is stopped at the end.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -47,7 +47,14 @@ const settings = {
 };
 writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
 
-const env = { ...process.env, HOME: home, OBSERVATORY_LOG: "info" };
+// A stand-in `claude` on PATH that records how it was run (resume from the panel).
+const fakeBin = join(tmp, "bin");
+const resumed = join(tmp, "claude-resumed");
+mkdirSync(fakeBin);
+writeFileSync(join(fakeBin, "claude"), `#!/bin/sh\necho "$PWD $*" > ${JSON.stringify(resumed)}\n`, { mode: 0o755 });
+// The terminal's shell may be a login shell, whose profile resets PATH: its rc files put it back.
+for (const rc of [".bash_profile", ".bashrc"]) writeFileSync(join(home, rc), `export PATH=${JSON.stringify(fakeBin)}:"$PATH"\n`);
+const env = { ...process.env, HOME: home, OBSERVATORY_LOG: "info", PATH: `${fakeBin}:${process.env.PATH}` };
 for (const k of ["CLAUDE_CONFIG_DIR", "OBSERVATORY_URL", "OBSERVATORY_PATH", "OBSERVATORY_API_KEY"]) delete env[k];
 const base = ["--log", process.env.E2E_LOG ?? "info", "--auth", "none", "--disable-update-check", "--disable-telemetry", "--config", join(tmp, "config.yaml"), "--user-data-dir", userData, "--extensions-dir", extensions];
 
@@ -86,8 +93,10 @@ async function openFile(page, name) {
   await page.keyboard.press("Control+P");
   await page.keyboard.type(name);
   await page.waitForTimeout(500);
+  const pressed = performance.now();
   await page.keyboard.press("Enter");
   await page.locator(`.tab.active[aria-label^="${name}"]`).waitFor();
+  return pressed;
 }
 
 /** Opens the Settings editor (Ctrl+,) searching for one setting. */
@@ -101,6 +110,27 @@ async function searchSettings(page, key) {
   await page.waitForTimeout(500);
 }
 
+/** F1, a command's title, Enter. */
+async function runCommand(page, title) {
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget").waitFor();
+  await page.keyboard.type(title);
+  await page.waitForTimeout(500);
+  await page.keyboard.press("Enter");
+  await page.waitForTimeout(300);
+}
+
+/** The `after` texts of the editor's decorations (drawn as CSS `content`). */
+function afterTexts(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll(".monaco-editor .view-lines span")]
+      .map((e) => getComputedStyle(e, "::after").content)
+      .filter((c) => c && c !== "none" && c !== "normal")
+      .map((c) => c.replace(/^"|"$/g, "")),
+  );
+}
+
+const figures = [];
 const steps = [];
 function step(name, detail) {
   steps.push(name);
@@ -145,17 +175,35 @@ try {
   step("status bar: connected", await status.getAttribute("aria-label"));
 
   await page.locator(".monaco-workbench").click({ position: { x: 700, y: 450 } });
-  await openFile(page, "example.py");
-
+  // Opening a file: the editor's own first render is the baseline for the lens.
+  const opened = await openFile(page, "example.py");
+  await page.locator(".view-line", { hasText: "def greet" }).first().waitFor();
+  const textShown = performance.now() - opened;
   const lens = page.locator(".codelens-decoration", { hasText: "agent conversation" }).first();
   await lens.waitFor({ timeout: 60_000 });
+  const lensShown = performance.now() - opened;
+  figures.push(["open example.py → its text on screen (baseline)", textShown]);
+  figures.push(["open example.py → the file's code lens on screen", lensShown]);
   const lensText = await lens.innerText();
   if (!/^1 agent conversation · 16 lines/.test(lensText)) throw new Error(`lens: ${lensText}`);
   step("code lens", lensText.replace(/\s+/g, " "));
+  const symbolLens = page.locator(".codelens-decoration", { hasText: "create some files for test purposes" }).first();
+  await symbolLens.waitFor({ timeout: 30_000 });
+  step("symbol lens above greet()", (await symbolLens.innerText()).replace(/\s+/g, " "));
   mkdirSync(cache, { recursive: true });
   await page.screenshot({ path: join(cache, "e2e-lens.png") });
 
+  const share = page.locator(".statusbar-item", { hasText: "% agent" }).first();
+  await share.waitFor({ timeout: 30_000 });
+  step("status bar: the file's share of agent lines", (await share.innerText()).trim());
+
+  // The current line's conversation after its text (a decoration: CSS `content`).
   const line = page.locator(".view-line", { hasText: 'greet("Alice")' }).first();
+  await line.click();
+  const annotation = await until("the current-line annotation", () => afterTexts(page).then((t) => t.find((x) => x.includes("◆"))), 15_000);
+  step("current-line annotation", annotation);
+  await page.screenshot({ path: join(cache, "e2e-annotation.png") });
+
   const hover = page.locator(".monaco-hover:not(.hidden)", { hasText: "make some minor random test changes" });
   await until("hover with the prompt", async () => {
     const box = await line.boundingBox();
@@ -165,7 +213,33 @@ try {
     return true;
   }, 30_000);
   step("hover shows the prompt");
-  await page.keyboard.press("Escape");
+  await page.screenshot({ path: join(cache, "e2e-hover.png") });
+
+  // The hover's "Open message": the conversation panel, scrolled to that message.
+  await hover.first().locator("a", { hasText: "Open message" }).click();
+  const panelTab = page.locator('.tab.active[aria-label^="create some files for test purposes"]');
+  await panelTab.waitFor({ timeout: 30_000 });
+  const panel = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame");
+  const focused = panel.locator("article.focus");
+  await focused.waitFor({ timeout: 30_000 });
+  const focusedText = (await focused.innerText()).replace(/\s+/g, " ");
+  if (!focusedText.includes("Edit")) throw new Error(`the focused message is not the edit: ${focusedText}`);
+  const inView = await focused.evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return r.top < window.innerHeight && r.bottom > 0;
+  });
+  if (!inView) throw new Error("the focused message is not scrolled into view");
+  step("hover link opens the panel at the message", focusedText.slice(0, 80));
+  if ((await panel.locator("details.tool pre.diff .dl").count()) === 0) throw new Error("no edit rendered as a diff");
+  await page.screenshot({ path: join(cache, "e2e-panel.png") });
+  await panel.locator('button[data-action="copy"]').first().click();
+  await panel.locator("#status", { hasText: "Prompt copied" }).waitFor({ timeout: 10_000 });
+  step("panel: copy a prompt");
+  await panel.locator('button[data-action="resume"]').click();
+  const ran = await until("claude --resume in the terminal", async () => existsSync(resumed) && readFileSync(resumed, "utf8").trim(), 30_000);
+  if (ran !== `${workspace} --resume 2c965cfd-41e4-4e31-8339-2986ebced03c`) throw new Error(`resume ran: ${ran}`);
+  step("panel: resume runs claude --resume in the workspace", ran);
+  await page.keyboard.press("Control+J"); // hide the panel area again
 
   // Settings editor: observatory.inlayHints → all, as a person would.
   await searchSettings(page, "observatory.inlayHints");
@@ -178,6 +252,33 @@ try {
 
   mkdirSync(cache, { recursive: true });
   await page.screenshot({ path: join(cache, "e2e.png") });
+
+  await runCommand(page, "Observatory: Toggle File Annotations");
+  const labels = await until("file annotations", () => afterTexts(page).then((t) => t.filter((x) => x.includes("create some files")).length > 0 && t), 15_000);
+  step("file annotations", `${labels.length} labels`);
+  await page.screenshot({ path: join(cache, "e2e-file-annotations.png") });
+  await runCommand(page, "Observatory: Toggle File Annotations");
+
+  // The Observatory view: the conversation under This File and Recent; expanding it
+  // lists the files it touched; selecting it opens the panel.
+  await page.locator('.activitybar .action-label[aria-label^="Observatory"]').click();
+  const tree = page.locator('.pane-body .monaco-list[aria-label*="Conversations"], .pane-body .monaco-list').first();
+  await tree.waitFor({ timeout: 15_000 });
+  const conversationRow = page.locator('.monaco-list-row[aria-label^="Conversation create some files for test purposes"]').first();
+  await conversationRow.waitFor({ timeout: 30_000 });
+  step("view lists the conversation", (await conversationRow.getAttribute("aria-label"))?.replace(/\s+/g, " "));
+  await conversationRow.locator(".monaco-tl-twistie").click();
+  const fileRow = page.locator('.monaco-list-row[aria-label^="File example.py"]').first();
+  await fileRow.waitFor({ timeout: 30_000 });
+  step("view: the files it touched", await fileRow.getAttribute("aria-label"));
+  await page.screenshot({ path: join(cache, "e2e-view.png") });
+  await page.locator('.tab[aria-label^="create some files for test purposes"] .codicon-close').click().catch(() => {});
+  await conversationRow.click();
+  await panelTab.waitFor({ timeout: 30_000 });
+  await panel.locator("header.conversation h1").waitFor({ timeout: 30_000 });
+  step("view: selecting it opens the panel");
+  await page.locator('.activitybar .action-label[aria-label^="Explorer"]').click();
+  await page.locator('.tab[aria-label^="example.py"]').click();
 
   // Observatory: Search Conversations: live results as you type. The fixture's
   // conversation was recorded in another project, so the workspace scope finds nothing
@@ -205,9 +306,12 @@ try {
   step("search conversations: workspace, then all projects", (await row.getAttribute("aria-label"))?.replace(/\s+/g, " "));
   await page.screenshot({ path: join(cache, "e2e-search.png") });
   await row.click();
-  const conversation = page.locator('.tab.active[aria-label*=".md"]');
-  await conversation.waitFor({ timeout: 30_000 });
-  step("choosing a hit opens the conversation", await conversation.getAttribute("aria-label"));
+  await panelTab.waitFor({ timeout: 30_000 });
+  const hit = panel.locator("article.focus");
+  await hit.waitFor({ timeout: 30_000 });
+  // The match may be in a folded tool call: the text, shown or not.
+  if (!/greet/i.test(await hit.textContent())) throw new Error(`the hit's message is not focused: ${await hit.textContent()}`);
+  step("choosing a hit opens the panel at its message", (await panelTab.getAttribute("aria-label"))?.replace(/\s+/g, " "));
   await page.screenshot({ path: join(cache, "e2e-conversation.png") });
 
   // A platform on another machine without an API key: refused, shown in the status bar.
@@ -234,6 +338,15 @@ try {
     const label = await page.locator('.statusbar-item[aria-label^="Observatory: "]').first().innerText();
     return !label.includes("API key required") && label;
   }, 30_000).then((label) => step("API key set: status changes", label.replace(/\s+/g, " ")));
+
+  // Figures for docs/benchmarks.md (printed, not asserted: a test does not time things).
+  const logs = spawnSync("find", [userData, "-name", "*Observatory*.log"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  const activated = logs.map((f) => /activated in (\d+) ms/.exec(readFileSync(f, "utf8"))?.[1]).find(Boolean);
+  if (activated) figures.unshift(["extension activation (language server started)", Number(activated)]);
+  const rows = [...figures.map(([what, ms]) => [what, `${Math.round(ms)} ms`]), [".vsix size", `${(statSync(vsix).size / 1e6).toFixed(1)} MB`]];
+  console.log(`\n| figure (ai-blame fixture, code-server 4.100.3) | value |\n|---|---|`);
+  for (const [what, value] of rows) console.log(`| ${what} | ${value} |`);
+  writeFileSync(join(cache, "figures.json"), JSON.stringify(Object.fromEntries(rows), null, 2));
 } catch (e) {
   failed = true;
   console.error(`not ok - ${e instanceof Error ? e.stack ?? e.message : String(e)}`);

@@ -28,6 +28,7 @@ import type {
 } from "../../protocol/observatory";
 import { BLAME } from "./annotationModel";
 import { findBinary, startFailure } from "./binary";
+import { resumeInTerminal } from "./resume";
 import { ConversationPanels } from "./panel";
 import { DID_CHANGE_INSIGHTS, STATUS, SERVER_COMMANDS, field, protocolMismatch } from "./protocol";
 import { CONVERSATION } from "./render";
@@ -189,17 +190,21 @@ export class Observatory implements vscode.Disposable {
       await vscode.env.clipboard.writeText(prompt);
       void vscode.window.setStatusBarMessage("$(check) Observatory: prompt copied", 3000);
     } else if (command === "observatory.resumeConversation") {
-      const shellPath = field(result, "command");
       const args = typeof result === "object" && result !== null ? (result as Record<string, unknown>).args : undefined;
-      if (shellPath === undefined || !Array.isArray(args)) return;
-      const cwd = field(result, "cwd");
-      const terminal = vscode.window.createTerminal({
-        name: "Claude Code",
-        shellPath,
-        shellArgs: args.filter((a): a is string => typeof a === "string"),
-        cwd: cwd !== undefined && fs.existsSync(cwd) ? cwd : undefined,
-      });
-      terminal.show();
+      const id: unknown = Array.isArray(args) ? (args as unknown[]).at(-1) : undefined;
+      if (typeof id !== "string") return;
+      // The local checkout of the file at hand, not the directory the conversation was
+      // recorded in (another clone, another machine); that one only if it exists here.
+      const editor = vscode.window.activeTextEditor;
+      const folder = editor === undefined ? undefined : vscode.workspace.getWorkspaceFolder(editor.document.uri);
+      const recorded = field(result, "cwd");
+      const cwd =
+        folder?.uri.scheme === "file"
+          ? folder.uri.fsPath
+          : recorded !== undefined && fs.existsSync(recorded)
+            ? recorded
+            : undefined;
+      resumeInTerminal(id, cwd);
     }
   }
 
@@ -245,13 +250,22 @@ export class Observatory implements vscode.Disposable {
 
   /** `observatory/conversations`: a page of conversations (of a project, a file…). */
   async conversations(params: ConversationsParams, token?: vscode.CancellationToken): Promise<ConversationPage> {
-    return this.running().sendRequest<ConversationPage>(CONVERSATIONS, params, token);
+    return this.request<ConversationPage>(CONVERSATIONS, params, token);
   }
 
   /** `observatory/blame`: the server's cached attribution of an open document. */
   async blame(uri: string, token?: vscode.CancellationToken): Promise<BlameResult> {
     const params: TextDocument = { uri };
-    return this.running().sendRequest<BlameResult>(BLAME, params, token);
+    return this.request<BlameResult>(BLAME, params, token);
+  }
+
+  /**
+   * A request with its params by name. The token only when there is one: an
+   * `undefined` last argument would make vscode-jsonrpc send `[params, null]`.
+   */
+  private request<R>(method: string, params: object, token: vscode.CancellationToken | undefined): Promise<R> {
+    const client = this.running();
+    return token === undefined ? client.sendRequest<R>(method, params) : client.sendRequest<R>(method, params, token);
   }
 
   private running(): LanguageClient {
@@ -262,12 +276,12 @@ export class Observatory implements vscode.Disposable {
 
   /** `observatory/search`; rejects with the server's error (InvalidParams for a refused query). */
   async search(params: SearchRequestParams, token: vscode.CancellationToken): Promise<SearchPage> {
-    return this.running().sendRequest<SearchPage>(SEARCH, params, token);
+    return this.request<SearchPage>(SEARCH, params, token);
   }
 
   /** `observatory/conversation`: the summary, files touched and a page of messages. */
   async conversation(params: ConversationParams, token?: vscode.CancellationToken): Promise<ConversationDetail> {
-    return this.running().sendRequest<ConversationDetail>(CONVERSATION, params, token);
+    return this.request<ConversationDetail>(CONVERSATION, params, token);
   }
 
   /** `observatory.openConversation`'s `[sessionId, messageUuid?]`: the conversation panel, at the message. */

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
+import { resumeInTerminal } from "./resume";
 import type { ConversationDetail, ConversationParams } from "../../protocol/observatory";
 import {
   MAX_PAGES_TO_FOCUS,
@@ -201,13 +202,11 @@ export class ConversationPanels implements vscode.Disposable {
   }
 
   private resume(entry: Entry): void {
-    const terminal = vscode.window.createTerminal({
-      name: `Claude Code: ${entry.detail === undefined ? entry.id : title(entry.detail)}`,
-      shellPath: "claude",
-      shellArgs: ["--resume", entry.detail?.conversation.session_id ?? entry.id],
-      cwd: this.cwd(),
-    });
-    terminal.show();
+    resumeInTerminal(
+      entry.detail?.conversation.session_id ?? entry.id,
+      this.cwd(),
+      `Claude Code: ${entry.detail === undefined ? entry.id : title(entry.detail)}`,
+    );
   }
 
   /** A touched file: as recorded, or under the project or the workspace when recorded relative. */

@@ -148,12 +148,16 @@ pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
         0..60 => "just now".into(),
         60..3600 => format!("{} min ago", secs / 60),
         3600..86_400 => format!("{} h ago", secs / 3600),
-        86_400..2_592_000 => {
-            let d = secs / 86_400;
-            format!("{d} day{} ago", if d == 1 { "" } else { "s" })
-        }
-        _ => at.format("%Y-%m-%d").to_string(),
+        // The same steps as the editors' own (VS Code's annotations and views), so a
+        // lens and the annotation under it say the same age.
+        86_400..2_592_000 => plural_ago(secs / 86_400, "day"),
+        2_592_000..31_536_000 => plural_ago(secs / 2_592_000, "month"),
+        _ => plural_ago(secs / 31_536_000, "year"),
     }
+}
+
+fn plural_ago(n: i64, unit: &str) -> String {
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
 /// `text` on one line, at most `max` characters, with an ellipsis when cut.
@@ -335,6 +339,12 @@ mod tests {
             ago(Utc.timestamp_opt(10_000 - 30, 0).single(), now),
             "just now"
         );
+        let later = Utc.timestamp_opt(400 * 86_400, 0).unwrap();
+        let days_before = |d: i64| Utc.timestamp_opt(400 * 86_400 - d * 86_400, 0).single();
+        assert_eq!(ago(days_before(1), later), "1 day ago");
+        assert_eq!(ago(days_before(45), later), "1 month ago");
+        assert_eq!(ago(days_before(340), later), "11 months ago");
+        assert_eq!(ago(days_before(366), later), "1 year ago");
         assert_eq!(trim("a  b\n c", 10), "a b c");
         assert_eq!(trim("abcdefghijkl", 5), "abcd…");
         let h = hover(&run(1, 2, "t", "s", 9_000), None, now);
