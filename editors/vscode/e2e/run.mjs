@@ -120,13 +120,17 @@ async function runCommand(page, title) {
   await page.waitForTimeout(300);
 }
 
-/** The `after` texts of the editor's decorations (drawn as CSS `content`). */
-function afterTexts(page) {
-  return page.evaluate(() =>
-    [...document.querySelectorAll(".monaco-editor .view-lines span")]
-      .map((e) => getComputedStyle(e, "::after").content)
-      .filter((c) => c && c !== "none" && c !== "normal")
-      .map((c) => c.replace(/^"|"$/g, "")),
+/** The `after` texts of the editor's decorations (drawn as CSS `content`), on the lines containing `on` if given. */
+function afterTexts(page, on) {
+  return page.evaluate(
+    (on) =>
+      [...document.querySelectorAll(".monaco-editor .view-lines .view-line")]
+        .filter((line) => on === undefined || line.textContent.includes(on))
+        .flatMap((line) => [...line.querySelectorAll("span")])
+        .map((e) => getComputedStyle(e, "::after").content)
+        .filter((c) => c && c !== "none" && c !== "normal")
+        .map((c) => c.replace(/^"|"$/g, "")),
+    on,
   );
 }
 
@@ -200,7 +204,7 @@ try {
   // The current line's conversation after its text (a decoration: CSS `content`).
   const line = page.locator(".view-line", { hasText: 'greet("Alice")' }).first();
   await line.click();
-  const annotation = await until("the current-line annotation", () => afterTexts(page).then((t) => t.find((x) => x.includes("◆"))), 15_000);
+  const annotation = await until("the current-line annotation", () => afterTexts(page, 'greet("Alice")').then((t) => t.find((x) => x.includes("◆"))), 15_000);
   step("current-line annotation", annotation);
   await page.screenshot({ path: join(cache, "e2e-annotation.png") });
 

@@ -77,6 +77,8 @@ pub struct State {
     /// A request found the platform gone or refusing: stop following the stream
     /// and find out (within the backoff; requests do not cut it short).
     pub(crate) interrupt: Notify,
+    /// A document's view was stored (for requests that wait for the first one).
+    pub(crate) views: Notify,
     pub(crate) local: Local,
     pub(crate) cache_dir: PathBuf,
 }
@@ -114,6 +116,7 @@ impl Backend {
                 health: Mutex::new(Health::Connecting),
                 wake: Notify::new(),
                 interrupt: Notify::new(),
+                views: Notify::new(),
                 local,
                 cache_dir,
             }),
@@ -124,6 +127,11 @@ impl Backend {
 /// A symbol lens's data is one number: the document's slot, then the symbol's index
 /// in these low bits (one number, not an array: a lens per function adds up).
 const LENS_INDEX_BITS: u32 = 24;
+
+/// How long a lens request for a just-opened document waits for its first view.
+/// Answering at once with nothing leaves the lens to a `codeLens/refresh` round trip,
+/// which an editor then debounces (and Neovim 0.11 does not support at all).
+const FIRST_VIEW_WAIT: Duration = Duration::from_millis(1500);
 
 /// Files with more changed symbols than this get their symbol lenses' titles through
 /// `codeLens/resolve`, for the lenses on screen only.
@@ -384,12 +392,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         }
         let uri = p.text_document.uri;
-        let Some((v, slot)) = self
-            .state
-            .docs
-            .get(&uri)
-            .and_then(|d| Some((Arc::clone(d.view.as_ref()?), d.slot)))
-        else {
+        let Some((v, slot)) = self.state.first_view(&uri, FIRST_VIEW_WAIT).await else {
             return Ok(None);
         };
         if let Some(why) = &v.skipped {

@@ -156,10 +156,40 @@ impl State {
         match self.docs.get_mut(uri) {
             Some(mut d) if d.slot == slot => {
                 d.view = Some(Arc::new(view));
+                drop(d);
+                self.views.notify_waiters();
                 true
             }
             _ => false,
         }
+    }
+
+    /// An open document's view and slot; for one not computed yet, its first view
+    /// within `wait` (none when it is not open, or not attributed in time).
+    pub(crate) async fn first_view(
+        &self,
+        uri: &Uri,
+        wait: Duration,
+    ) -> Option<(Arc<FileView>, u64)> {
+        let current = || {
+            self.docs
+                .get(uri)
+                .map(|d| d.view.as_ref().map(|v| (Arc::clone(v), d.slot)))
+        };
+        tokio::time::timeout(wait, async {
+            loop {
+                // Registered before the check, so a view stored in between still wakes it.
+                let stored = self.views.notified();
+                match current() {
+                    None => return None,
+                    Some(Some(view)) => return Some(view),
+                    Some(None) => stored.await,
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     pub(crate) async fn view_of(&self, path: &Path, text: &str, version: i32) -> Option<FileView> {
