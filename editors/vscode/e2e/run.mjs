@@ -204,7 +204,8 @@ try {
   // The current line's conversation after its text (a decoration: CSS `content`).
   const line = page.locator(".view-line", { hasText: 'greet("Alice")' }).first();
   await line.click();
-  const annotation = await until("the current-line annotation", () => afterTexts(page, 'greet("Alice")').then((t) => t.find((x) => x.includes("◆"))), 15_000);
+  // Line 9 was written for the conversation's later prompt: the annotation names it.
+  const annotation = await until("the current-line annotation", () => afterTexts(page, 'greet("Alice")').then((t) => t.find((x) => x.includes("◆ make some minor random test changes"))), 15_000);
   step("current-line annotation", annotation);
   await page.screenshot({ path: join(cache, "e2e-annotation.png") });
 
@@ -258,7 +259,8 @@ try {
   await page.screenshot({ path: join(cache, "e2e.png") });
 
   await runCommand(page, "Observatory: Toggle File Annotations");
-  const labels = await until("file annotations", () => afterTexts(page).then((t) => t.filter((x) => x.includes("create some files")).length > 0 && t), 15_000);
+  // Each block's label: its latest change's prompt (the fixture's second prompt) and age.
+  const labels = await until("file annotations", () => afterTexts(page).then((t) => t.filter((x) => x.includes("◆ make some minor random test changes")).length > 0 && t), 15_000);
   step("file annotations", `${labels.length} labels`);
   await page.screenshot({ path: join(cache, "e2e-file-annotations.png") });
   await runCommand(page, "Observatory: Toggle File Annotations");

@@ -56,20 +56,25 @@ export function trimText(text: string, max: number): string {
   return `${chars.slice(0, Math.max(0, max - 1)).join("").trimEnd()}…`;
 }
 
+/**
+ * What the annotation names: the prompt that led to this change (a conversation's
+ * later changes answer later prompts), else the conversation's title.
+ */
 function title(run: BlameRun): string {
-  const t = trimText(run.conversation_title, 50);
+  const t = trimText(run.prompt ?? "", 50) || trimText(run.conversation_title, 50);
   return t === "" ? "(untitled conversation)" : t;
 }
 
-/** `◆ Fix token refresh · 2 h ago`, the annotation after a line the run wrote. */
+/** `◆ Make the refresh token last an hour · 2 h ago`, after a line the run wrote. */
 export function annotationText(run: BlameRun, now: number): string {
   const age = ageText(run.at, now);
   return age === "" ? `◆ ${title(run)}` : `◆ ${title(run)} · ${age}`;
 }
 
-/** A `command:` link that runs `observatory.openConversation` with `[sessionId]`. */
-export function openConversationLink(sessionId: string): string {
-  return `command:${OPEN_CONVERSATION}?${encodeURIComponent(JSON.stringify([sessionId]))}`;
+/** A `command:` link that runs `observatory.openConversation` with `[sessionId, messageUuid?]`. */
+export function openConversationLink(sessionId: string, messageUuid?: string): string {
+  const args = messageUuid === undefined || messageUuid === "" ? [sessionId] : [sessionId, messageUuid];
+  return `command:${OPEN_CONVERSATION}?${encodeURIComponent(JSON.stringify(args))}`;
 }
 
 /**
@@ -78,13 +83,17 @@ export function openConversationLink(sessionId: string): string {
  * conversation (the MarkdownString must trust `observatory.openConversation`).
  */
 export function hoverMarkdown(run: BlameRun, now: number): string {
-  const facts = [run.tool, run.model ?? "", ageText(run.at, now), `lines ${run.start_line}–${run.end_line}`].filter(
+  const lines = run.start_line === run.end_line ? `line ${run.start_line}` : `lines ${run.start_line}–${run.end_line}`;
+  const facts = [run.tool, run.model ?? "", ageText(run.at, now), lines].filter(
     (f) => f !== "",
   );
   const out = [`**${escapeMarkdown(trimText(run.conversation_title, 100) || "(untitled conversation)")}**  `, escapeMarkdown(facts.join(" · ")), ""];
   if (run.prompt !== null && run.prompt.trim() !== "") out.push(`**Prompt:** ${escapeMarkdown(trimText(run.prompt, 500))}`, "");
   if (run.reason !== null && run.reason.trim() !== "") out.push(`**Why:** ${escapeMarkdown(trimText(run.reason, 300))}`, "");
-  out.push(`[Open conversation](${openConversationLink(run.session_id)})`);
+  out.push(
+    `[Open at this change](${openConversationLink(run.session_id, run.message_uuid)}) · ` +
+      `[Open conversation](${openConversationLink(run.session_id)})`,
+  );
   return out.join("\n");
 }
 

@@ -56,11 +56,13 @@ test("which run wrote a line: 1-based inclusive runs, 0-based editor lines", () 
   assert.equal(runAt([], 0), undefined);
 });
 
-test("annotation text", () => {
-  assert.equal(annotationText(run(), NOW), "◆ Fix token refresh · 2 h ago");
-  assert.equal(annotationText(run({ at: null }), NOW), "◆ Fix token refresh");
-  assert.equal(annotationText(run({ conversation_title: " " }), NOW), "◆ (untitled conversation) · 2 h ago");
-  const long = annotationText(run({ conversation_title: "x".repeat(80) }), NOW);
+test("annotation text: the change's own prompt, else the conversation's title", () => {
+  assert.equal(annotationText(run(), NOW), "◆ Make the refresh token last an hour · 2 h ago");
+  assert.equal(annotationText(run({ prompt: null }), NOW), "◆ Fix token refresh · 2 h ago");
+  assert.equal(annotationText(run({ prompt: "  \n" }), NOW), "◆ Fix token refresh · 2 h ago");
+  assert.equal(annotationText(run({ prompt: null, at: null }), NOW), "◆ Fix token refresh");
+  assert.equal(annotationText(run({ prompt: null, conversation_title: " " }), NOW), "◆ (untitled conversation) · 2 h ago");
+  const long = annotationText(run({ prompt: null, conversation_title: "x".repeat(80) }), NOW);
   assert.equal(long, `◆ ${"x".repeat(49)}… · 2 h ago`);
   assert.equal(trimText("a\n  b", 10), "a b");
   assert.equal(trimText("abcdef", 4), "abc…");
@@ -74,33 +76,36 @@ test("the hover: escaped prompt and a link that opens the conversation", () => {
   assert.match(md, /\*\*Why:\*\* I'll extend the TTL\\\./);
   const link = openConversationLink("s1");
   assert.equal(link, `command:observatory.openConversation?${encodeURIComponent('["s1"]')}`);
-  assert.ok(md.endsWith(`[Open conversation](${link})`));
-  const bare = hoverMarkdown(run({ prompt: null, reason: null, model: null }), NOW);
+  const at = openConversationLink("s1", "m1");
+  assert.equal(at, `command:observatory.openConversation?${encodeURIComponent('["s1","m1"]')}`);
+  assert.ok(md.endsWith(`[Open at this change](${at}) · [Open conversation](${link})`));
+  const bare = hoverMarkdown(run({ prompt: null, reason: null, model: null, start_line: 4, end_line: 4 }), NOW);
   assert.doesNotMatch(bare, /Prompt|Why/);
-  assert.match(bare, /Edit · 2 h ago · lines 3–5/);
+  assert.match(bare, /Edit · 2 h ago · line 4\n/);
 });
 
 test("file blocks: one per conversation in a row, coloured in order of appearance", () => {
   const runs = [
-    run({ start_line: 10, end_line: 12, session_id: "late", tool_use_id: "t3", conversation_title: "Late" }),
-    run({ start_line: 1, end_line: 2, session_id: "early", tool_use_id: "t1", conversation_title: "Early" }),
-    // Same conversation right after: the same block, labelled by its latest change.
+    run({ start_line: 10, end_line: 12, session_id: "late", tool_use_id: "t3", conversation_title: "Late", prompt: null }),
+    run({ start_line: 1, end_line: 2, session_id: "early", tool_use_id: "t1", conversation_title: "Early", prompt: null }),
+    // Same conversation right after: the same block, labelled by its latest change (its prompt).
     run({
       start_line: 3,
       end_line: 4,
       session_id: "early",
       tool_use_id: "t2",
       conversation_title: "Early",
+      prompt: "Rename it",
       at: "2025-12-28T18:10:39.093Z",
     }),
     // After a gap, the early conversation again: a new block, its colour kept.
-    run({ start_line: 14, end_line: 14, session_id: "early", tool_use_id: "t4", conversation_title: "Early" }),
+    run({ start_line: 14, end_line: 14, session_id: "early", tool_use_id: "t4", conversation_title: "Early", prompt: null }),
   ];
   const blocks = fileBlocks(runs, NOW);
   assert.deepEqual(
     blocks.map((b) => [b.start, b.end, b.session_id, b.color, b.label]),
     [
-      [0, 3, "early", 0, "◆ Early · 10 min ago"],
+      [0, 3, "early", 0, "◆ Rename it · 10 min ago"],
       [9, 11, "late", 1, "◆ Late · 2 h ago"],
       [13, 13, "early", 0, "◆ Early · 2 h ago"],
     ],
