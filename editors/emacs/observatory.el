@@ -1,0 +1,579 @@
+;;; observatory.el --- Which Claude Code conversation wrote this line -*- lexical-binding: t -*-
+
+;; Copyright (C) 2025 The Observatory authors
+;; SPDX-License-Identifier: MIT
+
+;; Author: The Observatory authors
+;; Version: 0.1.0
+;; Package-Requires: ((emacs "28.1") (jsonrpc "1.0.14"))
+;; Keywords: tools, convenience, vc
+;; URL: https://github.com/observatory-dev/observatory
+
+;; This file is not part of GNU Emacs.
+
+;;; Commentary:
+
+;; Observatory indexes Claude Code transcripts.  This package talks to
+;; its language server, `observatory lsp', over a connection of its own
+;; (jsonrpc.el), so it runs beside whatever eglot or lsp-mode runs for
+;; the buffer's major mode instead of replacing it.
+;;
+;; - `observatory-blame-mode' annotates each run of lines an agent wrote
+;;   with the conversation and its age, and shows the current line's
+;;   conversation in the header line (or the echo area).
+;; - `observatory-search' searches every conversation; choosing a hit
+;;   opens it.
+;; - `observatory-open-conversation' shows a conversation as a read-only
+;;   Markdown buffer.
+;; - `observatory-resume' runs "claude --resume ID" in the project root.
+;; - `observatory-copy-prompt' puts the prompt that led to the current
+;;   line on the kill ring.
+;; - `observatory-describe-line' shows that prompt and the assistant's
+;;   stated reason.
+;;
+;; All attribution is computed by the server; this file only draws it.
+;; See README.md for the reasons behind the design.
+
+;;; Code:
+
+(require 'jsonrpc)
+(require 'project)
+(require 'subr-x)
+(require 'url-util)
+(require 'parse-time)
+
+(declare-function markdown-mode "ext:markdown-mode")
+(declare-function term-mode "term")
+(declare-function term-char-mode "term")
+
+(defgroup observatory nil
+  "Claude Code conversations beside the code they wrote."
+  :group 'tools
+  :prefix "observatory-")
+
+(defcustom observatory-command '("observatory" "lsp")
+  "The command that starts Observatory's language server, as a list.
+Global flags such as \"--data-dir\" go before \"lsp\"."
+  :type '(repeat string))
+
+(defcustom observatory-settings nil
+  "Settings sent to the server as `initializationOptions' (a plist).
+For example (:url \"https://observatory.example.com\" :apiKey \"...\").
+`:shim' is always sent as t: this package copies prompts and resumes
+conversations itself."
+  :type 'plist)
+
+(defcustom observatory-blame-style 'above
+  "Where `observatory-blame-mode' draws a run's annotation.
+`above' puts a line above the run, like a code lens; `end-of-line'
+puts it after the run's first line, like an inlay hint."
+  :type '(choice (const :tag "A line above the run" above)
+                 (const :tag "After the run's first line" end-of-line)))
+
+(defcustom observatory-current-line-display 'header-line
+  "Where `observatory-blame-mode' shows the current line's conversation."
+  :type '(choice (const :tag "Header line" header-line)
+                 (const :tag "Echo area" echo)
+                 (const :tag "Nowhere" nil)))
+
+(defcustom observatory-resume-function #'observatory-resume-in-term
+  "Function that runs COMMAND with ARGS in `default-directory'.
+Called by `observatory-resume' with the project root as
+`default-directory'."
+  :type 'function)
+
+(defcustom observatory-change-delay 0.3
+  "Seconds of quiet after an edit before the server is sent the buffer."
+  :type 'number)
+
+(defface observatory-annotation
+  '((t :inherit shadow :slant italic))
+  "Face of the annotations `observatory-blame-mode' draws.")
+
+(defface observatory-match
+  '((t :inherit match))
+  "Face of the matched words in search snippets.")
+
+(defconst observatory-protocol-version 1
+  "The version of the server's extensions this package speaks.")
+
+;;;; The connection
+
+(defvar observatory-blame-mode)
+
+(defvar observatory--connections (make-hash-table :test #'equal)
+  "Live connections, by project root.")
+
+(defun observatory--root ()
+  "The root of the current project: its folder, or `default-directory'."
+  (file-name-as-directory
+   (file-truename
+    (or (when-let ((project (project-current))) (project-root project))
+        default-directory))))
+
+(defun observatory--uri (file)
+  "The file: URI of FILE."
+  (concat "file://"
+          (url-hexify-string (file-truename file) url-path-allowed-chars)))
+
+(defun observatory--uri-file (uri)
+  "The file name URI names."
+  (url-unhex-string (string-remove-prefix "file://" uri)))
+
+(defun observatory--connection (&optional root)
+  "The connection for ROOT (the current project), started if needed."
+  (let* ((root (or root (observatory--root)))
+         (conn (gethash root observatory--connections)))
+    (if (and conn (jsonrpc-running-p conn))
+        conn
+      (puthash root (observatory--start root) observatory--connections))))
+
+(defun observatory--start (root)
+  "Start `observatory-command' for ROOT and initialize it."
+  (let* ((default-directory root)
+         (name (format "observatory %s" (abbreviate-file-name root)))
+         (process (make-process
+                   :name name
+                   :command observatory-command
+                   :connection-type 'pipe
+                   :coding 'utf-8-emacs-unix
+                   :noquery t
+                   :stderr (get-buffer-create (format " *%s stderr*" name))))
+         (conn (make-instance 'jsonrpc-process-connection
+                              :name name
+                              :process process
+                              :events-buffer-scrollback-size 2000
+                              :notification-dispatcher #'observatory--on-notification
+                              :request-dispatcher #'observatory--on-request))
+         (folder (list :uri (observatory--uri root)
+                       :name (file-name-nondirectory (directory-file-name root))))
+         (init (jsonrpc-request
+                conn :initialize
+                (list :processId (emacs-pid)
+                      :clientInfo (list :name "observatory.el" :version "0.1.0")
+                      :rootUri (plist-get folder :uri)
+                      :workspaceFolders (vector folder)
+                      :capabilities (list :workspace (list :workspaceFolders t))
+                      :initializationOptions
+                      (append '(:shim t) observatory-settings))))
+         (version (plist-get (plist-get (plist-get (plist-get init :capabilities)
+                                                             :experimental)
+                                                  :observatory)
+                             :protocolVersion)))
+    (unless (equal version observatory-protocol-version)
+      (display-warning 'observatory
+                       (format "This package speaks protocol version %s; the server speaks %s"
+                               observatory-protocol-version version)))
+    (jsonrpc-notify conn :initialized (make-hash-table))
+    conn))
+
+(defun observatory--request (method params &optional root)
+  "Send METHOD with PARAMS to the server for ROOT and wait for the result."
+  (jsonrpc-request (observatory--connection root) method params))
+
+(defun observatory--execute (command &rest arguments)
+  "Run the server's COMMAND with ARGUMENTS and return its result."
+  (observatory--request :workspace/executeCommand
+                        (list :command command :arguments (vconcat arguments))))
+
+(defun observatory-shutdown ()
+  "Stop every connection to the server."
+  (interactive)
+  (maphash (lambda (_ conn)
+             (ignore-errors
+               (jsonrpc-request conn :shutdown nil :timeout 3)
+               (jsonrpc-notify conn :exit nil)
+               (with-timeout (2)
+                 (while (jsonrpc-running-p conn) (accept-process-output nil 0.05))))
+             (ignore-errors (jsonrpc-shutdown conn)))
+           observatory--connections)
+  (clrhash observatory--connections))
+
+(add-hook 'kill-emacs-hook #'observatory-shutdown)
+
+(defun observatory--on-notification (_conn method params)
+  "Handle the server's notification METHOD with PARAMS."
+  (pcase method
+    ('observatory/didChangeInsights
+     (let ((file (observatory--uri-file (plist-get params :uri))))
+       (dolist (buffer (buffer-list))
+         (with-current-buffer buffer
+           (when (and observatory-blame-mode buffer-file-name
+                      (equal (file-truename buffer-file-name) file))
+             (observatory--refresh))))))
+    ('window/showMessage
+     (message "Observatory: %s" (plist-get params :message)))))
+
+(defun observatory--on-request (_conn method _params)
+  "Answer the server's request METHOD: workspace refreshes are accepted."
+  (pcase method
+    ((or 'workspace/codeLens/refresh 'workspace/inlayHint/refresh) nil)
+    ('window/showDocument (list :success :json-false))
+    ('workspace/configuration [])
+    (_ (signal 'jsonrpc-error '((jsonrpc-error-code . -32601)
+                                (jsonrpc-error-message . "method not handled"))))))
+
+;;;; Documents
+
+(defvar-local observatory--version 0
+  "The version of the buffer the server has.")
+
+(defvar-local observatory--change-timer nil
+  "Timer that sends the buffer after an edit.")
+
+(defvar-local observatory--root-dir nil
+  "The project root whose connection has this buffer.")
+
+(defun observatory--text ()
+  "The whole buffer's text."
+  (save-restriction
+    (widen)
+    (buffer-substring-no-properties (point-min) (point-max))))
+
+(defun observatory--document ()
+  "The buffer as a `textDocument' parameter."
+  (list :uri (observatory--uri buffer-file-name)))
+
+(defun observatory--did-open ()
+  "Tell the server about this buffer."
+  (setq observatory--root-dir (observatory--root)
+        observatory--version 1)
+  (jsonrpc-notify (observatory--connection observatory--root-dir)
+                  :textDocument/didOpen
+                  (list :textDocument
+                        (list :uri (observatory--uri buffer-file-name)
+                              :languageId (string-remove-suffix
+                                           "-mode" (symbol-name major-mode))
+                              :version observatory--version
+                              :text (observatory--text)))))
+
+(defun observatory--did-close ()
+  "Tell the server this buffer is closed."
+  (when-let ((conn (gethash observatory--root-dir observatory--connections)))
+    (when (jsonrpc-running-p conn)
+      (jsonrpc-notify conn :textDocument/didClose
+                      (list :textDocument (observatory--document))))))
+
+(defun observatory--after-change (&rest _)
+  "Send the buffer once the edits pause."
+  (when (timerp observatory--change-timer)
+    (cancel-timer observatory--change-timer))
+  (setq observatory--change-timer
+        (run-with-idle-timer observatory-change-delay nil
+                             #'observatory--did-change (current-buffer))))
+
+(defun observatory--did-change (buffer)
+  "Send BUFFER's whole text to the server."
+  (when (buffer-live-p buffer)
+    (with-current-buffer buffer
+      (when-let ((conn (and observatory-blame-mode
+                            (gethash observatory--root-dir observatory--connections))))
+        (setq observatory--version (1+ observatory--version))
+        (jsonrpc-notify conn :textDocument/didChange
+                        (list :textDocument
+                              (list :uri (observatory--uri buffer-file-name)
+                                    :version observatory--version)
+                              :contentChanges
+                              (vector (list :text (observatory--text)))))))))
+
+;;;; Blame
+
+(defvar-local observatory--current nil
+  "The run the current line belongs to, as last shown.")
+
+(defvar-local observatory--pending-retries 0
+  "How many more times to ask for a blame the server has not computed.")
+
+(defun observatory--plural (n unit)
+  "N UNITs ago."
+  (format "%d %s%s ago" n unit (if (= n 1) "" "s")))
+
+(defun observatory--ago (at)
+  "How long ago the ISO 8601 time AT was, in the server's words."
+  (if (not at)
+      "at an unknown time"
+    (let ((secs (max 0 (floor (float-time
+                               (time-subtract nil (parse-iso8601-time-string at)))))))
+      (cond ((< secs 60) "just now")
+            ((< secs 3600) (format "%d min ago" (/ secs 60)))
+            ((< secs 86400) (format "%d h ago" (/ secs 3600)))
+            ((< secs 2592000) (observatory--plural (/ secs 86400) "day"))
+            ((< secs 31536000) (observatory--plural (/ secs 2592000) "month"))
+            (t (observatory--plural (/ secs 31536000) "year"))))))
+
+(defun observatory--one-line (text max)
+  "TEXT on one line, cut to MAX characters."
+  (truncate-string-to-width
+   (string-join (split-string (or text "") "[ \t\n\r]+" t) " ") max nil nil "…"))
+
+(defun observatory--label (run)
+  "The annotation of RUN: its conversation and age."
+  (format "◆ %s · %s" (plist-get run :conversation_title)
+          (observatory--ago (plist-get run :at))))
+
+(defun observatory--refresh ()
+  "Ask the server for this buffer's attribution and draw it."
+  (let ((buffer (current-buffer)))
+    (jsonrpc-async-request
+     (observatory--connection observatory--root-dir)
+     :observatory/blame (observatory--document)
+     :success-fn (lambda (result)
+                   (when (buffer-live-p buffer)
+                     (with-current-buffer buffer
+                       (observatory--on-blame result))))
+     :error-fn (lambda (error)
+                 (message "Observatory: %s" (plist-get error :message))))))
+
+(defun observatory--on-blame (result)
+  "Draw RESULT, an `observatory/blame' answer, or ask again if pending."
+  (cond ((not observatory-blame-mode))
+        ((eq (plist-get result :pending) t)
+         (when (> observatory--pending-retries 0)
+           (setq observatory--pending-retries (1- observatory--pending-retries))
+           (let ((buffer (current-buffer)))
+             (run-with-timer 0.5 nil
+                             (lambda ()
+                               (when (buffer-live-p buffer)
+                                 (with-current-buffer buffer
+                                   (when observatory-blame-mode
+                                     (observatory--refresh)))))))))
+        ((integerp (plist-get result :version))
+         (when (= (plist-get result :version) observatory--version)
+           (observatory--draw (append (plist-get result :runs) nil))))))
+
+(defun observatory--clear ()
+  "Remove this package's overlays."
+  (remove-overlays (point-min) (point-max) 'observatory t))
+
+(defun observatory--draw (run-list)
+  "Draw the annotations of RUN-LIST in place of the previous ones."
+  (save-restriction
+    (widen)
+    (observatory--clear)
+    (let (previous)
+      (dolist (run run-list)
+        (save-excursion
+          (goto-char (point-min))
+          (forward-line (1- (plist-get run :start_line)))
+          (let* ((start (point))
+                 (indent (current-indentation))
+                 (ov (make-overlay start
+                                   (progn (forward-line (1+ (- (plist-get run :end_line)
+                                                               (plist-get run :start_line))))
+                                          (point))))
+                 ;; A run continuing the previous one's conversation, at the same
+                 ;; age, gets no label of its own.
+                 (label (unless (and previous
+                                     (= (1+ (plist-get previous :end_line))
+                                        (plist-get run :start_line))
+                                     (equal (observatory--label previous)
+                                            (observatory--label run)))
+                          (propertize (observatory--label run)
+                                      'face 'observatory-annotation))))
+            (overlay-put ov 'observatory t)
+            (overlay-put ov 'observatory-run run)
+            (overlay-put ov 'help-echo (observatory--one-line (plist-get run :prompt) 200))
+            (when label
+              (if (eq observatory-blame-style 'above)
+                  (overlay-put ov 'before-string
+                               (concat (make-string indent ?\s) label "\n"))
+                (goto-char start)
+                (let ((eol (make-overlay (line-end-position) (line-end-position))))
+                  (overlay-put eol 'observatory t)
+                  (overlay-put eol 'after-string (concat "  " label)))))))
+        (setq previous run))))
+  (setq observatory--current nil)
+  (observatory--show-current))
+
+(defun observatory-run-at-point ()
+  "The attributed run at point (a plist from `observatory/blame'), or nil."
+  (seq-some (lambda (ov) (overlay-get ov 'observatory-run))
+            (overlays-at (if (and (eobp) (bolp) (not (bobp))) (1- (point)) (point)))))
+
+;;;; The current line
+
+(defvar-local observatory--saved-header-line nil
+  "`header-line-format' before `observatory-blame-mode'.")
+
+(defun observatory--describe-short (run)
+  "RUN in one line: conversation, age and prompt."
+  (concat (observatory--label run)
+          (when-let ((prompt (plist-get run :prompt)))
+            (concat " — " (observatory--one-line prompt 100)))))
+
+(defun observatory-header-line ()
+  "The header line of `observatory-blame-mode': the current line's conversation."
+  (if observatory--current
+      (concat " " (observatory--describe-short observatory--current))
+    " No agent conversation wrote this line"))
+
+(defun observatory--show-current ()
+  "Show the current line's conversation if it is not the one shown."
+  (let ((run (observatory-run-at-point)))
+    (unless (eq run observatory--current)
+      (setq observatory--current run)
+      (pcase observatory-current-line-display
+        ('header-line (force-mode-line-update))
+        ('echo (when (and run (not (active-minibuffer-window)))
+                 (let ((message-log-max nil))
+                   (message "%s" (observatory--describe-short run)))))))))
+
+;;;###autoload
+(define-minor-mode observatory-blame-mode
+  "Show which Claude Code conversation wrote each line.
+Each run of lines an agent wrote gets an annotation with the
+conversation and its age; the current line's conversation is shown
+as `observatory-current-line-display' says.  The buffer is sent to
+`observatory lsp' over a connection of this package's own, beside any
+eglot or lsp-mode server."
+  :lighter " Obs"
+  (cond
+   ((not observatory-blame-mode)
+    (remove-hook 'after-change-functions #'observatory--after-change t)
+    (remove-hook 'post-command-hook #'observatory--show-current t)
+    (remove-hook 'kill-buffer-hook #'observatory--did-close t)
+    (when (timerp observatory--change-timer) (cancel-timer observatory--change-timer))
+    (observatory--did-close)
+    (observatory--clear)
+    (when (equal header-line-format '(:eval (observatory-header-line)))
+      (setq header-line-format observatory--saved-header-line)))
+   ((not buffer-file-name)
+    (setq observatory-blame-mode nil)
+    (user-error "Observatory: this buffer visits no file"))
+   (t
+    (observatory--did-open)
+    (setq observatory--pending-retries 20)
+    (add-hook 'after-change-functions #'observatory--after-change nil t)
+    (add-hook 'post-command-hook #'observatory--show-current nil t)
+    (add-hook 'kill-buffer-hook #'observatory--did-close nil t)
+    (when (eq observatory-current-line-display 'header-line)
+      (setq observatory--saved-header-line header-line-format
+            header-line-format '(:eval (observatory-header-line))))
+    (observatory--refresh))))
+
+;;;; Conversations
+
+(defun observatory--run-or-error ()
+  "The run at point, or an error."
+  (or (observatory-run-at-point)
+      (user-error "No agent conversation wrote this line")))
+
+(defun observatory--read-session ()
+  "A session id: the current line's, or one chosen among the file's conversations."
+  (if-let ((run (observatory-run-at-point)))
+      (plist-get run :session_id)
+    (let* ((params (if (and buffer-file-name observatory-blame-mode)
+                       (list :textDocument (observatory--document) :limit 100)
+                     (list :limit 100)))
+           (items (append (plist-get (observatory--request :observatory/conversations params)
+                                     :items)
+                          nil))
+           (choices (mapcar (lambda (c)
+                              (cons (format "%s  (%s)" (plist-get c :title)
+                                            (observatory--ago (or (plist-get c :ended_at)
+                                                                  (plist-get c :started_at))))
+                                    (plist-get c :session_id)))
+                            items)))
+      (unless choices (user-error "No conversations"))
+      (cdr (assoc (completing-read "Conversation: " choices nil t) choices)))))
+
+;;;###autoload
+(defun observatory-open-conversation (session-id &optional message-uuid)
+  "Show conversation SESSION-ID as a read-only Markdown buffer.
+With MESSAGE-UUID, at that message.  Interactively, the current
+line's conversation, or one of the file's conversations."
+  (interactive (list (observatory--read-session)))
+  (let* ((shown (apply #'observatory--execute "observatory.openConversation" session-id
+                       (and message-uuid (list message-uuid))))
+         (buffer (find-file-noselect (plist-get shown :path))))
+    (with-current-buffer buffer
+      (revert-buffer t t t)
+      (if (fboundp 'markdown-mode) (markdown-mode) (text-mode))
+      (setq buffer-read-only t)
+      (goto-char (point-min))
+      (forward-line (or (plist-get shown :line) 0)))
+    (pop-to-buffer buffer)
+    buffer))
+
+(defun observatory--snippet (snippet)
+  "SNIPPET on one line with its <mark>ed words highlighted."
+  (let ((parts (split-string (observatory--one-line snippet 160) "</?mark>"))
+        (marked nil))
+    (mapconcat (lambda (part)
+                 (prog1 (if marked (propertize part 'face 'observatory-match) part)
+                   (setq marked (not marked))))
+               parts "")))
+
+;;;###autoload
+(defun observatory-search (query)
+  "Search every conversation for QUERY; open the chosen hit."
+  (interactive (list (read-string "Search conversations: " (thing-at-point 'symbol t))))
+  (let* ((page (observatory--request :observatory/search (list :query query :limit 50)))
+         (choices (mapcar (lambda (hit)
+                            (cons (format "%s — %s" (plist-get hit :conversation_title)
+                                          (observatory--snippet (plist-get hit :snippet)))
+                                  hit))
+                          (plist-get page :hits))))
+    (unless choices (user-error "No conversation mentions %s" query))
+    (let ((hit (cdr (assoc (completing-read (format "Conversations about %s: " query)
+                                            choices nil t)
+                           choices))))
+      (observatory-open-conversation (plist-get hit :session_id)
+                                     (plist-get hit :message_uuid)))))
+
+;;;###autoload
+(defun observatory-copy-prompt ()
+  "Put the prompt that led to the current line on the kill ring."
+  (interactive)
+  (let ((prompt (plist-get (observatory--run-or-error) :prompt)))
+    (unless prompt (user-error "No prompt is known for this change"))
+    (kill-new prompt)
+    (message "Copied the prompt: %s" (observatory--one-line prompt 80))))
+
+;;;###autoload
+(defun observatory-describe-line ()
+  "Show the conversation, prompt and reason behind the current line."
+  (interactive)
+  (let ((run (observatory--run-or-error)))
+    (with-help-window "*observatory line*"
+      (princ (format "%s\n%s · %s\n\nPrompt:\n%s\n\nReason:\n%s\n"
+                     (plist-get run :conversation_title)
+                     (plist-get run :tool)
+                     (observatory--ago (plist-get run :at))
+                     (or (plist-get run :prompt) "unknown")
+                     (or (plist-get run :reason) "none stated"))))))
+
+;;;###autoload
+(defun observatory-resume (session-id)
+  "Resume conversation SESSION-ID in Claude Code, in the project root.
+Interactively, the current line's conversation, or one of the file's."
+  (interactive (list (observatory--read-session)))
+  (let* ((root (observatory--root))
+         (resume (observatory--execute "observatory.resumeConversation"
+                                       session-id (directory-file-name root)))
+         (default-directory (file-name-as-directory (or (plist-get resume :cwd) root))))
+    (funcall observatory-resume-function
+             (plist-get resume :command)
+             (append (plist-get resume :args) nil))))
+
+(defun observatory-resume-in-term (command args)
+  "Run COMMAND with ARGS in a `term' buffer and show it."
+  (require 'term)
+  (let ((buffer (apply #'make-term (format "claude %s" (string-join args " "))
+                       command nil args)))
+    (with-current-buffer buffer
+      (term-mode)
+      (term-char-mode))
+    (pop-to-buffer buffer)
+    buffer))
+
+;;;###autoload
+(defun observatory-status ()
+  "Show how the server is connected to the platform."
+  (interactive)
+  (let ((status (observatory--request :observatory/status (make-hash-table))))
+    (message "Observatory: %s%s" (plist-get status :state)
+             (if-let ((url (plist-get status :url))) (concat " to " url) ""))))
+
+(provide 'observatory)
+;;; observatory.el ends here
