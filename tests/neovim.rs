@@ -1,5 +1,6 @@
 //! A real editor: headless Neovim 0.11 with its built-in LSP client attached to
-//! `observatory lsp`, driven by tests/neovim/lsp_spec.lua.
+//! `observatory lsp`, driven by tests/neovim/lsp_spec.lua (no Observatory code in the
+//! editor) and tests/neovim/plugin_spec.lua (the plugin in editors/neovim).
 
 // Tests: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -89,4 +90,96 @@ fn neovim_shows_lenses_hover_hints_actions_and_live_updates() {
     assert!(observed["live_hover"]
         .as_str()
         .is_some_and(|h| h.contains("Make greet shout")));
+}
+
+/// The plugin in editors/neovim, as a user has it: `require("observatory").setup{}`,
+/// lenses and the current-line annotation with no keypress, and every `:Observatory`
+/// command against the real server, with a fake `claude` on PATH.
+#[test]
+fn neovim_plugin_shows_lenses_follows_the_cursor_and_runs_its_commands() {
+    let Some(nvim) = nvim() else { return };
+    let env = Env::new();
+    let result = env.dir().join("plugin-result.json");
+    let claude_log = env.dir().join("claude-argv.txt");
+    // `claude` records its arguments and directory, then stays up like the real one.
+    let bin = env.dir().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let fake = bin.join("claude");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprintf '%s\\n%s\\n' \"$*\" \"$(pwd)\" > \"$OBS_CLAUDE_LOG\"\nsleep 30\n",
+    )
+    .expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(&nvim)
+        .args(["--headless", "--clean", "-l"])
+        .arg(root.join("tests/neovim/plugin_spec.lua"))
+        .env("OBS_PLUGIN", root.join("editors/neovim"))
+        .env("OBS_BIN", BIN)
+        .env("OBS_DATA", env.data())
+        .env("OBS_CLAUDE", env.claude())
+        .env("OBS_ROOT", env.workspace())
+        .env("OBS_FILE", env.workspace().join("example.py"))
+        .env("OBS_RESULT", &result)
+        .env("OBS_CLAUDE_LOG", &claude_log)
+        .env("PATH", path)
+        .env("HOME", env.dir())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("OBSERVATORY_URL")
+        .output()
+        .expect("run nvim");
+    let observed: Value = std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    assert!(
+        out.status.success(),
+        "plugin spec failed: {}\nobserved: {observed}\nstderr: {}",
+        observed["failure"],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "neovim plugin: lens on screen {} ms after :edit",
+        observed["lens_ms"]
+    );
+    // The same facts, checked here too.
+    assert!(observed["lens_top"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("1 agent conversation · 16 lines")));
+    assert_eq!(observed["hint_lines"], serde_json::json!([11]));
+    assert!(observed["status"]
+        .as_str()
+        .is_some_and(|s| s.contains("connected")));
+    assert!(observed["search"]
+        .as_array()
+        .and_then(|s| s.first())
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.contains("create some files for test purposes")));
+    assert!(observed["opened"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("conversation-") && s.ends_with(".md")));
+    assert_eq!(
+        observed["copied"],
+        "make some minor random test changes to all files in this repo"
+    );
+    let argv = std::fs::read_to_string(&claude_log).expect("claude ran");
+    let mut lines = argv.lines();
+    assert!(lines
+        .next()
+        .is_some_and(|l| l.starts_with("--resume ") && l.len() > 20));
+    assert_eq!(
+        lines.next().map(PathBuf::from),
+        Some(env.workspace()),
+        "claude runs in the local checkout"
+    );
+    assert_eq!(observed["health_ok"], true);
 }

@@ -1,0 +1,119 @@
+---@mod observatory Observatory for Neovim: which agent conversation wrote each line.
+---
+--- A thin client of `observatory lsp`: the server computes everything; this plugin
+--- configures Neovim's built-in client (0.11+), refreshes lenses, sends the cursor
+--- line, opens the documents the server writes in a split, and copies prompts and
+--- resumes conversations (which a language server cannot do on its own).
+
+local config = require('observatory.config')
+
+local M = {}
+
+---@type observatory.Options?
+local options
+
+---@type table<integer, table> the last `observatory/status` of each client
+local statuses = {}
+
+---@type integer?
+local augroup
+
+--- One line for a ConnectionStatus.
+---@param s table?
+---@return string
+function M.format_status(s)
+  if not s then return 'Observatory: not running' end
+  local parts = { 'Observatory: ' .. (s.state or '?') }
+  if s.url then table.insert(parts, s.url) end
+  if s.source then table.insert(parts, '(' .. s.source .. ')') end
+  if s.message then table.insert(parts, '— ' .. s.message) end
+  return table.concat(parts, ' ')
+end
+
+--- The last status the server sent, for a statusline: `connected`, `offline`…
+---@param bufnr? integer
+---@return string? state
+---@return table? status
+function M.status(bufnr)
+  local c = require('observatory.client').get(bufnr)
+  local s = c and statuses[c.id]
+  return s and s.state, s
+end
+
+--- The options in use (nil before setup).
+---@return observatory.Options?
+function M.options()
+  return options
+end
+
+---@param o observatory.Options
+---@return vim.lsp.Config
+local function lsp_config(o)
+  local show = require('observatory.show')
+  local attach = require('observatory.attach')
+  local settings = config.server_settings(o)
+  return {
+    cmd = config.cmd(o),
+    filetypes = o.filetypes,
+    root_markers = o.root_markers,
+    ---@param bufnr integer
+    ---@param on_dir fun(dir: string)
+    root_dir = function(bufnr, on_dir)
+      local name = vim.api.nvim_buf_get_name(bufnr)
+      -- Observatory's own documents never start (or join) a server.
+      if name == '' or show.is_document(name) then return end
+      on_dir(vim.fs.root(bufnr, o.root_markers) or vim.fs.dirname(name))
+    end,
+    init_options = settings,
+    settings = { observatory = settings },
+    commands = require('observatory.actions').commands,
+    handlers = {
+      ['window/showDocument'] = show.handler(o.split),
+      ['observatory/didChangeInsights'] = function(_, params)
+        local bufnr = vim.uri_to_bufnr(params.uri)
+        if o.codeLens and vim.api.nvim_buf_is_loaded(bufnr) then attach.refresh_lenses(bufnr) end
+      end,
+      ['observatory/status'] = function(_, params, ctx)
+        statuses[ctx.client_id] = params
+        vim.api.nvim_exec_autocmds('User', { pattern = 'ObservatoryStatus', data = params })
+      end,
+    },
+    on_exit = function(_, _, client_id) statuses[client_id] = nil end,
+  }
+end
+
+--- Configures and enables the `observatory` language server.
+---@param opts? observatory.Options
+function M.setup(opts)
+  local o = config.resolve(opts)
+  options = o
+  require('observatory.show').add_dir(config.documents_dir(o))
+  require('observatory.commands').picker = o.picker or 'auto'
+
+  vim.lsp.config('observatory', lsp_config(o))
+  vim.lsp.enable('observatory')
+
+  augroup = vim.api.nvim_create_augroup('observatory', { clear = true })
+  vim.api.nvim_create_autocmd('LspAttach', {
+    group = augroup,
+    callback = function(ev)
+      local c = vim.lsp.get_client_by_id(ev.data.client_id)
+      if c and c.name == 'observatory' then require('observatory.attach').attach(c, ev.buf, o) end
+    end,
+  })
+  vim.api.nvim_create_autocmd('LspDetach', {
+    group = augroup,
+    callback = function(ev)
+      local c = vim.lsp.get_client_by_id(ev.data.client_id)
+      if c and c.name == 'observatory' then require('observatory.attach').detach(ev.buf) end
+    end,
+  })
+  if o.keymaps then require('observatory.links').watch_hovers() end
+
+  -- A second setup{} changes the settings of running servers at once.
+  for _, c in ipairs(vim.lsp.get_clients({ name = 'observatory' })) do
+    c:notify('workspace/didChangeConfiguration', { settings = { observatory = config.server_settings(o) } })
+  end
+end
+
+return M

@@ -1,0 +1,221 @@
+-- The Neovim plugin (editors/neovim) against the real `observatory lsp`: what a user
+-- of require("observatory").setup{} sees, with no keypress and through :Observatory.
+--
+-- Run by tests/neovim.rs as `nvim --headless --clean -l tests/neovim/plugin_spec.lua`
+-- with OBS_* variables (see lsp_spec.lua) and OBS_PLUGIN (editors/neovim),
+-- OBS_CLAUDE_LOG (where the fake `claude` on PATH records its argv and cwd).
+-- Writes what it observed as JSON to OBS_RESULT; exits non-zero on a failure.
+
+local env = function(name)
+  local v = os.getenv(name)
+  assert(v and v ~= '', name .. ' must be set')
+  return v
+end
+
+local observed = {}
+local function finish(code)
+  local f = assert(io.open(env('OBS_RESULT'), 'w'))
+  f:write(vim.json.encode(observed))
+  f:close()
+  vim.cmd((code == 0 and 'qa!') or ('cquit ' .. code))
+end
+
+local function check(cond, what)
+  if not cond then error('FAILED: ' .. what, 0) end
+end
+
+local function wait(ms, cond, what)
+  check(vim.wait(ms, cond, 50), 'timed out waiting for ' .. what)
+end
+
+local function step(name) io.stderr:write(('[%.1fs] %s\n'):format(vim.uv.hrtime() / 1e9 - START, name)) end
+START = vim.uv.hrtime() / 1e9
+
+local ok, err = xpcall(function()
+  vim.opt.runtimepath:prepend(env('OBS_PLUGIN'))
+  vim.cmd('filetype plugin on')
+  vim.cmd('runtime plugin/observatory.lua')
+  local notes = {}
+  vim.notify = function(msg, level) table.insert(notes, { msg = msg, level = level }) end
+
+  -- setup{} validates its options.
+  local bad = pcall(require('observatory').setup, { inlayHints = 'sometimes' })
+  check(not bad, 'setup{} refuses inlayHints = "sometimes"')
+
+  require('observatory').setup({
+    binary = env('OBS_BIN'),
+    data_dir = env('OBS_DATA'),
+    claude_dir = env('OBS_CLAUDE'),
+    picker = 'select',
+  })
+  check(vim.lsp.config.observatory.init_options.inlayHints == 'currentLine', 'currentLine hints by default')
+  check(vim.lsp.config.observatory.init_options.shim == true, 'shim = true')
+
+  local t0 = vim.uv.hrtime()
+  vim.cmd.edit(vim.fn.fnameescape(env('OBS_FILE')))
+  local src = vim.api.nvim_get_current_buf()
+  local src_win = vim.api.nvim_get_current_win()
+  local client
+  wait(30000, function()
+    client = vim.lsp.get_clients({ name = 'observatory', bufnr = src })[1]
+    return client ~= nil and client.initialized
+  end, 'the server to attach by itself')
+  step('attached')
+
+  -- Lenses with no keypress and no refresh call from the test.
+  local lenses = {}
+  wait(30000, function()
+    lenses = vim.lsp.codelens.get(src)
+    return #lenses > 0 and lenses[1].command ~= nil
+  end, 'code lenses, unasked')
+  observed.lens_ms = math.floor((vim.uv.hrtime() - t0) / 1e6)
+  table.sort(lenses, function(a, b) return a.range.start.line < b.range.start.line end)
+  observed.lens_top = lenses[1].command.title
+  check(observed.lens_top:match('^1 agent conversation · 16 lines'), 'summary lens: ' .. observed.lens_top)
+  -- Drawn as virtual text in the buffer.
+  local drawn = false
+  for _, m in ipairs(vim.api.nvim_buf_get_extmarks(src, -1, 0, -1, { details = true })) do
+    for _, chunk in ipairs(m[4].virt_text or {}) do
+      if chunk[1]:find('agent conversation', 1, true) then drawn = true end
+    end
+  end
+  check(drawn, 'the lens is drawn as virtual text')
+  step('lenses')
+
+  -- The current-line annotation follows the cursor.
+  local function hint_lines()
+    local lines = {}
+    for _, h in ipairs(vim.lsp.inlay_hint.get({ bufnr = src })) do
+      lines[#lines + 1] = h.inlay_hint.position.line
+    end
+    table.sort(lines)
+    return lines
+  end
+  vim.api.nvim_win_set_cursor(src_win, { 9, 0 })
+  vim.api.nvim_exec_autocmds('CursorMoved', { buffer = src })
+  wait(10000, function() local l = hint_lines() return #l == 1 and l[1] == 8 end, 'the annotation on line 9')
+  local label = vim.lsp.inlay_hint.get({ bufnr = src })[1].inlay_hint.label
+  observed.hint = type(label) == 'string' and label or label[1].value
+  check(observed.hint:match('^◆ '), 'annotation text: ' .. observed.hint)
+  vim.api.nvim_win_set_cursor(src_win, { 12, 0 })
+  vim.api.nvim_exec_autocmds('CursorMoved', { buffer = src })
+  wait(10000, function() local l = hint_lines() return #l == 1 and l[1] == 11 end, 'the annotation to move to line 12')
+  observed.hint_lines = hint_lines()
+  step('annotation follows the cursor')
+
+  -- :Observatory status reports connected.
+  wait(30000, function()
+    notes = {}
+    vim.cmd('Observatory status')
+    return vim.wait(3000, function() return #notes > 0 end) and notes[1].msg:find('connected', 1, true) ~= nil
+  end, ':Observatory status to say connected')
+  observed.status = notes[1].msg
+  step('status')
+
+  -- :Observatory search: the fixture conversation is offered; choosing it opens it in a split.
+  local offered
+  vim.ui.select = function(items, opts, on_choice)
+    offered = vim.tbl_map(opts.format_item, items)
+    on_choice(items[1])
+  end
+  local wins = #vim.api.nvim_tabpage_list_wins(0)
+  vim.cmd('Observatory search greet')
+  wait(10000, function() return offered ~= nil end, 'search results')
+  observed.search = offered
+  check(offered[1]:find('create some files for test purposes', 1, true) ~= nil, 'the fixture conversation found')
+  wait(10000, function() return vim.api.nvim_buf_get_name(0):match('conversation%-.*%.md$') ~= nil end,
+    'the conversation to open')
+  check(#vim.api.nvim_tabpage_list_wins(0) == wins + 1, 'in a new split')
+  check(vim.api.nvim_win_get_buf(src_win) == src, 'the source stays in its window')
+  check(vim.bo.filetype == 'observatory', 'filetype observatory, not ' .. vim.bo.filetype)
+  check(#vim.lsp.get_clients({ bufnr = 0 }) == 0, 'no server attached to the conversation')
+  check(#vim.lsp.get_clients({ name = 'observatory' }) == 1, 'still one server')
+  observed.opened = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(0), ':t')
+  observed.opened_first_line = vim.api.nvim_buf_get_lines(0, 0, 1, false)[1]
+  step('search and open')
+  vim.cmd('close')
+  vim.api.nvim_set_current_win(src_win)
+
+  -- :Observatory open at the cursor line: the conversation at its message, in a split.
+  vim.api.nvim_win_set_cursor(src_win, { 9, 0 })
+  vim.cmd('Observatory open')
+  wait(10000, function() return vim.api.nvim_buf_get_name(0):match('conversation%-.*%.md$') ~= nil end,
+    ':Observatory open')
+  check(vim.api.nvim_win_get_buf(src_win) == src, 'open: the source stays in its window')
+  observed.open_line = vim.api.nvim_win_get_cursor(0)[1]
+  vim.cmd('close')
+  vim.api.nvim_set_current_win(src_win)
+  step('open')
+
+  -- A hover link runs its command.
+  local hover = client:request_sync('textDocument/hover',
+    { textDocument = { uri = vim.uri_from_bufnr(src) }, position = { line = 8, character = 0 } }, 10000, src)
+  local md = hover.result.contents.value
+  local link = md:match('%[Open conversation%]%(([^)]+)%)')
+  local cmd = require('observatory.links').parse(link)
+  check(cmd and cmd.command == 'observatory.openConversation' and #cmd.arguments == 1, 'hover link parsed')
+  local fbuf, fwin = vim.lsp.util.open_floating_preview(vim.split(md, '\n'), 'markdown', {})
+  vim.api.nvim_set_current_win(fwin)
+  for i, l in ipairs(vim.api.nvim_buf_get_lines(fbuf, 0, -1, false)) do
+    local s = l:find('[Open conversation]', 1, true)
+    if s then vim.api.nvim_win_set_cursor(fwin, { i, s + 1 }) end
+  end
+  vim.api.nvim_feedkeys(vim.keycode('gx'), 'x', false)
+  wait(10000, function() return vim.api.nvim_buf_get_name(0):match('conversation%-.*%.md$') ~= nil end,
+    'gx on the hover link to open the conversation')
+  vim.cmd('close')
+  vim.api.nvim_set_current_win(src_win)
+  step('hover link')
+
+  -- Copy the prompt: a register is filled.
+  vim.fn.setreg('"', '')
+  vim.cmd('Observatory copy')
+  wait(10000, function() return vim.fn.getreg('"') ~= '' end, 'the prompt in the unnamed register')
+  observed.copied = vim.fn.getreg('"')
+  check(observed.copied:find('make some minor random test changes', 1, true), 'the prompt: ' .. observed.copied)
+  step('copy')
+
+  -- Resume: a terminal split runs claude --resume <id> in the workspace.
+  vim.cmd('Observatory resume')
+  wait(10000, function() return vim.bo.buftype == 'terminal' end, 'a terminal')
+  check(vim.api.nvim_win_get_buf(src_win) == src, 'resume: the source stays in its window')
+  local log = env('OBS_CLAUDE_LOG')
+  wait(10000, function() return vim.uv.fs_stat(log) ~= nil end, 'the fake claude to run')
+  vim.wait(200)
+  observed.claude = vim.split(assert(io.open(log)):read('a'), '\n', { trimempty = true })
+  check(observed.claude[1] == '--resume ' .. (cmd.arguments[1]), 'claude argv: ' .. tostring(observed.claude[1]))
+  check(observed.claude[2] == env('OBS_ROOT'), 'claude cwd: ' .. tostring(observed.claude[2]))
+  vim.cmd('bwipeout!')
+  vim.api.nvim_set_current_win(src_win)
+  step('resume')
+
+  -- Code actions use the same client-side commands; conversations and blame list.
+  local listed
+  vim.ui.select = function(items, opts, on_choice)
+    listed = vim.tbl_map(opts.format_item, items)
+  end
+  vim.cmd('Observatory conversations')
+  wait(10000, function() return listed ~= nil end, ':Observatory conversations')
+  observed.conversations = listed
+  listed = nil
+  vim.cmd('Observatory blame')
+  wait(10000, function() return listed ~= nil end, ':Observatory blame')
+  observed.blame = listed
+  step('lists')
+
+  -- :checkhealth observatory runs and finds the binary.
+  vim.cmd('checkhealth observatory')
+  local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  observed.health_ok = health:find('OK ' .. env('OBS_BIN'), 1, true) ~= nil
+    and health:find('OK Observatory: connected', 1, true) ~= nil and health:find('ERROR', 1, true) == nil
+  check(observed.health_ok, 'checkhealth: ' .. health)
+  observed.notes = notes
+end, debug.traceback)
+
+if not ok then
+  observed.failure = tostring(err)
+  io.stderr:write('ERROR: ' .. tostring(err) .. '\n')
+  finish(2)
+else
+  finish(0)
+end
