@@ -120,6 +120,9 @@ Called by `observatory-resume' with the project root as
   "The file name URI names."
   (url-unhex-string (string-remove-prefix "file://" uri)))
 
+(defvar observatory--states (make-hash-table :test #'eq :weakness 'key)
+  "Each connection's last `observatory/status', a plist.")
+
 (defun observatory--connection (&optional root)
   "The connection for ROOT (the current project), started if needed."
   (let* ((root (or root (observatory--root)))
@@ -127,6 +130,23 @@ Called by `observatory-resume' with the project root as
     (if (and conn (jsonrpc-running-p conn))
         conn
       (puthash root (observatory--start root) observatory--connections))))
+
+(defun observatory--any-connection ()
+  "A connection for requests about every conversation.
+The current project's if it has one, else any running one, else one
+started for the current project."
+  (let ((root (observatory--root))
+        found)
+    (unless (gethash root observatory--connections)
+      (maphash (lambda (_ conn) (when (jsonrpc-running-p conn) (setq found conn)))
+               observatory--connections))
+    (or found (observatory--connection root))))
+
+(defun observatory--wait-connected (conn)
+  "Wait up to 15 seconds while CONN is still connecting to the platform."
+  (with-timeout (15)
+    (while (equal (plist-get (gethash conn observatory--states) :state) "connecting")
+      (accept-process-output nil 0.05))))
 
 (defun observatory--start (root)
   "Start `observatory-command' for ROOT and initialize it."
@@ -165,11 +185,16 @@ Called by `observatory-resume' with the project root as
                        (format "This package speaks protocol version %s; the server speaks %s"
                                observatory-protocol-version version)))
     (jsonrpc-notify conn :initialized (make-hash-table))
+    (puthash conn (jsonrpc-request conn :observatory/status (make-hash-table))
+             observatory--states)
     conn))
 
-(defun observatory--request (method params &optional root)
-  "Send METHOD with PARAMS to the server for ROOT and wait for the result."
-  (jsonrpc-request (observatory--connection root) method params))
+(defun observatory--request (method params &optional conn)
+  "Send METHOD with PARAMS on CONN and wait for the result.
+CONN defaults to `observatory--any-connection'."
+  (let ((conn (or conn (observatory--any-connection))))
+    (observatory--wait-connected conn)
+    (jsonrpc-request conn method params)))
 
 (defun observatory--execute (command &rest arguments)
   "Run the server's COMMAND with ARGUMENTS and return its result."
@@ -191,9 +216,10 @@ Called by `observatory-resume' with the project root as
 
 (add-hook 'kill-emacs-hook #'observatory-shutdown)
 
-(defun observatory--on-notification (_conn method params)
-  "Handle the server's notification METHOD with PARAMS."
+(defun observatory--on-notification (conn method params)
+  "Handle the server's notification METHOD with PARAMS on CONN."
   (pcase method
+    ('observatory/status (puthash conn params observatory--states))
     ('observatory/didChangeInsights
      (let ((file (observatory--uri-file (plist-get params :uri))))
        (dolist (buffer (buffer-list))
@@ -202,7 +228,7 @@ Called by `observatory-resume' with the project root as
                       (equal (file-truename buffer-file-name) file))
              (observatory--refresh))))))
     ('window/showMessage
-     (message "Observatory: %s" (plist-get params :message)))))
+     (message "%s" (plist-get params :message)))))
 
 (defun observatory--on-request (_conn method _params)
   "Answer the server's request METHOD: workspace refreshes are accepted."
@@ -351,7 +377,8 @@ Called by `observatory-resume' with the project root as
     (widen)
     (observatory--clear)
     (let (previous)
-      (dolist (run run-list)
+      (dolist (run (sort (copy-sequence run-list)
+                         (lambda (a b) (< (plist-get a :start_line) (plist-get b :start_line)))))
         (save-excursion
           (goto-char (point-min))
           (forward-line (1- (plist-get run :start_line)))
@@ -465,7 +492,10 @@ eglot or lsp-mode server."
     (let* ((params (if (and buffer-file-name observatory-blame-mode)
                        (list :textDocument (observatory--document) :limit 100)
                      (list :limit 100)))
-           (items (append (plist-get (observatory--request :observatory/conversations params)
+           (conn (and observatory-blame-mode
+                      (observatory--connection observatory--root-dir)))
+           (items (append (plist-get (observatory--request :observatory/conversations
+                                                           params conn)
                                      :items)
                           nil))
            (choices (mapcar (lambda (c)
@@ -485,10 +515,10 @@ line's conversation, or one of the file's conversations."
   (interactive (list (observatory--read-session)))
   (let* ((shown (apply #'observatory--execute "observatory.openConversation" session-id
                        (and message-uuid (list message-uuid))))
-         (buffer (find-file-noselect (plist-get shown :path))))
+         (buffer (find-file-noselect (plist-get shown :path) t)))
     (with-current-buffer buffer
       (revert-buffer t t t)
-      (if (fboundp 'markdown-mode) (markdown-mode) (text-mode))
+      (if (require 'markdown-mode nil t) (markdown-mode) (text-mode))
       (setq buffer-read-only t)
       (goto-char (point-min))
       (forward-line (or (plist-get shown :line) 0)))
@@ -571,7 +601,8 @@ Interactively, the current line's conversation, or one of the file's."
 (defun observatory-status ()
   "Show how the server is connected to the platform."
   (interactive)
-  (let ((status (observatory--request :observatory/status (make-hash-table))))
+  (let ((status (jsonrpc-request (observatory--any-connection)
+                                 :observatory/status (make-hash-table))))
     (message "Observatory: %s%s" (plist-get status :state)
              (if-let ((url (plist-get status :url))) (concat " to " url) ""))))
 

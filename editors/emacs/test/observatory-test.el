@@ -12,6 +12,7 @@
 ;;; Code:
 
 (require 'ert)
+(require 'cl-lib)
 (require 'observatory)
 (require 'eglot)
 
@@ -49,6 +50,12 @@
                           (concat "PATH=" dir "bin:" (getenv "PATH")))
                     process-environment))
       (make-directory (concat dir "bin"))
+      (push (concat dir "bin") exec-path)
+      ;; A `claude' that records its working directory and arguments.
+      (with-temp-file (concat dir "bin/claude")
+        (insert "#!/bin/sh\npwd > \"$0.log.tmp\"\nprintf '%s\\n' \"$@\" >> \"$0.log.tmp\"\n"
+                "mv \"$0.log.tmp\" \"$0.log\"\n"))
+      (set-file-modes (concat dir "bin/claude") #o755)
       (setq observatory-command (list (getenv "OBSERVATORY_BIN") "lsp")
             observatory-test--dir dir)))
   (concat observatory-test--dir "work/simple/"))
@@ -108,7 +115,6 @@
   (with-current-buffer (observatory-test--blamed-buffer)
     (let ((annotations (observatory-test--annotations)))
       (message "annotations: %S" annotations)
-      (message "runs: %S" (mapcar (lambda (ov) (let ((r (overlay-get ov 'observatory-run))) (list (plist-get r :start_line) (plist-get r :end_line) (plist-get r :session_id) (plist-get r :tool)))) (overlays-in (point-min) (point-max))))
       (should annotations)
       (dolist (a annotations)
         (should (string-match-p "\\`◆ .+ · .+ ago\\'" (cdr a)))))
@@ -120,6 +126,101 @@
       (should (equal header-line-format '(:eval (observatory-header-line))))
       (should (string-match-p (regexp-quote (plist-get run :conversation_title))
                               (observatory-header-line))))))
+
+;; If it were attached through eglot, `observatory lsp' would replace the Python
+;; server (eglot runs one server per major mode).  Here a stand-in for that server
+;; stays the buffer's eglot server, and keeps answering, while the mode annotates.
+(ert-deftest observatory-blame-mode-runs-beside-eglot ()
+  (let* ((root (observatory-test--setup))
+         (log (concat observatory-test--dir "fake-lsp.log"))
+         (buffer (find-file-noselect (concat root "example.py"))))
+    (with-current-buffer buffer
+      (observatory-blame-mode -1)
+      (should (eq major-mode 'python-mode))
+      (let ((server (eglot--connect '(python-mode) (cons 'transient root) 'eglot-lsp-server
+                                    (list "python3" (concat observatory-test--here "fake-lsp.py") log)
+                                    "python")))
+        (unwind-protect
+            (progn
+              (observatory-test--wait "eglot to manage the buffer" #'eglot-current-server)
+              (observatory-blame-mode 1)
+              (observatory-test--wait "annotations" #'observatory-test--annotations 60)
+              (observatory-test--goto-attributed-line)
+              (should (equal (plist-get (observatory-run-at-point) :session_id)
+                             observatory-test--session))
+              ;; eglot's server for the buffer, and its only one, is still the fake.
+              (should (eq (eglot-current-server) server))
+              (should (jsonrpc-running-p server))
+              (should (equal (hash-table-values eglot--servers-by-project) (list (list server))))
+              (should (equal (plist-get (jsonrpc-request server :textDocument/hover
+                                                         (eglot--TextDocumentPositionParams))
+                                        :contents)
+                             "the fake server's hover"))
+              ;; ...and Observatory's connection is another process.
+              (should-not (eq (jsonrpc--process server)
+                              (jsonrpc--process (observatory--connection))))
+              (should (string-match-p "textDocument/didOpen"
+                                      (with-temp-buffer (insert-file-contents log)
+                                                        (buffer-string)))))
+          (eglot-shutdown server))))))
+
+(ert-deftest observatory-blame-follows-edits ()
+  (with-current-buffer (observatory-test--blamed-buffer)
+    (let ((first (car (car (observatory-test--annotations)))))
+      (goto-char (point-min))
+      (insert "# one\n# two\n")
+      (observatory-test--wait "the annotation to move down two lines"
+                              (lambda () (equal (car (car (observatory-test--annotations)))
+                                                (+ first 2))))
+      (goto-char (point-min))
+      (delete-region (point) (progn (forward-line 2) (point)))
+      (observatory-test--wait "the annotation to move back"
+                              (lambda () (equal (car (car (observatory-test--annotations)))
+                                                first)))
+      (set-buffer-modified-p nil))))
+
+(ert-deftest observatory-copy-prompt-fills-the-kill-ring ()
+  (with-current-buffer (observatory-test--blamed-buffer)
+    (observatory-test--goto-attributed-line)
+    (observatory-copy-prompt)
+    (should (equal (current-kill 0) (plist-get (observatory-run-at-point) :prompt)))
+    (should (string-match-p "make some minor random test changes" (current-kill 0)))))
+
+(ert-deftest observatory-open-conversation-shows-markdown ()
+  (observatory-test--setup)
+  (let ((buffer (observatory-open-conversation observatory-test--session)))
+    (with-current-buffer buffer
+      (should buffer-read-only)
+      (should (eq major-mode 'markdown-mode))
+      (should (string-match-p "create some files for test purposes" (buffer-string))))))
+
+(ert-deftest observatory-search-finds-and-opens-the-conversation ()
+  (observatory-test--setup)
+  (let (offered)
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (setq offered (mapcar #'car collection))
+                 (car offered))))
+      (let ((buffer (observatory-search "yaml")))
+        (should (seq-some (lambda (c) (string-match-p "create some files for test purposes" c))
+                          offered))
+        ;; The snippet's matched word is highlighted.
+        (should (seq-some (lambda (c) (text-property-any 0 (length c) 'face 'observatory-match c))
+                          offered))
+        (with-current-buffer buffer
+          (should buffer-read-only)
+          (should (string-match-p "create some files for test purposes" (buffer-string))))))))
+
+(ert-deftest observatory-resume-runs-claude-in-the-project-root ()
+  (with-current-buffer (observatory-test--blamed-buffer)
+    (observatory-test--goto-attributed-line)
+    (let* ((log (concat observatory-test--dir "bin/claude.log"))
+           (buffer (call-interactively #'observatory-resume)))
+      (should (eq (buffer-local-value 'major-mode buffer) 'term-mode))
+      (observatory-test--wait "claude to run" (lambda () (file-exists-p log)))
+      (should (equal (with-temp-buffer (insert-file-contents log) (split-string (buffer-string) "\n" t))
+                     (list (directory-file-name (observatory-test--setup))
+                           "--resume" observatory-test--session))))))
 
 (provide 'observatory-test)
 ;;; observatory-test.el ends here
