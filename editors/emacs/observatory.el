@@ -339,10 +339,11 @@ CONN defaults to `observatory--any-connection'."
 
 (defun observatory--refresh ()
   "Ask the server for this buffer's attribution and draw it."
-  (let ((buffer (current-buffer)))
+  (when-let ((buffer (current-buffer))
+             (conn (gethash observatory--root-dir observatory--connections))
+             ((jsonrpc-running-p conn)))
     (jsonrpc-async-request
-     (observatory--connection observatory--root-dir)
-     :observatory/blame (observatory--document)
+     conn :observatory/blame (observatory--document)
      :success-fn (lambda (result)
                    (when (buffer-live-p buffer)
                      (with-current-buffer buffer

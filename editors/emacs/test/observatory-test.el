@@ -15,6 +15,7 @@
 (require 'cl-lib)
 (require 'observatory)
 (require 'eglot)
+(require 'json)
 
 (defconst observatory-test--here
   (file-name-directory (or load-file-name buffer-file-name)))
@@ -63,13 +64,20 @@
 (defun observatory-test--teardown ()
   "Stop the server and the platform it started; remove the setting."
   (when observatory-test--dir
+    (dolist (buffer (buffer-list))
+      (when (string-prefix-p observatory-test--dir
+                             (or (buffer-local-value 'default-directory buffer) ""))
+        (with-current-buffer buffer (set-buffer-modified-p nil))
+        (kill-buffer buffer)))
     (observatory-shutdown)
-    (let ((pidfile (concat observatory-test--dir "data/daemon.pid")))
-      (when (file-exists-p pidfile)
-        (with-temp-buffer
-          (insert-file-contents pidfile)
-          (signal-process (string-to-number (buffer-string)) 'SIGTERM))))
-    (sleep-for 0.5)
+    ;; The platform the server started outlives it, by design: stop it.
+    (let ((serve (concat observatory-test--dir "data/serve.json")))
+      (if (not (file-exists-p serve))
+          (message "no platform was started (no %s)" serve)
+        (let ((pid (alist-get 'pid (json-read-file serve))))
+          (signal-process pid 'SIGTERM)
+          (with-timeout (10 (message "the platform (pid %s) did not stop" pid))
+            (while (process-attributes pid) (sleep-for 0.1))))))
     (delete-directory observatory-test--dir t)
     (setq observatory-test--dir nil)))
 

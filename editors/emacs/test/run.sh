@@ -25,4 +25,6 @@ notes="$("$emacs" -Q --batch --eval "(checkdoc-file \"$build/observatory.el\")" 
 if [ -n "$notes" ]; then echo "$notes" >&2; exit 1; fi
 echo "emacs: ERT against $OBSERVATORY_BIN"
 "$emacs" -Q --batch "${site[@]}" -L "$build" -l "$here/test/observatory-test.el" \
-  --eval '(ert-run-tests-batch-and-exit (getenv "OBSERVATORY_EMACS_TESTS"))'
+  --eval '(let ((stats (ert-run-tests-batch (getenv "OBSERVATORY_EMACS_TESTS"))))
+            (observatory-test--teardown)
+            (kill-emacs (if (zerop (ert-stats-completed-unexpected stats)) 0 1)))'
