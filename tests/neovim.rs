@@ -101,6 +101,8 @@ fn neovim_plugin_shows_lenses_follows_the_cursor_and_runs_its_commands() {
     let env = Env::new();
     let result = env.dir().join("plugin-result.json");
     let claude_log = env.dir().join("claude-argv.txt");
+    let live_src = env.dir().join("live.jsonl");
+    std::fs::write(&live_src, env.live_transcript()).expect("write");
     // `claude` records its arguments and directory, then stays up like the real one.
     let bin = env.dir().join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
@@ -130,6 +132,11 @@ fn neovim_plugin_shows_lenses_follows_the_cursor_and_runs_its_commands() {
         .env("OBS_FILE", env.workspace().join("example.py"))
         .env("OBS_RESULT", &result)
         .env("OBS_CLAUDE_LOG", &claude_log)
+        .env("OBS_LIVE_SRC", &live_src)
+        .env(
+            "OBS_LIVE_DST",
+            env.project_dir().join(format!("{LIVE_SESSION}.jsonl")),
+        )
         .env("PATH", path)
         .env("HOME", env.dir())
         .env_remove("XDG_DATA_HOME")
@@ -182,4 +189,5 @@ fn neovim_plugin_shows_lenses_follows_the_cursor_and_runs_its_commands() {
         "claude runs in the local checkout"
     );
     assert_eq!(observed["health_ok"], true);
+    assert_eq!(observed["live_lens"], true);
 }

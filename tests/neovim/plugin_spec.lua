@@ -28,8 +28,8 @@ local function wait(ms, cond, what)
   check(vim.wait(ms, cond, 50), 'timed out waiting for ' .. what)
 end
 
-local function step(name) io.stderr:write(('[%.1fs] %s\n'):format(vim.uv.hrtime() / 1e9 - START, name)) end
-START = vim.uv.hrtime() / 1e9
+local start = vim.uv.hrtime() / 1e9
+local function step(name) io.stderr:write(('[%.1fs] %s\n'):format(vim.uv.hrtime() / 1e9 - start, name)) end
 
 local ok, err = xpcall(function()
   vim.opt.runtimepath:prepend(env('OBS_PLUGIN'))
@@ -209,6 +209,22 @@ local ok, err = xpcall(function()
   observed.health_ok = health:find('OK ' .. env('OBS_BIN'), 1, true) ~= nil
     and health:find('OK Observatory: connected', 1, true) ~= nil and health:find('ERROR', 1, true) == nil
   check(observed.health_ok, 'checkhealth: ' .. health)
+  vim.cmd.buffer(src)
+  step('checkhealth')
+
+  -- Live: the agent's edit lands in the buffer, then its transcript is written; the
+  -- lens counts the new conversation with nothing asked (didChangeInsights).
+  vim.api.nvim_buf_set_lines(src, 11, 12, false, { '    return f"HELLO, {name}!"' })
+  local live = assert(io.open(env('OBS_LIVE_DST'), 'w'))
+  live:write(assert(io.open(env('OBS_LIVE_SRC'))):read('a'))
+  live:close()
+  wait(30000, function()
+    local l = vim.lsp.codelens.get(src)
+    table.sort(l, function(a, b) return a.range.start.line < b.range.start.line end)
+    return l[1] and l[1].command and l[1].command.title:match('^2 agent conversations') ~= nil
+  end, 'the lens to count the live conversation by itself')
+  observed.live_lens = true
+  step('live lens')
   observed.notes = notes
 end, debug.traceback)
 
