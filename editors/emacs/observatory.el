@@ -425,9 +425,14 @@ CONN defaults to `observatory--any-connection'."
 
 (defun observatory--describe-short (run)
   "RUN in one line: conversation, age and prompt."
-  (concat (observatory--label run)
-          (when-let ((prompt (plist-get run :prompt)))
-            (concat " — " (observatory--one-line prompt 100)))))
+  (let ((prompt (observatory--one-line (plist-get run :prompt) 100))
+        (title (plist-get run :conversation_title)))
+    (concat (observatory--label run) " · " (plist-get run :tool)
+            ;; The title is often the first prompt: say it once.
+            (unless (or (string-empty-p prompt)
+                        (string-prefix-p (string-remove-suffix "…" prompt) title)
+                        (string-prefix-p title prompt))
+              (concat " — " prompt)))))
 
 (defun observatory-header-line ()
   "The header line of `observatory-blame-mode': the current line's conversation."
@@ -528,21 +533,29 @@ line's conversation, or one of the file's conversations."
 
 (defun observatory--snippet (snippet)
   "SNIPPET on one line with its <mark>ed words highlighted."
-  (let ((parts (split-string (observatory--one-line snippet 160) "</?mark>"))
-        (marked nil))
-    (mapconcat (lambda (part)
-                 (prog1 (if marked (propertize part 'face 'observatory-match) part)
-                   (setq marked (not marked))))
-               parts "")))
+  (let ((marked nil))
+    (observatory--one-line
+     (mapconcat (lambda (part)
+                  (prog1 (if marked (propertize part 'face 'observatory-match) part)
+                    (setq marked (not marked))))
+                (split-string snippet "</?mark>")
+                "")
+     100)))
 
 ;;;###autoload
 (defun observatory-search (query)
   "Search every conversation for QUERY; open the chosen hit."
-  (interactive (list (read-string "Search conversations: " (thing-at-point 'symbol t))))
+  (interactive
+   (let ((symbol (thing-at-point 'symbol t)))
+     (list (read-string (format-prompt "Search conversations" symbol) nil nil symbol))))
   (let* ((page (observatory--request :observatory/search (list :query query :limit 50)))
          (choices (mapcar (lambda (hit)
-                            (cons (format "%s — %s" (plist-get hit :conversation_title)
-                                          (observatory--snippet (plist-get hit :snippet)))
+                            (cons (concat (observatory--snippet (plist-get hit :snippet))
+                                          (propertize
+                                           (format "  — %s · %s"
+                                                   (plist-get hit :conversation_title)
+                                                   (observatory--ago (plist-get hit :at)))
+                                           'face 'shadow))
                                   hit))
                           (plist-get page :hits))))
     (unless choices (user-error "No conversation mentions %s" query))
