@@ -528,7 +528,10 @@ line's conversation, or one of the file's conversations."
       (setq buffer-read-only t)
       (goto-char (point-min))
       (forward-line (or (plist-get shown :line) 0)))
-    (pop-to-buffer buffer)
+    (let ((message (with-current-buffer buffer (point))))
+      (pop-to-buffer buffer)
+      (goto-char message)
+      (ignore-errors (recenter 0)))
     buffer))
 
 (defun observatory--snippet (snippet)
@@ -553,7 +556,8 @@ line's conversation, or one of the file's conversations."
                             (cons (concat (observatory--snippet (plist-get hit :snippet))
                                           (propertize
                                            (format "  — %s · %s"
-                                                   (plist-get hit :conversation_title)
+                                                   (observatory--one-line
+                                                    (plist-get hit :conversation_title) 50)
                                                    (observatory--ago (plist-get hit :at)))
                                            'face 'shadow))
                                   hit))

@@ -217,7 +217,9 @@
                           offered))
         (with-current-buffer buffer
           (should buffer-read-only)
-          (should (string-match-p "create some files for test purposes" (buffer-string))))))))
+          (should (string-match-p "create some files for test purposes" (buffer-string)))
+          ;; At the chosen message: its anchor.
+          (should (string-match-p "<a id=\"[-0-9a-f]+\">" (thing-at-point 'line t))))))))
 
 (ert-deftest observatory-resume-runs-claude-in-the-project-root ()
   (with-current-buffer (observatory-test--blamed-buffer)
