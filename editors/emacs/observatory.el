@@ -624,5 +624,19 @@ Interactively, the current line's conversation, or one of the file's."
     (message "Observatory: %s%s" (plist-get status :state)
              (if-let ((url (plist-get status :url))) (concat " to " url) ""))))
 
+;;;###autoload
+(defvar observatory-command-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map "b" #'observatory-blame-mode)
+    (define-key map "s" #'observatory-search)
+    (define-key map "o" #'observatory-open-conversation)
+    (define-key map "r" #'observatory-resume)
+    (define-key map "w" #'observatory-copy-prompt)
+    (define-key map "d" #'observatory-describe-line)
+    map)
+  "Observatory's commands, for a prefix key: (global-set-key (kbd \"C-c o\") ...).")
+;;;###autoload
+(fset 'observatory-command-map observatory-command-map)
+
 (provide 'observatory)
 ;;; observatory.el ends here

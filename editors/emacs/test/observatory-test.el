@@ -194,6 +194,16 @@
     (should (equal (current-kill 0) (plist-get (observatory-run-at-point) :prompt)))
     (should (string-match-p "make some minor random test changes" (current-kill 0)))))
 
+(ert-deftest observatory-describe-line-shows-prompt-and-reason ()
+  (with-current-buffer (observatory-test--blamed-buffer)
+    (observatory-test--goto-attributed-line)
+    (let ((run (observatory-run-at-point)))
+      (observatory-describe-line)
+      (with-current-buffer "*observatory line*"
+        (should (string-match-p (regexp-quote (plist-get run :prompt)) (buffer-string)))
+        (should (string-match-p (regexp-quote (or (plist-get run :reason) "none stated"))
+                                (buffer-string)))))))
+
 (ert-deftest observatory-open-conversation-shows-markdown ()
   (observatory-test--setup)
   (let ((buffer (observatory-open-conversation observatory-test--session)))
