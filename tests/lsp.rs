@@ -115,9 +115,11 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
         .request("codeLens/resolve", greet.clone())
         .expect("resolve");
     assert_eq!(greet["command"]["arguments"][0], SESSION);
+    // Named by the prompt of the latest change inside greet (the Edit of lines 9–10),
+    // not by the conversation's title.
     let title = greet["command"]["title"].as_str().unwrap_or_default();
     assert!(
-        title.starts_with("create some files for test purposes"),
+        title.starts_with("make some minor random test changes"),
         "{title}"
     );
 
@@ -1250,6 +1252,119 @@ fn a_refused_query_is_invalid_params_with_the_platforms_reason() {
             .iter()
             .all(|m| m["method"] != "window/showMessage"),
         "a refused query is not an outage to tell the user about"
+    );
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// Lenses, hints and hovers name the prompt that led to each change, not the
+/// conversation's title (its first prompt): in main.py, line 2 was written for the
+/// conversation's later prompt. The title stays in the hover as a second line.
+#[test]
+fn changes_are_labelled_by_their_own_prompt() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({"inlayHints": "all"}));
+    let uri = c.open(&env.workspace().join("main.py"), "python");
+    let l = lenses(&mut c, &uri);
+    let blame = c
+        .request("observatory/blame", json!({"uri": uri}))
+        .expect("blame");
+    let line2 = blame["runs"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["start_line"] == 2))
+        .unwrap_or_else(|| panic!("a run starting at line 2: {blame}"));
+    assert_eq!(line2["prompt"], EDIT_PROMPT, "{line2}");
+    assert_eq!(line2["end_line"], 2, "{line2}");
+
+    let h = hover_text(&mut c, &uri, 1);
+    assert!(h.starts_with(&format!("**{EDIT_PROMPT}**")), "{h}");
+    assert!(h.contains("in the conversation *create some files"), "{h}");
+    assert!(
+        h.contains("· line 2 ·"),
+        "a one-line run is \"line 2\": {h}"
+    );
+    assert!(h.contains(" tokens in the conversation"), "{h}");
+    // The symbol lens over main() names the latest change inside it: line 2's.
+    let main = l
+        .iter()
+        .find(|x| {
+            x["range"]["start"]["line"] == 0
+                && x["command"]["command"] == "observatory.openConversation"
+                && x.get("data").is_some()
+        })
+        .unwrap_or_else(|| panic!("a lens above main(): {l:?}"));
+    let title = main["command"]["title"].as_str().unwrap_or_default();
+    assert!(
+        title.starts_with("make some minor random test changes"),
+        "{title}"
+    );
+    // One conversation: the file lens names its latest prompt too.
+    let top = l[0]["command"]["title"].as_str().unwrap_or_default();
+    assert!(
+        top.starts_with("1 agent conversation · ") && top.ends_with(&view_trim(EDIT_PROMPT, 50)),
+        "{top}"
+    );
+    let hints = c.poll(
+        "textDocument/inlayHint",
+        json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 10, "character": 0}}}),
+        WAIT,
+        |r| r.as_array().is_some_and(|a| !a.is_empty()),
+    );
+    let on2 = hints
+        .as_array()
+        .and_then(|a| a.iter().find(|h| h["position"]["line"] == 1))
+        .unwrap_or_else(|| panic!("a hint on line 2: {hints}"));
+    assert!(
+        on2["label"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("◆ make some minor random test changes")),
+        "{on2}"
+    );
+    assert!(
+        on2["tooltip"]
+            .as_str()
+            .is_some_and(|t| t.contains("Conversation: create some files")),
+        "{on2}"
+    );
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// `text` cut the way the server cuts labels (`view::trim`).
+fn view_trim(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// A client that asks for plain-text hovers (eglot without markdown-mode) gets no
+/// Markdown and no `command:` links.
+#[test]
+fn a_plain_text_client_gets_plain_text_hovers() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize_with(
+        &env.workspace(),
+        json!({}),
+        json!({"textDocument": {"hover": {"contentFormat": ["plaintext"]}}}),
+    );
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    let hover = c.poll("textDocument/hover", pos(&uri, 8, 0), WAIT, |h| {
+        !h.is_null()
+    });
+    assert_eq!(hover["contents"]["kind"], "plaintext", "{hover}");
+    let text = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(text.starts_with(EDIT_PROMPT), "{text}");
+    for markup in ["**", "command:", "](", "`"] {
+        assert!(
+            !text.contains(markup),
+            "{markup:?} in a plain-text hover: {text}"
+        );
+    }
+    assert!(
+        text.contains(&format!("claude --resume {SESSION}")),
+        "{text}"
     );
     assert_eq!(c.stop(), Some(0));
 }

@@ -184,6 +184,25 @@ impl LspClient {
     }
 
     pub fn initialize(&mut self, root: &std::path::Path, options: Value) -> Value {
+        self.initialize_with(
+            root,
+            options,
+            json!({
+                "general": {"positionEncodings": ["utf-16"]},
+                "window": {"showDocument": {"support": true}, "workDoneProgress": true},
+                "workspace": {"codeLens": {"refreshSupport": true}, "inlayHint": {"refreshSupport": true}},
+                "textDocument": {"hover": {"contentFormat": ["markdown"]}}
+            }),
+        )
+    }
+
+    /// `initialize` (then `initialized`) with the client capabilities given.
+    pub fn initialize_with(
+        &mut self,
+        root: &std::path::Path,
+        options: Value,
+        capabilities: Value,
+    ) -> Value {
         let root_uri = format!("file://{}", root.display());
         let r = self
             .request(
@@ -193,12 +212,7 @@ impl LspClient {
                     "rootUri": root_uri,
                     "workspaceFolders": [{"uri": root_uri, "name": "test"}],
                     "initializationOptions": options,
-                    "capabilities": {
-                        "general": {"positionEncodings": ["utf-16"]},
-                        "window": {"showDocument": {"support": true}, "workDoneProgress": true},
-                        "workspace": {"codeLens": {"refreshSupport": true}, "inlayHint": {"refreshSupport": true}},
-                        "textDocument": {"hover": {"contentFormat": ["markdown"]}}
-                    }
+                    "capabilities": capabilities
                 }),
             )
             .expect("initialize");

@@ -92,7 +92,8 @@ impl Backend {
                 .map(|r| r.conversation_title.clone())
                 .unwrap_or_default();
             md.push_str(&format!(
-                "## {title}\n\n{lines} lines · last {} · `{id}`\n\n",
+                "## {title}\n\n{} · last {} · `{id}`\n\n",
+                view::plural(lines, "line", "lines"),
                 view::ago(last, now)
             ));
             if let Some(p) = runs.iter().rev().find_map(|r| r.prompt.as_ref()) {

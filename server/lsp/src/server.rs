@@ -34,6 +34,9 @@ pub(crate) struct Caps {
     pub(crate) inlay_hint_refresh: bool,
     pub(crate) show_document: bool,
     pub(crate) work_done_progress: bool,
+    /// Hovers in plain text: the client listed hover formats without Markdown
+    /// (eglot without markdown-mode asks for `["plaintext"]`).
+    pub(crate) plain_hover: bool,
     pub(crate) encoding: Encoding,
     /// One of Observatory's editor extensions, which handles command results itself
     /// (copies the prompt, runs `claude --resume` in a terminal).
@@ -205,6 +208,14 @@ impl LanguageServer for Backend {
                 .as_ref()
                 .and_then(|w| w.work_done_progress)
                 .unwrap_or(false),
+            // A client that names no formats gets Markdown, as before: the clients
+            // that omit it (older ones) render it, and every current one lists it.
+            plain_hover: cap
+                .text_document
+                .as_ref()
+                .and_then(|t| t.hover.as_ref())
+                .and_then(|h| h.content_format.as_ref())
+                .is_some_and(|formats| !formats.contains(&MarkupKind::Markdown)),
             encoding,
             shim: options
                 .get("shim")
@@ -375,11 +386,20 @@ impl LanguageServer for Backend {
             .conversations
             .get(&r.session_id)
             .map(|c| Arc::clone(&c));
-        Ok(Some(Hover {
-            contents: HoverContents::Markup(MarkupContent {
+        let now = Utc::now();
+        let contents = if self.state.caps().plain_hover {
+            MarkupContent {
+                kind: MarkupKind::PlainText,
+                value: view::hover_plain(r, conversation.as_deref(), now),
+            }
+        } else {
+            MarkupContent {
                 kind: MarkupKind::Markdown,
-                value: view::hover(r, conversation.as_deref(), Utc::now()),
-            }),
+                value: view::hover(r, conversation.as_deref(), now),
+            }
+        };
+        Ok(Some(Hover {
+            contents: HoverContents::Markup(contents),
             range: Some(Range::new(
                 Position::new(r.start_line.saturating_sub(1) as u32, 0),
                 Position::new(r.end_line.saturating_sub(1) as u32, 0),
@@ -408,7 +428,7 @@ impl LanguageServer for Backend {
         } else {
             (command::LIST_CONVERSATIONS, vec![json!(uri.as_str())])
         };
-        let mut out = vec![lens(0, view::summary(&v, now), top.0, top.1)];
+        let mut out = vec![lens(0, view::file_lens(&v, now), top.0, top.1)];
         // Titles are cheap, and a lens left to `codeLens/resolve` can stay blank: VS
         // Code reserved the line above `def greet` but never asked to resolve it (seen
         // in code-server 4.100). Only a file with very many changed symbols (a
@@ -485,9 +505,7 @@ impl LanguageServer for Backend {
                     label: InlayHintLabel::String(view::inlay(r, now)),
                     kind: None,
                     text_edits: None,
-                    tooltip: r.prompt.as_ref().map(|p| {
-                        InlayHintTooltip::String(format!("Prompt: {}", view::trim(p, 300)))
-                    }),
+                    tooltip: Some(InlayHintTooltip::String(view::inlay_tooltip(r))),
                     padding_left: Some(true),
                     padding_right: None,
                     data: None,
@@ -524,7 +542,7 @@ impl LanguageServer for Backend {
         };
         for r in runs {
             let of = if multi {
-                format!(" ({})", view::trim(&r.conversation_title, 40))
+                format!(" ({})", view::trim(view::label(r), 40))
             } else {
                 String::new()
             };

@@ -170,11 +170,23 @@ pub fn trim(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The file's summary lens: "4 agent conversations · 37 lines · last 2 h ago".
+/// What names a change in lenses, hints and hovers: the prompt that led to it, on
+/// one line, or the conversation's title when the change has no prompt. A
+/// conversation's title is its first prompt, so naming changes by it labels every
+/// later change with a request it was not made for.
+pub fn label(r: &BlameRun) -> &str {
+    r.prompt
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .unwrap_or(&r.conversation_title)
+}
+
+/// The file's summary: "4 agent conversations · 37 lines · last 2 h ago".
 pub fn summary(view: &FileView, now: DateTime<Utc>) -> String {
     format!(
         "{} · {} · last {}",
@@ -188,7 +200,18 @@ pub fn summary(view: &FileView, now: DateTime<Utc>) -> String {
     )
 }
 
-/// A symbol's lens: the latest conversation that changed it.
+/// The file's lens: its [`summary`], and with a single conversation the prompt of
+/// the latest change (with several, the lens lists them instead).
+pub fn file_lens(view: &FileView, now: DateTime<Utc>) -> String {
+    let summary = summary(view, now);
+    let latest = view.runs.iter().enumerate().max_by_key(|(i, r)| (r.at, *i));
+    match latest {
+        Some((_, r)) if view.conversations == 1 => format!("{summary} · {}", trim(label(r), 50)),
+        _ => summary,
+    }
+}
+
+/// A symbol's lens: the latest change inside it, named by its prompt.
 pub fn symbol_lens(view: &FileView, s: &ChangedSymbol, now: DateTime<Utc>) -> String {
     let r = &view.runs[s.latest];
     let more = if s.conversations > 1 {
@@ -196,36 +219,69 @@ pub fn symbol_lens(view: &FileView, s: &ChangedSymbol, now: DateTime<Utc>) -> St
     } else {
         String::new()
     };
-    format!(
-        "{} · {}{more}",
-        trim(&r.conversation_title, 60),
-        ago(r.at, now)
-    )
+    format!("{} · {}{more}", trim(label(r), 60), ago(r.at, now))
 }
 
 /// The end-of-line annotation.
 pub fn inlay(r: &BlameRun, now: DateTime<Utc>) -> String {
-    format!("◆ {} · {}", trim(&r.conversation_title, 50), ago(r.at, now))
+    format!("◆ {} · {}", trim(label(r), 50), ago(r.at, now))
+}
+
+/// The annotation's tooltip: the whole prompt, and the conversation it belongs to.
+pub fn inlay_tooltip(r: &BlameRun) -> String {
+    match &r.prompt {
+        Some(p) => format!(
+            "Prompt: {}\nConversation: {}",
+            trim(p, 300),
+            trim(&r.conversation_title, 100)
+        ),
+        None => format!("Conversation: {}", trim(&r.conversation_title, 100)),
+    }
+}
+
+/// "line 9" or "lines 9–10".
+pub fn line_span(start: usize, end: usize) -> String {
+    if end <= start {
+        format!("line {start}")
+    } else {
+        format!("lines {start}–{end}")
+    }
+}
+
+/// The facts line of a hover: tool, model, age, lines, the conversation's tokens.
+fn hover_facts(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Utc>) -> String {
+    let mut facts = vec![r.tool.clone()];
+    if let Some(m) = &r.model {
+        facts.push(m.clone());
+    }
+    facts.push(ago(r.at, now));
+    facts.push(line_span(r.start_line, r.end_line));
+    if let Some(c) = conversation {
+        // The count is the whole conversation's, not this change's: say so.
+        facts.push(format!(
+            "{} tokens in the conversation",
+            c.usage.total().to_formatted_string(&Locale::en)
+        ));
+    }
+    facts.join(" · ")
+}
+
+/// The conversation's title, when it says something the change's label does not.
+fn other_title(r: &BlameRun) -> Option<&str> {
+    let title = r.conversation_title.trim();
+    (!title.is_empty() && title != label(r)).then_some(title)
 }
 
 /// Hover Markdown for a line written by `r`.
 pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Utc>) -> String {
-    let mut out = format!("**{}**  \n", escape(&trim(&r.conversation_title, 100)));
-    let mut facts = vec![
-        r.tool.clone(),
-        ago(r.at, now),
-        format!("lines {}–{}", r.start_line, r.end_line),
-    ];
-    if let Some(m) = &r.model {
-        facts.insert(1, m.clone());
-    }
-    if let Some(c) = conversation {
-        facts.push(format!(
-            "{} tokens",
-            c.usage.total().to_formatted_string(&Locale::en)
+    let mut out = format!("**{}**  \n", escape(&trim(label(r), 100)));
+    if let Some(title) = other_title(r) {
+        out.push_str(&format!(
+            "in the conversation *{}*  \n",
+            escape(&trim(title, 100))
         ));
     }
-    out.push_str(&facts.join(" · "));
+    out.push_str(&hover_facts(r, conversation, now));
     out.push_str("\n\n");
     if let Some(p) = &r.prompt {
         out.push_str(&format!("**Prompt:** {}\n\n", escape(&trim(p, 300))));
@@ -240,6 +296,34 @@ pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Ut
     );
     out.push_str(&format!(
         "[Open conversation]({open}) · [Open message]({message}) · `claude --resume {}`",
+        r.session_id
+    ));
+    out
+}
+
+/// The same hover for a client that asked for plain text (eglot can): no Markdown
+/// syntax and no `command:` links, which such a client shows as raw text; the
+/// commands are named in words instead.
+pub fn hover_plain(
+    r: &BlameRun,
+    conversation: Option<&Conversation>,
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = trim(label(r), 100);
+    out.push('\n');
+    if let Some(title) = other_title(r) {
+        out.push_str(&format!("in the conversation: {}\n", trim(title, 100)));
+    }
+    out.push_str(&hover_facts(r, conversation, now));
+    out.push_str("\n\n");
+    if let Some(p) = &r.prompt {
+        out.push_str(&format!("Prompt: {}\n\n", trim(p, 300)));
+    }
+    if let Some(why) = &r.reason {
+        out.push_str(&format!("Why: {}\n\n", trim(why, 300)));
+    }
+    out.push_str(&format!(
+        "Open it with the code action \"Observatory: open the conversation that wrote this\", or resume it in a terminal: claude --resume {}",
         r.session_id
     ));
     out
@@ -326,6 +410,70 @@ mod tests {
         assert_eq!(names, vec![("a", "t1"), ("b", "t2")]);
         let b = &v.symbols[1];
         assert_eq!((b.conversations, b.lines), (2, 3));
+    }
+
+    #[test]
+    fn changes_are_named_by_their_own_prompt() {
+        let now = Utc.timestamp_opt(10_000, 0).unwrap();
+        let mut r = run(2, 2, "t", "s", 9_000);
+        r.conversation_title = "create some files".into();
+        r.prompt = Some("  make some minor\nrandom changes ".into());
+        assert_eq!(label(&r), "make some minor\nrandom changes");
+        assert!(inlay(&r, now).starts_with("◆ make some minor random changes · "));
+        let tip = inlay_tooltip(&r);
+        assert!(tip.contains("Conversation: create some files"), "{tip}");
+        let h = hover(&r, None, now);
+        assert!(h.starts_with("**make some minor random changes**"), "{h}");
+        assert!(h.contains("in the conversation *create some files*"), "{h}");
+        assert!(h.contains("· line 2\n"), "{h}");
+        assert!(!h.contains("2–2"), "{h}");
+        // No prompt (or an empty one): the conversation's title.
+        r.prompt = Some(" ".into());
+        assert_eq!(label(&r), "create some files");
+        r.prompt = None;
+        assert_eq!(label(&r), "create some files");
+        assert!(!hover(&r, None, now).contains("in the conversation"));
+
+        let blame = BlameResponse {
+            lines: 3,
+            attributed_lines: 1,
+            runs: vec![run(1, 1, "t", "s", 9_000)],
+        };
+        let v = FileView::new(1, Path::new("/x/a.txt"), "a\nb\nc\n", blame);
+        assert_eq!(
+            file_lens(&v, now),
+            "1 agent conversation · 1 line · last 16 min ago · Fix the *token* refresh"
+        );
+    }
+
+    #[test]
+    fn wording_of_spans_and_tokens() {
+        assert_eq!(line_span(2, 2), "line 2");
+        assert_eq!(line_span(9, 10), "lines 9–10");
+        assert_eq!(plural(1, "line", "lines"), "1 line");
+        let now = Utc.timestamp_opt(10_000, 0).unwrap();
+        let c: Conversation = serde_json::from_value(serde_json::json!({"session_id": "s", "title": "t", "kind": "session", "parent_session": null, "project": null, "git_branch": null, "version": null, "entrypoint": null, "started_at": null, "ended_at": null, "message_count": 1, "models": [], "usage": {"input_tokens": 170_159, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}, "cost_usd": 0.0}))
+        .unwrap();
+        let h = hover(&run(9, 10, "t", "s", 9_000), Some(&c), now);
+        assert!(
+            h.contains("lines 9–10 · 170,159 tokens in the conversation"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn plain_text_hover_has_no_markdown_or_command_links() {
+        let now = Utc.timestamp_opt(10_000, 0).unwrap();
+        let mut r = run(1, 2, "t", "sess-1", 9_000);
+        r.reason = Some("Because `x` < y".into());
+        let h = hover_plain(&r, None, now);
+        for markup in ["**", "command:", "](", "\\", "`claude"] {
+            assert!(!h.contains(markup), "{markup} in {h}");
+        }
+        assert!(h.starts_with("Fix the *token* refresh\n"), "{h}");
+        assert!(h.contains("Why: Because `x` < y"), "{h}");
+        assert!(h.contains("claude --resume sess-1"), "{h}");
+        assert!(h.contains("Observatory: open the conversation"), "{h}");
     }
 
     #[test]
