@@ -60,12 +60,13 @@ local function list_of_strings(v)
   return true
 end
 
----@param name string
+--- Checks that a value is one of `allowed`.
+---@param o table
+---@param key string
 ---@param allowed string[]
-local function one_of(name, allowed)
-  return function(v)
-    return v == nil or vim.tbl_contains(allowed, v), name .. ': one of ' .. table.concat(allowed, ', ')
-  end
+local function one_of(o, key, allowed)
+  vim.validate(key, o[key], function(v) return vim.tbl_contains(allowed, v) end,
+    'one of "' .. table.concat(allowed, '", "') .. '"')
 end
 
 --- Merges `opts` over the defaults and checks every value (errors name the option).
@@ -82,16 +83,16 @@ function M.resolve(opts)
   vim.validate('apiKey', o.apiKey, 'string', true)
   vim.validate('codeLens', o.codeLens, 'boolean')
   vim.validate('hover', o.hover, 'boolean')
-  vim.validate('inlayHints', o.inlayHints, one_of('inlayHints', { 'off', 'currentLine', 'all' }))
+  one_of(o, 'inlayHints', { 'off', 'currentLine', 'all' })
   vim.validate('codeActions', o.codeActions, 'boolean')
   vim.validate('maxFileBytes', o.maxFileBytes, 'number', true)
   vim.validate('debounceMs', o.debounceMs, 'number', true)
   vim.validate('filetypes', o.filetypes, list_of_strings, 'a list of strings')
   vim.validate('root_markers', o.root_markers, list_of_strings, 'a list of strings')
-  vim.validate('split', o.split, one_of('split', { 'split', 'vsplit', 'tab' }))
+  one_of(o, 'split', { 'split', 'vsplit', 'tab' })
   vim.validate('cursor_debounce_ms', o.cursor_debounce_ms, 'number')
   vim.validate('keymaps', o.keymaps, 'boolean')
-  vim.validate('picker', o.picker, one_of('picker', { 'auto', 'telescope', 'fzf-lua', 'select' }))
+  one_of(o, 'picker', { 'auto', 'telescope', 'fzf-lua', 'select' })
   return o
 end
 
