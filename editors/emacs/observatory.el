@@ -543,7 +543,7 @@ line's conversation, or one of the file's conversations."
                     (setq marked (not marked))))
                 (split-string snippet "</?mark>")
                 "")
-     100)))
+     80)))
 
 ;;;###autoload
 (defun observatory-search (query)

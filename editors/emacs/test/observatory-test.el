@@ -172,20 +172,43 @@
                                                         (buffer-string)))))
           (eglot-shutdown server))))))
 
+(defun observatory-test--first-run-line ()
+  "The first line of the first run, as the server last sent it."
+  (seq-min (or (delq nil (mapcar (lambda (ov) (plist-get (overlay-get ov 'observatory-run)
+                                                          :start_line))
+                                 (overlays-in (point-min) (point-max))))
+               '(0))))
+
 (ert-deftest observatory-blame-follows-edits ()
+  ;; Overlays move with the text by themselves: check the runs the server sends.
   (with-current-buffer (observatory-test--blamed-buffer)
-    (let ((first (car (car (observatory-test--annotations)))))
+    (let ((first (observatory-test--first-run-line)))
       (goto-char (point-min))
       (insert "# one\n# two\n")
-      (observatory-test--wait "the annotation to move down two lines"
-                              (lambda () (equal (car (car (observatory-test--annotations)))
-                                                (+ first 2))))
+      (observatory-test--wait "the server to attribute the edited buffer"
+                              (lambda () (= (observatory-test--first-run-line) (+ first 2))))
+      (should (= (car (car (observatory-test--annotations))) (+ first 2)))
       (goto-char (point-min))
       (delete-region (point) (progn (forward-line 2) (point)))
-      (observatory-test--wait "the annotation to move back"
-                              (lambda () (equal (car (car (observatory-test--annotations)))
-                                                first)))
+      (observatory-test--wait "the server to attribute the restored buffer"
+                              (lambda () (= (observatory-test--first-run-line) first)))
       (set-buffer-modified-p nil))))
+
+(ert-deftest observatory-blame-end-of-line-style ()
+  (with-current-buffer (observatory-test--blamed-buffer)
+    (observatory-blame-mode -1)
+    (let ((observatory-blame-style 'end-of-line))
+      (observatory-blame-mode 1)
+      (observatory-test--wait "annotations" #'observatory-test--annotations 60)
+      (let ((ov (seq-find (lambda (ov) (overlay-get ov 'after-string))
+                          (overlays-in (point-min) (point-max)))))
+        (should ov)
+        (should (= (overlay-start ov) (save-excursion (goto-char (overlay-start ov)) (line-end-position))))
+        (should-not (seq-some (lambda (ov) (overlay-get ov 'before-string))
+                              (overlays-in (point-min) (point-max))))))
+    (observatory-blame-mode -1)
+    (should-not (observatory-test--annotations))
+    (observatory-blame-mode 1)))
 
 (ert-deftest observatory-copy-prompt-fills-the-kill-ring ()
   (with-current-buffer (observatory-test--blamed-buffer)
