@@ -54,5 +54,18 @@ cargo build --locked -p observatory-cli
   npm run package -- --binary "$CARGO_TARGET_DIR/debug/observatory"
   npm run e2e
 )
+# The Emacs package: byte-compiled with warnings as errors, checkdoc, and ERT in
+# `emacs -Q --batch` against the binary built above (editors/emacs/test/run.sh). Debian's
+# emacs-nox (Emacs 28), eglot and markdown-mode are installed when missing.
+need_apt=()
+for pkg in emacs-nox elpa-eglot elpa-markdown-mode; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if ((${#need_apt[@]})); then
+  echo "apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+OBSERVATORY_BIN="$CARGO_TARGET_DIR/debug/observatory" editors/emacs/test/run.sh
 # Last, so that its summary closes the output.
 cargo test --workspace --locked
