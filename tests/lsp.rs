@@ -1368,3 +1368,86 @@ fn a_plain_text_client_gets_plain_text_hovers() {
     );
     assert_eq!(c.stop(), Some(0));
 }
+
+/// `window/showMessage` warnings whose text says the platform does not answer.
+fn outage_warnings(c: &LspClient) -> Vec<String> {
+    c.seen
+        .iter()
+        .filter(|m| m["method"] == "window/showMessage" && m["params"]["type"] == 2)
+        .filter_map(|m| m["params"]["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Reconnection rounds while the platform does not answer: the backoff's own
+/// retries, requests that find it gone, and settings pushed again (editors repeat
+/// them; each reconnects at once). One warning per outage, saying whether anything
+/// was loaded; the ongoing state is `observatory/status`. After a connection, a new
+/// outage is told once more.
+#[test]
+fn an_unreachable_platform_is_reported_once_per_outage() {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({"url": url}));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    c.wait_for(0, WAIT, status_is("offline"))
+        .expect("reported offline");
+    let rounds = |c: &mut LspClient| {
+        for key in ["obs_a", "obs_b", "obs_a"] {
+            c.notify(
+                "workspace/didChangeConfiguration",
+                json!({"settings": {"apiKey": key}}),
+            );
+            let _ = c.request("textDocument/hover", pos(&uri, 0, 0));
+            let _ = c.request("observatory/search", json!({"query": "greet"}));
+            std::thread::sleep(std::time::Duration::from_millis(1200));
+        }
+        c.drain();
+    };
+    rounds(&mut c);
+    let told = outage_warnings(&c);
+    assert_eq!(told.len(), 1, "one warning per outage: {told:#?}");
+    assert!(
+        told[0].contains(&url) && told[0].contains("Nothing is loaded yet"),
+        "{told:?}"
+    );
+    assert!(
+        !told[0].contains("what was already loaded"),
+        "nothing was loaded: {told:?}"
+    );
+    assert!(c.seen.iter().filter(|m| status_is("offline")(m)).count() >= 1);
+
+    // It comes up (the local token of the server's own data directory: no apiKey).
+    let mark = c.seen.len();
+    let mut platform = env.serve_in(
+        env.data(),
+        &format!("127.0.0.1:{port}"),
+        std::process::Stdio::null(),
+    );
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"apiKey": null}}),
+    );
+    c.wait_for(mark, WAIT, status_is("connected"))
+        .expect("connected once it answers");
+    lenses(&mut c, &uri);
+
+    // A new outage is told again, once, and now there is something to show.
+    let mark = c.seen.len();
+    let _ = platform.child.kill();
+    let _ = platform.child.wait();
+    c.wait_for(mark, WAIT, status_is("offline"))
+        .expect("offline again");
+    rounds(&mut c);
+    let told = outage_warnings(&c);
+    assert_eq!(told.len(), 2, "one warning per outage: {told:#?}");
+    assert!(
+        told[1].contains("Showing what was already loaded"),
+        "{told:?}"
+    );
+    assert_eq!(c.stop(), Some(0));
+}

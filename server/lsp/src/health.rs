@@ -84,6 +84,14 @@ impl Refusal {
     }
 }
 
+/// What the user has been told since the last connection, so that an outage or a
+/// refusal is told once however often the state changes in between.
+#[derive(Debug, Default)]
+pub(crate) struct Told {
+    outage: bool,
+    refusal: Option<RefusalReason>,
+}
+
 /// What to send the client after a change of health.
 pub(crate) struct Report {
     message: Option<(MessageType, String)>,
@@ -129,22 +137,39 @@ impl State {
             std::mem::replace(&mut *slot, new.clone())
         };
         let message = match (&old, &new) {
-            // Once per outage, once per kind of refusal.
             (Health::Offline(_), Health::Offline(_)) => return None,
             (Health::Refused(a), Health::Refused(b)) if a.reason == b.reason => return None,
             (Health::Connected, Health::Connected) | (_, Health::Connecting) => return None,
             (_, Health::Connected) => {
                 tracing::info!("connected to the platform");
+                // Connected: the next outage or refusal is news again.
+                if let Ok(mut told) = self.told.lock() {
+                    *told = Told::default();
+                }
                 None
             }
             (_, Health::Offline(why)) => {
                 tracing::warn!(reason = %why, "platform offline");
-                Some((
-                    MessageType::WARNING,
-                    format!(
-                        "Observatory: {why}. Showing what was already loaded; reconnecting in the background."
-                    ),
-                ))
+                // One warning per outage. The state goes through Connecting (a
+                // settings push, which editors repeat) and maybe Refused between
+                // attempts; only a connection ends the outage.
+                let first = self
+                    .told
+                    .lock()
+                    .map(|mut t| !std::mem::replace(&mut t.outage, true))
+                    .unwrap_or(false);
+                first.then(|| {
+                    let meanwhile = if self.has_loaded() {
+                        "Showing what was already loaded; reconnecting in the background."
+                    } else {
+                        "Nothing is loaded yet; reconnecting in the background, insights \
+                         appear once it answers."
+                    };
+                    (
+                        MessageType::WARNING,
+                        format!("Observatory: {why}. {meanwhile}"),
+                    )
+                })
             }
             (_, Health::Refused(r)) => {
                 tracing::warn!(reason = %r.message, "platform refused this client");
@@ -153,13 +178,32 @@ impl State {
                 } else {
                     MessageType::ERROR
                 };
-                Some((kind, format!("Observatory: {}.{}", r.message, r.advice())))
+                // Once per kind of refusal, until connected or the key changes.
+                let first = self
+                    .told
+                    .lock()
+                    .map(|mut t| t.refusal.replace(r.reason) != Some(r.reason))
+                    .unwrap_or(false);
+                first.then(|| (kind, format!("Observatory: {}.{}", r.message, r.advice())))
             }
         };
         Some(Report {
             message,
             status: self.status(),
         })
+    }
+
+    /// Whether any insight was loaded (an open document's or a workspace file's
+    /// view), for what an outage message says the user still sees.
+    fn has_loaded(&self) -> bool {
+        self.docs.iter().any(|d| d.view.is_some()) || !self.workspace.is_empty()
+    }
+
+    /// The connection settings changed: a refusal of the new ones is told again.
+    pub(crate) fn forget_refusal(&self) {
+        if let Ok(mut told) = self.told.lock() {
+            told.refusal = None;
+        }
     }
 
     async fn report(&self, report: Report) {

@@ -74,6 +74,8 @@ pub struct State {
     pub(crate) roots: RwLock<Vec<PathBuf>>,
     pub(crate) conn: RwLock<Option<Arc<Connection>>>,
     pub(crate) health: Mutex<Health>,
+    /// What the user was told about the connection since it was last up.
+    pub(crate) told: Mutex<crate::health::Told>,
     /// The connection settings changed: reconnect now, even in the middle of a
     /// backoff.
     pub(crate) wake: Notify,
@@ -117,6 +119,7 @@ impl Backend {
                 roots: RwLock::new(Vec::new()),
                 conn: RwLock::new(None),
                 health: Mutex::new(Health::Connecting),
+                told: Mutex::new(crate::health::Told::default()),
                 wake: Notify::new(),
                 interrupt: Notify::new(),
                 views: Notify::new(),
@@ -355,6 +358,7 @@ impl LanguageServer for Backend {
                     if let Ok(mut c) = self.state.conn.write() {
                         *c = None;
                     }
+                    self.state.forget_refusal();
                     self.state.set_health(Health::Connecting).await;
                     self.state.wake.notify_one();
                 }
