@@ -54,11 +54,11 @@ cargo build --locked -p observatory-cli
   npm run package -- --binary "$CARGO_TARGET_DIR/debug/observatory"
   npm run e2e
 )
-# The Emacs package: byte-compiled with warnings as errors, checkdoc, and ERT in
+# The Emacs package: byte-compiled with warnings as errors, checkdoc, package-lint, ERT in
 # `emacs -Q --batch` against the binary built above (editors/emacs/test/run.sh). Debian's
-# emacs-nox (Emacs 28), eglot and markdown-mode are installed when missing.
+# emacs-nox (Emacs 28), eglot, markdown-mode and package-lint are installed when missing.
 need_apt=()
-for pkg in emacs-nox elpa-eglot elpa-markdown-mode; do
+for pkg in emacs-nox elpa-eglot elpa-markdown-mode elpa-package-lint; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

@@ -5,7 +5,7 @@
 
 ;; Author: The Observatory authors
 ;; Version: 0.1.0
-;; Package-Requires: ((emacs "28.1") (jsonrpc "1.0.14"))
+;; Package-Requires: ((emacs "28.1"))
 ;; Keywords: tools, convenience, vc
 ;; URL: https://github.com/observatory-dev/observatory
 
