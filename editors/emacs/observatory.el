@@ -150,6 +150,9 @@ started for the current project."
 
 (defun observatory--start (root)
   "Start `observatory-command' for ROOT and initialize it."
+  (unless (executable-find (car observatory-command))
+    (user-error "Observatory: cannot find %s; install it or set `observatory-command'"
+                (car observatory-command)))
   (let* ((default-directory root)
          (name (format "observatory %s" (abbreviate-file-name root)))
          (process (make-process

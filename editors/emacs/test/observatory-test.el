@@ -210,6 +210,13 @@
     (should-not (observatory-test--annotations))
     (observatory-blame-mode 1)))
 
+(ert-deftest observatory-names-a-missing-binary ()
+  (let ((observatory-command '("no-such-observatory" "lsp"))
+        (default-directory (observatory-test--setup)))
+    (should (string-match-p "cannot find no-such-observatory"
+                            (cadr (should-error (observatory--start default-directory)
+                                                :type 'user-error))))))
+
 (ert-deftest observatory-copy-prompt-fills-the-kill-ring ()
   (with-current-buffer (observatory-test--blamed-buffer)
     (observatory-test--goto-attributed-line)
