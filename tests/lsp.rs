@@ -1451,3 +1451,45 @@ fn an_unreachable_platform_is_reported_once_per_outage() {
     );
     assert_eq!(c.stop(), Some(0));
 }
+
+/// `workspace/symbol` finds the symbols agents changed in files that are not open,
+/// though the transcripts recorded them in another checkout
+/// (/Users/cjm/repos/ai-blame-test) than the workspace's: the same path matching
+/// as blame.
+#[test]
+fn workspace_symbols_of_files_recorded_in_another_checkout() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({}));
+    c.wait_for(0, WAIT, status_is("connected"))
+        .expect("connected");
+    let found = c.poll("workspace/symbol", json!({"query": "greet"}), WAIT, |r| {
+        r.as_array().is_some_and(|a| !a.is_empty())
+    });
+    let example = format!("file://{}", env.workspace().join("example.py").display());
+    let greet = found
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "greet"))
+        .unwrap_or_else(|| panic!("greet: {found}"));
+    assert_eq!(greet["location"]["uri"], example.as_str(), "{greet}");
+    let main = c
+        .request("workspace/symbol", json!({"query": "main"}))
+        .expect("workspace/symbol");
+    let main_py = format!("file://{}", env.workspace().join("main.py").display());
+    assert!(
+        main.as_array()
+            .is_some_and(|a| a.iter().any(|s| s["location"]["uri"] == main_py.as_str())),
+        "{main}"
+    );
+    // Files too, by name.
+    let files = c
+        .request("workspace/symbol", json!({"query": "example.py"}))
+        .expect("workspace/symbol");
+    assert!(
+        files.as_array().is_some_and(|a| a
+            .iter()
+            .any(|s| s["kind"] == 1 && s["location"]["uri"] == example.as_str())),
+        "{files}"
+    );
+    assert_eq!(c.stop(), Some(0));
+}

@@ -331,13 +331,14 @@ impl Platform {
     }
 
     /// The files agents changed most in `project`.
-    pub async fn most_edited(&self, project: &str, limit: u32) -> Result<Vec<EditedFile>> {
+    /// The files agents changed most, in `project` or (`None`) anywhere.
+    pub async fn most_edited(&self, project: Option<&str>, limit: u32) -> Result<Vec<EditedFile>> {
         let limit = limit.to_string();
-        self.get_json(
-            "/analytics/files",
-            &[("project", project), ("limit", &limit)],
-        )
-        .await
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(p) = project {
+            query.push(("project", p));
+        }
+        self.get_json("/analytics/files", &query).await
     }
 
     /// Which conversations changed a symbol of that name, anywhere.

@@ -226,6 +226,13 @@ impl State {
     }
 
     /// Views of the workspace files agents changed, for `workspace/symbol`.
+    ///
+    /// The files come from the platform's most edited: those recorded in this very
+    /// checkout, and those recorded anywhere whose path ends with a path that exists
+    /// in the folder. Transcripts often come from another checkout or machine
+    /// (`/Users/cjm/repos/x/main.py` for `<folder>/main.py`); the blame of each file
+    /// then matches recorded paths exactly as an open document's does, so a file
+    /// that only shares a name with another project's gets no runs and is left out.
     pub(crate) async fn index_workspace(&self) {
         let Ok(platform) = self.platform() else {
             return;
@@ -233,18 +240,26 @@ impl State {
         let roots = self.roots.read().map(|r| r.clone()).unwrap_or_default();
         for root in roots {
             let project = root.to_string_lossy().into_owned();
-            let files = match platform.most_edited(&project, 200).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::debug!(error = %e, "no workspace file list");
-                    continue;
+            let mut recorded = Vec::new();
+            for scope in [Some(project.as_str()), None] {
+                match platform.most_edited(scope, MOST_EDITED).await {
+                    Ok(files) => recorded.extend(files.into_iter().map(|f| f.path)),
+                    Err(e) => tracing::debug!(error = %e, "no workspace file list"),
                 }
-            };
-            for f in files {
-                let path = PathBuf::from(f.path);
-                if path.starts_with(&root) {
-                    self.index_file(&path).await;
+            }
+            let mut local: Vec<PathBuf> = Vec::new();
+            for path in recorded {
+                if let Some(p) = local_file(&root, Path::new(&path)).await {
+                    if !local.contains(&p) {
+                        local.push(p);
+                    }
                 }
+                if local.len() >= WORKSPACE_FILES {
+                    break;
+                }
+            }
+            for path in local {
+                self.index_file(&path).await;
             }
         }
     }
@@ -276,9 +291,11 @@ impl State {
         for uri in uris {
             self.schedule(uri, Duration::ZERO);
         }
-        let local = PathBuf::from(path);
-        if self.root_for(&local).is_some() {
-            self.index_file(&local).await;
+        let roots = self.roots.read().map(|r| r.clone()).unwrap_or_default();
+        for root in roots {
+            if let Some(local) = local_file(&root, Path::new(path)).await {
+                self.index_file(&local).await;
+            }
         }
     }
 
@@ -503,6 +520,45 @@ impl State {
     }
 }
 
+/// Files asked for per scope (this checkout, anywhere) when indexing a folder.
+const MOST_EDITED: u32 = 500;
+/// Workspace files indexed per folder for `workspace/symbol`.
+const WORKSPACE_FILES: usize = 200;
+
+/// The file in `root` that a path an agent recorded stands for: the path itself when
+/// it is inside `root`, else `root` joined with the longest trailing part of it that
+/// names an existing file (the path in another checkout or on another machine).
+/// Only plain name components are joined, so the result stays inside `root`.
+async fn local_file(root: &Path, recorded: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let is_file = |p: PathBuf| async move {
+        tokio::fs::metadata(&p)
+            .await
+            .is_ok_and(|m| m.is_file())
+            .then_some(p)
+    };
+    if recorded.starts_with(root) {
+        return is_file(recorded.to_path_buf()).await;
+    }
+    let names: Vec<&std::ffi::OsStr> = recorded
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(Some(n)),
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => None,
+            Component::ParentDir => Some(None),
+        })
+        .collect::<Option<_>>()?;
+    for start in 0..names.len() {
+        let candidate: PathBuf = std::iter::once(root.as_os_str())
+            .chain(names[start..].iter().copied())
+            .collect();
+        if let Some(found) = is_file(candidate).await {
+            return Some(found);
+        }
+    }
+    None
+}
+
 /// What the supervisor does after a round.
 enum Next {
     /// Reconnect at once.
@@ -552,3 +608,34 @@ pub type StatusNotification = Ext<lsp::StatusNotification>;
 /// `observatory/didChangeInsights`: a document's insights changed, for clients that
 /// cannot be asked to refresh code lenses (their extensions refresh on it).
 pub type InsightsChanged = Ext<lsp::DidChangeInsights>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn recorded_paths_from_another_checkout_map_into_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("work/simple");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("main.py"), "").unwrap();
+        std::fs::write(root.join("src/lib.rs"), "").unwrap();
+        let local = |p: &str| {
+            let (root, p) = (root.clone(), PathBuf::from(p));
+            async move { local_file(&root, &p).await }
+        };
+        assert_eq!(
+            local("/Users/cjm/repos/ai-blame-test/main.py").await,
+            Some(root.join("main.py"))
+        );
+        assert_eq!(
+            local("/home/x/other/src/lib.rs").await,
+            Some(root.join("src/lib.rs"))
+        );
+        assert_eq!(local("/Users/cjm/repos/x/missing.py").await, None);
+        let inside = root.join("main.py");
+        assert_eq!(local(&inside.to_string_lossy()).await, Some(inside.clone()));
+        // Nothing leads outside the folder.
+        assert_eq!(local("/a/../../etc/passwd").await, None);
+    }
+}
