@@ -1493,3 +1493,57 @@ fn workspace_symbols_of_files_recorded_in_another_checkout() {
     );
     assert_eq!(c.stop(), Some(0));
 }
+
+/// What a client without Observatory's extension must see at once (the prompt to
+/// copy, the command to resume) arrives while the command runs, not when the client
+/// next writes: nothing else is sent until it is there.
+#[test]
+fn command_messages_arrive_without_waiting_for_the_next_request() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({}));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    let blame = c
+        .request("observatory/blame", json!({"uri": uri}))
+        .expect("blame");
+    let edit = blame["runs"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["tool"] == "Edit"))
+        .cloned()
+        .unwrap_or_else(|| panic!("an Edit run: {blame}"));
+    for (id, command, args, says) in [
+        (
+            9001,
+            "observatory.copyPrompt",
+            json!([SESSION, edit["tool_use_id"]]),
+            EDIT_PROMPT.to_owned(),
+        ),
+        (
+            9002,
+            "observatory.resumeConversation",
+            json!([SESSION]),
+            format!("claude --resume {SESSION}"),
+        ),
+    ] {
+        c.drain();
+        let mark = c.seen.len();
+        // Sent by hand: `request` would not show whether anything else was needed.
+        c.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": "workspace/executeCommand",
+                       "params": {"command": command, "arguments": args}}),
+        );
+        let shown = c.wait_for(mark, std::time::Duration::from_secs(5), |m| {
+            m["method"] == "window/showMessage"
+        });
+        let shown =
+            shown.unwrap_or_else(|| panic!("{command}: no message before the next request"));
+        assert!(
+            shown["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&says)),
+            "{command}: {shown}"
+        );
+    }
+    assert_eq!(c.stop(), Some(0));
+}
