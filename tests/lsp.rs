@@ -1547,3 +1547,79 @@ fn command_messages_arrive_without_waiting_for_the_next_request() {
     }
     assert_eq!(c.stop(), Some(0));
 }
+
+/// The search a code action offers looks in the document's project first (the one
+/// its changes were recorded in, another checkout's here), with every project one
+/// more action away; a project where nothing matches falls back to all of them.
+#[test]
+fn code_action_search_is_scoped_to_the_project_first() {
+    const RECORDED: &str = "/Users/cjm/repos/ai-blame-test";
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({}));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    // On `greet` in `def greet(name):`.
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 3, "character": 6}, "end": {"line": 3, "character": 6}}, "context": {"diagnostics": []}}),
+        )
+        .expect("codeAction");
+    let find = |title: &str| {
+        actions
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["title"] == title))
+            .cloned()
+            .unwrap_or_else(|| panic!("no action {title:?}: {actions}"))
+    };
+    let here = find("Observatory: search conversations about `greet` in this project");
+    assert_eq!(here["command"]["arguments"], json!(["greet", RECORDED]));
+    let all = find("Observatory: search conversations about `greet` in all projects");
+    assert_eq!(all["command"]["arguments"], json!(["greet"]));
+
+    let page = |c: &mut LspClient, args: Value| -> (Value, String) {
+        let r = c
+            .request(
+                "workspace/executeCommand",
+                json!({"command": "observatory.search", "arguments": args}),
+            )
+            .expect("search command");
+        let md = std::fs::read_to_string(r["document"]["path"].as_str().expect("path"))
+            .expect("search page");
+        (r, md)
+    };
+    // The platform indexes symbol changes in the background after its first pass.
+    c.poll(
+        "observatory/symbolChanges",
+        json!({"name": "greet"}),
+        WAIT,
+        |r| r.as_array().is_some_and(|a| !a.is_empty()),
+    );
+    let (r, md) = page(&mut c, here["command"]["arguments"].clone());
+    assert!(
+        md.starts_with(&format!("# Conversations about `greet` in {RECORDED}")),
+        "{md}"
+    );
+    assert!(
+        md.contains("in all projects"),
+        "the wider search is named: {md}"
+    );
+    assert!(md.contains("## Changes to `greet`"), "{r}");
+    assert!(
+        r["results"]["hits"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty() && h.iter().all(|h| h["project"] == RECORDED)),
+        "{r}"
+    );
+    // A project with nothing about it: every project's, and the page says so.
+    let (r, md) = page(&mut c, json!(["greet", "/nowhere/else"]));
+    assert!(md.contains("Nothing in /nowhere/else mentions it"), "{md}");
+    assert!(
+        r["results"]["hits"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
+        "{r}"
+    );
+    assert_eq!(c.stop(), Some(0));
+}

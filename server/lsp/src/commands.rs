@@ -159,26 +159,69 @@ impl Backend {
             .map(result)
     }
 
-    pub(crate) async fn search_command(&self, query: &str) -> Result<Option<Value>> {
+    /// `observatory.search`: with a `project` (a code action passes the one the
+    /// document's changes were recorded in), that project's conversations first; when
+    /// nothing there matches, every project's, and the page says so.
+    pub(crate) async fn search_command(
+        &self,
+        query: &str,
+        project: Option<&str>,
+    ) -> Result<Option<Value>> {
         let platform = self.state.platform()?;
-        let page = self
-            .state
-            .answer(platform.search(&[("q", query), ("limit", "20")]).await)?;
-        // An identifier: first the recorded changes inside a symbol of that name.
-        let changes = if is_identifier(query) {
-            self.state.answer(
-                platform
-                    .symbol_changes(&[("name", query), ("limit", "20")])
-                    .await,
-            )?
-        } else {
-            Vec::new()
+        let mut scope = project;
+        let (page, changes) = loop {
+            let mut q = vec![("q", query), ("limit", "20")];
+            if let Some(p) = scope {
+                q.push(("project", p));
+            }
+            let page = self.state.answer(platform.search(&q).await)?;
+            // An identifier: first the recorded changes inside a symbol of that name.
+            let mut changes = if is_identifier(query) {
+                self.state.answer(
+                    platform
+                        .symbol_changes(&[("name", query), ("limit", "20")])
+                        .await,
+                )?
+            } else {
+                Vec::new()
+            };
+            if let Some(p) = scope {
+                // The changes made in this project's conversations. Not by path: an
+                // agent may write outside the directory it runs in.
+                if !changes.is_empty() {
+                    let ours = self.state.answer(
+                        platform
+                            .conversations(&[("project", p), ("limit", "500")])
+                            .await,
+                    )?;
+                    let ids: std::collections::HashSet<&str> =
+                        ours.items.iter().map(|c| c.session_id.as_str()).collect();
+                    changes.retain(|r| ids.contains(r.session_id.as_str()));
+                }
+                if page.hits.is_empty() && changes.is_empty() {
+                    scope = None;
+                    continue;
+                }
+            }
+            break (page, changes);
         };
         let when = |at: Option<DateTime<Utc>>| {
             at.map(|a| a.to_rfc3339_opts(SecondsFormat::Millis, true))
                 .unwrap_or_default()
         };
-        let mut md = format!("# Conversations about `{query}`\n\n");
+        let mut md = match (project, scope) {
+            (_, Some(p)) => format!(
+                "# Conversations about `{query}` in {p}\n\nOnly this project. For every \
+                 project, use the code action \"Observatory: search conversations about \
+                 `{query}` in all projects\" (the command `observatory.search` with the query \
+                 alone).\n\n"
+            ),
+            (Some(p), None) => format!(
+                "# Conversations about `{query}`\n\nNothing in {p} mentions it; these are \
+                 from all projects.\n\n"
+            ),
+            (None, None) => format!("# Conversations about `{query}`\n\n"),
+        };
         if !changes.is_empty() {
             md.push_str(&format!("## Changes to `{query}`\n\n"));
             for r in &changes {

@@ -582,8 +582,30 @@ impl LanguageServer for Backend {
             .get(&uri)
             .and_then(|d| word_at(&d.document.text, p.range.start, self.state.caps().encoding));
         if let Some(w) = word {
+            // The workspace's own conversations first: the project the document's
+            // changes were recorded in (the recorded path, which may be another
+            // checkout's), else the workspace folder. Every project is one more
+            // action away.
+            let project = v
+                .runs
+                .iter()
+                .filter_map(|r| r.project.clone())
+                .max_by_key(|p| {
+                    v.runs
+                        .iter()
+                        .filter(|r| r.project.as_ref() == Some(p))
+                        .count()
+                })
+                .or_else(|| path_of(&uri).and_then(|p| self.state.root_for(&p)));
+            if let Some(p) = project {
+                out.push(action(
+                    format!("Observatory: search conversations about `{w}` in this project"),
+                    command::SEARCH,
+                    vec![json!(w), json!(p)],
+                ));
+            }
             out.push(action(
-                format!("Observatory: search conversations about `{w}`"),
+                format!("Observatory: search conversations about `{w}` in all projects"),
                 command::SEARCH,
                 vec![json!(w)],
             ));
@@ -658,7 +680,11 @@ impl LanguageServer for Backend {
             }
             command::SEARCH => {
                 let query = arg_str(&args, 0, "a search query")?;
-                self.search_command(&query).await
+                let project = args
+                    .get(1)
+                    .and_then(Value::as_str)
+                    .filter(|p| !p.is_empty());
+                self.search_command(&query, project).await
             }
             other => Err(Error::invalid_params(format!("unknown command {other}"))),
         }
