@@ -19,8 +19,9 @@
 ;; the buffer's major mode instead of replacing it.
 ;;
 ;; - `observatory-blame-mode' annotates each run of lines an agent wrote
-;;   with the conversation and its age, and shows the current line's
-;;   conversation in the header line (or the echo area).
+;;   with the prompt that led to it (or its conversation's title) and its
+;;   age, and shows the current line's prompt, tool and conversation in
+;;   the header line (or the echo area).
 ;; - `observatory-search' searches every conversation; choosing a hit
 ;;   opens it.
 ;; - `observatory-open-conversation' shows a conversation as a read-only
@@ -331,14 +332,40 @@ CONN defaults to `observatory--any-connection'."
             (t (observatory--plural (/ secs 31536000) "year"))))))
 
 (defun observatory--one-line (text max)
-  "TEXT on one line, cut to MAX characters."
-  (truncate-string-to-width
-   (string-join (split-string (or text "") "[ \t\n\r]+" t) " ") max nil nil "…"))
+  "TEXT on one line, cut to MAX characters with an ellipsis."
+  (let ((one (string-join (split-string (or text "") "[ \t\n\r]+" t) " ")))
+    (if (<= (length one) max)
+        one
+      (concat (string-trim-right (substring one 0 (max 0 (1- max)))) "…"))))
+
+(defun observatory--name (run)
+  "What names the change RUN: its prompt, else its conversation's title.
+A conversation's title is its first prompt: naming every change by
+it would label later changes with a request they were not made for."
+  (let ((prompt (string-trim (or (plist-get run :prompt) ""))))
+    (if (string-empty-p prompt)
+        (or (plist-get run :conversation_title) "")
+      prompt)))
 
 (defun observatory--label (run)
-  "The annotation of RUN: its conversation and age."
-  (format "◆ %s · %s" (plist-get run :conversation_title)
+  "The annotation of RUN: the prompt that led to it and its age."
+  (format "◆ %s · %s" (observatory--one-line (observatory--name run) 60)
           (observatory--ago (plist-get run :at))))
+
+(defun observatory--tooltip (run)
+  "The tooltip of RUN: its whole prompt and its conversation."
+  (let ((prompt (plist-get run :prompt))
+        (title (concat "Conversation: "
+                       (observatory--one-line (plist-get run :conversation_title) 100))))
+    (if (string-empty-p (string-trim (or prompt "")))
+        title
+      (concat "Prompt: " (observatory--one-line prompt 300) "\n" title))))
+
+(defun observatory--same-change-p (a b)
+  "Return non-nil if A and B are one change: conversation, prompt, age."
+  (and (equal (plist-get a :session_id) (plist-get b :session_id))
+       (equal (observatory--name a) (observatory--name b))
+       (equal (observatory--ago (plist-get a :at)) (observatory--ago (plist-get b :at)))))
 
 (defun observatory--refresh ()
   "Ask the server for this buffer's attribution and draw it."
@@ -392,18 +419,17 @@ CONN defaults to `observatory--any-connection'."
                                    (progn (forward-line (1+ (- (plist-get run :end_line)
                                                                (plist-get run :start_line))))
                                           (point))))
-                 ;; A run continuing the previous one's conversation, at the same
-                 ;; age, gets no label of its own.
+                 ;; A run continuing the previous one's conversation and prompt,
+                 ;; at the same age, gets no label of its own.
                  (label (unless (and previous
                                      (= (1+ (plist-get previous :end_line))
                                         (plist-get run :start_line))
-                                     (equal (observatory--label previous)
-                                            (observatory--label run)))
+                                     (observatory--same-change-p previous run))
                           (propertize (observatory--label run)
                                       'face 'observatory-annotation))))
             (overlay-put ov 'observatory t)
             (overlay-put ov 'observatory-run run)
-            (overlay-put ov 'help-echo (observatory--one-line (plist-get run :prompt) 200))
+            (overlay-put ov 'help-echo (observatory--tooltip run))
             (when label
               (if (eq observatory-blame-style 'above)
                   (overlay-put ov 'before-string
@@ -427,15 +453,16 @@ CONN defaults to `observatory--any-connection'."
   "`header-line-format' before `observatory-blame-mode'.")
 
 (defun observatory--describe-short (run)
-  "RUN in one line: conversation, age and prompt."
-  (let ((prompt (observatory--one-line (plist-get run :prompt) 100))
-        (title (plist-get run :conversation_title)))
-    (concat (observatory--label run) " · " (plist-get run :tool)
+  "RUN in one line: prompt, age, tool and conversation."
+  (let ((name (observatory--one-line (observatory--name run) 100))
+        (title (observatory--one-line (plist-get run :conversation_title) 80)))
+    (concat "◆ " name " · " (observatory--ago (plist-get run :at))
+            " · " (plist-get run :tool)
             ;; The title is often the first prompt: say it once.
-            (unless (or (string-empty-p prompt)
-                        (string-prefix-p (string-remove-suffix "…" prompt) title)
-                        (string-prefix-p title prompt))
-              (concat " — " prompt)))))
+            (unless (or (string-empty-p title)
+                        (string-prefix-p (string-remove-suffix "…" name) title)
+                        (string-prefix-p (string-remove-suffix "…" title) name))
+              (concat " — conversation: " title)))))
 
 (defun observatory-header-line ()
   "The header line of `observatory-blame-mode': the current line's conversation."
@@ -457,9 +484,10 @@ CONN defaults to `observatory--any-connection'."
 ;;;###autoload
 (define-minor-mode observatory-blame-mode
   "Show which Claude Code conversation wrote each line.
-Each run of lines an agent wrote gets an annotation with the
-conversation and its age; the current line's conversation is shown
-as `observatory-current-line-display' says.  The buffer is sent to
+Each run of lines an agent wrote gets an annotation with the prompt
+that led to it (the conversation's title when it has none) and its
+age; the current line's prompt, tool and conversation are shown as
+`observatory-current-line-display' says.  The buffer is sent to
 `observatory lsp' over a connection of this package's own, beside any
 eglot or lsp-mode server."
   :lighter " Obs"

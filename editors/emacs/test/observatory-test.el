@@ -119,21 +119,73 @@
                                             'observatory-run)
                                :start_line))))
 
+(defun observatory-test--goto-line (line)
+  "Move to LINE and show its run as the mode would after a command."
+  (goto-char (point-min))
+  (forward-line (1- line))
+  (observatory--show-current))
+
 (ert-deftest observatory-blame-annotates-example-py ()
+  ;; The fixture's example.py: lines 1-8 and 11-16 written by the Write of the
+  ;; conversation's first prompt, lines 9-10 by an Edit of a later prompt.
   (with-current-buffer (observatory-test--blamed-buffer)
     (let ((annotations (observatory-test--annotations)))
       (message "annotations: %S" annotations)
-      (should annotations)
       (dolist (a annotations)
-        (should (string-match-p "\\`◆ .+ · .+ ago\\'" (cdr a)))))
-    (observatory-test--goto-attributed-line)
+        (should (string-match-p "\\`◆ \\([^\n]+\\) · [^·\n]+ ago\\'" (cdr a)))
+        ;; The prompt is cut to 60 characters.
+        (should (<= (length (match-string 1 (cdr a))) 60)))
+      (should (equal (mapcar #'car annotations) '(1 9 11)))
+      (should (string-prefix-p "◆ make some minor random test changes" (alist-get 9 annotations)))
+      (should (string-prefix-p "◆ create some files for test purposes" (alist-get 1 annotations)))
+      (should (string-prefix-p "◆ create some files for test purposes" (alist-get 11 annotations))))
+    (observatory-test--goto-line 9)
     (let ((run (observatory-run-at-point)))
       (should (equal (plist-get run :session_id) observatory-test--session))
-      (observatory--show-current)
+      (should (equal (plist-get run :tool) "Edit"))
+      (should (equal (list (plist-get run :start_line) (plist-get run :end_line)) '(9 10)))
       ;; `format-mode-line' draws nothing in batch: check the form and its text.
       (should (equal header-line-format '(:eval (observatory-header-line))))
-      (should (string-match-p (regexp-quote (plist-get run :conversation_title))
-                              (observatory-header-line))))))
+      (let ((header (observatory-header-line)))
+        (message "header line on line 9: %s" header)
+        ;; The change's own prompt, then the conversation's title: both are seen.
+        (should (string-prefix-p " ◆ make some minor random test changes" header))
+        (should (string-match-p " · [^·]+ ago · Edit — conversation: create some files for test purposes"
+                                header))))
+    (observatory-test--goto-line 1)
+    (let ((header (observatory-header-line)))
+      (message "header line on line 1: %s" header)
+      (should (equal (plist-get (observatory-run-at-point) :tool) "Write"))
+      (should (string-prefix-p " ◆ create some files for test purposes" header))
+      ;; The prompt is the title: said once.
+      (should (= 2 (length (split-string header "create some files")))))))
+
+(ert-deftest observatory-blame-labels-merge-only-the-same-change ()
+  ;; Adjacent runs share a label only with the same conversation, prompt and age.
+  (with-temp-buffer
+    (insert (mapconcat (lambda (n) (format "line %d" n)) (number-sequence 1 8) "\n") "\n")
+    (let* ((at (format-time-string "%FT%TZ" (time-subtract nil 7200) t))
+           (run (lambda (start end session prompt)
+                  (list :start_line start :end_line end :session_id session
+                        :conversation_title "First prompt of the conversation"
+                        :prompt prompt :tool "Edit" :at at))))
+      (observatory--draw (list (funcall run 1 2 "a" "Fix the parser")
+                               (funcall run 3 3 "a" "Fix the parser")
+                               (funcall run 4 4 "a" "Add a test")
+                               (funcall run 5 5 "b" "Add a test")
+                               (funcall run 6 6 "b" nil)
+                               (funcall run 7 8 "b" (concat (make-string 70 ?x) "\n  more")))))
+    (should (equal (observatory-test--annotations)
+                   `((1 . "◆ Fix the parser · 2 h ago")
+                     (4 . "◆ Add a test · 2 h ago")
+                     (5 . "◆ Add a test · 2 h ago")
+                     (6 . "◆ First prompt of the conversation · 2 h ago")
+                     (7 . ,(concat "◆ " (make-string 59 ?x) "… · 2 h ago")))))
+    (goto-char (point-min))
+    (forward-line 5)
+    (observatory--show-current)
+    (should (equal (observatory-header-line)
+                   " ◆ First prompt of the conversation · 2 h ago · Edit"))))
 
 ;; If it were attached through eglot, `observatory lsp' would replace the Python
 ;; server (eglot runs one server per major mode).  Here a stand-in for that server
