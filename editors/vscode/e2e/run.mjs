@@ -191,7 +191,8 @@ try {
   const lensText = await lens.innerText();
   if (!/^1 agent conversation · 16 lines/.test(lensText)) throw new Error(`lens: ${lensText}`);
   step("code lens", lensText.replace(/\s+/g, " "));
-  const symbolLens = page.locator(".codelens-decoration", { hasText: "create some files for test purposes" }).first();
+  // Above greet(): its latest change, named by that change's prompt (the second one).
+  const symbolLens = page.locator('.codelens-decoration:not(:has-text("agent conversation"))', { hasText: "make some minor random test changes" }).first();
   await symbolLens.waitFor({ timeout: 30_000 });
   step("symbol lens above greet()", (await symbolLens.innerText()).replace(/\s+/g, " "));
   mkdirSync(cache, { recursive: true });
@@ -219,6 +220,23 @@ try {
   }, 30_000);
   step("hover shows the prompt");
   await page.screenshot({ path: join(cache, "e2e-hover.png") });
+
+  // Code actions on the line (Ctrl+.): the server's, in VS Code's own menu.
+  await line.click();
+  await page.keyboard.press("Control+Period");
+  const actions = page.locator(".action-widget", { hasText: "Observatory:" });
+  await actions.waitFor({ timeout: 15_000 });
+  const actionText = await actions.innerText();
+  if (!/copy the prompt/i.test(actionText) || !/resume/i.test(actionText)) throw new Error(`code actions: ${actionText}`);
+  step("code actions", actionText.split("\n").filter((l) => l.startsWith("Observatory:")).length + " Observatory actions");
+  await page.keyboard.press("Escape");
+  await until("hover with the prompt, again", async () => {
+    const box = await line.boundingBox();
+    await page.mouse.move(box.x + 5, box.y + box.height / 2);
+    await page.mouse.move(box.x + 40, box.y + box.height / 2);
+    await hover.first().waitFor({ timeout: 3000 });
+    return true;
+  }, 30_000);
 
   // The hover's "Open message": the conversation panel, scrolled to that message.
   await hover.first().locator("a", { hasText: "Open message" }).click();
