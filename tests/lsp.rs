@@ -8,6 +8,8 @@
 mod answers;
 #[path = "support/http_stub.rs"]
 mod http_stub;
+#[path = "support/indexing_proxy.rs"]
+mod indexing_proxy;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 #[path = "support/lsp_env.rs"]
@@ -639,6 +641,39 @@ fn a_platform_configured_while_running_is_used_from_then_on() {
     assert_eq!(c.stop(), Some(0));
     let _ = platform.kill();
     let _ = platform.wait();
+}
+
+/// While the platform's first indexing pass runs, the status says so (editors show
+/// it); when the pass is over, a new status says that too.
+#[test]
+fn the_status_says_while_the_platform_is_still_indexing() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let proxy = indexing_proxy::IndexingProxy::start(platform.addr());
+    let url = format!("http://127.0.0.1:{}", proxy.port);
+    let mut c = LspClient::spawn(env.lsp_command(&["--no-daemon"]));
+    c.initialize(
+        &env.workspace(),
+        json!({"url": url, "apiKey": platform.token}),
+    );
+    let connected_and = |indexing: bool| {
+        move |m: &Value| {
+            m["method"] == "observatory/status"
+                && m["params"]["state"] == "connected"
+                && m["params"]["indexing"] == indexing
+        }
+    };
+    c.wait_for(0, WAIT, connected_and(true))
+        .expect("connected, while the platform indexes");
+    let now = c.request("observatory/status", json!({})).expect("status");
+    assert_eq!(now["indexing"], true, "{now}");
+    let mark = c.seen.len();
+    proxy.finish_indexing();
+    c.wait_for(mark, WAIT, connected_and(false))
+        .expect("a status when the pass is over");
+    let now = c.request("observatory/status", json!({})).expect("status");
+    assert_eq!(now["indexing"], false, "{now}");
+    assert_eq!(c.stop(), Some(0));
 }
 
 /// A team's platform behind HTTPS: requests and the event stream go over TLS,

@@ -612,7 +612,12 @@ reason?: RefusalReason,
 /**
  * What went wrong, when offline or refused.
  */
-message?: string, };
+message?: string,
+/**
+ * Connected, while the platform's first indexing pass runs: attribution and
+ * search cover what is indexed so far.
+ */
+indexing: boolean, };
 
 export type ConnectionState = "connecting" | "connected" | "offline" | "refused";
 

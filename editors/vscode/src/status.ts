@@ -45,6 +45,7 @@ export function isConnectionStatus(value: unknown): value is ConnectionStatus {
     member(STATES, v.state) &&
     optionalString(v.url) &&
     optionalString(v.message) &&
+    (v.indexing === undefined || typeof v.indexing === "boolean") &&
     (v.source === undefined || v.source === null || member(SOURCES, v.source)) &&
     (v.reason === undefined || v.reason === null || member(REASONS, v.reason))
   );
@@ -97,7 +98,7 @@ export function shareText(share: FileShare): { text: string; tooltip: string } |
 /** The item for a status, with the active file's share when connected. */
 export function statusBar(status: Status, share?: FileShare): StatusBar {
   const bar = connectionBar(status);
-  const part = status.state === "connected" && share !== undefined ? shareText(share) : undefined;
+  const part = status.state === "connected" && !status.indexing && share !== undefined ? shareText(share) : undefined;
   if (part === undefined) return bar;
   return { ...bar, text: `$(eye) ${part.text}`, tooltip: `${bar.tooltip}\n${part.tooltip}` };
 }
@@ -109,6 +110,15 @@ function connectionBar(status: Status): StatusBar {
     case "connecting":
       return { text: "$(loading~spin) Observatory", tooltip: "Observatory: connecting to the platform", severity: "info" };
     case "connected":
+      if (status.indexing) {
+        return {
+          text: "$(sync~spin) Observatory: indexing",
+          tooltip:
+            `Observatory: connected to ${where(status)}, which is indexing Claude Code's transcripts ` +
+            "for the first time; attribution and search fill in as it goes.",
+          severity: "info",
+        };
+      }
       return { text: "$(eye) Observatory", tooltip: `Observatory: connected to ${where(status)}`, severity: "info" };
     case "offline":
       return {

@@ -127,6 +127,20 @@ impl State {
             source: conn.as_ref().map(|c| c.source),
             reason,
             message,
+            indexing: state == ConnectionState::Connected
+                && self.indexing.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// The platform's first indexing pass started or ended: the client's status says so.
+    pub(crate) async fn set_indexing(&self, indexing: bool) {
+        let was = self
+            .indexing
+            .swap(indexing, std::sync::atomic::Ordering::Relaxed);
+        if was != indexing {
+            self.client
+                .send_notification::<StatusNotification>(self.status())
+                .await;
         }
     }
 

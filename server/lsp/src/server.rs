@@ -3,7 +3,7 @@
 //! a reconnection).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -68,6 +68,8 @@ pub struct State {
     pub(crate) workspace: DashMap<PathBuf, Arc<FileView>>,
     pub(crate) conversations: DashMap<String, Arc<Conversation>>,
     pub(crate) next_generation: AtomicU64,
+    /// The platform's first indexing pass is running (`ConnectionStatus::indexing`).
+    pub(crate) indexing: AtomicBool,
     pub(crate) next_slot: AtomicU64,
     pub(crate) settings: RwLock<Settings>,
     pub(crate) caps: RwLock<Caps>,
@@ -113,6 +115,7 @@ impl Backend {
                 workspace: DashMap::new(),
                 conversations: DashMap::new(),
                 next_generation: AtomicU64::new(1),
+                indexing: AtomicBool::new(false),
                 next_slot: AtomicU64::new(1),
                 settings: RwLock::new(Settings::default().with_env()),
                 caps: RwLock::new(Caps::default()),

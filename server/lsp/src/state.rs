@@ -483,6 +483,7 @@ impl State {
     /// indexing pass, then every view.
     pub(crate) async fn first_index(self: Arc<Self>, platform: Platform) {
         if !platform.ready().await {
+            self.set_indexing(true).await;
             let caps = self.caps();
             let token = ProgressToken::String("observatory/indexing".into());
             let progress = if caps.work_done_progress
@@ -514,6 +515,7 @@ impl State {
             if let Some(p) = progress {
                 p.finish_with_message("transcripts indexed").await;
             }
+            self.set_indexing(false).await;
         }
         self.schedule_all();
         self.index_workspace().await;

@@ -377,6 +377,10 @@ pub struct ConnectionStatus {
     /// What went wrong, when offline or refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Connected, while the platform's first indexing pass runs: attribution and
+    /// search cover what is indexed so far.
+    #[serde(default)]
+    pub indexing: bool,
 }
 
 #[cfg_attr(test, derive(ts_rs::TS))]
