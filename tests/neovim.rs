@@ -39,36 +39,9 @@ fn neovim_shows_lenses_hover_hints_actions_and_live_updates() {
     let result = env.dir().join("nvim-result.json");
     let live_src = env.dir().join("live.jsonl");
     std::fs::write(&live_src, env.live_transcript()).expect("write");
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/neovim/lsp_spec.lua");
-    let out = Command::new(&nvim)
-        .args(["--headless", "--clean", "-l"])
-        .arg(&spec)
-        .env("OBS_BIN", BIN)
-        .env("OBS_DATA", env.data())
-        .env("OBS_CLAUDE", env.claude())
-        .env("OBS_ROOT", env.workspace())
-        .env("OBS_FILE", env.workspace().join("example.py"))
-        .env("OBS_RESULT", &result)
-        .env("OBS_LIVE_SRC", &live_src)
-        .env(
-            "OBS_LIVE_DST",
-            env.project_dir().join(format!("{LIVE_SESSION}.jsonl")),
-        )
-        .env("HOME", env.dir())
-        .env_remove("CLAUDE_CONFIG_DIR")
-        .env_remove("OBSERVATORY_URL")
-        .output()
-        .expect("run nvim");
-    let observed: Value = std::fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    assert!(
-        out.status.success(),
-        "neovim spec failed: {}\nobserved: {observed}\nstderr: {}",
-        observed["failure"],
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let observed = run_spec(&nvim, &env, "lsp_spec.lua", &result, |cmd| {
+        cmd.env("OBS_LIVE_SRC", &live_src);
+    });
     // The same facts, checked here too.
     assert!(observed["lens_top"]
         .as_str()
@@ -120,40 +93,13 @@ fn neovim_plugin_shows_lenses_follows_the_cursor_and_runs_its_commands() {
         &std::env::var_os("PATH").unwrap_or_default(),
     )))
     .expect("PATH");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(&nvim)
-        .args(["--headless", "--clean", "-l"])
-        .arg(root.join("tests/neovim/plugin_spec.lua"))
-        .env("OBS_PLUGIN", root.join("editors/neovim"))
-        .env("OBS_BIN", BIN)
-        .env("OBS_DATA", env.data())
-        .env("OBS_CLAUDE", env.claude())
-        .env("OBS_ROOT", env.workspace())
-        .env("OBS_FILE", env.workspace().join("example.py"))
-        .env("OBS_RESULT", &result)
-        .env("OBS_CLAUDE_LOG", &claude_log)
-        .env("OBS_LIVE_SRC", &live_src)
-        .env(
-            "OBS_LIVE_DST",
-            env.project_dir().join(format!("{LIVE_SESSION}.jsonl")),
-        )
-        .env("PATH", path)
-        .env("HOME", env.dir())
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("CLAUDE_CONFIG_DIR")
-        .env_remove("OBSERVATORY_URL")
-        .output()
-        .expect("run nvim");
-    let observed: Value = std::fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    assert!(
-        out.status.success(),
-        "plugin spec failed: {}\nobserved: {observed}\nstderr: {}",
-        observed["failure"],
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let observed = run_spec(&nvim, &env, "plugin_spec.lua", &result, |cmd| {
+        cmd.env("OBS_PLUGIN", repo().join("editors/neovim"))
+            .env("OBS_CLAUDE_LOG", &claude_log)
+            .env("OBS_LIVE_SRC", &live_src)
+            .env("PATH", &path)
+            .env_remove("XDG_DATA_HOME");
+    });
     eprintln!(
         "neovim plugin: lens on screen {} ms after :edit",
         observed["lens_ms"]
@@ -190,4 +136,49 @@ fn neovim_plugin_shows_lenses_follows_the_cursor_and_runs_its_commands() {
     );
     assert_eq!(observed["health_ok"], true);
     assert_eq!(observed["live_lens"], true);
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `tests/neovim/<spec>` in headless Neovim against the test environment's
+/// server and fixtures (`setup` adds to its environment), and returns what the spec
+/// wrote to `result`, after checking that it passed.
+fn run_spec(
+    nvim: &Path,
+    env: &Env,
+    spec: &str,
+    result: &Path,
+    setup: impl FnOnce(&mut Command),
+) -> Value {
+    let mut cmd = Command::new(nvim);
+    cmd.args(["--headless", "--clean", "-l"])
+        .arg(repo().join("tests/neovim").join(spec))
+        .env("OBS_BIN", BIN)
+        .env("OBS_DATA", env.data())
+        .env("OBS_CLAUDE", env.claude())
+        .env("OBS_ROOT", env.workspace())
+        .env("OBS_FILE", env.workspace().join("example.py"))
+        .env("OBS_RESULT", result)
+        .env(
+            "OBS_LIVE_DST",
+            env.project_dir().join(format!("{LIVE_SESSION}.jsonl")),
+        )
+        .env("HOME", env.dir())
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("OBSERVATORY_URL");
+    setup(&mut cmd);
+    let out = cmd.output().expect("run nvim");
+    let observed: Value = std::fs::read_to_string(result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    assert!(
+        out.status.success(),
+        "{spec} failed: {}\nobserved: {observed}\nstderr: {}",
+        observed["failure"],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    observed
 }

@@ -110,6 +110,17 @@ async function searchSettings(page, key) {
   await page.waitForTimeout(500);
 }
 
+/** Moves the mouse over `line` until `hover` shows. */
+function hoverUntil(page, line, hover) {
+  return until("the hover", async () => {
+    const box = await line.boundingBox();
+    await page.mouse.move(box.x + 5, box.y + box.height / 2);
+    await page.mouse.move(box.x + 40, box.y + box.height / 2);
+    await hover.first().waitFor({ timeout: 3000 });
+    return true;
+  }, 30_000);
+}
+
 /** F1, a command's title, Enter. */
 async function runCommand(page, title) {
   await page.keyboard.press("F1");
@@ -211,13 +222,7 @@ try {
   await page.screenshot({ path: join(cache, "e2e-annotation.png") });
 
   const hover = page.locator(".monaco-hover:not(.hidden)", { hasText: "make some minor random test changes" });
-  await until("hover with the prompt", async () => {
-    const box = await line.boundingBox();
-    await page.mouse.move(box.x + 5, box.y + box.height / 2);
-    await page.mouse.move(box.x + 40, box.y + box.height / 2);
-    await hover.first().waitFor({ timeout: 3000 });
-    return true;
-  }, 30_000);
+  await hoverUntil(page, line, hover);
   step("hover shows the prompt");
   await page.screenshot({ path: join(cache, "e2e-hover.png") });
 
@@ -230,13 +235,7 @@ try {
   if (!/copy the prompt/i.test(actionText) || !/resume/i.test(actionText)) throw new Error(`code actions: ${actionText}`);
   step("code actions", actionText.split("\n").filter((l) => l.startsWith("Observatory:")).length + " Observatory actions");
   await page.keyboard.press("Escape");
-  await until("hover with the prompt, again", async () => {
-    const box = await line.boundingBox();
-    await page.mouse.move(box.x + 5, box.y + box.height / 2);
-    await page.mouse.move(box.x + 40, box.y + box.height / 2);
-    await hover.first().waitFor({ timeout: 3000 });
-    return true;
-  }, 30_000);
+  await hoverUntil(page, line, hover);
 
   // The hover's "Open message": the conversation panel, scrolled to that message.
   await hover.first().locator("a", { hasText: "Open message" }).click();
