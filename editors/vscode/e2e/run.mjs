@@ -337,6 +337,22 @@ try {
   step("choosing a hit opens the panel at its message", (await panelTab.getAttribute("aria-label"))?.replace(/\s+/g, " "));
   await page.screenshot({ path: join(cache, "e2e-conversation.png") });
 
+  // The first-run walkthrough (VS Code opens it on install; the command, any time).
+  await runCommand(page, "Observatory: Get Started");
+  const walkthrough = page.locator(".gettingStartedContainer", { hasText: "Get started with Observatory" });
+  await walkthrough.waitFor({ timeout: 15_000 });
+  await walkthrough.locator("text=Which conversation wrote this line").first().waitFor({ timeout: 15_000 });
+  // The step's page (media/walkthrough/lines.md), drawn in a webview beside it.
+  await until("the walkthrough's page", async () => {
+    for (const frame of page.frames()) {
+      if (await frame.locator("text=Observatory matches its lines").count().catch(() => 0)) return true;
+    }
+    return false;
+  }, 15_000);
+  step("walkthrough");
+  await page.screenshot({ path: join(cache, "e2e-walkthrough.png") });
+  await page.locator('.tab[aria-label^="example.py"]').click();
+
   // A platform on another machine without an API key: refused, shown in the status bar.
   // (Machine-scoped, so in code-server it is a Remote setting, not a User one.)
   await searchSettings(page, "observatory.url");
