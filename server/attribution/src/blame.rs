@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::history::{History, RecordedWrite, Result};
 use crate::paths::{map_path, score, Match, PathMapping};
-use crate::{replay, Origin, Replay};
+use crate::{Origin, Replay};
 
 /// The directory a file's path is taken relative to: the enclosing git checkout,
 /// else the file's own directory.
@@ -158,21 +158,30 @@ impl Blame {
 /// Replays a history; reusable across edits of the same buffer.
 pub fn replay_history(writes: &[RecordedWrite]) -> Replay {
     let changes: Vec<&FileChange> = writes.iter().map(|w| &w.change).collect();
-    replay(&changes)
+    crate::replay(&changes)
 }
 
 /// Least share of a project's written lines still in the content for its history
-/// to be taken as this file's, when several projects' histories match the path.
+/// to be taken as this file's, when several projects' histories match the path and
+/// none is known to be the file's own.
 const MIN_SURVIVAL: f64 = 0.5;
-/// The same for a root not named like the local checkout when one is.
+/// The same for a root that is not the file's own checkout when one is known: another
+/// checkout, or an unrelated project with a file at the same relative path.
 const MIN_SURVIVAL_UNNAMED: f64 = 0.8;
 
 /// Blames `content` as the content of `file`.
 ///
 /// When the matching writes come from several project roots (another checkout, a
-/// teammate, or an unrelated project with a file at the same relative path), each
-/// root's history is replayed on its own: mixing an unrelated project's Writes into
-/// the file's history would wipe the true attribution. A root's history counts only
+/// teammate, or an unrelated project with a file at the same relative path), the
+/// file's own history comes first: the roots that are its checkout (a write to the
+/// same absolute path, or a root named like the local checkout) are replayed
+/// together and attribute what they can. A real store holds hundreds of projects with
+/// a README.md or src/main.rs at the same relative path, and mixing their Writes into
+/// the file's history wipes the true attribution; so other roots count only if at
+/// least 80% of the lines they wrote are still in the content, and then only explain
+/// the lines the own history leaves unattributed, never take one from it.
+///
+/// Without a known own root, each root's history is replayed on its own and counts
 /// if at least half of the lines it wrote are still in the content (or it is the root
 /// that explains the content best); the histories that count are then replayed
 /// together, in time order.
@@ -200,71 +209,115 @@ pub fn blame(
             writes,
         });
     }
-    // Which roots' histories are this file's: replay each alone and see how much of
-    // what it wrote is still there.
-    let mut survival = Vec::new();
-    for members in groups.values() {
-        let changes: Vec<&FileChange> = members.iter().map(|&i| &writes[i].change).collect();
-        let replayed = replay(&changes);
-        let claimed = replayed
-            .map_onto(content)
-            .iter()
-            .filter(|o| o.is_some())
-            .count();
-        survival.push(claimed as f64 / replayed.tagged_lines().max(1) as f64);
-    }
-    let best = survival.iter().copied().fold(0.0_f64, f64::max);
-    // A root named like the local checkout is the likeliest to be this project; when
-    // one exists, roots named otherwise (another checkout, or an unrelated project
-    // with the same layout) must explain the content more clearly to count.
+    // A root named like the local checkout is the likeliest to be this project, and
+    // one that wrote to the very path of the file is it.
     let local_name = root.file_name().and_then(|n| n.to_str());
     let named = |cwd: &str| {
         local_name.is_some_and(|n| Path::new(cwd).iter().any(|c| c.to_str() == Some(n)))
     };
-    let any_named = groups.keys().any(|cwd| named(cwd));
-    let mut kept: Vec<usize> = groups
+    let local_abs = file.to_string_lossy();
+    let exact = |w: &RecordedWrite| {
+        [&w.path, &w.change.path]
+            .into_iter()
+            .any(|p| map_path(p, mappings) == local_abs)
+    };
+    let own: Vec<bool> = groups
         .iter()
-        .zip(&survival)
-        .filter(|((cwd, _), &s)| {
-            let needed = if any_named && !named(cwd) {
-                MIN_SURVIVAL_UNNAMED
-            } else {
-                MIN_SURVIVAL
-            };
-            s >= needed || s >= best
-        })
-        .flat_map(|((_, members), _)| members.iter().copied())
+        .map(|(cwd, members)| named(cwd) || members.iter().any(|&i| exact(&writes[i])))
         .collect();
-    // Then one history, in time order, so changes made from different checkouts build
-    // on each other as they did on disk.
-    kept.sort_unstable();
-    let changes: Vec<&FileChange> = kept.iter().map(|&i| &writes[i].change).collect();
+    let any_own = own.iter().any(|&o| o);
+    // Which other roots' histories are this file's too: replay each alone and see how
+    // much of what it wrote is still there.
+    let survival: Vec<f64> = groups
+        .values()
+        .zip(&own)
+        .map(|(members, &is_own)| {
+            if is_own {
+                return 1.0;
+            }
+            let changes: Vec<&FileChange> = members.iter().map(|&i| &writes[i].change).collect();
+            let replayed = crate::replay(&changes);
+            let claimed = replayed
+                .map_onto(content)
+                .iter()
+                .filter(|o| o.is_some())
+                .count();
+            claimed as f64 / replayed.tagged_lines().max(1) as f64
+        })
+        .collect();
+    let best = survival.iter().copied().fold(0.0_f64, f64::max);
+    let counts = |is_own: bool, s: f64| {
+        if any_own {
+            is_own || s >= MIN_SURVIVAL_UNNAMED
+        } else {
+            s >= MIN_SURVIVAL || s >= best
+        }
+    };
     let root_of: std::collections::HashMap<&str, u32> = groups
         .keys()
         .enumerate()
         .map(|(n, cwd)| (*cwd, n as u32))
         .collect();
-    let roots: Vec<crate::Checkout> = kept
-        .iter()
-        .map(|&i| {
-            let cwd = writes[i].cwd.as_deref().unwrap_or_default();
-            crate::Checkout {
-                id: root_of[cwd],
-                // Without a checkout named like the file's, none is known to be its
-                // own: a creation after another checkout's changes is taken as a copy.
-                local: any_named && named(cwd),
+    // One history per selection, in time order, so changes made from different
+    // checkouts build on each other as they did on disk.
+    let run = |pick: &dyn Fn(bool, f64) -> bool| -> (Vec<Option<Origin>>, Vec<Origin>) {
+        let mut kept: Vec<usize> = groups
+            .values()
+            .zip(own.iter().zip(&survival))
+            .filter(|(_, (&is_own, &s))| pick(is_own, s))
+            .flat_map(|(members, _)| members.iter().copied())
+            .collect();
+        kept.sort_unstable();
+        let changes: Vec<&FileChange> = kept.iter().map(|&i| &writes[i].change).collect();
+        let roots: Vec<crate::Checkout> = kept
+            .iter()
+            .map(|&i| {
+                let cwd = writes[i].cwd.as_deref().unwrap_or_default();
+                crate::Checkout {
+                    id: root_of.get(cwd).copied().unwrap_or_default(),
+                    // Without a checkout known to be the file's, none is its own: a
+                    // creation after another checkout's changes is taken as a copy.
+                    local: any_own && own_of(&groups, &own, cwd),
+                }
+            })
+            .collect();
+        let replayed = crate::replay_from_roots(&changes, &roots);
+        let to_global = |o: Origin| kept[o as usize] as Origin;
+        (
+            replayed
+                .map_onto(content)
+                .into_iter()
+                .map(|o| o.map(to_global))
+                .collect(),
+            replayed.unplaced.iter().map(|&o| to_global(o)).collect(),
+        )
+    };
+    let (mut lines, mut unplaced) = run(&counts);
+    if any_own && own.iter().zip(&survival).any(|(&o, &s)| !o && counts(o, s)) {
+        // The own history alone decides every line it can; the others only fill in.
+        let (own_lines, own_unplaced) = run(&|is_own, _| is_own);
+        for (line, mine) in lines.iter_mut().zip(own_lines) {
+            if mine.is_some() {
+                *line = mine;
             }
-        })
-        .collect();
-    let replayed = crate::replay_from_roots(&changes, &roots);
-    let to_global = |o: Origin| kept[o as usize] as Origin;
+        }
+        unplaced.retain(|o| !own_unplaced.contains(o));
+        unplaced.extend(own_unplaced);
+        unplaced.sort_unstable();
+        unplaced.dedup();
+    }
     Ok(Blame {
-        lines: replayed
-            .map_onto(content)
-            .into_iter()
-            .map(|o| o.map(to_global))
-            .collect(),
-        unplaced: replayed.unplaced.iter().map(|&o| to_global(o)).collect(),
+        lines,
+        unplaced,
         writes,
     })
+}
+
+/// Whether the root `cwd` is one of the file's own (`own` is in `groups`' order).
+fn own_of(groups: &std::collections::BTreeMap<&str, Vec<usize>>, own: &[bool], cwd: &str) -> bool {
+    groups
+        .keys()
+        .position(|k| *k == cwd)
+        .and_then(|n| own.get(n).copied())
+        .unwrap_or(false)
 }

@@ -7,7 +7,7 @@ use observatory_transcript::FileChange;
 use serde::Serialize;
 
 /// One successful file change recorded in a transcript.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RecordedWrite {
     /// The path as the tool call gave it.
     pub path: String,

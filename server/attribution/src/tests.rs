@@ -368,3 +368,88 @@ fn a_whitespace_only_replace_all_is_not_located() {
     );
     assert_eq!(got, vec![Some(0), Some(0)]);
 }
+
+/// A store of several projects, as a list.
+struct Recorded(Vec<crate::RecordedWrite>);
+
+impl crate::History for Recorded {
+    fn writes_to_files_named(
+        &self,
+        name: &str,
+    ) -> crate::history::Result<Vec<crate::RecordedWrite>> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|w| {
+                std::path::Path::new(&w.path)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    == Some(name)
+            })
+            .cloned()
+            .collect())
+    }
+
+    fn writes_mentioning(
+        &self,
+        _: &str,
+        _: usize,
+    ) -> crate::history::Result<Vec<crate::RecordedWrite>> {
+        Ok(Vec::new())
+    }
+}
+
+/// `change` recorded in the project at `cwd`, the `n`th call of the store.
+fn recorded(cwd: &str, rel: &str, n: i64, mut change: FileChange) -> crate::RecordedWrite {
+    let path = format!("{cwd}/{rel}");
+    change.path = path.clone();
+    crate::RecordedWrite {
+        path,
+        cwd: Some(cwd.into()),
+        session_id: format!("session-{cwd}"),
+        message_uuid: format!("m{n}"),
+        tool_use_id: format!("t{n}"),
+        tool: change.tool.clone(),
+        at: chrono::DateTime::from_timestamp(1_700_000_000 + n, 0),
+        call_id: n,
+        change,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn other_projects_with_the_same_relative_path_never_take_the_own_history_s_lines() {
+    // The file's own project wrote a long CHANGELOG.md; later, unrelated projects in
+    // the same store created their own, short ones, every line of which is in this
+    // one too ("# Changelog", "## [Unreleased]", …). Mixed into the history, each of
+    // their creations replaced the model and left this file's author a handful of
+    // lines.
+    let mut own = String::from("# Changelog\n\n## [Unreleased]\n\n");
+    for i in 0..30 {
+        own.push_str(&format!("- entry {i}: a change described at some length\n"));
+    }
+    let generic = "# Changelog\n\n## [Unreleased]\n";
+    let teammate = format!("{own}- an entry only the teammate's checkout wrote\n");
+    let history = Recorded(vec![
+        recorded("/home/me/app", "CHANGELOG.md", 1, write(&own, true)),
+        recorded("/home/x/other", "CHANGELOG.md", 2, write(generic, true)),
+        recorded("/home/y/another", "CHANGELOG.md", 3, write(generic, true)),
+        recorded("/home/me/fork", "CHANGELOG.md", 4, write(&teammate, true)),
+    ]);
+    let root = std::path::Path::new("/work/app");
+    let file = root.join("CHANGELOG.md");
+    let b = crate::blame::blame(&history, &file, root, &teammate, &[]).expect("blame");
+    let by: Vec<Option<&str>> = b
+        .lines
+        .iter()
+        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
+        .collect();
+    let n = own.lines().count();
+    for (i, who) in by.iter().enumerate().take(n) {
+        if !own.lines().nth(i).unwrap_or_default().is_empty() {
+            assert_eq!(*who, Some("t1"), "line {}: {by:?}", i + 1);
+        }
+    }
+    // Another checkout may still explain what the own history cannot.
+    assert_eq!(by[n], Some("t4"), "{by:?}");
+}
