@@ -2,13 +2,14 @@
 //!
 //! - Accuracy: simulated histories with known truth (agent changes written as real
 //!   transcript records, a person's changes in between), run through the real
-//!   pipeline (index into a store, match paths, replay, map) and compared per line.
+//!   pipeline (index into a store, match paths, replay, map) and compared per line:
+//!   all projects in one on-disk store (as a user's is), then each project alone.
 //! - Speed: a 10,000-line file with 500 recorded changes, replayed and mapped.
 //! - `--ai-blame BIN`: line-by-line comparison with the `ai-blame` CLI on its own
 //!   fixture.
 //!
 //! ```sh
-//! cargo run --release -p observatory-bench --bin observatory-attribution-bench -- --scenarios 1000
+//! cargo run --release -p observatory-bench --bin observatory-attribution-bench -- --scenarios 300
 //! ```
 
 #[path = "attribution/accuracy.rs"]
@@ -32,8 +33,8 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(about = "Accuracy and speed of Observatory's line attribution")]
 struct Args {
-    /// Number of simulated histories
-    #[arg(long, default_value_t = 1000)]
+    /// Number of simulated histories (projects); 1000 for the large run
+    #[arg(long, default_value_t = 300)]
     scenarios: usize,
     /// Seed of the simulation (same seed, same scenarios)
     #[arg(long, default_value_t = 42)]
@@ -42,9 +43,12 @@ struct Args {
     #[arg(long)]
     speed: bool,
     /// Show one scenario in detail (its events, then truth and engine per line) and
-    /// keep its files
+    /// keep its files (blamed in a whole store of `--scenarios` projects)
     #[arg(long)]
     scenario: Option<usize>,
+    /// With `--scenario`: blame it in its own store instead of the whole store
+    #[arg(long)]
+    per_project: bool,
     /// Print one line per scenario (errors and what it contains)
     #[arg(long)]
     verbose: bool,
@@ -74,7 +78,7 @@ fn main() -> Result<()> {
         return ai_blame::compare(bin, &args.fixture);
     }
     if let Some(n) = args.scenario {
-        return accuracy::show(args.seed, n);
+        return accuracy::show(args.seed, args.scenarios, n, args.per_project);
     }
     if !args.speed {
         accuracy::run(args.seed, args.scenarios, args.verbose)?;

@@ -162,16 +162,20 @@ pub struct Outcome {
     /// The `tool_result` block's text.
     pub text: String,
     pub is_error: bool,
+    /// The block says `"is_error": false` (Bash results do).
+    pub says_ok: bool,
     /// `toolUseResult`: an object in current versions, a string in old ones.
     pub result: J,
 }
 
-/// Where a subagent's file lives: `<session>/subagents/` (2.1.x) or beside the
-/// sessions (2.0.x).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Where a subagent's records live: `<session>/subagents/agent-<id>.jsonl` (2.1.x),
+/// `agent-<id>.jsonl` beside the sessions (2.0.x), or inside the parent's own file
+/// as `isSidechain` records without an `agentId` (1.0.x).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SubLayout {
     Nested,
     Legacy,
+    Inline,
 }
 
 /// One transcript file being written.
@@ -184,7 +188,11 @@ pub struct Conversation {
     pub branch: String,
     /// Writes results the way versions before `structuredPatch` did.
     pub old_style: bool,
-    lines: Vec<String>,
+    /// Where an inline (1.0.x) subagent's records are written: its parent's index.
+    pub host: Option<usize>,
+    /// Records, each with its time: inline subagents are merged into their parent's
+    /// file by time, as Claude Code appended them.
+    lines: Vec<(i64, String)>,
     tip: Option<String>,
     context_tokens: u64,
 }
@@ -194,7 +202,9 @@ const MODELS: &[&str] = &[
     "claude-sonnet-4-5-20250929",
     "claude-haiku-4-5-20251001",
 ];
-const VERSIONS: &[&str] = &["2.0.64", "2.0.76", "2.1.9", "2.1.31", "2.1.85"];
+const VERSIONS: &[&str] = &[
+    "1.0.98", "1.0.111", "2.0.64", "2.0.76", "2.1.9", "2.1.31", "2.1.85",
+];
 const OLD_VERSIONS: &[&str] = &["0.2.125", "1.0.17", "1.0.33"];
 
 impl Conversation {
@@ -207,21 +217,25 @@ impl Conversation {
             model: pick(rng, MODELS),
             branch: pick(rng, &["main", "main", "feature/retry-policy", "fix/ledger"]).to_owned(),
             old_style,
+            host: None,
             lines: Vec::new(),
             tip: None,
             context_tokens: rng.random_range(9_000..30_000),
         }
     }
 
-    /// A subagent of `parent`, written to its own file.
-    pub fn subagent(rng: &mut StdRng, parent: &Conversation) -> Conversation {
+    /// A subagent of conversation `parent_index` (`parent`), laid out as that
+    /// version of Claude Code does.
+    pub fn subagent(rng: &mut StdRng, parent: &Conversation, parent_index: usize) -> Conversation {
         let id: String = (0..7)
             .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
             .collect();
         let layout = if parent.version.starts_with("2.1") {
             SubLayout::Nested
-        } else {
+        } else if parent.version.starts_with("2.") {
             SubLayout::Legacy
+        } else {
+            SubLayout::Inline
         };
         Conversation {
             session_id: parent.session_id.clone(),
@@ -231,10 +245,55 @@ impl Conversation {
             model: pick(rng, MODELS),
             branch: parent.branch.clone(),
             old_style: parent.old_style,
+            host: (layout == SubLayout::Inline).then_some(parent_index),
             lines: Vec::new(),
             tip: None,
             context_tokens: rng.random_range(2_000..9_000),
         }
+    }
+
+    /// `claude --resume` of `orig`: a new session whose file starts with a copy of
+    /// every record so far (same uuids, message ids, tool-use ids and results).
+    /// `restamp`: the copies carry the new session's id instead of the original's.
+    pub fn resume(rng: &mut StdRng, orig: &Conversation, restamp: bool) -> Conversation {
+        let session_id = uuid(rng);
+        let (from, to) = (
+            format!("\"sessionId\":\"{}\"", orig.session_id),
+            format!("\"sessionId\":\"{session_id}\""),
+        );
+        let lines = orig
+            .lines
+            .iter()
+            .map(|(ms, l)| {
+                (
+                    *ms,
+                    if restamp {
+                        l.replace(&from, &to)
+                    } else {
+                        l.clone()
+                    },
+                )
+            })
+            .collect();
+        Conversation {
+            session_id,
+            agent: None,
+            cwd: orig.cwd.clone(),
+            version: orig.version,
+            model: orig.model,
+            branch: orig.branch.clone(),
+            old_style: orig.old_style,
+            host: None,
+            lines,
+            tip: orig.tip.clone(),
+            context_tokens: orig.context_tokens,
+        }
+    }
+
+    /// Whether results of Write leave out `originalFile` (1.0.x records only the
+    /// patch).
+    pub fn write_without_original(&self) -> bool {
+        self.version.starts_with("1.")
     }
 
     pub fn is_empty(&self) -> bool {
@@ -250,7 +309,7 @@ impl Conversation {
     pub fn path(&self, claude: &Path) -> PathBuf {
         let dir = claude.join("projects").join(encode_cwd(&self.cwd));
         match &self.agent {
-            None => dir.join(format!("{}.jsonl", self.session_id)),
+            None | Some((_, SubLayout::Inline)) => dir.join(format!("{}.jsonl", self.session_id)),
             Some((id, SubLayout::Nested)) => dir
                 .join(&self.session_id)
                 .join("subagents")
@@ -259,16 +318,36 @@ impl Conversation {
         }
     }
 
-    pub fn write(&self, claude: &Path) -> Result<()> {
+    /// Writes the file, with the records of the inline subagents it hosts merged in
+    /// by time (each conversation's own order kept).
+    pub fn write(&self, claude: &Path, inline: &[&Conversation]) -> Result<PathBuf> {
         let path = self.path(claude);
         let dir = path.parent().context("transcript path has no parent")?;
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        let mut merged: Vec<&(i64, String)> = self.lines.iter().collect();
+        for sub in inline {
+            let mut out = Vec::with_capacity(merged.len() + sub.lines.len());
+            let (mut a, mut b) = (merged.into_iter().peekable(), sub.lines.iter().peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(x), Some(y)) if y.0 < x.0 => b.next(),
+                    (Some(_), _) => a.next(),
+                    (None, _) => b.next(),
+                };
+                match next {
+                    Some(l) => out.push(l),
+                    None => break,
+                }
+            }
+            merged = out;
+        }
         let mut text = String::new();
-        for l in &self.lines {
+        for (_, l) in merged {
             text.push_str(l);
             text.push('\n');
         }
-        std::fs::write(&path, text).with_context(|| path.display().to_string())
+        std::fs::write(&path, text).with_context(|| path.display().to_string())?;
+        Ok(path)
     }
 
     /// The fields every line starts with.
@@ -282,8 +361,9 @@ impl Conversation {
             ("version", J::from(self.version)),
             ("gitBranch", J::from(&self.branch)),
         ];
-        if let Some((id, _)) = &self.agent {
-            f.push(("agentId", J::from(id)));
+        match &self.agent {
+            Some((id, SubLayout::Nested | SubLayout::Legacy)) => f.push(("agentId", J::from(id))),
+            Some((_, SubLayout::Inline)) | None => {}
         }
         f
     }
@@ -291,8 +371,10 @@ impl Conversation {
     fn push(&mut self, mut fields: Vec<(&'static str, J)>, uuid: String, ms: i64) -> Result<()> {
         fields.push(("uuid", J::from(&uuid)));
         fields.push(("timestamp", J::from(timestamp(ms))));
-        self.lines
-            .push(serde_json::to_string(&J::Obj(fields)).context("serializing a record")?);
+        self.lines.push((
+            ms,
+            serde_json::to_string(&J::Obj(fields)).context("serializing a record")?,
+        ));
         self.tip = Some(uuid);
         Ok(())
     }
@@ -396,6 +478,8 @@ impl Conversation {
     ) -> Result<()> {
         let content = if outcome.is_error {
             obj! {"type": "tool_result", "content": outcome.text, "is_error": true, "tool_use_id": tool_use_id}
+        } else if outcome.says_ok {
+            obj! {"tool_use_id": tool_use_id, "type": "tool_result", "content": outcome.text, "is_error": false}
         } else {
             obj! {"tool_use_id": tool_use_id, "type": "tool_result", "content": outcome.text}
         };
@@ -406,8 +490,10 @@ impl Conversation {
         f.push(("uuid", J::from(&id)));
         f.push(("timestamp", J::from(timestamp(ms))));
         f.push(("toolUseResult", outcome.result));
-        self.lines
-            .push(serde_json::to_string(&J::Obj(f)).context("serializing a record")?);
+        self.lines.push((
+            ms,
+            serde_json::to_string(&J::Obj(f)).context("serializing a record")?,
+        ));
         self.tip = Some(id);
         Ok(())
     }

@@ -2,14 +2,22 @@
 //! transcript records, a person's changes in between (never recorded), and for every
 //! line of the result the tool call that wrote it.
 //!
-//! What "wrote" means, the same rules as the engine's (`observatory_attribution`):
+//! What "wrote" means: `git blame`'s rules, with each agent tool call a commit and
+//! everything else (a person, a shell command) an unrecorded author. The engine is
+//! being changed to meet exactly these; they are written down in docs/benchmarks.md.
 //! - An agent change writes the lines its `structuredPatch` adds: a line diff (Myers,
 //!   like jsdiff) between the file before and after the call. Lines the call left as
 //!   they were keep their author.
-//! - A person's inserted, modified or restored lines are the person's (a revert, like
-//!   `git revert`, is authored by whoever reverted).
-//! - Moving a block or re-spacing lines keeps their author.
-//! - Blank lines follow `apply_blank_rule`.
+//! - A person's inserted, modified, restored (a revert) or typed-back lines are the
+//!   person's: nobody's, for attribution.
+//! - A block a person moves keeps its author.
+//! - A line a person re-indents or re-spaces becomes the person's; under "ignore
+//!   whitespace" (`git blame -w`) it keeps its author (`TLine::ws_owner`).
+//! - A blank line belongs to whoever wrote it, like any other line.
+//! - Lines a Bash command changed (`sed -i`, `cat >> <<EOF`) belong to nobody.
+//! - The owning conversation of a call is the session the user talked to: a
+//!   subagent's calls belong to its parent's session; a call copied by `--resume`
+//!   belongs to the session that first made it.
 
 use observatory_corpus::{patch_edit, Change};
 use rand::rngs::StdRng;
@@ -19,7 +27,7 @@ use std::ops::Range;
 
 use crate::code::{self, pick, Lang};
 use crate::obj;
-use crate::record::{b62, hunks_json, snippet, Conversation, Outcome, J};
+use crate::record::{b62, hunks_json, snippet, Conversation, Outcome, SubLayout, J};
 
 /// Situations a scenario can contain, for the per-kind breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +41,11 @@ pub enum Kind {
     SubLine,
     Failed,
     Sessions,
-    Subagent,
+    SubagentInline,
+    SubagentFlat,
+    SubagentNested,
+    Resume,
+    ResumeRestamped,
     OtherCheckout,
     SubdirCwd,
     Insert,
@@ -43,13 +55,15 @@ pub enum Kind {
     Reformat,
     Crlf,
     Revert,
+    TypeBack,
+    Bash,
     Recreate,
     SameName,
     ForeignSamePath,
     NoHuman,
 }
 
-pub const KINDS: [(Kind, &str); 23] = [
+pub const KINDS: [(Kind, &str); 29] = [
     (Kind::Edit, "Edit"),
     (Kind::MultiEdit, "MultiEdit"),
     (Kind::WriteCreate, "Write create"),
@@ -59,7 +73,20 @@ pub const KINDS: [(Kind, &str); 23] = [
     (Kind::SubLine, "Edit of part of a line"),
     (Kind::Failed, "failed / rejected calls"),
     (Kind::Sessions, "several sessions"),
-    (Kind::Subagent, "subagent file"),
+    (Kind::SubagentInline, "subagent, inline sidechain (1.0.x)"),
+    (
+        Kind::SubagentFlat,
+        "subagent, agent-<id>.jsonl beside (2.0.x)",
+    ),
+    (
+        Kind::SubagentNested,
+        "subagent, <session>/subagents/ (2.1.x)",
+    ),
+    (Kind::Resume, "--resume copy (original sessionId)"),
+    (
+        Kind::ResumeRestamped,
+        "--resume copy re-stamped with new sessionId",
+    ),
     (Kind::OtherCheckout, "session in another checkout"),
     (Kind::SubdirCwd, "session started in a subdirectory"),
     (Kind::Insert, "person inserts lines"),
@@ -67,8 +94,10 @@ pub const KINDS: [(Kind, &str); 23] = [
     (Kind::Modify, "person modifies lines"),
     (Kind::Move, "person moves a block"),
     (Kind::Reformat, "person re-indents / re-spaces"),
-    (Kind::Crlf, "saved with CRLF"),
+    (Kind::Crlf, "CRLF file (records LF or CRLF)"),
     (Kind::Revert, "person reverts an agent edit"),
+    (Kind::TypeBack, "person deletes lines and types them back"),
+    (Kind::Bash, "file changed through Bash (sed -i, cat >>)"),
     (Kind::Recreate, "file deleted, written again"),
     (Kind::SameName, "same file name elsewhere in project"),
     (Kind::ForeignSamePath, "other project, same relative path"),
@@ -82,6 +111,10 @@ pub enum How {
     Typed,
     Modified,
     Restored,
+    /// Deleted and typed again, identical.
+    TypedBack,
+    /// Changed by a shell command an agent ran.
+    Bash,
     Agent(&'static str),
 }
 
@@ -92,6 +125,8 @@ impl std::fmt::Display for How {
             How::Typed => f.write_str("typed by a person"),
             How::Modified => f.write_str("modified by a person"),
             How::Restored => f.write_str("restored by a revert"),
+            How::TypedBack => f.write_str("typed back by a person"),
+            How::Bash => f.write_str("changed through Bash"),
             How::Agent(tool) => write!(f, "written by {tool}"),
         }
     }
@@ -101,6 +136,8 @@ impl std::fmt::Display for How {
 pub struct TLine {
     pub text: String,
     pub owner: Option<u32>,
+    /// The owner under "ignore whitespace" rules: a person's re-spacing keeps it.
+    pub ws_owner: Option<u32>,
     pub how: How,
     pub moved: bool,
     pub respaced: bool,
@@ -111,6 +148,7 @@ impl TLine {
         TLine {
             text,
             owner,
+            ws_owner: owner,
             how,
             moved: false,
             respaced: false,
@@ -121,6 +159,11 @@ impl TLine {
 /// A recorded tool call.
 pub struct Call {
     pub id: String,
+    /// The session id of the conversation that owns the call: the parent's for a
+    /// subagent's call, the original's for a call `--resume` copied.
+    pub session: String,
+    /// Made by a subagent.
+    pub subagent: bool,
     /// It changed the file being blamed (not another file, not another project's).
     pub ours: bool,
 }
@@ -156,17 +199,14 @@ impl Scenario {
         s
     }
 
-    /// The true author of each line, with the blank-line rule applied.
+    /// The true author of each line (`git blame` rules).
     pub fn truth(&self) -> Vec<Option<u32>> {
-        let keys: Vec<String> = self
-            .lines
-            .iter()
-            .map(|l| observatory_attribution::normalize(&l.text))
-            .collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut owners: Vec<Option<u32>> = self.lines.iter().map(|l| l.owner).collect();
-        observatory_attribution::apply_blank_rule(&keys, &mut owners);
-        owners
+        self.lines.iter().map(|l| l.owner).collect()
+    }
+
+    /// The true author of each line ignoring whitespace (`git blame -w` rules).
+    pub fn truth_ws(&self) -> Vec<Option<u32>> {
+        self.lines.iter().map(|l| l.ws_owner).collect()
     }
 }
 
@@ -181,6 +221,9 @@ enum Step {
     Reformat,
     Revert,
     Recreate,
+    TypeBack,
+    Bash,
+    Resume,
 }
 
 /// The file as an agent call finds it, and where the call is recorded.
@@ -190,8 +233,11 @@ struct Before {
     /// The file's path as the conversation names it.
     path: String,
     lines: Vec<String>,
-    /// `lines` joined: the `originalFile` of the call.
+    /// `lines` joined.
     text: String,
+    /// The `originalFile` of the call: `text`, with CRLF endings when the file has
+    /// them and this conversation's records keep them.
+    orig: String,
 }
 
 /// A planned line-level change: replace `del` lines at `at` with `ins`.
@@ -221,6 +267,13 @@ struct Sim {
     undo: Option<Vec<TLine>>,
     /// Other files the conversations write, by path.
     others: std::collections::HashMap<String, Vec<String>>,
+    /// The conversation that continues each one (itself, or its `--resume`).
+    redirect: Vec<usize>,
+    /// The file is saved with CRLF endings.
+    crlf: bool,
+    /// Per conversation: its records keep the file's CRLF (`originalFile` and the
+    /// patch lines end in `\r`); else they are LF, as the agent's strings are.
+    crlf_records: Vec<bool>,
 }
 
 const PROJECTS: &[&str] = &[
@@ -333,10 +386,14 @@ impl Sim {
             clock: 1_761_955_200_000 + index as i64 * 3_600_000,
             undo: None,
             others: Default::default(),
+            redirect: Vec::new(),
+            crlf: false,
+            crlf_records: Vec::new(),
         }
     }
 
-    fn into_scenario(self, index: usize, root_name: String, crlf: bool) -> Scenario {
+    fn into_scenario(self, index: usize, root_name: String) -> Scenario {
+        let crlf = self.crlf;
         Scenario {
             index,
             lang: self.lang,
@@ -357,12 +414,77 @@ impl Sim {
         self.roots.push(root);
         self.started.push(false);
         self.seen.push(None);
+        self.redirect.push(self.convs.len() - 1);
+        let keep = self.crlf && self.rng.random_bool(0.5);
+        self.crlf_records.push(keep);
         self.convs.len() - 1
+    }
+
+    /// The conversation now standing for `conv` (after any `--resume`).
+    fn live(&self, mut conv: usize) -> usize {
+        while self.redirect[conv] != conv {
+            conv = self.redirect[conv];
+        }
+        conv
+    }
+
+    /// `claude --resume` of `conv`: a new file repeating its records; later work
+    /// happens there.
+    fn resume(&mut self, conv: usize) -> anyhow::Result<()> {
+        let conv = self.live(conv);
+        if !self.started[conv] || self.convs[conv].agent.is_some() {
+            return Ok(());
+        }
+        let restamp = self.rng.random_bool(0.3);
+        let r = Conversation::resume(&mut self.rng, &self.convs[conv], restamp);
+        let root = self.roots[conv].clone();
+        let new = self.add_conv(r, root);
+        self.crlf_records[new] = self.crlf_records[conv];
+        self.started[new] = true;
+        self.seen[new] = self.seen[conv].clone();
+        self.redirect[conv] = new;
+        self.mark(if restamp {
+            Kind::ResumeRestamped
+        } else {
+            Kind::Resume
+        });
+        self.log.push(format!(
+            "session {conv} resumed as {new}{}",
+            if restamp { " (copies re-stamped)" } else { "" }
+        ));
+        let ms = self.tick();
+        let text = code::sentence(&mut self.rng, self.lang);
+        self.convs[new].prompt(&mut self.rng, ms, text)
+    }
+
+    /// Text as conversation `conv` records the file: CRLF when it keeps them.
+    fn rec_text(&self, conv: usize, text: &str) -> String {
+        if self.crlf_records[conv] {
+            text.replace('\n', "\r\n")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Patch hunks as conversation `conv` records them (each line with the file's
+    /// `\r` when it keeps CRLF).
+    fn rec_hunks(&self, conv: usize, hunks: &[observatory_corpus::Hunk]) -> J {
+        if !self.crlf_records[conv] {
+            return hunks_json(hunks);
+        }
+        let mut hunks = hunks.to_vec();
+        for h in &mut hunks {
+            for l in &mut h.lines {
+                l.push('\r');
+            }
+        }
+        hunks_json(&hunks)
     }
 
     /// `parent` hands work to its subagent `sub`: the Task call, and the subagent's
     /// first prompt. Returns the Task's tool-use id.
     fn start_task(&mut self, parent: usize, sub: usize) -> anyhow::Result<String> {
+        let parent = self.live(parent);
         let ms = self.tick();
         self.start_conv(parent, ms)?;
         let id = b62(&mut self.rng, "toolu_01", 22);
@@ -376,12 +498,22 @@ impl Sim {
 
     /// The subagent is done: the Task's result in `parent`.
     fn finish_task(&mut self, parent: usize, id: &str) -> anyhow::Result<()> {
+        let parent = self.live(parent);
         let ms = self.tick();
+        let text = "Done: the module is refactored and tests pass.";
+        // 1.0.x records the answer's blocks and totals; 2.x a status object.
+        let result = if self.convs[parent].version.starts_with("1.") {
+            obj! {"content": vec![obj! {"type": "text", "text": text}],
+            "totalDurationMs": 48_211u64, "totalTokens": 31_877u64, "totalToolUseCount": 6u64}
+        } else {
+            obj! {"status": "completed", "prompt": "Refactor module",
+            "totalDurationMs": 48_211u64, "totalTokens": 31_877u64, "totalToolUseCount": 6u64}
+        };
         let outcome = Outcome {
-            text: "Done: the module is refactored and tests pass.".into(),
+            text: text.into(),
             is_error: false,
-            result: obj! {"status": "completed", "prompt": "Refactor module",
-            "totalDurationMs": 48_211u64, "totalTokens": 31_877u64, "totalToolUseCount": 6u64},
+            says_ok: false,
+            result,
         };
         self.convs[parent].tool_result(&mut self.rng, ms, id, outcome)
     }
@@ -647,26 +779,35 @@ impl Sim {
         Ok(())
     }
 
-    fn new_call(&mut self, ours: bool) -> u32 {
+    fn new_call(&mut self, conv: usize, ours: bool) -> u32 {
         let id = b62(&mut self.rng, "toolu_01", 22);
-        self.calls.push(Call { id, ours });
+        let c = &self.convs[conv];
+        self.calls.push(Call {
+            id,
+            ours,
+            session: c.session_id.clone(),
+            subagent: c.agent.is_some(),
+        });
         (self.calls.len() - 1) as u32
     }
 
     /// An agent's Edit, MultiEdit, Write or failed call on the file; whether it
     /// changed the file.
     fn agent(&mut self, conv: usize) -> anyhow::Result<bool> {
+        let conv = self.live(conv);
         let ms = self.tick();
         self.start_conv(conv, ms)?;
         if self.convs[conv].old_style {
             self.mark(Kind::Strings);
         }
         let lines = self.texts();
+        let text = join(&lines);
         let at = Before {
             conv,
             ms,
             path: self.path_for(conv),
-            text: join(&lines),
+            orig: self.rec_text(conv, &text),
+            text,
             lines,
         };
         if self.convs[conv].old_style && self.seen[conv].as_deref() != Some(at.text.as_str()) {
@@ -696,7 +837,7 @@ impl Sim {
     /// A whole-file Read, as Claude Code makes the agent do before it changes a file
     /// it has not seen as it is now. Old versions record only the `cat -n` text.
     fn read(&mut self, at: &Before) -> anyhow::Result<()> {
-        let call = self.new_call(false);
+        let call = self.new_call(at.conv, false);
         self.log.push(format!("agent Read [{call}]"));
         let mut text = String::new();
         for (k, l) in at.lines.iter().enumerate() {
@@ -709,6 +850,7 @@ impl Sim {
         let outcome = Outcome {
             text: text.clone(),
             is_error: false,
+            says_ok: false,
             result: J::Str(text),
         };
         let id = self.calls[call as usize].id.clone();
@@ -729,16 +871,17 @@ impl Sim {
         let after = at.text.replace(&old, &new);
         self.mark(Kind::ReplaceAll);
         self.mark(Kind::Edit);
-        let call = self.new_call(true);
+        let call = self.new_call(at.conv, true);
         let how = self.how(at.conv, "Edit replace_all", "Edit replace_all (strings)");
         let hunks = self.commit(split(&after), Some(call), how);
+        let patch = self.rec_hunks(at.conv, &hunks);
         self.log
             .push(format!("agent Edit replace_all {old} -> {new} [{call}]"));
         let path = &at.path;
         let input =
             obj! {"file_path": path, "old_string": &old, "new_string": &new, "replace_all": true};
-        let result = obj! {"filePath": path, "oldString": &old, "newString": &new, "originalFile": &at.text,
-        "structuredPatch": hunks_json(&hunks), "userModified": false, "replaceAll": true};
+        let result = obj! {"filePath": path, "oldString": &old, "newString": &new, "originalFile": &at.orig,
+        "structuredPatch": patch, "userModified": false, "replaceAll": true};
         let text = snippet(path, &after, first_change(&hunks));
         self.emit(at.conv, at.ms, call, "Edit", input, result, text)?;
         Ok(true)
@@ -770,7 +913,7 @@ impl Sim {
         if edits.is_empty() || (multi && edits.len() < 2) {
             return Ok(false);
         }
-        let call = self.new_call(true);
+        let call = self.new_call(at.conv, true);
         let tool = if multi { "MultiEdit" } else { "Edit" };
         self.mark(if multi { Kind::MultiEdit } else { Kind::Edit });
         let how = if multi {
@@ -780,6 +923,7 @@ impl Sim {
         };
         let after = join(&cur);
         let hunks = self.commit(cur, Some(call), how);
+        let patch = self.rec_hunks(at.conv, &hunks);
         self.log
             .push(format!("agent {tool} x{} [{call}]", edits.len()));
         let path = &at.path;
@@ -787,7 +931,7 @@ impl Sim {
         let (input, result, text) = if multi {
             let input = obj! {"file_path": path, "edits": edits.iter().map(ej).collect::<Vec<_>>()};
             let result = obj! {"filePath": path, "edits": edits.iter().map(ej).collect::<Vec<_>>(),
-            "originalFileContents": &at.text, "structuredPatch": hunks_json(&hunks), "userModified": false};
+            "originalFileContents": &at.orig, "structuredPatch": patch, "userModified": false};
             let mut text = format!("Applied {} edits to {path}:", edits.len());
             let cut = |s: &str| s.chars().take(50).collect::<String>();
             for (k, (o, n)) in edits.iter().enumerate() {
@@ -802,8 +946,8 @@ impl Sim {
         } else {
             let (o, n) = &edits[0];
             let input = obj! {"file_path": path, "old_string": o, "new_string": n};
-            let result = obj! {"filePath": path, "oldString": o, "newString": n, "originalFile": &at.text,
-            "structuredPatch": hunks_json(&hunks), "userModified": false, "replaceAll": false};
+            let result = obj! {"filePath": path, "oldString": o, "newString": n, "originalFile": &at.orig,
+            "structuredPatch": patch, "userModified": false, "replaceAll": false};
             (input, result, snippet(path, &after, first_change(&hunks)))
         };
         self.emit(at.conv, at.ms, call, tool, input, result, text)?;
@@ -818,16 +962,21 @@ impl Sim {
                 cur.splice(r.at..r.at + r.del, r.ins);
             }
         }
-        let call = self.new_call(true);
+        let call = self.new_call(at.conv, true);
         self.mark(Kind::WriteUpdate);
         let content = join(&cur);
         let how = self.how(at.conv, "Write update", "Write update (strings)");
         let hunks = self.commit(cur, Some(call), how);
+        let patch = self.rec_hunks(at.conv, &hunks);
         self.log.push(format!("agent Write update [{call}]"));
         let path = &at.path;
         let input = obj! {"file_path": path, "content": &content};
-        let result = obj! {"type": "update", "filePath": path, "content": &content,
-        "structuredPatch": hunks_json(&hunks), "originalFile": &at.text};
+        let result = if self.convs[at.conv].write_without_original() {
+            obj! {"type": "update", "filePath": path, "content": &content, "structuredPatch": patch}
+        } else {
+            obj! {"type": "update", "filePath": path, "content": &content,
+            "structuredPatch": patch, "originalFile": &at.orig}
+        };
         let text = snippet(path, &content, first_change(&hunks));
         self.emit(at.conv, at.ms, call, "Write", input, result, text)?;
         Ok(true)
@@ -835,10 +984,11 @@ impl Sim {
 
     /// A Write that creates the file (it did not exist).
     fn create(&mut self, conv: usize, content: Vec<String>) -> anyhow::Result<()> {
+        let conv = self.live(conv);
         let ms = self.tick();
         self.start_conv(conv, ms)?;
         let path = self.path_for(conv);
-        let call = self.new_call(true);
+        let call = self.new_call(conv, true);
         self.mark(Kind::WriteCreate);
         if self.convs[conv].old_style {
             self.mark(Kind::Strings);
@@ -851,8 +1001,12 @@ impl Sim {
             .collect();
         self.log.push(format!("agent Write create [{call}]"));
         let input = obj! {"file_path": &path, "content": &text};
-        let result = obj! {"type": "create", "filePath": &path, "content": &text,
-        "structuredPatch": J::Arr(vec![]), "originalFile": J::Null};
+        let result = if self.convs[conv].write_without_original() {
+            obj! {"type": "create", "filePath": &path, "content": &text, "structuredPatch": J::Arr(vec![])}
+        } else {
+            obj! {"type": "create", "filePath": &path, "content": &text,
+            "structuredPatch": J::Arr(vec![]), "originalFile": J::Null}
+        };
         self.emit(
             conv,
             ms,
@@ -890,6 +1044,7 @@ impl Sim {
                     "<tool_use_error>String to replace not found in file.\nString: {old}</tool_use_error>"
                 ),
                 is_error: true,
+                says_ok: false,
                 result: J::Str(format!(
                     "Error: String to replace not found in file.\nString: {old}"
                 )),
@@ -898,10 +1053,11 @@ impl Sim {
             Outcome {
                 text: "The user doesn't want to proceed with this tool use. The tool use was rejected (eg. if it was a file edit, the new_string was NOT written to the file). STOP what you are doing and wait for the user to tell you how to proceed.".into(),
                 is_error: true,
+                says_ok: false,
                 result: J::from("User rejected tool use"),
             }
         };
-        let call = self.new_call(true);
+        let call = self.new_call(at.conv, true);
         self.mark(Kind::Failed);
         self.log.push(format!(
             "agent Edit {} [{call}]",
@@ -937,6 +1093,7 @@ impl Sim {
         let outcome = Outcome {
             text,
             is_error: false,
+            says_ok: false,
             result,
         };
         let id = self.calls[call as usize].id.clone();
@@ -952,9 +1109,10 @@ impl Sim {
     /// A call on some other file (another name, or the same name elsewhere): created
     /// the first time, rewritten in part after that.
     fn other_file(&mut self, conv: usize, path: String, twin: bool) -> anyhow::Result<()> {
+        let conv = self.live(conv);
         let ms = self.tick();
         self.start_conv(conv, ms)?;
-        let call = self.new_call(false);
+        let call = self.new_call(conv, false);
         let before = self.others.get(&path).cloned();
         let after = match &before {
             Some(old) => {
@@ -1000,6 +1158,68 @@ impl Sim {
             }
         };
         self.emit(conv, ms, call, "Write", input, result, text)
+    }
+
+    /// An agent changes the file through Bash: `sed -i` renaming an identifier, or
+    /// `cat >> file <<'EOF'` appending a function. No Edit or Write record: the lines
+    /// it changed belong to nobody. Whether it changed the file.
+    fn bash(&mut self, conv: usize) -> anyhow::Result<bool> {
+        let conv = self.live(conv);
+        let text = join(&self.texts());
+        let path = self.path_for(conv);
+        // Agents name the file relative to their working directory when they can.
+        let cwd = format!("{}/", self.convs[conv].cwd);
+        let shown = path.strip_prefix(&cwd).unwrap_or(&path).to_owned();
+        let rename = if self.rng.random_bool(0.5) {
+            self.plan_rename(&text)
+        } else {
+            None
+        };
+        let (command, description) = match rename {
+            Some((old, new)) => {
+                for l in &mut self.lines {
+                    if l.text.contains(&old) {
+                        l.text = l.text.replace(&old, &new);
+                        l.owner = None;
+                        l.ws_owner = None;
+                        l.how = How::Bash;
+                        l.respaced = false;
+                    }
+                }
+                (
+                    format!("sed -i 's/{old}/{new}/g' {shown}"),
+                    format!("Rename {old} to {new}"),
+                )
+            }
+            None => {
+                let mut add = vec![String::new()];
+                add.extend(code::function(&mut self.rng, self.lang, ""));
+                self.lines
+                    .extend(add.iter().map(|t| TLine::new(t.clone(), None, How::Bash)));
+                (
+                    format!("cat >> {shown} <<'EOF'\n{}\nEOF", add.join("\n")),
+                    "Append the helper".to_owned(),
+                )
+            }
+        };
+        let ms = self.tick();
+        self.start_conv(conv, ms)?;
+        let call = self.new_call(conv, false);
+        self.log.push(format!("agent Bash on the file [{call}]"));
+        self.mark(Kind::Bash);
+        let id = self.calls[call as usize].id.clone();
+        let input = obj! {"command": &command, "description": description};
+        let outcome = Outcome {
+            text: String::new(),
+            is_error: false,
+            says_ok: true,
+            result: obj! {"stdout": "", "stderr": "", "interrupted": false, "isImage": false},
+        };
+        self.convs[conv].tool_call(&mut self.rng, ms, &id, "Bash", input, outcome)?;
+        // Claude Code makes the agent read a file changed since its last read.
+        self.seen[conv] = None;
+        self.undo = None;
+        Ok(true)
     }
 
     // ---- a person's changes --------------------------------------------------
@@ -1119,7 +1339,10 @@ impl Sim {
                     if self.rng.random_bool(0.8) {
                         let t = code::respace(&mut self.rng, lang, &self.lines[i].text);
                         if t != self.lines[i].text {
+                            // `git blame` gives the line to the person; `-w` keeps
+                            // `ws_owner`.
                             self.lines[i].text = t;
+                            self.lines[i].owner = None;
                             self.lines[i].respaced = true;
                         }
                     }
@@ -1137,7 +1360,30 @@ impl Sim {
                 self.log.push("person reverts the last agent change".into());
                 self.mark(Kind::Revert);
             }
-            Step::Agent | Step::Recreate => return false,
+            Step::TypeBack => {
+                // Deleted, then typed again exactly: the content is the same, the
+                // author is the person (as `git blame` would say after the commit).
+                let agent: Vec<usize> = (0..n).filter(|&i| self.lines[i].owner.is_some()).collect();
+                if agent.is_empty() {
+                    return false;
+                }
+                let at = agent[self.rng.random_range(0..agent.len())];
+                let len = self.rng.random_range(1..=4).min(n - at);
+                for l in &mut self.lines[at..at + len] {
+                    l.owner = None;
+                    l.ws_owner = None;
+                    l.how = How::TypedBack;
+                    l.moved = false;
+                    l.respaced = false;
+                }
+                self.log.push(format!(
+                    "person deletes lines {}..{} and types them back",
+                    at + 1,
+                    at + len
+                ));
+                self.mark(Kind::TypeBack);
+            }
+            Step::Agent | Step::Recreate | Step::Bash | Step::Resume => return false,
         }
         self.undo = None;
         true
@@ -1150,25 +1396,47 @@ fn first_change(hunks: &[observatory_corpus::Hunk]) -> usize {
     })
 }
 
+/// Relative paths many projects share: in a whole store, every project's README.md
+/// or src/main.rs is a candidate for every other's. The content follows the path's
+/// language where the generator has it; Markdown, Go and JSON paths get one of the
+/// generated languages (blame is line-based and does not read the language).
+const COMMON: &[(&str, Option<Lang>)] = &[
+    ("README.md", None),
+    ("CHANGELOG.md", None),
+    ("docs/architecture.md", None),
+    ("src/main.rs", Some(Lang::Rust)),
+    ("src/lib.rs", Some(Lang::Rust)),
+    ("src/config.rs", Some(Lang::Rust)),
+    ("app/services.py", Some(Lang::Python)),
+    ("app/__init__.py", Some(Lang::Python)),
+    ("main.py", Some(Lang::Python)),
+    ("cmd/server/main.go", None),
+    ("package.json", None),
+    ("src/index.ts", Some(Lang::Ts)),
+];
+
 /// Builds scenario `index` of the run seeded with `seed`.
 pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
     let mut rng =
         StdRng::seed_from_u64(seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let lang = pick(&mut rng, &[Lang::Rust, Lang::Python, Lang::Ts]);
+    let any = [Lang::Rust, Lang::Python, Lang::Ts];
     let noun = code::fill(&mut rng, Lang::Rust, "@n");
-    let (rel, common) = match (lang, rng.random_range(0..4)) {
-        (Lang::Rust, 0) => ("src/lib.rs".to_owned(), true),
-        (Lang::Rust, 1) => ("src/main.rs".to_owned(), true),
-        (Lang::Rust, 2) => (format!("src/{noun}/mod.rs"), true),
-        (Lang::Python, 0) => ("app/__init__.py".to_owned(), true),
-        (Lang::Python, 1) => ("main.py".to_owned(), true),
-        (Lang::Ts, 0) => ("src/index.ts".to_owned(), true),
-        (l, _) => (
-            format!("src/{noun}_{}.{}", code::fill(&mut rng, l, "@v"), l.ext()),
-            false,
-        ),
+    let (rel, lang, common) = if rng.random_bool(0.7) {
+        let (rel, lang) = pick(&mut rng, COMMON);
+        let lang = lang.unwrap_or_else(|| pick(&mut rng, &any));
+        (rel.to_owned(), lang, true)
+    } else {
+        let lang = pick(&mut rng, &any);
+        let rel = format!(
+            "src/{noun}_{}.{}",
+            code::fill(&mut rng, lang, "@v"),
+            lang.ext()
+        );
+        (rel, lang, false)
     };
-    let project = pick(&mut rng, PROJECTS);
+    // Every scenario is its own project: in a whole store the projects differ by
+    // name and directory, not by the file's relative path.
+    let project = format!("{}-{index}", pick(&mut rng, PROJECTS));
     let main_root = format!(
         "{}/{project}",
         pick(
@@ -1176,21 +1444,23 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
             &["/Users/dev", "/Users/dev/src", "/home/dev/code"]
         )
     );
-    let other_root = pick(
-        &mut rng,
-        &[
-            "/home/ci/build/checkout",
-            "/Users/dev/worktrees/retry-policy",
-            "/Users/sam/src/github.com/acme/app",
-        ],
-    )
-    .to_owned();
+    let other_root = match rng.random_range(0..3) {
+        0 => format!("/home/ci/build/{project}"),
+        1 => format!("/Users/dev/worktrees/{project}-retry-policy"),
+        _ => format!("/Users/sam/src/github.com/acme/{project}"),
+    };
     let root_name = if rng.random_bool(0.8) {
-        project.to_owned()
+        project.clone()
     } else {
-        "checkout".to_owned()
+        format!("checkout-{index}")
     };
     let mut sim = Sim::new(rng, lang, rel, index);
+    // The file on disk has CRLF endings throughout; each conversation's records keep
+    // them or not (`add_conv`).
+    sim.crlf = sim.rng.random_bool(0.08);
+    if sim.crlf {
+        sim.mark(Kind::Crlf);
+    }
 
     // Conversations: one to three sessions, perhaps one from another checkout, one
     // started in a subdirectory, one from an old version; perhaps a subagent.
@@ -1220,17 +1490,16 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
     if sessions > 1 {
         sim.mark(Kind::Sessions);
     }
-    let subagent = sim.rng.random_bool(0.15).then(|| {
+    let subagent = sim.rng.random_bool(0.25).then(|| {
         let parent = sim.rng.random_range(0..sessions);
-        let sub = Conversation::subagent(&mut sim.rng, &sim.convs[parent]);
+        let sub = Conversation::subagent(&mut sim.rng, &sim.convs[parent], parent);
         let root = sim.roots[parent].clone();
-        sim.mark(Kind::Subagent);
         (parent, sim.add_conv(sub, root))
     });
     // A project elsewhere on the machine with a file at the same relative path.
     let foreign = (common && sim.rng.random_bool(0.3)).then(|| {
         let cwd = format!(
-            "/Users/dev/{}",
+            "/Users/dev/{}-{index}",
             pick(&mut sim.rng, &["playground", "old-prototype", "client-sdk"])
         );
         let conv = Conversation::new(&mut sim.rng, &cwd, false);
@@ -1257,18 +1526,22 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
     let mut task: Option<String> = None;
     let mut human_events = 0;
     let mut agent_events = 0;
+    let mut resumed = false;
     for e in 0..events {
         let step = if e + 1 == events && agent_events == 0 {
             Step::Agent
         } else {
             match sim.rng.random_range(0..100) {
-                0..55 => Step::Agent,
-                55..64 => Step::Insert,
-                64..70 => Step::Delete,
-                70..79 => Step::Modify,
-                79..85 => Step::Move,
-                85..91 => Step::Reformat,
-                91..97 => Step::Revert,
+                0..52 => Step::Agent,
+                52..60 => Step::Insert,
+                60..65 => Step::Delete,
+                65..73 => Step::Modify,
+                73..78 => Step::Move,
+                78..83 => Step::Reformat,
+                83..87 => Step::Revert,
+                87..89 => Step::TypeBack,
+                89..93 => Step::Bash,
+                93..97 => Step::Resume,
                 _ => Step::Recreate,
             }
         };
@@ -1276,7 +1549,7 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
             Step::Agent => {
                 if sub_left == 0 {
                     if let Some((parent, sub)) = subagent {
-                        if !sim.started[sub] && sim.rng.random_bool(0.3) {
+                        if !sim.started[sub] && sim.rng.random_bool(0.4) {
                             // A run of one to three calls by the subagent.
                             sub_left = sim.rng.random_range(1..=3);
                             task = Some(sim.start_task(parent, sub)?);
@@ -1287,7 +1560,15 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
                         conv = sim.rng.random_range(0..sessions);
                     }
                 }
-                sim.agent(conv)?;
+                if sim.agent(conv)? && sub_left > 0 {
+                    if let Some(k) = sim.convs[conv].agent.as_ref().map(|a| a.1) {
+                        sim.mark(match k {
+                            SubLayout::Inline => Kind::SubagentInline,
+                            SubLayout::Legacy => Kind::SubagentFlat,
+                            SubLayout::Nested => Kind::SubagentNested,
+                        });
+                    }
+                }
                 agent_events += 1;
                 if sub_left > 0 {
                     sub_left -= 1;
@@ -1306,6 +1587,20 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
                 sim.recreate(conv)?;
                 human_events += 1;
                 agent_events += 1;
+            }
+            Step::Bash => {
+                if sub_left == 0 && sim.lines.len() >= 4 && sim.bash(conv)? {
+                    human_events += 1;
+                }
+            }
+            Step::Resume => {
+                // One resume per scenario, of a session whose subagent (if any) has
+                // nothing left to do: a subagent's records carry its parent's id.
+                let busy = subagent.is_some_and(|(p, s)| p == conv && !sim.started[s]);
+                if sub_left == 0 && !resumed && !busy && conv < sessions {
+                    sim.resume(conv)?;
+                    resumed = true;
+                }
             }
             s => {
                 if sim.human(s) {
@@ -1343,21 +1638,16 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
         sim.other_file(0, path, true)?;
         sim.mark(Kind::SameName);
     }
-    let crlf = sim.rng.random_bool(0.03);
-    if crlf {
-        sim.mark(Kind::Crlf);
-        human_events += 1;
-    }
     if human_events == 0 {
         sim.mark(Kind::NoHuman);
     }
     for c in 0..sim.convs.len() {
-        if sim.started[c] && sim.rng.random_bool(0.5) {
+        if sim.started[c] && sim.redirect[c] == c && sim.rng.random_bool(0.5) {
             let ms = sim.tick();
             sim.convs[c].say(&mut sim.rng, ms, "All done.".into())?;
         }
     }
-    Ok(sim.into_scenario(index, root_name, crlf))
+    Ok(sim.into_scenario(index, root_name))
 }
 
 /// One long history for the speed table: a file of about `lines` lines created by
@@ -1393,5 +1683,5 @@ pub fn long_history(seed: u64, lines: usize, writes: usize) -> anyhow::Result<Sc
             done += 1;
         }
     }
-    Ok(sim.into_scenario(0, "acme-api".into(), false))
+    Ok(sim.into_scenario(0, "acme-api".into()))
 }
