@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Checks of the JetBrains (LSP4IJ), Helix and Zed configurations, which have no editor
+# on this machine to run in: their files against schemas and parsers, and the command
+# each editor would run started for an LSP session against the real `observatory lsp`
+# (editors/lsp_check.py). Fails, never skips, when a tool is missing.
+#   editors/check.sh [jetbrains] [helix] [zed]     (default: all three)
+#   OBSERVATORY_BIN        the binary (default $CARGO_TARGET_DIR/debug/observatory,
+#                          built when missing)
+#   OBSERVATORY_TOOLS_DIR  where the Python venv goes (default ~/.cache/observatory-tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools="${OBSERVATORY_TOOLS_DIR:-$HOME/.cache/observatory-tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/observatory-target}"
+export OBSERVATORY_BIN="${OBSERVATORY_BIN:-$CARGO_TARGET_DIR/debug/observatory}"
+
+command -v python3 >/dev/null || { echo "error: python3 not found" >&2; exit 1; }
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "error: python3 >= 3.11 needed (tomllib)" >&2; exit 1; }
+venv="$tools/editors-venv"
+if ! "$venv/bin/python" -c 'import jsonschema, json5' 2>/dev/null; then
+  echo "installing jsonschema and json5 into $venv"
+  mkdir -p "$tools"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check jsonschema==4.23.0 json5==0.9.28
+fi
+if [ ! -x "$OBSERVATORY_BIN" ]; then
+  echo "building $OBSERVATORY_BIN"
+  cargo build --locked -p observatory-cli
+fi
+[ -d ../shared/fixtures/transcripts/ai-blame ] \
+  || { echo "error: the ai-blame fixture is expected at ../shared/fixtures/transcripts/ai-blame" >&2; exit 1; }
+
+editors=("$@")
+((${#editors[@]})) || editors=(jetbrains helix zed)
+status=0
+for e in "${editors[@]}"; do
+  case "$e" in
+    jetbrains|helix|zed) ;;
+    *) echo "error: unknown editor $e (jetbrains, helix, zed)" >&2; exit 2 ;;
+  esac
+  echo "== editors/$e"
+  "$venv/bin/python" "editors/$e/test/check.py" || status=1
+done
+exit "$status"

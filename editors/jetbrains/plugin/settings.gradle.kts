@@ -1,0 +1,8 @@
+rootProject.name = "observatory-jetbrains"
+
+pluginManagement {
+    repositories {
+        gradlePluginPortal()
+        mavenCentral()
+    }
+}
