@@ -313,6 +313,18 @@ def handshake(label: str, argv: list[str], *, init_options: object, settings: ob
         contents = json.dumps((hover.get("result") or {}).get("contents", ""))
         check(f"{label}: hover on line 12 names the prompt",
               "create some files for test purposes" in contents, contents[:300])
+        actions = s.request("textDocument/codeAction", {
+            "textDocument": {"uri": uri},
+            "range": {"start": {"line": 11, "character": 11}, "end": {"line": 11, "character": 11}},
+            "context": {"diagnostics": []}}).get("result") or []
+        titles = [a.get("title", "") for a in actions]
+        check(f"{label}: code actions on line 12 open the conversation, show the diff",
+              any("open" in t.lower() and "conversation" in t.lower() for t in titles)
+              and any("diff" in t.lower() for t in titles), f"{titles}")
+        symbols = s.request("workspace/symbol", {"query": "greet"}).get("result") or []
+        check(f"{label}: workspace/symbol finds greet, a function agents changed",
+              any(sym.get("name", "").startswith("greet") for sym in symbols),
+              json.dumps(symbols)[:300])
         status = s.request("observatory/status", {})
         check(f"{label}: observatory/status answers",
               (status.get("result") or {}).get("state") in ("connecting", "connected"),
