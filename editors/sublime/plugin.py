@@ -486,12 +486,12 @@ class ObservatorySearchCommand(LspWindowCommand):
         if folders and not all_projects:
             params["project"] = folders[0]
 
-        def on_result(page: Any) -> None:
-            if "project" in params and not (page or {}).get("hits"):
+        def on_result(page: Any, scoped: bool = "project" in params) -> None:
+            if scoped and not (page or {}).get("hits"):
                 # Nothing recorded in this folder (or recorded under another path):
                 # every project, as the server's own search command does.
-                del params["project"]
-                session.send_request(Request("observatory/search", params), on_result, _report_error)
+                everywhere = {k: v for k, v in params.items() if k != "project"}
+                session.send_request(Request("observatory/search", everywhere), lambda p: on_result(p, False), _report_error)
                 return
             sublime.set_timeout(lambda: self._show(session, query, page))
 
