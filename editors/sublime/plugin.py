@@ -347,6 +347,7 @@ class Observatory(AbstractPlugin):
     the client carries out itself."""
 
     last_status: Dict[str, Any] = {}
+    told: Optional[str] = None  # the binary problem last shown in a dialog
 
     @classmethod
     def name(cls) -> str:
@@ -367,8 +368,15 @@ class Observatory(AbstractPlugin):
 
     @classmethod
     def can_start(cls, window, initiating_view, workspace_folders, configuration) -> Optional[str]:
+        """LSP shows the returned reason as a passing status message: the whole message,
+        with the fix, goes to a dialog as well (once per Sublime session and problem)."""
         _, error = cls.binary()
-        return error
+        if not error:
+            return None
+        if error != Observatory.told:
+            Observatory.told = error
+            sublime.set_timeout(lambda: sublime.error_message(error))
+        return error.split("\n", 1)[0]
 
     @classmethod
     def on_pre_start(cls, window, initiating_view, workspace_folders, configuration) -> Optional[str]:

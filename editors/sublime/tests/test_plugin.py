@@ -80,9 +80,16 @@ class BinaryLookup(Base):
             self.assertIn(part, error)
 
     def test_can_start_refuses_with_the_message_and_variables_name_the_binary(self):
+        plugin.Observatory.told = None
         sublime.set_settings(plugin.SETTINGS_FILE, {"binary": "/nope/observatory"})
         error = plugin.Observatory.can_start(self.window, self.view, [], None)
         self.assertIn("/nope/observatory", error)
+        self.assertNotIn("\n", error, "one line for LSP's status message")
+        (kind, dialog), = [c for c in sublime.calls if c[0] == "error_message"]
+        self.assertIn("/nope/observatory", dialog)
+        self.assertIn("Fix:", dialog)
+        plugin.Observatory.can_start(self.window, self.view, [], None)
+        self.assertEqual(len([c for c in sublime.calls if c[0] == "error_message"]), 1, "told once")
         good = executable(self.tmp.name)
         sublime.set_settings(plugin.SETTINGS_FILE, {"binary": good})
         self.assertIsNone(plugin.Observatory.can_start(self.window, self.view, [], None))
