@@ -67,5 +67,9 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 OBSERVATORY_BIN="$CARGO_TARGET_DIR/debug/observatory" editors/emacs/test/run.sh
+# The Sublime Text package (Sublime itself is not run): plugin logic against stubbed
+# sublime/LSP modules, its resource files and schema, and the plugin against the binary
+# built above (editors/sublime/tests/run.sh; jsonschema in a venv under $tools).
+OBSERVATORY_TOOLS_DIR="$tools" OBSERVATORY_BIN="$CARGO_TARGET_DIR/debug/observatory" editors/sublime/tests/run.sh
 # Last, so that its summary closes the output.
 cargo test --workspace --locked
