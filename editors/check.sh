@@ -6,7 +6,8 @@
 #   editors/check.sh [jetbrains] [helix] [zed]     (default: all three)
 #   OBSERVATORY_BIN        the binary (default $CARGO_TARGET_DIR/debug/observatory,
 #                          built when missing)
-#   OBSERVATORY_TOOLS_DIR  where the Python venv goes (default ~/.cache/observatory-tools)
+#   OBSERVATORY_TOOLS_DIR  where the Python venv and jco go (default ~/.cache/observatory-tools)
+# Zed: the wasm32-wasip2 Rust target (rustup) and jco (npm) are installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,21 @@ fi
 
 editors=("$@")
 ((${#editors[@]})) || editors=(jetbrains helix zed)
+
+# Zed builds an extension for wasm32-wasip2; jco prints the built component's WIT.
+if [[ " ${editors[*]} " == *" zed "* ]]; then
+  if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    echo "rustup target add wasm32-wasip2"
+    rustup target add wasm32-wasip2
+  fi
+  jco="$tools/jco/node_modules/.bin/jco"
+  if [ ! -x "$jco" ]; then
+    command -v npm >/dev/null || { echo "error: npm not found (needed for jco)" >&2; exit 1; }
+    echo "installing jco into $tools/jco"
+    npm install --prefix "$tools/jco" --no-audit --no-fund --loglevel=error @bytecodealliance/jco@1.35.0 >/dev/null
+  fi
+  export OBSERVATORY_JCO="$jco"
+fi
 status=0
 for e in "${editors[@]}"; do
   case "$e" in

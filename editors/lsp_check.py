@@ -337,6 +337,15 @@ def handshake(label: str, argv: list[str], *, init_options: object, settings: ob
             check(f"{label}: observatory.listConversations writes the list and asks to show it",
                   bool(shown) and doc.is_file() and "2c965cfd" in doc.read_text(),
                   json.dumps(res)[:300])
+        else:
+            # A client that cannot show documents still gets the file, named in the result.
+            res = s.request("workspace/executeCommand", {
+                "command": "observatory.listConversations", "arguments": [uri]})
+            out = res.get("result") or {}
+            check(f"{label}: without window/showDocument, listConversations returns the file it wrote",
+                  out.get("shown") is False and Path(out.get("path", "/nonexistent")).is_file()
+                  and not [r for r in s.requests if r["method"] == "window/showDocument"],
+                  json.dumps(res)[:300])
         errors = s.messages(1)
         check(f"{label}: no error message from the server (settings accepted)", not errors,
               f"{errors}")
