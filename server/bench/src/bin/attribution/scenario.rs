@@ -771,7 +771,10 @@ impl Sim {
     }
 
     fn start_conv(&mut self, conv: usize, ms: i64) -> anyhow::Result<()> {
-        if !self.started[conv] || self.rng.random_bool(0.3) {
+        // A subagent gets one prompt, the Task's (`start_task`); a session gets a new
+        // prompt now and then.
+        let again = self.convs[conv].agent.is_none() && self.rng.random_bool(0.3);
+        if !self.started[conv] || again {
             let text = code::sentence(&mut self.rng, self.lang);
             self.convs[conv].prompt(&mut self.rng, ms - 8_000, text)?;
             self.started[conv] = true;
