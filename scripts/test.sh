@@ -71,5 +71,10 @@ OBSERVATORY_BIN="$CARGO_TARGET_DIR/debug/observatory" editors/emacs/test/run.sh
 # sublime/LSP modules, its resource files and schema, and the plugin against the binary
 # built above (editors/sublime/tests/run.sh; jsonschema in a venv under $tools).
 OBSERVATORY_TOOLS_DIR="$tools" OBSERVATORY_BIN="$CARGO_TARGET_DIR/debug/observatory" editors/sublime/tests/run.sh
+# JetBrains (LSP4IJ template and plugin), Helix and Zed, none of which runs here: their
+# files against schemas and parsers, the Zed extension built for wasm32-wasip2, and the
+# command each would run answering an LSP session against the binary built above
+# (editors/check.sh; a venv under $tools, the wasm target and jco installed when missing).
+OBSERVATORY_TOOLS_DIR="$tools" OBSERVATORY_BIN="$CARGO_TARGET_DIR/debug/observatory" editors/check.sh
 # Last, so that its summary closes the output.
 cargo test --workspace --locked
