@@ -194,7 +194,12 @@ path: string,
 /**
  * Workspace root the path is relative to (default: its git checkout).
  */
-root?: string | null, };
+root?: string | null,
+/**
+ * A line re-indented or re-spaced since an agent wrote it stays the agent's, like
+ * `git blame -w` (default: it is the person's, like `git blame`).
+ */
+ignore_whitespace?: boolean, };
 
 export type BlameRequest = {
 /**
@@ -204,7 +209,12 @@ path: string, root?: string | null,
 /**
  * The buffer's content, saved or not.
  */
-content: string, };
+content: string,
+/**
+ * A line re-indented or re-spaced since an agent wrote it stays the agent's, like
+ * `git blame -w` (default: it is the person's, like `git blame`).
+ */
+ignore_whitespace?: boolean, };
 
 /**
  * A run of lines written by one recorded change.
@@ -475,6 +485,11 @@ maxFileBytes: number,
  * Quiet time after typing before attribution is recomputed.
  */
 debounceMs: number,
+/**
+ * A line re-indented or re-spaced since an agent wrote it stays the agent's, like
+ * `git blame -w` (default: it is the person's, like `git blame`).
+ */
+ignoreWhitespace: boolean,
 /**
  * Set by Observatory's own editor packages: they copy prompts and run
  * `claude --resume` themselves, so the server does not show them as messages.

@@ -10,6 +10,7 @@ export const DEFAULTS: Readonly<Omit<Settings, "url" | "apiKey" | "shim">> = {
   codeActions: true,
   maxFileBytes: 2 * 1024 * 1024,
   debounceMs: 300,
+  ignoreWhitespace: false,
 };
 
 const INLAY_MODES: readonly InlayMode[] = ["off", "currentLine", "all"];
@@ -58,6 +59,7 @@ export function serverSettings(get: Lookup, apiKey: string | undefined): Setting
     codeActions: bool(get("codeActions"), DEFAULTS.codeActions),
     maxFileBytes: count(get("maxFileBytes"), DEFAULTS.maxFileBytes),
     debounceMs: count(get("debounceMs"), DEFAULTS.debounceMs),
+    ignoreWhitespace: bool(get("ignoreWhitespace"), DEFAULTS.ignoreWhitespace),
     shim: true,
   };
   const url = text(get("url"));

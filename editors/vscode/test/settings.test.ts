@@ -12,13 +12,14 @@ test("defaults mirror the server's Settings, with shim set", () => {
     codeActions: true,
     maxFileBytes: 2097152,
     debounceMs: 300,
+    ignoreWhitespace: false,
     shim: true,
   });
 });
 
 test("settings and the API key are passed through", () => {
   const s = serverSettings(
-    from({ codeLens: false, hover: false, inlayHints: "currentLine", codeActions: false, maxFileBytes: 10, debounceMs: 0, url: " https://obs.example.com " }),
+    from({ codeLens: false, hover: false, inlayHints: "currentLine", codeActions: false, maxFileBytes: 10, debounceMs: 0, ignoreWhitespace: true, url: " https://obs.example.com " }),
     "obs_abc_secret",
   );
   assert.deepEqual(s, {
@@ -28,6 +29,7 @@ test("settings and the API key are passed through", () => {
     codeActions: false,
     maxFileBytes: 10,
     debounceMs: 0,
+    ignoreWhitespace: true,
     shim: true,
     url: "https://obs.example.com",
     apiKey: "obs_abc_secret",
@@ -36,13 +38,14 @@ test("settings and the API key are passed through", () => {
 
 test("wrongly typed values fall back to their defaults; empty url and key are left out", () => {
   const s = serverSettings(
-    from({ codeLens: "yes", inlayHints: "sometimes", maxFileBytes: -1, debounceMs: 1.5, url: "  ", path: "/x" }),
+    from({ codeLens: "yes", inlayHints: "sometimes", maxFileBytes: -1, debounceMs: 1.5, ignoreWhitespace: "yes", url: "  ", path: "/x" }),
     "",
   );
   assert.equal(s.codeLens, true);
   assert.equal(s.inlayHints, "off");
   assert.equal(s.maxFileBytes, 2097152);
   assert.equal(s.debounceMs, 300);
+  assert.equal(s.ignoreWhitespace, false);
   assert.equal("url" in s, false);
   assert.equal("apiKey" in s, false);
   assert.equal("path" in s, false);

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::history::{History, RecordedWrite, Result};
 use crate::paths::{map_path, score, Match, PathMapping};
-use crate::{Origin, Replay};
+use crate::{Options, Origin, Replay};
 
 /// The directory a file's path is taken relative to: the enclosing git checkout,
 /// else the file's own directory.
@@ -157,8 +157,13 @@ impl Blame {
 
 /// Replays a history; reusable across edits of the same buffer.
 pub fn replay_history(writes: &[RecordedWrite]) -> Replay {
+    replay_history_with(writes, Options::default())
+}
+
+/// [`replay_history`] with options.
+pub fn replay_history_with(writes: &[RecordedWrite], options: Options) -> Replay {
     let changes: Vec<&FileChange> = writes.iter().map(|w| &w.change).collect();
-    crate::replay(&changes)
+    crate::replay_with(&changes, options)
 }
 
 /// Least share of a project's written lines still in the content for its history
@@ -168,6 +173,18 @@ const MIN_SURVIVAL: f64 = 0.5;
 /// The same for a root that is not the file's own checkout when one is known: another
 /// checkout, or an unrelated project with a file at the same relative path.
 const MIN_SURVIVAL_UNNAMED: f64 = 0.8;
+
+/// Blames `content` as the content of `file`, whitespace significant (see
+/// [`blame_with`]).
+pub fn blame(
+    history: &dyn History,
+    file: &Path,
+    root: &Path,
+    content: &str,
+    mappings: &[PathMapping],
+) -> Result<Blame> {
+    blame_with(history, file, root, content, mappings, Options::default())
+}
 
 /// Blames `content` as the content of `file`.
 ///
@@ -185,12 +202,13 @@ const MIN_SURVIVAL_UNNAMED: f64 = 0.8;
 /// if at least half of the lines it wrote are still in the content (or it is the root
 /// that explains the content best); the histories that count are then replayed
 /// together, in time order.
-pub fn blame(
+pub fn blame_with(
     history: &dyn History,
     file: &Path,
     root: &Path,
     content: &str,
     mappings: &[PathMapping],
+    options: Options,
 ) -> Result<Blame> {
     let writes = history_of(history, file, root, mappings)?;
     let mut groups: std::collections::BTreeMap<&str, Vec<usize>> =
@@ -202,7 +220,7 @@ pub fn blame(
             .push(i);
     }
     if groups.len() <= 1 {
-        let replayed = replay_history(&writes);
+        let replayed = replay_history_with(&writes, options);
         return Ok(Blame {
             lines: replayed.map_onto(content),
             unplaced: replayed.unplaced.clone(),
@@ -236,7 +254,7 @@ pub fn blame(
                 return 1.0;
             }
             let changes: Vec<&FileChange> = members.iter().map(|&i| &writes[i].change).collect();
-            let replayed = crate::replay(&changes);
+            let replayed = crate::replay_with(&changes, options);
             let claimed = replayed
                 .map_onto(content)
                 .iter()
@@ -281,7 +299,7 @@ pub fn blame(
                 }
             })
             .collect();
-        let replayed = crate::replay_from_roots(&changes, &roots);
+        let replayed = crate::replay_from_roots_with(&changes, &roots, options);
         let to_global = |o: Origin| kept[o as usize] as Origin;
         (
             replayed

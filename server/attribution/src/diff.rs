@@ -8,13 +8,7 @@ pub fn normalize(line: &str) -> String {
     // Most lines need only their indentation dropped: copy them in one go and take
     // the slow path only for lines with inner runs of whitespace or tabs.
     let trimmed = line.trim();
-    let b = trimmed.as_bytes();
-    let plain = !b
-        .windows(2)
-        .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
-        && !b.iter().any(|&c| c != b' ' && c.is_ascii_whitespace())
-        && trimmed.is_ascii();
-    if plain {
+    if is_plain(trimmed) {
         return trimmed.to_owned();
     }
     let mut out = String::with_capacity(trimmed.len());
@@ -25,6 +19,16 @@ pub fn normalize(line: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// Whether `trimmed` (a line without whitespace at either end) is its own
+/// [`normalize`]d form: no runs of whitespace, no tabs, ASCII.
+pub(crate) fn is_plain(trimmed: &str) -> bool {
+    let b = trimmed.as_bytes();
+    !b.windows(2)
+        .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
+        && !b.iter().any(|&c| c != b' ' && c.is_ascii_whitespace())
+        && trimmed.is_ascii()
 }
 
 #[derive(Debug, PartialEq, Eq)]

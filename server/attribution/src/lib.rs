@@ -13,9 +13,12 @@
 //!    content keeps the tags of unchanged lines wherever they moved to, drops them for
 //!    lines a person changed, and recovers moved blocks by content.
 //!
-//! Rules, the same everywhere (including the accuracy benchmark's ground truth):
-//! - Lines are compared with their whitespace collapsed, so re-indenting or
-//!   re-spacing a line is not authorship.
+//! Rules, the same everywhere (including the accuracy benchmark's ground truth),
+//! following `git blame`:
+//! - Re-indenting or re-spacing a line is authorship: the line is whoever changed
+//!   it last. With [`Options::ignore_whitespace`] (`git blame -w`) lines compare with
+//!   their whitespace collapsed and keep their author. Trailing whitespace and line
+//!   endings (CRLF or LF) never count.
 //! - A blank line belongs to its block: it is attributed only when the nearest
 //!   non-blank lines above and below it carry the same tag.
 
@@ -33,16 +36,61 @@ pub use history::{History, HistoryError, RecordedWrite};
 /// Index of a change in the history passed to [`replay`].
 pub type Origin = u32;
 
+/// How lines compare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Compare lines with their whitespace collapsed, like `git blame -w`: re-indenting
+    /// or re-spacing a line keeps its author. Off, a line whose indentation or inner
+    /// spacing changed is the changer's, like `git blame`. Trailing whitespace and line
+    /// endings (CRLF or LF) never count either way: saving a file with CRLF, or an
+    /// editor trimming trailing blanks, is no one's authorship.
+    pub ignore_whitespace: bool,
+}
+
 #[derive(Debug, Clone)]
 struct Line {
-    key: String,
+    /// The line as written, without trailing whitespace.
+    text: String,
+    /// The line with its whitespace collapsed (see [`normalize`]), when that is not
+    /// just `text` without its indentation: most lines need no copy of their own.
+    loose: Option<Box<str>>,
     origin: Option<Origin>,
+}
+
+impl Line {
+    fn new(raw: &str, origin: Option<Origin>) -> Line {
+        let text = raw.trim_end();
+        let loose = (!diff::is_plain(text.trim_start())).then(|| normalize(text).into_boxed_str());
+        Line {
+            text: text.to_owned(),
+            loose,
+            origin,
+        }
+    }
+
+    /// The line as compared when locating a change's text: whitespace collapsed, so a
+    /// change still lands where someone re-indented the lines around it.
+    fn key(&self) -> &str {
+        self.loose
+            .as_deref()
+            .unwrap_or_else(|| self.text.trim_start())
+    }
+
+    /// The line as compared when deciding who wrote it.
+    fn id(&self, o: Options) -> &str {
+        if o.ignore_whitespace {
+            self.key()
+        } else {
+            &self.text
+        }
+    }
 }
 
 /// The file as the recorded changes left it.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
     lines: Vec<Line>,
+    options: Options,
     /// Changes that could not be placed (their base text was not found).
     pub unplaced: Vec<Origin>,
 }
@@ -61,15 +109,24 @@ impl Replay {
     pub fn tagged_lines(&self) -> usize {
         self.lines
             .iter()
-            .filter(|l| l.origin.is_some() && !l.key.is_empty() && l.key != GAP)
+            .filter(|l| l.origin.is_some() && !l.text.is_empty() && l.text != GAP)
             .count()
     }
 
     /// The origin of each line of `content`.
     pub fn map_onto(&self, content: &str) -> Vec<Option<Origin>> {
-        let current: Vec<String> = split_lines(content).map(normalize).collect();
-        let model: Vec<&str> = self.lines.iter().map(|l| l.key.as_str()).collect();
-        let cur: Vec<&str> = current.iter().map(String::as_str).collect();
+        let o = self.options;
+        let current: Vec<String> = if o.ignore_whitespace {
+            split_lines(content).map(normalize).collect()
+        } else {
+            Vec::new()
+        };
+        let cur: Vec<&str> = if o.ignore_whitespace {
+            current.iter().map(String::as_str).collect()
+        } else {
+            split_lines(content).map(str::trim_end).collect()
+        };
+        let model: Vec<&str> = self.lines.iter().map(|l| l.id(o)).collect();
         let mut out = vec![None; cur.len()];
         // Model lines the diff dropped (by key), and content lines it added.
         let mut deleted: std::collections::HashMap<&str, Vec<usize>> =
@@ -112,7 +169,7 @@ impl Replay {
             v
         };
         for &i in &inserted {
-            if cur[i].len() >= MIN_MOVED_LINE {
+            if cur[i].trim_start().len() >= MIN_MOVED_LINE {
                 if let Some(m) = deleted.get_mut(cur[i]).and_then(Vec::pop) {
                     gone[m] = false;
                     from[i] = Some(m);
@@ -147,7 +204,7 @@ impl Replay {
     }
 }
 
-/// Shortest normalised line recovered as moved.
+/// Shortest line (without indentation) recovered as moved.
 const MIN_MOVED_LINE: usize = 12;
 
 /// Lines of `s` without their terminators (`\n` or `\r\n`).
@@ -185,6 +242,11 @@ pub fn replay(history: &[&FileChange]) -> Replay {
     replay_from_roots(history, &[])
 }
 
+/// [`replay`] with options.
+pub fn replay_with(history: &[&FileChange], options: Options) -> Replay {
+    replay_from_roots_with(history, &[], options)
+}
+
 /// Which checkout a change was made in, for [`replay_from_roots`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkout {
@@ -200,14 +262,33 @@ pub struct Checkout {
 /// fresh clone). In the file's own checkout, a creation writes every line (the file
 /// had been deleted).
 pub fn replay_from_roots(history: &[&FileChange], roots: &[Checkout]) -> Replay {
-    let mut r = Replay::default();
+    replay_from_roots_with(history, roots, Options::default())
+}
+
+/// [`replay_from_roots`] with options.
+pub fn replay_from_roots_with(
+    history: &[&FileChange],
+    roots: &[Checkout],
+    options: Options,
+) -> Replay {
+    let mut r = Replay {
+        options,
+        ..Replay::default()
+    };
     let mut last: Option<u32> = None;
     let mut growth = history.iter().map(|c| recorded_bytes(c)).sum();
     for (i, change) in history.iter().enumerate() {
         let origin = i as Origin;
         let root = roots.get(i).copied();
         let elsewhere = root.is_some_and(|c| !c.local && last.is_some_and(|l| l != c.id));
-        if !apply(&mut r.lines, change, origin, elsewhere, &mut growth) {
+        if !apply(
+            &mut r.lines,
+            change,
+            origin,
+            elsewhere,
+            &mut growth,
+            options,
+        ) {
             r.unplaced.push(origin);
         }
         last = root.map(|c| c.id).or(last);
@@ -232,39 +313,36 @@ pub(crate) fn recorded_bytes(c: &FileChange) -> usize {
 }
 
 fn lines_of(s: &str, origin: Option<Origin>) -> Vec<Line> {
-    split_lines(s)
-        .map(|l| Line {
-            key: normalize(l),
-            origin,
-        })
-        .collect()
+    split_lines(s).map(|l| Line::new(l, origin)).collect()
 }
 
 /// Brings the model in line with `base`, the file as a tool saw it: lines someone
 /// else changed in between lose their tag.
-fn resync(model: &mut Vec<Line>, base: &str) {
+fn resync(model: &mut Vec<Line>, base: &str, o: Options) {
     let base_lines = lines_of(base, None);
     if base_lines.len() == model.len()
         && base_lines
             .iter()
             .zip(model.iter())
-            .all(|(a, b)| a.key == b.key)
+            .all(|(a, b)| a.id(o) == b.id(o))
     {
         return;
     }
-    *model = carry_over(model, base_lines);
+    *model = carry_over(model, base_lines, o);
 }
 
 /// The model after a Write of `content` over it: `carry_over`, without building
 /// (normalising, allocating) the lines the Write left alone at either end, which on
 /// a large file rewritten in one place is nearly all of them.
-fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin) {
+fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin, o: Options) {
     let raw: Vec<&str> = split_lines(content).collect();
     let same = |r: &str, l: &Line| {
-        if l.key.is_empty() {
+        if !o.ignore_whitespace {
+            r.trim_end() == l.text
+        } else if l.key().is_empty() {
             r.trim().is_empty()
         } else {
-            r.split_whitespace().eq(l.key.split(' '))
+            r.split_whitespace().eq(l.key().split(' '))
         }
     };
     let prefix = raw
@@ -280,20 +358,17 @@ fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin) {
         .count();
     let written: Vec<Line> = raw[prefix..raw.len() - suffix]
         .iter()
-        .map(|l| Line {
-            key: normalize(l),
-            origin: Some(origin),
-        })
+        .map(|l| Line::new(l, Some(origin)))
         .collect();
     let end = model.len() - suffix;
-    let middle = carry_over(&model[prefix..end], written);
+    let middle = carry_over(&model[prefix..end], written, o);
     model.splice(prefix..end, middle);
 }
 
 /// `after` with the tags of lines that `before` already had unchanged.
-fn carry_over(before: &[Line], mut after: Vec<Line>) -> Vec<Line> {
-    let a: Vec<&str> = before.iter().map(|l| l.key.as_str()).collect();
-    let b: Vec<&str> = after.iter().map(|l| l.key.as_str()).collect();
+fn carry_over(before: &[Line], mut after: Vec<Line>, o: Options) -> Vec<Line> {
+    let a: Vec<&str> = before.iter().map(|l| l.id(o)).collect();
+    let b: Vec<&str> = after.iter().map(|l| l.id(o)).collect();
     for op in diff::ops(&a, &b) {
         if let diff::Op::Equal { old, new, len } = op {
             for k in 0..len {
@@ -311,6 +386,7 @@ fn apply(
     origin: Origin,
     elsewhere: bool,
     growth: &mut usize,
+    o: Options,
 ) -> bool {
     // A patch that fits the model needs no resynchronisation: a change someone made in
     // between, elsewhere in the file, is caught by the final diff anyway. Resyncing
@@ -323,11 +399,11 @@ fn apply(
         "Write" => change.created != Some(true) && !model.is_empty(),
         _ => false,
     };
-    if patchable && !change.hunks.is_empty() && apply_hunks(model, &change.hunks, origin) {
+    if patchable && !change.hunks.is_empty() && apply_hunks(model, &change.hunks, origin, o) {
         return true;
     }
     if let Some(original) = &change.original {
-        resync(model, original);
+        resync(model, original, o);
     }
     match change.tool.as_str() {
         "Write" => {
@@ -336,7 +412,7 @@ fn apply(
                 *model = lines_of(content, Some(origin));
             } else {
                 // An overwrite that keeps lines did not write them.
-                overwrite(model, content, origin);
+                overwrite(model, content, origin, o);
             }
             true
         }
@@ -344,11 +420,11 @@ fn apply(
             // After a resync the patch may fit where it did not before.
             if !change.hunks.is_empty()
                 && change.original.is_some()
-                && apply_hunks(model, &change.hunks, origin)
+                && apply_hunks(model, &change.hunks, origin, o)
             {
                 return true;
             }
-            let unplaced = apply_strings(model, change, origin, growth);
+            let unplaced = apply_strings(model, change, origin, growth, o);
             if unplaced.is_empty() {
                 return true;
             }
@@ -372,7 +448,7 @@ fn apply(
                     let e = &change.edits[i];
                     let before: Vec<Line> = lines_of(&e.old_string, None);
                     let after = lines_of(&e.new_string, Some(origin));
-                    let kept = carry_over_mask(&before, &after);
+                    let kept = carry_over_mask(&before, &after, o);
                     let texts: Vec<&str> = split_lines(&e.new_string).collect();
                     append_fragment(
                         model,
@@ -392,7 +468,7 @@ fn apply(
         // since the agent last did). It writes nothing.
         "Read" => {
             if let Some(seen) = &change.content {
-                resync(model, seen);
+                resync(model, seen, o);
             }
             true
         }
@@ -407,6 +483,7 @@ fn apply_hunks(
     model: &mut Vec<Line>,
     hunks: &[observatory_transcript::Hunk],
     origin: Origin,
+    o: Options,
 ) -> bool {
     // Locate every hunk first (nothing changes if one does not fit), then splice from
     // the last to the first so earlier positions stay valid. Splicing in place keeps a
@@ -437,14 +514,18 @@ fn apply_hunks(
         for l in &h.lines {
             let text = l.get(1..).unwrap_or_default();
             match l.as_bytes().first() {
-                Some(b'+') => new_lines.push(Line {
-                    key: normalize(text),
-                    origin: Some(origin),
-                }),
+                Some(b'+') => new_lines.push(Line::new(text, Some(origin))),
                 Some(b'-') => k += 1,
                 Some(b'\\') => {}
                 _ => {
-                    new_lines.push(model[k].clone());
+                    // A context line the model holds with other whitespace: someone
+                    // re-indented it since (the patch shows the file as the agent
+                    // found it), which makes it theirs unless whitespace is ignored.
+                    let mut line = model[k].clone();
+                    if !o.ignore_whitespace && line.text != text.trim_end() {
+                        line = Line::new(text, None);
+                    }
+                    new_lines.push(line);
                     k += 1;
                 }
             }
@@ -465,7 +546,7 @@ fn find_block(model: &[Line], block: &[String], want: usize, min: usize) -> Opti
             && block
                 .iter()
                 .enumerate()
-                .all(|(k, b)| model[at + k].key == *b)
+                .all(|(k, b)| model[at + k].key() == *b)
     };
     if fits(want) {
         return Some(want);
@@ -486,27 +567,24 @@ fn append_fragment<'a>(
     model: &mut Vec<Line>,
     lines: impl Iterator<Item = (&'a str, Option<Origin>)>,
 ) {
-    model.push(Line {
-        key: GAP.to_owned(),
-        origin: None,
-    });
-    model.extend(lines.map(|(text, origin)| Line {
-        key: normalize(text),
-        origin,
-    }));
-    model.push(Line {
-        key: GAP.to_owned(),
-        origin: None,
-    });
+    model.push(Line::new(GAP, None));
+    model.extend(lines.map(|(text, origin)| Line::new(text, origin)));
+    model.push(Line::new(GAP, None));
 }
 
 /// Applies Edit / MultiEdit strings by finding them in the model's text. Returns the
 /// indices of the edits that could not be located.
+///
+/// A string is looked for as written first (trailing whitespace aside), so the lines
+/// it leaves keep their exact text; failing that, with whitespace collapsed, which
+/// finds it where someone re-indented the file since and then writes its lines with
+/// their whitespace collapsed too.
 fn apply_strings(
     model: &mut Vec<Line>,
     change: &FileChange,
     origin: Origin,
     growth: &mut usize,
+    o: Options,
 ) -> Vec<usize> {
     let mut unplaced = Vec::new();
     for (i, edit) in change.edits.iter().enumerate() {
@@ -518,19 +596,29 @@ fn apply_strings(
             }
             continue;
         }
-        let (old, new) = (
-            normalize_block(&edit.old_string),
-            normalize_block(&edit.new_string),
-        );
+        // A string of only whitespace cannot be located in lines compared without
+        // their trailing whitespace, and collapsed it would match between every
+        // character.
+        if edit.old_string.trim().is_empty() {
+            unplaced.push(i);
+            continue;
+        }
+        let exact = (trim_block(&edit.old_string), trim_block(&edit.new_string));
+        let loose = || {
+            (
+                normalize_block(&edit.old_string),
+                normalize_block(&edit.new_string),
+            )
+        };
         if edit.replace_all {
-            let text = join(model);
-            // A string of only whitespace is empty once normalised: it cannot be
-            // located in normalised lines, and would match between every character.
-            let found = if old.is_empty() {
-                0
+            let (mut by, mut text) = (Text::Exact, join(model, Text::Exact));
+            let (old, new) = if text.contains(exact.0.as_str()) {
+                exact
             } else {
-                text.matches(old.as_str()).count()
+                (by, text) = (Text::Loose, join(model, Text::Loose));
+                loose()
             };
+            let found = text.matches(old.as_str()).count();
             let grows = found.saturating_mul(new.len().saturating_sub(old.len()));
             if found == 0 || grows > *growth {
                 unplaced.push(i);
@@ -540,43 +628,79 @@ fn apply_strings(
             let new_text = text.replace(&old, &new);
             // Lines that were already there keep their tag (or stay a person's); the
             // rest were written by this edit.
-            let mut after = lines_of(&new_text, Some(origin));
-            let mask = carry_over_mask(model, &after);
-            for (l, kept) in after.iter_mut().zip(mask) {
-                if let Some(o) = kept {
-                    l.origin = o;
-                }
-            }
-            *model = after;
+            let after = lines_of(&new_text, Some(origin));
+            *model = keep_unchanged(model, after, by, o);
             continue;
         }
-        let Some(m) = find_in_model(model, &old) else {
-            unplaced.push(i);
-            continue;
+        let (by, m, new) = match find_in_model(model, &exact.0, Text::Exact) {
+            Some(m) => (Text::Exact, m, exact.1),
+            None => {
+                let (old, new) = loose();
+                match find_in_model(model, &old, Text::Loose) {
+                    Some(m) => (Text::Loose, m, new),
+                    None => {
+                        unplaced.push(i);
+                        continue;
+                    }
+                }
+            }
         };
         // Only the lines the match spans change: rebuild those and splice them in, so
         // an edit costs about its own size rather than the file's.
-        let prefix = model.get(m.first).map_or("", |l| &l.key[..m.start]);
+        let prefix = model.get(m.first).map_or("", |l| &by.of(l)[..m.start]);
         let (suffix, upto) = match model.get(m.last) {
-            Some(l) => (format!("{}\n", &l.key[m.end..]), m.last + 1),
+            Some(l) => (format!("{}\n", &by.of(l)[m.end..]), m.last + 1),
             None => (String::new(), model.len()),
         };
         let region = format!("{prefix}{new}{suffix}");
-        let mut replacement = lines_of(&region, Some(origin));
-        let mask = carry_over_mask(&model[m.first..upto], &replacement);
-        for (l, kept) in replacement.iter_mut().zip(mask) {
-            if let Some(o) = kept {
-                l.origin = o;
-            }
-        }
+        let replacement = lines_of(&region, Some(origin));
+        let replacement = keep_unchanged(&model[m.first..upto], replacement, by, o);
         model.splice(m.first..upto, replacement);
     }
     unplaced
 }
 
-/// Where a (normalised, possibly multi-line) string first occurs in the model's text:
-/// from byte `start` of line `first` to byte `end` of line `last` (`last` may be one
-/// past the end when the string ends with the file's last newline).
+/// Which text of the model's lines a string edit was located in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Text {
+    /// As written (trailing whitespace aside).
+    Exact,
+    /// Whitespace collapsed.
+    Loose,
+}
+
+impl Text {
+    fn of(self, l: &Line) -> &str {
+        match self {
+            Text::Exact => &l.text,
+            Text::Loose => l.key(),
+        }
+    }
+}
+
+/// `after` (a string edit's result) with the lines it left as they were taken back
+/// from `before`, tag and all. Rebuilt from collapsed text (`by` is
+/// [`Text::Loose`]), the edit's lines have lost their whitespace: those it left are
+/// then matched with whitespace collapsed and keep the model's exact text.
+fn keep_unchanged(before: &[Line], mut after: Vec<Line>, by: Text, o: Options) -> Vec<Line> {
+    let compare = match by {
+        Text::Exact => o,
+        Text::Loose => Options {
+            ignore_whitespace: true,
+        },
+    };
+    let mask = carry_over_mask(before, &after, compare);
+    for (l, kept) in after.iter_mut().zip(mask) {
+        if let Some(k) = kept {
+            *l = before[k].clone();
+        }
+    }
+    after
+}
+
+/// Where a (possibly multi-line) string first occurs in the model's text: from byte
+/// `start` of line `first` to byte `end` of line `last` (`last` may be one past the
+/// end when the string ends with the file's last newline).
 struct Match {
     first: usize,
     start: usize,
@@ -584,9 +708,9 @@ struct Match {
     end: usize,
 }
 
-/// The same answer as searching the model's lines joined with newlines, without
-/// building that text for every edit.
-fn find_in_model(model: &[Line], needle: &str) -> Option<Match> {
+/// The same answer as searching the model's lines (their text `by`) joined with
+/// newlines, without building that text for every edit.
+fn find_in_model(model: &[Line], needle: &str, by: Text) -> Option<Match> {
     let parts: Vec<&str> = needle.split('\n').collect();
     if let [only] = parts.as_slice() {
         if model.is_empty() && only.is_empty() {
@@ -598,7 +722,7 @@ fn find_in_model(model: &[Line], needle: &str) -> Option<Match> {
             });
         }
         return model.iter().enumerate().find_map(|(i, l)| {
-            l.key.find(only).map(|p| Match {
+            by.of(l).find(only).map(|p| Match {
                 first: i,
                 start: p,
                 last: i,
@@ -612,18 +736,18 @@ fn find_in_model(model: &[Line], needle: &str) -> Option<Match> {
         if i + k > model.len() {
             break;
         }
-        let key = &model[i].key;
+        let key = by.of(&model[i]);
         if !key.ends_with(head)
             || !middle
                 .iter()
                 .enumerate()
-                .all(|(j, p)| model[i + 1 + j].key == *p)
+                .all(|(j, p)| by.of(&model[i + 1 + j]) == *p)
         {
             continue;
         }
         let last = i + k;
         let found = match model.get(last) {
-            Some(l) => l.key.starts_with(tail),
+            Some(l) => by.of(l).starts_with(tail),
             None => tail.is_empty(),
         };
         if found {
@@ -638,33 +762,41 @@ fn find_in_model(model: &[Line], needle: &str) -> Option<Match> {
     None
 }
 
-/// For each line of `after`, `Some(origin)` of the unchanged line of `before` it
+/// For each line of `after`, the index of the unchanged line of `before` it
 /// corresponds to, `None` for a new line.
-fn carry_over_mask(before: &[Line], after: &[Line]) -> Vec<Option<Option<Origin>>> {
-    let a: Vec<&str> = before.iter().map(|l| l.key.as_str()).collect();
-    let b: Vec<&str> = after.iter().map(|l| l.key.as_str()).collect();
+fn carry_over_mask(before: &[Line], after: &[Line], o: Options) -> Vec<Option<usize>> {
+    let a: Vec<&str> = before.iter().map(|l| l.id(o)).collect();
+    let b: Vec<&str> = after.iter().map(|l| l.id(o)).collect();
     let mut out = vec![None; after.len()];
     for op in diff::ops(&a, &b) {
         if let diff::Op::Equal { old, new, len } = op {
             for k in 0..len {
-                out[new + k] = Some(before[old + k].origin);
+                out[new + k] = Some(old + k);
             }
         }
     }
     out
 }
 
-/// A multi-line string normalised line by line, to be found in [`join`]'s text.
+/// A multi-line string normalised line by line, to be found in [`join`]'s loose text.
 fn normalize_block(s: &str) -> String {
     s.split('\n').map(normalize).collect::<Vec<_>>().join("\n")
 }
 
-/// The model's text. Keys are normalised, which is fine for locating an edit: the
-/// edit's strings are normalised the same way line by line.
-fn join(model: &[Line]) -> String {
+/// A multi-line string without each line's trailing whitespace (and `\r`), to be
+/// found in [`join`]'s exact text.
+fn trim_block(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The model's text, each line as `by` gives it.
+fn join(model: &[Line], by: Text) -> String {
     let mut s = String::new();
     for l in model {
-        s.push_str(&l.key);
+        s.push_str(by.of(l));
         s.push('\n');
     }
     s

@@ -105,10 +105,101 @@ fn human_changes_lose_attribution_and_untouched_lines_keep_it() {
     );
 }
 
+fn blame_ignoring_whitespace(history: &[FileChange], current: &str) -> Vec<Option<Origin>> {
+    let refs: Vec<&FileChange> = history.iter().collect();
+    let o = Options {
+        ignore_whitespace: true,
+    };
+    replay_with(&refs, o).map_onto(current)
+}
+
 #[test]
-fn reindenting_is_not_authorship() {
+fn reindenting_is_authorship_unless_whitespace_is_ignored() {
+    // Like `git blame`: a person who re-indents a line is its author; like
+    // `git blame -w`, with whitespace ignored the agent keeps it.
     let current = "def a():\n        return 1\n\ndef b():\n  return 2\n";
-    assert_eq!(blame(&[write(BASE, true)], current), vec![Some(0); 5]);
+    let got = blame(&[write(BASE, true)], current);
+    assert_eq!((got[1], got[4]), (None, None), "{got:?}");
+    assert_eq!((got[0], got[3]), (Some(0), Some(0)), "{got:?}");
+    assert_eq!(
+        blame_ignoring_whitespace(&[write(BASE, true)], current),
+        vec![Some(0); 5]
+    );
+    // Inner spacing counts the same way.
+    let respaced = BASE.replace("return 2", "return  2");
+    assert_eq!(blame(&[write(BASE, true)], &respaced)[4], None);
+}
+
+#[test]
+fn line_endings_and_trailing_whitespace_never_count() {
+    // A file saved with CRLF, or with trailing blanks added or trimmed, is not a
+    // re-indent: every line stays the agent's in both modes.
+    let crlf = BASE.replace('\n', "\r\n");
+    let trailing = BASE.replace("return 1", "return 1   ");
+    for current in [crlf.as_str(), trailing.as_str()] {
+        assert_eq!(blame(&[write(BASE, true)], current), vec![Some(0); 5]);
+        assert_eq!(
+            blame_ignoring_whitespace(&[write(BASE, true)], current),
+            vec![Some(0); 5]
+        );
+    }
+}
+
+#[test]
+fn a_patch_shows_what_someone_re_indented_before_it() {
+    // A person re-indented `return 2` before the agent's edit; the edit's context
+    // line says so. The re-indented line is the person's unless whitespace is
+    // ignored; the patch still applies.
+    let seen = BASE.replace("    return 2", "        return 2");
+    let after = seen.replace("return 1", "return 10");
+    let h = hunk(
+        1,
+        &[
+            " def a():",
+            "-    return 1",
+            "+    return 10",
+            " ",
+            " def b():",
+            "         return 2",
+        ],
+    );
+    let history = [
+        write(BASE, true),
+        edit("return 1", "return 10", None, vec![h]),
+    ];
+    let got = blame(&history, &after);
+    assert_eq!(
+        (got[1], got[3], got[4]),
+        (Some(1), Some(0), None),
+        "{got:?}"
+    );
+    let got = blame_ignoring_whitespace(&history, &after);
+    assert_eq!(
+        (got[1], got[3], got[4]),
+        (Some(1), Some(0), Some(0)),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn string_edits_keep_the_exact_text_of_the_lines_they_leave() {
+    // Without a patch, an edit's strings are located as written; the indented lines
+    // it keeps stay the earlier author's, the ones it writes are its own, with their
+    // indentation, so the content matches them exactly.
+    let after = BASE.replace("    return 1\n", "    return 1\n    # checked\n");
+    let history = [
+        write(BASE, true),
+        edit(
+            "def a():\n    return 1\n",
+            "def a():\n    return 1\n    # checked\n",
+            None,
+            vec![],
+        ),
+    ];
+    assert_eq!(
+        blame(&history, &after),
+        vec![Some(0), Some(0), Some(1), None, Some(0), Some(0)]
+    );
 }
 
 #[test]

@@ -108,6 +108,10 @@ enum Command {
         /// [env: OBSERVATORY_PATH_MAP, as FROM=TO pairs separated by ';']
         #[arg(long = "map", value_name = "FROM=TO", value_parser = parse_mapping, env = "OBSERVATORY_PATH_MAP", value_delimiter = ';', hide_env = true)]
         mappings: Vec<observatory_attribution::paths::PathMapping>,
+        /// Ignore whitespace: a line re-indented or re-spaced since an agent wrote it
+        /// stays the agent's, like `git blame -w`
+        #[arg(short = 'w', long)]
+        ignore_whitespace: bool,
         #[arg(long)]
         json: bool,
     },
@@ -587,7 +591,11 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Blame {
-            file, root, json, ..
+            file,
+            root,
+            ignore_whitespace,
+            json,
+            ..
         } => {
             // `--map` (or OBSERVATORY_PATH_MAP) when given, else the configuration's.
             let mappings: Vec<_> = config
@@ -608,8 +616,10 @@ fn run(cli: Cli) -> Result<()> {
                 Some(r) => std::path::absolute(r)?,
                 None => observatory_attribution::blame::workspace_root(&file),
             };
-            let blame =
-                observatory_attribution::blame::blame(&store, &file, &root, &content, &mappings)?;
+            let options = observatory_attribution::Options { ignore_whitespace };
+            let blame = observatory_attribution::blame::blame_with(
+                &store, &file, &root, &content, &mappings, options,
+            )?;
             if json {
                 output::print_json(&output::blame_json(&file, &content, &blame))?;
             } else {

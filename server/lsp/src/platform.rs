@@ -272,6 +272,7 @@ impl Platform {
         path: &str,
         root: Option<&str>,
         content: &str,
+        ignore_whitespace: bool,
     ) -> Result<BlameResponse> {
         let what = "/files/blame";
         let req = self
@@ -281,6 +282,7 @@ impl Platform {
                 path: path.to_owned(),
                 root: root.map(str::to_owned),
                 content: content.to_owned(),
+                ignore_whitespace,
             });
         let resp = self.send(what, req).await?;
         resp.json().await.map_err(|source| PlatformError::Decode {

@@ -196,7 +196,12 @@ impl State {
         let platform = self.platform().ok()?;
         let root = self.root_for(path);
         let blame = match platform
-            .blame(&path.to_string_lossy(), root.as_deref(), text)
+            .blame(
+                &path.to_string_lossy(),
+                root.as_deref(),
+                text,
+                self.settings().ignore_whitespace,
+            )
             .await
         {
             Ok(b) => b,

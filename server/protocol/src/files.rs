@@ -64,6 +64,11 @@ pub struct BlameParams {
     pub path: String,
     /// Workspace root the path is relative to (default: its git checkout).
     pub root: Option<String>,
+    /// A line re-indented or re-spaced since an agent wrote it stays the agent's, like
+    /// `git blame -w` (default: it is the person's, like `git blame`).
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional, as = "Option<bool>"))]
+    pub ignore_whitespace: bool,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -76,6 +81,11 @@ pub struct BlameRequest {
     pub root: Option<String>,
     /// The buffer's content, saved or not.
     pub content: String,
+    /// A line re-indented or re-spaced since an agent wrote it stays the agent's, like
+    /// `git blame -w` (default: it is the person's, like `git blame`).
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional, as = "Option<bool>"))]
+    pub ignore_whitespace: bool,
 }
 
 /// A run of lines written by one recorded change.

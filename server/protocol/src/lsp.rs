@@ -98,6 +98,9 @@ pub struct Settings {
     pub max_file_bytes: usize,
     /// Quiet time after typing before attribution is recomputed.
     pub debounce_ms: u64,
+    /// A line re-indented or re-spaced since an agent wrote it stays the agent's, like
+    /// `git blame -w` (default: it is the person's, like `git blame`).
+    pub ignore_whitespace: bool,
     /// Set by Observatory's own editor packages: they copy prompts and run
     /// `claude --resume` themselves, so the server does not show them as messages.
     pub shim: bool,
@@ -114,6 +117,7 @@ impl Default for Settings {
             code_actions: true,
             max_file_bytes: 2 * 1024 * 1024,
             debounce_ms: 300,
+            ignore_whitespace: false,
             shim: false,
         }
     }

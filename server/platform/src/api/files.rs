@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use axum::extract::State;
-use observatory_attribution::blame::{blame, workspace_root, Blame};
+use observatory_attribution::blame::{blame_with, workspace_root, Blame};
 use observatory_attribution::paths::PathMapping;
+use observatory_attribution::Options;
 use observatory_protocol::files::{
     BlameParams, BlameRequest, BlameResponse, BlameRun, FileInsights, FileTouch, PathParams,
     SymbolChange, SymbolChangeBy, SymbolChangeRow, SymbolParams,
@@ -35,6 +36,7 @@ fn blame_at(
     root: Option<&str>,
     content: &str,
     path_map: &[PathMapping],
+    options: Options,
 ) -> Result<(PathBuf, Blame), ApiError> {
     let file = PathBuf::from(path);
     if !file.is_absolute() {
@@ -46,7 +48,7 @@ fn blame_at(
     let root = root
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root(&file));
-    let b = blame(catalog, &file, &root, content, path_map)?;
+    let b = blame_with(catalog, &file, &root, content, path_map, options)?;
     Ok((file, b))
 }
 
@@ -57,8 +59,9 @@ fn run_blame(
     root: Option<&str>,
     content: &str,
     path_map: &[PathMapping],
+    options: Options,
 ) -> Result<BlameResponse, ApiError> {
-    let (_, b) = blame_at(catalog, path, root, content, path_map)?;
+    let (_, b) = blame_at(catalog, path, root, content, path_map, options)?;
     let runs = b
         .runs()
         .into_iter()
@@ -103,7 +106,10 @@ pub(super) async fn blame_file(
     Ok(axum::Json(
         pool.read(move |c| {
             let content = files.read(&p.path)?;
-            run_blame(c, &p.path, p.root.as_deref(), &content, &path_map)
+            let options = Options {
+                ignore_whitespace: p.ignore_whitespace,
+            };
+            run_blame(c, &p.path, p.root.as_deref(), &content, &path_map, options)
         })
         .await?,
     ))
@@ -117,8 +123,20 @@ pub(super) async fn blame_buffer(
     Json(r): Json<BlameRequest>,
 ) -> Result<axum::Json<BlameResponse>, ApiError> {
     Ok(axum::Json(
-        pool.read(move |c| run_blame(c, &r.path, r.root.as_deref(), &r.content, &path_map))
-            .await?,
+        pool.read(move |c| {
+            let options = Options {
+                ignore_whitespace: r.ignore_whitespace,
+            };
+            run_blame(
+                c,
+                &r.path,
+                r.root.as_deref(),
+                &r.content,
+                &path_map,
+                options,
+            )
+        })
+        .await?,
     ))
 }
 
@@ -185,7 +203,10 @@ pub(super) async fn file_symbols(
     let out = pool
         .read(move |c| {
             let content = files.read(&p.path)?;
-            let (file, b) = blame_at(c, &p.path, p.root.as_deref(), &content, &path_map)?;
+            let options = Options {
+                ignore_whitespace: p.ignore_whitespace,
+            };
+            let (file, b) = blame_at(c, &p.path, p.root.as_deref(), &content, &path_map, options)?;
             let Some(symbols) = observatory_attribution::symbols::symbols(&file, &content) else {
                 return Ok(Vec::new());
             };
