@@ -42,7 +42,12 @@ limit?: number | null,
  */
 cursor?: string | null, };
 
-export type ConversationSummary = { session_id: string, title: string, kind: string, parent_session: string | null, project: string | null, git_branch: string | null, version: string | null, entrypoint: string | null, started_at: string | null, ended_at: string | null, message_count: number, models: Array<string>, usage: Usage, cost_usd: number, };
+export type ConversationSummary = { session_id: string, title: string, kind: string, parent_session: string | null,
+/**
+ * The conversation this one resumed (`claude --resume`): the records it starts
+ * with are that conversation's, and are credited to it.
+ */
+continues?: string, project: string | null, git_branch: string | null, version: string | null, entrypoint: string | null, started_at: string | null, ended_at: string | null, message_count: number, models: Array<string>, usage: Usage, cost_usd: number, };
 
 export type ConversationPage = { items: Array<ConversationSummary>,
 /**
@@ -219,7 +224,17 @@ ignore_whitespace?: boolean, };
 /**
  * A run of lines written by one recorded change.
  */
-export type BlameRun = { start_line: number, end_line: number, session_id: string, conversation_title: string, message_uuid: string, tool_use_id: string, tool: string, at: string | null, model: string | null, prompt: string | null,
+export type BlameRun = { start_line: number, end_line: number,
+/**
+ * The conversation the user had; for a subagent's change, the session that
+ * launched the subagent.
+ */
+session_id: string, conversation_title: string,
+/**
+ * Set when a subagent made the change: the task's description (else its task or
+ * agent id). `prompt` is then the task the subagent was given.
+ */
+subagent?: string, message_uuid: string, tool_use_id: string, tool: string, at: string | null, model: string | null, prompt: string | null,
 /**
  * What the assistant wrote just before the call.
  */

@@ -13,8 +13,14 @@ pub struct RecordedWrite {
     pub path: String,
     /// The conversation's project directory (its first `cwd`).
     pub cwd: Option<String>,
+    /// The conversation the user had: for a subagent's change, the session that
+    /// launched it (its own transcript is not one the user can open or resume).
     pub session_id: String,
     pub conversation_title: String,
+    /// For a subagent's change, the subagent: the task's description when its
+    /// launch is recorded, else its task or agent id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subagent: Option<String>,
     pub message_uuid: String,
     pub tool_use_id: String,
     pub tool: String,

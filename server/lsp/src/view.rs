@@ -227,16 +227,21 @@ pub fn inlay(r: &BlameRun, now: DateTime<Utc>) -> String {
     format!("◆ {} · {}", trim(label(r), 50), ago(r.at, now))
 }
 
-/// The annotation's tooltip: the whole prompt, and the conversation it belongs to.
+/// The annotation's tooltip: the whole prompt, the conversation it belongs to, and
+/// the subagent that made the change, if one did.
 pub fn inlay_tooltip(r: &BlameRun) -> String {
-    match &r.prompt {
+    let by = subagent(r)
+        .map(|task| format!("\nSubagent: {}", trim(task, 100)))
+        .unwrap_or_default();
+    let text = match &r.prompt {
         Some(p) => format!(
             "Prompt: {}\nConversation: {}",
             trim(p, 300),
             trim(&r.conversation_title, 100)
         ),
         None => format!("Conversation: {}", trim(&r.conversation_title, 100)),
-    }
+    };
+    text + &by
 }
 
 /// "line 9" or "lines 9–10".
@@ -272,6 +277,16 @@ fn other_title(r: &BlameRun) -> Option<&str> {
     (!title.is_empty() && title != label(r)).then_some(title)
 }
 
+/// The subagent that made the change, when one did: the conversation (`session_id`,
+/// the title, resume) is then the session that launched it, and this says who in it
+/// wrote the line.
+fn subagent(r: &BlameRun) -> Option<&str> {
+    r.subagent
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
 /// Hover Markdown for a line written by `r`.
 pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Utc>) -> String {
     let mut out = format!("**{}**  \n", escape(&trim(label(r), 100)));
@@ -279,6 +294,12 @@ pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Ut
         out.push_str(&format!(
             "in the conversation *{}*  \n",
             escape(&trim(title, 100))
+        ));
+    }
+    if let Some(task) = subagent(r) {
+        out.push_str(&format!(
+            "by a subagent: *{}*  \n",
+            escape(&trim(task, 100))
         ));
     }
     out.push_str(&hover_facts(r, conversation, now));
@@ -313,6 +334,9 @@ pub fn hover_plain(
     out.push('\n');
     if let Some(title) = other_title(r) {
         out.push_str(&format!("in the conversation: {}\n", trim(title, 100)));
+    }
+    if let Some(task) = subagent(r) {
+        out.push_str(&format!("by a subagent: {}\n", trim(task, 100)));
     }
     out.push_str(&hover_facts(r, conversation, now));
     out.push_str("\n\n");
@@ -369,6 +393,7 @@ mod tests {
             end_line: end,
             session_id: session.into(),
             conversation_title: format!("conversation {session}"),
+            subagent: None,
             message_uuid: format!("m-{id}"),
             tool_use_id: id.into(),
             tool: "Edit".into(),
@@ -474,6 +499,25 @@ mod tests {
         assert!(h.contains("Why: Because `x` < y"), "{h}");
         assert!(h.contains("claude --resume sess-1"), "{h}");
         assert!(h.contains("Observatory: open the conversation"), "{h}");
+    }
+
+    #[test]
+    fn a_subagents_change_names_the_subagent_and_resumes_the_session() {
+        let now = Utc.timestamp_opt(10_000, 0).unwrap();
+        let mut r = run(1, 2, "t", "parent-session", 9_000);
+        r.subagent = Some("Create data models".into());
+        let h = hover(&r, None, now);
+        assert!(h.contains("by a subagent: *Create data models*"), "{h}");
+        assert!(h.contains("claude --resume parent-session"), "{h}");
+        let plain = hover_plain(&r, None, now);
+        assert!(
+            plain.contains("by a subagent: Create data models\n"),
+            "{plain}"
+        );
+        assert!(inlay_tooltip(&r).ends_with("\nSubagent: Create data models"));
+        r.subagent = None;
+        assert!(!hover(&r, None, now).contains("subagent"));
+        assert!(!inlay_tooltip(&r).contains("Subagent"));
     }
 
     #[test]

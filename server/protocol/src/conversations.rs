@@ -14,6 +14,11 @@ pub struct ConversationSummary {
     pub title: String,
     pub kind: String,
     pub parent_session: Option<String>,
+    /// The conversation this one resumed (`claude --resume`): the records it starts
+    /// with are that conversation's, and are credited to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub continues: Option<String>,
     pub project: Option<String>,
     pub git_branch: Option<String>,
     pub version: Option<String>,

@@ -96,8 +96,15 @@ pub struct BlameRun {
     // Lines are 1-based; the run is inclusive at both ends.
     pub start_line: usize,
     pub end_line: usize,
+    /// The conversation the user had; for a subagent's change, the session that
+    /// launched the subagent.
     pub session_id: String,
     pub conversation_title: String,
+    /// Set when a subagent made the change: the task's description (else its task or
+    /// agent id). `prompt` is then the task the subagent was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub subagent: Option<String>,
     pub message_uuid: String,
     pub tool_use_id: String,
     pub tool: String,

@@ -17,7 +17,7 @@ use crate::pricing;
 use crate::search::{SearchQuery, SearchResults};
 use crate::sql::{
     conversation_where, from_ms, like_escape, path_condition, project_condition, usage_at,
-    usage_by_model, TITLE_SQL,
+    usage_by_model, CREDITED_SESSION_SQL, CREDITED_TITLE_SQL, LAUNCHER_JOIN, TITLE_SQL,
 };
 use crate::{Error, Result, Store};
 use observatory_attribution::history::{History, HistoryError, Result as HistoryResult};
@@ -139,7 +139,7 @@ impl Store {
     ) -> Result<Vec<Conversation>> {
         let sql = format!(
             "SELECT c.id, c.session_key, {TITLE_SQL}, c.kind, c.parent_session, c.project, c.git_branch, c.version,
-                    c.entrypoint, c.started_at, c.ended_at, c.message_count
+                    c.entrypoint, c.started_at, c.ended_at, c.message_count, c.continues
              FROM conversations c WHERE {cond} {tail}"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -151,6 +151,7 @@ impl Store {
                     title: one_line(&r.get::<_, String>(2)?, 120),
                     kind: r.get(3)?,
                     parent_session: r.get(4)?,
+                    continues: r.get(12)?,
                     project: r.get(5)?,
                     git_branch: r.get(6)?,
                     version: r.get(7)?,
@@ -217,30 +218,35 @@ pub fn one_line(s: &str, max: usize) -> String {
 }
 
 impl Store {
-    /// The recorded writes of tool calls `ids` (rows whose change is unreadable are
-    /// logged and left out).
-    fn recorded_writes(&self, ids: &[i64]) -> Result<Vec<RecordedWrite>> {
+    /// The recorded writes of tool calls `ids` with the conversation row each is
+    /// stored under (rows whose change is unreadable are logged and left out).
+    fn recorded_writes(&self, ids: &[i64]) -> Result<Vec<(i64, RecordedWrite)>> {
         let sql = format!(
-            "SELECT t.path, c.project, c.session_key, {TITLE_SQL}, m.uuid, t.tool_use_id, t.name, t.ts, m.model,
+            "SELECT t.path, c.project, {CREDITED_SESSION_SQL}, {CREDITED_TITLE_SQL}, m.uuid, t.tool_use_id, t.name, t.ts, m.model,
                     (SELECT d.text FROM docs d WHERE d.message_id = t.prompt_id AND d.kind = 'prompt' LIMIT 1),
                     t.change,
                     (SELECT d.text FROM docs d
                       WHERE d.conversation_id = t.conversation_id AND d.kind = 'assistant'
                         AND d.message_id <= t.message_id AND d.message_id > COALESCE(t.prompt_id, 0)
                       ORDER BY d.message_id DESC, d.id DESC LIMIT 1),
-                    t.id
+                    t.id, t.conversation_id,
+                    -- A subagent's change: its own transcript, or an inline sidechain.
+                    (c.kind <> 'session' OR m.is_sidechain), c.session_key, COALESCE(p.id, c.id)
              FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id JOIN messages m ON m.id = t.message_id
+                  LEFT JOIN conversations p ON {LAUNCHER_JOIN}
              WHERE t.id IN ({})",
             vec!["?"; ids.len()].join(", ")
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(ids.iter()), |r| {
+            let by_subagent: bool = r.get(14)?;
             Ok((
                 RecordedWrite {
                     path: r.get(0)?,
                     cwd: r.get(1)?,
                     session_id: r.get(2)?,
                     conversation_title: one_line(&r.get::<_, String>(3)?, 120),
+                    subagent: None,
                     message_uuid: r.get(4)?,
                     tool_use_id: r.get(5)?,
                     tool: r.get(6)?,
@@ -252,18 +258,86 @@ impl Store {
                     change: FileChange::default(),
                 },
                 r.get::<_, String>(10)?,
+                r.get::<_, i64>(13)?,
+                by_subagent
+                    .then(|| r.get::<_, String>(15).map(|key| (key, r.get::<_, i64>(16))))
+                    .transpose()?,
             ))
         })?;
+        let mut tasks = LaunchedTasks::default();
         let mut out = Vec::new();
         for row in rows {
-            let (mut w, change) = row?;
+            let (mut w, change, conv, subagent) = row?;
             match serde_json::from_str::<FileChange>(&change) {
-                Ok(c) => {
-                    w.change = c;
-                    out.push(w);
-                }
+                Ok(c) => w.change = c,
                 Err(e) => {
-                    tracing::warn!(tool_use_id = %w.tool_use_id, error = %e, "stored change is unreadable; skipped")
+                    tracing::warn!(tool_use_id = %w.tool_use_id, error = %e, "stored change is unreadable; skipped");
+                    continue;
+                }
+            }
+            if let Some((agent_key, launcher)) = subagent {
+                w.subagent = Some(tasks.name(self, launcher?, w.prompt.as_deref(), &agent_key)?);
+            }
+            out.push((conv, w));
+        }
+        Ok(out)
+    }
+}
+
+/// The subagents sessions launched (Task tool calls: description and task), read once
+/// per session while a history is decoded.
+#[derive(Default)]
+struct LaunchedTasks(std::collections::HashMap<i64, Vec<(String, String)>>);
+
+impl LaunchedTasks {
+    /// What names a subagent: the description of the Task call whose task is the one
+    /// it was given, else the task's first line, else its agent id.
+    fn name(
+        &mut self,
+        store: &Store,
+        launcher: i64,
+        task: Option<&str>,
+        agent_key: &str,
+    ) -> Result<String> {
+        let task = task.map(str::trim).filter(|t| !t.is_empty());
+        if let Some(task) = task {
+            let launched = match self.0.entry(launcher) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(store.launched_tasks(launcher)?)
+                }
+            };
+            let found = launched
+                .iter()
+                .find(|(_, prompt)| prompt.trim() == task)
+                .map(|(d, _)| d.clone());
+            if let Some(description) = found {
+                return Ok(description);
+            }
+            return Ok(one_line(task, 100));
+        }
+        Ok(agent_key.to_owned())
+    }
+}
+
+impl Store {
+    /// The Task calls of conversation `conv`: (description, task) of each, from the
+    /// tool input stored for search (the tool was renamed Agent in later versions).
+    fn launched_tasks(&self, conv: i64) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.text FROM tool_calls t JOIN docs d ON d.message_id = t.message_id AND d.kind = 'tool_input' AND d.tool = t.name
+             WHERE t.conversation_id = ?1 AND t.name IN ('Task', 'Agent')",
+        )?;
+        let inputs = stmt.query_map([conv], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for input in inputs {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&input?) else {
+                continue;
+            };
+            let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::trim);
+            if let (Some(d), Some(p)) = (field("description"), field("prompt")) {
+                if !d.is_empty() {
+                    out.push((d.to_owned(), p.to_owned()));
                 }
             }
         }
@@ -286,8 +360,10 @@ struct CacheState {
     bytes: usize,
 }
 
-/// A file name's decoded writes by tool call row; shared, not copied, on lookup.
-type Writes = std::collections::HashMap<i64, std::sync::Arc<RecordedWrite>>;
+/// A file name's decoded writes by tool call row and the conversation row it is
+/// credited to (a call moves when a resumed conversation's copy turns out not to be
+/// the first: it is then decoded again); shared, not copied, on lookup.
+type Writes = std::collections::HashMap<(i64, i64), std::sync::Arc<RecordedWrite>>;
 
 /// The text a decoded write holds, roughly: what dominates its memory.
 fn write_bytes(w: &RecordedWrite) -> usize {
@@ -354,14 +430,14 @@ impl Store {
     pub(crate) fn writes_to_files_named_sql(&self, file_name: &str) -> Result<Vec<RecordedWrite>> {
         // Which calls, in order: an index lookup. Their decoded changes (which hold
         // whole copies of the file) come from the cache when it has them.
-        let ids: Vec<i64> = self
+        let ids: Vec<(i64, i64)> = self
             .conn
             .prepare_cached(
-                "SELECT t.id FROM tool_calls t
+                "SELECT t.id, t.conversation_id FROM tool_calls t
                  WHERE t.file_name = ?1 AND t.failed = 0 AND t.change IS NOT NULL
                  ORDER BY t.ts, t.id",
             )?
-            .query_map([file_name], |r| r.get(0))?
+            .query_map([file_name], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut known = self
             .writes_cache
@@ -370,12 +446,12 @@ impl Store {
             .unwrap_or_default();
         let missing: Vec<i64> = ids
             .iter()
-            .copied()
-            .filter(|id| !known.contains_key(id))
+            .filter(|key| !known.contains_key(key))
+            .map(|(id, _)| *id)
             .collect();
         for chunk in missing.chunks(500) {
-            for w in self.recorded_writes(chunk)? {
-                known.insert(w.call_id, std::sync::Arc::new(w));
+            for (conv, w) in self.recorded_writes(chunk)? {
+                known.insert((w.call_id, conv), std::sync::Arc::new(w));
             }
         }
         let Some(cache) = &self.writes_cache else {
@@ -392,7 +468,7 @@ impl Store {
             .map(|w| (**w).clone())
             .collect();
         // Calls since deleted (a conversation removed, a file re-read) leave the cache.
-        let current: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let current: std::collections::HashSet<(i64, i64)> = ids.iter().copied().collect();
         known.retain(|id, _| current.contains(id));
         cache.put(file_name, known);
         Ok(out)
@@ -420,7 +496,7 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            out.extend(self.recorded_writes(chunk)?);
+            out.extend(self.recorded_writes(chunk)?.into_iter().map(|(_, w)| w));
         }
         out.sort_by_key(|w| std::cmp::Reverse((w.at, w.call_id)));
         Ok(out)
@@ -521,11 +597,12 @@ impl Catalog for Store {
     fn file_touches(&self, path: &str) -> Result<Vec<FileTouch>> {
         let (cond, args) = path_condition("t.path", path);
         let sql = format!(
-            "SELECT c.session_key, {TITLE_SQL}, t.name, t.path, t.ts, t.failed, t.error, t.tool_use_id,
+            "SELECT {CREDITED_SESSION_SQL}, {CREDITED_TITLE_SQL}, t.name, t.path, t.ts, t.failed, t.error, t.tool_use_id,
                     (SELECT d.text FROM docs d WHERE d.message_id = t.prompt_id AND d.kind = 'prompt' LIMIT 1),
                     t.change, m.uuid
              FROM tool_calls t JOIN conversations c ON c.id = t.conversation_id
                   JOIN messages m ON m.id = t.message_id
+                  LEFT JOIN conversations p ON {LAUNCHER_JOIN}
              WHERE {cond} ORDER BY t.ts DESC, t.id DESC"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -809,7 +886,13 @@ fn insights<C: Catalog + ?Sized>(catalog: &C, path: &str) -> Result<FileInsights
     }
     let mut tokens = 0;
     for s in &editing {
-        tokens += catalog.conversation(s)?.usage.total();
+        // A subagent's change names the session that launched it, which may not be
+        // indexed (yet).
+        match catalog.conversation(s) {
+            Ok(c) => tokens += c.usage.total(),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(FileInsights {
         path: path.to_owned(),

@@ -159,6 +159,18 @@ const MIGRATIONS: &[&str] = &[
      WHERE path IS NOT NULL;
     CREATE INDEX tool_calls_file_name ON tool_calls(file_name, ts) WHERE change IS NOT NULL;
     "#,
+    // 5: which conversation a record copied by `claude --resume` belongs to. The
+    // span of every message record in a conversation's file, copies included (its
+    // `started_at`/`ended_at` cover only the messages credited to it), and the
+    // conversation a resumed one continues, as its copies name it. Databases from
+    // before keep their credit until their files are re-read; the span starts as the
+    // credited one.
+    r#"
+    ALTER TABLE conversations ADD COLUMN continues TEXT;
+    ALTER TABLE conversations ADD COLUMN first_record_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN last_record_at INTEGER;
+    UPDATE conversations SET first_record_at = started_at, last_record_at = ended_at;
+    "#,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -179,4 +191,40 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         tracing::info!(version = i + 1, "applied schema migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests: a failed expectation is the test failing.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_version_4_database_upgrades_with_its_conversations_spans() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        for (i, sql) in MIGRATIONS.iter().take(4).enumerate() {
+            conn.execute_batch(sql).expect("old migration");
+            conn.pragma_update(None, "user_version", i + 1)
+                .expect("version");
+        }
+        conn.execute(
+            "INSERT INTO conversations (session_key, kind, started_at, ended_at) VALUES ('s', 'session', 10, 20)",
+            [],
+        )
+        .expect("conversation");
+        migrate(&mut conn).expect("upgrade");
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, CURRENT_VERSION);
+        let row: (Option<i64>, Option<i64>, Option<String>) = conn
+            .query_row(
+                "SELECT first_record_at, last_record_at, continues FROM conversations",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("row");
+        assert_eq!(row, (Some(10), Some(20), None));
+    }
 }

@@ -19,6 +19,22 @@ pub(crate) fn from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
 pub(crate) const TITLE_SQL: &str =
     "COALESCE(c.custom_title, c.ai_title, c.summary, c.first_prompt, c.session_key)";
 
+/// SQL for the conversation a change is credited to: a subagent's transcript (`c`)
+/// is not a conversation the user had, so its changes name the session that
+/// launched it. Needs `LEFT JOIN conversations p ON {LAUNCHER_JOIN}`.
+pub(crate) const CREDITED_SESSION_SQL: &str =
+    "CASE WHEN c.kind <> 'session' AND c.parent_session IS NOT NULL THEN c.parent_session ELSE c.session_key END";
+
+/// The credited conversation's title (see [`CREDITED_SESSION_SQL`]); the launching
+/// session's id until that session is indexed.
+pub(crate) const CREDITED_TITLE_SQL: &str =
+    "CASE WHEN c.kind <> 'session' AND c.parent_session IS NOT NULL
+          THEN COALESCE(p.custom_title, p.ai_title, p.summary, p.first_prompt, c.parent_session)
+          ELSE COALESCE(c.custom_title, c.ai_title, c.summary, c.first_prompt, c.session_key) END";
+
+/// The join condition of the launching session `p` of a subagent transcript `c`.
+pub(crate) const LAUNCHER_JOIN: &str = "c.kind <> 'session' AND p.session_key = c.parent_session";
+
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
 pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -72,6 +72,7 @@ fn run_blame(
                 end_line: r.end,
                 session_id: w.session_id.clone(),
                 conversation_title: w.conversation_title.clone(),
+                subagent: w.subagent.clone(),
                 message_uuid: w.message_uuid.clone(),
                 tool_use_id: w.tool_use_id.clone(),
                 tool: w.tool.clone(),

@@ -37,6 +37,12 @@ impl ChainCache {
     }
 }
 
+/// The conversation a batch belongs to, as its records are compared with it.
+pub(super) struct Own {
+    pub(super) key: String,
+    pub(super) kind: FileKind,
+}
+
 #[derive(Default)]
 pub(super) struct BatchStats {
     pub(super) new_messages: u64,
@@ -56,6 +62,15 @@ pub(super) struct ConversationDelta {
     custom_title: Option<String>,
     ai_title: Option<String>,
     parent_session: Option<String>,
+    /// The span of every message record read, copies made by `--resume` included:
+    /// what decides which of two conversations holding a record wrote it first.
+    first_record_at: Option<i64>,
+    last_record_at: Option<i64>,
+    /// The last other session a record of this session file names: records copied
+    /// by `claude --resume` keep the session they were written in.
+    continues: Option<String>,
+    /// Records stored already under another conversation (see `resume::settle`).
+    pub(super) copies: Vec<super::resume::Copy>,
     new_messages: i64,
     last_uuid: Option<String>,
     pub(super) usage_changed: bool,
@@ -64,6 +79,23 @@ pub(super) struct ConversationDelta {
 }
 
 impl ConversationDelta {
+    /// What any message record of the file says, stored before or not: its time, and
+    /// the session it names.
+    pub(super) fn saw_record(&mut self, ts: Option<i64>, session: Option<&str>, own: &Own) {
+        if let Some(t) = ts {
+            self.first_record_at = Some(self.first_record_at.map_or(t, |s| s.min(t)));
+            self.last_record_at = Some(self.last_record_at.map_or(t, |e| e.max(t)));
+        }
+        // A subagent's records name its parent session: only a session file's records
+        // naming another session are copies of that session's.
+        let copied_from = session.filter(|s| own.kind == FileKind::Session && *s != own.key);
+        if let Some(s) = copied_from {
+            if self.continues.as_deref() != Some(s) {
+                self.continues = Some(s.to_owned());
+            }
+        }
+    }
+
     /// What a newly stored message says of its conversation: when it ran, where, with
     /// which client, and its first prompt.
     pub(super) fn add_message(
@@ -105,6 +137,7 @@ pub(super) struct BatchWriter<'a> {
     file: &'a TranscriptFile,
     pub(super) src: &'a mut SourceRow,
     pub(super) conv: i64,
+    pub(super) own: Own,
     pub(super) cache: &'a mut ChainCache,
     pub(super) delta: ConversationDelta,
     stats: BatchStats,
@@ -117,7 +150,7 @@ pub(super) fn apply_batch(
     batch: &Batch,
     cache: &mut ChainCache,
 ) -> Result<BatchStats> {
-    let (conv, created) = ensure_conversation(tx, file, src, batch)?;
+    let (conv, key, created) = ensure_conversation(tx, file, src, batch)?;
     // The durable copy of the batch's bytes.
     tx.prepare_cached(
         "INSERT INTO raw_chunks (source_id, conversation_id, start_offset, end_offset, first_line, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -129,6 +162,10 @@ pub(super) fn apply_batch(
         file,
         src,
         conv,
+        own: Own {
+            key,
+            kind: file.kind,
+        },
         cache,
         delta: ConversationDelta::default(),
         stats: BatchStats::default(),
@@ -137,20 +174,24 @@ pub(super) fn apply_batch(
         w.record(*line, *offset, rec)?;
     }
     w.update_conversation()?;
+    w.settle_copies()?;
     w.log_events(created)?;
     Ok(w.stats)
 }
 
-/// The file's conversation (created with its first batch): its row, and whether it
-/// is new.
+/// The file's conversation (created with its first batch): its row, its session key,
+/// and whether it is new.
 fn ensure_conversation(
     tx: &Connection,
     file: &TranscriptFile,
     src: &mut SourceRow,
     batch: &Batch,
-) -> Result<(i64, bool)> {
+) -> Result<(i64, String, bool)> {
     if let Some(id) = src.conversation_id {
-        return Ok((id, false));
+        let key = tx
+            .prepare_cached("SELECT session_key FROM conversations WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        return Ok((id, key, false));
     }
     let stem = file
         .path
@@ -187,7 +228,7 @@ fn ensure_conversation(
         |r| r.get(0),
     )?;
     src.conversation_id = Some(id);
-    Ok((id, created))
+    Ok((id, key, created))
 }
 
 /// Looks like a Claude Code session id (a UUID) or agent file name, so the file stem
@@ -288,7 +329,10 @@ impl BatchWriter<'_> {
             custom_title = COALESCE(?8, custom_title),
             ai_title = COALESCE(?9, ai_title),
             parent_session = COALESCE(parent_session, ?10),
-            message_count = message_count + ?11
+            message_count = message_count + ?11,
+            first_record_at = CASE WHEN first_record_at IS NULL OR ?13 < first_record_at THEN ?13 ELSE first_record_at END,
+            last_record_at = CASE WHEN last_record_at IS NULL OR ?14 > last_record_at THEN ?14 ELSE last_record_at END,
+            continues = COALESCE(?15, continues)
          WHERE id = ?12",
     )?
     .execute(params![
@@ -303,7 +347,10 @@ impl BatchWriter<'_> {
         delta.ai_title,
         delta.parent_session,
         delta.new_messages,
-        self.conv
+        self.conv,
+        delta.first_record_at,
+        delta.last_record_at,
+        delta.continues
     ])?;
         Ok(())
     }

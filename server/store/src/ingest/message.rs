@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::batch::BatchWriter;
+use super::resume::Copy;
 use crate::{events, Result};
 
 /// Longest text put into the full-text index for one block; the whole text stays in
@@ -42,6 +43,8 @@ impl BatchWriter<'_> {
     /// stored (a copy made by `--resume`, or bytes read twice).
     pub(super) fn message(&mut self, offset: u64, m: &Message) -> Result<bool> {
         let uuid = uuid_key(&m.uuid, self.src.id, offset);
+        self.delta
+            .saw_record(ts_ms(m), m.session_id.as_deref(), &self.own);
         let is_prompt = m.is_prompt();
         // A prompt leads to itself (stored as NULL and resolved by `prompt_of`, saving
         // a second write per message).
@@ -51,7 +54,12 @@ impl BatchWriter<'_> {
             self.inherited_prompt(m)?
         };
         let Some(id) = self.insert_message(m, &uuid, offset, is_prompt, inherited)? else {
-            let prompt = prompt_of(self.tx, &uuid)?;
+            let (owner, prompt) = stored_message(self.tx, &uuid)?;
+            if let Some(owner) = owner.filter(|o| *o != self.conv) {
+                // Another conversation's file holds it too: which one wrote it is
+                // settled once the batch is in (`resume`).
+                self.delta.copies.push(Copy::new(m, &uuid, owner));
+            }
             self.cache.prompt_of.insert(uuid, prompt);
             return Ok(false);
         };
@@ -361,6 +369,18 @@ fn recorded_change(
         None
     };
     change.and_then(|c| serde_json::to_string(&c).ok())
+}
+
+/// The conversation the stored message `uuid` is credited to, and the prompt that led
+/// to it (itself, for a prompt).
+fn stored_message(tx: &Connection, uuid: &str) -> Result<(Option<i64>, Option<i64>)> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT conversation_id, CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid = ?1",
+        )?
+        .query_row([uuid], |r| Ok((Some(r.get(0)?), r.get(1)?)))
+        .optional()?
+        .unwrap_or((None, None)))
 }
 
 /// The prompt that led to the stored message `uuid` (itself, for a prompt).

@@ -11,6 +11,7 @@
 mod batch;
 mod message;
 mod read;
+mod resume;
 
 use std::collections::HashMap;
 use std::fs::File;
