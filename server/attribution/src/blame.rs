@@ -173,6 +173,9 @@ const MIN_SURVIVAL: f64 = 0.5;
 /// The same for a root that is not the file's own checkout when one is known: another
 /// checkout, or an unrelated project with a file at the same relative path.
 const MIN_SURVIVAL_UNNAMED: f64 = 0.8;
+/// Least share of the lines of the file another checkout's first change found that
+/// are still in the content, for that checkout to be carrying on the file's history.
+const MIN_SHARED: f64 = 0.5;
 
 /// Blames `content` as the content of `file`, whitespace significant (see
 /// [`blame_with`]).
@@ -239,11 +242,55 @@ pub fn blame_with(
             .into_iter()
             .any(|p| map_path(p, mappings) == local_abs)
     };
-    let own: Vec<bool> = groups
+    let home: Vec<bool> = groups
         .iter()
         .map(|(cwd, members)| named(cwd) || members.iter().any(|&i| exact(&writes[i])))
         .collect();
-    let any_own = own.iter().any(|&o| o);
+    let any_own = home.iter().any(|&o| o);
+    // Another checkout of the same project (a teammate's, a moved one) carries the
+    // file's history on: its first change edited this file, so the file it found
+    // shares most of its lines with the content. Another project's file at the same
+    // path was created there, or was another file. The first take part in the own
+    // history; the others only fill in.
+    let content_lines: std::collections::HashSet<&str> =
+        crate::split_lines(content).map(str::trim_end).collect();
+    let continues = |members: &[usize]| {
+        let Some(first) = members.first().map(|&i| &writes[i].change) else {
+            return false;
+        };
+        // What the change found: `originalFile`; without it (older records), the
+        // Read before it, the file an overwrite replaced, or the strings an edit
+        // replaced.
+        let old_strings: String;
+        let found = match (&first.original, first.tool.as_str()) {
+            (Some(original), _) => original.as_str(),
+            (None, "Read") => first.content.as_deref().unwrap_or_default(),
+            (None, "Write") if first.created != Some(true) => {
+                first.content.as_deref().unwrap_or_default()
+            }
+            (None, "Edit" | "MultiEdit") => {
+                old_strings = first
+                    .edits
+                    .iter()
+                    .map(|e| e.old_string.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                &old_strings
+            }
+            _ => "",
+        };
+        let lines: Vec<&str> = crate::split_lines(found)
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let shared = lines.iter().filter(|l| content_lines.contains(*l)).count();
+        !lines.is_empty() && shared as f64 >= MIN_SHARED * lines.len() as f64
+    };
+    let own: Vec<bool> = groups
+        .values()
+        .zip(&home)
+        .map(|(members, &h)| h || (any_own && continues(members)))
+        .collect();
     // Which other roots' histories are this file's too: replay each alone and see how
     // much of what it wrote is still there.
     let survival: Vec<f64> = groups
@@ -295,7 +342,7 @@ pub fn blame_with(
                     id: root_of.get(cwd).copied().unwrap_or_default(),
                     // Without a checkout known to be the file's, none is its own: a
                     // creation after another checkout's changes is taken as a copy.
-                    local: any_own && own_of(&groups, &own, cwd),
+                    local: any_own && own_of(&groups, &home, cwd),
                 }
             })
             .collect();

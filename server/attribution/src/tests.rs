@@ -544,3 +544,36 @@ fn other_projects_with_the_same_relative_path_never_take_the_own_history_s_lines
     // Another checkout may still explain what the own history cannot.
     assert_eq!(by[n], Some("t4"), "{by:?}");
 }
+
+#[test]
+fn another_checkout_that_edited_the_file_carries_its_history_on() {
+    // A teammate's checkout of the same project (named otherwise) edited the file as
+    // the own checkout left it, then deleted and wrote it again: its creation wrote
+    // every line, though the own history has them too.
+    let v1 = "fn first_function() {}\nfn second_function() {}\n";
+    let v2 = format!("{v1}fn third_function() {{}}\n");
+    let v3 = format!("{v2}fn fourth_function() {{}}\n");
+    let history = Recorded(vec![
+        recorded("/home/me/app", "src/lib.rs", 1, write(v1, true)),
+        recorded(
+            "/home/me/clone",
+            "src/lib.rs",
+            2,
+            edit(
+                "fn second_function() {}\n",
+                &v2[v1.len() - 24..],
+                Some(v1),
+                vec![],
+            ),
+        ),
+        recorded("/home/me/clone", "src/lib.rs", 3, write(&v3, true)),
+    ]);
+    let root = std::path::Path::new("/work/app");
+    let b = crate::blame::blame(&history, &root.join("src/lib.rs"), root, &v3, &[]).expect("blame");
+    let by: Vec<Option<&str>> = b
+        .lines
+        .iter()
+        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
+        .collect();
+    assert_eq!(by, vec![Some("t3"); 4]);
+}
