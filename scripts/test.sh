@@ -57,15 +57,7 @@ cargo build --locked -p observatory-cli
 # The Emacs package: byte-compiled with warnings as errors, checkdoc, package-lint, ERT in
 # `emacs -Q --batch` against the binary built above (editors/emacs/test/run.sh). Debian's
 # emacs-nox (Emacs 28), eglot, markdown-mode and package-lint are installed when missing.
-need_apt=()
-for pkg in emacs-nox elpa-eglot elpa-markdown-mode elpa-package-lint; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
-done
-if ((${#need_apt[@]})); then
-  echo "apt-get install ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+./scripts/apt-install-missing.sh emacs-nox elpa-eglot elpa-markdown-mode elpa-package-lint
 OBSERVATORY_BIN="$CARGO_TARGET_DIR/debug/observatory" editors/emacs/test/run.sh
 # The Sublime Text package (Sublime itself is not run): plugin logic against stubbed
 # sublime/LSP modules, its resource files and schema, and the plugin against the binary

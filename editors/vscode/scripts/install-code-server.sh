@@ -5,15 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../e2e"
 
-need_apt=()
-for pkg in libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep chromium; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
-done
-if ((${#need_apt[@]})); then
-  echo "apt-get install ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+../../../scripts/apt-install-missing.sh libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep chromium
 
 # code-server and playwright-core, as pinned in e2e/package-lock.json.
 if [[ ! -f node_modules/code-server/out/node/entry.js || ! -d node_modules/playwright-core ]]; then
