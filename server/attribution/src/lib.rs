@@ -19,8 +19,7 @@
 //!   it last. With [`Options::ignore_whitespace`] (`git blame -w`) lines compare with
 //!   their whitespace collapsed and keep their author. Trailing whitespace and line
 //!   endings (CRLF or LF) never count.
-//! - A blank line belongs to its block: it is attributed only when the nearest
-//!   non-blank lines above and below it carry the same tag.
+//! - A blank line is whoever wrote it, like any line.
 
 pub mod blame;
 mod diff;
@@ -105,11 +104,11 @@ impl Replay {
         self.lines.is_empty()
     }
 
-    /// Non-blank lines of the model that some change wrote.
+    /// Lines of the model that some change wrote.
     pub fn tagged_lines(&self) -> usize {
         self.lines
             .iter()
-            .filter(|l| l.origin.is_some() && !l.text.is_empty() && l.text != GAP)
+            .filter(|l| l.origin.is_some() && l.text != GAP)
             .count()
     }
 
@@ -199,7 +198,6 @@ impl Replay {
                 out[i] = self.lines[*m].origin;
             }
         }
-        apply_blank_rule(&cur, &mut out);
         out
     }
 }
@@ -211,30 +209,6 @@ const MIN_MOVED_LINE: usize = 12;
 pub fn split_lines(s: &str) -> impl Iterator<Item = &str> {
     s.split_terminator('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
-}
-
-/// The blank-line rule: a blank line belongs to its block.
-pub fn apply_blank_rule(keys: &[&str], origins: &mut [Option<Origin>]) {
-    let n = keys.len();
-    let mut prev: Vec<Option<Origin>> = vec![None; n];
-    let mut last = None;
-    for i in 0..n {
-        prev[i] = last;
-        if !keys[i].is_empty() {
-            last = origins[i];
-        }
-    }
-    let mut next = None;
-    for i in (0..n).rev() {
-        if keys[i].is_empty() {
-            origins[i] = match (prev[i], next) {
-                (Some(a), Some(b)) if a == b => Some(a),
-                _ => None,
-            };
-        } else {
-            next = origins[i];
-        }
-    }
 }
 
 /// Replays `history` (oldest first) into the file as the changes left it.

@@ -77,8 +77,8 @@ fn hunks_attribute_only_changed_lines() {
         ],
         after,
     );
-    // The blank line sits between two changes' lines, so it belongs to neither.
-    assert_eq!(got, vec![Some(0), Some(1), None, Some(0), Some(0)]);
+    // The blank line sits between two changes' lines; the Write wrote it.
+    assert_eq!(got, vec![Some(0), Some(1), Some(0), Some(0), Some(0)]);
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn string_edits_without_patch_are_located_in_the_text() {
         ],
         after,
     );
-    assert_eq!(got, vec![Some(0), Some(1), None, Some(0), Some(0)]);
+    assert_eq!(got, vec![Some(0), Some(1), Some(0), Some(0), Some(0)]);
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn string_edits_keep_the_exact_text_of_the_lines_they_leave() {
     ];
     assert_eq!(
         blame(&history, &after),
-        vec![Some(0), Some(0), Some(1), None, Some(0), Some(0)]
+        vec![Some(0), Some(0), Some(1), Some(0), Some(0), Some(0)]
     );
 }
 
@@ -261,10 +261,19 @@ fn overwrite_keeps_the_tags_of_lines_it_did_not_change() {
 }
 
 #[test]
-fn blank_lines_belong_to_their_block() {
+fn blank_lines_are_whoever_wrote_them() {
     let agent = "fn a() {}\n\nfn b() {}\n";
     let got = blame(&[write(agent, true)], &format!("{agent}\nhuman();\n"));
     assert_eq!(got, vec![Some(0), Some(0), Some(0), None, None]);
+    // Like `git blame`: a blank line the agent wrote between its own line and a
+    // person's is the agent's, and one the person wrote inside the agent's block is
+    // the person's.
+    let current = "fn a() {}\n\nhuman_wrote_this();\nfn b() {}\n";
+    let got = blame(&[write(agent, true)], current);
+    assert_eq!(got, vec![Some(0), Some(0), None, Some(0)]);
+    let current = "fn a() {}\n\n\nfn b() {}\n";
+    let got = blame(&[write(agent, true)], current);
+    assert_eq!(got.iter().filter(|o| o.is_none()).count(), 1, "{got:?}");
 }
 
 #[test]
@@ -412,7 +421,7 @@ fn a_hunk_numbered_past_any_file_is_placed_by_its_text() {
         );
         assert_eq!(
             got,
-            vec![Some(0), Some(1), None, Some(0), Some(0)],
+            vec![Some(0), Some(1), Some(0), Some(0), Some(0)],
             "oldStart {start}"
         );
     }

@@ -80,8 +80,9 @@ fn ai_blame_fixture_every_written_line_goes_to_its_session() {
         "timeout: 30"
     );
     assert_eq!(
-        ids[7], None,
-        "the blank line between the edit and the write belongs to neither"
+        ids[7],
+        Some("toolu_01KEWTiWkAKSTP8UvpofQtE5"),
+        "the blank line between the edit and the rest is the Write's, which wrote it"
     );
     assert_eq!(ids[8], Some("toolu_01KEWTiWkAKSTP8UvpofQtE5"), "items:");
 
@@ -97,8 +98,10 @@ fn ai_blame_fixture_every_written_line_goes_to_its_session() {
     assert_eq!(b.attributed_lines(), 3, "written whole");
 
     let b = check("notes.md");
-    assert_eq!(b.attributed_lines(), 17);
-    assert_eq!(b.lines[14], None);
+    assert_eq!(b.attributed_lines(), 18);
+    // The blank line before "## Updated" is the Edit's, which wrote it with the
+    // section.
+    assert_eq!(tool_ids(&b)[14], Some("toolu_01G4PnZLTsnKLxamJHmgcJAB"));
 
     let b = check("foo.md");
     assert_eq!(b.attributed_lines(), 21);
