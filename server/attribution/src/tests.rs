@@ -277,6 +277,21 @@ fn blank_lines_are_whoever_wrote_them() {
 }
 
 #[test]
+fn lone_boilerplate_lines_need_a_credited_neighbour() {
+    // The agent wrote a function; a person rewrote its body and everything around it
+    // since. The diff still aligns the agent's `}` and `end` lines with the person's.
+    let agent = "fn compute_the_answer() {\n    let x = expensive_work();\n}\nend\n";
+    let current = "fn person_function() {\n    person_body();\n}\nend\n";
+    assert_eq!(blame(&[write(agent, true)], current), vec![None; 4]);
+    // Next to a line the agent wrote, they stay the agent's.
+    let current = "fn person_function() {\n    let x = expensive_work();\n}\nend\n";
+    assert_eq!(
+        blame(&[write(agent, true)], current),
+        vec![None, Some(0), Some(0), Some(0)]
+    );
+}
+
+#[test]
 fn drifted_hunks_are_found_nearby() {
     // The model has two extra lines at the top that the agent's patch did not know.
     let v1 = "x\ny\nz\n";
