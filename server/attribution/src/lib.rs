@@ -134,81 +134,85 @@ impl Replay {
             split_lines(content).map(str::trim_end).collect()
         };
         let model: Vec<&str> = self.lines.iter().map(|l| l.id(o)).collect();
-        let mut out = vec![None; cur.len()];
-        // Model lines the diff dropped (by key), and content lines it added.
-        let mut deleted: std::collections::HashMap<&str, Vec<usize>> =
-            std::collections::HashMap::new();
-        let mut gone = vec![false; model.len()];
-        let mut inserted = Vec::new();
-        for op in diff::ops(&model, &cur) {
-            match op {
-                diff::Op::Equal { old, new, len } => {
-                    for k in 0..len {
-                        out[new + k] = self.lines[old + k].origin;
-                    }
-                }
-                diff::Op::Replace {
-                    old,
-                    old_len,
-                    new,
-                    new_len,
-                } => {
-                    for k in (0..old_len).rev() {
-                        if self.lines[old + k].origin.is_some() {
-                            deleted.entry(model[old + k]).or_default().push(old + k);
-                            gone[old + k] = true;
-                        }
-                    }
-                    inserted.extend(new..new + new_len);
-                }
-            }
-        }
-        // A block moved elsewhere shows up as a deletion plus an insertion of the same
-        // lines. Distinctive lines get their tag back by content; the short ones
-        // ("}", blank) next to them come back with them when they were next to them in
-        // the model too.
-        let mut from: Vec<Option<usize>> = vec![None; cur.len()];
-        let is_new = {
-            let mut v = vec![false; cur.len()];
-            for &i in &inserted {
-                v[i] = true;
-            }
-            v
-        };
-        for &i in &inserted {
-            if cur[i].trim_start().len() >= MIN_MOVED_LINE {
-                if let Some(m) = deleted.get_mut(cur[i]).and_then(Vec::pop) {
-                    gone[m] = false;
-                    from[i] = Some(m);
-                }
-            }
-        }
-        // Grow each recovered run forwards, then backwards, over lines that were next
-        // to each other in the model too.
-        let mut take = |j: usize, m: usize, from: &mut [Option<usize>]| {
-            if is_new[j] && from[j].is_none() && gone[m] && model[m] == cur[j] {
-                gone[m] = false;
-                from[j] = Some(m);
-            }
-        };
-        for i in 0..cur.len().saturating_sub(1) {
-            if let Some(m) = from[i].filter(|&m| m + 1 < model.len()) {
-                take(i + 1, m + 1, &mut from);
-            }
-        }
-        for i in (1..cur.len()).rev() {
-            if let Some(m) = from[i].filter(|&m| m > 0) {
-                take(i - 1, m - 1, &mut from);
-            }
-        }
-        for (i, m) in from.iter().enumerate() {
-            if let Some(m) = m {
-                out[i] = self.lines[*m].origin;
-            }
-        }
+        let mut out: Vec<Option<Origin>> = align(&model, &cur, |m| self.lines[m].origin.is_some())
+            .into_iter()
+            .map(|m| m.and_then(|m| self.lines[m].origin))
+            .collect();
         apply_neighbour_rule(&cur, &mut out);
         out
     }
+}
+
+/// For each line of `cur`, the line of `model` it is: unchanged in place (the diff),
+/// or moved elsewhere. A block moved elsewhere shows up as a deletion plus an
+/// insertion of the same lines: distinctive lines (`MIN_MOVED_LINE`) among the
+/// `tagged` ones are found again by content, and the short ones ("}", blank) next to
+/// them come back with them when they were next to them in the model too.
+fn align(model: &[&str], cur: &[&str], tagged: impl Fn(usize) -> bool) -> Vec<Option<usize>> {
+    let mut from: Vec<Option<usize>> = vec![None; cur.len()];
+    // Model lines the diff dropped (by key), and content lines it added.
+    let mut deleted: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    let mut gone = vec![false; model.len()];
+    let mut is_new = vec![false; cur.len()];
+    let mut inserted = Vec::new();
+    for op in diff::ops(model, cur) {
+        match op {
+            diff::Op::Equal { old, new, len } => {
+                for k in 0..len {
+                    from[new + k] = Some(old + k);
+                }
+            }
+            diff::Op::Replace {
+                old,
+                old_len,
+                new,
+                new_len,
+            } => {
+                for k in (0..old_len).rev() {
+                    if tagged(old + k) {
+                        deleted.entry(model[old + k]).or_default().push(old + k);
+                        gone[old + k] = true;
+                    }
+                }
+                is_new[new..new + new_len].fill(true);
+                inserted.extend(new..new + new_len);
+            }
+        }
+    }
+    if deleted.is_empty() {
+        return from;
+    }
+    for &i in &inserted {
+        if cur[i].trim_start().len() >= MIN_MOVED_LINE {
+            if let Some(m) = deleted.get_mut(cur[i]).and_then(Vec::pop) {
+                gone[m] = false;
+                from[i] = Some(m);
+            }
+        }
+    }
+    // Grow each recovered run forwards, then backwards, over lines that were next to
+    // each other in the model too.
+    let mut take = |j: usize, m: usize, from: &mut [Option<usize>]| {
+        if is_new[j] && from[j].is_none() && gone[m] && model[m] == cur[j] {
+            gone[m] = false;
+            from[j] = Some(m);
+        }
+    };
+    for i in 0..cur.len().saturating_sub(1) {
+        if let Some(m) = from[i].filter(|&m| m + 1 < model.len()) {
+            if is_new[i] {
+                take(i + 1, m + 1, &mut from);
+            }
+        }
+    }
+    for i in (1..cur.len()).rev() {
+        if let Some(m) = from[i].filter(|&m| m > 0) {
+            if is_new[i] {
+                take(i - 1, m - 1, &mut from);
+            }
+        }
+    }
+    from
 }
 
 /// Words that, alone on a line with punctuation, close or continue a block in some
@@ -358,7 +362,21 @@ fn resync(model: &mut Vec<Line>, base: &str, o: Options) {
     {
         return;
     }
-    *model = carry_over(model, base_lines, o);
+    // Someone else changed the file in between, and moving a block is not writing it:
+    // unlike an agent's overwrite (whose patch counts a moved line as written), the
+    // lines a person moved keep their tags.
+    let mut base_lines = base_lines;
+    let from = {
+        let a: Vec<&str> = model.iter().map(|l| l.id(o)).collect();
+        let b: Vec<&str> = base_lines.iter().map(|l| l.id(o)).collect();
+        align(&a, &b, |m| model[m].origin.is_some())
+    };
+    for (l, m) in base_lines.iter_mut().zip(from) {
+        if let Some(m) = m {
+            l.origin = model[m].origin;
+        }
+    }
+    *model = base_lines;
 }
 
 /// The model after a Write of `content` over it: `carry_over`, without building

@@ -601,3 +601,27 @@ fn another_checkout_that_edited_the_file_carries_its_history_on() {
         .collect();
     assert_eq!(by, vec![Some("t3"); 4]);
 }
+
+#[test]
+fn a_block_a_person_moved_before_the_next_change_keeps_its_author() {
+    // The person moves the agent's settings below its function; the agent's next edit
+    // records the file as it found it (originalFile), which resynchronises the model.
+    // The moved lines were not written by the person.
+    let agent = "fn helper_function() {\n    compute_everything_now();\n}\n";
+    let v1 = format!("first_setting_value = 1\nsecond_setting_value = 2\n{agent}");
+    let seen = format!("{agent}first_setting_value = 1\nsecond_setting_value = 2\n");
+    let after = format!("{agent}first_setting_value = 1\nsecond_setting_value = 20\n");
+    let history = [
+        write(&v1, true),
+        edit(
+            "second_setting_value = 2",
+            "second_setting_value = 20",
+            Some(&seen),
+            vec![],
+        ),
+    ];
+    assert_eq!(
+        blame(&history, &after),
+        vec![Some(0), Some(0), Some(0), Some(0), Some(1)]
+    );
+}
