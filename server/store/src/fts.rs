@@ -4,6 +4,14 @@
 //! input (`foo.bar(`, `"unclosed`, `-x`). They are translated instead: words and
 //! "quoted phrases" become quoted FTS5 phrases (all must match), `word*` is a prefix,
 //! `OR` between two terms makes either enough, and `-word` excludes.
+//!
+//! The index (`docs_fts`) stems words with Porter's algorithm, so `permission`
+//! finds "permissions" and `refreshing` finds "refresh". It has two columns: the
+//! text, and `idents`, the words of the camelCase/PascalCase identifiers in it
+//! (`identifier_words`), because unicode61 keeps `refreshToken` one token while
+//! it splits `refresh_token` in two. A term with internal capitals is searched as
+//! itself OR as the phrase of its words, so `refreshToken`, `refresh_token` and
+//! `refresh token` find each other.
 
 use crate::{Error, Result};
 
@@ -19,8 +27,30 @@ fn separates(c: char) -> bool {
     c.is_whitespace() || c.is_control()
 }
 
-/// Translates a user query into a safe FTS5 expression.
+/// Longest identifier split into words: longer runs of letters and digits are
+/// base64, hashes or minified code, whose "words" nobody searches for.
+const MAX_IDENTIFIER: usize = 64;
+/// Shortest word a prefix is cut back to when looking for its stem (see `term`):
+/// three-letter stems (`run`, `per`) match too many unrelated words.
+const MIN_STEM: usize = 4;
+/// How many letters a prefix may be cut back by: Porter removes suffixes such as
+/// `ation` or `ness`, of which people have typed a few letters when they search.
+const MAX_STEM_CUT: usize = 3;
+
+/// Translates a user query into a safe FTS5 expression for the store's index.
 pub fn to_fts_query(input: &str) -> Result<String> {
+    translate(input, true)
+}
+
+/// The translation without identifier or stem alternatives: each term is one
+/// quoted phrase. For comparing tokenizers (the search benchmark), not for the
+/// store's index.
+#[doc(hidden)]
+pub fn to_plain_fts_query(input: &str) -> Result<String> {
+    translate(input, false)
+}
+
+fn translate(input: &str, expand: bool) -> Result<String> {
     #[derive(PartialEq)]
     enum Op {
         And,
@@ -87,10 +117,11 @@ pub fn to_fts_query(input: &str) -> Result<String> {
                 "too many terms: at most {MAX_TERMS} words or phrases per query"
             )));
         }
-        let mut phrase = format!("\"{}\"", body.replace('"', "\"\""));
-        if prefix {
-            phrase.push('*');
-        }
+        let phrase = if expand {
+            term(&body, prefix)
+        } else {
+            quote(&body, prefix)
+        };
         let op = if negate {
             Op::Not
         } else {
@@ -131,6 +162,146 @@ pub fn to_fts_query(input: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// One quoted FTS5 phrase (the tokenizer splits it into words), optionally a prefix.
+fn quote(body: &str, prefix: bool) -> String {
+    let mut phrase = format!("\"{}\"", body.replace('"', "\"\""));
+    if prefix {
+        phrase.push('*');
+    }
+    phrase
+}
+
+/// A term with its alternatives, ORed: as typed; with its camelCase identifiers
+/// split into words (matching `refresh_token`, `refresh token`, and the `idents`
+/// column of documents that wrote `RefreshToken`); and, for a prefix, the prefix cut
+/// back by a few letters as whole words, because the index holds stems and the
+/// stem of "configuration" (`configur`) is shorter than `configura*`.
+fn term(body: &str, prefix: bool) -> String {
+    let mut alts = vec![quote(body, prefix)];
+    let split = split_identifiers(body);
+    if let Some(split) = &split {
+        alts.push(quote(split, prefix));
+    }
+    if prefix {
+        let words = split.as_deref().unwrap_or(body);
+        if let Some((start, end)) = last_word(words) {
+            let last = &words[start..end];
+            // Porter only stems ASCII letters; other words are their own stems.
+            if last.bytes().all(|b| b.is_ascii_alphabetic()) {
+                let shortest = MIN_STEM.max(last.len().saturating_sub(MAX_STEM_CUT));
+                for k in (shortest..last.len()).rev() {
+                    alts.push(quote(&format!("{}{}", &words[..start], &last[..k]), false));
+                }
+            }
+        }
+    }
+    if alts.len() == 1 {
+        alts.swap_remove(0)
+    } else {
+        format!("({})", alts.join(" OR "))
+    }
+}
+
+/// Byte range of the last run of letters and digits.
+fn last_word(s: &str) -> Option<(usize, usize)> {
+    let (i, c) = s.char_indices().rev().find(|(_, c)| c.is_alphanumeric())?;
+    let end = i + c.len_utf8();
+    let start = s[..end]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric())
+        .last()
+        .map_or(end, |(i, _)| i);
+    Some((start, end))
+}
+
+/// The words of one run of letters and digits if it is a camelCase or PascalCase
+/// identifier (`refreshToken` → refresh, Token; `HTTPServer` → HTTP, Server;
+/// `oauth2Token` → oauth2, Token); `None` for one word (`token`, `HTTP`, `Token`).
+fn camel_words(run: &str) -> Option<Vec<&str>> {
+    if run.len() > MAX_IDENTIFIER {
+        return None;
+    }
+    // Indexing calls this for every word of every document, and nearly all have no
+    // capital after their first letter: answer those without allocating.
+    if !run.chars().skip(1).any(char::is_uppercase) {
+        return None;
+    }
+    let chars: Vec<(usize, char)> = run.char_indices().collect();
+    let mut cuts = Vec::new();
+    for w in 1..chars.len() {
+        let (i, c) = chars[w];
+        let prev = chars[w - 1].1;
+        let next_lower = chars.get(w + 1).is_some_and(|(_, n)| n.is_lowercase());
+        // lower or digit → upper starts a word; so does the last capital of an
+        // acronym followed by lower case (`HTTPServer`: the `S`).
+        if c.is_uppercase()
+            && ((prev.is_lowercase() || prev.is_numeric()) || (prev.is_uppercase() && next_lower))
+        {
+            cuts.push(i);
+        }
+    }
+    if cuts.is_empty() {
+        return None;
+    }
+    let mut words = Vec::with_capacity(cuts.len() + 1);
+    let mut from = 0;
+    for cut in cuts {
+        words.push(&run[from..cut]);
+        from = cut;
+    }
+    words.push(&run[from..]);
+    Some(words)
+}
+
+/// `s` with each camelCase identifier replaced by its words separated by spaces;
+/// `None` when it has none.
+fn split_identifiers(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut changed = false;
+    let mut rest = s;
+    while let Some(start) = rest.find(|c: char| c.is_alphanumeric()) {
+        out.push_str(&rest[..start]);
+        let run_len = rest[start..]
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(rest.len() - start);
+        let run = &rest[start..start + run_len];
+        match camel_words(run) {
+            Some(words) => {
+                changed = true;
+                out.push_str(&words.join(" "));
+            }
+            None => out.push_str(run),
+        }
+        rest = &rest[start + run_len..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// What a document's `idents` column holds: the words of each distinct camelCase
+/// identifier in `text`, one identifier per line; `None` when there is none (most
+/// documents, so the index grows little).
+#[doc(hidden)] // public for the search benchmark, which builds its own indexes
+pub fn identifier_words(text: &str) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for run in text.split(|c: char| !c.is_alphanumeric()) {
+        let Some(words) = camel_words(run) else {
+            continue;
+        };
+        // Only identifiers are remembered: hashing every word would cost more
+        // than splitting them.
+        if seen.insert(run) {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&words.join(" "));
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]
@@ -178,6 +349,103 @@ mod tests {
             "\"a\" AND \"b\""
         );
         assert_eq!(to_fts_query("\"a\u{0}b\"").expect("a phrase"), "\"a b\"");
+    }
+
+    #[test]
+    fn camel_case_terms_also_search_their_words() {
+        assert_eq!(
+            to_fts_query("refreshToken").unwrap(),
+            r#"("refreshToken" OR "refresh Token")"#
+        );
+        assert_eq!(
+            to_fts_query("HTTPServer oauth2Token").unwrap(),
+            r#"("HTTPServer" OR "HTTP Server") AND ("oauth2Token" OR "oauth2 Token")"#
+        );
+        // Words, acronyms, snake_case (FTS5 already splits at `_`) stay one phrase.
+        assert_eq!(
+            to_fts_query("token HTTP Token refresh_token").unwrap(),
+            r#""token" AND "HTTP" AND "Token" AND "refresh_token""#
+        );
+        assert_eq!(
+            to_fts_query(r#""use getRefreshToken here""#).unwrap(),
+            r#"("use getRefreshToken here" OR "use get Refresh Token here")"#
+        );
+        assert_eq!(
+            to_fts_query("auth.refreshToken()").unwrap(),
+            r#"("auth.refreshToken()" OR "auth.refresh Token()")"#
+        );
+        assert_eq!(
+            to_fts_query("cache -refreshToken").unwrap(),
+            r#"("cache") NOT ("refreshToken" OR "refresh Token")"#
+        );
+        assert_eq!(
+            to_fts_query("a OR userId").unwrap(),
+            r#""a" OR ("userId" OR "user Id")"#
+        );
+        // Quotes inside stay escaped in every alternative.
+        assert_eq!(
+            to_fts_query(r#"aB"cD"#).unwrap(),
+            r#"("aB""cD" OR "a B""c D")"#
+        );
+    }
+
+    #[test]
+    fn prefixes_also_match_the_stems_they_outgrew() {
+        assert_eq!(
+            to_fts_query("configura*").unwrap(),
+            r#"("configura"* OR "configur" OR "configu" OR "config")"#
+        );
+        // Never cut below MIN_STEM letters.
+        assert_eq!(to_fts_query("refre*").unwrap(), r#"("refre"* OR "refr")"#);
+        assert_eq!(to_fts_query("auth*").unwrap(), r#""auth"*"#);
+        // The last word of a camelCase or dotted prefix is the one cut.
+        assert_eq!(
+            to_fts_query("refreshTok*").unwrap(),
+            r#"("refreshTok"* OR "refresh Tok"*)"#
+        );
+        assert_eq!(
+            to_fts_query("db.connecti*").unwrap(),
+            r#"("db.connecti"* OR "db.connect" OR "db.connec" OR "db.conne")"#
+        );
+        // Porter stems only ASCII letters: other words are not cut.
+        assert_eq!(to_fts_query("café*").unwrap(), r#""café"*"#);
+        assert_eq!(to_fts_query("v1234*").unwrap(), r#""v1234"*"#);
+        // A quoted phrase is never a prefix.
+        assert_eq!(to_fts_query(r#""configura*""#).unwrap(), r#""configura*""#);
+    }
+
+    #[test]
+    fn the_plain_translation_has_no_alternatives() {
+        assert_eq!(
+            to_plain_fts_query("refreshToken configura*").unwrap(),
+            r#""refreshToken" AND "configura"*"#
+        );
+    }
+
+    #[test]
+    fn identifier_words_are_the_camel_case_identifiers_split() {
+        assert_eq!(
+            identifier_words("let refreshToken = getRefreshToken(); refreshToken.x").as_deref(),
+            Some("refresh Token\nget Refresh Token")
+        );
+        assert_eq!(
+            identifier_words("XMLHttpRequest parseJSON iOS").as_deref(),
+            Some("XML Http Request\nparse JSON\ni OS")
+        );
+        // Plain words, snake_case, acronyms and capitalised words: nothing to add.
+        assert_eq!(
+            identifier_words("The HTTP refresh_token Token README"),
+            None
+        );
+        assert_eq!(identifier_words(""), None);
+        // Long runs are data (base64, hashes), not identifiers.
+        let blob = "aB".repeat(MAX_IDENTIFIER);
+        assert_eq!(identifier_words(&blob), None);
+        // Non-ASCII letters split too; nothing panics on multi-byte characters.
+        assert_eq!(
+            identifier_words("größeÄnderung ÉcoleNormale").as_deref(),
+            Some("größe Änderung\nÉcole Normale")
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 mod catalog;
 pub mod events;
-mod fts;
+pub mod fts;
 mod ingest;
 pub mod keys;
 pub mod pricing;

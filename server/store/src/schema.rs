@@ -1,6 +1,7 @@
 //! Versioned schema migrations, applied in order inside one transaction each.
 //! `PRAGMA user_version` records how many have run.
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::Result;
@@ -171,6 +172,22 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN last_record_at INTEGER;
     UPDATE conversations SET first_record_at = started_at, last_record_at = ended_at;
     "#,
+    // 6: word forms and identifiers in search (#15). The index stems words (porter),
+    // so "permissions" is found by `permission`, and gets a second column, `idents`:
+    // the words of the camelCase identifiers in each document, kept in `docs` too
+    // (an external-content table reads its columns from there; NULL for the many
+    // documents without one). Rebuilt from `docs`, which holds every document's text.
+    r#"
+    ALTER TABLE docs ADD COLUMN idents TEXT;
+    UPDATE docs SET idents = observatory_identifier_words(text)
+     WHERE observatory_identifier_words(text) IS NOT NULL;
+    DROP TABLE docs_fts;
+    CREATE VIRTUAL TABLE docs_fts USING fts5(
+        text, idents, content='docs', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    INSERT INTO docs_fts (docs_fts) VALUES ('rebuild');
+    "#,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -183,6 +200,24 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             supported: MIGRATIONS.len(),
         });
     }
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    // Migrations that fill a column from existing text call the same Rust function
+    // the indexer uses, so an upgraded database indexes exactly as a new one.
+    conn.create_scalar_function(
+        "observatory_identifier_words",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text = ctx.get_raw(0);
+            Ok(match text.as_str() {
+                Ok(t) => crate::fts::identifier_words(t),
+                // Not text (NULL, a blob): nothing to split.
+                Err(_) => None,
+            })
+        },
+    )?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

@@ -58,7 +58,7 @@ impl Writer for Store {
         let tx = self.conn.transaction()?;
         // FTS5 external-content tables must be told which rows go, with their text.
         tx.execute(
-            "INSERT INTO docs_fts (docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE conversation_id = ?1",
+            "INSERT INTO docs_fts (docs_fts, rowid, text, idents) SELECT 'delete', id, text, idents FROM docs WHERE conversation_id = ?1",
             [c.id],
         )?;
         for sql in [

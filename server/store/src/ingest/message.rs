@@ -185,8 +185,9 @@ impl BatchWriter<'_> {
         if text.trim().is_empty() {
             return Ok(());
         }
+        let idents = crate::fts::identifier_words(text);
         self.tx.prepare_cached(
-            "INSERT INTO docs (message_id, conversation_id, kind, role, tool, model, ts, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO docs (message_id, conversation_id, kind, role, tool, model, ts, text, idents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             msg.id,
@@ -196,11 +197,12 @@ impl BatchWriter<'_> {
             tool,
             msg.m.model,
             msg.ts,
-            text
+            text,
+            idents
         ])?;
         self.tx
-            .prepare_cached("INSERT INTO docs_fts (rowid, text) VALUES (?1, ?2)")?
-            .execute(params![self.tx.last_insert_rowid(), text])?;
+            .prepare_cached("INSERT INTO docs_fts (rowid, text, idents) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.tx.last_insert_rowid(), text, idents])?;
         Ok(())
     }
 
