@@ -206,7 +206,7 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
     ))?;
     let mut hits = Vec::with_capacity(q.limit);
     for &(id, score) in candidates.iter().skip(q.offset).take(q.limit) {
-        let hit = detail
+        let mut hit = detail
             .query_row(params![id, q.highlight.0, q.highlight.1, fts], |r| {
                 Ok(RankedHit {
                     hit: SearchHit {
@@ -228,12 +228,98 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
                 })
             })
             .map_err(fts_error)?;
+        if !q.highlight.0.is_empty() && !hit.hit.snippet.contains(&q.highlight.0) {
+            if let Some(s) = identifier_snippet(store, &fts, id, &q.highlight)? {
+                hit.hit.snippet = s.replace(['\n', '\r', '\t'], " ");
+            }
+        }
         hits.push(hit);
     }
     Ok(SearchResults {
         hits,
         next_offset,
         ranked_newest: truncated.then_some(window),
+    })
+}
+
+/// Words shown on each side of an identifier in `identifier_snippet`.
+const SNIPPET_WORDS: usize = 10;
+
+/// The snippet of a document found through its `idents` column alone. FTS5's
+/// snippet of the text marks nothing then (the text's token is the whole
+/// `refreshToken`), so this marks, in the text, the identifier whose words matched.
+/// Each `idents` line is one identifier's words separated by spaces: without the
+/// spaces, it is the identifier as the text spells it. `None` when there is none.
+fn identifier_snippet(
+    store: &Store,
+    fts: &str,
+    id: i64,
+    (open, close): &(String, String),
+) -> Result<Option<String>> {
+    // Markers that cannot occur in `idents` (letters, digits, spaces, newlines).
+    let row: Option<(Option<String>, String)> = store
+        .conn
+        .prepare_cached(
+            "SELECT highlight(docs_fts, 1, char(1), char(2)), d.text
+             FROM docs_fts JOIN docs d ON d.id = docs_fts.rowid
+             WHERE docs_fts MATCH ?1 AND docs_fts.rowid = ?2",
+        )?
+        .query_row(params![fts, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })
+        .map_err(fts_error)?;
+    let Some((Some(marked), text)) = row else {
+        return Ok(None);
+    };
+    let Some(line) = marked.lines().find(|l| l.contains('\u{1}')) else {
+        return Ok(None);
+    };
+    let ident: String = line
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{1}' | '\u{2}'))
+        .collect();
+    let Some(at) = find_word(&text, &ident) else {
+        return Ok(None);
+    };
+    let (before, after) = (&text[..at], &text[at + ident.len()..]);
+    let start = before
+        .char_indices()
+        .rev()
+        .filter(|(_, c)| c.is_whitespace())
+        .nth(SNIPPET_WORDS)
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let end = after
+        .char_indices()
+        .filter(|(_, c)| c.is_whitespace())
+        .nth(SNIPPET_WORDS)
+        .map_or(after.len(), |(i, _)| i);
+    let mut s = String::new();
+    if start > 0 {
+        s.push('…');
+    }
+    s.push_str(&before[start..]);
+    s.push_str(open);
+    s.push_str(&ident);
+    s.push_str(close);
+    s.push_str(&after[..end]);
+    if end < after.len() {
+        s.push('…');
+    }
+    Ok(Some(s))
+}
+
+/// Byte offset of `word` in `text` as a whole run of letters and digits.
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    if word.is_empty() {
+        return None;
+    }
+    text.match_indices(word).map(|(i, _)| i).find(|&i| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
 }
 

@@ -150,13 +150,36 @@ fn snippets_come_from_the_text_with_the_matched_words_marked() {
     );
     let s = snippet(&store, "refreshToken", "u3");
     assert!(s.contains("[refresh_token]"), "{s}");
+    // Found through the identifier's words: the identifier is marked in the text,
+    // never the `idents` column shown.
     let s = snippet(&store, "refresh_token", "u2");
+    assert_eq!(s, "const [refreshToken] = await load(user);");
+    let s = snippet(&store, "tokenStore", "u5");
+    assert_eq!(s, "class [RefreshTokenStore] implements Store {}");
+}
+
+#[test]
+fn a_long_document_found_by_an_identifier_shows_the_words_around_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let filler = "lorem ipsum dolor sit amet ".repeat(20);
+    let text = format!("{filler}\nlet t = client.getRefreshToken(); // cached\n{filler}");
+    let store = store_with(dir.path(), &[&text]);
+    let s = snippet(&store, "refresh token", "u0");
+    assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
     assert!(
-        s.contains("[refreshToken]") || s.contains("refreshToken"),
+        s.contains("let t = client.[getRefreshToken](); // cached"),
         "{s}"
     );
-    // Never the idents column's words.
-    assert!(!s.contains('\n') && s.contains("const"), "{s}");
+    assert!(!s.contains('\n'), "{s}");
+    // Highlighting markers of the caller's choice.
+    let mut q = SearchQuery::new("refresh_token");
+    q.highlight = ("<b>".into(), "</b>".into());
+    let hit = store.search(&q).expect("search").hits.remove(0);
+    assert!(
+        hit.snippet.contains("client.<b>getRefreshToken</b>();"),
+        "{}",
+        hit.snippet
+    );
 }
 
 #[test]
