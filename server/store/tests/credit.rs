@@ -443,8 +443,37 @@ fn assert_resume_credit(copy_session: impl Fn(usize) -> &'static str + Copy) {
             "{name}"
         );
 
+        // The same file in another checkout of the project is matched by its path
+        // relative to each call's project: the original conversation, whose file
+        // holds only copies when the resumed one is indexed first, knows its project
+        // from them.
+        assert!(
+            writes.iter().all(|w| w.cwd.as_deref() == Some(CWD)),
+            "{name}"
+        );
+        let b = observatory_attribution::blame::blame(
+            &store,
+            Path::new("/home/me/demo/app.py"),
+            Path::new("/home/me/demo"),
+            APP_V2,
+            &[],
+        )
+        .expect("blame");
+        assert_eq!(
+            [0, 2, 3, 4]
+                .map(|line: usize| b.lines[line].map(|o| b.writes[o as usize].session_id.as_str())),
+            [
+                Some(ORIGINAL),
+                Some(ORIGINAL),
+                Some(ORIGINAL),
+                Some(RESUMED)
+            ],
+            "{name}: from another checkout"
+        );
+
         // Each conversation holds its own messages, prompt and tokens.
         let o = store.conversation(ORIGINAL).expect("original");
+        assert_eq!(o.project.as_deref(), Some(CWD), "{name}");
         let r = store.conversation(RESUMED).expect("resumed");
         assert_eq!((o.message_count, r.message_count), (4, 3), "{name}");
         assert_eq!(o.title, "Create the app", "{name}");

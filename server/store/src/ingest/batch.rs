@@ -55,6 +55,9 @@ pub(super) struct ConversationDelta {
     started_at: Option<i64>,
     ended_at: Option<i64>,
     project: Option<String>,
+    /// The project and entrypoint copied records name (see `saw_copy`).
+    copied_project: Option<String>,
+    copied_entrypoint: Option<String>,
     git_branch: Option<String>,
     version: Option<String>,
     entrypoint: Option<String>,
@@ -93,6 +96,21 @@ impl ConversationDelta {
             if self.continues.as_deref() != Some(s) {
                 self.continues = Some(s.to_owned());
             }
+        }
+    }
+
+    /// What a record stored already under another conversation (a copy made by
+    /// `--resume`) says of where this conversation ran, kept apart from what its own
+    /// records say and used only without it: a conversation whose file holds only
+    /// copies (the original, indexed after the resumed file) would otherwise keep no
+    /// project, and its calls, once `resume` moves them here, no checkout to be
+    /// matched from by relative path.
+    pub(super) fn saw_copy(&mut self, m: &Message) {
+        if self.copied_project.is_none() {
+            self.copied_project = m.cwd.clone();
+        }
+        if self.copied_entrypoint.is_none() {
+            self.copied_entrypoint = m.entrypoint.clone();
         }
     }
 
@@ -338,10 +356,10 @@ impl BatchWriter<'_> {
     .execute(params![
         delta.started_at,
         delta.ended_at,
-        delta.project,
+        delta.project.as_ref().or(delta.copied_project.as_ref()),
         delta.git_branch,
         delta.version,
-        delta.entrypoint,
+        delta.entrypoint.as_ref().or(delta.copied_entrypoint.as_ref()),
         delta.first_prompt,
         delta.custom_title,
         delta.ai_title,

@@ -55,6 +55,7 @@ impl BatchWriter<'_> {
         };
         let Some(id) = self.insert_message(m, &uuid, offset, is_prompt, inherited)? else {
             let (owner, prompt) = stored_message(self.tx, &uuid)?;
+            self.delta.saw_copy(m);
             if let Some(owner) = owner.filter(|o| *o != self.conv) {
                 // Another conversation's file holds it too: which one wrote it is
                 // settled once the batch is in (`resume`).
