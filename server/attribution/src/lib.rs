@@ -24,9 +24,10 @@
 //! And one guard against the diff's guesses: a boilerplate line (`}`, `};`, `)`,
 //! `end`, `fi`: punctuation and at most a block keyword) keeps its origin only in a
 //! run of non-blank lines with that origin (blank lines between them aside) that
-//! holds a line that is not boilerplate. Where the content drifted from what the
-//! agent last wrote, the diff otherwise credits lone braces scattered through a
-//! person's code. (Blank lines are not held to it: measured, it cost more recall
+//! holds a line that is not boilerplate, or sits between lines other changes wrote
+//! (the brace an earlier change left around a later one's lines, which `git blame`
+//! keeps). Where the content drifted from what the agent last wrote, the diff
+//! otherwise credits lone braces scattered through a person's code. (Blank lines are not held to it: measured, it cost more recall
 //! than it gained precision.)
 
 pub mod blame;
@@ -238,9 +239,9 @@ fn is_short(line: &str) -> bool {
 
 /// A boilerplate line keeps its origin only next to a line that tells: it must sit in
 /// a run of non-blank lines with that origin (blank lines between them aside) that
-/// holds a line that is not boilerplate. Where the content drifted from what the
-/// agent last wrote, the diff otherwise credits lone `}` and `end` lines scattered
-/// through a person's code.
+/// holds a line that is not boilerplate, or between lines other changes wrote. Where
+/// the content drifted from what the agent last wrote, the diff otherwise credits
+/// lone `}` and `end` lines scattered through a person's code.
 fn apply_neighbour_rule(lines: &[&str], origins: &mut [Option<Origin>]) {
     let non_blank: Vec<usize> = (0..lines.len())
         .filter(|&i| !lines[i].trim().is_empty())
@@ -253,7 +254,13 @@ fn apply_neighbour_rule(lines: &[&str], origins: &mut [Option<Origin>]) {
             .position(|&i| origins[i] != o)
             .map_or(non_blank.len(), |n| start + n);
         let run = &non_blank[start..end];
-        if o.is_some() && run.iter().all(|&i| is_short(lines[i])) {
+        // Inside agents' code (changes' lines on both sides), a brace an earlier
+        // change wrote is what the agents kept around their later changes, and `git
+        // blame` keeps it there; the rule is for braces among a person's lines.
+        let tagged = |i: Option<&usize>| i.is_some_and(|&i| origins[i].is_some());
+        let among_agents =
+            start > 0 && tagged(non_blank.get(start - 1)) && tagged(non_blank.get(end));
+        if o.is_some() && !among_agents && run.iter().all(|&i| is_short(lines[i])) {
             for &i in run {
                 origins[i] = None;
             }

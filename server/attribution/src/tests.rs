@@ -292,6 +292,24 @@ fn lone_boilerplate_lines_need_a_credited_neighbour() {
 }
 
 #[test]
+fn a_brace_kept_between_a_later_change_s_lines_stays_its_writer_s() {
+    // The agent rewrote the lines around a `}` it wrote first: like `git blame`, the
+    // brace is still the first write's, not nobody's.
+    let v1 = "fn run() {\n    if ready {\n        start_engine();\n    }\n    finish_up();\n";
+    let v2 = "fn run() {\n    if steady {\n        start_motor();\n    }\n    wrap_things_up();\n";
+    assert_eq!(
+        blame(&[write(v1, true), write(v2, false)], v2),
+        vec![Some(0), Some(1), Some(1), Some(0), Some(1)]
+    );
+    // Between a person's lines it is still nobody's.
+    let current = "fn run() {\n    if steady {\n        person_line();\n    }\n    person_too();\n";
+    assert_eq!(
+        blame(&[write(v1, true), write(v2, false)], current),
+        vec![Some(0), Some(1), None, None, None]
+    );
+}
+
+#[test]
 fn drifted_hunks_are_found_nearby() {
     // The model has two extra lines at the top that the agent's patch did not know.
     let v1 = "x\ny\nz\n";
