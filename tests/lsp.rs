@@ -1311,7 +1311,17 @@ fn changes_are_labelled_by_their_own_prompt() {
     assert_eq!(line2["prompt"], EDIT_PROMPT, "{line2}");
     assert_eq!(line2["end_line"], 2, "{line2}");
 
-    let h = hover_text(&mut c, &uri, 1);
+    // The conversation's figures (tokens) join the hover once its summary is fetched.
+    let h = c
+        .poll("textDocument/hover", pos(&uri, 1, 0), WAIT, |r| {
+            r.pointer("/contents/value")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.contains(" tokens in the conversation"))
+        })
+        .pointer("/contents/value")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     assert!(h.starts_with(&format!("**{EDIT_PROMPT}**")), "{h}");
     assert!(h.contains("in the conversation *create some files"), "{h}");
     assert!(
@@ -1507,10 +1517,13 @@ fn workspace_symbols_of_files_recorded_in_another_checkout() {
         .and_then(|a| a.iter().find(|s| s["name"] == "greet"))
         .unwrap_or_else(|| panic!("greet: {found}"));
     assert_eq!(greet["location"]["uri"], example.as_str(), "{greet}");
-    let main = c
-        .request("workspace/symbol", json!({"query": "main"}))
-        .expect("workspace/symbol");
+    // The workspace's files are attributed one after another: main.py may come after
+    // example.py.
     let main_py = format!("file://{}", env.workspace().join("main.py").display());
+    let main = c.poll("workspace/symbol", json!({"query": "main"}), WAIT, |r| {
+        r.as_array()
+            .is_some_and(|a| a.iter().any(|s| s["location"]["uri"] == main_py.as_str()))
+    });
     assert!(
         main.as_array()
             .is_some_and(|a| a.iter().any(|s| s["location"]["uri"] == main_py.as_str())),
