@@ -463,6 +463,16 @@ fn apply(
     match change.tool.as_str() {
         "Write" => {
             let content = change.content.as_deref().unwrap_or_default();
+            if model.is_empty() && change.created != Some(true) && !change.hunks.is_empty() {
+                // An overwrite of a file whose earlier content no record holds (a
+                // person's file, without `originalFile` in older records): its patch
+                // says which lines it wrote; the rest were there before it.
+                let mut lines = lines_of(content, None);
+                if tag_added_lines(&mut lines, &change.hunks, origin) {
+                    *model = lines;
+                    return true;
+                }
+            }
             if model.is_empty() || (change.created == Some(true) && !elsewhere) {
                 *model = lines_of(content, Some(origin));
             } else {
@@ -530,6 +540,36 @@ fn apply(
         // Notebook cells are JSON inside the file; they are not line-attributed.
         _ => false,
     }
+}
+
+/// Tags with `origin` the lines of `lines` (the content after the change) that the
+/// `hunks` add. False, leaving some tagged, when a hunk's lines are not where it says
+/// in `lines` (a patch that does not describe this content).
+fn tag_added_lines(
+    lines: &mut [Line],
+    hunks: &[observatory_transcript::Hunk],
+    origin: Origin,
+) -> bool {
+    for h in hunks {
+        let mut at = (h.new_start as usize).saturating_sub(1);
+        for l in &h.lines {
+            let (kind, text) = match l.as_bytes().first() {
+                Some(b'+') => (true, l.get(1..).unwrap_or_default()),
+                Some(b' ') => (false, l.get(1..).unwrap_or_default()),
+                _ => continue,
+            };
+            match lines.get_mut(at) {
+                Some(line) if line.text == text.trim_end() => {
+                    if kind {
+                        line.origin = Some(origin);
+                    }
+                }
+                _ => return false,
+            }
+            at += 1;
+        }
+    }
+    true
 }
 
 /// Applies `structuredPatch` hunks by line number, checking their context and removed

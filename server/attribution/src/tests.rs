@@ -310,6 +310,30 @@ fn a_brace_kept_between_a_later_change_s_lines_stays_its_writer_s() {
 }
 
 #[test]
+fn an_overwrite_of_a_file_with_unknown_history_takes_only_its_patch_s_lines() {
+    // A person's file, overwritten by a Write recorded with its patch but without
+    // `originalFile`: the lines the patch leaves alone were the person's.
+    let content = "person_wrote_this();\nagent_line();\nperson_too();\nlast_person_line();\n";
+    let mut w = write(content, false);
+    w.hunks = vec![hunk(
+        1,
+        &[
+            " person_wrote_this();",
+            "-old_line();",
+            "+agent_line();",
+            " person_too();",
+        ],
+    )];
+    assert_eq!(
+        blame(&[w.clone()], content),
+        vec![None, Some(0), None, None]
+    );
+    // A patch that does not describe the content: the Write is taken whole.
+    w.hunks[0].new_start = 3;
+    assert_eq!(blame(&[w], content), vec![Some(0); 4]);
+}
+
+#[test]
 fn drifted_hunks_are_found_nearby() {
     // The model has two extra lines at the top that the agent's patch did not know.
     let v1 = "x\ny\nz\n";
