@@ -1341,7 +1341,12 @@ impl Sim {
                 for i in at..at + len {
                     if self.rng.random_bool(0.8) {
                         let t = code::respace(&mut self.rng, lang, &self.lines[i].text);
-                        if t != self.lines[i].text {
+                        if t.trim_end() == self.lines[i].text.trim_end() {
+                            // Only trailing blanks: they never count (the engine's
+                            // rule, see observatory-attribution), the line keeps its
+                            // author.
+                            self.lines[i].text = t;
+                        } else if t != self.lines[i].text {
                             // `git blame` gives the line to the person; `-w` keeps
                             // `ws_owner`.
                             self.lines[i].text = t;
