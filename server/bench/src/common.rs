@@ -108,3 +108,27 @@ pub fn published(data: &Path) -> Option<(String, String, u32)> {
     let token = std::fs::read_to_string(observatory_platform::token_path(data)).ok()?;
     Some((running.url, token.trim().to_owned(), running.pid))
 }
+
+/// Queries a developer would type, built from the generator's vocabulary.
+pub const QUERIES: [&str; 20] = [
+    "token refresh",
+    "pagination",
+    "migration",
+    "error handling",
+    "retry*",
+    "database connection",
+    "unit tests",
+    "timeout",
+    "cache invalidation",
+    "middleware",
+    "\"rate limit\"",
+    "serialize",
+    "config",
+    "webhook",
+    "panic",
+    "async",
+    "login",
+    "README",
+    "users endpoint",
+    "flaky",
+];

@@ -30,30 +30,6 @@ struct Args {
     rg: String,
 }
 
-/// Queries a developer would type, built from the generator's vocabulary.
-const QUERIES: [&str; 20] = [
-    "token refresh",
-    "pagination",
-    "migration",
-    "error handling",
-    "retry*",
-    "database connection",
-    "unit tests",
-    "timeout",
-    "cache invalidation",
-    "middleware",
-    "\"rate limit\"",
-    "serialize",
-    "config",
-    "webhook",
-    "panic",
-    "async",
-    "login",
-    "README",
-    "users endpoint",
-    "flaky",
-];
-
 struct Row {
     what: String,
     ours: String,
@@ -294,7 +270,7 @@ fn main() -> Result<()> {
         let store = Store::open(&observatory_store::database_path(&data_dir))?;
         let mut lat = Vec::new();
         let mut per_query = Vec::new();
-        for q in QUERIES {
+        for q in common::QUERIES {
             let mut best = Duration::MAX;
             for _ in 0..10 {
                 let t = Instant::now();
@@ -308,7 +284,7 @@ fn main() -> Result<()> {
         }
         lat.sort();
         let mut rg_times = Vec::new();
-        for q in QUERIES {
+        for q in common::QUERIES {
             let word = q.trim_matches('"').trim_end_matches('*');
             let t = Instant::now();
             let status = Command::new(&args.rg)

@@ -390,28 +390,8 @@ fn recall_docs(fixtures: &Path, work: &Path) -> Result<Vec<(i64, String)>> {
     Ok(docs)
 }
 
-/// Latency queries: `observatory-bench`'s twenty, then word forms and identifiers.
-const LATENCY_QUERIES: [&str; 30] = [
-    "token refresh",
-    "pagination",
-    "migration",
-    "error handling",
-    "retry*",
-    "database connection",
-    "unit tests",
-    "timeout",
-    "cache invalidation",
-    "middleware",
-    "\"rate limit\"",
-    "serialize",
-    "config",
-    "webhook",
-    "panic",
-    "async",
-    "login",
-    "README",
-    "users endpoint",
-    "flaky",
+/// Word forms and identifiers, after `observatory-bench`'s twenty (`common::QUERIES`).
+const MORE_QUERIES: [&str; 10] = [
     "permissions",
     "refreshing",
     "refreshToken",
@@ -423,6 +403,15 @@ const LATENCY_QUERIES: [&str; 30] = [
     "parseConfig",
     "migrat*",
 ];
+
+/// The latency queries: `observatory-bench`'s, then word forms and identifiers.
+fn latency_queries() -> Vec<&'static str> {
+    common::QUERIES
+        .iter()
+        .chain(MORE_QUERIES.iter())
+        .copied()
+        .collect()
+}
 
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -521,7 +510,7 @@ fn main() -> Result<()> {
         let mut lat = Vec::new();
         let mut lat20 = Vec::new();
         let mut slowest = Vec::new();
-        for (i, q) in LATENCY_QUERIES.into_iter().enumerate() {
+        for (i, q) in latency_queries().into_iter().enumerate() {
             let fts = translate(v, q)?;
             let _ = search(&conn, &fts)?; // warm the cache, as a running server has it
             let mut best = Duration::MAX;
@@ -571,9 +560,10 @@ fn main() -> Result<()> {
     // store as `observatory index` left it, migrated to this build's schema.
     let store = observatory_store::Store::open(&source)?;
     let mut store_rows = Vec::new();
+    let all = latency_queries();
     for (what, queries) in [
-        ("observatory-bench's 20 queries", &LATENCY_QUERIES[..20]),
-        ("all 30 queries", &LATENCY_QUERIES[..]),
+        ("observatory-bench's 20 queries", &common::QUERIES[..]),
+        ("all 30 queries", &all[..]),
     ] {
         let mut lat = Vec::new();
         for q in queries {
@@ -588,7 +578,7 @@ fn main() -> Result<()> {
                 best = best.min(d);
                 std::hint::black_box(page);
             }
-            if args.verbose && queries.len() == LATENCY_QUERIES.len() {
+            if args.verbose && queries.len() == all.len() {
                 eprintln!("Store::search {q:<20} best {}", ms(best));
             }
         }
