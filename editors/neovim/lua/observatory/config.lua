@@ -17,6 +17,7 @@ local M = {}
 ---@field codeActions? boolean       code actions (default true)
 ---@field maxFileBytes? integer      larger files are not attributed
 ---@field debounceMs? integer        quiet time after typing before attribution is recomputed
+---@field ignoreWhitespace? boolean  keep the agent as author of re-indented lines, like git blame -w
 ---@field filetypes? string[]        filetypes the server attaches to
 ---@field root_markers? string[]     markers of a workspace root (default { ".git" })
 ---@field split? "split"|"vsplit"|"tab"  where documents the server shows open (default "vsplit")
@@ -25,7 +26,7 @@ local M = {}
 ---@field keymaps? boolean           buffer-local <CR>/gx on command links in Observatory documents and hovers (default true)
 
 --- Settings the server reads (docs/lsp.md, "Settings"): forwarded as they are.
-M.server_keys = { 'url', 'apiKey', 'codeLens', 'hover', 'inlayHints', 'codeActions', 'maxFileBytes', 'debounceMs' }
+M.server_keys = { 'url', 'apiKey', 'codeLens', 'hover', 'inlayHints', 'codeActions', 'maxFileBytes', 'debounceMs', 'ignoreWhitespace' }
 
 --- Source filetypes. Not "observatory": the documents the server writes are shown
 --- with that filetype, so they never start a second server.
@@ -87,6 +88,7 @@ function M.resolve(opts)
   vim.validate('codeActions', o.codeActions, 'boolean')
   vim.validate('maxFileBytes', o.maxFileBytes, 'number', true)
   vim.validate('debounceMs', o.debounceMs, 'number', true)
+  vim.validate('ignoreWhitespace', o.ignoreWhitespace, 'boolean', true)
   vim.validate('filetypes', o.filetypes, list_of_strings, 'a list of strings')
   vim.validate('root_markers', o.root_markers, list_of_strings, 'a list of strings')
   one_of(o, 'split', { 'split', 'vsplit', 'tab' })
