@@ -204,7 +204,9 @@ pub fn blame(
 /// Without a known own root, each root's history is replayed on its own and counts
 /// if at least half of the lines it wrote are still in the content (or it is the root
 /// that explains the content best); the histories that count are then replayed
-/// together, in time order.
+/// together, in time order. A root whose first change created the file is judged by
+/// what it wrote after that, when it wrote anything: another project's copy of the
+/// file has the content's lines from its creation but not its own changes since.
 pub fn blame_with(
     history: &dyn History,
     file: &Path,
@@ -302,11 +304,18 @@ pub fn blame_with(
             }
             let changes: Vec<&FileChange> = members.iter().map(|&i| &writes[i].change).collect();
             let replayed = crate::replay_with(&changes, options);
-            let claimed = replayed
-                .map_onto(content)
-                .iter()
-                .filter(|o| o.is_some())
-                .count();
+            let origins = replayed.map_onto(content);
+            // A root that started by creating the file and went on changing it: judged
+            // by its changes after the creation. Another project's copy of the file (a
+            // fork, a vendored twin) has the content's lines from its creation, yet
+            // none of what it did to them since; the file's own history keeps those.
+            let created = |o: Origin| changes[o as usize].created == Some(true);
+            let later = replayed.tagged_lines_by(|o| !created(o));
+            if later > 0 && changes.first().is_some_and(|c| c.created == Some(true)) {
+                let claimed = origins.iter().flatten().filter(|&&o| !created(o)).count();
+                return claimed as f64 / later as f64;
+            }
+            let claimed = origins.iter().filter(|o| o.is_some()).count();
             claimed as f64 / replayed.tagged_lines().max(1) as f64
         })
         .collect();

@@ -121,6 +121,14 @@ impl Replay {
             .count()
     }
 
+    /// Lines of the model written by the changes `keep` accepts.
+    pub fn tagged_lines_by(&self, keep: impl Fn(Origin) -> bool) -> usize {
+        self.lines
+            .iter()
+            .filter(|l| l.text != GAP && l.origin.is_some_and(&keep))
+            .count()
+    }
+
     /// The origin of each line of `content`.
     pub fn map_onto(&self, content: &str) -> Vec<Option<Origin>> {
         let o = self.options;

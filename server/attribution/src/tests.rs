@@ -667,3 +667,43 @@ fn a_block_a_person_moved_before_the_next_change_keeps_its_author() {
         vec![Some(0), Some(0), Some(0), Some(0), Some(1)]
     );
 }
+
+#[test]
+fn another_project_s_copy_of_a_person_s_file_does_not_take_its_lines() {
+    // A person wrote the file; another project on the machine created a copy of it
+    // (a fork, a vendored twin) and changed the copy since. The file's own history is
+    // an overwrite from a checkout named otherwise, so no root is known to be the
+    // file's own: the copy's creation explained every line the person wrote.
+    let mut person = String::new();
+    for i in 0..20 {
+        person.push_str(&format!("fn person_function_{i}() {{ do_work({i}); }}\n"));
+    }
+    let copy_changed = person.replace("do_work(3)", "do_other_work(3)")
+        + "fn only_in_the_copy() { elsewhere(); }\n";
+    let current = format!("{person}fn agent_function() {{ agent_work(); }}\n");
+    let mut overwrite = write(&current, false);
+    overwrite.original = Some(person.clone());
+    let mut copy_update = write(&copy_changed, false);
+    copy_update.original = Some(person.clone());
+    let history = Recorded(vec![
+        recorded(
+            "/Users/dev/old-prototype",
+            "src/lib.rs",
+            1,
+            write(&person, true),
+        ),
+        recorded("/home/ci/build/app", "src/lib.rs", 2, overwrite),
+        recorded("/Users/dev/old-prototype", "src/lib.rs", 3, copy_update),
+    ]);
+    let root = std::path::Path::new("/work/checkout");
+    let b = crate::blame::blame(&history, &root.join("src/lib.rs"), root, &current, &[])
+        .expect("blame");
+    let by: Vec<Option<&str>> = b
+        .lines
+        .iter()
+        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
+        .collect();
+    let mut want = vec![None; 20];
+    want.push(Some("t2"));
+    assert_eq!(by, want);
+}
