@@ -7,7 +7,9 @@
 //!    as the agents last left it, each line tagged with the change that wrote it.
 //!    Exact where the transcript allows: `structuredPatch` hunks are applied by line
 //!    number and checked against the model; `originalFile` (the file as the tool saw
-//!    it) resynchronises the model when someone else changed the file in between;
+//!    it) resynchronises the model when someone else changed the file in between
+//!    (without it, an overwrite whose patch does not fit takes only its patch's
+//!    lines, the others keeping their tags);
 //!    Edit strings are located in the text when there is no patch.
 //! 2. [`Replay::map_onto`] the current content: a line diff between the model and the
 //!    content keeps the tags of unchanged lines wherever they moved to, drops them for
@@ -477,6 +479,32 @@ fn apply(
                 // says which lines it wrote; the rest were there before it.
                 let mut lines = lines_of(content, None);
                 if tag_added_lines(&mut lines, &change.hunks, origin) {
+                    *model = lines;
+                    return true;
+                }
+            }
+            if !model.is_empty()
+                && change.created != Some(true)
+                && change.original.is_none()
+                && !change.hunks.is_empty()
+            {
+                // An overwrite whose patch did not fit the model, without
+                // `originalFile` (older records): someone changed the file in between.
+                // Diffing the model against its content would credit it with every line
+                // that person moved or typed; its patch says which lines it wrote, and
+                // the others keep the tags they had, wherever they moved.
+                let mut lines = lines_of(content, None);
+                if tag_added_lines(&mut lines, &change.hunks, origin) {
+                    let from = {
+                        let a: Vec<&str> = model.iter().map(|l| l.id(o)).collect();
+                        let b: Vec<&str> = lines.iter().map(|l| l.id(o)).collect();
+                        align(&a, &b, |m| model[m].origin.is_some())
+                    };
+                    for (l, m) in lines.iter_mut().zip(from) {
+                        if let (None, Some(m)) = (l.origin, m) {
+                            l.origin = model[m].origin;
+                        }
+                    }
                     *model = lines;
                     return true;
                 }

@@ -707,3 +707,40 @@ fn another_project_s_copy_of_a_person_s_file_does_not_take_its_lines() {
     want.push(Some("t2"));
     assert_eq!(by, want);
 }
+
+#[test]
+fn an_overwrite_without_original_file_takes_only_its_patch_s_lines() {
+    // Older records keep no `originalFile`. A person moved a block and typed a
+    // function before the overwrite, so its patch does not fit the model; diffing the
+    // model against its content credited it with the moved and the typed lines.
+    let created = "fn first_function() {\n    first_body_line();\n}\n\
+                   fn second_function() {\n    second_body_line();\n}\n\
+                   fn third_function() {\n    third_body_line();\n}\n";
+    // The person moved the third function to the top and typed one at the end.
+    let on_disk = "fn third_function() {\n    third_body_line();\n}\n\
+                   fn first_function() {\n    first_body_line();\n}\n\
+                   fn second_function() {\n    second_body_line();\n}\n\
+                   fn person_function() {\n    person_body_line();\n}\n";
+    let current = format!("{on_disk}fn agent_function() {{\n    agent_body_line();\n}}\n");
+    let mut overwrite = write(&current, false);
+    overwrite.hunks = vec![hunk(
+        10,
+        &[
+            " fn person_function() {",
+            "     person_body_line();",
+            " }",
+            "+fn agent_function() {",
+            "+    agent_body_line();",
+            "+}",
+        ],
+    )];
+    let got = blame(&[write(created, true), overwrite], &current);
+    // The moved block's lone brace is too short to be recovered as moved (line 3).
+    assert_eq!(got[..2], [Some(0), Some(0)], "{got:?}");
+    assert_eq!(got[3..9], [Some(0); 6], "{got:?}");
+    assert_eq!(
+        got[9..],
+        [None, None, None, Some(1), Some(1), Some(1)],
+        "{got:?}"
+    );
+}
