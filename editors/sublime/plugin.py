@@ -541,6 +541,18 @@ def _blame_then(command: LspTextCommand, then: Callable[[Any, Optional[Dict[str,
     session.send_request(Request("observatory/blame", {"uri": uri_from_view(view)}, view), on_result, _report_error)
 
 
+def _attributed_then(command: LspTextCommand, then: Callable[[Any, Dict[str, Any]], None]) -> None:
+    """`_blame_then` for commands that need the line to be an agent's: says so when not."""
+
+    def checked(session, run: Optional[Dict[str, Any]]) -> None:
+        if not run:
+            sublime.status_message("Observatory: no agent wrote this line")
+            return
+        then(session, run)
+
+    _blame_then(command, checked)
+
+
 class ObservatoryOpenConversationCommand(LspTextCommand):
     """The conversation that wrote the line at the cursor, at its message; else the
     list of the file's conversations."""
@@ -605,13 +617,10 @@ class ObservatoryCopyPromptCommand(LspTextCommand):
     def run(self, edit) -> None:
         window = self.view.window()
 
-        def then(session, run: Optional[Dict[str, Any]]) -> None:
-            if not run:
-                sublime.status_message("Observatory: no agent wrote this line")
-                return
+        def then(session, run: Dict[str, Any]) -> None:
             copy_prompt(window, {"prompt": run.get("prompt") or run.get("conversation_title")})
 
-        _blame_then(self, then)
+        _attributed_then(self, then)
 
 
 class ObservatoryResumeCommand(LspTextCommand):
@@ -621,16 +630,13 @@ class ObservatoryResumeCommand(LspTextCommand):
     session_name = SESSION_NAME
 
     def run(self, edit) -> None:
-        def then(session, run: Optional[Dict[str, Any]]) -> None:
-            if not run:
-                sublime.status_message("Observatory: no agent wrote this line")
-                return
+        def then(session, run: Dict[str, Any]) -> None:
             session.execute_command(
                 {"command": RESUME_CONVERSATION, "arguments": [run["session_id"], run.get("project")]},
                 progress=False,
             )
 
-        _blame_then(self, then)
+        _attributed_then(self, then)
 
 
 class ObservatoryShowDiffCommand(LspTextCommand):
@@ -641,14 +647,11 @@ class ObservatoryShowDiffCommand(LspTextCommand):
     def run(self, edit) -> None:
         window = self.view.window()
 
-        def then(session, run: Optional[Dict[str, Any]]) -> None:
-            if not run:
-                sublime.status_message("Observatory: no agent wrote this line")
-                return
+        def then(session, run: Dict[str, Any]) -> None:
             command = {"command": SHOW_DIFF, "arguments": [self.view.file_name() or "", run["tool_use_id"]]}
             session.execute_command(command, progress=False).then(lambda result: open_shown(window, result))
 
-        _blame_then(self, then)
+        _attributed_then(self, then)
 
 
 class ObservatoryStatusCommand(LspWindowCommand):

@@ -6,19 +6,8 @@
 -- OBS_CLAUDE_LOG (where the fake `claude` on PATH records its argv and cwd).
 -- Writes what it observed as JSON to OBS_RESULT; exits non-zero on a failure.
 
-local env = function(name)
-  local v = os.getenv(name)
-  assert(v and v ~= '', name .. ' must be set')
-  return v
-end
-
-local observed = {}
-local function finish(code)
-  local f = assert(io.open(env('OBS_RESULT'), 'w'))
-  f:write(vim.json.encode(observed))
-  f:close()
-  vim.cmd((code == 0 and 'qa!') or ('cquit ' .. code))
-end
+local harness = dofile(debug.getinfo(1, 'S').source:sub(2):match('(.*/)') .. 'harness.lua')
+local env, observed, finish = harness.env, harness.observed, harness.finish
 
 local function check(cond, what)
   if not cond then error('FAILED: ' .. what, 0) end
@@ -228,10 +217,4 @@ local ok, err = xpcall(function()
   observed.notes = notes
 end, debug.traceback)
 
-if not ok then
-  observed.failure = tostring(err)
-  io.stderr:write('ERROR: ' .. tostring(err) .. '\n')
-  finish(2)
-else
-  finish(0)
-end
+harness.conclude(ok, err)
