@@ -2,6 +2,7 @@
 //! `observatory/status` notification on every change of state, and one
 //! `window/showMessage` per outage or refusal (not one per retry).
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use observatory_protocol::lsp::{ConnectionState, ConnectionStatus};
@@ -127,16 +128,13 @@ impl State {
             source: conn.as_ref().map(|c| c.source),
             reason,
             message,
-            indexing: state == ConnectionState::Connected
-                && self.indexing.load(std::sync::atomic::Ordering::Relaxed),
+            indexing: state == ConnectionState::Connected && self.indexing.load(Ordering::Relaxed),
         }
     }
 
     /// The platform's first indexing pass started or ended: the client's status says so.
     pub(crate) async fn set_indexing(&self, indexing: bool) {
-        let was = self
-            .indexing
-            .swap(indexing, std::sync::atomic::Ordering::Relaxed);
+        let was = self.indexing.swap(indexing, Ordering::Relaxed);
         if was != indexing {
             self.client
                 .send_notification::<StatusNotification>(self.status())
