@@ -24,6 +24,7 @@ pub mod lsp;
 pub mod problem;
 pub mod search;
 pub mod usage;
+pub mod webhooks;
 
 #[cfg(test)]
 mod typescript;

@@ -19,8 +19,10 @@ use crate::sql::{
     conversation_where, from_ms, like_escape, path_condition, project_condition, usage_at,
     usage_by_model, CREDITED_SESSION_SQL, CREDITED_TITLE_SQL, LAUNCHER_JOIN, TITLE_SQL,
 };
+use crate::webhooks::{self, DueDelivery};
 use crate::{Error, Result, Store};
 use observatory_attribution::history::{History, HistoryError, Result as HistoryResult};
+use observatory_protocol::webhooks::{Delivery, DeliveryAttempt, DeliveryParams, Webhook};
 
 /// Queries every backend answers.
 /// The read side of a backend. A history of file changes is part of it: line
@@ -65,6 +67,32 @@ pub trait Catalog: History {
     fn is_api_key_active(&self, id: i64) -> Result<bool>;
     /// Whether any key is active (the platform may then listen beyond loopback).
     fn has_active_api_keys(&self) -> Result<bool>;
+    /// Every webhook subscription (never its secret).
+    fn webhooks(&self) -> Result<Vec<Webhook>>;
+    /// One webhook; `Error::NotFound` if there is none.
+    fn webhook(&self, id: i64) -> Result<Webhook>;
+    /// A webhook's deliveries, newest first, at most `limit`.
+    fn webhook_deliveries(
+        &self,
+        webhook_id: i64,
+        q: &DeliveryParams,
+        limit: usize,
+    ) -> Result<Vec<Delivery>>;
+    fn webhook_delivery(&self, webhook_id: i64, id: i64) -> Result<Delivery>;
+    /// The HTTP attempts of one delivery, oldest first.
+    fn webhook_attempts(&self, webhook_id: i64, delivery_id: i64) -> Result<Vec<DeliveryAttempt>>;
+    /// Deliveries of active webhooks (or of one) due by `now`, oldest first per
+    /// webhook (at most `per_webhook` of each, `limit` in all), with what sending
+    /// them needs.
+    fn due_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        webhook: Option<i64>,
+        per_webhook: usize,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>>;
+    /// When the next pending delivery of an active webhook is due.
+    fn next_webhook_due(&self) -> Result<Option<DateTime<Utc>>>;
 }
 
 pub use observatory_attribution::RecordedWrite;
@@ -778,6 +806,45 @@ impl Catalog for Store {
 
     fn is_api_key_active(&self, id: i64) -> Result<bool> {
         keys::is_active(&self.conn, id)
+    }
+
+    fn webhooks(&self) -> Result<Vec<Webhook>> {
+        webhooks::list(&self.conn)
+    }
+
+    fn webhook(&self, id: i64) -> Result<Webhook> {
+        webhooks::get(&self.conn, id)
+    }
+
+    fn webhook_deliveries(
+        &self,
+        webhook_id: i64,
+        q: &DeliveryParams,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        webhooks::deliveries(&self.conn, webhook_id, q, limit)
+    }
+
+    fn webhook_delivery(&self, webhook_id: i64, id: i64) -> Result<Delivery> {
+        webhooks::delivery(&self.conn, webhook_id, id)
+    }
+
+    fn webhook_attempts(&self, webhook_id: i64, delivery_id: i64) -> Result<Vec<DeliveryAttempt>> {
+        webhooks::attempts(&self.conn, webhook_id, delivery_id)
+    }
+
+    fn due_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        webhook: Option<i64>,
+        per_webhook: usize,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>> {
+        webhooks::due(&self.conn, now, webhook, per_webhook, limit)
+    }
+
+    fn next_webhook_due(&self) -> Result<Option<DateTime<Utc>>> {
+        webhooks::next_due(&self.conn)
     }
 
     fn has_active_api_keys(&self) -> Result<bool> {

@@ -20,6 +20,7 @@ mod schema;
 mod search;
 mod sql;
 mod watch;
+pub mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ pub use observatory_protocol::conversations::{ConversationFile, ConversationSumm
 pub use observatory_protocol::files::{FileInsights, FileTouch};
 pub use observatory_protocol::search::{SearchHit, SearchPage};
 pub use watch::{watch, WatchEvent};
+pub use webhooks::{AttemptRecord, DueDelivery, Outcome};
 pub use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]

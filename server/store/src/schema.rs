@@ -188,6 +188,9 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO docs_fts (docs_fts) VALUES ('rebuild');
     "#,
+    // 7: webhooks (#16): subscriptions, the outbox (filled by a trigger on `events`,
+    // in the event's own transaction) and the log of delivery attempts.
+    crate::webhooks::MIGRATION,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

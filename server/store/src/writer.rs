@@ -1,11 +1,14 @@
 //! The writes the platform makes besides indexing (events from hooks, API keys,
-//! deleting a conversation), behind a trait like the read side (`Catalog`) so that a
+//! deleting a conversation, webhooks and their deliveries), behind a trait like the read side (`Catalog`) so that a
 //! server database can stand behind the platform.
 
 use observatory_protocol::conversations::ConversationSummary;
 
 use crate::keys::{self, ApiKey};
+use crate::webhooks::{self, AttemptRecord};
 use crate::{events, Catalog, Result, Store};
+use chrono::{DateTime, Utc};
+use observatory_protocol::webhooks::{Delivery, NewWebhook, Webhook, WebhookUpdate};
 
 /// Changes every backend makes for the platform. Indexing writes are not here: the
 /// indexer belongs to the embedded store (`Store::index_roots`, `watch`).
@@ -31,9 +34,69 @@ pub trait Writer {
     /// which a `conversation.deleted` tombstone replaces. The transcript file itself is
     /// untouched; lines appended to it later are indexed as a new conversation.
     fn delete_conversation(&mut self, id: &str) -> Result<ConversationSummary>;
+    /// Subscribes a URL to events; the returned signing secret is the only time it
+    /// is seen. `Error::Invalid` for a bad URL, event type or filter.
+    fn create_webhook(&mut self, new: &NewWebhook) -> Result<(Webhook, String)>;
+    /// Changes a webhook (pausing and resuming it too); `Error::NotFound`, `Invalid`.
+    fn update_webhook(&mut self, id: i64, update: &WebhookUpdate) -> Result<Webhook>;
+    /// Deletes a webhook with its deliveries; false if there is none.
+    fn delete_webhook(&mut self, id: i64) -> Result<bool>;
+    /// A new signing secret; the old one keeps signing until `grace_until`. Returns
+    /// the secret and, when the old one is kept, until when.
+    fn rotate_webhook_secret(
+        &mut self,
+        id: i64,
+        grace_until: DateTime<Utc>,
+    ) -> Result<(String, Option<DateTime<Utc>>)>;
+    /// Queues a `webhook.test` delivery to one webhook, due now.
+    fn send_webhook_test(&mut self, id: i64) -> Result<Delivery>;
+    /// Queues one delivery again (`Some`), or every failed one (`None`), due now with
+    /// the retry schedule started over; returns how many.
+    fn redeliver_webhook(&mut self, webhook_id: i64, delivery_id: Option<i64>) -> Result<u64>;
+    /// Records an attempt and what it came to (the dispatcher's write); returns the
+    /// reason the webhook was disabled, if this attempt disabled it.
+    fn record_webhook_attempt(&mut self, attempt: &AttemptRecord) -> Result<Option<String>>;
+    /// Removes finished deliveries created before `before`; returns how many.
+    fn prune_webhook_deliveries(&mut self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 impl Writer for Store {
+    fn create_webhook(&mut self, new: &NewWebhook) -> Result<(Webhook, String)> {
+        webhooks::create(&self.conn, new)
+    }
+
+    fn update_webhook(&mut self, id: i64, update: &WebhookUpdate) -> Result<Webhook> {
+        webhooks::update(&mut self.conn, id, update)
+    }
+
+    fn delete_webhook(&mut self, id: i64) -> Result<bool> {
+        webhooks::delete(&self.conn, id)
+    }
+
+    fn rotate_webhook_secret(
+        &mut self,
+        id: i64,
+        grace_until: DateTime<Utc>,
+    ) -> Result<(String, Option<DateTime<Utc>>)> {
+        webhooks::rotate(&self.conn, id, grace_until)
+    }
+
+    fn send_webhook_test(&mut self, id: i64) -> Result<Delivery> {
+        webhooks::enqueue_test(&self.conn, id)
+    }
+
+    fn redeliver_webhook(&mut self, webhook_id: i64, delivery_id: Option<i64>) -> Result<u64> {
+        webhooks::redeliver(&self.conn, webhook_id, delivery_id)
+    }
+
+    fn record_webhook_attempt(&mut self, attempt: &AttemptRecord) -> Result<Option<String>> {
+        webhooks::record_attempt(&mut self.conn, attempt)
+    }
+
+    fn prune_webhook_deliveries(&mut self, before: DateTime<Utc>) -> Result<u64> {
+        webhooks::prune(&self.conn, before)
+    }
+
     fn append_event(
         &mut self,
         kind: &str,
