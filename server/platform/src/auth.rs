@@ -116,10 +116,11 @@ pub fn local_token(data_dir: &Path) -> std::io::Result<String> {
     Ok(token)
 }
 
-/// The scope a request needs: managing keys is `admin`; reading (including blaming a
-/// posted buffer) is `read`; anything else changes data and is `write`.
+/// The scope a request needs: managing keys and webhooks (whose URLs may carry
+/// tokens, and which receive every matching event) is `admin`; reading (including
+/// blaming a posted buffer) is `read`; anything else changes data and is `write`.
 fn needed_scope(method: &axum::http::Method, path: &str) -> &'static str {
-    if path.starts_with("/api/v1/keys") {
+    if path.starts_with("/api/v1/keys") || path.starts_with("/api/v1/webhooks") {
         "admin"
     } else if method == axum::http::Method::GET
         || method == axum::http::Method::HEAD

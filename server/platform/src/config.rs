@@ -30,6 +30,54 @@ pub struct Config {
     pub rate_per_second: u32,
     /// Requests a token may make at once above the sustained rate.
     pub rate_burst: u32,
+    /// Delivery of webhooks (`[webhooks]`).
+    pub webhooks: WebhookConfig,
+}
+
+/// How webhooks are delivered. Durations are seconds (fractions allowed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Send deliveries (`false`: subscriptions are kept and events queued, nothing
+    /// is sent).
+    pub deliver: bool,
+    /// Allow targets on loopback, private, link-local and other non-public
+    /// addresses (checked on the address connected to, after name resolution).
+    /// `OBSERVATORY_WEBHOOKS_ALLOW_PRIVATE_TARGETS=1` sets it too.
+    pub allow_private_targets: bool,
+    /// Whole request, connection included.
+    pub timeout: f64,
+    /// Requests in flight at once, over all webhooks (each webhook has one at most).
+    pub max_concurrency: usize,
+    /// Delay before each attempt: the first is the first attempt's (0: at once),
+    /// each later one is waited after a failure (with ±20% jitter). After the last
+    /// the delivery has failed.
+    pub retry_schedule: Vec<f64>,
+    /// A webhook whose every attempt failed for this long is disabled.
+    pub disable_after: f64,
+    /// Consecutive failures that open a webhook's circuit breaker, and its first
+    /// cool-down (doubled, with jitter, while probes keep failing; at most 64×).
+    pub breaker_failures: u32,
+    pub breaker_cooldown: f64,
+    /// Finished deliveries (and their attempts) are kept this many days.
+    pub retention_days: u32,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            deliver: true,
+            allow_private_targets: false,
+            timeout: 15.0,
+            max_concurrency: 16,
+            // Svix's: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (~27.5 h).
+            retry_schedule: vec![0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+            disable_after: 5.0 * 86400.0,
+            breaker_failures: 5,
+            breaker_cooldown: 30.0,
+            retention_days: 7,
+        }
+    }
 }
 
 impl Default for Config {
@@ -44,6 +92,7 @@ impl Default for Config {
             // scripts.
             rate_per_second: 50,
             rate_burst: 200,
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod limit;
 mod listen;
 mod metrics;
 mod pool;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +71,7 @@ impl utoipa::Modify for BearerToken {
         (name = "events", description = "The event log and its realtime stream"),
         (name = "keys", description = "API keys (admin scope)"),
         (name = "ingest", description = "Transcripts from other machines, and Claude Code hooks"),
+        (name = "webhooks", description = "Events delivered to other tools over HTTP, signed by Standard Webhooks (admin scope)"),
     )
 )]
 struct ApiDoc;
@@ -111,6 +113,8 @@ pub struct AppParts {
     pub path_map: Vec<config::PathMap>,
     pub hosts: Hosts,
     pub max_in_flight: usize,
+    /// Which webhook targets are allowed, and how to wake delivery.
+    pub webhooks: webhooks::Handle,
 }
 
 impl AppParts {
@@ -129,6 +133,7 @@ impl AppParts {
             path_map: Vec::new(),
             hosts: Hosts::Loopback,
             max_in_flight: max_in_flight(),
+            webhooks: webhooks::Handle::default(),
         }
     }
 }
@@ -199,6 +204,7 @@ pub fn app(parts: AppParts) -> (Router, utoipa::openapi::OpenApi) {
             files: Arc::new(files::WorkspaceRoots::new(&parts.workspace_roots)),
             path_map: Arc::new(path_map),
             activity: parts.activity,
+            webhooks: parts.webhooks,
         })
         .merge(
             Router::new()
@@ -317,6 +323,8 @@ pub struct ServeOptions {
     pub idle_timeout: Option<Duration>,
     /// Header timeout and connection cap.
     pub limits: Limits,
+    /// Webhook delivery (config `[webhooks]`).
+    pub webhooks: config::WebhookConfig,
 }
 
 impl ServeOptions {
@@ -333,6 +341,7 @@ impl ServeOptions {
             workspace_roots: defaults.workspace_roots,
             idle_timeout: None,
             limits: Limits::default(),
+            webhooks: defaults.webhooks,
         }
     }
 }
@@ -373,6 +382,7 @@ pub async fn serve_until(
     let mut indexer = observatory_store::Store::open(&database)
         .with_context(|| format!("opening {}", database.display()))?;
     check_bind(opts.bind, indexer.has_active_api_keys()?)?;
+    let webhook_settings = webhooks::Settings::new(&opts.webhooks)?;
     let token = local_token(&opts.data_dir).context("reading the local API token")?;
     let auth = Auth::new(
         vec![token],
@@ -415,7 +425,24 @@ pub async fn serve_until(
     let auth = auth.with_api_keys(Arc::clone(&pool));
     let limiter = Limiter::new(opts.rate_per_second, opts.rate_burst);
     let activity = Arc::new(Activity::default());
+    let webhook_handle = webhooks::Handle {
+        allow_private_targets: webhook_settings.allow_private_targets,
+        wake: Arc::new(tokio::sync::Notify::new()),
+    };
+    // Delivery reads the outbox the event log's writes fill; it is woken by the
+    // indexer's changes (for latency) and by the API (tests, redeliveries).
+    let delivery = if opts.webhooks.deliver {
+        Some(webhooks::start(
+            Arc::clone(&pool),
+            webhook_settings,
+            Arc::clone(&webhook_handle.wake),
+            bump.subscribe(),
+        )?)
+    } else {
+        None
+    };
     let parts = AppParts {
+        webhooks: webhook_handle,
         changes: bump,
         ingest_dir: Some(ingest_dir),
         ready,
@@ -474,6 +501,10 @@ pub async fn serve_until(
     };
     listen::serve(listener, router, stopper, opts.limits).await;
     janitor.abort();
+    // A request cut off here is still pending in the outbox: sent again next start.
+    if let Some(d) = delivery {
+        d.abort();
+    }
     stop.store(true, Ordering::Relaxed);
     published.withdraw();
     let _ = indexing.join();

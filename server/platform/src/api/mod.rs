@@ -14,6 +14,7 @@ mod files;
 mod ingest;
 mod keys;
 mod search;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub path_map: Arc<Vec<PathMapping>>,
     /// Open streams keep the platform from stopping as idle.
     pub activity: Arc<crate::Activity>,
+    /// Webhook delivery: which targets are allowed, and how to wake the dispatcher.
+    pub webhooks: crate::webhooks::Handle,
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,6 +68,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::revoke_key))
         .routes(routes!(ingest::upload))
         .routes(routes!(ingest::hook))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::list_attempts))
+        .routes(routes!(webhooks::redeliver_one))
+        .routes(routes!(webhooks::redeliver_failed))
 }
 
 /// A page size: `limit` if within 1 to `max` (422 otherwise), else `default`.
