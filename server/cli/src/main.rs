@@ -2,6 +2,7 @@
 
 mod output;
 mod time_arg;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +66,12 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Send events to other tools over HTTP (Standard Webhooks, Slack, Discord);
+    /// the running platform delivers them (see docs/platform.md)
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
     },
     /// Print the effective configuration (file, then environment, then flags)
     Config {
@@ -158,6 +165,100 @@ enum KeysAction {
     },
     /// Revoke a key by id
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum WebhooksAction {
+    /// Subscribe a URL; its signing secret is printed once
+    Create {
+        url: String,
+        #[command(flatten)]
+        options: WebhookOptions,
+    },
+    /// List webhooks (never their secrets)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a webhook (an empty --project or --path-glob removes that filter)
+    Update {
+        id: i64,
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        options: WebhookOptions,
+    },
+    /// Stop sending (events are kept and sent on resume)
+    Pause { id: i64 },
+    /// Send again after a pause, or re-enable a disabled webhook
+    Resume { id: i64 },
+    /// Delete a webhook with its deliveries
+    Delete { id: i64 },
+    /// A new signing secret; the old one keeps signing beside it for the grace period
+    Rotate {
+        id: i64,
+        /// How long the old secret stays valid: seconds, or 90s, 30m, 2h, 1d
+        #[arg(long, default_value = "24h", value_parser = parse_duration)]
+        grace: std::time::Duration,
+    },
+    /// Queue a `webhook.test` event (the running platform sends it)
+    Test {
+        id: i64,
+        /// Wait up to 30 s for its first attempt and print it
+        #[arg(long)]
+        wait: bool,
+    },
+    /// A webhook's deliveries, newest first
+    Deliveries {
+        id: i64,
+        /// pending, delivered or failed
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The HTTP attempts of one delivery: status, latency, response excerpt
+    Attempts {
+        id: i64,
+        delivery: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send one delivery again, or (without DELIVERY) every failed one
+    Redeliver { id: i64, delivery: Option<i64> },
+}
+
+#[derive(clap::Args)]
+struct WebhookOptions {
+    /// Event kind to send (repeatable; `*` matches any run of characters:
+    /// `hook.*`, `*`) [default on create: *]
+    #[arg(long = "event", value_name = "KIND")]
+    events: Vec<String>,
+    /// Only events of conversations in this project directory (or below)
+    #[arg(long)]
+    project: Option<String>,
+    /// Only events about paths matching this glob (`*/src/auth/*`)
+    #[arg(long)]
+    path_glob: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// standard (signed JSON), slack or discord
+    #[arg(long)]
+    format: Option<String>,
+}
+
+impl WebhookOptions {
+    fn format(&self) -> Result<Option<observatory_protocol::webhooks::WebhookFormat>> {
+        self.format
+            .as_deref()
+            .map(|f| {
+                observatory_protocol::webhooks::WebhookFormat::parse(f)
+                    .with_context(|| format!("--format {f:?}: standard, slack or discord"))
+            })
+            .transpose()
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -404,6 +505,9 @@ fn effective_config(cli: &Cli) -> Result<Config> {
                 .collect();
         }
     }
+    if let Ok(v) = std::env::var("OBSERVATORY_WEBHOOKS_ALLOW_PRIVATE_TARGETS") {
+        config.webhooks.allow_private_targets = matches!(v.as_str(), "1" | "true" | "yes");
+    }
     if config.data_dir.is_none() {
         config.data_dir = observatory_store::default_data_dir();
     }
@@ -499,6 +603,10 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Webhooks { action } => {
+            let store = open_store(cli.data_dir)?;
+            webhooks::run(store, action, config.webhooks.allow_private_targets)?;
+        }
         Command::Config { json } => {
             let token = config
                 .data_dir
@@ -527,6 +635,7 @@ fn run(cli: Cli) -> Result<()> {
                 path_map: config.path_map.clone(),
                 workspace_roots: config.workspace_roots.clone(),
                 idle_timeout,
+                webhooks: config.webhooks.clone(),
                 ..observatory_platform::ServeOptions::new(bind, dir, roots)
             })?;
         }
