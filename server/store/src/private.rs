@@ -41,15 +41,28 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 
 /// Makes `file` readable and writable by the user alone, creating it empty if it
 /// does not exist (so that it is never, even briefly, open to others).
+///
+/// An existing file is never opened: closing any descriptor of a file drops every
+/// POSIX lock the process holds on it, including those of SQLite connections open
+/// on the database in this process (the platform's pool opens connections while
+/// others are open). Without their locks, another process closing its connection
+/// believes it is the last one, checkpoints and deletes the WAL, and the two
+/// processes go on writing to different copies.
 pub fn ensure_private_file(file: &Path) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(file)
-        .map_err(io_err(file))?;
-    let meta = std::fs::metadata(file).map_err(io_err(file))?;
+    let meta = match std::fs::metadata(file) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(file)
+                .map_err(io_err(file))?;
+            std::fs::metadata(file).map_err(io_err(file))?
+        }
+        Err(e) => return Err(io_err(file)(e)),
+    };
     if meta.mode() & 0o077 != 0 {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
             .map_err(io_err(file))?;
