@@ -312,7 +312,9 @@ pub(crate) fn create(conn: &Connection, w: &NewWebhook) -> Result<(Webhook, Stri
 
 /// `Writer::update_webhook`.
 pub(crate) fn update(conn: &mut Connection, id: i64, u: &WebhookUpdate) -> Result<Webhook> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: it reads, then writes; a deferred one fails at once (SQLITE_BUSY)
+    // when the indexer commits in between, instead of waiting its turn.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let current = get(&tx, id)?;
     let now = now_ms();
     if let Some(url) = &u.url {
@@ -613,7 +615,9 @@ pub fn excerpt(s: &str, max: usize) -> &str {
 /// webhook's failure clock, in one transaction. Returns the reason the webhook was
 /// disabled, if this attempt disabled it.
 pub(crate) fn record_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<Option<String>> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: it reads, then writes; a deferred one fails at once (SQLITE_BUSY)
+    // when the indexer commits in between, instead of waiting its turn.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let at = a.at.timestamp_millis();
     let webhook_id: Option<i64> = tx
         .query_row(

@@ -215,6 +215,7 @@ impl Dispatcher {
             })
             .await?;
         let mut wait = POLL;
+        tracing::trace!(due = due.len(), ?next, "webhooks: looked at the outbox");
         for d in due {
             if let Some(open) = self.breaker_wait(d.webhook_id) {
                 wait = wait.min(open);
