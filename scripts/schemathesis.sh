@@ -56,10 +56,15 @@ data="$work/data"
 # because schemathesis sends thousands of requests with one token and every one of
 # them should reach a handler; the fixtures are a workspace root so that
 # GET /files/blame and /files/symbols read files rather than refuse every path.
+# Webhooks: schemathesis subscribes whatever URLs it makes up, so this platform sends
+# nothing (subscriptions, test events and redeliveries are queued, never delivered).
 cat >"$work/config.toml" <<EOF
 rate_per_second = 100000
 rate_burst = 100000
 workspace_roots = ["$fixtures"]
+
+[webhooks]
+deliver = false
 EOF
 export OBSERVATORY_CONFIG="$work/config.toml"
 # `--claude-dir` for both commands: without it the platform would also index the

@@ -32,6 +32,19 @@ if [ ! -x "$nvim" ]; then
 fi
 export OBSERVATORY_NVIM="$nvim"
 
+# The reference implementation of Standard Webhooks (PyPI), which checks the
+# signatures of the webhooks the platform sends (tests/webhooks.rs; under CI a
+# missing one fails the test rather than skipping it).
+standardwebhooks="$tools/standardwebhooks-1.1.0"
+if [ ! -x "$standardwebhooks/bin/python" ] || ! "$standardwebhooks/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+  echo "installing standardwebhooks 1.1.0 into $standardwebhooks"
+  mkdir -p "$tools"
+  rm -rf "$standardwebhooks"
+  python3 -m venv "$standardwebhooks"
+  "$standardwebhooks/bin/pip" install --quiet --disable-pip-version-check standardwebhooks==1.1.0
+fi
+export OBSERVATORY_STANDARDWEBHOOKS_PYTHON="$standardwebhooks/bin/python"
+
 if [ ! -d ../shared/fixtures/transcripts ]; then
   echo "error: the fixture transcripts are expected at ../shared/fixtures/transcripts" >&2
   exit 1

@@ -889,6 +889,18 @@ async fn the_document_lists_every_operation() {
         "DELETE /api/v1/keys/{id}",
         "POST /api/v1/ingest/{machine}/{session}",
         "POST /api/v1/hooks/claude",
+        "POST /api/v1/webhooks",
+        "GET /api/v1/webhooks",
+        "GET /api/v1/webhooks/{id}",
+        "PATCH /api/v1/webhooks/{id}",
+        "DELETE /api/v1/webhooks/{id}",
+        "POST /api/v1/webhooks/{id}/rotate",
+        "POST /api/v1/webhooks/{id}/test",
+        "POST /api/v1/webhooks/{id}/redeliver",
+        "GET /api/v1/webhooks/{id}/deliveries",
+        "GET /api/v1/webhooks/{id}/deliveries/{delivery}",
+        "GET /api/v1/webhooks/{id}/deliveries/{delivery}/attempts",
+        "POST /api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
     ];
     expected.sort();
     assert_eq!(documented, expected);

@@ -158,6 +158,7 @@ pub struct WebhookUpdate {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"webhook": {"id": 1, "url": "https://hooks.example.com/observatory", "description": "auth changes", "event_types": ["file.touched"], "project": "/Users/dev/acme-api", "path_glob": "*/src/auth/*", "format": "standard", "state": "active", "disabled_reason": null, "created_at": "2025-12-28T15:00:00Z", "updated_at": "2025-12-28T15:00:00Z"}, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="})))]
 pub struct CreatedWebhook {
     pub webhook: Webhook,
     /// The signing secret (`whsec_` and base64), shown this once; rotate it to get
@@ -178,6 +179,7 @@ pub struct RotateParams {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"secret": "whsec_c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHM=", "previous_valid_until": "2025-12-29T15:00:00Z"})))]
 pub struct RotatedSecret {
     /// The new signing secret, shown this once.
     pub secret: String,
@@ -272,6 +274,7 @@ pub struct DeliveryParams {
 /// Newest first.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"deliveries": [{"id": 88, "webhook_id": 1, "message_id": "msg_5f0c2e1d9a8b4c7d6e5f4a3b2c1d0e9f", "event_id": 1042, "kind": "file.touched", "status": "delivered", "attempts": 1, "created_at": "2025-12-28T15:22:14.900Z", "next_attempt_at": null, "delivered_at": "2025-12-28T15:22:14.950Z", "last_error": null}], "next_before": null})))]
 pub struct DeliveryPage {
     pub deliveries: Vec<Delivery>,
     /// Pass as `before` for the next page; none at the end.
@@ -281,6 +284,7 @@ pub struct DeliveryPage {
 /// How many deliveries were queued again.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"count": 3})))]
 pub struct Redelivered {
     pub count: u64,
 }
