@@ -1,5 +1,6 @@
 //! Line diffs over normalised lines.
 
+use rustc_hash::FxHashMap;
 use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 /// A line as compared: whitespace runs collapsed to one space, ends trimmed, so
@@ -46,7 +47,7 @@ pub(crate) enum Op {
     },
 }
 
-pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
+pub(crate) fn ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<Op> {
     // Most diffs here are between two versions of one file that differ in a few
     // places: trim the common ends first so the diff algorithm sees only the middle.
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
@@ -57,6 +58,18 @@ pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
         .take_while(|(x, y)| x == y)
         .count();
     let (a_mid, b_mid) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    // The diff hashes and compares lines many times over; numbering the distinct lines
+    // once makes each of those a hash and a compare of one integer.
+    let mut ids: FxHashMap<&'a str, u32> = FxHashMap::default();
+    let mut number = |s: &[&'a str]| -> Vec<u32> {
+        s.iter()
+            .map(|l| {
+                let next = ids.len() as u32;
+                *ids.entry(*l).or_insert(next)
+            })
+            .collect()
+    };
+    let (a_ids, b_ids) = (number(a_mid), number(b_mid));
     let mut out = Vec::new();
     if prefix > 0 {
         out.push(Op::Equal {
@@ -67,7 +80,7 @@ pub(crate) fn ops(a: &[&str], b: &[&str]) -> Vec<Op> {
     }
     // Patience anchors on unique lines, which keeps code blocks together where Myers
     // would match stray braces and blank lines across them.
-    for op in capture_diff_slices(Algorithm::Patience, a_mid, b_mid) {
+    for op in capture_diff_slices(Algorithm::Patience, &a_ids, &b_ids) {
         out.push(match op {
             DiffOp::Equal {
                 old_index,

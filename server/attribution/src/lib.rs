@@ -59,8 +59,9 @@ pub struct Options {
 
 #[derive(Debug, Clone)]
 struct Line {
-    /// The line as written, without trailing whitespace.
-    text: String,
+    /// The line as written, without trailing whitespace. Boxed rather than a `String`:
+    /// the model is a vector spliced on every change, and a smaller line moves faster.
+    text: Box<str>,
     /// The line with its whitespace collapsed (see [`normalize`]), when that is not
     /// just `text` without its indentation: most lines need no copy of their own.
     loose: Option<Box<str>>,
@@ -72,7 +73,7 @@ impl Line {
         let text = raw.trim_end();
         let loose = (!diff::is_plain(text.trim_start())).then(|| normalize(text).into_boxed_str());
         Line {
-            text: text.to_owned(),
+            text: text.into(),
             loose,
             origin,
         }
@@ -119,7 +120,7 @@ impl Replay {
     pub fn tagged_lines(&self) -> usize {
         self.lines
             .iter()
-            .filter(|l| l.origin.is_some() && l.text != GAP)
+            .filter(|l| l.origin.is_some() && &*l.text != GAP)
             .count()
     }
 
@@ -127,7 +128,7 @@ impl Replay {
     pub fn tagged_lines_by(&self, keep: impl Fn(Origin) -> bool) -> usize {
         self.lines
             .iter()
-            .filter(|l| l.text != GAP && l.origin.is_some_and(&keep))
+            .filter(|l| &*l.text != GAP && l.origin.is_some_and(&keep))
             .count()
     }
 
@@ -370,40 +371,51 @@ fn lines_of(s: &str, origin: Option<Origin>) -> Vec<Line> {
 /// Brings the model in line with `base`, the file as a tool saw it: lines someone
 /// else changed in between lose their tag.
 fn resync(model: &mut Vec<Line>, base: &str, o: Options) {
-    let base_lines = lines_of(base, None);
-    if base_lines.len() == model.len()
-        && base_lines
-            .iter()
-            .zip(model.iter())
-            .all(|(a, b)| a.id(o) == b.id(o))
-    {
+    let raw: Vec<&str> = split_lines(base).collect();
+    let (prefix, suffix) = common_ends(&raw, model, o);
+    if prefix == raw.len() && prefix == model.len() {
         return;
     }
     // Someone else changed the file in between, and moving a block is not writing it:
     // unlike an agent's overwrite (whose patch counts a moved line as written), the
-    // lines a person moved keep their tags.
-    let mut base_lines = base_lines;
+    // lines a person moved keep their tags. Only the lines between the unchanged ends
+    // are rebuilt and aligned: on a large file changed in one place, nearly all of
+    // them are left alone.
+    let end = model.len() - suffix;
+    let mut middle: Vec<Line> = raw[prefix..raw.len() - suffix]
+        .iter()
+        .map(|l| Line::new(l, None))
+        .collect();
     let from = {
-        let a: Vec<&str> = model.iter().map(|l| l.id(o)).collect();
-        let b: Vec<&str> = base_lines.iter().map(|l| l.id(o)).collect();
-        align(&a, &b, |m| model[m].origin.is_some())
+        let a: Vec<&str> = model[prefix..end].iter().map(|l| l.id(o)).collect();
+        let b: Vec<&str> = middle.iter().map(|l| l.id(o)).collect();
+        align(&a, &b, |m| model[prefix + m].origin.is_some())
     };
-    for (l, m) in base_lines.iter_mut().zip(from) {
+    for (l, m) in middle.iter_mut().zip(from) {
         if let Some(m) = m {
-            l.origin = model[m].origin;
+            l.origin = model[prefix + m].origin;
         }
     }
-    *model = base_lines;
+    if o.ignore_whitespace {
+        // The unchanged ends compared without their whitespace: take the base's text,
+        // as every other line is.
+        let ends = (0..prefix).chain(end..model.len());
+        let raw_ends = raw[..prefix].iter().chain(&raw[raw.len() - suffix..]);
+        for (k, r) in ends.zip(raw_ends) {
+            if &*model[k].text != r.trim_end() {
+                model[k] = Line::new(r, model[k].origin);
+            }
+        }
+    }
+    model.splice(prefix..end, middle);
 }
 
-/// The model after a Write of `content` over it: `carry_over`, without building
-/// (normalising, allocating) the lines the Write left alone at either end, which on
-/// a large file rewritten in one place is nearly all of them.
-fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin, o: Options) {
-    let raw: Vec<&str> = split_lines(content).collect();
-    let same = |r: &str, l: &Line| {
+/// How many lines at the start and, after those, at the end of `raw` (a file's text)
+/// are the model's as compared with `o`.
+fn common_ends(raw: &[&str], model: &[Line], o: Options) -> (usize, usize) {
+    let same = |r: &&str, l: &Line| {
         if !o.ignore_whitespace {
-            r.trim_end() == l.text
+            r.trim_end() == &*l.text
         } else if l.key().is_empty() {
             r.trim().is_empty()
         } else {
@@ -412,7 +424,7 @@ fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin, o: Options) {
     };
     let prefix = raw
         .iter()
-        .zip(model.iter())
+        .zip(model)
         .take_while(|(r, l)| same(r, l))
         .count();
     let suffix = raw[prefix..]
@@ -421,6 +433,15 @@ fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin, o: Options) {
         .zip(model[prefix..].iter().rev())
         .take_while(|(r, l)| same(r, l))
         .count();
+    (prefix, suffix)
+}
+
+/// The model after a Write of `content` over it: `carry_over`, without building
+/// (normalising, allocating) the lines the Write left alone at either end, which on
+/// a large file rewritten in one place is nearly all of them.
+fn overwrite(model: &mut Vec<Line>, content: &str, origin: Origin, o: Options) {
+    let raw: Vec<&str> = split_lines(content).collect();
+    let (prefix, suffix) = common_ends(&raw, model, o);
     let written: Vec<Line> = raw[prefix..raw.len() - suffix]
         .iter()
         .map(|l| Line::new(l, Some(origin)))
@@ -472,6 +493,15 @@ fn apply(
     }
     match change.tool.as_str() {
         "Write" => {
+            // After a resync the patch may fit where it did not before, as for an Edit:
+            // applying it spares diffing the whole file against the content.
+            if patchable
+                && !change.hunks.is_empty()
+                && change.original.is_some()
+                && apply_hunks(model, &change.hunks, origin, o)
+            {
+                return true;
+            }
             let content = change.content.as_deref().unwrap_or_default();
             if model.is_empty() && change.created != Some(true) && !change.hunks.is_empty() {
                 // An overwrite of a file whose earlier content no record holds (a
@@ -595,7 +625,7 @@ fn tag_added_lines(
                 _ => continue,
             };
             match lines.get_mut(at) {
-                Some(line) if line.text == text.trim_end() => {
+                Some(line) if &*line.text == text.trim_end() => {
                     if kind {
                         line.origin = Some(origin);
                     }
@@ -653,7 +683,7 @@ fn apply_hunks(
                     // re-indented it since (the patch shows the file as the agent
                     // found it), which makes it theirs unless whitespace is ignored.
                     let mut line = model[k].clone();
-                    if !o.ignore_whitespace && line.text != text.trim_end() {
+                    if !o.ignore_whitespace && &*line.text != text.trim_end() {
                         line = Line::new(text, None);
                     }
                     new_lines.push(line);
