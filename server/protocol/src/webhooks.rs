@@ -104,6 +104,7 @@ pub struct Webhook {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"url": "https://hooks.example.com/observatory", "event_types": ["file.touched"], "path_glob": "*/src/auth/*", "description": "auth changes"})))]
+#[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// `http` or `https`, at most 2,000 characters, without user name or password.
     #[cfg_attr(
@@ -131,6 +132,7 @@ pub struct NewWebhook {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"state": "paused"})))]
+#[serde(deny_unknown_fields)]
 pub struct WebhookUpdate {
     #[serde(default)]
     #[cfg_attr(

@@ -17,6 +17,19 @@ use crate::error::{ApiError, Problem};
 const DEFAULT_GRACE: u64 = 86400;
 const MAX_GRACE: u64 = 7 * 86400;
 
+/// A body that is a JSON object of `T`'s fields. serde also reads a struct from an
+/// array of its fields in order (`[null, null]`), which the document does not allow.
+fn object<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+}
+
 /// A URL the platform would refuse to call is refused when it is given, when that
 /// can be known then (an IP literal); names are checked on each connection.
 fn check_target(s: &AppState, url: &str) -> Result<(), ApiError> {
@@ -31,8 +44,9 @@ fn check_target(s: &AppState, url: &str) -> Result<(), ApiError> {
         (status = 422, description = "A bad URL, event type or filter, or a target on a non-public address", body = Problem)))]
 pub(super) async fn create_webhook(
     State(s): State<AppState>,
-    Json(new): Json<NewWebhook>,
+    Json(body): Json<serde_json::Value>,
 ) -> Result<(StatusCode, axum::Json<CreatedWebhook>), ApiError> {
+    let new: NewWebhook = object(body)?;
     check_target(&s, &new.url)?;
     let (webhook, secret) = s.pool.write(move |w| Ok(w.create_webhook(&new)?)).await?;
     Ok((
@@ -70,8 +84,9 @@ pub(super) async fn get_webhook(
 pub(super) async fn update_webhook(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-    Json(update): Json<WebhookUpdate>,
+    Json(body): Json<serde_json::Value>,
 ) -> Result<axum::Json<Webhook>, ApiError> {
+    let update: WebhookUpdate = object(body)?;
     if let Some(url) = &update.url {
         check_target(&s, url)?;
     }
@@ -149,13 +164,19 @@ pub(super) async fn test_webhook(
 #[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = i64, Path, description = "Webhook id"), DeliveryParams),
     responses((status = 200, body = DeliveryPage), (status = 404, body = Problem), (status = 403, body = Problem),
-        (status = 400, body = Problem), (status = 422, description = "`limit` out of range", body = Problem)))]
+        (status = 400, body = Problem), (status = 422, description = "`limit` or `before` out of range", body = Problem)))]
 pub(super) async fn list_deliveries(
     State(s): State<AppState>,
     Path(id): Path<i64>,
     Query(p): Query<DeliveryParams>,
 ) -> Result<axum::Json<DeliveryPage>, ApiError> {
     let limit = page_limit(p.limit, 500, 50)?;
+    if p.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "before is a delivery id, 1 or more",
+        ));
+    }
     let deliveries = s
         .pool
         .read(move |c| Ok(c.webhook_deliveries(id, &p, limit)?))
