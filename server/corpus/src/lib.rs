@@ -9,10 +9,12 @@
 
 mod json;
 mod patch;
+mod real;
 mod session;
 mod text;
 
 pub use patch::{apply as apply_patch, edit as patch_edit, Change, Hunk};
+pub use real::{fresh as fresh_id, replicate, RealSpec, Replicator};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
