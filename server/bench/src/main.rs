@@ -2,8 +2,12 @@
 //! in the same process on the same bytes (serde_json, ccusage, ripgrep).
 //!
 //! ```sh
-//! cargo run --release -p observatory-bench -- --size 1GB
+//! cargo run --release -p observatory-bench -- --size 1GB [--corpus real|synthetic|both]
 //! ```
+//!
+//! The indexing rows (parse, cold index, per-session totals, re-index) are measured on
+//! each chosen corpus: the synthetic one and the real fixtures replicated with fresh
+//! ids. The latency and search rows use one corpus (the synthetic one when chosen).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,7 +16,7 @@ use std::time::{Duration, Instant};
 mod common;
 mod stream;
 
-use common::{ms, percentile};
+use common::{ms, percentile, CorpusKind};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -28,18 +32,43 @@ struct Args {
     ccusage: Option<PathBuf>,
     #[arg(long, default_value = "rg")]
     rg: String,
+    /// Which corpus the indexing rows run on
+    #[arg(long, value_enum, default_value = "both")]
+    corpus: Which,
+    /// The real fixture transcripts the real-shaped corpus replicates
+    #[arg(long)]
+    fixtures: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Which {
+    Real,
+    Synthetic,
+    Both,
+}
+
+impl Which {
+    fn kinds(self) -> Vec<CorpusKind> {
+        match self {
+            Which::Real => vec![CorpusKind::Real],
+            Which::Synthetic => vec![CorpusKind::Synthetic],
+            Which::Both => vec![CorpusKind::Synthetic, CorpusKind::Real],
+        }
+    }
 }
 
 struct Row {
     what: String,
+    corpus: &'static str,
     ours: String,
     baseline: String,
     note: String,
 }
 
-fn row(what: &str, ours: String, baseline: String, note: String) -> Row {
+fn row(what: &str, corpus: CorpusKind, ours: String, baseline: String, note: String) -> Row {
     Row {
         what: what.to_owned(),
+        corpus: corpus.label(),
         ours,
         baseline,
         note,
@@ -104,37 +133,34 @@ fn read_all(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    let obs_bin = args.setup.observatory()?;
-    let mut rows = Vec::new();
+/// One corpus under measure: where it is, where its index goes, and its size.
+struct Corpus {
+    kind: CorpusKind,
+    dir: PathBuf,
+    data: PathBuf,
+    files: Vec<PathBuf>,
+    bytes: u64,
+}
 
-    // Corpus (generated once per size and reused).
-    let corpus = args.setup.corpus()?;
-    let files = jsonl_files(&corpus);
-    let bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    eprintln!(
-        "corpus: {} files, {:.0} MB",
-        files.len(),
-        bytes as f64 / 1e6
-    );
-
+/// Cold index (with peak RSS) against ccusage, per-session totals, and re-index with
+/// nothing changed, on one corpus; leaves the corpus indexed in `c.data`.
+fn index_rows(
+    c: &Corpus,
+    obs_bin: &Path,
+    ccusage: Option<&Path>,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
     // Cold index in a child process, for a clean peak-RSS figure.
-    let data_dir = args.setup.data();
-    let _ = std::fs::remove_dir_all(&data_dir);
+    let _ = std::fs::remove_dir_all(&c.data);
     let obs = |extra: &[&str]| -> Result<Measured> {
         run_measured(
-            Command::new(&obs_bin)
+            Command::new(obs_bin)
                 .arg("--data-dir")
-                .arg(&data_dir)
+                .arg(&c.data)
                 .args(extra),
         )
     };
-    let corpus_s = corpus.to_str().context("corpus path")?;
+    let corpus_s = c.dir.to_str().context("corpus path")?;
     let cold_run = obs(&["index", "--claude-dir", corpus_s, "--json"])?;
     let (cold, index_rss) = (cold_run.time, cold_run.peak_rss_mb);
     let stats_run = obs(&["stats", "--by", "conversation", "--json"])?;
@@ -144,12 +170,12 @@ fn main() -> Result<()> {
         .map_or(0, Vec::len);
     let reindex = obs(&["index", "--claude-dir", corpus_s, "--json"])?.time;
 
-    let cc = match &args.ccusage {
+    let cc = match ccusage {
         Some(cc) => {
             let run = run_measured(
                 Command::new(cc)
                     .args(["session", "--json", "--offline"])
-                    .env("CLAUDE_CONFIG_DIR", &corpus),
+                    .env("CLAUDE_CONFIG_DIR", &c.dir),
             )?;
             let n = serde_json::from_slice::<serde_json::Value>(&run.stdout)
                 .ok()
@@ -164,19 +190,21 @@ fn main() -> Result<()> {
     };
     rows.push(row(
         "cold index (child process)",
+        c.kind,
         format!(
             "{} ({}), peak RSS {:.0} MB",
             ms(cold),
-            mbps(bytes, cold),
+            mbps(c.bytes, cold),
             index_rss
         ),
-        cc_str(&|d| format!("ccusage session --json: {} ({})", ms(d), mbps(bytes, d))),
+        cc_str(&|d| format!("ccusage session --json: {} ({})", ms(d), mbps(c.bytes, d))),
         cc.as_ref().map_or(String::new(), |c| {
             format!("ccusage: {} sessions, peak RSS {:.0} MB", c.1, c.2)
         }),
     ));
     rows.push(row(
         "per-session totals, indexed",
+        c.kind,
         format!("{} ({sessions} conversations)", ms(stats_t)),
         cc_str(&|d| {
             format!(
@@ -189,10 +217,87 @@ fn main() -> Result<()> {
     ));
     rows.push(row(
         "re-index, nothing changed",
+        c.kind,
         ms(reindex),
         String::new(),
         "whole command, process start included".into(),
     ));
+    Ok(())
+}
+
+/// Raw parse vs serde_json's own speed, on the same bytes held in memory.
+fn parse_row(c: &Corpus) -> Result<Row> {
+    let data = read_all(&c.files)?;
+    let t = Instant::now();
+    let mut lines = 0u64;
+    for d in &data {
+        for line in d.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let _ = serde_json::from_slice::<serde_json::Value>(line);
+            lines += 1;
+        }
+    }
+    let serde_t = t.elapsed();
+    let t = Instant::now();
+    for d in &data {
+        let mut r = LineReader::new(d.as_slice(), 0);
+        let mut buf = Vec::new();
+        while let Ok(Some(ReadLine::Complete { .. })) = r.next_line(&mut buf) {
+            let _ = parse_line(&buf);
+        }
+    }
+    let ours_t = t.elapsed();
+    Ok(row(
+        "parse (records from memory)",
+        c.kind,
+        mbps(c.bytes, ours_t),
+        format!("{} (serde_json::Value)", mbps(c.bytes, serde_t)),
+        format!("{lines} lines"),
+    ))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let obs_bin = args.setup.observatory()?;
+    let fixtures = args
+        .fixtures
+        .clone()
+        .unwrap_or_else(common::default_fixtures);
+    let mut rows = Vec::new();
+
+    // Corpora (generated once per size and reused).
+    let mut corpora = Vec::new();
+    for kind in args.corpus.kinds() {
+        let dir = args.setup.corpus_of(kind, &fixtures)?;
+        let files = jsonl_files(&dir);
+        let bytes: u64 = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        eprintln!(
+            "{} corpus: {} files, {:.0} MB",
+            kind.label(),
+            files.len(),
+            bytes as f64 / 1e6
+        );
+        corpora.push(Corpus {
+            kind,
+            dir,
+            data: args.setup.data_of(kind),
+            files,
+            bytes,
+        });
+    }
+    for c in &corpora {
+        index_rows(c, &obs_bin, args.ccusage.as_deref(), &mut rows)?;
+    }
+    // The latency and search rows on one corpus: the synthetic one when chosen (its
+    // vocabulary is what the queries are made of), already indexed above.
+    let Some(main) = corpora.first() else {
+        bail!("no corpus chosen");
+    };
+    let (corpus, data_dir, kind) = (&main.dir, &main.data, main.kind);
+    let corpus_s = corpus.to_str().context("corpus path")?;
 
     // Append-to-searchable latency with `observatory watch` running.
     {
@@ -208,13 +313,13 @@ fn main() -> Result<()> {
         std::fs::create_dir_all(session.parent().context("parent")?)?;
         let mut child = Command::new(&obs_bin)
             .arg("--data-dir")
-            .arg(&data_dir)
+            .arg(data_dir)
             .args(["watch", "--claude-dir", corpus_s])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
         std::thread::sleep(Duration::from_secs(2));
-        let store = Store::open(&observatory_store::database_path(&data_dir))?;
+        let store = Store::open(&observatory_store::database_path(data_dir))?;
         let mut lat = Vec::new();
         for i in 0..20 {
             let (lines, marker) =
@@ -239,6 +344,7 @@ fn main() -> Result<()> {
         lat.sort();
         rows.push(row(
             "append → searchable (watch)",
+            kind,
             format!(
                 "p50 {} · p95 {}",
                 ms(percentile(&lat, 0.5)),
@@ -251,10 +357,11 @@ fn main() -> Result<()> {
 
     // Append-to-client latency through `observatory serve`'s WebSocket stream.
     {
-        let mut lat = stream::latencies(&obs_bin, &data_dir, &corpus, 20)?;
+        let mut lat = stream::latencies(&obs_bin, data_dir, corpus, 20)?;
         lat.sort();
         rows.push(row(
             "append → stream client (serve)",
+            kind,
             format!(
                 "p50 {} · p95 {}",
                 ms(percentile(&lat, 0.5)),
@@ -267,7 +374,7 @@ fn main() -> Result<()> {
 
     // Search latency vs ripgrep over the raw JSONL.
     {
-        let store = Store::open(&observatory_store::database_path(&data_dir))?;
+        let store = Store::open(&observatory_store::database_path(data_dir))?;
         let mut lat = Vec::new();
         let mut per_query = Vec::new();
         for q in common::QUERIES {
@@ -289,7 +396,7 @@ fn main() -> Result<()> {
             let t = Instant::now();
             let status = Command::new(&args.rg)
                 .args(["-i", "-F", "-c", word])
-                .arg(&corpus)
+                .arg(corpus)
                 .stdout(Stdio::null())
                 .status();
             match status {
@@ -314,6 +421,7 @@ fn main() -> Result<()> {
         };
         rows.push(row(
             "search, 20 queries x 10",
+            kind,
             format!(
                 "p50 {} · p95 {} · p99 {}",
                 ms(percentile(&lat, 0.5)),
@@ -323,7 +431,7 @@ fn main() -> Result<()> {
             rg,
             "top 20 hits with snippets, BM25".into(),
         ));
-        eprintln!("slowest queries:");
+        eprintln!("slowest queries ({} corpus):", kind.label());
         per_query.sort_by_key(|x| std::cmp::Reverse(x.1));
         for (q, d) in per_query.iter().take(5) {
             eprintln!("  {q:<22} {}", ms(*d));
@@ -331,45 +439,33 @@ fn main() -> Result<()> {
     }
 
     // Last, so the corpus held in memory here does not inflate the children's RSS.
-    // Raw parse vs serde_json's own speed, on the same bytes held in memory.
-    {
-        let data = read_all(&files)?;
-        let t = Instant::now();
-        let mut lines = 0u64;
-        for d in &data {
-            for line in d.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                let _ = serde_json::from_slice::<serde_json::Value>(line);
-                lines += 1;
-            }
-        }
-        let serde_t = t.elapsed();
-        let t = Instant::now();
-        for d in &data {
-            let mut r = LineReader::new(d.as_slice(), 0);
-            let mut buf = Vec::new();
-            while let Ok(Some(ReadLine::Complete { .. })) = r.next_line(&mut buf) {
-                let _ = parse_line(&buf);
-            }
-        }
-        let ours_t = t.elapsed();
-        rows.push(row(
-            "parse (records from memory)",
-            mbps(bytes, ours_t),
-            format!("{} (serde_json::Value)", mbps(bytes, serde_t)),
-            format!("{lines} lines"),
-        ));
+    for c in &corpora {
+        rows.push(parse_row(c)?);
     }
 
+    let described: Vec<String> = corpora
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} ({:.0} MB, {} files)",
+                c.kind.label(),
+                args.setup.size,
+                c.bytes as f64 / 1e6,
+                c.files.len()
+            )
+        })
+        .collect();
     println!(
-        "\nObservatory benchmark — corpus {} ({:.0} MB, {} files)\n",
-        args.setup.size,
-        bytes as f64 / 1e6,
-        files.len()
+        "\nObservatory benchmark — corpus {}\n",
+        described.join("; ")
     );
-    println!("| measure | Observatory | baseline | notes |");
-    println!("|---|---|---|---|");
+    println!("| measure | corpus | Observatory | baseline | notes |");
+    println!("|---|---|---|---|---|");
     for r in rows {
-        println!("| {} | {} | {} | {} |", r.what, r.ours, r.baseline, r.note);
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.what, r.corpus, r.ours, r.baseline, r.note
+        );
     }
     Ok(())
 }
