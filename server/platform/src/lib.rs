@@ -437,6 +437,7 @@ pub async fn serve_until(
             webhook_settings,
             Arc::clone(&webhook_handle.wake),
             bump.subscribe(),
+            metrics.clone(),
         )?)
     } else {
         None

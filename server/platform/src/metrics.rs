@@ -21,6 +21,12 @@ struct RequestLabels {
     status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    /// `delivered`, `retry`, `failed` (schedule spent) or `disabled` (410).
+    pub outcome: &'static str,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
@@ -28,6 +34,9 @@ pub struct Metrics {
     latency: Family<RequestLabels, Histogram>,
     /// Transcript lines indexed since start (fed by the indexer).
     pub indexed_lines: Counter,
+    /// Webhook delivery attempts by outcome, and their latency (the dispatcher's).
+    pub webhook_attempts: Family<AttemptLabels, Counter>,
+    pub webhook_latency: Histogram,
 }
 
 impl Default for Metrics {
@@ -49,11 +58,25 @@ impl Default for Metrics {
             "Transcript lines indexed since start",
             indexed_lines.clone(),
         );
+        let webhook_attempts = Family::<AttemptLabels, Counter>::default();
+        let webhook_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts by outcome",
+            webhook_attempts.clone(),
+        );
+        registry.register(
+            "webhook_attempt_duration_seconds",
+            "Time from sending a webhook request to its answer (or failure)",
+            webhook_latency.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
             latency,
             indexed_lines,
+            webhook_attempts,
+            webhook_latency,
         }
     }
 }

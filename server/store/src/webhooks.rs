@@ -113,8 +113,9 @@ pub(crate) const MIGRATION: &str = r#"
     END;
 "#;
 
-/// A delivery that is due, with what sending it needs.
-#[derive(Debug, Clone)]
+/// A delivery that is due, with what sending it needs. Its `Debug` leaves the
+/// secrets out.
+#[derive(Clone)]
 pub struct DueDelivery {
     pub id: i64,
     /// `webhook-id`.
@@ -128,6 +129,20 @@ pub struct DueDelivery {
     pub event: crate::Event,
     /// Attempts made in this round (the position in the retry schedule).
     pub step: u32,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("message_id", &self.message_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("format", &self.format)
+            .field("secrets", &format_args!("[{} hidden]", self.secrets.len()))
+            .field("event", &self.event.id)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an attempt came to.

@@ -139,6 +139,7 @@ pub struct Dispatcher {
     busy: Mutex<HashSet<i64>>,
     permits: Arc<Semaphore>,
     wake: Arc<Notify>,
+    metrics: crate::Metrics,
 }
 
 impl Dispatcher {
@@ -146,6 +147,7 @@ impl Dispatcher {
         pool: Arc<Pool>,
         settings: Settings,
         wake: Arc<Notify>,
+        metrics: crate::Metrics,
     ) -> anyhow::Result<Arc<Self>> {
         Ok(Arc::new(Self {
             pool,
@@ -155,12 +157,14 @@ impl Dispatcher {
             breakers: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
             wake,
+            metrics,
         }))
     }
 
     /// Runs until dropped (abort its task): wakes on a change of the event log, on
     /// `wake`, when the next delivery is due, and at least every second.
-    pub async fn run(self: Arc<Self>, mut changes: tokio::sync::watch::Receiver<u64>) {
+    pub async fn run(self: Arc<Self>, changes: tokio::sync::watch::Receiver<u64>) {
+        let mut changes = Some(changes);
         let mut last_prune: Option<Instant> = None;
         loop {
             if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
@@ -174,10 +178,16 @@ impl Dispatcher {
                     POLL
                 }
             };
+            let changed = async {
+                match changes.as_mut() {
+                    Some(c) => c.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                r = changes.changed() => if r.is_err() {
-                    // The indexer is gone; keep delivering on the timer.
-                    changes = tokio::sync::watch::channel(0).1;
+                alive = changed => if !alive {
+                    // The indexer is gone: keep delivering on the timer.
+                    changes = None;
                 },
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
@@ -315,6 +325,19 @@ impl Dispatcher {
             self.next_attempt(d.step, answer.retry_after)
         };
         self.update_breaker(d.webhook_id, ok, answer.retry_after);
+        let label = match &outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::RetryAt(_) => "retry",
+            Outcome::GiveUp => "failed",
+            Outcome::Disable(_) => "disabled",
+        };
+        self.metrics
+            .webhook_attempts
+            .get_or_create(&crate::metrics::AttemptLabels { outcome: label })
+            .inc();
+        self.metrics
+            .webhook_latency
+            .observe(answer.latency.as_secs_f64());
         // Only the host: a URL's path and query may hold a token (Slack's do).
         let host = reqwest::Url::parse(&d.url)
             .ok()
@@ -351,16 +374,16 @@ impl Dispatcher {
         }
     }
 
-    /// After the attempt at `step` failed: the next one by the schedule (with ±20%
-    /// jitter), not before a `Retry-After`; or giving up.
+    /// After the attempt at `step` failed: the next one, or giving up.
     fn next_attempt(&self, step: u32, retry_after: Option<Duration>) -> Outcome {
-        let Some(delay) = self.settings.schedule.get(step as usize + 1) else {
-            return Outcome::GiveUp;
-        };
-        let jittered = delay.mul_f64(rand::rng().random_range(0.8..=1.2));
-        let wait = jittered.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
-        let ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
-        Outcome::RetryAt(Utc::now().timestamp_millis().saturating_add(ms))
+        let jitter = rand::rng().random_range(0.8..=1.2);
+        match next_delay(&self.settings.schedule, step, retry_after, jitter) {
+            Some(wait) => {
+                let ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                Outcome::RetryAt(Utc::now().timestamp_millis().saturating_add(ms))
+            }
+            None => Outcome::GiveUp,
+        }
     }
 
     fn update_breaker(&self, webhook: i64, ok: bool, retry_after: Option<Duration>) {
@@ -393,13 +416,75 @@ impl Dispatcher {
     }
 }
 
+/// The wait before the attempt after `step` (0-based) failed: the schedule's next
+/// delay times `jitter`, never less than a `Retry-After` (itself at most a day);
+/// `None` when the schedule is spent.
+fn next_delay(
+    schedule: &[Duration],
+    step: u32,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Option<Duration> {
+    let delay = schedule.get(step as usize + 1)?;
+    let jittered = delay.mul_f64(jitter.clamp(0.0, 2.0));
+    Some(jittered.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER)))
+}
+
 /// Starts delivery on the current runtime; the task runs until aborted.
 pub fn start(
     pool: Arc<Pool>,
     settings: Settings,
     wake: Arc<Notify>,
     changes: tokio::sync::watch::Receiver<u64>,
+    metrics: crate::Metrics,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let dispatcher = Dispatcher::new(pool, settings, wake)?;
+    let dispatcher = Dispatcher::new(pool, settings, wake, metrics)?;
     Ok(tokio::spawn(dispatcher.run(changes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_jitter_and_retry_after() {
+        let s = Settings::new(&WebhookConfig::default()).expect("defaults");
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(next_delay(&s.schedule, 0, None, 1.0), secs(5));
+        assert_eq!(next_delay(&s.schedule, 1, None, 1.2), secs(360));
+        assert_eq!(next_delay(&s.schedule, 0, secs(60), 1.0), secs(60));
+        assert_eq!(next_delay(&s.schedule, 2, secs(60), 1.0), secs(1800));
+        assert_eq!(
+            next_delay(&s.schedule, 0, secs(7 * 86400), 1.0),
+            Some(MAX_RETRY_AFTER)
+        );
+        // Eight attempts in all, the last ~27.5 hours after the first.
+        assert_eq!(next_delay(&s.schedule, 7, None, 1.0), None);
+        let total: Duration = s.schedule.iter().sum();
+        assert_eq!(total, Duration::from_secs(99_005));
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        for c in [
+            WebhookConfig {
+                retry_schedule: vec![],
+                ..WebhookConfig::default()
+            },
+            WebhookConfig {
+                timeout: 0.0,
+                ..WebhookConfig::default()
+            },
+            WebhookConfig {
+                retry_schedule: vec![0.0, -1.0],
+                ..WebhookConfig::default()
+            },
+            WebhookConfig {
+                disable_after: f64::NAN,
+                ..WebhookConfig::default()
+            },
+        ] {
+            assert!(Settings::new(&c).is_err(), "{c:?}");
+        }
+    }
 }
