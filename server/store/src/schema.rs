@@ -191,6 +191,11 @@ const MIGRATIONS: &[&str] = &[
     // 7: webhooks (#16): subscriptions, the outbox (filled by a trigger on `events`,
     // in the event's own transaction) and the log of delivery attempts.
     crate::webhooks::MIGRATION,
+    // 8: the count of changes every `observatory index` prints, from an index rather
+    // than a scan of every tool call with its recorded change (75 ms on 15k files).
+    r#"
+    CREATE INDEX tool_calls_changes ON tool_calls(name, failed) WHERE change IS NOT NULL;
+    "#,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

@@ -328,3 +328,54 @@ fn absurd_token_counts_do_not_overflow_the_sums() {
     let convs = store.conversations(&filter).expect("conversations");
     assert_eq!(convs[0].usage.total(), 4 * 3 * (1u64 << 40));
 }
+
+#[test]
+fn a_run_reads_the_newest_transcripts_first_and_skips_unchanged_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let project = dir.path().join("projects/-w-proj");
+    std::fs::create_dir_all(&project).expect("mkdir");
+    let session = |id: &str, uuid: &str, age_days: u64| {
+        let path = project.join(format!("{id}.jsonl"));
+        let line =
+            user_line(uuid, None, "a prompt").replace("11111111-2222-3333-4444-555555555555", id);
+        append(&path, line.as_bytes());
+        let at = std::time::SystemTime::now() - std::time::Duration::from_secs(age_days * 86_400);
+        let f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.set_modified(at).expect("set mtime");
+        path
+    };
+    // Neither creation order nor name order is newest first.
+    let oldest = session("bbbbbbbb-0000-0000-0000-000000000003", "o1", 300);
+    let middle = session("aaaaaaaa-0000-0000-0000-000000000002", "m1", 20);
+    let newest = session("cccccccc-0000-0000-0000-000000000001", "n1", 1);
+    let mut store = Store::open_in_memory().expect("store");
+    let roots = [dir.path().to_path_buf()];
+    store.index_roots(&roots, &mut |_| {}).expect("index");
+    let started: Vec<String> = store
+        .events(&observatory_store::EventQuery {
+            kinds: vec!["conversation.started".into()],
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("events")
+        .into_iter()
+        .filter_map(|e| e.session_id)
+        .collect();
+    let id = |p: &Path| p.file_stem().unwrap().to_string_lossy().into_owned();
+    assert_eq!(started, [id(&newest), id(&middle), id(&oldest)]);
+
+    let again = store.index_roots(&roots, &mut |_| {}).expect("index");
+    assert_eq!(
+        (again.files, again.files_changed, again.bytes_read),
+        (3, 0, 0)
+    );
+    let more = user_line("o2", Some("o1"), "later")
+        .replace("11111111-2222-3333-4444-555555555555", &id(&oldest));
+    append(&oldest, more.as_bytes());
+    let after = store.index_roots(&roots, &mut |_| {}).expect("index");
+    assert_eq!(
+        (after.files_changed, after.bytes_read, after.new_messages),
+        (1, more.len() as u64, 1),
+        "only the appended bytes are read"
+    );
+}

@@ -204,11 +204,17 @@ fn deleting_a_conversation_takes_its_identifier_words_out_of_the_index() {
     .expect("the index matches its content");
 }
 
-/// A database as version 5 wrote it: one unstemmed column, no `idents`.
+/// A database as version 5 wrote it: one unstemmed column, no `idents`, and nothing
+/// of the later migrations.
 fn downgrade_to_version_5(path: &Path) {
     let conn = rusqlite::Connection::open(path).expect("open");
     conn.execute_batch(
-        "DROP TABLE docs_fts;
+        "DROP INDEX tool_calls_changes;
+         DROP TRIGGER webhook_outbox;
+         DROP TABLE webhook_attempts;
+         DROP TABLE webhook_deliveries;
+         DROP TABLE webhooks;
+         DROP TABLE docs_fts;
          ALTER TABLE docs DROP COLUMN idents;
          CREATE VIRTUAL TABLE docs_fts USING fts5(
              text, content='docs', content_rowid='id',

@@ -27,11 +27,9 @@ pub(super) struct ChainCache {
 impl ChainCache {
     pub(super) fn new(conn: &Connection) -> Result<Self> {
         Ok(Self {
-            pending_summaries: conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM summaries)",
-                [],
-                |r| r.get(0),
-            )?,
+            pending_summaries: conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM summaries)")?
+                .query_row([], |r| r.get(0))?,
             ..Self::default()
         })
     }

@@ -30,7 +30,7 @@ use read::{head_hash, read_batches, stat, Batch, Stat};
 /// Bytes of transcript per commit in bulk runs (several files' batches).
 const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
 /// Bytes hashed at the start of a file to notice that it was replaced.
-const HEAD_BYTES: u64 = 4096;
+pub(super) const HEAD_BYTES: u64 = 4096;
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct FileReport {
@@ -81,6 +81,21 @@ pub struct Progress {
     pub files_total: u64,
 }
 
+/// What the store knows of a file before a run: how far it was read, and its mtime
+/// then.
+struct Known {
+    offset: u64,
+    mtime_ns: i64,
+}
+
+/// A file of a run, with its `stat` taken once when the run was planned.
+struct Planned {
+    file: TranscriptFile,
+    st: Option<Stat>,
+    /// Read to its end already, and not modified since.
+    unchanged: bool,
+}
+
 struct SourceRow {
     id: i64,
     conversation_id: Option<i64>,
@@ -104,20 +119,39 @@ impl Store {
             roots.iter().flat_map(|r| transcript_files(r)).collect();
         files.dedup_by(|a, b| a.path == b.path);
         let known = self.known_sources()?;
-        // Plan first so the progress bar knows how much there is to read.
-        let mut total = 0u64;
-        for f in &files {
-            if let Ok(st) = stat(&f.path) {
-                let done = known.get(&f.path).copied().unwrap_or(0);
-                total += st.size.saturating_sub(done);
-            }
-        }
+        // Plan first so the progress bar knows how much there is to read: one `stat`
+        // per file, which is also all a file that did not change costs.
+        let mut plan: Vec<Planned> = files
+            .into_iter()
+            .map(|file| {
+                let st = stat(&file.path).ok();
+                let unchanged = match (&st, known.get(&file.path)) {
+                    (Some(st), Some(k)) => st.size == k.offset && st.mtime_ns == k.mtime_ns,
+                    _ => false,
+                };
+                Planned {
+                    file,
+                    st,
+                    unchanged,
+                }
+            })
+            .collect();
+        // Newest first: the conversations someone is most likely to look for are
+        // searchable (and committed) before a year of older ones is read.
+        plan.sort_by_key(|p| std::cmp::Reverse(p.st.as_ref().map_or(0, |s| s.mtime_ns)));
+        let total = plan
+            .iter()
+            .filter_map(|p| {
+                let done = known.get(&p.file.path).map_or(0, |k| k.offset);
+                p.st.as_ref().map(|st| st.size.saturating_sub(done))
+            })
+            .sum();
         let mut report = IndexReport::default();
         let mut progress = Progress {
             bytes_done: 0,
             bytes_total: total,
             files_done: 0,
-            files_total: files.len() as u64,
+            files_total: plan.len() as u64,
         };
         // A bulk run rewrites the same FTS and b-tree pages many times; checkpointing
         // every 1000 pages (the default) copies them into the database again and
@@ -126,7 +160,7 @@ impl Store {
         // Small files are grouped into transactions of about COMMIT_BYTES: a commit
         // per file would flush a new full-text segment per file.
         self.bulk = true;
-        let mut result = self.index_files(&files, &mut report, &mut progress, on_progress);
+        let mut result = self.index_files(&plan, &mut report, &mut progress, on_progress);
         self.bulk = false;
         match result {
             Ok(()) => result = self.commit(),
@@ -138,7 +172,7 @@ impl Store {
         result?;
         // Files Claude Code deleted: keep everything, remember that the source is gone.
         let seen: std::collections::HashSet<&Path> =
-            files.iter().map(|f| f.path.as_path()).collect();
+            plan.iter().map(|p| p.file.path.as_path()).collect();
         for (path, _) in known {
             let under_root = roots.iter().any(|r| path.starts_with(r));
             if under_root && !seen.contains(path.as_path()) {
@@ -154,13 +188,22 @@ impl Store {
 
     fn index_files(
         &mut self,
-        files: &[TranscriptFile],
+        plan: &[Planned],
         report: &mut IndexReport,
         progress: &mut Progress,
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
-        for f in files {
-            let r = match self.index_file(f) {
+        for p in plan {
+            if p.unchanged {
+                report.add(&FileReport {
+                    path: p.file.path.clone(),
+                    unchanged: true,
+                    ..FileReport::default()
+                });
+                progress.files_done += 1;
+                continue;
+            }
+            let r = match self.index_file_as(&p.file, p.st.as_ref()) {
                 Ok(r) => r,
                 // One unreadable file must not stop the others.
                 Err(e @ Error::Io { .. }) => {
@@ -182,12 +225,17 @@ impl Store {
         Ok(())
     }
 
-    fn known_sources(&self) -> Result<HashMap<PathBuf, u64>> {
-        let mut stmt = self.conn.prepare("SELECT path, offset FROM sources")?;
+    fn known_sources(&self) -> Result<HashMap<PathBuf, Known>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, offset, mtime_ns FROM sources")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 PathBuf::from(r.get::<_, String>(0)?),
-                r.get::<_, i64>(1)? as u64,
+                Known {
+                    offset: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                },
             ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -200,13 +248,18 @@ impl Store {
 
     /// Indexes the bytes appended to one file since the last run.
     pub fn index_file(&mut self, file: &TranscriptFile) -> Result<FileReport> {
+        self.index_file_as(file, None)
+    }
+
+    /// [`Store::index_file`], with the file's `stat` when the caller took it already.
+    fn index_file_as(&mut self, file: &TranscriptFile, st: Option<&Stat>) -> Result<FileReport> {
         let path = &file.path;
         let path_str = path.to_string_lossy().into_owned();
         let mut report = FileReport {
             path: path.clone(),
             ..FileReport::default()
         };
-        let st = match stat(path) {
+        let st = match st.map_or_else(|| stat(path), |s| Ok(s.clone())) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.conn.execute(
@@ -295,13 +348,22 @@ impl Store {
         let stats = apply_batch(tx, file, src, batch, cache)?;
         src.offset = batch.end_offset;
         src.line_count = batch.last_line;
-        let head_len = batch.end_offset.min(HEAD_BYTES);
-        src.head_hash = Some(head_hash(path, head_len).map_err(io_err(path))?);
+        src.head_hash = match batch.head_hash {
+            Some(h) => Some(h),
+            // The bytes hashed last time are the file's first HEAD_BYTES still.
+            None if batch.start_offset >= HEAD_BYTES && src.head_hash.is_some() => src.head_hash,
+            None => {
+                let head_len = batch.end_offset.min(HEAD_BYTES);
+                Some(head_hash(path, head_len).map_err(io_err(path))?)
+            }
+        };
         src.size = batch.end_offset;
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE sources SET offset = ?1, line_count = ?2, size = ?3, mtime_ns = ?4, head_hash = ?5,
              conversation_id = ?6, last_prompt_id = ?7, warning_count = warning_count + ?8, missing = 0
              WHERE id = ?9",
+        )?
+        .execute(
             params![
                 src.offset as i64,
                 src.line_count as i64,
@@ -356,14 +418,14 @@ impl Store {
             })
         };
         const SELECT: &str = "SELECT id, conversation_id, offset, line_count, size, mtime_ns, head_hash, last_prompt_id FROM sources WHERE path = ?1";
-        if let Some(s) = self.conn.query_row(SELECT, [path], row).optional()? {
+        let mut select = self.conn.prepare_cached(SELECT)?;
+        if let Some(s) = select.query_row([path], row).optional()? {
             return Ok(s);
         }
-        self.conn.execute(
-            "INSERT INTO sources (path, kind) VALUES (?1, ?2)",
-            params![path, file.kind.as_str()],
-        )?;
-        Ok(self.conn.query_row(SELECT, [path], row)?)
+        self.conn
+            .prepare_cached("INSERT INTO sources (path, kind) VALUES (?1, ?2)")?
+            .execute(params![path, file.kind.as_str()])?;
+        Ok(select.query_row([path], row)?)
     }
 }
 

@@ -13,6 +13,7 @@ use observatory_transcript::{parse_line, LineReader, ParseError, ReadLine, Recor
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// Everything needed to know whether a file changed, without reading it.
+#[derive(Clone)]
 pub(super) struct Stat {
     pub(super) size: u64,
     pub(super) mtime_ns: i64,
@@ -46,6 +47,10 @@ pub(super) struct Batch {
     /// The file was read to its end (what is left, if anything, is a half-written line).
     pub(super) at_end: bool,
     pub(super) compressed: Vec<u8>,
+    /// The hash of the file's first `HEAD_BYTES` (or fewer, up to `end_offset`), when
+    /// the batch starts the file and holds its bytes as they are: hashed here, on
+    /// the reading thread, rather than by opening the file again on the writing one.
+    pub(super) head_hash: Option<i64>,
     pub(super) items: Vec<(u64, u64, std::result::Result<Record, String>)>, // (line number, offset, record)
 }
 
@@ -114,7 +119,15 @@ pub(super) fn read_batches(
         if items.is_empty() && end_offset == start_offset {
             return Ok(());
         }
+        // `raw` is the file's bytes unless a line was too long (left out) or a final
+        // line lacked its newline (added).
+        let exact = raw.len() as u64 == end_offset - start_offset;
+        let head_hash = (start_offset == 0 && exact).then(|| {
+            let head = raw.len().min(super::HEAD_BYTES as usize);
+            xxhash_rust::xxh3::xxh3_64(&raw[..head]) as i64
+        });
         let batch = Batch {
+            head_hash,
             start_offset,
             end_offset,
             first_line,
