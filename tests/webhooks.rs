@@ -7,6 +7,9 @@
 //!
 //! No test asserts a time: waits have deadlines only so that a failure ends.
 
+// Tests: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -486,7 +489,7 @@ fn verify_with_reference(captured: &[(Captured, Vec<String>)], dir: &Path) {
         cases.len().to_string()
     );
     // And a wrong secret is refused by it: the check is not vacuous.
-    let wrong = vec![(
+    let wrong = [(
         captured[0].0.clone(),
         vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()],
     )];

@@ -59,6 +59,11 @@ struct Args {
 
 // ---------------------------------------------------------------------------
 
+/// A poisoned lock only follows a panic elsewhere, which ends the run anyway.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Healthy,
@@ -76,10 +81,10 @@ struct Shared {
 
 async fn receive(State(s): State<Arc<Shared>>, body: Bytes) -> axum::response::Response {
     let at = Instant::now();
-    let mode = *s.mode.lock().expect("mode");
-    *s.requests.lock().expect("count") += 1;
+    let mode = *lock(&s.mode);
+    *lock(&s.requests) += 1;
     if mode == Mode::Faulty {
-        let r: f64 = s.rng.lock().expect("rng").random();
+        let r: f64 = lock(&s.rng).random();
         if r < 0.05 {
             tokio::time::sleep(Duration::from_millis(2500)).await;
             return (StatusCode::OK, "too late").into_response();
@@ -97,11 +102,7 @@ async fn receive(State(s): State<Arc<Shared>>, body: Bytes) -> axum::response::R
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(id) = v["data"]["id"].as_i64() {
         let uuid = v["data"]["data"]["last_uuid"].as_str().map(str::to_owned);
-        s.received
-            .lock()
-            .expect("received")
-            .entry(id)
-            .or_insert((at, uuid));
+        lock(&s.received).entry(id).or_insert((at, uuid));
     }
     (StatusCode::OK, "ok").into_response()
 }
@@ -323,8 +324,7 @@ fn append(claude: &Path, n: usize) -> Result<String> {
     let (lines, _) = observatory_corpus::continuation_lines(&session, "/w", None, n as u64);
     let last = lines
         .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .next_back()
+        .rfind(|l| !l.is_empty())
         .context("no line")?;
     let uuid = serde_json::from_slice::<Value>(last)?["uuid"]
         .as_str()
@@ -385,15 +385,11 @@ fn main() -> Result<()> {
     }
     let events = platform.event_ids()?;
     wait_for("healthy delivery", Duration::from_secs(120), || {
-        let got = healthy.shared.received.lock().expect("received");
+        let got = lock(&healthy.shared.received);
         Ok(events.iter().all(|e| got.contains_key(e)))
     })?;
     let (deliveries, first) = platform.first_attempts(a)?;
-    let mut latencies: Vec<Duration> = healthy
-        .shared
-        .received
-        .lock()
-        .expect("received")
+    let mut latencies: Vec<Duration> = lock(&healthy.shared.received)
         .values()
         .filter_map(|(at, uuid)| {
             let w = written.get(uuid.as_ref()?)?;
@@ -411,7 +407,7 @@ fn main() -> Result<()> {
 
     // 2. Faults, and the platform killed.
     let mut faulty = Receiver::start()?;
-    *faulty.shared.mode.lock().expect("mode") = Mode::Faulty;
+    *lock(&faulty.shared.mode) = Mode::Faulty;
     let created = platform.call(
         reqwest::Method::POST,
         "/api/v1/webhooks",
@@ -453,12 +449,12 @@ fn main() -> Result<()> {
         .collect();
     let waited = Instant::now();
     let outcome = wait_for("delivery under faults", Duration::from_secs(300), || {
-        let got = faulty.shared.received.lock().expect("received");
+        let got = lock(&faulty.shared.received);
         Ok(fault_events.iter().all(|e| got.contains_key(e)))
     });
-    let got = faulty.shared.received.lock().expect("received").clone();
+    let got = lock(&faulty.shared.received).clone();
     let delivered = fault_events.iter().filter(|e| got.contains_key(e)).count();
-    let requests = *faulty.shared.requests.lock().expect("count");
+    let requests = *lock(&faulty.shared.requests);
     let (_, fault_first) = platform.first_attempts(b)?;
 
     println!(

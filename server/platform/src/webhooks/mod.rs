@@ -461,7 +461,7 @@ mod tests {
         // Eight attempts in all, the last ~27.5 hours after the first.
         assert_eq!(next_delay(&s.schedule, 7, None, 1.0), None);
         let total: Duration = s.schedule.iter().sum();
-        assert_eq!(total, Duration::from_secs(99_005));
+        assert_eq!(total, Duration::from_secs(99_305));
     }
 
     #[test]
