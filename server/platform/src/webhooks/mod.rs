@@ -464,6 +464,37 @@ mod tests {
         assert_eq!(total, Duration::from_secs(99_305));
     }
 
+    #[tokio::test]
+    async fn the_breaker_opens_holds_for_retry_after_and_closes_on_success() {
+        let settings = Settings::new(&WebhookConfig {
+            breaker_failures: 3,
+            breaker_cooldown: 60.0,
+            ..WebhookConfig::default()
+        })
+        .expect("settings");
+        let d = Dispatcher::new(
+            Pool::new(std::path::PathBuf::from("/nonexistent")),
+            settings,
+            Arc::new(Notify::new()),
+            crate::Metrics::default(),
+        )
+        .expect("dispatcher");
+        for _ in 0..2 {
+            d.update_breaker(1, false, None);
+        }
+        assert_eq!(d.breaker_wait(1), None, "closed below the threshold");
+        d.update_breaker(1, false, None);
+        assert!(d.breaker_wait(1).is_some(), "open at it");
+        assert_eq!(d.breaker_wait(2), None, "per webhook");
+        d.update_breaker(1, true, None);
+        assert_eq!(d.breaker_wait(1), None, "a success closes it");
+        // One 503 with a long Retry-After holds the webhook that long.
+        d.update_breaker(1, false, Some(Duration::from_secs(3600)));
+        assert!(d
+            .breaker_wait(1)
+            .is_some_and(|w| w > Duration::from_secs(3000)));
+    }
+
     #[test]
     fn bad_settings_are_refused() {
         for c in [
