@@ -632,6 +632,22 @@ fn order_formats_rotation_gone_and_redelivery() {
         "description": "everything"}));
     let (_, _) = platform.create(json!({"url": receiver.url(), "event_types": ["hook.*"],
         "path_glob": "*/src/auth/*", "format": "slack"}));
+    let (_, _) = platform.create(
+        json!({"url": receiver.url(), "event_types": ["attribution.changed"],
+        "format": "discord"}),
+    );
+    // Real edits (a fixture transcript): the chat message counts the lines each wrote.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/fixtures/transcripts/ai-blame/tests/examples/simple-home/.claude/projects/\
+         -Users-cjm-repos-ai-blame.rs-tests-examples-simple/2c965cfd-41e4-4e31-8339-2986ebced03c.jsonl",
+    );
+    std::fs::copy(
+        &fixture,
+        platform
+            .claude
+            .join("projects/-w/2c965cfd-41e4-4e31-8339-2986ebced03c.jsonl"),
+    )
+    .expect("copy the fixture");
     let session = "0c0c0c0c-1111-2222-3333-444444444444";
     for seed in 1..=10 {
         platform.append(session, seed);
@@ -655,6 +671,13 @@ fn order_formats_rotation_gone_and_redelivery() {
         "once each, in the log's order: {order:?}"
     );
     assert!(order.len() >= events.len());
+    wait_until("a chat message with a line count", || {
+        receiver.captured().iter().any(|c| {
+            c.json()["content"].as_str().is_some_and(|t| {
+                t.starts_with("session 2c965cfd changed `") && t.ends_with(" lines)")
+            })
+        })
+    });
     let slack: Vec<String> = captured
         .iter()
         .filter_map(|c| c.json()["text"].as_str().map(str::to_owned))

@@ -93,6 +93,9 @@ pub trait Catalog: History {
     ) -> Result<Vec<DueDelivery>>;
     /// When the next pending delivery of an active webhook is due.
     fn next_webhook_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// The change a tool call made (by its tool-use id), if it made one: what chat
+    /// messages count lines from.
+    fn tool_call_change(&self, tool_use_id: &str) -> Result<Option<FileChange>>;
 }
 
 pub use observatory_attribution::RecordedWrite;
@@ -845,6 +848,10 @@ impl Catalog for Store {
 
     fn next_webhook_due(&self) -> Result<Option<DateTime<Utc>>> {
         webhooks::next_due(&self.conn)
+    }
+
+    fn tool_call_change(&self, tool_use_id: &str) -> Result<Option<FileChange>> {
+        webhooks::tool_change(&self.conn, tool_use_id)
     }
 
     fn has_active_api_keys(&self) -> Result<bool> {

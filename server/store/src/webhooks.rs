@@ -520,6 +520,18 @@ pub(crate) fn attempts(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// `Catalog::tool_call_change`: the change a tool call made, if it made one.
+pub(crate) fn tool_change(
+    conn: &Connection,
+    tool_use_id: &str,
+) -> Result<Option<observatory_transcript::FileChange>> {
+    let change: Option<Option<String>> = conn
+        .prepare_cached("SELECT change FROM tool_calls WHERE tool_use_id = ?1")?
+        .query_row([tool_use_id], |r| r.get(0))
+        .optional()?;
+    Ok(change.flatten().and_then(|c| serde_json::from_str(&c).ok()))
+}
+
 /// `Writer::redeliver_webhook`: one delivery (any state) or every failed one, due
 /// now, with the retry schedule started over. Returns how many.
 pub(crate) fn redeliver(

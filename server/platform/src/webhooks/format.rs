@@ -5,22 +5,40 @@
 use observatory_protocol::events::kind;
 use observatory_protocol::webhooks::{WebhookFormat, TEST_KIND};
 use observatory_store::Event;
+use observatory_transcript::FileChange;
 use serde_json::{json, Value};
 
 /// Discord refuses `content` over 2,000 characters; Slack truncates long text too.
 const MAX_CHAT: usize = 1900;
 
-/// The JSON body sent for `event`.
-pub fn body(format: WebhookFormat, event: &Event) -> Vec<u8> {
+/// Lines a recorded change wrote: its patch's added lines, else its edits' new
+/// text, else the content it wrote.
+pub fn lines_written(c: &FileChange) -> usize {
+    if !c.hunks.is_empty() {
+        c.hunks
+            .iter()
+            .flat_map(|h| &h.lines)
+            .filter(|l| l.starts_with('+'))
+            .count()
+    } else if !c.edits.is_empty() {
+        c.edits.iter().map(|e| e.new_string.lines().count()).sum()
+    } else {
+        c.content.as_deref().map_or(0, |t| t.lines().count())
+    }
+}
+
+/// The JSON body sent for `event`; `lines`, for chat messages about a change, is how
+/// many lines it wrote.
+pub fn body(format: WebhookFormat, event: &Event, lines: Option<usize>) -> Vec<u8> {
     let value = match format {
         WebhookFormat::Standard => json!({
             "type": event.kind,
             "timestamp": event.at.unwrap_or_else(chrono::Utc::now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "data": event,
         }),
-        WebhookFormat::Slack => json!({ "text": chat_text(event) }),
+        WebhookFormat::Slack => json!({ "text": chat_text(event, lines) }),
         WebhookFormat::Discord => json!({
-            "content": chat_text(event),
+            "content": chat_text(event, lines),
             // Paths and prompts are not commands: no @everyone or role pings.
             "allowed_mentions": { "parse": [] },
         }),
@@ -28,8 +46,9 @@ pub fn body(format: WebhookFormat, event: &Event) -> Vec<u8> {
     serde_json::to_vec(&value).unwrap_or_default()
 }
 
-/// One line a person reads: "session 2c965cfd changed `src/auth/login.rs` (Edit)".
-pub fn chat_text(event: &Event) -> String {
+/// One line a person reads: "session 2c965cfd changed `src/auth/login.rs` (Edit, 12
+/// lines)".
+pub fn chat_text(event: &Event, lines: Option<usize>) -> String {
     let session = event
         .session_id
         .as_deref()
@@ -42,7 +61,11 @@ pub fn chat_text(event: &Event) -> String {
     let str_field = |k: &str| event.data.get(k).and_then(Value::as_str);
     let num_field = |k: &str| event.data.get(k).and_then(Value::as_u64).unwrap_or(0);
     let failed = event.data.get("failed").and_then(Value::as_bool) == Some(true);
-    let tool = str_field("tool").unwrap_or("a tool");
+    let tool = match (str_field("tool").unwrap_or("a tool"), lines) {
+        (t, Some(1)) => format!("{t}, 1 line"),
+        (t, Some(n)) => format!("{t}, {n} lines"),
+        (t, None) => t.to_owned(),
+    };
     let text = match event.kind.as_str() {
         kind::ATTRIBUTION_CHANGED => {
             format!("{session} changed `{}` ({tool})", path.unwrap_or_default())
@@ -123,7 +146,8 @@ mod tests {
     #[test]
     fn standard_envelope() {
         let e = event("file.touched", Some("/x"), json!({"tool": "Edit"}));
-        let v: Value = serde_json::from_slice(&body(WebhookFormat::Standard, &e)).expect("json");
+        let v: Value =
+            serde_json::from_slice(&body(WebhookFormat::Standard, &e, None)).expect("json");
         assert_eq!(v["type"], "file.touched");
         assert_eq!(v["timestamp"], "2025-12-28T15:22:14.900Z");
         assert_eq!(v["data"]["id"], 7);
@@ -137,19 +161,31 @@ mod tests {
             Some("/Users/dev/acme-api/src/auth/login.rs"),
             json!({"tool": "Edit", "failed": false}),
         );
-        let slack: Value = serde_json::from_slice(&body(WebhookFormat::Slack, &e)).expect("json");
+        let slack: Value =
+            serde_json::from_slice(&body(WebhookFormat::Slack, &e, Some(12))).expect("json");
         assert_eq!(
             slack["text"],
-            "session 2c965cfd changed `src/auth/login.rs` (Edit)"
+            "session 2c965cfd changed `src/auth/login.rs` (Edit, 12 lines)"
         );
         let discord: Value =
-            serde_json::from_slice(&body(WebhookFormat::Discord, &e)).expect("json");
+            serde_json::from_slice(&body(WebhookFormat::Discord, &e, Some(12))).expect("json");
         assert_eq!(discord["content"], slack["text"]);
         assert_eq!(discord["allowed_mentions"]["parse"], json!([]));
         let hook = event("hook.Stop", None, json!({}));
-        assert_eq!(chat_text(&hook), "session 2c965cfd: Stop");
+        assert_eq!(chat_text(&hook, None), "session 2c965cfd: Stop");
+        let patch = FileChange {
+            hunks: vec![observatory_transcript::Hunk {
+                old_start: 1,
+                old_lines: 2,
+                new_start: 1,
+                new_lines: 3,
+                lines: vec![" a".into(), "-b".into(), "+c".into(), "+d".into()],
+            }],
+            ..Default::default()
+        };
+        assert_eq!(lines_written(&patch), 2);
         let long = event("hook.X", Some(&"a\n".repeat(2000)), json!({}));
-        let text = chat_text(&long);
+        let text = chat_text(&long, None);
         assert!(text.chars().count() <= MAX_CHAT + 1 && !text.contains('\n'));
     }
 }

@@ -31,7 +31,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::{Notify, Semaphore};
 
 pub use client::{check_target, is_private, parse_retry_after};
-pub use format::{body, chat_text};
+pub use format::{body, chat_text, lines_written};
 pub use sign::signature_header;
 
 use crate::config::WebhookConfig;
@@ -301,7 +301,8 @@ impl Dispatcher {
     /// One attempt of one delivery, recorded; false when the webhook should not be
     /// called again now (disabled, or its record could not be written).
     async fn deliver(&self, d: DueDelivery) -> bool {
-        let body = format::body(d.format, &d.event);
+        let lines = self.lines_written(&d).await;
+        let body = format::body(d.format, &d.event, lines);
         let at = Utc::now();
         let timestamp = at.timestamp();
         let mut headers = HeaderMap::new();
@@ -372,6 +373,27 @@ impl Dispatcher {
                 false
             }
         }
+    }
+
+    /// For a chat message about a recorded change: how many lines it wrote (the
+    /// standard body carries the event as it is).
+    async fn lines_written(&self, d: &DueDelivery) -> Option<usize> {
+        use observatory_protocol::events::kind;
+        if d.format == observatory_protocol::webhooks::WebhookFormat::Standard
+            || !matches!(
+                d.event.kind.as_str(),
+                kind::ATTRIBUTION_CHANGED | kind::FILE_TOUCHED
+            )
+        {
+            return None;
+        }
+        let id = d.event.data.get("tool_use_id")?.as_str()?.to_owned();
+        let change = self
+            .pool
+            .read(move |c| Ok(c.tool_call_change(&id)?))
+            .await
+            .ok()??;
+        Some(format::lines_written(&change))
     }
 
     /// After the attempt at `step` failed: the next one, or giving up.
