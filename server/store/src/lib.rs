@@ -71,6 +71,9 @@ pub enum Error {
     Watch(#[from] notify::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A bug, not bad input: a thread of the indexer stopped early.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -140,6 +143,9 @@ impl Store {
         conn.pragma_update(None, "busy_timeout", 5000)?;
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Indexing alone runs more distinct statements than rusqlite's default cache
+        // of 16 holds, and preparing one again costs more than running it.
+        conn.set_prepared_statement_cache_capacity(128);
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn,

@@ -12,10 +12,9 @@ mod batch;
 mod message;
 mod read;
 mod resume;
+mod run;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::{io_err, Error, Result, Store};
 use batch::{apply_batch, BatchStats, ChainCache};
-use read::{head_hash, read_batches, stat, Batch, Stat};
+use read::{head_hash, stat, Batch, Stat};
 
 /// Bytes of transcript per commit in bulk runs (several files' batches).
 const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
@@ -94,6 +93,18 @@ struct Planned {
     st: Option<Stat>,
     /// Read to its end already, and not modified since.
     unchanged: bool,
+}
+
+/// A file `open_file` looked at: nothing to read, or where to read from.
+enum Opened {
+    Done(FileReport),
+    Read(Open),
+}
+
+struct Open {
+    src: SourceRow,
+    st: Stat,
+    report: FileReport,
 }
 
 struct SourceRow {
@@ -193,17 +204,8 @@ impl Store {
         progress: &mut Progress,
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
-        for p in plan {
-            if p.unchanged {
-                report.add(&FileReport {
-                    path: p.file.path.clone(),
-                    unchanged: true,
-                    ..FileReport::default()
-                });
-                progress.files_done += 1;
-                continue;
-            }
-            let r = match self.index_file_as(&p.file, p.st.as_ref()) {
+        self.run(plan, &mut |r| {
+            let r = match r {
                 Ok(r) => r,
                 // One unreadable file must not stop the others.
                 Err(e @ Error::Io { .. }) => {
@@ -213,16 +215,81 @@ impl Store {
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
                     report.failures.push(format!("{e}{cause}"));
-                    continue;
+                    return Ok(());
                 }
                 Err(e) => return Err(e),
             };
             report.add(&r);
             progress.bytes_done += r.bytes_read;
             progress.files_done += 1;
-            on_progress(*progress);
-        }
-        Ok(())
+            if !r.unchanged {
+                on_progress(*progress);
+            }
+            Ok(())
+        })
+    }
+
+    /// Indexes the files of `plan` in order, handing each file's outcome to `done`
+    /// (which stops the run by returning an error). One thread reads, parses and
+    /// compresses the next files while this one writes the current one (SQLite wants
+    /// one writer), and another frees what was written: on a store of many small
+    /// transcripts, reading one file at a time would leave a core idle.
+    fn run(
+        &mut self,
+        plan: &[Planned],
+        done: &mut dyn FnMut(Result<FileReport>) -> Result<()>,
+    ) -> Result<()> {
+        let max_line = self.max_line;
+        std::thread::scope(|scope| -> Result<()> {
+            let (jobs, job_rx) = std::sync::mpsc::channel::<run::Job>();
+            let (read_tx, reads) = std::sync::mpsc::sync_channel(2);
+            let (written, to_drop) = std::sync::mpsc::channel::<Batch>();
+            scope.spawn(move || run::reader(job_rx, read_tx, max_line));
+            scope.spawn(move || to_drop.into_iter().for_each(drop));
+            let mut next = plan.iter();
+            let mut ahead = std::collections::VecDeque::new();
+            loop {
+                // Decide the next files (which bytes to read) and hand them to the
+                // reader, a few ahead of the one being written.
+                while ahead.len() < run::AHEAD {
+                    let Some(p) = next.next() else { break };
+                    if p.unchanged {
+                        done(Ok(FileReport {
+                            path: p.file.path.clone(),
+                            unchanged: true,
+                            ..FileReport::default()
+                        }))?;
+                        continue;
+                    }
+                    match self.open_file(&p.file, p.st.as_ref()) {
+                        Ok(Opened::Done(r)) => done(Ok(r))?,
+                        Ok(Opened::Read(open)) => {
+                            jobs.send(run::Job {
+                                path: p.file.path.clone(),
+                                start: open.src.offset,
+                                first_line: open.src.line_count,
+                            })
+                            .map_err(|_| run::stopped())?;
+                            ahead.push_back((p, open));
+                        }
+                        Err(e) => done(Err(e))?,
+                    }
+                }
+                let Some((p, open)) = ahead.pop_front() else {
+                    return Ok(());
+                };
+                let r = self.write_file(&p.file, open, &reads, &written);
+                if let Err(e) = &r {
+                    // A read error leaves the batches before it consistent (each
+                    // carries its offset); anything else may have left a batch half
+                    // applied.
+                    if !matches!(e, Error::Io { .. }) {
+                        self.rollback();
+                    }
+                }
+                done(r)?;
+            }
+        })
     }
 
     fn known_sources(&self) -> Result<HashMap<PathBuf, Known>> {
@@ -248,11 +315,22 @@ impl Store {
 
     /// Indexes the bytes appended to one file since the last run.
     pub fn index_file(&mut self, file: &TranscriptFile) -> Result<FileReport> {
-        self.index_file_as(file, None)
+        let plan = [Planned {
+            file: file.clone(),
+            st: None,
+            unchanged: false,
+        }];
+        let mut report = None;
+        self.run(&plan, &mut |r| {
+            report = Some(r?);
+            Ok(())
+        })?;
+        report.ok_or_else(run::stopped)
     }
 
-    /// [`Store::index_file`], with the file's `stat` when the caller took it already.
-    fn index_file_as(&mut self, file: &TranscriptFile, st: Option<&Stat>) -> Result<FileReport> {
+    /// What to read of a file, if anything: from where its last run ended, or from
+    /// its start if it was replaced. `st` is its `stat` when the caller took it.
+    fn open_file(&mut self, file: &TranscriptFile, st: Option<&Stat>) -> Result<Opened> {
         let path = &file.path;
         let path_str = path.to_string_lossy().into_owned();
         let mut report = FileReport {
@@ -262,19 +340,18 @@ impl Store {
         let st = match st.map_or_else(|| stat(path), |s| Ok(s.clone())) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.conn.execute(
-                    "UPDATE sources SET missing = 1 WHERE path = ?1",
-                    [&path_str],
-                )?;
+                self.conn
+                    .prepare_cached("UPDATE sources SET missing = 1 WHERE path = ?1")?
+                    .execute([&path_str])?;
                 report.missing = true;
-                return Ok(report);
+                return Ok(Opened::Done(report));
             }
             Err(e) => return Err(io_err(path)(e)),
         };
         let mut src = self.source_row(&path_str, file)?;
         if st.size == src.offset && st.mtime_ns == src.mtime_ns {
             report.unchanged = true;
-            return Ok(report);
+            return Ok(Opened::Done(report));
         }
         if let Some(reason) = replaced(path, &src, &st)? {
             tracing::warn!(path = %path.display(), %reason, "re-reading transcript from the start");
@@ -284,49 +361,46 @@ impl Store {
         }
         if st.size == src.offset {
             // Only the mtime moved (touch, or a rewrite of identical bytes).
-            self.conn.execute(
-                "UPDATE sources SET mtime_ns = ?1, missing = 0 WHERE id = ?2",
-                params![st.mtime_ns, src.id],
-            )?;
+            self.conn
+                .prepare_cached("UPDATE sources SET mtime_ns = ?1, missing = 0 WHERE id = ?2")?
+                .execute(params![st.mtime_ns, src.id])?;
             report.unchanged = true;
-            return Ok(report);
+            return Ok(Opened::Done(report));
         }
+        Ok(Opened::Read(Open { src, st, report }))
+    }
 
-        let mut fh = File::open(path).map_err(io_err(path))?;
-        fh.seek(SeekFrom::Start(src.offset)).map_err(io_err(path))?;
+    /// Writes what the reader hands over of one file (opened by `open_file`), until
+    /// it says the file is done.
+    fn write_file(
+        &mut self,
+        file: &TranscriptFile,
+        open: Open,
+        reads: &std::sync::mpsc::Receiver<run::Read>,
+        written: &std::sync::mpsc::Sender<Batch>,
+    ) -> Result<FileReport> {
+        let Open {
+            mut src,
+            st,
+            mut report,
+        } = open;
         let mut cache = ChainCache::new(&self.conn)?;
-        // Reading, parsing and compressing run on a second thread while this one
-        // writes: the two halves cost about the same, and SQLite wants one writer.
-        let (start, first_line, max_line) = (src.offset, src.line_count, self.max_line);
-        let result = std::thread::scope(|scope| -> Result<()> {
-            let (send, batches) = std::sync::mpsc::sync_channel::<std::io::Result<Batch>>(2);
-            scope.spawn(move || {
-                let result = read_batches(fh, start, first_line, max_line, &mut |b| {
-                    send.send(Ok(b)).is_ok()
-                });
-                if let Err(e) = result {
-                    let _ = send.send(Err(e));
+        loop {
+            match reads.recv().map_err(|_| run::stopped())? {
+                run::Read::Batch(batch) => {
+                    report.bytes_read += batch.end_offset - batch.start_offset;
+                    report.lines += batch.items.len() as u64;
+                    let stats =
+                        self.write_batch(file, &mut src, &batch, &mut cache, st.mtime_ns)?;
+                    report.new_messages += stats.new_messages;
+                    report.warnings += stats.warnings;
+                    // Freeing a batch's records takes a while too: not on this thread.
+                    let _ = written.send(batch);
                 }
-            });
-            for batch in batches {
-                let batch = batch.map_err(io_err(path))?;
-                report.bytes_read += batch.end_offset - batch.start_offset;
-                report.lines += batch.items.len() as u64;
-                let stats = self.write_batch(file, &mut src, &batch, &mut cache, st.mtime_ns)?;
-                report.new_messages += stats.new_messages;
-                report.warnings += stats.warnings;
+                run::Read::Failed(e) => return Err(io_err(&file.path)(e)),
+                run::Read::Done => return Ok(report),
             }
-            Ok(())
-        });
-        if let Err(e) = result {
-            // A read error leaves the batches before it consistent (each carries its
-            // offset); anything else may have left a batch half applied.
-            if !matches!(e, Error::Io { .. }) {
-                self.rollback();
-            }
-            return Err(e);
         }
-        Ok(report)
     }
 
     /// Applies one batch and moves the file's offset past it, in the open transaction
