@@ -36,11 +36,9 @@ pub(crate) fn write(tx: &Connection, conversation: i64, pending: &[Pending]) -> 
     if pending.is_empty() {
         return Ok(());
     }
-    let (session, project): (String, Option<String>) = tx.query_row(
-        "SELECT session_key, project FROM conversations WHERE id = ?1",
-        [conversation],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (session, project): (String, Option<String>) = tx
+        .prepare_cached("SELECT session_key, project FROM conversations WHERE id = ?1")?
+        .query_row([conversation], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let now = Utc::now().timestamp_millis();
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (at, kind, session_id, project, path, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -233,16 +233,16 @@ fn ensure_conversation(
         FileKind::Subagent => file.parent_session.clone().or(first_session),
         FileKind::LegacyAgent => first_session,
     };
-    let created = tx.execute(
-        "INSERT INTO conversations (session_key, kind, parent_session) VALUES (?1, ?2, ?3)
-         ON CONFLICT(session_key) DO NOTHING",
-        params![key, file.kind.as_str(), parent],
-    )? == 1;
-    let id: i64 = tx.query_row(
-        "SELECT id FROM conversations WHERE session_key = ?1",
-        [&key],
-        |r| r.get(0),
-    )?;
+    let created = tx
+        .prepare_cached(
+            "INSERT INTO conversations (session_key, kind, parent_session) VALUES (?1, ?2, ?3)
+             ON CONFLICT(session_key) DO NOTHING",
+        )?
+        .execute(params![key, file.kind.as_str(), parent])?
+        == 1;
+    let id: i64 = tx
+        .prepare_cached("SELECT id FROM conversations WHERE session_key = ?1")?
+        .query_row([&key], |r| r.get(0))?;
     src.conversation_id = Some(id);
     Ok((id, key, created))
 }
@@ -296,16 +296,16 @@ impl BatchWriter<'_> {
     fn warn(&mut self, line: u64, offset: u64, reason: &str) -> Result<()> {
         self.stats.warnings += 1;
         tracing::warn!(file = %self.file.path.display(), line, %reason, "skipped transcript line");
-        let stored: i64 = self.tx.query_row(
-            "SELECT count(*) FROM warnings WHERE source_id = ?1",
-            [self.src.id],
-            |r| r.get(0),
-        )?;
+        let stored: i64 = self
+            .tx
+            .prepare_cached("SELECT count(*) FROM warnings WHERE source_id = ?1")?
+            .query_row([self.src.id], |r| r.get(0))?;
         if stored < MAX_STORED_WARNINGS {
-            self.tx.execute(
-                "INSERT INTO warnings (source_id, line, offset, reason) VALUES (?1, ?2, ?3, ?4)",
-                params![self.src.id, line as i64, offset as i64, reason],
-            )?;
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO warnings (source_id, line, offset, reason) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![self.src.id, line as i64, offset as i64, reason])?;
         }
         Ok(())
     }
@@ -392,12 +392,11 @@ impl BatchWriter<'_> {
         }
         log.append(&mut delta.events);
         if delta.usage_changed {
-            let totals: (i64, i64, i64, i64) = self.tx.query_row(
+            let totals: (i64, i64, i64, i64) = self.tx.prepare_cached(
                 "SELECT COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0), COALESCE(sum(cache_creation_tokens), 0),
                     COALESCE(sum(cache_read_tokens), 0) FROM usage WHERE conversation_id = ?1",
-                [self.conv],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
+            )?
+            .query_row([self.conv], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             log.push(events::Pending {
                 kind: events::kind::USAGE_UPDATED,
                 path: None,
