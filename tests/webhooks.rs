@@ -543,8 +543,20 @@ fn every_event_is_delivered_through_faults_and_a_kill_9() {
     std::thread::sleep(Duration::from_secs(2));
     receiver.up();
     round(&platform, &mut seed, 10);
-    // Killed mid-stream, with deliveries pending; more lines written while it is dead.
+    // Killed mid-stream, with deliveries pending (events written, not delivered yet);
+    // more lines written while it is dead.
+    platform.hook(sessions[0], "/w/src/auth/last-before-the-kill.rs");
+    let (_, pending) = platform.json(
+        reqwest::Method::GET,
+        &format!("/api/v1/webhooks/{id}/deliveries?status=pending&limit=500"),
+        None,
+    );
+    let pending = pending["deliveries"].as_array().map_or(0, Vec::len);
     platform.kill9();
+    assert!(
+        pending > 0,
+        "nothing was pending when the platform was killed"
+    );
     for _ in 0..5 {
         seed += 1;
         platform.append(sessions[(seed % 2) as usize], seed);
@@ -613,7 +625,7 @@ fn every_event_is_delivered_through_faults_and_a_kill_9() {
     verify_with_reference(&sample, dir.path());
     let dupes = captured.iter().filter(|c| c.status == 200).count() - expected.len();
     eprintln!(
-        "{} events, {} requests ({} failed or timed out, {} duplicate deliveries)",
+        "{} events, {} requests ({} failed or timed out, {} duplicate deliveries), {pending} pending at the kill",
         expected.len(),
         captured.len(),
         failed,
