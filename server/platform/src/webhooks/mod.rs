@@ -166,12 +166,16 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, changes: tokio::sync::watch::Receiver<u64>) {
         let mut changes = Some(changes);
         let mut last_prune: Option<Instant> = None;
+        // Dropped with this future: stopping the platform stops its requests too (the
+        // language server's in-process platform shares a runtime that goes on).
+        let mut workers = tokio::task::JoinSet::new();
         loop {
+            while workers.try_join_next().is_some() {}
             if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
                 last_prune = Some(Instant::now());
                 self.prune().await;
             }
-            let wait = match self.dispatch().await {
+            let wait = match self.dispatch(&mut workers).await {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::warn!(error = %e.detail, "webhooks: reading the outbox failed");
@@ -213,7 +217,10 @@ impl Dispatcher {
 
     /// Starts a worker for each webhook with due deliveries that has none running
     /// and whose breaker is closed; returns how long to wait before looking again.
-    async fn dispatch(self: &Arc<Self>) -> Result<Duration, crate::error::ApiError> {
+    async fn dispatch(
+        self: &Arc<Self>,
+        workers: &mut tokio::task::JoinSet<()>,
+    ) -> Result<Duration, crate::error::ApiError> {
         let now = Utc::now();
         let (due, next) = self
             .pool
@@ -239,7 +246,7 @@ impl Dispatcher {
             }
             drop(busy);
             let this = Arc::clone(self);
-            tokio::spawn(async move {
+            workers.spawn(async move {
                 this.work(d.webhook_id).await;
                 if let Ok(mut busy) = this.busy.lock() {
                     busy.remove(&d.webhook_id);
