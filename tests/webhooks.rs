@@ -911,3 +911,71 @@ fn the_command_line_manages_webhooks() {
     assert!(cli(&["webhooks", "redeliver", &id, &d]).contains("queued 1"));
     assert!(cli(&["webhooks", "delete", &id]).contains("deleted"));
 }
+
+/// A conversation's cost reaching a configured threshold is an event of the log
+/// (`usage.threshold`), delivered like any other, once per conversation and
+/// threshold.
+#[test]
+fn cost_thresholds_are_events() {
+    let receiver = Receiver::start(Duration::from_millis(10));
+    // 0 is reached by any usage; a million dollars by none.
+    let platform = Platform::new(&format!(
+        "{}cost_thresholds_usd = [0.0, 1000000.0]\n",
+        config_text(true)
+    ));
+    platform.create(
+        json!({"url": receiver.url(), "event_types": ["usage.threshold"],
+        "format": "discord"}),
+    );
+    let (_, _) =
+        platform.create(json!({"url": receiver.url(), "event_types": ["usage.threshold"]}));
+    let sessions = [
+        "0e0e0e0e-1111-2222-3333-444444444444",
+        "0f0f0f0f-1111-2222-3333-444444444444",
+    ];
+    for seed in 1..=6 {
+        platform.append(sessions[seed % 2], seed as u64);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_until("both sessions announced", || {
+        received(&receiver.captured()).len() == 2
+            && receiver
+                .captured()
+                .iter()
+                .filter(|c| c.json()["content"].is_string())
+                .count()
+                == 2
+    });
+    // Later usage of the same sessions announces nothing again.
+    for seed in 7..=10 {
+        platform.append(sessions[seed % 2], seed as u64);
+    }
+    let events = platform.event_ids().len();
+    wait_until("the later appends indexed", || {
+        platform.event_ids().len() > events
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let captured = receiver.captured();
+    let standard: Vec<Value> = captured
+        .iter()
+        .map(Captured::json)
+        .filter(|v| v["type"] == "usage.threshold")
+        .collect();
+    assert_eq!(standard.len(), 2, "{standard:?}");
+    for v in &standard {
+        assert_eq!(v["data"]["data"]["threshold_usd"], 0.0);
+        assert!(v["data"]["data"]["cost_usd"].is_number());
+    }
+    let chat: Vec<&str> = captured
+        .iter()
+        .filter_map(|c| c.json()["content"].as_str().map(str::to_owned))
+        .map(|t| {
+            if t.contains("passed $0.00") {
+                "ok"
+            } else {
+                "bad"
+            }
+        })
+        .collect();
+    assert_eq!(chat, ["ok", "ok"]);
+}

@@ -369,7 +369,8 @@ after?: number | null,
 limit?: number | null,
 /**
  * Comma-separated event kinds (conversation.started, messages.appended,
- * file.touched, attribution.changed, usage.updated, conversation.deleted).
+ * file.touched, attribution.changed, usage.updated, usage.threshold,
+ * conversation.deleted).
  */
 kind?: string | null,
 /**

@@ -61,6 +61,9 @@ pub struct WebhookConfig {
     pub breaker_cooldown: f64,
     /// Finished deliveries (and their attempts) are kept this many days.
     pub retention_days: u32,
+    /// Log a `usage.threshold` event when a conversation's estimated cost first
+    /// reaches each of these amounts (US dollars); empty: none.
+    pub cost_thresholds_usd: Vec<f64>,
 }
 
 impl Default for WebhookConfig {
@@ -76,6 +79,7 @@ impl Default for WebhookConfig {
             breaker_failures: 5,
             breaker_cooldown: 30.0,
             retention_days: 7,
+            cost_thresholds_usd: Vec::new(),
         }
     }
 }

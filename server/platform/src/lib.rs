@@ -431,6 +431,12 @@ pub async fn serve_until(
     };
     // Delivery reads the outbox the event log's writes fill; it is woken by the
     // indexer's changes (for latency) and by the API (tests, redeliveries).
+    // Cost thresholds are events of the log (for webhooks and streams alike).
+    let thresholds = tokio::spawn(webhooks::thresholds::run(
+        Arc::clone(&pool),
+        webhook_settings.cost_thresholds_usd.clone(),
+        Arc::clone(&bump),
+    ));
     let delivery = if opts.webhooks.deliver {
         Some(webhooks::start(
             Arc::clone(&pool),
@@ -506,6 +512,7 @@ pub async fn serve_until(
     if let Some(d) = delivery {
         d.abort();
     }
+    thresholds.abort();
     stop.store(true, Ordering::Relaxed);
     published.withdraw();
     let _ = indexing.join();

@@ -16,6 +16,10 @@ pub mod kind {
     pub const ATTRIBUTION_CHANGED: &str = "attribution.changed";
     /// Token usage of a conversation changed; `data` has its new totals.
     pub const USAGE_UPDATED: &str = "usage.updated";
+    /// A conversation's estimated cost reached one of the platform's configured
+    /// thresholds (`webhooks.cost_thresholds_usd`); `data` has `threshold_usd` and
+    /// `cost_usd`. Once per conversation and threshold.
+    pub const USAGE_THRESHOLD: &str = "usage.threshold";
     /// A conversation was deleted from Observatory: drop what is shown of it.
     pub const CONVERSATION_DELETED: &str = "conversation.deleted";
     /// Prefix of the kinds of Claude Code hook payloads (`hook.PostToolUse`…).
@@ -48,7 +52,8 @@ pub struct EventParams {
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<usize>,
     /// Comma-separated event kinds (conversation.started, messages.appended,
-    /// file.touched, attribution.changed, usage.updated, conversation.deleted).
+    /// file.touched, attribution.changed, usage.updated, usage.threshold,
+    /// conversation.deleted).
     pub kind: Option<String>,
     /// Only events of conversations in this project directory (or below).
     pub project: Option<String>,

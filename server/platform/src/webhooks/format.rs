@@ -92,6 +92,14 @@ pub fn chat_text(event: &Event, lines: Option<usize>) -> String {
             num_field("output_tokens")
         ),
         kind::CONVERSATION_DELETED => format!("{session} was deleted from Observatory"),
+        kind::USAGE_THRESHOLD => {
+            let usd = |k: &str| event.data.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            format!(
+                "{session} passed ${:.2} (now ${:.2})",
+                usd("threshold_usd"),
+                usd("cost_usd")
+            )
+        }
         TEST_KIND => "Observatory test event: this webhook is set up.".to_owned(),
         k => match (k.strip_prefix(kind::HOOK_PREFIX), path) {
             (Some(hook), Some(p)) => format!("{session}: {hook} on `{p}`"),

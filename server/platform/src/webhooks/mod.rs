@@ -17,6 +17,7 @@
 mod client;
 mod format;
 mod sign;
+pub mod thresholds;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,7 @@ pub struct Settings {
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
     pub retention: Duration,
+    pub cost_thresholds_usd: Vec<f64>,
 }
 
 fn seconds(what: &str, s: f64) -> anyhow::Result<Duration> {
@@ -83,6 +85,13 @@ impl Settings {
         if timeout.is_zero() {
             bail!("webhooks.timeout must be more than 0");
         }
+        if let Some(t) = c
+            .cost_thresholds_usd
+            .iter()
+            .find(|t| !t.is_finite() || **t < 0.0)
+        {
+            bail!("webhooks.cost_thresholds_usd are amounts in dollars, not {t}");
+        }
         Ok(Self {
             allow_private_targets: c.allow_private_targets,
             timeout,
@@ -96,6 +105,7 @@ impl Settings {
             breaker_failures: c.breaker_failures.max(1),
             breaker_cooldown: seconds("breaker_cooldown", c.breaker_cooldown)?,
             retention: Duration::from_secs(u64::from(c.retention_days) * 86400),
+            cost_thresholds_usd: c.cost_thresholds_usd.clone(),
         })
     }
 }

@@ -1,0 +1,162 @@
+//! Cost thresholds: a `usage.threshold` event when a conversation's estimated cost
+//! first reaches one of the configured amounts, so that a webhook (or a stream
+//! client) can react to "this session passed $5" without computing costs itself.
+//!
+//! Derived from the event log, into the event log: after each `usage.updated` the
+//! conversation's cost is read (the store prices its usage), and each threshold it
+//! reached that no `usage.threshold` event of that conversation names yet is logged.
+//! The log itself is the memory of what was announced, so a restart announces
+//! nothing twice, and a crossing that happened while no platform ran is announced
+//! at the conversation's next usage update. Conversations whose last message is more
+//! than a day old are history (a first start indexing months of transcripts), not
+//! news: they are not announced.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use observatory_protocol::events::kind::{self, USAGE_THRESHOLD};
+use observatory_store::EventQuery;
+use serde_json::json;
+
+use crate::pool::Pool;
+
+const POLL: Duration = Duration::from_secs(1);
+const PAGE: usize = 500;
+/// Conversations whose last message is older than this are history: their
+/// crossings are not announced.
+const HISTORY_HOURS: i64 = 24;
+
+/// Watches the event log from its current end; runs until aborted.
+pub async fn run(
+    pool: Arc<Pool>,
+    thresholds: Vec<f64>,
+    bump: Arc<tokio::sync::watch::Sender<u64>>,
+) {
+    let mut thresholds: Vec<f64> = thresholds
+        .into_iter()
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .collect();
+    thresholds.sort_by(f64::total_cmp);
+    if thresholds.is_empty() {
+        return;
+    }
+    let mut changes = bump.subscribe();
+    let mut cursor = loop {
+        match pool.read(|c| Ok(c.last_event_id()?)).await {
+            Ok(id) => break id,
+            Err(e) => {
+                tracing::warn!(error = %e.detail, "cost thresholds: reading the event log failed");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    };
+    loop {
+        match step(&pool, &thresholds, cursor).await {
+            Ok((next, logged)) => {
+                cursor = next;
+                if logged {
+                    bump.send_modify(|n| *n += 1);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e.detail, "cost thresholds: checking failed"),
+        }
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// A crossing to log: session, project, threshold, cost.
+type Crossing = (String, Option<String>, f64, f64);
+
+/// Reads `usage.updated` events after `cursor` and logs the crossings they reveal;
+/// returns the new cursor and whether anything was logged.
+async fn step(
+    pool: &Arc<Pool>,
+    thresholds: &[f64],
+    cursor: i64,
+) -> Result<(i64, bool), crate::error::ApiError> {
+    let thresholds = thresholds.to_vec();
+    let (next, crossings) = pool
+        .read(move |c| {
+            // Read first: ids are given in commit order (one writer at a time), so
+            // every event up to `last` is in the page read after it.
+            let last = c.last_event_id()?;
+            let updates = c.events(&EventQuery {
+                after: cursor,
+                limit: PAGE,
+                kinds: vec![kind::USAGE_UPDATED.to_owned()],
+                ..EventQuery::default()
+            })?;
+            let read_to = updates.last().map_or(cursor, |e| e.id);
+            let next = if updates.len() == PAGE {
+                read_to
+            } else {
+                last.max(read_to).max(cursor)
+            };
+            let mut sessions: Vec<String> =
+                updates.into_iter().filter_map(|e| e.session_id).collect();
+            sessions.sort();
+            sessions.dedup();
+            let mut crossings: Vec<Crossing> = Vec::new();
+            for session in sessions {
+                let Ok(conversation) = c.conversation(&session) else {
+                    continue; // deleted since
+                };
+                // Indexing old transcripts (a first start, a new machine) is not news.
+                if conversation.ended_at.is_some_and(|t| {
+                    chrono::Utc::now() - t > chrono::Duration::hours(HISTORY_HOURS)
+                }) {
+                    continue;
+                }
+                let announced: Vec<f64> = c
+                    .events(&EventQuery {
+                        after: 0,
+                        limit: 1000,
+                        kinds: vec![USAGE_THRESHOLD.to_owned()],
+                        session_id: Some(session.clone()),
+                        ..EventQuery::default()
+                    })?
+                    .iter()
+                    .filter_map(|e| {
+                        e.data
+                            .get("threshold_usd")
+                            .and_then(serde_json::Value::as_f64)
+                    })
+                    .collect();
+                crossings.extend(
+                    thresholds
+                        .iter()
+                        .filter(|t| conversation.cost_usd >= **t && !announced.contains(t))
+                        .map(|t| {
+                            (
+                                session.clone(),
+                                conversation.project.clone(),
+                                *t,
+                                conversation.cost_usd,
+                            )
+                        }),
+                );
+            }
+            Ok((next, crossings))
+        })
+        .await?;
+    if crossings.is_empty() {
+        return Ok((next, false));
+    }
+    pool.write(move |w| {
+        for (session, project, threshold, cost) in &crossings {
+            w.append_event(
+                USAGE_THRESHOLD,
+                Some(session),
+                project.as_deref(),
+                None,
+                &json!({ "threshold_usd": threshold, "cost_usd": cost }),
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok((next, true))
+}
