@@ -686,14 +686,33 @@ impl Catalog for Store {
             UsageGroup::Day => "COALESCE(date(u.ts / 1000, 'unixepoch'), '(undated)')",
             UsageGroup::Model => "COALESCE(u.model, '(unknown)')",
         };
+        // A conversation's title comes with its rows: a query per conversation
+        // afterwards would be most of the time on a store of thousands.
+        let title_sql = if group == UsageGroup::Conversation {
+            TITLE_SQL
+        } else {
+            "NULL"
+        };
         // Group by conversation and model first (cost depends on the model), then fold
-        // into the requested groups here; titles are looked up once per result row.
-        let sql = format!(
-            "SELECT {key_sql}, u.model, c.id, sum(u.input_tokens), sum(u.output_tokens),
-                    sum(u.cache_creation_tokens), sum(u.cache_read_tokens)
-             FROM usage u JOIN conversations c ON c.id = u.conversation_id
-             WHERE {cond} GROUP BY 1, 2, 3"
-        );
+        // into the requested groups here.
+        // Only usage by day needs each response's time; the others read the totals
+        // per conversation and model that indexing keeps, a row per group already.
+        let sql = if group == UsageGroup::Day {
+            format!(
+                "SELECT {key_sql}, u.model, c.id, sum(u.input_tokens), sum(u.output_tokens),
+                        sum(u.cache_creation_tokens), sum(u.cache_read_tokens), {title_sql}
+                 FROM usage u JOIN conversations c ON c.id = u.conversation_id
+                 WHERE {cond} GROUP BY 1, 2, 3"
+            )
+        } else {
+            format!(
+                "SELECT {key_sql}, u.model, c.id, u.input_tokens, u.output_tokens,
+                        u.cache_creation_tokens, u.cache_read_tokens, {title_sql}
+                 FROM {} u JOIN conversations c ON c.id = u.conversation_id
+                 WHERE {cond}",
+                crate::totals::AS_USAGE
+            )
+        };
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
         let mut groups: BTreeMap<String, (UsageRow, std::collections::HashSet<i64>)> =
@@ -703,9 +722,10 @@ impl Catalog for Store {
             let model: Option<String> = r.get(1)?;
             let conv: i64 = r.get(2)?;
             let u = usage_at(r, 3)?;
+            let title: Option<String> = r.get(7)?;
             let (row, convs) = groups.entry(key.clone()).or_insert_with(|| {
                 let row = UsageRow {
-                    label: key.clone(),
+                    label: title.map_or_else(|| key.clone(), |t| one_line(&t, 60)),
                     key,
                     conversations: 0,
                     usage: Usage::default(),
@@ -727,15 +747,6 @@ impl Catalog for Store {
                 row
             })
             .collect();
-        if group == UsageGroup::Conversation {
-            let mut title = self.conn.prepare_cached(&format!(
-                "SELECT {TITLE_SQL} FROM conversations c WHERE c.session_key = ?1"
-            ))?;
-            for row in &mut out {
-                let t: String = title.query_row([&row.key], |r| r.get(0))?;
-                row.label = one_line(&t, 60);
-            }
-        }
         if group != UsageGroup::Day {
             out.sort_by(|a, b| {
                 b.total_tokens

@@ -19,6 +19,7 @@ mod private;
 mod schema;
 mod search;
 mod sql;
+mod totals;
 mod watch;
 pub mod webhooks;
 mod writer;

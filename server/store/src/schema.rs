@@ -196,6 +196,9 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX tool_calls_changes ON tool_calls(name, failed) WHERE change IS NOT NULL;
     "#,
+    // 9: token totals per conversation and model, kept by indexing (`totals`), for
+    // usage by conversation, project and model without summing every response.
+    crate::totals::MIGRATION,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

@@ -480,6 +480,27 @@ fn assert_resume_credit(copy_session: impl Fn(usize) -> &'static str + Copy) {
         assert_eq!(r.title, "Say goodbye too", "{name}");
         assert_eq!(o.usage.output_tokens, 10, "{name}: two responses of 5");
         assert_eq!(r.usage.output_tokens, 5, "{name}");
+        // Usage by conversation and by model reads the totals indexing keeps: they
+        // follow the responses that the resumed file held first.
+        let by = |group| {
+            store
+                .usage(group, &observatory_store::ConversationFilter::default())
+                .expect("usage")
+        };
+        let by_conversation = by(observatory_store::UsageGroup::Conversation);
+        let out = |key: &str| {
+            by_conversation
+                .iter()
+                .find(|u| u.key == key)
+                .map(|u| u.usage.output_tokens)
+        };
+        assert_eq!((out(ORIGINAL), out(RESUMED)), (Some(10), Some(5)), "{name}");
+        let by_model = by(observatory_store::UsageGroup::Model);
+        assert_eq!(
+            by_model.iter().map(|u| u.usage.output_tokens).sum::<u64>(),
+            15,
+            "{name}"
+        );
         assert_eq!(r.continues.as_deref(), Some(ORIGINAL), "{name}");
         assert_eq!(o.continues, None, "{name}");
         assert_eq!(

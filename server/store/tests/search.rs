@@ -209,7 +209,8 @@ fn deleting_a_conversation_takes_its_identifier_words_out_of_the_index() {
 fn downgrade_to_version_5(path: &Path) {
     let conn = rusqlite::Connection::open(path).expect("open");
     conn.execute_batch(
-        "DROP INDEX tool_calls_changes;
+        "DROP TABLE usage_totals;
+         DROP INDEX tool_calls_changes;
          DROP TRIGGER webhook_outbox;
          DROP TABLE webhook_attempts;
          DROP TABLE webhook_deliveries;

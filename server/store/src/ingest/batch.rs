@@ -75,6 +75,8 @@ pub(super) struct ConversationDelta {
     new_messages: i64,
     last_uuid: Option<String>,
     pub(super) usage_changed: bool,
+    /// Conversations that usage rows moved away from (to this one, which wrote them).
+    pub(super) usage_moved_from: Vec<i64>,
     /// Tool-call events, in order, written with the batch.
     pub(super) events: Vec<events::Pending>,
 }
@@ -191,6 +193,12 @@ pub(super) fn apply_batch(
     }
     w.update_conversation()?;
     w.settle_copies()?;
+    if w.delta.usage_changed {
+        crate::totals::refresh(tx, w.conv)?;
+    }
+    for &other in &w.delta.usage_moved_from {
+        crate::totals::refresh(tx, other)?;
+    }
     w.log_events(created)?;
     Ok(w.stats)
 }

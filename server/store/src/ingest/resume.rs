@@ -177,6 +177,9 @@ impl BatchWriter<'_> {
                 )?
                 .execute(params![self.conv, key, copy.owner])?;
             self.delta.usage_changed = true;
+            if !self.delta.usage_moved_from.contains(&copy.owner) {
+                self.delta.usage_moved_from.push(copy.owner);
+            }
         }
         Ok(())
     }
