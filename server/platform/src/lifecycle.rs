@@ -105,21 +105,30 @@ pub async fn keys_gone(pool: Arc<Pool>, bind: SocketAddr) -> String {
 }
 
 /// Completes on Ctrl-C or SIGTERM (what service managers and `kill` send), so that
-/// `serve.json` is withdrawn either way.
-pub async fn terminated() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// `serve.json` is withdrawn either way. The handlers are installed when this is
+/// called, not when the future is first polled: `serve.json` is published before the
+/// accept loop polls it, and a SIGTERM in between would otherwise end the process
+/// with the default action, leaving `serve.json` behind.
+pub fn terminated() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let installed = [SignalKind::terminate(), SignalKind::interrupt()].map(|kind| {
+        signal(kind)
+            .map_err(|e| tracing::warn!(error = %e, "cannot listen for SIGTERM or SIGINT"))
+            .ok()
+    });
+    async move {
+        let [term, int] = installed;
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+        };
+        tokio::select! {
+            () = wait(term) => {}
+            () = wait(int) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }
