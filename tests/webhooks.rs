@@ -937,20 +937,33 @@ fn cost_thresholds_are_events() {
         platform.append(sessions[seed % 2], seed as u64);
         std::thread::sleep(Duration::from_millis(50));
     }
-    wait_until("both sessions announced", || {
-        received(&receiver.captured()).len() == 2
-            && receiver
-                .captured()
-                .iter()
-                .filter(|c| c.json()["content"].is_string())
-                .count()
-                == 2
-    });
+    let start = Instant::now();
+    loop {
+        let got = receiver.captured();
+        let chat = got
+            .iter()
+            .filter(|c| c.json()["content"].is_string())
+            .count();
+        if received(&got).len() == 2 && chat == 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "both sessions announced: {:?}\nevents: {:?}\n{}",
+            got.iter().map(|c| c.body.clone()).collect::<Vec<_>>(),
+            platform
+                .get("/api/v1/events?limit=1000")
+                .text()
+                .unwrap_or_default(),
+            platform.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Later usage of the same sessions announces nothing again.
+    let events = platform.event_ids().len();
     for seed in 7..=10 {
         platform.append(sessions[seed % 2], seed as u64);
     }
-    let events = platform.event_ids().len();
     wait_until("the later appends indexed", || {
         platform.event_ids().len() > events
     });

@@ -382,6 +382,8 @@ pub async fn serve_until(
     let mut indexer = observatory_store::Store::open(&database)
         .with_context(|| format!("opening {}", database.display()))?;
     check_bind(opts.bind, indexer.has_active_api_keys()?)?;
+    // Where cost thresholds start watching the log: before this run indexes anything.
+    let events_at_start = indexer.last_event_id()?;
     let webhook_settings = webhooks::Settings::new(&opts.webhooks)?;
     let token = local_token(&opts.data_dir).context("reading the local API token")?;
     let auth = Auth::new(
@@ -436,6 +438,7 @@ pub async fn serve_until(
         Arc::clone(&pool),
         webhook_settings.cost_thresholds_usd.clone(),
         Arc::clone(&bump),
+        events_at_start,
     ));
     let delivery = if opts.webhooks.deliver {
         Some(webhooks::start(

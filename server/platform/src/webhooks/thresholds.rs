@@ -26,11 +26,13 @@ const PAGE: usize = 500;
 /// crossings are not announced.
 const HISTORY_HOURS: i64 = 24;
 
-/// Watches the event log from its current end; runs until aborted.
+/// Watches the event log after `cursor` (its end when the platform started, read
+/// before indexing begins, so nothing this run logs is missed); runs until aborted.
 pub async fn run(
     pool: Arc<Pool>,
     thresholds: Vec<f64>,
     bump: Arc<tokio::sync::watch::Sender<u64>>,
+    mut cursor: i64,
 ) {
     let mut thresholds: Vec<f64> = thresholds
         .into_iter()
@@ -41,15 +43,6 @@ pub async fn run(
         return;
     }
     let mut changes = bump.subscribe();
-    let mut cursor = loop {
-        match pool.read(|c| Ok(c.last_event_id()?)).await {
-            Ok(id) => break id,
-            Err(e) => {
-                tracing::warn!(error = %e.detail, "cost thresholds: reading the event log failed");
-                tokio::time::sleep(POLL).await;
-            }
-        }
-    };
     loop {
         match step(&pool, &thresholds, cursor).await {
             Ok((next, logged)) => {
