@@ -72,15 +72,53 @@ pub fn transcript_files(root: &Path) -> Vec<TranscriptFile> {
     } else {
         root.to_path_buf()
     };
-    let mut out: Vec<TranscriptFile> = WalkDir::new(&base)
-        .follow_links(true)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
-        .map(|e| classify(e.into_path()))
-        .collect();
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    let walk = |dir: &Path, out: &mut Vec<TranscriptFile>| {
+        out.extend(
+            WalkDir::new(dir)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+                .map(|e| classify(e.into_path())),
+        );
+    };
+    // A year of sessions is thousands of directories, and reading them is most of
+    // what a run that finds nothing new costs: the project directories are walked
+    // by two threads.
+    let mut dirs = Vec::new();
+    let mut out = Vec::new();
+    match std::fs::read_dir(&base) {
+        Ok(entries) => {
+            for e in entries.filter_map(Result::ok) {
+                let path = e.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.is_file() && path.extension().is_some_and(|x| x == "jsonl") {
+                    out.push(classify(path));
+                }
+            }
+        }
+        Err(_) => walk(&base, &mut out),
+    }
+    let second = dirs.split_off(dirs.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            let mut found = Vec::new();
+            for d in &second {
+                walk(d, &mut found);
+            }
+            found
+        });
+        for d in &dirs {
+            walk(d, &mut out);
+        }
+        match other.join() {
+            Ok(found) => out.extend(found),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out
 }
 

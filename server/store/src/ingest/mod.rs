@@ -87,6 +87,43 @@ struct Known {
     mtime_ns: i64,
 }
 
+/// Each file with its `stat` and whether it changed since the last run. The `stat`s
+/// are most of what a run over unchanged files costs (15k files: ~100 ms of system
+/// time), so they are split between two threads.
+fn plan_files(files: Vec<TranscriptFile>, known: &HashMap<PathBuf, Known>) -> Vec<Planned> {
+    let plan = |files: Vec<TranscriptFile>| -> Vec<Planned> {
+        files
+            .into_iter()
+            .map(|file| {
+                let st = stat(&file.path).ok();
+                let unchanged = match (&st, known.get(&file.path)) {
+                    (Some(st), Some(k)) => st.size == k.offset && st.mtime_ns == k.mtime_ns,
+                    _ => false,
+                };
+                Planned {
+                    file,
+                    st,
+                    unchanged,
+                }
+            })
+            .collect()
+    };
+    if files.len() < 1024 {
+        return plan(files);
+    }
+    let mut first = files;
+    let second = first.split_off(first.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| plan(second));
+        let mut planned = plan(first);
+        match other.join() {
+            Ok(rest) => planned.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        planned
+    })
+}
+
 /// A file of a run, with its `stat` taken once when the run was planned.
 struct Planned {
     file: TranscriptFile,
@@ -132,21 +169,7 @@ impl Store {
         let known = self.known_sources()?;
         // Plan first so the progress bar knows how much there is to read: one `stat`
         // per file, which is also all a file that did not change costs.
-        let mut plan: Vec<Planned> = files
-            .into_iter()
-            .map(|file| {
-                let st = stat(&file.path).ok();
-                let unchanged = match (&st, known.get(&file.path)) {
-                    (Some(st), Some(k)) => st.size == k.offset && st.mtime_ns == k.mtime_ns,
-                    _ => false,
-                };
-                Planned {
-                    file,
-                    st,
-                    unchanged,
-                }
-            })
-            .collect();
+        let mut plan = plan_files(files, &known);
         // Newest first: the conversations someone is most likely to look for are
         // searchable (and committed) before a year of older ones is read.
         plan.sort_by_key(|p| std::cmp::Reverse(p.st.as_ref().map_or(0, |s| s.mtime_ns)));
