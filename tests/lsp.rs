@@ -667,10 +667,24 @@ fn the_status_says_while_the_platform_is_still_indexing() {
         .expect("connected, while the platform indexes");
     let now = c.request("observatory/status", json!({})).expect("status");
     assert_eq!(now["indexing"], true, "{now}");
+    // Work done progress, with how much of the transcripts the platform has read.
+    let progress = |kind: &'static str| {
+        move |m: &Value| {
+            m["method"] == "$/progress"
+                && m["params"]["token"] == "observatory/indexing"
+                && m["params"]["value"]["kind"] == kind
+        }
+    };
+    let report = c
+        .wait_for(0, WAIT, progress("report"))
+        .expect("a progress report while the platform indexes");
+    assert_eq!(report["params"]["value"]["percentage"], 25, "{report}");
     let mark = c.seen.len();
     proxy.finish_indexing();
     c.wait_for(mark, WAIT, connected_and(false))
         .expect("a status when the pass is over");
+    c.wait_for(mark, WAIT, progress("end"))
+        .expect("the progress ends with the pass");
     let now = c.request("observatory/status", json!({})).expect("status");
     assert_eq!(now["indexing"], false, "{now}");
     assert_eq!(c.stop(), Some(0));

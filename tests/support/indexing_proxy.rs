@@ -44,8 +44,14 @@ fn serve(client: TcpStream, upstream: SocketAddr, ready: bool) {
     }
     if !ready && first.split_whitespace().nth(1) == Some("/readyz") {
         let mut client = client;
+        // As the platform answers while its first pass runs: a quarter read.
+        let body = r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"indexing","files_done":3,"files_total":12,"bytes_done":250,"bytes_total":1000}"#;
         let _ = client.write_all(
-            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 8\r\nconnection: close\r\n\r\nindexing",
+            format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
         );
         return;
     }

@@ -564,6 +564,7 @@ fn run(cli: Cli) -> Result<()> {
                     r.new_messages
                 ),
                 WatchEvent::Failed(p, e) => eprintln!("{}: {e}", p.display()),
+                WatchEvent::Progress(_) => {}
             })?;
         }
         Command::Keys { action } => {

@@ -255,7 +255,31 @@ impl Platform {
 
     /// Has finished its first indexing pass.
     pub async fn ready(&self) -> bool {
-        self.probe("/readyz").await
+        self.readiness().await.is_none()
+    }
+
+    /// `None` once the first indexing pass is done; before, how far it has got
+    /// (the share of bytes read, 0 to 100, when the platform says).
+    pub async fn readiness(&self) -> Option<Option<u32>> {
+        let resp = self
+            .http
+            .get(format!("{}/readyz", self.url))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        let resp = match resp {
+            Ok(r) if r.status().is_success() => return None,
+            Ok(r) => r,
+            Err(_) => return Some(None),
+        };
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let n = |k: &str| body.get(k).and_then(Value::as_u64);
+        Some(match (n("bytes_done"), n("bytes_total")) {
+            (Some(done), Some(total)) if total > 0 => {
+                Some((done.saturating_mul(100) / total).min(100) as u32)
+            }
+            _ => None,
+        })
     }
 
     async fn probe(&self, path: &str) -> bool {

@@ -487,7 +487,7 @@ impl State {
     /// The first connection: progress while the platform finishes its first
     /// indexing pass, then every view.
     pub(crate) async fn first_index(self: Arc<Self>, platform: Platform) {
-        if !platform.ready().await {
+        if platform.readiness().await.is_some() {
             self.set_indexing(true).await;
             let caps = self.caps();
             let token = ProgressToken::String("observatory/indexing".into());
@@ -501,7 +501,8 @@ impl State {
                 Some(
                     self.client
                         .progress(token, "Observatory")
-                        .with_message("indexing Claude Code transcripts…")
+                        .with_message("indexing Claude Code transcripts, newest first…")
+                        .with_percentage(0)
                         .begin()
                         .await,
                 )
@@ -509,7 +510,18 @@ impl State {
                 None
             };
             let mut waited = 0;
-            while !platform.ready().await && waited < 3600 {
+            let mut shown = 0;
+            while let Some(done) = platform.readiness().await {
+                if waited >= 3600 {
+                    break;
+                }
+                if let (Some(p), Some(done)) = (&progress, done) {
+                    if done != shown {
+                        shown = done;
+                        p.report_with_message(format!("{done}% of transcripts read"), done)
+                            .await;
+                    }
+                }
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 waited += 1;
                 // Views of open files fill in as indexing goes.

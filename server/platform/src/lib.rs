@@ -20,7 +20,7 @@ pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,7 +92,27 @@ pub fn max_in_flight() -> usize {
 #[derive(Clone)]
 struct Ops {
     ready: Arc<AtomicBool>,
+    progress: Arc<IndexProgress>,
     openapi: Arc<String>,
+}
+
+/// How far the first indexing pass has got, for `/readyz` while it runs (editors
+/// show it as progress).
+#[derive(Debug, Default)]
+pub struct IndexProgress {
+    pub files_done: AtomicU64,
+    pub files_total: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub bytes_total: AtomicU64,
+}
+
+impl IndexProgress {
+    fn set(&self, p: observatory_store::Progress) {
+        self.files_done.store(p.files_done, Ordering::Relaxed);
+        self.files_total.store(p.files_total, Ordering::Relaxed);
+        self.bytes_done.store(p.bytes_done, Ordering::Relaxed);
+        self.bytes_total.store(p.bytes_total, Ordering::Relaxed);
+    }
 }
 
 /// What the application is built from. [`AppParts::new`] has the defaults of
@@ -104,6 +124,7 @@ pub struct AppParts {
     /// Where uploaded transcripts are kept for the indexer (`None`: uploads off).
     pub ingest_dir: Option<PathBuf>,
     pub ready: Arc<AtomicBool>,
+    pub progress: Arc<IndexProgress>,
     pub auth: Auth,
     pub limiter: Limiter,
     pub metrics: Metrics,
@@ -125,6 +146,7 @@ impl AppParts {
             changes: Arc::new(tokio::sync::watch::channel(0u64).0),
             ingest_dir: None,
             ready: Arc::new(AtomicBool::new(true)),
+            progress: Arc::default(),
             auth,
             limiter: Limiter::new(defaults.rate_per_second, defaults.rate_burst),
             metrics: Metrics::default(),
@@ -186,6 +208,7 @@ pub fn app(parts: AppParts) -> (Router, utoipa::openapi::OpenApi) {
     error::document_problems(&mut doc);
     let ops = Ops {
         ready: parts.ready,
+        progress: parts.progress,
         openapi: Arc::new(doc.to_pretty_json().unwrap_or_default()),
     };
     let path_map = parts
@@ -255,12 +278,31 @@ pub fn app(parts: AppParts) -> (Router, utoipa::openapi::OpenApi) {
     (router, doc)
 }
 
-async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
+async fn readyz(State(ops): State<Ops>) -> axum::response::Response {
     if ops.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "indexing")
+        return (StatusCode::OK, "ready").into_response();
     }
+    let p = &ops.progress;
+    let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let (files_done, files_total) = (n(&p.files_done), n(&p.files_total));
+    // A problem document like every other error, with how far the pass has got as
+    // extension members (editors show it as progress).
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::CONTENT_TYPE, error::PROBLEM_JSON)],
+        serde_json::json!({
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": format!("indexing: {files_done} of {files_total} transcripts read, newest first"),
+            "files_done": files_done,
+            "files_total": files_total,
+            "bytes_done": n(&p.bytes_done),
+            "bytes_total": n(&p.bytes_total),
+        })
+        .to_string(),
+    )
+        .into_response()
 }
 
 async fn openapi_json(State(ops): State<Ops>) -> impl IntoResponse {
@@ -376,6 +418,7 @@ pub async fn serve_until(
         .with_context(|| format!("creating {}", opts.data_dir.display()))?;
     let _lock = discovery::lock(&opts.data_dir)?;
     let ready = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(IndexProgress::default());
     let stop = Arc::new(AtomicBool::new(false));
     // Migrate (and create) the database before handlers open connections to it.
     let database = observatory_store::database_path(&opts.data_dir);
@@ -402,9 +445,15 @@ pub async fn serve_until(
     let indexing = {
         let lines = metrics.indexed_lines.clone();
         let (ready, stop, bump) = (Arc::clone(&ready), Arc::clone(&stop), Arc::clone(&bump));
+        let progress = Arc::clone(&progress);
         std::thread::spawn(move || {
             let result = observatory_store::watch(&mut indexer, &roots, &stop, &mut |ev| {
                 match &ev {
+                    observatory_store::WatchEvent::Progress(p) => {
+                        // Not a change of the log: the streams need not wake.
+                        progress.set(*p);
+                        return;
+                    }
                     observatory_store::WatchEvent::Scanned(r) => {
                         tracing::info!(lines = r.lines, files = r.files_changed, "indexed");
                         lines.inc_by(r.lines);
@@ -456,6 +505,7 @@ pub async fn serve_until(
         changes: bump,
         ingest_dir: Some(ingest_dir),
         ready,
+        progress,
         limiter: limiter.clone(),
         metrics,
         activity: Arc::clone(&activity),

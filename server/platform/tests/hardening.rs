@@ -560,3 +560,66 @@ async fn an_idle_platform_stops_unless_a_stream_is_open() {
     ended.expect("an idle stop is not an error");
     assert!(observatory_platform::discovery::discover(&data).is_none());
 }
+
+/// While the first indexing pass runs, `/readyz` answers 503 with how far it has
+/// got, which editors show as progress; then 200.
+#[tokio::test]
+async fn readiness_reports_the_first_pass_progress() {
+    let s = start_with(|_| {}).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let at = listener.local_addr().expect("addr");
+    let parts = observatory_platform::AppParts::new(
+        observatory_platform::Pool::new(s.db.clone()),
+        observatory_platform::Auth::new(vec![s.token.clone()], "test"),
+    );
+    parts
+        .ready
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let (ready, progress) = (parts.ready.clone(), parts.progress.clone());
+    for (counter, value) in [
+        (&progress.files_done, 3),
+        (&progress.files_total, 12),
+        (&progress.bytes_done, 250),
+        (&progress.bytes_total, 1000),
+    ] {
+        counter.store(value, std::sync::atomic::Ordering::Relaxed);
+    }
+    let (router, _) = observatory_platform::app(parts);
+    tokio::spawn(observatory_platform::serve_router(
+        listener,
+        router,
+        std::future::pending(),
+        Limits::default(),
+    ));
+    let readyz = || async {
+        let r = reqwest::Client::new()
+            .get(format!("http://{at}/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    };
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("a JSON body");
+    assert_eq!(body["status"], 503);
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("3 of 12")),
+        "{body}"
+    );
+    assert_eq!(
+        [
+            &body["files_done"],
+            &body["files_total"],
+            &body["bytes_done"],
+            &body["bytes_total"]
+        ],
+        [3, 12, 250, 1000]
+    );
+    ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(readyz().await, (200, "ready".to_owned()));
+}

@@ -22,6 +22,8 @@ pub enum WatchEvent<'a> {
     Indexed(&'a FileReport),
     /// Indexing one file failed; watching goes on.
     Failed(PathBuf, &'a crate::Error),
+    /// How far the initial scan has got (after each file it read).
+    Progress(crate::Progress),
 }
 
 /// Indexes everything under `roots`, then keeps indexing changes until `stop` is set.
@@ -43,7 +45,7 @@ pub fn watch(
             tracing::warn!(root = %root.display(), "transcript directory does not exist yet; it will be picked up by the periodic rescan");
         }
     }
-    let report = store.index_roots(roots, &mut |_| {})?;
+    let report = store.index_roots(roots, &mut |p| on_event(WatchEvent::Progress(p)))?;
     on_event(WatchEvent::Scanned(&report));
     let mut last_scan = Instant::now();
     while !stop.load(Ordering::Relaxed) {
