@@ -715,8 +715,9 @@ impl Catalog for Store {
         };
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
-        let mut groups: BTreeMap<String, (UsageRow, std::collections::HashSet<i64>)> =
-            BTreeMap::new();
+        // The conversations of each group, counted once at the end: a hash set per
+        // group was most of the time of usage by conversation on a large store.
+        let mut groups: BTreeMap<String, (UsageRow, Vec<i64>)> = BTreeMap::new();
         while let Some(r) = rows.next()? {
             let key: String = r.get(0)?;
             let model: Option<String> = r.get(1)?;
@@ -732,17 +733,19 @@ impl Catalog for Store {
                     total_tokens: 0,
                     cost_usd: 0.0,
                 };
-                (row, std::collections::HashSet::new())
+                (row, Vec::new())
             });
             add_usage(&mut row.usage, &u);
             row.total_tokens = row.total_tokens.saturating_add(u.total());
             row.cost_usd += pricing::cost(model.as_deref(), &u);
-            convs.insert(conv);
+            convs.push(conv);
         }
         drop(rows);
         let mut out: Vec<UsageRow> = groups
             .into_values()
-            .map(|(mut row, convs)| {
+            .map(|(mut row, mut convs)| {
+                convs.sort_unstable();
+                convs.dedup();
                 row.conversations = convs.len() as u64;
                 row
             })

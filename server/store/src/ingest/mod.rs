@@ -265,8 +265,9 @@ impl Store {
         let max_line = self.max_line;
         std::thread::scope(|scope| -> Result<()> {
             let (jobs, job_rx) = std::sync::mpsc::channel::<run::Job>();
-            let (read_tx, reads) = std::sync::mpsc::sync_channel(2);
-            let (written, to_drop) = std::sync::mpsc::channel::<Batch>();
+            let (read_tx, reads) = std::sync::mpsc::sync_channel(1);
+            // Bounded: a batch waiting to be freed is memory too.
+            let (written, to_drop) = std::sync::mpsc::sync_channel::<Batch>(1);
             scope.spawn(move || run::reader(job_rx, read_tx, max_line));
             scope.spawn(move || to_drop.into_iter().for_each(drop));
             let mut next = plan.iter();
@@ -400,7 +401,7 @@ impl Store {
         file: &TranscriptFile,
         open: Open,
         reads: &std::sync::mpsc::Receiver<run::Read>,
-        written: &std::sync::mpsc::Sender<Batch>,
+        written: &std::sync::mpsc::SyncSender<Batch>,
     ) -> Result<FileReport> {
         let Open {
             mut src,

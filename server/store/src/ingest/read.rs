@@ -8,9 +8,10 @@ use std::time::UNIX_EPOCH;
 
 use observatory_transcript::{parse_line, LineReader, ParseError, ReadLine, Record};
 
-/// Bytes of transcript per transaction: large enough to amortise the commit, small
-/// enough that a batch's parsed records stay a few tens of MB.
-const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of transcript per batch: large enough to amortise its rows and events, small
+/// enough that the batches in flight (one read ahead, one being written, one being
+/// freed) keep a cold index under 150 MB of memory.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// Everything needed to know whether a file changed, without reading it.
 #[derive(Clone)]

@@ -11,7 +11,7 @@ use crate::Error;
 
 /// Files decided and handed to the reader ahead of the one being written: enough to
 /// keep it busy across small files, few enough that their batches stay bounded
-/// (the channel holds at most two).
+/// (the channel holds at most one).
 pub(super) const AHEAD: usize = 3;
 
 /// A file to read: from byte `start`, which is line `first_line + 1`.
