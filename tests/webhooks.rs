@@ -992,3 +992,149 @@ fn cost_thresholds_are_events() {
         .collect();
     assert_eq!(chat, ["ok", "ok"]);
 }
+
+/// A file's share of agent-written lines crossing a configured percentage is an
+/// event of the log (`file.agent_share`), up and down, once per crossing: the file
+/// is read from disk under the platform's workspace roots and blamed.
+#[test]
+fn agent_share_crossings_are_events() {
+    let receiver = Receiver::start(Duration::from_millis(10));
+    let work = tempfile::tempdir().expect("tmp");
+    let root = work.path().canonicalize().expect("root");
+    let file = root.join("app.py");
+    let file_str = file.to_str().expect("path").to_owned();
+    let platform = Platform::new(&format!(
+        "workspace_roots = [{:?}]\n{}agent_share_thresholds_percent = [50, 90]\n",
+        root.to_str().expect("root"),
+        config_text(true)
+    ));
+    platform.create(json!({"url": receiver.url(), "event_types": ["file.agent_share"]}));
+    platform.create(
+        json!({"url": receiver.url(), "event_types": ["file.agent_share"],
+        "format": "slack"}),
+    );
+
+    let session = "5a5a5a5a-1111-2222-3333-444444444444";
+    let now = || chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let record = |kind: &str, uuid: &str, parent: Option<&str>, message: Value| {
+        json!({"type": kind, "uuid": uuid, "parentUuid": parent, "sessionId": session,
+            "cwd": root, "timestamp": now(), "version": "2.0.75", "isSidechain": false,
+            "userType": "external", "message": message})
+    };
+    let transcript = platform.claude.join(format!("projects/-w/{session}.jsonl"));
+    let append = |records: &[Value]| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&transcript)
+            .expect("open");
+        for r in records {
+            writeln!(f, "{r}").expect("append");
+        }
+    };
+    let lines: Vec<String> = (1..=10).map(|i| format!("value_{i} = {i} * 7")).collect();
+    let content = lines.join("\n") + "\n";
+    std::fs::write(&file, &content).expect("write the file");
+    let mut result = record(
+        "user",
+        "u2",
+        Some("a1"),
+        json!({"role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_share_1",
+            "content": format!("File created successfully at: {file_str}")}]}),
+    );
+    result["toolUseResult"] = json!({"type": "create", "filePath": file_str,
+        "content": content, "structuredPatch": []});
+    append(&[
+        record(
+            "user",
+            "u1",
+            None,
+            json!({"role": "user", "content": "Write app.py"}),
+        ),
+        record(
+            "assistant",
+            "a1",
+            Some("u1"),
+            json!({"id": "msg_share_1", "role": "assistant",
+            "model": "claude-sonnet-4-5", "content": [{"type": "tool_use", "id": "toolu_share_1",
+                "name": "Write", "input": {"file_path": file_str, "content": content}}]}),
+        ),
+        result,
+    ]);
+    let shares = |receiver: &Receiver| -> Vec<Value> {
+        receiver
+            .captured()
+            .iter()
+            .map(Captured::json)
+            .filter(|v| v["type"] == "file.agent_share")
+            .collect()
+    };
+    wait_until("the file's 100% announced", || shares(&receiver).len() == 1);
+    let up = &shares(&receiver)[0]["data"];
+    assert_eq!(up["path"], file_str.as_str(), "{up}");
+    assert_eq!(up["data"]["share_percent"], 100.0, "{up}");
+    assert_eq!(up["data"]["level_percent"], 90.0, "{up}");
+    assert_eq!(up["data"]["previous_level_percent"], Value::Null, "{up}");
+
+    // A person rewrites most of it; the agent's next edit makes its share 30%.
+    let mut now_lines = lines.clone();
+    for (i, l) in now_lines.iter_mut().enumerate().skip(2) {
+        *l = format!("person_{i} = load({i})");
+    }
+    let before = now_lines.join("\n") + "\n";
+    std::fs::write(&file, &before).expect("rewrite");
+    now_lines[9] = "agent_fix = 1".to_owned();
+    std::fs::write(&file, now_lines.join("\n") + "\n").expect("edit");
+    let mut edited = record(
+        "user",
+        "u4",
+        Some("a3"),
+        json!({"role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_share_2",
+            "content": "The file has been updated."}]}),
+    );
+    edited["toolUseResult"] = json!({"filePath": file_str, "oldString": "person_9 = load(9)",
+        "newString": "agent_fix = 1", "originalFile": before, "replaceAll": false,
+        "structuredPatch": [{"oldStart": 10, "oldLines": 1, "newStart": 10, "newLines": 1,
+            "lines": ["-person_9 = load(9)", "+agent_fix = 1"]}]});
+    append(&[
+        record(
+            "user",
+            "u3",
+            Some("u2"),
+            json!({"role": "user", "content": "Fix the last line"}),
+        ),
+        record(
+            "assistant",
+            "a3",
+            Some("u3"),
+            json!({"id": "msg_share_2", "role": "assistant",
+            "model": "claude-sonnet-4-5", "content": [{"type": "tool_use", "id": "toolu_share_2",
+                "name": "Edit", "input": {"file_path": file_str,
+                    "old_string": "person_9 = load(9)", "new_string": "agent_fix = 1"}}]}),
+        ),
+        edited,
+    ]);
+    wait_until("the drop below 50% announced", || {
+        shares(&receiver).len() == 2
+    });
+    let down = &shares(&receiver)[1]["data"]["data"];
+    assert_eq!(down["share_percent"], 30.0, "{down}");
+    assert_eq!(down["level_percent"], Value::Null, "{down}");
+    assert_eq!(down["previous_level_percent"], 90.0, "{down}");
+    let chat: Vec<String> = receiver
+        .captured()
+        .iter()
+        .filter_map(|c| c.json()["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(chat.len(), 2, "{chat:?}");
+    assert!(
+        chat[0].contains("100% agent-written (passed 90%)"),
+        "{chat:?}"
+    );
+    assert!(
+        chat[1].contains("30% agent-written (below 90% again)"),
+        "{chat:?}"
+    );
+}

@@ -64,6 +64,10 @@ pub struct WebhookConfig {
     /// Log a `usage.threshold` event when a conversation's estimated cost first
     /// reaches each of these amounts (US dollars); empty: none.
     pub cost_thresholds_usd: Vec<f64>,
+    /// Log a `file.agent_share` event when the share of a file's lines written by
+    /// agents crosses one of these percentages, up or down (files under
+    /// `workspace_roots` only); empty: none.
+    pub agent_share_thresholds_percent: Vec<f64>,
 }
 
 impl Default for WebhookConfig {
@@ -80,6 +84,7 @@ impl Default for WebhookConfig {
             breaker_cooldown: 30.0,
             retention_days: 7,
             cost_thresholds_usd: Vec::new(),
+            agent_share_thresholds_percent: Vec::new(),
         }
     }
 }

@@ -489,6 +489,24 @@ pub async fn serve_until(
         Arc::clone(&bump),
         events_at_start,
     ));
+    // So are crossings of a file's agent share (files under the workspace roots).
+    let shares = tokio::spawn(webhooks::shares::run(
+        Arc::clone(&pool),
+        webhooks::shares::Watch {
+            thresholds: webhook_settings.agent_share_thresholds_percent.clone(),
+            roots: Arc::new(files::WorkspaceRoots::new(&opts.workspace_roots)),
+            mappings: opts
+                .path_map
+                .iter()
+                .map(|m| observatory_attribution::paths::PathMapping {
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                })
+                .collect(),
+        },
+        Arc::clone(&bump),
+        events_at_start,
+    ));
     let delivery = if opts.webhooks.deliver {
         Some(webhooks::start(
             Arc::clone(&pool),
@@ -566,6 +584,7 @@ pub async fn serve_until(
         d.abort();
     }
     thresholds.abort();
+    shares.abort();
     stop.store(true, Ordering::Relaxed);
     published.withdraw();
     let _ = indexing.join();

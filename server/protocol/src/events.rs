@@ -20,6 +20,11 @@ pub mod kind {
     /// thresholds (`webhooks.cost_thresholds_usd`); `data` has `threshold_usd` and
     /// `cost_usd`. Once per conversation and threshold.
     pub const USAGE_THRESHOLD: &str = "usage.threshold";
+    /// The share of a file's lines written by agents crossed one of the platform's
+    /// configured percentages (`webhooks.agent_share_thresholds_percent`), up or
+    /// down; `data` has `share_percent`, `level_percent` (the highest threshold the
+    /// share reaches, or null), `previous_level_percent`, `agent_lines`, `lines`.
+    pub const FILE_AGENT_SHARE: &str = "file.agent_share";
     /// A conversation was deleted from Observatory: drop what is shown of it.
     pub const CONVERSATION_DELETED: &str = "conversation.deleted";
     /// Prefix of the kinds of Claude Code hook payloads (`hook.PostToolUse`…).

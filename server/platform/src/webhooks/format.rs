@@ -100,6 +100,24 @@ pub fn chat_text(event: &Event, lines: Option<usize>) -> String {
                 usd("cost_usd")
             )
         }
+        kind::FILE_AGENT_SHARE => {
+            let pct = |k: &str| event.data.get(k).and_then(Value::as_f64);
+            let share = pct("share_percent").unwrap_or(0.0);
+            match (pct("level_percent"), pct("previous_level_percent")) {
+                (Some(level), previous) if previous.is_none_or(|p| level > p) => format!(
+                    "`{}` is {share:.0}% agent-written (passed {level:.0}%)",
+                    path.unwrap_or_default()
+                ),
+                (_, Some(previous)) => format!(
+                    "`{}` is {share:.0}% agent-written (below {previous:.0}% again)",
+                    path.unwrap_or_default()
+                ),
+                _ => format!(
+                    "`{}` is {share:.0}% agent-written",
+                    path.unwrap_or_default()
+                ),
+            }
+        }
         TEST_KIND => "Observatory test event: this webhook is set up.".to_owned(),
         k => match (k.strip_prefix(kind::HOOK_PREFIX), path) {
             (Some(hook), Some(p)) => format!("{session}: {hook} on `{p}`"),

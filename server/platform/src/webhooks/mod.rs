@@ -16,6 +16,7 @@
 
 mod client;
 mod format;
+pub mod shares;
 mod sign;
 pub mod thresholds;
 
@@ -69,6 +70,7 @@ pub struct Settings {
     pub breaker_cooldown: Duration,
     pub retention: Duration,
     pub cost_thresholds_usd: Vec<f64>,
+    pub agent_share_thresholds_percent: Vec<f64>,
 }
 
 fn seconds(what: &str, s: f64) -> anyhow::Result<Duration> {
@@ -92,6 +94,13 @@ impl Settings {
         {
             bail!("webhooks.cost_thresholds_usd are amounts in dollars, not {t}");
         }
+        if let Some(t) = c
+            .agent_share_thresholds_percent
+            .iter()
+            .find(|t| !t.is_finite() || **t <= 0.0 || **t > 100.0)
+        {
+            bail!("webhooks.agent_share_thresholds_percent are percentages above 0 and up to 100, not {t}");
+        }
         Ok(Self {
             allow_private_targets: c.allow_private_targets,
             timeout,
@@ -106,6 +115,7 @@ impl Settings {
             breaker_cooldown: seconds("breaker_cooldown", c.breaker_cooldown)?,
             retention: Duration::from_secs(u64::from(c.retention_days) * 86400),
             cost_thresholds_usd: c.cost_thresholds_usd.clone(),
+            agent_share_thresholds_percent: c.agent_share_thresholds_percent.clone(),
         })
     }
 }
