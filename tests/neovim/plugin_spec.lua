@@ -99,6 +99,9 @@ local ok, err = xpcall(function()
     return vim.wait(3000, function() return #notes > 0 end) and notes[1].msg:find('connected', 1, true) ~= nil
   end, ':Observatory status to say connected')
   observed.status = notes[1].msg
+  -- While the platform's first pass runs, the status says how far it is.
+  local indexing_line = require('observatory').format_status({ state = 'connected', indexing = true }, 40)
+  check(indexing_line:find('indexing transcripts, 40%', 1, true), 'status while indexing: ' .. indexing_line)
   step('status')
 
   -- :Observatory search: the fixture conversation is offered; choosing it opens it in a split.

@@ -153,7 +153,8 @@ M.subcommands = {
     local c = client.require()
     if not c then return end
     client.request(c, 'observatory/status', {}, function(s)
-      vim.notify(require('observatory').format_status(s), vim.log.levels.INFO)
+      local observatory = require('observatory')
+      vim.notify(observatory.format_status(s, observatory.indexing_progress(c.id)), vim.log.levels.INFO)
     end)
   end,
 

@@ -18,16 +18,29 @@ local statuses = {}
 ---@type integer?
 local augroup
 
+---@type table<integer, integer> how far each client's platform is in its first indexing
+--- pass (percent), from the server's work done progress
+local indexing = {}
+
 --- One line for a ConnectionStatus.
 ---@param s table?
+---@param percent? integer how far the platform's first indexing pass is
 ---@return string
-function M.format_status(s)
+function M.format_status(s, percent)
   if not s then return 'Observatory: not running' end
   local parts = { 'Observatory: ' .. (s.state or '?') }
   if s.url then table.insert(parts, s.url) end
   if s.source then table.insert(parts, '(' .. s.source .. ')') end
+  if s.indexing then table.insert(parts, '— indexing transcripts' .. (percent and (', ' .. percent .. '%') or '')) end
   if s.message then table.insert(parts, '— ' .. s.message) end
   return table.concat(parts, ' ')
+end
+
+--- How far the platform's first indexing pass is (percent), while it runs.
+---@param client_id integer
+---@return integer?
+function M.indexing_progress(client_id)
+  return indexing[client_id]
 end
 
 --- The last status the server sent, for a statusline: `connected`, `offline`…
@@ -78,7 +91,10 @@ local function lsp_config(o)
         vim.api.nvim_exec_autocmds('User', { pattern = 'ObservatoryStatus', data = params })
       end,
     },
-    on_exit = function(_, _, client_id) statuses[client_id] = nil end,
+    on_exit = function(_, _, client_id)
+      statuses[client_id] = nil
+      indexing[client_id] = nil
+    end,
   }
 end
 
@@ -106,6 +122,18 @@ function M.setup(opts)
     callback = function(ev)
       local c = vim.lsp.get_client_by_id(ev.data.client_id)
       if c and c.name == 'observatory' then require('observatory.attach').detach(ev.buf) end
+    end,
+  })
+  -- The first indexing pass's progress, for the status (and statuslines, through
+  -- the same autocmd as a status change).
+  vim.api.nvim_create_autocmd('LspProgress', {
+    group = augroup,
+    callback = function(ev)
+      local params = ev.data and ev.data.params
+      if not params or params.token ~= 'observatory/indexing' or type(params.value) ~= 'table' then return end
+      local id = ev.data.client_id
+      indexing[id] = params.value.kind ~= 'end' and (params.value.percentage or indexing[id] or 0) or nil
+      vim.api.nvim_exec_autocmds('User', { pattern = 'ObservatoryStatus', data = statuses[id] })
     end,
   })
   if o.keymaps then require('observatory.links').watch_hovers() end
