@@ -1,6 +1,7 @@
 //! Human output: tables, summaries and the progress bar. Machine output is `--json`.
 
 use std::io::IsTerminal;
+use std::io::Write;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Local, Utc};
@@ -16,7 +17,12 @@ pub fn color() -> bool {
 }
 
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    // Written as it is serialised: a usage report of ten thousand conversations is
+    // megabytes, not worth building as one string first.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, v)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
     Ok(())
 }
 
