@@ -15,6 +15,7 @@
 //! spending attempts) until a single probe succeeds.
 
 mod client;
+mod derived;
 mod format;
 pub mod shares;
 mod sign;

@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use observatory_attribution::paths::PathMapping;
 use observatory_protocol::events::kind::{self, FILE_AGENT_SHARE};
@@ -21,12 +20,6 @@ use serde_json::{json, Value};
 
 use crate::files::WorkspaceRoots;
 use crate::pool::Pool;
-
-const POLL: Duration = Duration::from_secs(1);
-const PAGE: usize = 500;
-/// Changes of conversations whose last message is older than this are history (a
-/// first start indexing months of transcripts): their files are not blamed.
-const HISTORY_HOURS: i64 = 24;
 
 /// What to watch: the percentages, where files may be read, and how recorded paths
 /// map onto this machine's.
@@ -41,7 +34,7 @@ pub async fn run(
     pool: Arc<Pool>,
     mut watch: Watch,
     bump: Arc<tokio::sync::watch::Sender<u64>>,
-    mut cursor: i64,
+    cursor: i64,
 ) {
     watch.thresholds.sort_by(f64::total_cmp);
     watch.thresholds.dedup();
@@ -49,22 +42,10 @@ pub async fn run(
         return;
     }
     let watch = Arc::new(watch);
-    let mut changes = bump.subscribe();
-    loop {
-        match step(&pool, &watch, cursor).await {
-            Ok((next, logged)) => {
-                cursor = next;
-                if logged {
-                    bump.send_modify(|n| *n += 1);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e.detail, "agent share: checking failed"),
-        }
-        tokio::select! {
-            r = changes.changed() => if r.is_err() { return },
-            () = tokio::time::sleep(POLL) => {}
-        }
-    }
+    super::derived::follow("agent share", bump, cursor, |cursor| {
+        step(Arc::clone(&pool), Arc::clone(&watch), cursor)
+    })
+    .await;
 }
 
 /// A crossing to log: the event's session, project and path, and its data.
@@ -73,28 +54,13 @@ type Crossing = (String, Option<String>, String, Value);
 /// Reads `attribution.changed` events after `cursor` and logs the crossings they
 /// reveal; returns the new cursor and whether anything was logged.
 async fn step(
-    pool: &Arc<Pool>,
-    watch: &Arc<Watch>,
+    pool: Arc<Pool>,
+    watch: Arc<Watch>,
     cursor: i64,
 ) -> Result<(i64, bool), crate::error::ApiError> {
-    let watch = Arc::clone(watch);
     let (next, crossings) = pool
         .read(move |store| {
-            // Read first: ids are given in commit order, so every event up to `last`
-            // is in the page read after it.
-            let last = store.last_event_id()?;
-            let changed = store.events(&EventQuery {
-                after: cursor,
-                limit: PAGE,
-                kinds: vec![kind::ATTRIBUTION_CHANGED.to_owned()],
-                ..EventQuery::default()
-            })?;
-            let read_to = changed.last().map_or(cursor, |e| e.id);
-            let next = if changed.len() == PAGE {
-                read_to
-            } else {
-                last.max(read_to).max(cursor)
-            };
+            let (next, changed) = super::derived::page(store, kind::ATTRIBUTION_CHANGED, cursor)?;
             let mut files: Vec<(String, String)> = changed
                 .into_iter()
                 .filter_map(|e| Some((e.path?, e.session_id?)))
@@ -139,10 +105,7 @@ fn crossing(
     let Ok(conversation) = store.conversation(session) else {
         return Ok(None); // deleted since
     };
-    if conversation
-        .ended_at
-        .is_some_and(|t| chrono::Utc::now() - t > chrono::Duration::hours(HISTORY_HOURS))
-    {
+    if super::derived::is_history(&conversation) {
         return Ok(None);
     }
     // Outside the workspace roots, gone, or too large: nothing to measure.

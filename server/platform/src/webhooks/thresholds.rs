@@ -12,7 +12,6 @@
 //! news: they are not announced.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use observatory_protocol::events::kind::{self, USAGE_THRESHOLD};
 use observatory_store::EventQuery;
@@ -20,19 +19,13 @@ use serde_json::json;
 
 use crate::pool::Pool;
 
-const POLL: Duration = Duration::from_secs(1);
-const PAGE: usize = 500;
-/// Conversations whose last message is older than this are history: their
-/// crossings are not announced.
-const HISTORY_HOURS: i64 = 24;
-
 /// Watches the event log after `cursor` (its end when the platform started, read
 /// before indexing begins, so nothing this run logs is missed); runs until aborted.
 pub async fn run(
     pool: Arc<Pool>,
     thresholds: Vec<f64>,
     bump: Arc<tokio::sync::watch::Sender<u64>>,
-    mut cursor: i64,
+    cursor: i64,
 ) {
     let mut thresholds: Vec<f64> = thresholds
         .into_iter()
@@ -42,22 +35,11 @@ pub async fn run(
     if thresholds.is_empty() {
         return;
     }
-    let mut changes = bump.subscribe();
-    loop {
-        match step(&pool, &thresholds, cursor).await {
-            Ok((next, logged)) => {
-                cursor = next;
-                if logged {
-                    bump.send_modify(|n| *n += 1);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e.detail, "cost thresholds: checking failed"),
-        }
-        tokio::select! {
-            r = changes.changed() => if r.is_err() { return },
-            () = tokio::time::sleep(POLL) => {}
-        }
-    }
+    let thresholds = Arc::new(thresholds);
+    super::derived::follow("cost thresholds", bump, cursor, |cursor| {
+        step(Arc::clone(&pool), Arc::clone(&thresholds), cursor)
+    })
+    .await;
 }
 
 /// A crossing to log: session, project, threshold, cost.
@@ -66,28 +48,13 @@ type Crossing = (String, Option<String>, f64, f64);
 /// Reads `usage.updated` events after `cursor` and logs the crossings they reveal;
 /// returns the new cursor and whether anything was logged.
 async fn step(
-    pool: &Arc<Pool>,
-    thresholds: &[f64],
+    pool: Arc<Pool>,
+    thresholds: Arc<Vec<f64>>,
     cursor: i64,
 ) -> Result<(i64, bool), crate::error::ApiError> {
-    let thresholds = thresholds.to_vec();
     let (next, crossings) = pool
         .read(move |c| {
-            // Read first: ids are given in commit order (one writer at a time), so
-            // every event up to `last` is in the page read after it.
-            let last = c.last_event_id()?;
-            let updates = c.events(&EventQuery {
-                after: cursor,
-                limit: PAGE,
-                kinds: vec![kind::USAGE_UPDATED.to_owned()],
-                ..EventQuery::default()
-            })?;
-            let read_to = updates.last().map_or(cursor, |e| e.id);
-            let next = if updates.len() == PAGE {
-                read_to
-            } else {
-                last.max(read_to).max(cursor)
-            };
+            let (next, updates) = super::derived::page(c, kind::USAGE_UPDATED, cursor)?;
             let mut sessions: Vec<String> =
                 updates.into_iter().filter_map(|e| e.session_id).collect();
             sessions.sort();
@@ -98,9 +65,7 @@ async fn step(
                     continue; // deleted since
                 };
                 // Indexing old transcripts (a first start, a new machine) is not news.
-                if conversation.ended_at.is_some_and(|t| {
-                    chrono::Utc::now() - t > chrono::Duration::hours(HISTORY_HOURS)
-                }) {
+                if super::derived::is_history(&conversation) {
                     continue;
                 }
                 let announced: Vec<f64> = c
