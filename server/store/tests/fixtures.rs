@@ -92,6 +92,10 @@ fn every_fixture_indexes_without_error() {
     let counts = store.counts().expect("counts");
     assert!(counts.conversations >= 25, "{counts:?}");
     assert!(counts.messages >= 900, "{counts:?}");
+    // Full-text entries are added at each commit, after their rows: none is missing.
+    store
+        .check_search_index()
+        .expect("full-text index matches the documents");
     // The malformed lines of claude-code-log's edge cases, and nothing else.
     let warnings = store.warnings(100).expect("warnings");
     assert_eq!(warnings.len(), 4, "{warnings:#?}");

@@ -7,6 +7,7 @@ use observatory_transcript::{FileKind, Message, Record, TranscriptFile};
 use rusqlite::{params, Connection};
 
 use super::message::truncate_utf8;
+use super::pending::PendingDocs;
 use super::read::Batch;
 use super::SourceRow;
 use crate::{events, Result};
@@ -157,6 +158,8 @@ pub(super) struct BatchWriter<'a> {
     pub(super) conv: i64,
     pub(super) own: Own,
     pub(super) cache: &'a mut ChainCache,
+    /// Full-text entries of the documents written, added at the commit.
+    pub(super) pending: &'a mut PendingDocs,
     pub(super) delta: ConversationDelta,
     stats: BatchStats,
 }
@@ -167,6 +170,7 @@ pub(super) fn apply_batch(
     src: &mut SourceRow,
     batch: &Batch,
     cache: &mut ChainCache,
+    pending: &mut PendingDocs,
 ) -> Result<BatchStats> {
     let (conv, key, created) = ensure_conversation(tx, file, src, batch)?;
     // The durable copy of the batch's bytes.
@@ -185,6 +189,7 @@ pub(super) fn apply_batch(
             kind: file.kind,
         },
         cache,
+        pending,
         delta: ConversationDelta::default(),
         stats: BatchStats::default(),
     };

@@ -181,7 +181,7 @@ impl BatchWriter<'_> {
     }
 
     /// One document of the full-text index (nothing for blank text).
-    fn add_doc(&self, msg: &Stored, kind: &str, tool: Option<&str>, text: &str) -> Result<()> {
+    fn add_doc(&mut self, msg: &Stored, kind: &str, tool: Option<&str>, text: &str) -> Result<()> {
         let text = truncate_utf8(text, MAX_DOC_BYTES);
         if text.trim().is_empty() {
             return Ok(());
@@ -201,14 +201,18 @@ impl BatchWriter<'_> {
             text,
             idents
         ])?;
-        self.tx
-            .prepare_cached("INSERT INTO docs_fts (rowid, text, idents) VALUES (?1, ?2, ?3)")?
-            .execute(params![self.tx.last_insert_rowid(), text, idents])?;
-        Ok(())
+        let id = self.tx.last_insert_rowid();
+        self.pending.push(self.tx, id, text, idents)
     }
 
     /// A tool call: its input for search, and its row with the path it touches.
-    fn tool_use(&self, msg: &Stored, tool_use_id: &str, name: &str, input: &Value) -> Result<()> {
+    fn tool_use(
+        &mut self,
+        msg: &Stored,
+        tool_use_id: &str,
+        name: &str,
+        input: &Value,
+    ) -> Result<()> {
         self.add_doc(msg, "tool_input", Some(name), &tool_input_text(name, input))?;
         let mut path = touched_path(name, input).map(str::to_owned);
         // Keep the input of writing tools until the result says what happened,

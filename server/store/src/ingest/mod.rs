@@ -10,6 +10,7 @@
 
 mod batch;
 mod message;
+mod pending;
 mod read;
 mod resume;
 mod run;
@@ -24,6 +25,7 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::{io_err, Error, Result, Store};
 use batch::{apply_batch, BatchStats, ChainCache};
+pub(crate) use pending::PendingDocs;
 use read::{head_hash, stat, Batch, Stat};
 
 /// Bytes of transcript per commit in bulk runs (several files' batches).
@@ -263,12 +265,14 @@ impl Store {
         done: &mut dyn FnMut(Result<FileReport>) -> Result<()>,
     ) -> Result<()> {
         let max_line = self.max_line;
+        let budget = &run::Budget::default();
         std::thread::scope(|scope| -> Result<()> {
             let (jobs, job_rx) = std::sync::mpsc::channel::<run::Job>();
-            let (read_tx, reads) = std::sync::mpsc::sync_channel(1);
+            // Unbounded: the budget bounds what the reader holds ahead.
+            let (read_tx, reads) = std::sync::mpsc::channel();
             // Bounded: a batch waiting to be freed is memory too.
             let (written, to_drop) = std::sync::mpsc::sync_channel::<Batch>(1);
-            scope.spawn(move || run::reader(job_rx, read_tx, max_line));
+            scope.spawn(move || run::reader(job_rx, read_tx, budget, max_line));
             scope.spawn(move || to_drop.into_iter().for_each(drop));
             let mut next = plan.iter();
             let mut ahead = std::collections::VecDeque::new();
@@ -302,7 +306,7 @@ impl Store {
                 let Some((p, open)) = ahead.pop_front() else {
                     return Ok(());
                 };
-                let r = self.write_file(&p.file, open, &reads, &written);
+                let r = self.write_file(&p.file, open, &reads, budget, &written);
                 if let Err(e) = &r {
                     // A read error leaves the batches before it consistent (each
                     // carries its offset); anything else may have left a batch half
@@ -401,6 +405,7 @@ impl Store {
         file: &TranscriptFile,
         open: Open,
         reads: &std::sync::mpsc::Receiver<run::Read>,
+        budget: &run::Budget,
         written: &std::sync::mpsc::SyncSender<Batch>,
     ) -> Result<FileReport> {
         let Open {
@@ -418,6 +423,7 @@ impl Store {
                         self.write_batch(file, &mut src, &batch, &mut cache, st.mtime_ns)?;
                     report.new_messages += stats.new_messages;
                     report.warnings += stats.warnings;
+                    budget.give(batch.len());
                     // Freeing a batch's records takes a while too: not on this thread.
                     let _ = written.send(batch);
                 }
@@ -443,7 +449,7 @@ impl Store {
             self.in_tx = true;
         }
         let tx = &self.conn;
-        let stats = apply_batch(tx, file, src, batch, cache)?;
+        let stats = apply_batch(tx, file, src, batch, cache, &mut self.pending_docs)?;
         src.offset = batch.end_offset;
         src.line_count = batch.last_line;
         src.head_hash = match batch.head_hash {
@@ -485,6 +491,10 @@ impl Store {
     /// Commits what the open transaction holds: whole batches with their offsets.
     fn commit(&mut self) -> Result<()> {
         if self.in_tx {
+            if let Err(e) = self.pending_docs.write(&self.conn) {
+                self.rollback();
+                return Err(e);
+            }
             self.in_tx = false;
             self.tx_bytes = 0;
             self.conn.execute_batch("COMMIT")?;
@@ -493,6 +503,7 @@ impl Store {
     }
 
     fn rollback(&mut self) {
+        self.pending_docs.clear();
         if self.in_tx {
             self.in_tx = false;
             self.tx_bytes = 0;

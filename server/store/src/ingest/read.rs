@@ -55,6 +55,13 @@ pub(super) struct Batch {
     pub(super) items: Vec<(u64, u64, std::result::Result<Record, String>)>, // (line number, offset, record)
 }
 
+impl Batch {
+    /// The transcript bytes it covers.
+    pub(super) fn len(&self) -> usize {
+        (self.end_offset - self.start_offset) as usize
+    }
+}
+
 /// Reads `fh` from `offset` in batches of about BATCH_BYTES, handing each to `emit`
 /// until it returns false.
 pub(super) fn read_batches(

@@ -4,15 +4,52 @@
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::read::{read_batches, Batch};
 use crate::Error;
 
-/// Files decided and handed to the reader ahead of the one being written: enough to
-/// keep it busy across small files, few enough that their batches stay bounded
-/// (the channel holds at most one).
-pub(super) const AHEAD: usize = 3;
+/// Files decided and handed to the reader ahead of the one being written: enough for
+/// the reader to run ahead across many small files (what it may read ahead is
+/// bounded by `Budget`, not by this).
+pub(super) const AHEAD: usize = 64;
+
+/// Transcript bytes the reader may hold parsed ahead of the writer. Reading a file is
+/// a few times faster than writing it, but not evenly: with only a batch or two
+/// ahead, the writer finished a run of small files and then waited on the reader to
+/// parse a large one (a fifth of a cold index on real-shaped transcripts, #15).
+const AHEAD_BYTES: usize = 12 * 1024 * 1024;
+
+/// The bytes read ahead and not yet written, shared by the reader (which waits for
+/// room) and the writer (which makes it).
+#[derive(Default)]
+pub(super) struct Budget {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Budget {
+    /// Waits until `n` more bytes fit (always true of a batch when nothing is held,
+    /// so a batch larger than the budget still passes).
+    fn take(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        while *used > 0 && *used + n > AHEAD_BYTES {
+            used = self
+                .freed
+                .wait(used)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *used += n;
+    }
+
+    /// The writer is done with a batch of `n` bytes.
+    pub(super) fn give(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        *used = used.saturating_sub(n);
+        self.freed.notify_one();
+    }
+}
 
 /// A file to read: from byte `start`, which is line `first_line + 1`.
 pub(super) struct Job {
@@ -29,12 +66,13 @@ pub(super) enum Read {
 }
 
 /// Reads the jobs in order until there are none, or the writer stops listening.
-pub(super) fn reader(jobs: Receiver<Job>, out: SyncSender<Read>, max_line: usize) {
+pub(super) fn reader(jobs: Receiver<Job>, out: Sender<Read>, budget: &Budget, max_line: usize) {
     for job in jobs {
         let mut listening = true;
         let result = File::open(&job.path).and_then(|mut fh| {
             fh.seek(SeekFrom::Start(job.start))?;
             read_batches(fh, job.start, job.first_line, max_line, &mut |b| {
+                budget.take(b.len());
                 listening = out.send(Read::Batch(b)).is_ok();
                 listening
             })
