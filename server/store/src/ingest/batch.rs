@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use observatory_transcript::{FileKind, Message, Record, TranscriptFile};
 use rusqlite::{params, Connection};
 
-use super::message::truncate_utf8;
 use super::pending::PendingDocs;
-use super::read::Batch;
+use super::prepare::truncate_utf8;
+use super::read::{Batch, Item};
 use super::SourceRow;
 use crate::{events, Result};
 
@@ -193,8 +193,8 @@ pub(super) fn apply_batch(
         delta: ConversationDelta::default(),
         stats: BatchStats::default(),
     };
-    for (line, offset, rec) in &batch.items {
-        w.record(*line, *offset, rec)?;
+    for item in &batch.items {
+        w.record(item)?;
     }
     w.update_conversation()?;
     w.settle_copies()?;
@@ -227,7 +227,7 @@ fn ensure_conversation(
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("session");
-    let first_session = batch.items.iter().find_map(|(_, _, r)| match r {
+    let first_session = batch.items.iter().find_map(|item| match &item.record {
         Ok(Record::Message(m)) => m.session_id.clone(),
         _ => None,
     });
@@ -268,16 +268,12 @@ fn stem_is_session_key(stem: &str) -> bool {
 }
 
 impl BatchWriter<'_> {
-    fn record(
-        &mut self,
-        line: u64,
-        offset: u64,
-        rec: &std::result::Result<Record, String>,
-    ) -> Result<()> {
-        match rec {
+    fn record(&mut self, item: &Item) -> Result<()> {
+        let (line, offset) = (item.line, item.offset);
+        match &item.record {
             Err(reason) => self.warn(line, offset, reason)?,
             Ok(Record::Message(m)) => {
-                if self.message(offset, m)? {
+                if self.message(offset, m, &item.docs)? {
                     self.stats.new_messages += 1;
                 }
             }

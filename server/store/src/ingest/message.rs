@@ -10,16 +10,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::batch::BatchWriter;
+use super::prepare::{truncate_utf8, Prepared};
 use super::resume::Copy;
 use crate::{events, Result};
-
-/// Longest text put into the full-text index for one block; the whole text stays in
-/// the raw copy and is shown by `show`.
-const MAX_DOC_BYTES: usize = 256 * 1024;
 
 /// A message just stored, with what its documents and tool calls carry.
 struct Stored<'m> {
     m: &'m Message,
+    /// The search documents of its blocks, prepared by the reader.
+    docs: &'m [Prepared],
     /// Its row.
     id: i64,
     role: Role,
@@ -41,7 +40,7 @@ struct Call {
 impl BatchWriter<'_> {
     /// Stores one user/assistant/system record. Returns false when it was already
     /// stored (a copy made by `--resume`, or bytes read twice).
-    pub(super) fn message(&mut self, offset: u64, m: &Message) -> Result<bool> {
+    pub(super) fn message(&mut self, offset: u64, m: &Message, docs: &[Prepared]) -> Result<bool> {
         let uuid = uuid_key(&m.uuid, self.src.id, offset);
         self.delta
             .saw_record(ts_ms(m), m.session_id.as_deref(), &self.own);
@@ -67,6 +66,7 @@ impl BatchWriter<'_> {
         self.take_waiting_summary(&uuid)?;
         let msg = Stored {
             m,
+            docs,
             id,
             role: m.role_or_user(),
             ts: ts_ms(m),
@@ -149,7 +149,9 @@ impl BatchWriter<'_> {
     /// The message's content blocks, in order.
     fn blocks(&mut self, msg: &Stored) -> Result<()> {
         let results = msg.m.tool_results().count();
-        for block in &msg.m.blocks {
+        let none = Prepared::default();
+        for (i, block) in msg.m.blocks.iter().enumerate() {
+            let doc = msg.docs.get(i).unwrap_or(&none);
             match block {
                 Block::Text(t) => {
                     let kind = match msg.role {
@@ -158,10 +160,10 @@ impl BatchWriter<'_> {
                         Role::Assistant => "assistant",
                         Role::System => "system",
                     };
-                    self.add_doc(msg, kind, None, t)?;
+                    self.add_doc(msg, kind, None, doc, t)?;
                 }
-                Block::Thinking(t) => self.add_doc(msg, "thinking", None, t)?,
-                Block::ToolUse { id, name, input } => self.tool_use(msg, id, name, input)?,
+                Block::Thinking(t) => self.add_doc(msg, "thinking", None, doc, t)?,
+                Block::ToolUse { id, name, input } => self.tool_use(msg, id, name, input, doc)?,
                 Block::ToolResult {
                     tool_use_id,
                     content,
@@ -172,7 +174,7 @@ impl BatchWriter<'_> {
                     } else {
                         None
                     };
-                    self.tool_result(msg, tool_use_id, content, *is_error, tool_result)?;
+                    self.tool_result(msg, tool_use_id, content, *is_error, tool_result, doc)?;
                 }
                 Block::Image | Block::Other(_) => {}
             }
@@ -180,13 +182,19 @@ impl BatchWriter<'_> {
         Ok(())
     }
 
-    /// One document of the full-text index (nothing for blank text).
-    fn add_doc(&mut self, msg: &Stored, kind: &str, tool: Option<&str>, text: &str) -> Result<()> {
-        let text = truncate_utf8(text, MAX_DOC_BYTES);
-        if text.trim().is_empty() {
+    /// One document of the full-text index (nothing for blank text): the block's
+    /// `own` text, or the one prepared for it.
+    fn add_doc(
+        &mut self,
+        msg: &Stored,
+        kind: &str,
+        tool: Option<&str>,
+        doc: &Prepared,
+        own: &str,
+    ) -> Result<()> {
+        let Some(text) = doc.text(own) else {
             return Ok(());
-        }
-        let idents = crate::fts::identifier_words(text);
+        };
         self.tx.prepare_cached(
             "INSERT INTO docs (message_id, conversation_id, kind, role, tool, model, ts, text, idents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
@@ -199,10 +207,10 @@ impl BatchWriter<'_> {
             msg.m.model,
             msg.ts,
             text,
-            idents
+            doc.idents
         ])?;
         let id = self.tx.last_insert_rowid();
-        self.pending.push(self.tx, id, text, idents)
+        self.pending.push(self.tx, id, text, doc.idents.clone())
     }
 
     /// A tool call: its input for search, and its row with the path it touches.
@@ -212,12 +220,12 @@ impl BatchWriter<'_> {
         tool_use_id: &str,
         name: &str,
         input: &Value,
+        doc: &Prepared,
     ) -> Result<()> {
-        self.add_doc(msg, "tool_input", Some(name), &tool_input_text(name, input))?;
+        self.add_doc(msg, "tool_input", Some(name), doc, "")?;
         let mut path = touched_path(name, input).map(str::to_owned);
-        // Keep the input of writing tools until the result says what happened,
-        // and of reads, whose result may be the only record of the file's content.
-        let mut pending = (is_writing_tool(name) || name == "Read").then(|| input.to_string());
+        // The input of writing tools and reads, kept until the result comes.
+        let mut pending = doc.input_json.clone();
         if name == "Bash" {
             // A shell move of one file: its history continues under the new
             // name. The change is known now; the result says if it happened.
@@ -250,6 +258,7 @@ impl BatchWriter<'_> {
         content: &str,
         is_error: bool,
         tool_result: Option<&Value>,
+        doc: &Prepared,
     ) -> Result<()> {
         let call = self.call(tool_use_id)?;
         let failed = is_error_result(is_error, content, tool_result);
@@ -257,7 +266,7 @@ impl BatchWriter<'_> {
         // A Read result is the file's own content: the file system has it, and
         // it would be most of the index. It stays in the raw copy.
         if !matches!(tool, Some("Read" | "NotebookRead")) {
-            self.add_doc(msg, "tool_output", tool, content)?;
+            self.add_doc(msg, "tool_output", tool, doc, content)?;
         }
         let Some(call) = call else {
             return Ok(());
@@ -414,39 +423,6 @@ fn file_name_of(path: &str) -> &str {
 
 fn ts_ms(m: &Message) -> Option<i64> {
     m.timestamp.map(|t| t.timestamp_millis())
-}
-
-pub(super) fn truncate_utf8(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// A searchable rendering of a tool call's input: the parts a person would search for.
-fn tool_input_text(name: &str, input: &Value) -> String {
-    let Some(o) = input.as_object() else {
-        return input.to_string();
-    };
-    let get = |k: &str| o.get(k).and_then(Value::as_str);
-    match name {
-        "Bash" => get("command").unwrap_or_default().to_owned(),
-        "Edit" => [get("file_path"), get("old_string"), get("new_string")]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("\n"),
-        "Write" => [get("file_path"), get("content")]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => input.to_string(),
-    }
 }
 
 fn is_error_result(is_error: bool, content: &str, tool_use_result: Option<&Value>) -> bool {

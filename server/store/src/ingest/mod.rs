@@ -11,6 +11,7 @@
 mod batch;
 mod message;
 mod pending;
+mod prepare;
 mod read;
 mod resume;
 mod run;

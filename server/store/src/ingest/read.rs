@@ -8,6 +8,8 @@ use std::time::UNIX_EPOCH;
 
 use observatory_transcript::{parse_line, LineReader, ParseError, ReadLine, Record};
 
+use super::prepare::{prepare, Prepared};
+
 /// Bytes of transcript per batch: large enough to amortise its rows and events, small
 /// enough that the batches in flight (one read ahead, one being written, one being
 /// freed) keep a cold index under 150 MB of memory.
@@ -52,7 +54,31 @@ pub(super) struct Batch {
     /// the batch starts the file and holds its bytes as they are: hashed here, on
     /// the reading thread, rather than by opening the file again on the writing one.
     pub(super) head_hash: Option<i64>,
-    pub(super) items: Vec<(u64, u64, std::result::Result<Record, String>)>, // (line number, offset, record)
+    pub(super) items: Vec<Item>,
+}
+
+/// One line of a batch.
+pub(super) struct Item {
+    pub(super) line: u64,
+    pub(super) offset: u64,
+    pub(super) record: std::result::Result<Record, String>,
+    /// A message's search documents, one per block.
+    pub(super) docs: Vec<Prepared>,
+}
+
+impl Item {
+    fn new(line: u64, offset: u64, record: std::result::Result<Record, String>) -> Self {
+        let docs = match &record {
+            Ok(Record::Message(m)) => prepare(m),
+            _ => Vec::new(),
+        };
+        Self {
+            line,
+            offset,
+            record,
+            docs,
+        }
+    }
 }
 
 impl Batch {
@@ -94,7 +120,9 @@ pub(super) fn read_batches(
                     match parse_line(&buf) {
                         // Blank lines are harmless padding, not damage worth a warning.
                         Err(ParseError::Empty) => {}
-                        rec => items.push((line_no, offset, rec.map_err(|e| e.to_string()))),
+                        rec => {
+                            items.push(Item::new(line_no, offset, rec.map_err(|e| e.to_string())))
+                        }
                     }
                 }
                 ReadLine::Oversized { offset, len } => {
@@ -102,7 +130,7 @@ pub(super) fn read_batches(
                     // The raw copy gets an empty line in its place, so line numbers in
                     // the copy match the file's.
                     raw.push(b'\n');
-                    items.push((
+                    items.push(Item::new(
                         line_no,
                         offset,
                         Err(format!("line of {len} bytes exceeds the limit; skipped")),
@@ -116,7 +144,7 @@ pub(super) fn read_batches(
                         reader.accept_unterminated(len);
                         raw.extend_from_slice(&buf);
                         raw.push(b'\n');
-                        items.push((line_no, offset, Ok(rec)));
+                        items.push(Item::new(line_no, offset, Ok(rec)));
                     }
                     at_end = true;
                     break;

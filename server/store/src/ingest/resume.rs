@@ -21,7 +21,7 @@ use observatory_transcript::{Block, Message, Role};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch::BatchWriter;
-use super::message::truncate_utf8;
+use super::prepare::truncate_utf8;
 use crate::{events, Result};
 
 /// A record of the batch already stored under another conversation, with the keys of

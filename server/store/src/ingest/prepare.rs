@@ -1,0 +1,101 @@
+//! What the reading thread works out of each message before the writer sees it: the
+//! search document of each block, with the words of its identifiers. None of it needs
+//! the database, and the writer (SQLite allows one) is what limits a cold index.
+
+use observatory_transcript::changes::is_writing_tool;
+use observatory_transcript::{Block, Message};
+use serde_json::Value;
+
+/// Longest text put into the full-text index for one block; the whole text stays in
+/// the raw copy and is shown by `show`.
+const MAX_DOC_BYTES: usize = 256 * 1024;
+
+/// One block's search document, as the writer stores it (see `BatchWriter::blocks`).
+#[derive(Default)]
+pub(super) struct Prepared {
+    /// The document's text when it is not the block's own (a tool call's input, as a
+    /// person would search it).
+    pub(super) rendered: Option<String>,
+    /// The words of the identifiers in the text (`fts::identifier_words`).
+    pub(super) idents: Option<String>,
+    /// A tool call's input as JSON, for calls whose result needs it (writing tools
+    /// and reads).
+    pub(super) input_json: Option<String>,
+}
+
+impl Prepared {
+    /// The document's text: `rendered`, else the block's own `text`, cut to the
+    /// longest document indexed; `None` when blank.
+    pub(super) fn text<'a>(&'a self, own: &'a str) -> Option<&'a str> {
+        doc_text(self.rendered.as_deref().unwrap_or(own))
+    }
+}
+
+/// The prepared documents of `m`'s blocks, in order.
+pub(super) fn prepare(m: &Message) -> Vec<Prepared> {
+    m.blocks.iter().map(block).collect()
+}
+
+fn block(b: &Block) -> Prepared {
+    let with_idents = |rendered: Option<String>, own: &str| {
+        let idents =
+            doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
+        Prepared {
+            rendered,
+            idents,
+            input_json: None,
+        }
+    };
+    match b {
+        Block::Text(t) | Block::Thinking(t) => with_idents(None, t),
+        Block::ToolResult { content, .. } => with_idents(None, content),
+        Block::ToolUse { name, input, .. } => {
+            let mut p = with_idents(Some(tool_input_text(name, input)), "");
+            // Kept until the result says what happened (writes), or because the
+            // result may be the only record of the file's content (reads).
+            if is_writing_tool(name) || name == "Read" {
+                p.input_json = Some(input.to_string());
+            }
+            p
+        }
+        Block::Image | Block::Other(_) => Prepared::default(),
+    }
+}
+
+fn doc_text(text: &str) -> Option<&str> {
+    let text = truncate_utf8(text, MAX_DOC_BYTES);
+    (!text.trim().is_empty()).then_some(text)
+}
+
+pub(super) fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A searchable rendering of a tool call's input: the parts a person would search for.
+fn tool_input_text(name: &str, input: &Value) -> String {
+    let Some(o) = input.as_object() else {
+        return input.to_string();
+    };
+    let get = |k: &str| o.get(k).and_then(Value::as_str);
+    match name {
+        "Bash" => get("command").unwrap_or_default().to_owned(),
+        "Edit" => [get("file_path"), get("old_string"), get("new_string")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "Write" => [get("file_path"), get("content")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => input.to_string(),
+    }
+}
