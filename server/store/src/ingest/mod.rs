@@ -31,6 +31,8 @@ use read::{head_hash, stat, Batch, Stat};
 
 /// Bytes of transcript per commit in bulk runs (several files' batches).
 const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
+/// WAL a bulk run lets grow before it is checkpointed (it stays this large on disk).
+const BULK_WAL_BYTES: i64 = 64 * 1024 * 1024;
 /// Bytes hashed at the start of a file to notice that it was replaced.
 pub(super) const HEAD_BYTES: u64 = 4096;
 
@@ -193,7 +195,9 @@ impl Store {
         // A bulk run rewrites the same FTS and b-tree pages many times; checkpointing
         // every 1000 pages (the default) copies them into the database again and
         // again. Checkpoint rarely during the run, and once at its end.
-        self.conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", BULK_WAL_BYTES / page_size.max(512))?;
         // Small files are grouped into transactions of about COMMIT_BYTES: a commit
         // per file would flush a new full-text segment per file.
         self.bulk = true;
