@@ -136,6 +136,8 @@ pub struct AppParts {
     pub max_in_flight: usize,
     /// Which webhook targets are allowed, and how to wake delivery.
     pub webhooks: webhooks::Handle,
+    /// The files editors ask about, whose transcripts the indexer reads first.
+    pub index_priority: Arc<observatory_store::IndexPriority>,
 }
 
 impl AppParts {
@@ -156,6 +158,7 @@ impl AppParts {
             hosts: Hosts::Loopback,
             max_in_flight: max_in_flight(),
             webhooks: webhooks::Handle::default(),
+            index_priority: Arc::default(),
         }
     }
 }
@@ -228,6 +231,7 @@ pub fn app(parts: AppParts) -> (Router, utoipa::openapi::OpenApi) {
             path_map: Arc::new(path_map),
             activity: parts.activity,
             webhooks: parts.webhooks,
+            index_priority: parts.index_priority,
         })
         .merge(
             Router::new()
@@ -439,6 +443,9 @@ pub async fn serve_until(
     let ingest_dir = opts.data_dir.join("ingest");
     std::fs::create_dir_all(&ingest_dir)
         .with_context(|| format!("creating {}", ingest_dir.display()))?;
+    // The files editors ask about while the first pass runs are read first.
+    let index_priority = Arc::new(observatory_store::IndexPriority::default());
+    indexer.set_index_priority(Arc::clone(&index_priority));
     let mut roots = opts.roots.clone();
     roots.push(ingest_dir.clone());
     let metrics = Metrics::default();
@@ -529,6 +536,7 @@ pub async fn serve_until(
         activity: Arc::clone(&activity),
         workspace_roots: opts.workspace_roots.clone(),
         path_map: opts.path_map.clone(),
+        index_priority,
         hosts: if opts.bind.ip().is_loopback() {
             Hosts::Loopback
         } else {

@@ -623,3 +623,55 @@ async fn readiness_reports_the_first_pass_progress() {
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(readyz().await, (200, "ready".to_owned()));
 }
+
+/// An editor asking about a file (its lenses, its blame) makes the indexer read
+/// that file's checkout's transcripts next: the platform hands the path on.
+#[tokio::test]
+async fn files_editors_ask_about_are_indexed_first() {
+    let s = start_with(|_| {}).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let at = listener.local_addr().expect("addr");
+    let mut parts = observatory_platform::AppParts::new(
+        observatory_platform::Pool::new(s.db.clone()),
+        observatory_platform::Auth::new(vec![s.token.clone()], "test"),
+    );
+    parts.path_map = vec![observatory_platform::config::PathMap {
+        from: "/ci/build".into(),
+        to: "/home/me/work".into(),
+    }];
+    let priority = std::sync::Arc::clone(&parts.index_priority);
+    let (router, _) = observatory_platform::app(parts);
+    tokio::spawn(observatory_platform::serve_router(
+        listener,
+        router,
+        std::future::pending(),
+        Limits::default(),
+    ));
+    let transcript =
+        |project: &str| std::path::PathBuf::from(format!("/h/.claude/projects/{project}/s.jsonl"));
+    assert!(!priority.wants_transcript(&transcript("-w-app")));
+    let client = reqwest::Client::new();
+    let insights = client
+        .get(format!("http://{at}/api/v1/files/insights"))
+        .query(&[("path", "/w/app/src/main.rs")])
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("insights");
+    assert_eq!(insights.status(), 200);
+    assert!(priority.wants_transcript(&transcript("-w-app")));
+    assert!(!priority.wants_transcript(&transcript("-w-lib")));
+    // An editor's unsaved buffer, in a checkout whose sessions ran elsewhere.
+    let blame = client
+        .post(format!("http://{at}/api/v1/files/blame"))
+        .json(&serde_json::json!({ "path": "/home/me/work/lib/a.py", "content": "x = 1\n" }))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("blame");
+    assert_eq!(blame.status(), 200);
+    assert!(priority.wants_transcript(&transcript("-home-me-work-lib")));
+    assert!(priority.wants_transcript(&transcript("-ci-build")));
+}

@@ -34,7 +34,7 @@ pub use catalog::{
     RecordedWrite, Shape, UsageGroup, WritesCache,
 };
 pub use events::{Event, EventQuery};
-pub use ingest::{FileReport, IndexReport, Progress};
+pub use ingest::{FileReport, IndexPriority, IndexReport, Progress};
 pub use keys::ApiKey;
 pub use private::{ensure_private_dir, ensure_private_file};
 pub use search::{RankedHit, SearchQuery, SearchResults};
@@ -98,6 +98,8 @@ pub struct Store {
     tx_bytes: u64,
     /// Full-text entries of the open transaction's documents (see `ingest`).
     pending_docs: ingest::PendingDocs,
+    /// Transcripts to read first (see `ingest::IndexPriority`).
+    priority: Option<std::sync::Arc<ingest::IndexPriority>>,
     writes_cache: Option<std::sync::Arc<WritesCache>>,
 }
 
@@ -173,6 +175,7 @@ impl Store {
             in_tx: false,
             tx_bytes: 0,
             pending_docs: ingest::PendingDocs::default(),
+            priority: None,
             writes_cache: None,
         })
     }

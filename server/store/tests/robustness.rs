@@ -379,3 +379,73 @@ fn a_run_reads_the_newest_transcripts_first_and_skips_unchanged_ones() {
         "only the appended bytes are read"
     );
 }
+
+/// The conversations a store started, in the order their first lines were written.
+fn started_order(store: &Store) -> Vec<String> {
+    store
+        .events(&observatory_store::EventQuery {
+            kinds: vec!["conversation.started".into()],
+            limit: 1000,
+            ..Default::default()
+        })
+        .expect("events")
+        .into_iter()
+        .filter_map(|e| e.session_id)
+        .collect()
+}
+
+#[test]
+fn transcripts_of_files_open_in_an_editor_are_read_first_even_mid_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Sessions of an older project, then many newer ones of another: newest first
+    // alone would read the old project last.
+    let write = |project: &str, n: usize, age_days: u64| -> Vec<String> {
+        let folder = dir.path().join("projects").join(project);
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        (0..n)
+            .map(|i| {
+                let id = format!("{:08x}-0000-0000-0000-{:012x}", age_days, i);
+                let path = folder.join(format!("{id}.jsonl"));
+                let line = user_line(&format!("{id}-u"), None, "a prompt")
+                    .replace("11111111-2222-3333-4444-555555555555", &id);
+                append(&path, line.as_bytes());
+                let at = std::time::SystemTime::now()
+                    - std::time::Duration::from_secs(age_days * 86_400 + i as u64);
+                let f = OpenOptions::new().append(true).open(&path).expect("open");
+                f.set_modified(at).expect("set mtime");
+                id
+            })
+            .collect()
+    };
+    let old_app = write("-w-app", 2, 200);
+    let recent = write("-w-other", 150, 1);
+    let roots = [dir.path().to_path_buf()];
+
+    // Wanted before the run: the app's sessions come first.
+    let priority = std::sync::Arc::new(observatory_store::IndexPriority::default());
+    priority.want_file(Path::new("/w/app/src/main.rs"));
+    let mut store = Store::open_in_memory().expect("store");
+    store.set_index_priority(priority);
+    store.index_roots(&roots, &mut |_| {}).expect("index");
+    assert_eq!(started_order(&store)[..2], old_app[..]);
+
+    // Wanted while the run goes on (after its first file): they come soon after,
+    // not last.
+    let priority = std::sync::Arc::new(observatory_store::IndexPriority::default());
+    let mut store = Store::open_in_memory().expect("store");
+    store.set_index_priority(std::sync::Arc::clone(&priority));
+    store
+        .index_roots(&roots, &mut |p| {
+            if p.files_done == 1 {
+                priority.want_file(Path::new("/w/app/README.md"));
+            }
+        })
+        .expect("index");
+    let order = started_order(&store);
+    assert_eq!(order.len(), 152);
+    let at = |id: &String| order.iter().position(|o| o == id).expect("indexed");
+    assert_eq!(at(&recent[0]), 0, "newest first otherwise");
+    for id in &old_app {
+        assert!(at(id) < 100, "{id} read at {} of 152", at(id));
+    }
+}

@@ -20,12 +20,16 @@ use crate::error::{ApiError, Problem};
 #[utoipa::path(get, path = "/files/touches", params(PathParams), tag = "files",
     responses((status = 200, body = Vec<FileTouch>), (status = 400, body = Problem)))]
 pub(super) async fn file_touches(
-    State(AppState { pool, .. }): State<AppState>,
+    State(state): State<AppState>,
     Query(p): Query<PathParams>,
 ) -> Result<axum::Json<Vec<FileTouch>>, ApiError> {
-    Ok(axum::Json(
-        pool.read(move |c| Ok(c.file_touches(&p.path)?)).await?,
-    ))
+    Ok(axum::Json({
+        state.wanted(&p.path);
+        state
+            .pool
+            .read(move |c| Ok(c.file_touches(&p.path)?))
+            .await?
+    }))
 }
 
 /// Blames `content` as the file at `path` (absolute, on the platform's machine),
@@ -96,14 +100,16 @@ fn run_blame(
     responses((status = 200, body = BlameResponse), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn blame_file(
-    State(AppState {
+    State(state): State<AppState>,
+    Query(p): Query<BlameParams>,
+) -> Result<axum::Json<BlameResponse>, ApiError> {
+    state.wanted(&p.path);
+    let AppState {
         pool,
         files,
         path_map,
         ..
-    }): State<AppState>,
-    Query(p): Query<BlameParams>,
-) -> Result<axum::Json<BlameResponse>, ApiError> {
+    } = state;
     Ok(axum::Json(
         pool.read(move |c| {
             let content = files.read(&p.path)?;
@@ -120,9 +126,11 @@ pub(super) async fn blame_file(
 #[utoipa::path(post, path = "/files/blame", request_body = BlameRequest, tag = "files",
     responses((status = 200, body = BlameResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn blame_buffer(
-    State(AppState { pool, path_map, .. }): State<AppState>,
+    State(state): State<AppState>,
     Json(r): Json<BlameRequest>,
 ) -> Result<axum::Json<BlameResponse>, ApiError> {
+    state.wanted(&r.path);
+    let AppState { pool, path_map, .. } = state;
     Ok(axum::Json(
         pool.read(move |c| {
             let options = Options {
@@ -250,10 +258,14 @@ pub(super) async fn file_symbols(
 #[utoipa::path(get, path = "/files/insights", params(PathParams), tag = "files",
     responses((status = 200, body = FileInsights), (status = 400, body = Problem)))]
 pub(super) async fn file_insights(
-    State(AppState { pool, .. }): State<AppState>,
+    State(state): State<AppState>,
     Query(p): Query<PathParams>,
 ) -> Result<axum::Json<FileInsights>, ApiError> {
-    Ok(axum::Json(
-        pool.read(move |c| Ok(c.file_insights(&p.path)?)).await?,
-    ))
+    Ok(axum::Json({
+        state.wanted(&p.path);
+        state
+            .pool
+            .read(move |c| Ok(c.file_insights(&p.path)?))
+            .await?
+    }))
 }

@@ -43,6 +43,28 @@ pub struct AppState {
     pub activity: Arc<crate::Activity>,
     /// Webhook delivery: which targets are allowed, and how to wake the dispatcher.
     pub webhooks: crate::webhooks::Handle,
+    /// The files editors ask about, whose transcripts the indexer reads first.
+    pub index_priority: Arc<observatory_store::IndexPriority>,
+}
+
+impl AppState {
+    /// An editor asks about the file at `path`: while transcripts are still being
+    /// indexed, the ones of its checkout go first (under its recorded path too,
+    /// when `path_map` maps one to it).
+    pub(crate) fn wanted(&self, path: &str) {
+        self.index_priority.want_file(std::path::Path::new(path));
+        for m in self.path_map.iter() {
+            let to = m.to.trim_end_matches('/');
+            if let Some(rest) = path
+                .strip_prefix(to)
+                .filter(|r| r.is_empty() || r.starts_with('/'))
+            {
+                let recorded = format!("{}{rest}", m.from.trim_end_matches('/'));
+                self.index_priority
+                    .want_file(std::path::Path::new(&recorded));
+            }
+        }
+    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -12,6 +12,7 @@ mod batch;
 mod message;
 mod pending;
 mod prepare;
+mod priority;
 mod read;
 mod resume;
 mod run;
@@ -27,6 +28,7 @@ use rusqlite::{params, OptionalExtension};
 use crate::{io_err, Error, Result, Store};
 use batch::{apply_batch, BatchStats, ChainCache};
 pub(crate) use pending::PendingDocs;
+pub use priority::IndexPriority;
 use read::{head_hash, stat, Batch, Stat};
 
 /// Bytes of transcript per commit in bulk runs (several files' batches).
@@ -196,8 +198,11 @@ impl Store {
         // every 1000 pages (the default) copies them into the database again and
         // again. Checkpoint rarely during the run, and once at its end.
         let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", BULK_WAL_BYTES / page_size.max(512))?;
+        self.conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            BULK_WAL_BYTES / page_size.max(512),
+        )?;
         // Small files are grouped into transactions of about COMMIT_BYTES: a commit
         // per file would flush a new full-text segment per file.
         self.bulk = true;
@@ -279,13 +284,20 @@ impl Store {
             let (written, to_drop) = std::sync::mpsc::sync_channel::<Batch>(1);
             scope.spawn(move || run::reader(job_rx, read_tx, budget, max_line));
             scope.spawn(move || to_drop.into_iter().for_each(drop));
-            let mut next = plan.iter();
+            let mut next: std::collections::VecDeque<&Planned> = plan.iter().collect();
+            let mut priority_seen = 0;
             let mut ahead = std::collections::VecDeque::new();
             loop {
                 // Decide the next files (which bytes to read) and hand them to the
                 // reader, a few ahead of the one being written.
                 while ahead.len() < run::AHEAD {
-                    let Some(p) = next.next() else { break };
+                    if let Some(priority) = &self.priority {
+                        if priority.generation() != priority_seen {
+                            priority_seen = priority.generation();
+                            wanted_first(&mut next, priority);
+                        }
+                    }
+                    let Some(p) = next.pop_front() else { break };
                     if p.unchanged {
                         done(Ok(FileReport {
                             path: p.file.path.clone(),
@@ -323,6 +335,12 @@ impl Store {
                 done(r)?;
             }
         })
+    }
+
+    /// Reads the transcripts of `priority`'s project directories before the others
+    /// in every later run (see `IndexPriority`).
+    pub fn set_index_priority(&mut self, priority: std::sync::Arc<IndexPriority>) {
+        self.priority = Some(priority);
     }
 
     fn known_sources(&self) -> Result<HashMap<PathBuf, Known>> {
@@ -541,6 +559,22 @@ impl Store {
             .execute(params![path, file.kind.as_str()])?;
         Ok(select.query_row([path], row)?)
     }
+}
+
+/// Moves the files `priority` wants to the front, each group keeping its order
+/// (newest first).
+fn wanted_first(next: &mut std::collections::VecDeque<&Planned>, priority: &IndexPriority) {
+    let (wanted, rest): (Vec<&Planned>, Vec<&Planned>) = next
+        .drain(..)
+        .partition(|p| !p.unchanged && priority.wants_transcript(&p.file.path));
+    if !wanted.is_empty() {
+        tracing::info!(
+            files = wanted.len(),
+            "reading the transcripts of open files first"
+        );
+    }
+    next.extend(wanted);
+    next.extend(rest);
 }
 
 /// Why a file must be read again from its start, if it must: it shrank, or its first
