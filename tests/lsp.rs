@@ -1685,3 +1685,54 @@ fn code_action_search_is_scoped_to_the_project_first() {
     );
     assert_eq!(c.stop(), Some(0));
 }
+
+/// A burst of changes to files named like an open one (a first index of many
+/// projects, each with its `example.py`) costs a few requests, not one per change;
+/// the view still ends up current.
+#[test]
+fn a_burst_of_changes_to_files_of_the_same_name_costs_few_requests() {
+    let env = Env::new();
+    let platform = env.serve("platform-data", "127.0.0.1:0");
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"url": platform.url, "apiKey": platform.token}),
+    );
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    let blames = || platform.requests("/api/v1/files/blame", 200);
+    let conversations = || {
+        serde_json::from_str::<Value>(&platform.get("/api/v1/conversations?limit=500"))
+            .ok()
+            .and_then(|v| v["items"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    let before = (blames(), conversations());
+
+    // 60 conversations, each editing an `example.py` of another project.
+    const BURST: usize = 60;
+    let live = env.live_transcript();
+    for i in 0..BURST {
+        let session = format!("5b0f6a52-3f7e-4a43-9a53-{i:012x}");
+        let text = live
+            .replace(lsp_env::LIVE_SESSION, &session)
+            .replace("/Users/cjm/repos/ai-blame-test", &format!("/elsewhere/p{i}"))
+            .replace("a1f0c7de-0001-", &format!("a1f0c7de-{i:04x}-"))
+            .replace("toolu_01LiveEdit0001", &format!("toolu_01Burst{i:04}"))
+            .replace("msg_01live0001", &format!("msg_01burst{i:04}"))
+            .replace("req_011CVlive0001", &format!("req_011CVburst{i:04}"));
+        let dir = env.claude().join(format!("projects/-elsewhere-p{i}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join(format!("{session}.jsonl")), text).expect("write");
+    }
+    lsp_env::wait_until(|| conversations() >= before.1 + BURST);
+    // The refreshes due at the end of the burst.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let spent = blames() - before.0;
+    assert!(
+        spent <= BURST as u64 / 3,
+        "{spent} blame requests for {BURST} changes to other projects' example.py"
+    );
+    assert!(spent >= 1, "the open file was never refreshed");
+    assert_eq!(c.stop(), Some(0));
+}

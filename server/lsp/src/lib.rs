@@ -18,6 +18,7 @@ pub mod server;
 pub mod settings;
 mod state;
 pub mod stream;
+mod throttle;
 pub mod view;
 
 use std::path::PathBuf;

@@ -67,6 +67,9 @@ pub struct State {
     /// Views of workspace files agents changed, for `workspace/symbol`.
     pub(crate) workspace: DashMap<PathBuf, Arc<FileView>>,
     pub(crate) conversations: DashMap<String, Arc<Conversation>>,
+    /// Event-driven refreshes of open documents and of workspace files.
+    pub(crate) event_docs: crate::throttle::Throttle<Uri>,
+    pub(crate) event_files: crate::throttle::Throttle<PathBuf>,
     pub(crate) next_generation: AtomicU64,
     /// The platform's first indexing pass is running (`ConnectionStatus::indexing`).
     pub(crate) indexing: AtomicBool,
@@ -114,6 +117,8 @@ impl Backend {
                 docs: DashMap::new(),
                 workspace: DashMap::new(),
                 conversations: DashMap::new(),
+                event_docs: crate::throttle::Throttle::default(),
+                event_files: crate::throttle::Throttle::default(),
                 next_generation: AtomicU64::new(1),
                 indexing: AtomicBool::new(false),
                 next_slot: AtomicU64::new(1),
@@ -347,6 +352,7 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, p: DidCloseTextDocumentParams) {
         self.state.docs.remove(&p.text_document.uri);
+        self.state.event_docs.forget(&p.text_document.uri);
     }
 
     async fn did_change_configuration(&self, p: DidChangeConfigurationParams) {

@@ -117,6 +117,32 @@ impl State {
         });
     }
 
+    /// Recomputes `uri`'s view for an event about it (see `throttle`).
+    fn refresh_for_event(self: &Arc<Self>, uri: Uri) {
+        let Some(wait) = self.event_docs.wait(&uri) else {
+            return;
+        };
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            state.event_docs.start(&uri);
+            state.schedule(uri, Duration::ZERO);
+        });
+    }
+
+    /// Re-reads the workspace file at `path` for an event about it (see `throttle`).
+    fn reindex_for_event(self: &Arc<Self>, path: PathBuf) {
+        let Some(wait) = self.event_files.wait(&path) else {
+            return;
+        };
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            state.event_files.start(&path);
+            state.index_file(&path).await;
+        });
+    }
+
     pub(crate) fn schedule_all(self: &Arc<Self>) {
         let uris: Vec<Uri> = self.docs.iter().map(|d| d.key().clone()).collect();
         for uri in uris {
@@ -294,12 +320,12 @@ impl State {
             .map(|d| d.key().clone())
             .collect();
         for uri in uris {
-            self.schedule(uri, Duration::ZERO);
+            self.refresh_for_event(uri);
         }
         let roots = self.roots.read().map(|r| r.clone()).unwrap_or_default();
         for root in roots {
             if let Some(local) = local_file(&root, Path::new(path)).await {
-                self.index_file(&local).await;
+                self.reindex_for_event(local);
             }
         }
     }
