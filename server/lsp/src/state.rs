@@ -312,6 +312,12 @@ impl State {
     /// that file (matched by name: the platform matches the rest) and its workspace
     /// entry.
     pub(crate) async fn changed(self: &Arc<Self>, path: &str) {
+        // The platform's first pass logs a change for every file any transcript
+        // touched: open documents are refreshed every few seconds meanwhile, and the
+        // workspace indexed once it ends (`first_index`).
+        if self.indexing.load(Ordering::Relaxed) {
+            return;
+        }
         let name = Path::new(path).file_name();
         let uris: Vec<Uri> = self
             .docs
@@ -550,8 +556,10 @@ impl State {
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 waited += 1;
-                // Views of open files fill in as indexing goes.
-                if waited % 20 == 0 {
+                // Views of open files fill in as indexing goes: their transcripts
+                // are read first (the platform hears of them from these requests),
+                // so within seconds of opening.
+                if waited % 8 == 0 {
                     self.schedule_all();
                 }
             }
