@@ -1,7 +1,7 @@
 //! The read side of the store, behind a trait so that a server database can implement
 //! the same queries (the writes the platform makes are `writer::Writer`).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use observatory_protocol::analytics::{EditedFile, ProjectSummary, UsageRow};
@@ -716,33 +716,42 @@ impl Catalog for Store {
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
         // The conversations of each group, counted once at the end: a hash set per
-        // group was most of the time of usage by conversation on a large store.
-        let mut groups: BTreeMap<String, (UsageRow, Vec<i64>)> = BTreeMap::new();
+        // group was most of the time of usage by conversation on a large store. Rows
+        // are read in place: a group's key and title are copied once, when it starts.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<(UsageRow, Vec<i64>)> = Vec::new();
         while let Some(r) = rows.next()? {
-            let key: String = r.get(0)?;
-            let model: Option<String> = r.get(1)?;
-            let conv: i64 = r.get(2)?;
+            let key = r.get_ref(0)?.as_str().map_err(from_sql(0))?;
+            let i = match index.get(key) {
+                Some(&i) => i,
+                None => {
+                    let title = r.get_ref(7)?.as_str_or_null().map_err(from_sql(7))?;
+                    groups.push((
+                        UsageRow {
+                            label: title.map_or_else(|| key.to_owned(), |t| one_line(t, 60)),
+                            key: key.to_owned(),
+                            conversations: 0,
+                            usage: Usage::default(),
+                            total_tokens: 0,
+                            cost_usd: 0.0,
+                        },
+                        Vec::new(),
+                    ));
+                    index.insert(key.to_owned(), groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
+            let model = r.get_ref(1)?.as_str_or_null().map_err(from_sql(1))?;
             let u = usage_at(r, 3)?;
-            let title: Option<String> = r.get(7)?;
-            let (row, convs) = groups.entry(key.clone()).or_insert_with(|| {
-                let row = UsageRow {
-                    label: title.map_or_else(|| key.clone(), |t| one_line(&t, 60)),
-                    key,
-                    conversations: 0,
-                    usage: Usage::default(),
-                    total_tokens: 0,
-                    cost_usd: 0.0,
-                };
-                (row, Vec::new())
-            });
+            let (row, convs) = &mut groups[i];
             add_usage(&mut row.usage, &u);
             row.total_tokens = row.total_tokens.saturating_add(u.total());
-            row.cost_usd += pricing::cost(model.as_deref(), &u);
-            convs.push(conv);
+            row.cost_usd += pricing::cost(model, &u);
+            convs.push(r.get(2)?);
         }
         drop(rows);
         let mut out: Vec<UsageRow> = groups
-            .into_values()
+            .into_iter()
             .map(|(mut row, mut convs)| {
                 convs.sort_unstable();
                 convs.dedup();
@@ -750,7 +759,9 @@ impl Catalog for Store {
                 row
             })
             .collect();
-        if group != UsageGroup::Day {
+        if group == UsageGroup::Day {
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+        } else {
             out.sort_by(|a, b| {
                 b.total_tokens
                     .cmp(&a.total_tokens)
@@ -995,4 +1006,11 @@ fn insights<C: Catalog + ?Sized>(catalog: &C, path: &str) -> Result<FileInsights
         tokens,
         prompts,
     })
+}
+
+/// A column of an unexpected type, as rusqlite reports one.
+fn from_sql(column: usize) -> impl Fn(rusqlite::types::FromSqlError) -> rusqlite::Error {
+    move |e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    }
 }
