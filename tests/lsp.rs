@@ -1716,7 +1716,10 @@ fn a_burst_of_changes_to_files_of_the_same_name_costs_few_requests() {
         let session = format!("5b0f6a52-3f7e-4a43-9a53-{i:012x}");
         let text = live
             .replace(lsp_env::LIVE_SESSION, &session)
-            .replace("/Users/cjm/repos/ai-blame-test", &format!("/elsewhere/p{i}"))
+            .replace(
+                "/Users/cjm/repos/ai-blame-test",
+                &format!("/elsewhere/p{i}"),
+            )
             .replace("a1f0c7de-0001-", &format!("a1f0c7de-{i:04x}-"))
             .replace("toolu_01LiveEdit0001", &format!("toolu_01Burst{i:04}"))
             .replace("msg_01live0001", &format!("msg_01burst{i:04}"))
