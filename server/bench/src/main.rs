@@ -133,6 +133,16 @@ fn read_all(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// Runs of each short command whose median is reported.
+const RUNS: usize = 7;
+
+/// The run of `n` (at least one) with the median wall time.
+fn median_of(n: usize, mut run: impl FnMut() -> Result<Measured>) -> Result<Measured> {
+    let mut runs = (0..n.max(1)).map(|_| run()).collect::<Result<Vec<_>>>()?;
+    runs.sort_by_key(|r| r.time);
+    Ok(runs.swap_remove(runs.len() / 2))
+}
+
 /// One corpus under measure: where it is, where its index goes, and its size.
 struct Corpus {
     kind: CorpusKind,
@@ -163,20 +173,24 @@ fn index_rows(
     let corpus_s = c.dir.to_str().context("corpus path")?;
     let cold_run = obs(&["index", "--claude-dir", corpus_s, "--json"])?;
     let (cold, index_rss) = (cold_run.time, cold_run.peak_rss_mb);
-    let stats_run = obs(&["stats", "--by", "conversation", "--json"])?;
-    let stats_t = stats_run.time;
-    let sessions = serde_json::from_slice::<serde_json::Value>(&stats_run.stdout)?
+    // Commands of a few milliseconds: the median of several runs, since one run
+    // moves by a fifth with whatever else the machine does.
+    let stats_runs = median_of(RUNS, || obs(&["stats", "--by", "conversation", "--json"]))?;
+    let stats_t = stats_runs.time;
+    let sessions = serde_json::from_slice::<serde_json::Value>(&stats_runs.stdout)?
         .as_array()
         .map_or(0, Vec::len);
-    let reindex = obs(&["index", "--claude-dir", corpus_s, "--json"])?.time;
+    let reindex = median_of(RUNS, || obs(&["index", "--claude-dir", corpus_s, "--json"]))?.time;
 
     let cc = match ccusage {
         Some(cc) => {
-            let run = run_measured(
-                Command::new(cc)
-                    .args(["session", "--json", "--offline"])
-                    .env("CLAUDE_CONFIG_DIR", &c.dir),
-            )?;
+            let run = median_of(3, || {
+                run_measured(
+                    Command::new(cc)
+                        .args(["session", "--json", "--offline"])
+                        .env("CLAUDE_CONFIG_DIR", &c.dir),
+                )
+            })?;
             let n = serde_json::from_slice::<serde_json::Value>(&run.stdout)
                 .ok()
                 .and_then(|v| v["session"].as_array().map(Vec::len))
@@ -199,7 +213,10 @@ fn index_rows(
         ),
         cc_str(&|d| format!("ccusage session --json: {} ({})", ms(d), mbps(c.bytes, d))),
         cc.as_ref().map_or(String::new(), |c| {
-            format!("ccusage: {} sessions, peak RSS {:.0} MB", c.1, c.2)
+            format!(
+                "ccusage: {} sessions, peak RSS {:.0} MB; median of 3 runs",
+                c.1, c.2
+            )
         }),
     ));
     rows.push(row(
@@ -213,14 +230,14 @@ fn index_rows(
                 d.as_secs_f64() / stats_t.as_secs_f64()
             )
         }),
-        "observatory stats --by conversation --json vs ccusage session --json".into(),
+        "observatory stats --by conversation --json (median of 7 runs) vs ccusage session --json (median of 3)".into(),
     ));
     rows.push(row(
         "re-index, nothing changed",
         c.kind,
         ms(reindex),
         String::new(),
-        "whole command, process start included".into(),
+        "whole command, process start included; median of 7 runs".into(),
     ));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The read side of the store, behind a trait so that a server database can implement
 //! the same queries (the writes the platform makes are `writer::Writer`).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use chrono::{DateTime, Utc};
 use observatory_protocol::analytics::{EditedFile, ProjectSummary, UsageRow};
@@ -718,7 +718,7 @@ impl Catalog for Store {
         // The conversations of each group, counted once at the end: a hash set per
         // group was most of the time of usage by conversation on a large store. Rows
         // are read in place: a group's key and title are copied once, when it starts.
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: FxHashMap<String, usize> = FxHashMap::default();
         let mut groups: Vec<(UsageRow, Vec<i64>)> = Vec::new();
         while let Some(r) = rows.next()? {
             let key = r.get_ref(0)?.as_str().map_err(from_sql(0))?;
@@ -759,10 +759,11 @@ impl Catalog for Store {
                 row
             })
             .collect();
+        // Keys are distinct: an unstable sort orders them all the same.
         if group == UsageGroup::Day {
-            out.sort_by(|a, b| a.key.cmp(&b.key));
+            out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         } else {
-            out.sort_by(|a, b| {
+            out.sort_unstable_by(|a, b| {
                 b.total_tokens
                     .cmp(&a.total_tokens)
                     .then_with(|| a.key.cmp(&b.key))
