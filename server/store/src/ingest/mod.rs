@@ -284,6 +284,9 @@ impl Store {
             let (written, to_drop) = std::sync::mpsc::sync_channel::<Batch>(1);
             scope.spawn(move || run::reader(job_rx, read_tx, budget, max_line));
             scope.spawn(move || to_drop.into_iter().for_each(drop));
+            // Whatever ends the run (an error included), the reader must not be
+            // left waiting for room: the scope joins it.
+            let _close = run::CloseOnDrop(budget);
             let mut next: std::collections::VecDeque<&Planned> = plan.iter().collect();
             let mut priority_seen = 0;
             let mut ahead = std::collections::VecDeque::new();
@@ -596,4 +599,48 @@ fn replaced(path: &Path, src: &SourceRow, st: &Stat) -> Result<Option<String>> {
     } else {
         None
     })
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests: a failed expectation is the test failing.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// A run that stops on an error returns it at once, even with the reader a
+    /// full budget ahead and waiting for room (it waited forever).
+    #[test]
+    fn a_run_stopped_by_an_error_does_not_wait_for_its_reader() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).expect("mkdir");
+        // 24 files of 1 MB: twice what the reader may hold ahead.
+        let line = format!(
+            "{{\"type\":\"user\",\"uuid\":\"u\",\"sessionId\":\"s\",\"message\":{{\"role\":\"user\",\"content\":\"{}\"}}}}\n",
+            "x".repeat(1000)
+        );
+        for i in 0..24 {
+            let body: String = (0..1000)
+                .map(|n| line.replace("\"u\"", &format!("\"u{i}-{n}\"")))
+                .collect();
+            std::fs::write(project.join(format!("s{i}.jsonl")), body).expect("write");
+        }
+        let files = transcript_files(dir.path());
+        let plan = plan_files(files, &HashMap::new());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut store = Store::open_in_memory().expect("store");
+            let result = store.run(&plan, &mut |_| {
+                // Time for the reader to fill its budget.
+                std::thread::sleep(Duration::from_millis(500));
+                Err(Error::Internal("stop here".into()))
+            });
+            let _ = tx.send(result.is_err());
+        });
+        let stopped = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the run returned");
+        assert!(stopped, "the run reported its error");
+    }
 }

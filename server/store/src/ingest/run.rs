@@ -22,32 +22,50 @@ pub(super) const AHEAD: usize = 64;
 const AHEAD_BYTES: usize = 12 * 1024 * 1024;
 
 /// The bytes read ahead and not yet written, shared by the reader (which waits for
-/// room) and the writer (which makes it).
+/// room) and the writer (which makes it, or stops).
 #[derive(Default)]
 pub(super) struct Budget {
-    used: Mutex<usize>,
+    /// Bytes held, and whether the writer stopped.
+    state: Mutex<(usize, bool)>,
     freed: Condvar,
 }
 
 impl Budget {
     /// Waits until `n` more bytes fit (always true of a batch when nothing is held,
-    /// so a batch larger than the budget still passes).
+    /// so a batch larger than the budget still passes), or the writer stopped.
     fn take(&self, n: usize) {
-        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        while *used > 0 && *used + n > AHEAD_BYTES {
-            used = self
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.0 > 0 && state.0 + n > AHEAD_BYTES && !state.1 {
+            state = self
                 .freed
-                .wait(used)
+                .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        *used += n;
+        state.0 += n;
     }
 
     /// The writer is done with a batch of `n` bytes.
     pub(super) fn give(&self, n: usize) {
-        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        *used = used.saturating_sub(n);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 = state.0.saturating_sub(n);
         self.freed.notify_one();
+    }
+
+    /// The writer stopped: a reader waiting for room goes on (to find nobody
+    /// listening) instead of waiting forever.
+    fn close(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Closes the budget when the writer leaves a run, however it leaves.
+pub(super) struct CloseOnDrop<'a>(pub(super) &'a Budget);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
