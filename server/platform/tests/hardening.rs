@@ -148,25 +148,12 @@ async fn half_open_connections_are_closed_and_capped() {
     let s = start_with(|_| {}).await;
     // The harness serves with the defaults; this one gets a short header timeout and
     // a small cap, through the same accept loop.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let at = listener.local_addr().expect("addr");
-    let (router, _) = observatory_platform::app(observatory_platform::AppParts::new(
-        observatory_platform::Pool::new(s.db.clone()),
-        observatory_platform::Auth::new(vec![s.token.clone()], "test"),
-    ));
     let limits = Limits {
         header_timeout: Duration::from_millis(500),
         max_connections: 3,
         ..Limits::default()
     };
-    tokio::spawn(observatory_platform::serve_router(
-        listener,
-        router,
-        std::future::pending(),
-        limits,
-    ));
+    let at = serve_parts(parts_for(&s), limits).await;
 
     // Unfinished headers: the server closes the connection itself.
     let mut slow = tokio::net::TcpStream::connect(at).await.expect("connect");
@@ -566,14 +553,7 @@ async fn an_idle_platform_stops_unless_a_stream_is_open() {
 #[tokio::test]
 async fn readiness_reports_the_first_pass_progress() {
     let s = start_with(|_| {}).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let at = listener.local_addr().expect("addr");
-    let parts = observatory_platform::AppParts::new(
-        observatory_platform::Pool::new(s.db.clone()),
-        observatory_platform::Auth::new(vec![s.token.clone()], "test"),
-    );
+    let parts = parts_for(&s);
     parts
         .ready
         .store(false, std::sync::atomic::Ordering::Relaxed);
@@ -586,13 +566,7 @@ async fn readiness_reports_the_first_pass_progress() {
     ] {
         counter.store(value, std::sync::atomic::Ordering::Relaxed);
     }
-    let (router, _) = observatory_platform::app(parts);
-    tokio::spawn(observatory_platform::serve_router(
-        listener,
-        router,
-        std::future::pending(),
-        Limits::default(),
-    ));
+    let at = serve_parts(parts, Limits::default()).await;
     let readyz = || async {
         let r = reqwest::Client::new()
             .get(format!("http://{at}/readyz"))
@@ -629,26 +603,13 @@ async fn readiness_reports_the_first_pass_progress() {
 #[tokio::test]
 async fn files_editors_ask_about_are_indexed_first() {
     let s = start_with(|_| {}).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let at = listener.local_addr().expect("addr");
-    let mut parts = observatory_platform::AppParts::new(
-        observatory_platform::Pool::new(s.db.clone()),
-        observatory_platform::Auth::new(vec![s.token.clone()], "test"),
-    );
+    let mut parts = parts_for(&s);
     parts.path_map = vec![observatory_platform::config::PathMap {
         from: "/ci/build".into(),
         to: "/home/me/work".into(),
     }];
     let priority = std::sync::Arc::clone(&parts.index_priority);
-    let (router, _) = observatory_platform::app(parts);
-    tokio::spawn(observatory_platform::serve_router(
-        listener,
-        router,
-        std::future::pending(),
-        Limits::default(),
-    ));
+    let at = serve_parts(parts, Limits::default()).await;
     let transcript =
         |project: &str| std::path::PathBuf::from(format!("/h/.claude/projects/{project}/s.jsonl"));
     assert!(!priority.wants_transcript(&transcript("-w-app")));
@@ -674,4 +635,33 @@ async fn files_editors_ask_about_are_indexed_first() {
     assert_eq!(blame.status(), 200);
     assert!(priority.wants_transcript(&transcript("-home-me-work-lib")));
     assert!(priority.wants_transcript(&transcript("-ci-build")));
+}
+
+/// The default parts over the harness's database and token, for a test to change
+/// before serving them with [`serve_parts`].
+fn parts_for(s: &Server) -> observatory_platform::AppParts {
+    observatory_platform::AppParts::new(
+        observatory_platform::Pool::new(s.db.clone()),
+        observatory_platform::Auth::new(vec![s.token.clone()], "test"),
+    )
+}
+
+/// Serves `parts` on a loopback port of its own, through the same accept loop as
+/// `serve`, with `limits`; its address.
+async fn serve_parts(
+    parts: observatory_platform::AppParts,
+    limits: Limits,
+) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let at = listener.local_addr().expect("addr");
+    let (router, _) = observatory_platform::app(parts);
+    tokio::spawn(observatory_platform::serve_router(
+        listener,
+        router,
+        std::future::pending(),
+        limits,
+    ));
+    at
 }

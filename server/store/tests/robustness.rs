@@ -351,18 +351,11 @@ fn a_run_reads_the_newest_transcripts_first_and_skips_unchanged_ones() {
     let mut store = Store::open_in_memory().expect("store");
     let roots = [dir.path().to_path_buf()];
     store.index_roots(&roots, &mut |_| {}).expect("index");
-    let started: Vec<String> = store
-        .events(&observatory_store::EventQuery {
-            kinds: vec!["conversation.started".into()],
-            limit: 10,
-            ..Default::default()
-        })
-        .expect("events")
-        .into_iter()
-        .filter_map(|e| e.session_id)
-        .collect();
     let id = |p: &Path| p.file_stem().unwrap().to_string_lossy().into_owned();
-    assert_eq!(started, [id(&newest), id(&middle), id(&oldest)]);
+    assert_eq!(
+        started_order(&store),
+        [id(&newest), id(&middle), id(&oldest)]
+    );
 
     let again = store.index_roots(&roots, &mut |_| {}).expect("index");
     assert_eq!(
