@@ -10,9 +10,11 @@
 // Tests: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/restartable_server.rs"]
+mod restartable_server;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,8 @@ use axum::response::IntoResponse;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+
+use restartable_server::RestartableServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_observatory");
 /// Long enough for a debug build on two busy cores; only a failure waits this long.
@@ -76,13 +80,8 @@ struct Shared {
 }
 
 struct Receiver {
-    addr: SocketAddr,
+    server: RestartableServer,
     shared: Arc<Shared>,
-    rt: tokio::runtime::Runtime,
-    stop: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    )>,
 }
 
 async fn receive(
@@ -141,63 +140,28 @@ async fn receive(
 
 impl Receiver {
     fn start(slow: Duration) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
         let shared = Arc::new(Shared {
             mode: Mutex::new(Mode::Healthy),
             captured: Mutex::new(Vec::new()),
             rng: Mutex::new(StdRng::seed_from_u64(16)),
             slow,
         });
-        let mut r = Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            shared,
-            rt,
-            stop: None,
-        };
-        r.up();
-        r
-    }
-
-    /// Listens (again, on the same port once it had one).
-    fn up(&mut self) {
-        let listener = self.rt.block_on(async {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                match tokio::net::TcpListener::bind(self.addr).await {
-                    Ok(l) => return l,
-                    Err(e) if Instant::now() > deadline => panic!("rebinding {}: {e}", self.addr),
-                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
-        });
-        self.addr = listener.local_addr().expect("addr");
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
-            .with_state(Arc::clone(&self.shared));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = self.rt.spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        self.stop = Some((tx, task));
+            .with_state(Arc::clone(&shared));
+        let server = RestartableServer::start(app).expect("receiver");
+        Self { server, shared }
+    }
+
+    /// Listens again, on the same port.
+    fn up(&mut self) {
+        self.server.up().expect("listening again");
     }
 
     /// Stops listening and closes its connections: the platform's requests are
     /// refused until `up`.
     fn down(&mut self) {
-        if let Some((tx, task)) = self.stop.take() {
-            let _ = tx.send(());
-            let _ = self
-                .rt
-                .block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
-        }
+        self.server.down();
     }
 
     fn set(&self, mode: Mode) {
@@ -205,7 +169,7 @@ impl Receiver {
     }
 
     fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("http://{}/hook", self.server.addr)
     }
 
     fn captured(&self) -> Vec<Captured> {
@@ -826,7 +790,7 @@ fn private_targets_are_refused_by_default() {
     assert!(v["detail"]
         .as_str()
         .is_some_and(|d| d.contains("not a public address")));
-    let by_name = format!("http://localhost:{}/hook", receiver.addr.port());
+    let by_name = format!("http://localhost:{}/hook", receiver.server.addr.port());
     let (id, _) = platform.create(json!({"url": by_name, "event_types": ["*"]}));
     let (_, d) = platform.json(
         reqwest::Method::POST,

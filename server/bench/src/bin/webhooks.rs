@@ -16,9 +16,10 @@
 
 #[path = "../common.rs"]
 mod common;
+#[path = "../../../../tests/support/restartable_server.rs"]
+mod restartable_server;
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ use clap::Parser;
 use common::{ms, percentile};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use restartable_server::RestartableServer;
 use serde_json::{json, Value};
 
 #[derive(Parser)]
@@ -108,73 +110,25 @@ async fn receive(State(s): State<Arc<Shared>>, body: Bytes) -> axum::response::R
 }
 
 struct Receiver {
-    addr: SocketAddr,
+    server: RestartableServer,
     shared: Arc<Shared>,
-    rt: tokio::runtime::Runtime,
-    stop: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    )>,
 }
 
 impl Receiver {
     fn start() -> Result<Self> {
-        let mut r = Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            shared: Arc::new(Shared {
-                mode: Mutex::new(Mode::Healthy),
-                rng: Mutex::new(StdRng::seed_from_u64(16)),
-                received: Mutex::new(HashMap::new()),
-                requests: Mutex::new(0),
-            }),
-            rt: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?,
-            stop: None,
-        };
-        r.up()?;
-        Ok(r)
-    }
-
-    fn up(&mut self) -> Result<()> {
-        let addr = self.addr;
-        let listener = self.rt.block_on(async move {
-            let mut tries = 0;
-            loop {
-                match tokio::net::TcpListener::bind(addr).await {
-                    Ok(l) => return Ok(l),
-                    Err(e) if tries > 100 => return Err(e),
-                    Err(_) => {
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            }
-        })?;
-        self.addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            mode: Mutex::new(Mode::Healthy),
+            rng: Mutex::new(StdRng::seed_from_u64(16)),
+            received: Mutex::new(HashMap::new()),
+            requests: Mutex::new(0),
+        });
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
-            .with_state(Arc::clone(&self.shared));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = self.rt.spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        self.stop = Some((tx, task));
-        Ok(())
-    }
-
-    fn down(&mut self) {
-        if let Some((tx, task)) = self.stop.take() {
-            let _ = tx.send(());
-            let _ = self
-                .rt
-                .block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
-        }
+            .with_state(Arc::clone(&shared));
+        Ok(Self {
+            server: RestartableServer::start(app)?,
+            shared,
+        })
     }
 }
 
@@ -347,6 +301,18 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> Result<bool>)
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let third = args.fault_appends / 3;
+    // The receiver comes back after 5 s of appends, and the platform 10 appends after
+    // its kill: a shorter phase would end with either still down, and wait in vain.
+    let back_up = third + (5.0 * args.rate) as usize;
+    if back_up >= args.fault_appends || 2 * third + 10 >= args.fault_appends {
+        bail!(
+            "--fault-appends {} at --rate {} ends before the receiver is back up (append {back_up}); \
+             use more appends or a lower rate",
+            args.fault_appends,
+            args.rate
+        );
+    }
     let obs = args.observatory.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .unwrap_or_default()
@@ -370,7 +336,7 @@ fn main() -> Result<()> {
     let created = platform.call(
         reqwest::Method::POST,
         "/api/v1/webhooks",
-        Some(json!({"url": format!("http://{}/hook", healthy.addr), "event_types": ["*"]})),
+        Some(json!({"url": format!("http://{}/hook", healthy.server.addr), "event_types": ["*"]})),
     )?;
     let a = created["webhook"]["id"].as_i64().context("id")?;
     let mut written: HashMap<String, Instant> = HashMap::new();
@@ -411,19 +377,18 @@ fn main() -> Result<()> {
     let created = platform.call(
         reqwest::Method::POST,
         "/api/v1/webhooks",
-        Some(json!({"url": format!("http://{}/hook", faulty.addr), "event_types": ["*"]})),
+        Some(json!({"url": format!("http://{}/hook", faulty.server.addr), "event_types": ["*"]})),
     )?;
     let b = created["webhook"]["id"].as_i64().context("id")?;
     let first_event = platform.event_ids()?.last().copied().unwrap_or(0);
     let mut platform = Some(platform);
-    let third = args.fault_appends / 3;
     for n in 0..args.fault_appends {
         let k = args.appends + n;
         if n == third {
-            faulty.down();
+            faulty.server.down();
         }
-        if n == third + (5.0 * args.rate) as usize {
-            faulty.up()?;
+        if n == back_up {
+            faulty.server.up()?;
         }
         if n == 2 * third {
             // SIGKILL: nothing of the platform's shutdown runs.
