@@ -70,8 +70,18 @@ pub struct Settings {
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
     pub retention: Duration,
+    /// Ascending, each once (as the watchers that log crossings read them).
     pub cost_thresholds_usd: Vec<f64>,
+    /// Ascending, each once.
     pub agent_share_thresholds_percent: Vec<f64>,
+}
+
+/// Validated thresholds, ascending, each once.
+fn levels(thresholds: &[f64]) -> Vec<f64> {
+    let mut levels = thresholds.to_vec();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    levels
 }
 
 fn seconds(what: &str, s: f64) -> anyhow::Result<Duration> {
@@ -115,8 +125,8 @@ impl Settings {
             breaker_failures: c.breaker_failures.max(1),
             breaker_cooldown: seconds("breaker_cooldown", c.breaker_cooldown)?,
             retention: Duration::from_secs(u64::from(c.retention_days) * 86400),
-            cost_thresholds_usd: c.cost_thresholds_usd.clone(),
-            agent_share_thresholds_percent: c.agent_share_thresholds_percent.clone(),
+            cost_thresholds_usd: levels(&c.cost_thresholds_usd),
+            agent_share_thresholds_percent: levels(&c.agent_share_thresholds_percent),
         })
     }
 }
@@ -512,6 +522,18 @@ mod tests {
         assert_eq!(next_delay(&s.schedule, 7, None, 1.0), None);
         let total: Duration = s.schedule.iter().sum();
         assert_eq!(total, Duration::from_secs(99_305));
+    }
+
+    #[test]
+    fn thresholds_are_read_ascending_and_once() {
+        let s = Settings::new(&WebhookConfig {
+            cost_thresholds_usd: vec![10.0, 1.0, 5.0, 1.0],
+            agent_share_thresholds_percent: vec![90.0, 50.0, 90.0],
+            ..WebhookConfig::default()
+        })
+        .expect("settings");
+        assert_eq!(s.cost_thresholds_usd, [1.0, 5.0, 10.0]);
+        assert_eq!(s.agent_share_thresholds_percent, [50.0, 90.0]);
     }
 
     #[tokio::test]

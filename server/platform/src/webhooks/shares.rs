@@ -24,6 +24,7 @@ use crate::pool::Pool;
 /// What to watch: the percentages, where files may be read, and how recorded paths
 /// map onto this machine's.
 pub struct Watch {
+    /// Validated and ascending (`Settings`).
     pub thresholds: Vec<f64>,
     pub roots: Arc<WorkspaceRoots>,
     pub mappings: Vec<PathMapping>,
@@ -32,12 +33,10 @@ pub struct Watch {
 /// Watches the event log after `cursor`; runs until aborted.
 pub async fn run(
     pool: Arc<Pool>,
-    mut watch: Watch,
+    watch: Watch,
     bump: Arc<tokio::sync::watch::Sender<u64>>,
     cursor: i64,
 ) {
-    watch.thresholds.sort_by(f64::total_cmp);
-    watch.thresholds.dedup();
     if watch.thresholds.is_empty() {
         return;
     }

@@ -20,18 +20,14 @@ use serde_json::json;
 use crate::pool::Pool;
 
 /// Watches the event log after `cursor` (its end when the platform started, read
-/// before indexing begins, so nothing this run logs is missed); runs until aborted.
+/// before indexing begins, so nothing this run logs is missed) for `thresholds`
+/// (validated and ascending: `Settings`); runs until aborted.
 pub async fn run(
     pool: Arc<Pool>,
     thresholds: Vec<f64>,
     bump: Arc<tokio::sync::watch::Sender<u64>>,
     cursor: i64,
 ) {
-    let mut thresholds: Vec<f64> = thresholds
-        .into_iter()
-        .filter(|t| t.is_finite() && *t >= 0.0)
-        .collect();
-    thresholds.sort_by(f64::total_cmp);
     if thresholds.is_empty() {
         return;
     }
