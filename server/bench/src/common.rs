@@ -59,19 +59,27 @@ impl Setup {
     }
 
     pub fn observatory(&self) -> anyhow::Result<PathBuf> {
-        let bin = self.observatory.clone().unwrap_or_else(|| {
+        observatory_bin(self.observatory.as_deref())
+    }
+}
+
+/// The observatory binary: `given`, else the one next to this benchmark.
+pub fn observatory_bin(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let bin = given.map_or_else(
+        || {
             std::env::current_exe()
                 .unwrap_or_default()
                 .with_file_name("observatory")
-        });
-        if !bin.exists() {
-            bail!(
-                "{} not found: build it with `cargo build --release -p observatory-cli`",
-                bin.display()
-            );
-        }
-        Ok(bin)
+        },
+        Path::to_path_buf,
+    );
+    if !bin.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p observatory-cli`",
+            bin.display()
+        );
     }
+    Ok(bin)
 }
 
 /// Generates the corpus into `dir` unless a complete one is there (reused between

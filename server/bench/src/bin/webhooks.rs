@@ -313,17 +313,7 @@ fn main() -> Result<()> {
             args.rate
         );
     }
-    let obs = args.observatory.clone().unwrap_or_else(|| {
-        std::env::current_exe()
-            .unwrap_or_default()
-            .with_file_name("observatory")
-    });
-    if !obs.exists() {
-        bail!(
-            "{} not found: cargo build --release -p observatory-cli",
-            obs.display()
-        );
-    }
+    let obs = common::observatory_bin(args.observatory.as_deref())?;
     let _ = std::fs::remove_dir_all(&args.work);
     let claude = args.work.join("claude");
     std::fs::create_dir_all(claude.join("projects/-w"))?;
