@@ -2,6 +2,8 @@
 //! search document of each block, with the words of its identifiers. None of it needs
 //! the database, and the writer (SQLite allows one) is what limits a cold index.
 
+use std::collections::HashSet;
+
 use observatory_transcript::changes::is_writing_tool;
 use observatory_transcript::{Block, Message};
 use serde_json::Value;
@@ -31,34 +33,59 @@ impl Prepared {
     }
 }
 
-/// The prepared documents of `m`'s blocks, in order.
-pub(super) fn prepare(m: &Message) -> Vec<Prepared> {
-    m.blocks.iter().map(block).collect()
+/// Prepares the messages of one file, in order.
+#[derive(Default)]
+pub(super) struct Preparer {
+    /// Calls of the file that read a file, until their result: a read's result is
+    /// the file's own content, which the writer does not index, so its identifiers
+    /// are not worth splitting (a call made before this run is not known here, and
+    /// its result is prepared as any other).
+    reads: HashSet<String>,
 }
 
-fn block(b: &Block) -> Prepared {
-    let with_idents = |rendered: Option<String>, own: &str| {
-        let idents =
-            doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
-        Prepared {
-            rendered,
-            idents,
-            input_json: None,
-        }
-    };
-    match b {
-        Block::Text(t) | Block::Thinking(t) => with_idents(None, t),
-        Block::ToolResult { content, .. } => with_idents(None, content),
-        Block::ToolUse { name, input, .. } => {
-            let mut p = with_idents(Some(tool_input_text(name, input)), "");
-            // Kept until the result says what happened (writes), or because the
-            // result may be the only record of the file's content (reads).
-            if is_writing_tool(name) || name == "Read" {
-                p.input_json = Some(input.to_string());
+impl Preparer {
+    /// The prepared documents of `m`'s blocks, in order.
+    pub(super) fn prepare(&mut self, m: &Message) -> Vec<Prepared> {
+        m.blocks.iter().map(|b| self.block(b)).collect()
+    }
+
+    fn block(&mut self, b: &Block) -> Prepared {
+        let with_idents = |rendered: Option<String>, own: &str| {
+            let idents =
+                doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
+            Prepared {
+                rendered,
+                idents,
+                input_json: None,
             }
-            p
+        };
+        match b {
+            Block::Text(t) | Block::Thinking(t) => with_idents(None, t),
+            Block::ToolResult {
+                tool_use_id,
+                content,
+                ..
+            } => {
+                if self.reads.remove(tool_use_id) {
+                    Prepared::default()
+                } else {
+                    with_idents(None, content)
+                }
+            }
+            Block::ToolUse { id, name, input } => {
+                if matches!(name.as_str(), "Read" | "NotebookRead") {
+                    self.reads.insert(id.clone());
+                }
+                let mut p = with_idents(Some(tool_input_text(name, input)), "");
+                // Kept until the result says what happened (writes), or because the
+                // result may be the only record of the file's content (reads).
+                if is_writing_tool(name) || name == "Read" {
+                    p.input_json = Some(input.to_string());
+                }
+                p
+            }
+            Block::Image | Block::Other(_) => Prepared::default(),
         }
-        Block::Image | Block::Other(_) => Prepared::default(),
     }
 }
 

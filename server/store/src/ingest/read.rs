@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 
 use observatory_transcript::{parse_line, LineReader, ParseError, ReadLine, Record};
 
-use super::prepare::{prepare, Prepared};
+use super::prepare::{Prepared, Preparer};
 
 /// Bytes of transcript per batch: large enough to amortise its rows and events, small
 /// enough that the batches in flight (one read ahead, one being written, one being
@@ -67,9 +67,14 @@ pub(super) struct Item {
 }
 
 impl Item {
-    fn new(line: u64, offset: u64, record: std::result::Result<Record, String>) -> Self {
+    fn new(
+        line: u64,
+        offset: u64,
+        record: std::result::Result<Record, String>,
+        preparer: &mut Preparer,
+    ) -> Self {
         let docs = match &record {
-            Ok(Record::Message(m)) => prepare(m),
+            Ok(Record::Message(m)) => preparer.prepare(m),
             _ => Vec::new(),
         };
         Self {
@@ -101,6 +106,7 @@ pub(super) fn read_batches(
         LineReader::new(BufReader::with_capacity(256 * 1024, fh), offset).with_max_line(max_line);
     let mut buf = Vec::new();
     let mut line_no = line_count;
+    let mut preparer = Preparer::default();
     loop {
         let start_offset = reader.offset();
         let first_line = line_no + 1;
@@ -120,9 +126,12 @@ pub(super) fn read_batches(
                     match parse_line(&buf) {
                         // Blank lines are harmless padding, not damage worth a warning.
                         Err(ParseError::Empty) => {}
-                        rec => {
-                            items.push(Item::new(line_no, offset, rec.map_err(|e| e.to_string())))
-                        }
+                        rec => items.push(Item::new(
+                            line_no,
+                            offset,
+                            rec.map_err(|e| e.to_string()),
+                            &mut preparer,
+                        )),
                     }
                 }
                 ReadLine::Oversized { offset, len } => {
@@ -134,6 +143,7 @@ pub(super) fn read_batches(
                         line_no,
                         offset,
                         Err(format!("line of {len} bytes exceeds the limit; skipped")),
+                        &mut preparer,
                     ));
                 }
                 ReadLine::Unterminated { offset, len } => {
@@ -144,7 +154,7 @@ pub(super) fn read_batches(
                         reader.accept_unterminated(len);
                         raw.extend_from_slice(&buf);
                         raw.push(b'\n');
-                        items.push(Item::new(line_no, offset, Ok(rec)));
+                        items.push(Item::new(line_no, offset, Ok(rec), &mut preparer));
                     }
                     at_end = true;
                     break;
