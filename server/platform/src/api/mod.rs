@@ -54,12 +54,13 @@ impl AppState {
     pub(crate) fn wanted(&self, path: &str) {
         self.index_priority.want_file(std::path::Path::new(path));
         for m in self.path_map.iter() {
-            let to = m.to.trim_end_matches('/');
-            if let Some(rest) = path
-                .strip_prefix(to)
-                .filter(|r| r.is_empty() || r.starts_with('/'))
-            {
-                let recorded = format!("{}{rest}", m.from.trim_end_matches('/'));
+            // The mapping read backwards: from this machine's path to the recorded one.
+            let back = PathMapping {
+                from: m.to.clone(),
+                to: m.from.clone(),
+            };
+            let recorded = observatory_attribution::paths::map_path(path, &[back]);
+            if recorded != path {
                 self.index_priority
                     .want_file(std::path::Path::new(&recorded));
             }
