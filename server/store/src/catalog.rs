@@ -715,50 +715,45 @@ impl Catalog for Store {
         };
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
-        // The conversations of each group, counted once at the end: a hash set per
-        // group was most of the time of usage by conversation on a large store. Rows
-        // are read in place: a group's key and title are copied once, when it starts.
+        // The conversations of each group, counted once at the end from one list of
+        // (group, conversation) pairs: a hash set per group, then a list per group,
+        // were most of the time of usage by conversation on a large store. Rows are
+        // read in place: a group's key and title are copied once, when it starts.
         let mut index: FxHashMap<String, usize> = FxHashMap::default();
-        let mut groups: Vec<(UsageRow, Vec<i64>)> = Vec::new();
+        let mut out: Vec<UsageRow> = Vec::new();
+        let mut members: Vec<(usize, i64)> = Vec::new();
         while let Some(r) = rows.next()? {
             let key = r.get_ref(0)?.as_str().map_err(from_sql(0))?;
             let i = match index.get(key) {
                 Some(&i) => i,
                 None => {
                     let title = r.get_ref(7)?.as_str_or_null().map_err(from_sql(7))?;
-                    groups.push((
-                        UsageRow {
-                            label: title.map_or_else(|| key.to_owned(), |t| one_line(t, 60)),
-                            key: key.to_owned(),
-                            conversations: 0,
-                            usage: Usage::default(),
-                            total_tokens: 0,
-                            cost_usd: 0.0,
-                        },
-                        Vec::new(),
-                    ));
-                    index.insert(key.to_owned(), groups.len() - 1);
-                    groups.len() - 1
+                    out.push(UsageRow {
+                        label: title.map_or_else(|| key.to_owned(), |t| one_line(t, 60)),
+                        key: key.to_owned(),
+                        conversations: 0,
+                        usage: Usage::default(),
+                        total_tokens: 0,
+                        cost_usd: 0.0,
+                    });
+                    index.insert(key.to_owned(), out.len() - 1);
+                    out.len() - 1
                 }
             };
             let model = r.get_ref(1)?.as_str_or_null().map_err(from_sql(1))?;
             let u = usage_at(r, 3)?;
-            let (row, convs) = &mut groups[i];
+            let row = &mut out[i];
             add_usage(&mut row.usage, &u);
             row.total_tokens = row.total_tokens.saturating_add(u.total());
             row.cost_usd += pricing::cost(model, &u);
-            convs.push(r.get(2)?);
+            members.push((i, r.get(2)?));
         }
         drop(rows);
-        let mut out: Vec<UsageRow> = groups
-            .into_iter()
-            .map(|(mut row, mut convs)| {
-                convs.sort_unstable();
-                convs.dedup();
-                row.conversations = convs.len() as u64;
-                row
-            })
-            .collect();
+        members.sort_unstable();
+        members.dedup();
+        for (i, _) in members {
+            out[i].conversations += 1;
+        }
         // Keys are distinct: an unstable sort orders them all the same.
         if group == UsageGroup::Day {
             out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
