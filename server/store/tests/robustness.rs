@@ -442,3 +442,39 @@ fn transcripts_of_files_open_in_an_editor_are_read_first_even_mid_run() {
         assert!(at(id) < 100, "{id} read at {} of 152", at(id));
     }
 }
+
+#[test]
+fn a_summary_read_before_its_leaf_names_the_conversation_once_the_leaf_comes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = session_path(dir.path());
+    // Compaction writes the summary of what follows; a summary naming a message of
+    // a transcript Claude Code has deleted waits for good.
+    let summary = |leaf: &str, text: &str| {
+        format!(r#"{{"type":"summary","summary":"{text}","leafUuid":"{leaf}"}}"#) + "\n"
+    };
+    append(
+        &path,
+        (summary("gone-for-good", "Never shown")
+            + &summary("u3", "Colours, settled")
+            + &user_line("u1", None, "first prompt"))
+            .as_bytes(),
+    );
+    let mut store = Store::open_in_memory().expect("store");
+    let roots = [dir.path().to_path_buf()];
+    store.index_roots(&roots, &mut |_| {}).expect("index");
+    let c = store.conversation("11111111").expect("conversation");
+    assert_eq!(c.title, "first prompt", "no leaf yet: the first prompt");
+    // Many messages in the same append, the leaf among them.
+    let mut more = String::new();
+    for i in 2..40 {
+        more += &user_line(&format!("u{i}"), Some(&format!("u{}", i - 1)), "more");
+    }
+    append(&path, more.as_bytes());
+    store.index_roots(&roots, &mut |_| {}).expect("index");
+    let c = store.conversation("11111111").expect("conversation");
+    assert_eq!(c.title, "Colours, settled");
+    assert_eq!(
+        c.message_count, 39,
+        "every message indexed beside the waiting summary"
+    );
+}

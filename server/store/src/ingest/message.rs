@@ -63,7 +63,9 @@ impl BatchWriter<'_> {
             self.cache.prompt_of.insert(uuid, prompt);
             return Ok(false);
         };
-        self.take_waiting_summary(&uuid)?;
+        if self.cache.pending_summaries {
+            self.delta.stored_uuids.push(uuid.clone());
+        }
         let msg = Stored {
             m,
             docs,
@@ -126,24 +128,6 @@ impl BatchWriter<'_> {
                 offset as i64
             ])?;
         Ok((inserted != 0).then(|| self.tx.last_insert_rowid()))
-    }
-
-    /// A summary read before its leaf message (this one) names its conversation now.
-    fn take_waiting_summary(&self, uuid: &str) -> Result<()> {
-        if !self.cache.pending_summaries {
-            return Ok(());
-        }
-        let summary: Option<String> = self
-            .tx
-            .prepare_cached("DELETE FROM summaries WHERE leaf_uuid = ?1 RETURNING summary")?
-            .query_row([uuid], |r| r.get(0))
-            .optional()?;
-        if let Some(summary) = summary {
-            self.tx
-                .prepare_cached("UPDATE conversations SET summary = ?1 WHERE id = ?2")?
-                .execute(params![summary, self.conv])?;
-        }
-        Ok(())
     }
 
     /// The message's content blocks, in order.
