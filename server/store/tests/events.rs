@@ -39,6 +39,28 @@ fn indexing_logs_each_change_once_in_order() {
         "one per successful edit"
     );
     assert_eq!(count(kind::FILE_TOUCHED), 25);
+    // The tool calls' events (written several rows a statement) come in the order of
+    // the results in the transcript.
+    let transcript = std::fs::read_to_string(
+        cfg.path()
+            .join("projects/-fixture/2c965cfd-41e4-4e31-8339-2986ebced03c.jsonl"),
+    )
+    .expect("transcript");
+    let touched: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == kind::FILE_TOUCHED)
+        .filter_map(|e| e.data["tool_use_id"].as_str())
+        .collect();
+    let results: Vec<String> = transcript
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|r| r["message"]["content"].as_array().cloned())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .filter_map(|b| b["tool_use_id"].as_str().map(str::to_owned))
+        .filter(|id| touched.contains(&id.as_str()))
+        .collect();
+    assert_eq!(touched, results);
     let appended: i64 = events
         .iter()
         .filter(|e| e.kind == kind::MESSAGES_APPENDED)
