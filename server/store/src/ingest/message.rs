@@ -194,7 +194,8 @@ impl BatchWriter<'_> {
             doc.idents
         ])?;
         let id = self.tx.last_insert_rowid();
-        self.pending.push(self.tx, id, text, doc.idents.clone())
+        let bytes = text.len() + doc.idents.as_ref().map_or(0, String::len);
+        self.pending.push(self.tx, id, bytes)
     }
 
     /// A tool call: its input for search, and its row with the path it touches.

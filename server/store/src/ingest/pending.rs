@@ -7,33 +7,35 @@
 //! segments was a fifth of a cold index (#15). Added together before the commit,
 //! a transaction's entries make a few large segments instead.
 
+use std::ops::RangeInclusive;
+
 use rusqlite::{params, Connection};
 
 use crate::Result;
 
-/// Text held back before it is handed to FTS5 early: bounds the memory of a
-/// transaction that holds an unusually large amount of text.
+/// Text held back before it is handed to FTS5 early: bounds what a transaction
+/// that holds an unusually large amount of text rewrites at its commit.
 const MAX_PENDING_BYTES: usize = 24 * 1024 * 1024;
 
-/// Documents stored in `docs` whose `docs_fts` entries wait for the commit.
+/// Documents stored in `docs` whose `docs_fts` entries wait for the commit: their
+/// ids, as runs of consecutive ids (a transaction's documents are numbered one after
+/// the other), read back from `docs` when they are added. Holding a copy of each
+/// text instead cost memory and a copy per document.
 #[derive(Default)]
 pub(crate) struct PendingDocs {
-    docs: Vec<(i64, String, Option<String>)>,
+    runs: Vec<RangeInclusive<i64>>,
     bytes: usize,
 }
 
 impl PendingDocs {
-    /// Holds back the entry of document `id`; adds the ones held so far when they
-    /// grow too large.
-    pub(super) fn push(
-        &mut self,
-        conn: &Connection,
-        id: i64,
-        text: &str,
-        idents: Option<String>,
-    ) -> Result<()> {
-        self.bytes += text.len() + idents.as_ref().map_or(0, String::len);
-        self.docs.push((id, text.to_owned(), idents));
+    /// Holds back the entry of document `id`, of `bytes` of text; adds the ones
+    /// held so far when they grow too large.
+    pub(super) fn push(&mut self, conn: &Connection, id: i64, bytes: usize) -> Result<()> {
+        self.bytes += bytes;
+        match self.runs.last_mut() {
+            Some(run) if *run.end() + 1 == id => *run = *run.start()..=id,
+            _ => self.runs.push(id..=id),
+        }
         if self.bytes >= MAX_PENDING_BYTES {
             self.write(conn)?;
         }
@@ -42,13 +44,15 @@ impl PendingDocs {
 
     /// Adds the held entries to the index, in the open transaction.
     pub(crate) fn write(&mut self, conn: &Connection) -> Result<()> {
-        if self.docs.is_empty() {
+        if self.runs.is_empty() {
             return Ok(());
         }
-        let mut insert =
-            conn.prepare_cached("INSERT INTO docs_fts (rowid, text, idents) VALUES (?1, ?2, ?3)")?;
-        for (id, text, idents) in self.docs.drain(..) {
-            insert.execute(params![id, text, idents])?;
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO docs_fts (rowid, text, idents)
+             SELECT id, text, idents FROM docs WHERE id BETWEEN ?1 AND ?2",
+        )?;
+        for run in self.runs.drain(..) {
+            insert.execute(params![run.start(), run.end()])?;
         }
         self.bytes = 0;
         Ok(())
@@ -56,7 +60,7 @@ impl PendingDocs {
 
     /// Forgets the held entries: their transaction was rolled back.
     pub(crate) fn clear(&mut self) {
-        self.docs.clear();
+        self.runs.clear();
         self.bytes = 0;
     }
 }
