@@ -1010,3 +1010,19 @@ fn from_sql(column: usize) -> impl Fn(rusqlite::types::FromSqlError) -> rusqlite
         rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_keeps_the_first_line_to_max_characters() {
+        assert_eq!(one_line("  short\nsecond line", 10), "short");
+        assert_eq!(one_line("exactly10!", 10), "exactly10!");
+        assert_eq!(one_line("eleven char", 10), "eleven ch…");
+        // Characters, not bytes.
+        assert_eq!(one_line("ééééééééééé", 10), "ééééééééé…");
+        assert_eq!(one_line("éééééééééé", 10), "éééééééééé");
+        assert_eq!(one_line("", 10), "");
+    }
+}
