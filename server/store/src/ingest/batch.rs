@@ -82,6 +82,8 @@ pub(super) struct ConversationDelta {
     pub(super) events: Vec<events::Pending>,
     /// The messages stored while summaries wait for their leaf, in order.
     pub(super) stored_uuids: Vec<String>,
+    /// Token usage of the responses stored, written after the records.
+    pub(super) usage: super::message::BatchUsage,
 }
 
 impl ConversationDelta {
@@ -198,6 +200,7 @@ pub(super) fn apply_batch(
     for item in &batch.items {
         w.record(item)?;
     }
+    w.write_usage()?;
     w.take_waiting_summaries()?;
     w.update_conversation()?;
     w.settle_copies()?;

@@ -7,6 +7,7 @@ use observatory_transcript::changes::{
 };
 use observatory_transcript::{Block, Message, Role};
 use rusqlite::{params, Connection, OptionalExtension};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::batch::BatchWriter;
@@ -304,6 +305,7 @@ impl BatchWriter<'_> {
     /// One API response is written as one line per content block, each with a copy of
     /// `usage`; streaming fills `output_tokens` in as it goes, so the largest copy is
     /// the response's real figure. Counting per (message.id, requestId) keeps it once.
+    /// The copies in one batch are merged here and written once (`write_usage`).
     fn usage(&mut self, msg: &Stored, uuid: &str) -> Result<()> {
         let m = msg.m;
         let (Role::Assistant, Some(u)) = (msg.role, m.usage) else {
@@ -313,7 +315,39 @@ impl BatchWriter<'_> {
             (Some(mid), Some(rid)) => format!("{mid}:{rid}"),
             _ => uuid.to_owned(),
         };
-        self.tx.prepare_cached(
+        let counts = [
+            tokens(u.input_tokens),
+            tokens(u.output_tokens),
+            tokens(u.cache_creation_input_tokens),
+            tokens(u.cache_read_input_tokens),
+        ];
+        let batch = &mut self.delta.usage;
+        match batch.at.get(&key) {
+            Some(&i) => {
+                let row = &mut batch.rows[i];
+                for (have, new) in row.counts.iter_mut().zip(counts) {
+                    *have = (*have).max(new);
+                }
+            }
+            None => {
+                batch.at.insert(key.clone(), batch.rows.len());
+                batch.rows.push(ResponseUsage {
+                    key,
+                    model: m.model.clone(),
+                    ts: msg.ts,
+                    counts,
+                });
+            }
+        }
+        self.delta.usage_changed = true;
+        Ok(())
+    }
+
+    /// Writes the batch's token usage, a row per response: the first copy's model and
+    /// time, the largest of each count over every copy, stored ones included.
+    pub(super) fn write_usage(&mut self) -> Result<()> {
+        let batch = std::mem::take(&mut self.delta.usage);
+        let mut upsert = self.tx.prepare_cached(
             "INSERT INTO usage (key, conversation_id, model, ts, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(key) DO UPDATE SET
@@ -321,20 +355,37 @@ impl BatchWriter<'_> {
                 output_tokens = max(output_tokens, excluded.output_tokens),
                 cache_creation_tokens = max(cache_creation_tokens, excluded.cache_creation_tokens),
                 cache_read_tokens = max(cache_read_tokens, excluded.cache_read_tokens)",
-        )?
-        .execute(params![
-            key,
-            self.conv,
-            m.model,
-            msg.ts,
-            tokens(u.input_tokens),
-            tokens(u.output_tokens),
-            tokens(u.cache_creation_input_tokens),
-            tokens(u.cache_read_input_tokens)
-        ])?;
-        self.delta.usage_changed = true;
+        )?;
+        for r in batch.rows {
+            let [input, output, cache_creation, cache_read] = r.counts;
+            upsert.execute(params![
+                r.key,
+                self.conv,
+                r.model,
+                r.ts,
+                input,
+                output,
+                cache_creation,
+                cache_read
+            ])?;
+        }
         Ok(())
     }
+}
+
+/// The token usage of one batch's responses, before it is written.
+#[derive(Default)]
+pub(super) struct BatchUsage {
+    rows: Vec<ResponseUsage>,
+    /// Where each response's row is in `rows`, by its key.
+    at: FxHashMap<String, usize>,
+}
+
+struct ResponseUsage {
+    key: String,
+    model: Option<String>,
+    ts: Option<i64>,
+    counts: [i64; 4],
 }
 
 /// Most tokens one response is counted for: a thousand times any real context
