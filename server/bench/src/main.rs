@@ -38,6 +38,10 @@ struct Args {
     /// The real fixture transcripts the real-shaped corpus replicates
     #[arg(long)]
     fixtures: Option<PathBuf>,
+    /// Cold index runs per corpus (each into an empty data directory); the median
+    /// is reported, with the range and the largest peak RSS
+    #[arg(long, default_value_t = 3)]
+    cold_runs: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,10 +162,9 @@ fn index_rows(
     c: &Corpus,
     obs_bin: &Path,
     ccusage: Option<&Path>,
+    cold_runs: usize,
     rows: &mut Vec<Row>,
 ) -> Result<()> {
-    // Cold index in a child process, for a clean peak-RSS figure.
-    let _ = std::fs::remove_dir_all(&c.data);
     let obs = |extra: &[&str]| -> Result<Measured> {
         run_measured(
             Command::new(obs_bin)
@@ -171,8 +174,18 @@ fn index_rows(
         )
     };
     let corpus_s = c.dir.to_str().context("corpus path")?;
-    let cold_run = obs(&["index", "--claude-dir", corpus_s, "--json"])?;
-    let (cold, index_rss) = (cold_run.time, cold_run.peak_rss_mb);
+    // Cold index in a child process, for a clean peak-RSS figure; the median of
+    // several, since runs on this machine differ by a tenth or more.
+    let mut colds = (0..cold_runs.max(1))
+        .map(|_| {
+            let _ = std::fs::remove_dir_all(&c.data);
+            obs(&["index", "--claude-dir", corpus_s, "--json"])
+        })
+        .collect::<Result<Vec<_>>>()?;
+    colds.sort_by_key(|r| r.time);
+    let cold = colds[colds.len() / 2].time;
+    let cold_range = format!("{}–{}", ms(colds[0].time), ms(colds[colds.len() - 1].time));
+    let index_rss = colds.iter().map(|r| r.peak_rss_mb).fold(0.0, f64::max);
     // Commands of a few milliseconds: the median of several runs, since one run
     // moves by a fifth with whatever else the machine does.
     let stats_runs = median_of(RUNS, || obs(&["stats", "--by", "conversation", "--json"]))?;
@@ -212,12 +225,14 @@ fn index_rows(
             index_rss
         ),
         cc_str(&|d| format!("ccusage session --json: {} ({})", ms(d), mbps(c.bytes, d))),
-        cc.as_ref().map_or(String::new(), |c| {
-            format!(
-                "ccusage: {} sessions, peak RSS {:.0} MB; median of 3 runs",
+        format!(
+            "median of {} runs ({cold_range}), largest peak RSS{}",
+            colds.len(),
+            cc.as_ref().map_or(String::new(), |c| format!(
+                "; ccusage: {} sessions, peak RSS {:.0} MB, median of 3 runs",
                 c.1, c.2
-            )
-        }),
+            ))
+        ),
     ));
     rows.push(row(
         "per-session totals, indexed",
@@ -306,7 +321,13 @@ fn main() -> Result<()> {
         });
     }
     for c in &corpora {
-        index_rows(c, &obs_bin, args.ccusage.as_deref(), &mut rows)?;
+        index_rows(
+            c,
+            &obs_bin,
+            args.ccusage.as_deref(),
+            args.cold_runs,
+            &mut rows,
+        )?;
     }
     // The latency and search rows on one corpus: the synthetic one when chosen (its
     // vocabulary is what the queries are made of), already indexed above.
