@@ -260,7 +260,18 @@ impl BatchWriter<'_> {
         let change = if failed {
             None
         } else {
-            recorded_change(&call.name, call.pending, content, tool_result)
+            match &doc.change {
+                // Worked out by the reader from the same call's input in this file:
+                // the same result when the row holds that input (not, say, another
+                // file's copy of the call).
+                Some(pre)
+                    if pre.name == call.name
+                        && call.pending.as_deref() == Some(&*pre.input_json) =>
+                {
+                    pre.change.clone()
+                }
+                _ => recorded_change(&call.name, call.pending.as_deref(), content, tool_result),
+            }
         };
         let error = failed.then(|| truncate_utf8(content, 2000).to_owned());
         self.tx
@@ -399,20 +410,16 @@ fn tokens(n: u64) -> i64 {
 
 /// The change a successful call made, from what its row kept of the input (see
 /// `BatchWriter::tool_use`) and its result.
-fn recorded_change(
+pub(super) fn recorded_change(
     name: &str,
-    pending: Option<String>,
+    pending: Option<&str>,
     content: &str,
     tool_result: Option<&Value>,
 ) -> Option<String> {
     if name == "Bash" {
-        return pending;
+        return pending.map(str::to_owned);
     }
-    let input = || {
-        pending
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-    };
+    let input = || pending.and_then(|p| serde_json::from_str::<Value>(p).ok());
     let change = if name == "Read" {
         read_snapshot(&input()?, content, tool_result)
     } else if is_writing_tool(name) {
@@ -461,7 +468,11 @@ fn ts_ms(m: &Message) -> Option<i64> {
     m.timestamp.map(|t| t.timestamp_millis())
 }
 
-fn is_error_result(is_error: bool, content: &str, tool_use_result: Option<&Value>) -> bool {
+pub(super) fn is_error_result(
+    is_error: bool,
+    content: &str,
+    tool_use_result: Option<&Value>,
+) -> bool {
     is_error
         || content.starts_with("<tool_use_error>")
         || matches!(tool_use_result, Some(Value::String(s)) if s.starts_with("Error"))

@@ -1,12 +1,15 @@
 //! What the reading thread works out of each message before the writer sees it: the
-//! search document of each block, with the words of its identifiers. None of it needs
+//! search document of each block, with the words of its identifiers, and the change
+//! a tool result records when its call is earlier in the same file. None of it needs
 //! the database, and the writer (SQLite allows one) is what limits a cold index.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use observatory_transcript::changes::is_writing_tool;
 use observatory_transcript::{Block, Message};
 use serde_json::Value;
+
+use super::message::{is_error_result, recorded_change};
 
 /// Longest text put into the full-text index for one block; the whole text stays in
 /// the raw copy and is shown by `show`.
@@ -23,6 +26,18 @@ pub(super) struct Prepared {
     /// A tool call's input as JSON, for calls whose result needs it (writing tools
     /// and reads).
     pub(super) input_json: Option<String>,
+    /// For a successful result of a call made earlier in the file: the change it
+    /// made, worked out from that call's input.
+    pub(super) change: Option<Change>,
+}
+
+/// The change a result records, worked out here rather than by the writer, with
+/// what it was worked out from: the writer uses it only when the call's row holds
+/// the same input.
+pub(super) struct Change {
+    pub(super) name: String,
+    pub(super) input_json: String,
+    pub(super) change: Option<String>,
 }
 
 impl Prepared {
@@ -41,22 +56,34 @@ pub(super) struct Preparer {
     /// are not worth splitting (a call made before this run is not known here, and
     /// its result is prepared as any other).
     reads: HashSet<String>,
+    /// Calls of the file whose result records a change (writing tools and reads),
+    /// until their result: their name and input.
+    calls: HashMap<String, (String, String)>,
 }
 
 impl Preparer {
     /// The prepared documents of `m`'s blocks, in order.
     pub(super) fn prepare(&mut self, m: &Message) -> Vec<Prepared> {
-        m.blocks.iter().map(|b| self.block(b)).collect()
+        // As the writer: a message's `toolUseResult` belongs to its only result.
+        let tool_result = if m.tool_results().count() == 1 {
+            m.tool_use_result.as_ref()
+        } else {
+            None
+        };
+        m.blocks
+            .iter()
+            .map(|b| self.block(b, tool_result))
+            .collect()
     }
 
-    fn block(&mut self, b: &Block) -> Prepared {
+    fn block(&mut self, b: &Block, tool_result: Option<&Value>) -> Prepared {
         let with_idents = |rendered: Option<String>, own: &str| {
             let idents =
                 doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
             Prepared {
                 rendered,
                 idents,
-                input_json: None,
+                ..Prepared::default()
             }
         };
         match b {
@@ -64,13 +91,25 @@ impl Preparer {
             Block::ToolResult {
                 tool_use_id,
                 content,
-                ..
+                is_error,
             } => {
-                if self.reads.remove(tool_use_id) {
+                let mut p = if self.reads.remove(tool_use_id) {
                     Prepared::default()
                 } else {
                     with_idents(None, content)
+                };
+                if let Some((name, input_json)) = self.calls.remove(tool_use_id) {
+                    if !is_error_result(*is_error, content, tool_result) {
+                        let change =
+                            recorded_change(&name, Some(&input_json), content, tool_result);
+                        p.change = Some(Change {
+                            name,
+                            input_json,
+                            change,
+                        });
+                    }
                 }
+                p
             }
             Block::ToolUse { id, name, input } => {
                 if matches!(name.as_str(), "Read" | "NotebookRead") {
@@ -80,7 +119,9 @@ impl Preparer {
                 // Kept until the result says what happened (writes), or because the
                 // result may be the only record of the file's content (reads).
                 if is_writing_tool(name) || name == "Read" {
-                    p.input_json = Some(input.to_string());
+                    let json = input.to_string();
+                    self.calls.insert(id.clone(), (name.clone(), json.clone()));
+                    p.input_json = Some(json);
                 }
                 p
             }
