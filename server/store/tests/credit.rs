@@ -560,3 +560,95 @@ fn a_resumed_file_read_again_changes_nothing() {
     assert_eq!(sessions(&before), [ORIGINAL, RESUMED]);
     assert_eq!(sessions(&after), sessions(&before));
 }
+
+#[test]
+fn a_call_answered_in_a_later_append_records_its_change_then() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let session = project_dir(cfg.path()).join(format!("{PARENT}.jsonl"));
+    let [call, result] = write_call(
+        ("w2", "w3"),
+        "w1",
+        PARENT,
+        ("2025-09-07T09:53:00.000Z", "2025-09-07T09:53:01.000Z"),
+        "toolu_later_1",
+        "/work/demo/models.py",
+        MODELS,
+    );
+    let first = prompt(
+        "w1",
+        None,
+        PARENT,
+        "2025-09-07T09:52:00.000Z",
+        "Add a todo model",
+    );
+    // The agent is waiting on the tool: the call is on disk, its result is not.
+    write_jsonl(&session, &[first.clone(), call.clone()]);
+    let mut store = index_in_order(&[&session]);
+    assert!(
+        models_writes(&store).is_empty(),
+        "no change before the result"
+    );
+    let touches = store.file_touches("/work/demo/models.py").expect("touches");
+    assert_eq!(touches.len(), 1, "the call is stored as it is made");
+    assert_eq!(touches[0].failed, None);
+
+    write_jsonl(&session, &[first, call, result]);
+    store.index_path(&session).expect("index the append");
+    let writes = models_writes(&store);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].tool_use_id, "toolu_later_1");
+    let touches = store.file_touches("/work/demo/models.py").expect("touches");
+    assert_eq!(touches.len(), 1);
+    assert_eq!(touches[0].failed, Some(false));
+}
+
+#[test]
+fn calls_answered_out_of_order_in_one_append_keep_the_order_they_were_made() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let session = project_dir(cfg.path()).join(format!("{PARENT}.jsonl"));
+    let [call_a, result_a] = write_call(
+        ("a2", "a3"),
+        "a1",
+        PARENT,
+        ("2025-09-07T09:53:00.000Z", "2025-09-07T09:53:03.000Z"),
+        "toolu_order_a",
+        "/work/demo/a.py",
+        "A = 1\n",
+    );
+    let [call_b, result_b] = write_call(
+        ("b2", "b3"),
+        "a2",
+        PARENT,
+        ("2025-09-07T09:53:01.000Z", "2025-09-07T09:53:02.000Z"),
+        "toolu_order_b",
+        "/work/demo/b.py",
+        "B = 2\n",
+    );
+    let first = prompt(
+        "a1",
+        None,
+        PARENT,
+        "2025-09-07T09:52:00.000Z",
+        "Add two modules",
+    );
+    // Two parallel calls; the second one's result comes first.
+    write_jsonl(&session, &[first, call_a, call_b, result_b, result_a]);
+    let db = cfg.path().join("observatory.db");
+    let mut store = Store::open(&db).expect("store");
+    store.index_path(&session).expect("index");
+    let a = store.writes_to_files_named("a.py").expect("history");
+    let b = store.writes_to_files_named("b.py").expect("history");
+    assert_eq!((a.len(), b.len()), (1, 1), "both results recorded");
+    drop(store);
+    // Rows are numbered in the order the calls were made, whatever order their
+    // results came in: a file's history orders changes of the same time by it.
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let order: Vec<String> = conn
+        .prepare("SELECT tool_use_id FROM tool_calls ORDER BY id")
+        .expect("query")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("ids");
+    assert_eq!(order, ["toolu_order_a", "toolu_order_b"]);
+}

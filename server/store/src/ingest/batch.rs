@@ -84,6 +84,8 @@ pub(super) struct ConversationDelta {
     pub(super) stored_uuids: Vec<String>,
     /// Token usage of the responses stored, written after the records.
     pub(super) usage: super::message::BatchUsage,
+    /// Tool calls made, written after the records.
+    pub(super) calls: super::message::BatchCalls,
 }
 
 impl ConversationDelta {
@@ -200,6 +202,7 @@ pub(super) fn apply_batch(
     for item in &batch.items {
         w.record(item)?;
     }
+    w.write_calls()?;
     w.write_usage()?;
     w.take_waiting_summaries()?;
     w.update_conversation()?;

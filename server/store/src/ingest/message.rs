@@ -31,11 +31,40 @@ struct Stored<'m> {
 
 /// A tool call's row, as its result finds it.
 struct Call {
-    id: i64,
+    row: CallRow,
     name: String,
     /// The input the result needs (see `BatchWriter::tool_use`), or a shell move.
     pending: Option<String>,
     path: Option<String>,
+}
+
+/// Where a tool call's row is: stored, or written with this batch.
+enum CallRow {
+    Stored(i64),
+    Batched(usize),
+}
+
+/// The tool calls a batch makes, written when its records are in (`write_calls`):
+/// a call answered in the same batch is written once, with its result, instead of
+/// written with its input and then updated.
+#[derive(Default)]
+pub(super) struct BatchCalls {
+    rows: Vec<NewCall>,
+    /// Where each call's row is in `rows`, by its tool-use id.
+    at: FxHashMap<String, usize>,
+}
+
+struct NewCall {
+    tool_use_id: String,
+    message_id: i64,
+    prompt_id: Option<i64>,
+    name: String,
+    path: Option<String>,
+    ts: Option<i64>,
+    /// The input its result needs until it comes, then the change it made.
+    change: Option<String>,
+    failed: Option<bool>,
+    error: Option<String>,
 }
 
 impl BatchWriter<'_> {
@@ -227,11 +256,56 @@ impl BatchWriter<'_> {
                 pending = serde_json::to_string(&rename).ok();
             }
         }
-        self.tx.prepare_cached(
-            "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change, file_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(tool_use_id) DO NOTHING",
-        )?
-        .execute(params![tool_use_id, self.conv, msg.id, msg.prompt_id, name, path, msg.ts, pending, path.as_deref().map(file_name_of)])?;
+        // A call stored already (another file's copy of it) keeps its row, as the
+        // insert's `ON CONFLICT DO NOTHING` would.
+        let calls = &self.delta.calls;
+        if calls.at.contains_key(tool_use_id)
+            || self
+                .tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM tool_calls WHERE tool_use_id = ?1)")?
+                .query_row([tool_use_id], |r| r.get::<_, bool>(0))?
+        {
+            return Ok(());
+        }
+        let calls = &mut self.delta.calls;
+        calls.at.insert(tool_use_id.to_owned(), calls.rows.len());
+        calls.rows.push(NewCall {
+            tool_use_id: tool_use_id.to_owned(),
+            message_id: msg.id,
+            prompt_id: msg.prompt_id,
+            name: name.to_owned(),
+            path,
+            ts: msg.ts,
+            change: pending,
+            failed: None,
+            error: None,
+        });
+        Ok(())
+    }
+
+    /// Writes the batch's tool calls, in the order they were made.
+    pub(super) fn write_calls(&mut self) -> Result<()> {
+        let batch = std::mem::take(&mut self.delta.calls);
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change, file_name, failed, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(tool_use_id) DO NOTHING",
+        )?;
+        for c in batch.rows {
+            let file_name = c.path.as_deref().map(file_name_of);
+            insert.execute(params![
+                c.tool_use_id,
+                self.conv,
+                c.message_id,
+                c.prompt_id,
+                c.name,
+                c.path,
+                c.ts,
+                c.change,
+                file_name,
+                c.failed,
+                c.error
+            ])?;
+        }
         Ok(())
     }
 
@@ -274,14 +348,25 @@ impl BatchWriter<'_> {
             }
         };
         let error = failed.then(|| truncate_utf8(content, 2000).to_owned());
-        self.tx
-            .prepare_cached(
-                "UPDATE tool_calls SET failed = ?1, error = ?2, change = ?3 WHERE id = ?4",
-            )?
-            .execute(params![failed, error, change, call.id])?;
+        let changed = change.is_some();
+        match call.row {
+            CallRow::Stored(id) => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE tool_calls SET failed = ?1, error = ?2, change = ?3 WHERE id = ?4",
+                    )?
+                    .execute(params![failed, error, change, id])?;
+            }
+            CallRow::Batched(i) => {
+                let row = &mut self.delta.calls.rows[i];
+                row.failed = Some(failed);
+                row.error = error;
+                row.change = change;
+            }
+        }
         if let Some(path) = call.path {
             let data = serde_json::json!({ "tool": call.name, "tool_use_id": tool_use_id, "failed": failed });
-            if change.is_some() {
+            if changed {
                 self.delta.events.push(events::Pending {
                     kind: events::kind::ATTRIBUTION_CHANGED,
                     path: Some(path.clone()),
@@ -297,14 +382,24 @@ impl BatchWriter<'_> {
         Ok(())
     }
 
-    /// The stored call a result answers, if it is known.
-    fn call(&self, tool_use_id: &str) -> Result<Option<Call>> {
+    /// The call a result answers, if it is known: made in this batch (its input
+    /// taken, to be replaced by the change), else stored.
+    fn call(&mut self, tool_use_id: &str) -> Result<Option<Call>> {
+        if let Some(&i) = self.delta.calls.at.get(tool_use_id) {
+            let row = &mut self.delta.calls.rows[i];
+            return Ok(Some(Call {
+                row: CallRow::Batched(i),
+                name: row.name.clone(),
+                pending: row.change.take(),
+                path: row.path.clone(),
+            }));
+        }
         Ok(self
             .tx
             .prepare_cached("SELECT id, name, change, path FROM tool_calls WHERE tool_use_id = ?1")?
             .query_row([tool_use_id], |r| {
                 Ok(Call {
-                    id: r.get(0)?,
+                    row: CallRow::Stored(r.get(0)?),
                     name: r.get(1)?,
                     pending: r.get(2)?,
                     path: r.get(3)?,
