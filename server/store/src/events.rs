@@ -40,24 +40,18 @@ pub(crate) fn write(tx: &Connection, conversation: i64, pending: &[Pending]) -> 
         .prepare_cached("SELECT session_key, project FROM conversations WHERE id = ?1")?
         .query_row([conversation], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let now = Utc::now().timestamp_millis();
-    let data: Vec<String> = pending.iter().map(|e| e.data.to_string()).collect();
     // Several rows a statement (16, then 8, 4, 2, 1: five statements to cache): each
     // statement reads and writes the AUTOINCREMENT counter once and sets up the
     // webhook trigger once; a row a statement took 2.4 times as long.
-    let mut at = 0;
-    while at < pending.len() {
-        let left = pending.len() - at;
-        let size = [16, 8, 4, 2].into_iter().find(|&s| s <= left).unwrap_or(1);
-        let rows = at..at + size;
-        insert_rows(
-            tx,
-            now,
-            &session,
-            project.as_deref(),
-            &pending[rows.clone()],
-            &data[rows],
-        )?;
-        at += size;
+    let mut rest = pending;
+    while !rest.is_empty() {
+        let size = [16, 8, 4, 2]
+            .into_iter()
+            .find(|&s| s <= rest.len())
+            .unwrap_or(1);
+        let (rows, after) = rest.split_at(size);
+        insert_rows(tx, now, &session, project.as_deref(), rows)?;
+        rest = after;
     }
     Ok(())
 }
@@ -68,14 +62,14 @@ fn insert_rows(
     session: &str,
     project: Option<&str>,
     rows: &[Pending],
-    data: &[String],
 ) -> Result<()> {
     let sql = format!(
         "INSERT INTO events (at, kind, session_id, project, path, data) VALUES {}",
         vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
     );
+    let data: Vec<String> = rows.iter().map(|e| e.data.to_string()).collect();
     let mut args: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rows.len() * 6);
-    for (e, d) in rows.iter().zip(data) {
+    for (e, d) in rows.iter().zip(&data) {
         args.extend([
             &now as &dyn rusqlite::ToSql,
             &e.kind,

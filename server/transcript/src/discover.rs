@@ -72,26 +72,29 @@ pub fn transcript_files(root: &Path) -> Vec<TranscriptFile> {
     } else {
         root.to_path_buf()
     };
-    let is_transcript = |p: &Path| p.extension().is_some_and(|x| x == "jsonl");
     // Symbolic links are followed, but only where there is one: following them
     // everywhere made walkdir resolve each project directory's real path (a
     // `readlink` per component) and `stat` every entry, two thirds of a run over
     // 15k unchanged files.
+    fn is_transcript(p: &Path) -> bool {
+        p.extension().is_some_and(|x| x == "jsonl")
+    }
     fn walk(dir: &Path, follow: bool, out: &mut Vec<TranscriptFile>) {
         for e in WalkDir::new(dir)
             .follow_links(follow)
             .into_iter()
             .filter_map(Result::ok)
         {
-            let is_jsonl = e.path().extension().is_some_and(|x| x == "jsonl");
             if e.file_type().is_file() {
-                if is_jsonl {
+                if is_transcript(e.path()) {
                     out.push(classify(e.into_path()));
                 }
             } else if e.path_is_symlink() && e.depth() > 0 {
                 match std::fs::metadata(e.path()) {
                     Ok(m) if m.is_dir() => walk(e.path(), true, out),
-                    Ok(m) if m.is_file() && is_jsonl => out.push(classify(e.into_path())),
+                    Ok(m) if m.is_file() && is_transcript(e.path()) => {
+                        out.push(classify(e.into_path()))
+                    }
                     _ => {}
                 }
             }

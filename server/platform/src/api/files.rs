@@ -23,13 +23,12 @@ pub(super) async fn file_touches(
     State(state): State<AppState>,
     Query(p): Query<PathParams>,
 ) -> Result<axum::Json<Vec<FileTouch>>, ApiError> {
-    Ok(axum::Json({
-        state.wanted(&p.path);
-        state
-            .pool
-            .read(move |c| Ok(c.file_touches(&p.path)?))
-            .await?
-    }))
+    state.wanted(&p.path);
+    let found = state
+        .pool
+        .read(move |c| Ok(c.file_touches(&p.path)?))
+        .await?;
+    Ok(axum::Json(found))
 }
 
 /// Blames `content` as the file at `path` (absolute, on the platform's machine),
@@ -261,11 +260,10 @@ pub(super) async fn file_insights(
     State(state): State<AppState>,
     Query(p): Query<PathParams>,
 ) -> Result<axum::Json<FileInsights>, ApiError> {
-    Ok(axum::Json({
-        state.wanted(&p.path);
-        state
-            .pool
-            .read(move |c| Ok(c.file_insights(&p.path)?))
-            .await?
-    }))
+    state.wanted(&p.path);
+    let found = state
+        .pool
+        .read(move |c| Ok(c.file_insights(&p.path)?))
+        .await?;
+    Ok(axum::Json(found))
 }

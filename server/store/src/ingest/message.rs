@@ -2,12 +2,13 @@
 //! that led to it, its text for full-text search, its tool calls and their results
 //! (with the exact change and the events of each file touched), and its token usage.
 
+use indexmap::IndexMap;
 use observatory_transcript::changes::{
     change_from, is_writing_tool, read_snapshot, renames_in_command, touched_path,
 };
 use observatory_transcript::{Block, Message, Role};
 use rusqlite::{params, Connection, OptionalExtension};
-use rustc_hash::FxHashMap;
+use rustc_hash::FxBuildHasher;
 use serde_json::Value;
 
 use super::batch::BatchWriter;
@@ -44,18 +45,13 @@ enum CallRow {
     Batched(usize),
 }
 
-/// The tool calls a batch makes, written when its records are in (`write_calls`):
-/// a call answered in the same batch is written once, with its result, instead of
-/// written with its input and then updated.
-#[derive(Default)]
-pub(super) struct BatchCalls {
-    rows: Vec<NewCall>,
-    /// Where each call's row is in `rows`, by its tool-use id.
-    at: FxHashMap<String, usize>,
-}
+/// The tool calls a batch makes, by tool-use id in the order they were made, written
+/// when its records are in (`write_calls`): a call answered in the same batch is
+/// written once, with its result, instead of written with its input and then
+/// updated.
+pub(super) type BatchCalls = IndexMap<String, NewCall, FxBuildHasher>;
 
-struct NewCall {
-    tool_use_id: String,
+pub(super) struct NewCall {
     message_id: i64,
     prompt_id: Option<i64>,
     name: String,
@@ -258,8 +254,7 @@ impl BatchWriter<'_> {
         }
         // A call stored already (another file's copy of it) keeps its row, as the
         // insert's `ON CONFLICT DO NOTHING` would.
-        let calls = &self.delta.calls;
-        if calls.at.contains_key(tool_use_id)
+        if self.delta.calls.contains_key(tool_use_id)
             || self
                 .tx
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM tool_calls WHERE tool_use_id = ?1)")?
@@ -267,19 +262,19 @@ impl BatchWriter<'_> {
         {
             return Ok(());
         }
-        let calls = &mut self.delta.calls;
-        calls.at.insert(tool_use_id.to_owned(), calls.rows.len());
-        calls.rows.push(NewCall {
-            tool_use_id: tool_use_id.to_owned(),
-            message_id: msg.id,
-            prompt_id: msg.prompt_id,
-            name: name.to_owned(),
-            path,
-            ts: msg.ts,
-            change: pending,
-            failed: None,
-            error: None,
-        });
+        self.delta.calls.insert(
+            tool_use_id.to_owned(),
+            NewCall {
+                message_id: msg.id,
+                prompt_id: msg.prompt_id,
+                name: name.to_owned(),
+                path,
+                ts: msg.ts,
+                change: pending,
+                failed: None,
+                error: None,
+            },
+        );
         Ok(())
     }
 
@@ -290,10 +285,10 @@ impl BatchWriter<'_> {
             "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change, file_name, failed, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(tool_use_id) DO NOTHING",
         )?;
-        for c in batch.rows {
+        for (tool_use_id, c) in batch {
             let file_name = c.path.as_deref().map(file_name_of);
             insert.execute(params![
-                c.tool_use_id,
+                tool_use_id,
                 self.conv,
                 c.message_id,
                 c.prompt_id,
@@ -358,7 +353,10 @@ impl BatchWriter<'_> {
                     .execute(params![failed, error, change, id])?;
             }
             CallRow::Batched(i) => {
-                let row = &mut self.delta.calls.rows[i];
+                let (_, row) =
+                    self.delta.calls.get_index_mut(i).ok_or_else(|| {
+                        crate::Error::Internal("a batched call went missing".into())
+                    })?;
                 row.failed = Some(failed);
                 row.error = error;
                 row.change = change;
@@ -385,8 +383,7 @@ impl BatchWriter<'_> {
     /// The call a result answers, if it is known: made in this batch (its input
     /// taken, to be replaced by the change), else stored.
     fn call(&mut self, tool_use_id: &str) -> Result<Option<Call>> {
-        if let Some(&i) = self.delta.calls.at.get(tool_use_id) {
-            let row = &mut self.delta.calls.rows[i];
+        if let Some((i, _, row)) = self.delta.calls.get_full_mut(tool_use_id) {
             return Ok(Some(Call {
                 row: CallRow::Batched(i),
                 name: row.name.clone(),
@@ -427,18 +424,14 @@ impl BatchWriter<'_> {
             tokens(u.cache_creation_input_tokens),
             tokens(u.cache_read_input_tokens),
         ];
-        let batch = &mut self.delta.usage;
-        match batch.at.get(&key) {
-            Some(&i) => {
-                let row = &mut batch.rows[i];
-                for (have, new) in row.counts.iter_mut().zip(counts) {
+        match self.delta.usage.entry(key) {
+            indexmap::map::Entry::Occupied(mut row) => {
+                for (have, new) in row.get_mut().counts.iter_mut().zip(counts) {
                     *have = (*have).max(new);
                 }
             }
-            None => {
-                batch.at.insert(key.clone(), batch.rows.len());
-                batch.rows.push(ResponseUsage {
-                    key,
+            indexmap::map::Entry::Vacant(row) => {
+                row.insert(ResponseUsage {
                     model: m.model.clone(),
                     ts: msg.ts,
                     counts,
@@ -462,10 +455,10 @@ impl BatchWriter<'_> {
                 cache_creation_tokens = max(cache_creation_tokens, excluded.cache_creation_tokens),
                 cache_read_tokens = max(cache_read_tokens, excluded.cache_read_tokens)",
         )?;
-        for r in batch.rows {
+        for (key, r) in batch {
             let [input, output, cache_creation, cache_read] = r.counts;
             upsert.execute(params![
-                r.key,
+                key,
                 self.conv,
                 r.model,
                 r.ts,
@@ -479,16 +472,10 @@ impl BatchWriter<'_> {
     }
 }
 
-/// The token usage of one batch's responses, before it is written.
-#[derive(Default)]
-pub(super) struct BatchUsage {
-    rows: Vec<ResponseUsage>,
-    /// Where each response's row is in `rows`, by its key.
-    at: FxHashMap<String, usize>,
-}
+/// The token usage of one batch's responses by key, in order, before it is written.
+pub(super) type BatchUsage = IndexMap<String, ResponseUsage, FxBuildHasher>;
 
-struct ResponseUsage {
-    key: String,
+pub(super) struct ResponseUsage {
     model: Option<String>,
     ts: Option<i64>,
     counts: [i64; 4],
