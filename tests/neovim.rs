@@ -112,6 +112,9 @@ fn neovim_plugin_shows_lenses_follows_the_cursor_and_runs_its_commands() {
     assert!(observed["status"]
         .as_str()
         .is_some_and(|s| s.contains("connected")));
+    assert!(observed["statusline"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("observatory: connected")));
     assert!(observed["search"]
         .as_array()
         .and_then(|s| s.first())

@@ -102,6 +102,12 @@ local ok, err = xpcall(function()
   -- While the platform's first pass runs, the status says how far it is.
   local indexing_line = require('observatory').format_status({ state = 'connected', indexing = true }, 40)
   check(indexing_line:find('indexing transcripts, 40%', 1, true), 'status while indexing: ' .. indexing_line)
+  -- The statusline item is a string in every buffer (a nil shows as `v:null`).
+  observed.statusline = require('observatory').statusline(src)
+  check(observed.statusline:match('^observatory: connected'), 'statusline: ' .. observed.statusline)
+  local scratch = vim.api.nvim_create_buf(false, true)
+  check(require('observatory').statusline(scratch) == '', 'statusline without the server')
+  vim.api.nvim_buf_delete(scratch, { force = true })
   step('status')
 
   -- :Observatory search: the fixture conversation is offered; choosing it opens it in a split.

@@ -53,6 +53,22 @@ function M.status(bufnr)
   return s and s.state, s
 end
 
+--- A statusline component, always a string (a `%{}` item shows `v:null` for nil):
+--- empty in a buffer without the server, `observatory: starting` until its first
+--- status, then the state, with the first indexing pass's percentage while it runs.
+---@param bufnr? integer
+---@return string
+function M.statusline(bufnr)
+  local c = vim.lsp.get_clients({ name = require('observatory.client').name, bufnr = bufnr or 0 })[1]
+  if not c then return '' end
+  local s = statuses[c.id]
+  if not s then return 'observatory: starting' end
+  local line = 'observatory: ' .. (s.state or '?')
+  local percent = indexing[c.id]
+  if s.indexing or percent then line = line .. ', indexing' .. (percent and (' ' .. percent .. '%') or '') end
+  return line
+end
+
 --- The options in use (nil before setup).
 ---@return observatory.Options?
 function M.options()
@@ -89,6 +105,8 @@ local function lsp_config(o)
       ['observatory/status'] = function(_, params, ctx)
         statuses[ctx.client_id] = params
         vim.api.nvim_exec_autocmds('User', { pattern = 'ObservatoryStatus', data = params })
+        -- A statusline is only drawn again on the user's next move otherwise.
+        vim.cmd('redrawstatus!')
       end,
     },
     on_exit = function(_, _, client_id)
@@ -134,6 +152,7 @@ function M.setup(opts)
       local id = ev.data.client_id
       indexing[id] = params.value.kind ~= 'end' and (params.value.percentage or indexing[id] or 0) or nil
       vim.api.nvim_exec_autocmds('User', { pattern = 'ObservatoryStatus', data = statuses[id] })
+      vim.cmd('redrawstatus!')
     end,
   })
   if o.keymaps then require('observatory.links').watch_hovers() end
