@@ -100,6 +100,7 @@ pub(super) fn read_batches(
     offset: u64,
     line_count: u64,
     max_line: usize,
+    compressor: &mut zstd::bulk::Compressor<'_>,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> std::io::Result<()> {
     let mut reader =
@@ -179,8 +180,7 @@ pub(super) fn read_batches(
             first_line,
             last_line: line_no,
             at_end,
-            // Level 1: the copy is read rarely, and this runs for every byte indexed.
-            compressed: zstd::bulk::compress(&raw, 1)?,
+            compressed: compressor.compress(&raw)?,
             items,
         };
         if !emit(batch) || at_end {

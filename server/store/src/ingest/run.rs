@@ -85,15 +85,32 @@ pub(super) enum Read {
 
 /// Reads the jobs in order until there are none, or the writer stops listening.
 pub(super) fn reader(jobs: Receiver<Job>, out: Sender<Read>, budget: &Budget, max_line: usize) {
+    // One context for the run: creating one per batch cost as much as a tenth of
+    // the compressing. Level 1: the copy is read rarely, and this runs for every
+    // byte indexed.
+    let mut compressor = match zstd::bulk::Compressor::new(1) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = out.send(Read::Failed(e));
+            return;
+        }
+    };
     for job in jobs {
         let mut listening = true;
         let result = File::open(&job.path).and_then(|mut fh| {
             fh.seek(SeekFrom::Start(job.start))?;
-            read_batches(fh, job.start, job.first_line, max_line, &mut |b| {
-                budget.take(b.len());
-                listening = out.send(Read::Batch(b)).is_ok();
-                listening
-            })
+            read_batches(
+                fh,
+                job.start,
+                job.first_line,
+                max_line,
+                &mut compressor,
+                &mut |b| {
+                    budget.take(b.len());
+                    listening = out.send(Read::Batch(b)).is_ok();
+                    listening
+                },
+            )
         });
         let end = match result {
             Ok(()) => Read::Done,
