@@ -96,11 +96,15 @@ pub struct Store {
     /// A transaction is open (see `ingest`), holding `tx_bytes` of transcript.
     in_tx: bool,
     tx_bytes: u64,
+    /// Transcript bytes a bulk run commits at once (`ingest::COMMIT_BYTES`).
+    commit_bytes: u64,
     /// Full-text entries of the open transaction's documents (see `ingest`).
     pending_docs: ingest::PendingDocs,
     /// Transcripts to read first (see `ingest::IndexPriority`).
     priority: Option<std::sync::Arc<ingest::IndexPriority>>,
     writes_cache: Option<std::sync::Arc<WritesCache>>,
+    /// Checkpoints a bulk run's commits on another thread (see `ingest`).
+    checkpointer: Option<ingest::Checkpointer>,
 }
 
 impl Store {
@@ -174,9 +178,11 @@ impl Store {
             bulk: false,
             in_tx: false,
             tx_bytes: 0,
+            commit_bytes: ingest::COMMIT_BYTES,
             pending_docs: ingest::PendingDocs::default(),
             priority: None,
             writes_cache: None,
+            checkpointer: None,
         })
     }
 

@@ -9,6 +9,7 @@
 //! file's new bytes into batches, `batch` applies one batch and `message` one message.
 
 mod batch;
+mod checkpoint;
 mod message;
 mod pending;
 mod prepare;
@@ -27,13 +28,15 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::{io_err, Error, Result, Store};
 use batch::{apply_batch, BatchStats, ChainCache};
+pub(crate) use checkpoint::Checkpointer;
 pub(crate) use pending::PendingDocs;
 pub use priority::IndexPriority;
 use read::{head_hash, stat, Batch, Stat};
 
 /// Bytes of transcript per commit in bulk runs (several files' batches).
-const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
-/// WAL a bulk run lets grow before it is checkpointed (it stays this large on disk).
+pub(crate) const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
+/// WAL a bulk run lets grow before it is checkpointed where no thread does it, and
+/// the size the WAL file is cut back to after a run.
 const BULK_WAL_BYTES: i64 = 64 * 1024 * 1024;
 /// Bytes hashed at the start of a file to notice that it was replaced.
 pub(super) const HEAD_BYTES: u64 = 4096;
@@ -196,7 +199,8 @@ impl Store {
         };
         // A bulk run rewrites the same FTS and b-tree pages many times; checkpointing
         // every 1000 pages (the default) copies them into the database again and
-        // again. Checkpoint rarely during the run, and once at its end.
+        // again. Checkpoint after commits of many files, on another thread where
+        // the database has a file (`checkpoint`), and once at the run's end.
         let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         self.conn.pragma_update(
             None,
@@ -206,7 +210,19 @@ impl Store {
         // Small files are grouped into transactions of about COMMIT_BYTES: a commit
         // per file would flush a new full-text segment per file.
         self.bulk = true;
-        let mut result = self.index_files(&plan, &mut report, &mut progress, on_progress);
+        self.conn.pragma_update(None, "journal_size_limit", -1)?;
+        let checkpointer = self.path.as_deref().and_then(Checkpointer::start);
+        let mut result = std::thread::scope(|scope| {
+            if let Some((checkpointer, work)) = checkpointer {
+                scope.spawn(work);
+                self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                self.checkpointer = Some(checkpointer);
+            }
+            let r = self.index_files(&plan, &mut report, &mut progress, on_progress);
+            // Closes the thread's channel: the scope waits for its last checkpoint.
+            self.checkpointer = None;
+            r
+        });
         self.bulk = false;
         match result {
             Ok(()) => result = self.commit(),
@@ -215,6 +231,10 @@ impl Store {
         self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        // The run's WAL (a few hundred MB) is cut back when it next starts over;
+        // not during the run, where cutting and growing it again cost a few percent.
+        self.conn
+            .pragma_update(None, "journal_size_limit", BULK_WAL_BYTES)?;
         result?;
         // Files Claude Code deleted: keep everything, remember that the source is gone.
         let seen: std::collections::HashSet<&Path> =
@@ -508,7 +528,7 @@ impl Store {
             ],
         )?;
         self.tx_bytes += batch.end_offset - batch.start_offset;
-        if !self.bulk || self.tx_bytes >= COMMIT_BYTES {
+        if !self.bulk || self.tx_bytes >= self.commit_bytes {
             self.commit()?;
         }
         Ok(stats)
@@ -524,6 +544,9 @@ impl Store {
             self.in_tx = false;
             self.tx_bytes = 0;
             self.conn.execute_batch("COMMIT")?;
+            if let Some(c) = &mut self.checkpointer {
+                c.committed(&self.conn)?;
+            }
         }
         Ok(())
     }
@@ -642,5 +665,56 @@ mod tests {
             .recv_timeout(Duration::from_secs(60))
             .expect("the run returned");
         assert!(stopped, "the run reported its error");
+    }
+
+    /// A bulk run of many commits with its checkpointing thread: every message
+    /// stored, a WAL a few commits long, and the run ends checkpointed
+    /// (`checkpoint` tests the writer's part on its own).
+    #[test]
+    fn a_bulk_runs_wal_stays_a_few_commits_long() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).expect("mkdir");
+        for i in 0..40 {
+            let body: String = (0..300)
+                .map(|n| {
+                    format!(
+                        "{{\"type\":\"user\",\"uuid\":\"u{i}-{n}\",\"sessionId\":\"s{i}\",\"message\":{{\"role\":\"user\",\"content\":\"word{n} {}\"}}}}\n",
+                        "text ".repeat(200)
+                    )
+                })
+                .collect();
+            std::fs::write(project.join(format!("s{i}.jsonl")), body).expect("write");
+        }
+        let db = dir.path().join("data/observatory.db");
+        let mut store = Store::open(&db).expect("store");
+        // A commit per file or two: 40 or so commits instead of one.
+        store.commit_bytes = 256 * 1024;
+        let report = store
+            .index_roots(&[dir.path().to_path_buf()], &mut |_| {})
+            .expect("index");
+        assert_eq!(report.new_messages, 40 * 300);
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let (db_bytes, wal_bytes) = (size(&db), size(&db.with_extension("db-wal")));
+        // The WAL file keeps its largest size: a few commits' pages, where holding
+        // the run would take at least every page of the database.
+        assert!(
+            wal_bytes * 3 < db_bytes,
+            "WAL {wal_bytes} bytes against a database of {db_bytes}"
+        );
+        let copied: bool = store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok(r.get::<_, i64>(1)? == r.get::<_, i64>(2)?)
+            })
+            .expect("checkpoint");
+        assert!(copied, "the run ends checkpointed");
+        assert_eq!(
+            store
+                .conn
+                .query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))
+                .expect("count"),
+            40 * 300
+        );
     }
 }

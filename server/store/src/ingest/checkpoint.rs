@@ -1,0 +1,121 @@
+//! WAL checkpoints of a bulk run, on their own thread.
+//!
+//! A checkpoint copies the pages a commit appended to the WAL into the database file.
+//! On the writer it was an eighth of that thread's time on real-shaped transcripts
+//! (#15), while the other core had room. Here a second connection checkpoints after
+//! each commit, and the writer only finishes the job every few commits: SQLite
+//! starts the WAL over from its beginning only when a writer begins a transaction
+//! with every frame copied, which never happens while a checkpoint runs behind a
+//! writer that commits again at once. Without that the WAL grew past 2 GB on the
+//! 1 GB corpus.
+
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// Commits after which the writer checkpoints what the thread has not yet, so the
+/// WAL starts over (a commit of a bulk run is about 32 MB of transcript).
+const WRITER_EVERY: u32 = 3;
+
+/// The writer's side: tells the checkpointing thread about commits.
+pub(crate) struct Checkpointer {
+    commits: SyncSender<()>,
+    since_full: u32,
+}
+
+impl Checkpointer {
+    /// The writer's handle and the thread's work (run it on a scoped thread), or
+    /// `None` when the database cannot be opened a second time (the writer then
+    /// checkpoints as usual).
+    pub(super) fn start(path: &Path) -> Option<(Self, impl FnOnce() + Send)> {
+        let conn = match Connection::open(path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no checkpointing thread; the writer checkpoints");
+                return None;
+            }
+        };
+        // Only to wait out the writer's own checkpoints (a PASSIVE one never waits).
+        if let Err(e) = conn.busy_timeout(Duration::from_secs(5)) {
+            tracing::warn!(error = %e, "no checkpointing thread; the writer checkpoints");
+            return None;
+        }
+        let (commits, rx) = sync_channel(1);
+        Some((
+            Self {
+                commits,
+                since_full: 0,
+            },
+            move || checkpoint_each(&conn, &rx),
+        ))
+    }
+
+    /// After a commit: the thread copies it; every `WRITER_EVERY` commits the writer
+    /// copies what is left (little), and keeps trying at each commit until it has
+    /// copied every frame, so the WAL starts over at the next transaction.
+    pub(super) fn committed(&mut self, writer: &Connection) -> rusqlite::Result<()> {
+        // Full: the thread is still busy with an earlier commit, which it will
+        // follow with this one's frames too.
+        let _ = self.commits.try_send(());
+        self.since_full += 1;
+        if self.since_full >= WRITER_EVERY && all_copied(writer)? {
+            self.since_full = 0;
+        }
+        Ok(())
+    }
+}
+
+fn checkpoint_each(conn: &Connection, commits: &Receiver<()>) {
+    for () in commits {
+        if let Err(e) = all_copied(conn) {
+            tracing::warn!(error = %e, "checkpoint on the checkpointing thread");
+        }
+    }
+}
+
+/// A PASSIVE checkpoint (it never waits for readers or the writer): whether it
+/// copied every frame of the WAL.
+fn all_copied(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        let (busy, log, copied): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        Ok(busy == 0 && log == copied)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests: a failed expectation is the test failing.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// With the thread not keeping up at all (here: not running), the writer's own
+    /// checkpoints still start the WAL over every few commits.
+    #[test]
+    fn the_writer_starts_the_wal_over_every_few_commits() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("wal");
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("no auto");
+        conn.execute_batch("CREATE TABLE t (x BLOB)")
+            .expect("table");
+        let (mut checkpointer, thread) = Checkpointer::start(&path).expect("start");
+        drop(thread);
+        let commit = vec![7u8; 256 * 1024];
+        for _ in 0..30 {
+            conn.execute("INSERT INTO t VALUES (?1)", [&commit])
+                .expect("insert");
+            checkpointer.committed(&conn).expect("committed");
+        }
+        let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+            .expect("wal")
+            .len();
+        // Held whole, the WAL would be 30 commits long (8 MB); it is a few.
+        assert!(wal < 8 * commit.len() as u64, "WAL of {wal} bytes");
+    }
+}
