@@ -56,13 +56,14 @@ impl Checkpointer {
     /// copies what is left (little), and keeps trying at each commit until it has
     /// copied every frame, so the WAL starts over at the next transaction.
     pub(super) fn committed(&mut self, writer: &Connection) -> rusqlite::Result<()> {
-        // Full: the thread is still busy with an earlier commit, which it will
-        // follow with this one's frames too.
-        let _ = self.commits.try_send(());
         self.since_full += 1;
+        // Before waking the thread, which would hold the checkpoint lock.
         if self.since_full >= WRITER_EVERY && all_copied(writer)? {
             self.since_full = 0;
         }
+        // Full: the thread is still busy with an earlier commit, which it will
+        // follow with this one's frames too.
+        let _ = self.commits.try_send(());
         Ok(())
     }
 }
