@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::events::{self, Event, EventQuery};
 use crate::keys::{self, ApiKey};
+use crate::packed::StoredChange;
 use crate::pricing;
 use crate::search::{SearchQuery, SearchResults};
 use crate::sql::{
@@ -288,7 +289,7 @@ impl Store {
                     call_id: r.get(12)?,
                     change: FileChange::default(),
                 },
-                r.get::<_, String>(10)?,
+                r.get::<_, StoredChange>(10)?,
                 r.get::<_, i64>(13)?,
                 by_subagent
                     .then(|| r.get::<_, String>(15).map(|key| (key, r.get::<_, i64>(16))))
@@ -299,7 +300,9 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (mut w, change, conv, subagent) = row?;
-            match serde_json::from_str::<FileChange>(&change) {
+            match change.into_json().and_then(|c| {
+                serde_json::from_str::<FileChange>(&c).map_err(|e| Error::Corrupt(e.to_string()))
+            }) {
                 Ok(c) => w.change = c,
                 Err(e) => {
                     tracing::warn!(tool_use_id = %w.tool_use_id, error = %e, "stored change is unreadable; skipped");
@@ -520,7 +523,7 @@ impl Store {
             .prepare_cached(
                 "SELECT id FROM tool_calls
                  WHERE change IS NOT NULL AND failed = 0 AND name IN ('Edit', 'MultiEdit', 'Write')
-                   AND instr(change, ?1) > 0
+                   AND observatory_change_contains(change, ?1)
                  ORDER BY ts DESC, id DESC LIMIT ?2",
             )?
             .query_map(params![text, limit as i64], |r| r.get(0))?
@@ -639,7 +642,7 @@ impl Catalog for Store {
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args), |r| {
             let tool: String = r.get(2)?;
-            let change: Option<String> = r.get(9)?;
+            let change: Option<StoredChange> = r.get(9)?;
             Ok(FileTouch {
                 session_id: r.get(0)?,
                 conversation_title: one_line(&r.get::<_, String>(1)?, 120),
@@ -651,7 +654,9 @@ impl Catalog for Store {
                 message_uuid: r.get(10)?,
                 prompt: r.get(8)?,
                 // Until its result arrives a writing call holds its raw input here.
-                change: change.and_then(|c| serde_json::from_str::<FileChange>(&c).ok()),
+                change: change
+                    .and_then(|c| c.into_json().ok())
+                    .and_then(|c| serde_json::from_str::<FileChange>(&c).ok()),
                 tool,
             })
         })?;

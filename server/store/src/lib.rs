@@ -14,6 +14,7 @@ pub mod events;
 pub mod fts;
 mod ingest;
 pub mod keys;
+mod packed;
 pub mod pricing;
 mod private;
 mod schema;
@@ -170,6 +171,7 @@ impl Store {
         // Indexing alone runs more distinct statements than rusqlite's default cache
         // of 16 holds, and preparing one again costs more than running it.
         conn.set_prepared_statement_cache_capacity(128);
+        packed::register(&conn)?;
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn,

@@ -199,6 +199,10 @@ const MIGRATIONS: &[&str] = &[
     // 9: token totals per conversation and model, kept by indexing (`totals`), for
     // usage by conversation, project and model without summing every response.
     crate::totals::MIGRATION,
+    // 10: `tool_calls.change` may hold zstd-compressed JSON, a BLOB (`packed`). No
+    // row changes; the version is for older binaries, which would misread those
+    // rows and so refuse the database as too new.
+    "-- changes may be compressed",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

@@ -20,6 +20,7 @@ use observatory_protocol::webhooks::{
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::packed::StoredChange;
 use crate::sql::from_ms;
 use crate::{Error, Result};
 
@@ -525,11 +526,14 @@ pub(crate) fn tool_change(
     conn: &Connection,
     tool_use_id: &str,
 ) -> Result<Option<observatory_transcript::FileChange>> {
-    let change: Option<Option<String>> = conn
+    let change: Option<Option<StoredChange>> = conn
         .prepare_cached("SELECT change FROM tool_calls WHERE tool_use_id = ?1")?
         .query_row([tool_use_id], |r| r.get(0))
         .optional()?;
-    Ok(change.flatten().and_then(|c| serde_json::from_str(&c).ok()))
+    Ok(change
+        .flatten()
+        .and_then(|c| c.into_json().ok())
+        .and_then(|c| serde_json::from_str(&c).ok()))
 }
 
 /// `Writer::redeliver_webhook`: one delivery (any state) or every failed one, due

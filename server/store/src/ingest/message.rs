@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::batch::BatchWriter;
 use super::prepare::{truncate_utf8, Prepared};
 use super::resume::Copy;
+use crate::packed::StoredChange;
 use crate::{events, Result};
 
 /// A message just stored, with what its documents and tool calls carry.
@@ -57,8 +58,8 @@ pub(super) struct NewCall {
     name: String,
     path: Option<String>,
     ts: Option<i64>,
-    /// The input its result needs until it comes, then the change it made.
-    change: Option<String>,
+    /// The input its result needs until it comes (as text), then the change it made.
+    change: Option<StoredChange>,
     failed: Option<bool>,
     error: Option<String>,
 }
@@ -270,7 +271,7 @@ impl BatchWriter<'_> {
                 name: name.to_owned(),
                 path,
                 ts: msg.ts,
-                change: pending,
+                change: pending.map(StoredChange::Json),
                 failed: None,
                 error: None,
             },
@@ -339,7 +340,8 @@ impl BatchWriter<'_> {
                 {
                     pre.change.clone()
                 }
-                _ => recorded_change(&call.name, call.pending.as_deref(), content, tool_result),
+                _ => recorded_change(&call.name, call.pending.as_deref(), content, tool_result)
+                    .map(StoredChange::pack),
             }
         };
         let error = failed.then(|| truncate_utf8(content, 2000).to_owned());
@@ -387,22 +389,32 @@ impl BatchWriter<'_> {
             return Ok(Some(Call {
                 row: CallRow::Batched(i),
                 name: row.name.clone(),
-                pending: row.change.take(),
+                pending: row.change.take().map(StoredChange::into_json).transpose()?,
                 path: row.path.clone(),
             }));
         }
-        Ok(self
+        let stored = self
             .tx
             .prepare_cached("SELECT id, name, change, path FROM tool_calls WHERE tool_use_id = ?1")?
             .query_row([tool_use_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, Option<StoredChange>>(2)?,
+                    r.get(3)?,
+                ))
+            })
+            .optional()?;
+        stored
+            .map(|(id, name, change, path)| {
                 Ok(Call {
-                    row: CallRow::Stored(r.get(0)?),
-                    name: r.get(1)?,
-                    pending: r.get(2)?,
-                    path: r.get(3)?,
+                    row: CallRow::Stored(id),
+                    name,
+                    pending: change.map(StoredChange::into_json).transpose()?,
+                    path,
                 })
             })
-            .optional()?)
+            .transpose()
     }
 
     /// One API response is written as one line per content block, each with a copy of

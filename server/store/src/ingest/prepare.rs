@@ -10,6 +10,7 @@ use observatory_transcript::{Block, Message};
 use serde_json::Value;
 
 use super::message::{is_error_result, recorded_change};
+use crate::packed::StoredChange;
 
 /// Longest text put into the full-text index for one block; the whole text stays in
 /// the raw copy and is shown by `show`.
@@ -37,7 +38,8 @@ pub(super) struct Prepared {
 pub(super) struct Change {
     pub(super) name: String,
     pub(super) input_json: String,
-    pub(super) change: Option<String>,
+    /// As it is stored: compressed here, on the reading thread, when large.
+    pub(super) change: Option<StoredChange>,
 }
 
 impl Prepared {
@@ -101,7 +103,8 @@ impl Preparer {
                 if let Some((name, input_json)) = self.calls.remove(tool_use_id) {
                     if !is_error_result(*is_error, content, tool_result) {
                         let change =
-                            recorded_change(&name, Some(&input_json), content, tool_result);
+                            recorded_change(&name, Some(&input_json), content, tool_result)
+                                .map(StoredChange::pack);
                         p.change = Some(Change {
                             name,
                             input_json,
