@@ -287,7 +287,7 @@ impl Store {
     /// Indexes the files of `plan` in order, handing each file's outcome to `done`
     /// (which stops the run by returning an error). One thread reads, parses and
     /// compresses the next files while this one writes the current one (SQLite wants
-    /// one writer), and another frees what was written: on a store of many small
+    /// one writer), and frees them once written: on a store of many small
     /// transcripts, reading one file at a time would leave a core idle.
     fn run(
         &mut self,
@@ -300,10 +300,11 @@ impl Store {
             let (jobs, job_rx) = std::sync::mpsc::channel::<run::Job>();
             // Unbounded: the budget bounds what the reader holds ahead.
             let (read_tx, reads) = std::sync::mpsc::channel();
-            // Bounded: a batch waiting to be freed is memory too.
-            let (written, to_drop) = std::sync::mpsc::sync_channel::<Batch>(1);
-            scope.spawn(move || run::reader(job_rx, read_tx, budget, max_line));
-            scope.spawn(move || to_drop.into_iter().for_each(drop));
+            // Written batches go back to the reader to be freed; it takes them at
+            // every batch it reads and while it waits for a file, so they stay
+            // about as many as it reads ahead.
+            let (written, to_free) = std::sync::mpsc::channel::<Batch>();
+            scope.spawn(move || run::reader(job_rx, read_tx, to_free, budget, max_line));
             // Whatever ends the run (an error included), the reader must not be
             // left waiting for room: the scope joins it.
             let _close = run::CloseOnDrop(budget);
@@ -452,7 +453,7 @@ impl Store {
         open: Open,
         reads: &std::sync::mpsc::Receiver<run::Read>,
         budget: &run::Budget,
-        written: &std::sync::mpsc::SyncSender<Batch>,
+        written: &std::sync::mpsc::Sender<Batch>,
     ) -> Result<FileReport> {
         let Open {
             mut src,
@@ -470,7 +471,8 @@ impl Store {
                     report.new_messages += stats.new_messages;
                     report.warnings += stats.warnings;
                     budget.give(batch.len());
-                    // Freeing a batch's records takes a while too: not on this thread.
+                    // Freeing a batch's records takes a while too: not on this thread
+                    // (and not on a third, see `run::reader`).
                     let _ = written.send(batch);
                 }
                 run::Read::Failed(e) => return Err(io_err(&file.path)(e)),
