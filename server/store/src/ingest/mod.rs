@@ -209,8 +209,8 @@ impl Store {
         )?;
         // Small files are grouped into transactions of about COMMIT_BYTES: a commit
         // per file would flush a new full-text segment per file.
-        self.bulk = true;
         self.conn.pragma_update(None, "journal_size_limit", -1)?;
+        self.bulk = true;
         let checkpointer = self.path.as_deref().and_then(Checkpointer::start);
         let mut result = std::thread::scope(|scope| {
             if let Some((checkpointer, work)) = checkpointer {
@@ -547,7 +547,7 @@ impl Store {
             self.tx_bytes = 0;
             self.conn.execute_batch("COMMIT")?;
             if let Some(c) = &mut self.checkpointer {
-                c.committed(&self.conn)?;
+                c.committed(&self.conn);
             }
         }
         Ok(())

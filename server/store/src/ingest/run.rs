@@ -93,7 +93,7 @@ const FREE_EVERY: Duration = Duration::from_millis(10);
 /// The batches come back once written, to be freed here: their memory was allocated
 /// on this thread, and glibc frees a block from another thread under the lock of
 /// the arena it came from, which this thread holds while it allocates. Freed on a
-/// thread of their own, a cold index of real-shaped transcripts took a tenth longer
+/// thread of their own, a cold index of real-shaped transcripts took a sixth longer
 /// (#15).
 pub(super) fn reader(
     jobs: Receiver<Job>,
