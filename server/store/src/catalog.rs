@@ -300,9 +300,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (mut w, change, conv, subagent) = row?;
-            match change.into_json().and_then(|c| {
-                serde_json::from_str::<FileChange>(&c).map_err(|e| Error::Corrupt(e.to_string()))
-            }) {
+            match change.file_change() {
                 Ok(c) => w.change = c,
                 Err(e) => {
                     tracing::warn!(tool_use_id = %w.tool_use_id, error = %e, "stored change is unreadable; skipped");
@@ -654,9 +652,7 @@ impl Catalog for Store {
                 message_uuid: r.get(10)?,
                 prompt: r.get(8)?,
                 // Until its result arrives a writing call holds its raw input here.
-                change: change
-                    .and_then(|c| c.into_json().ok())
-                    .and_then(|c| serde_json::from_str::<FileChange>(&c).ok()),
+                change: change.and_then(|c| c.file_change().ok()),
                 tool,
             })
         })?;

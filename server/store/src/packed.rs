@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 
+use observatory_transcript::FileChange;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -55,6 +56,13 @@ impl StoredChange {
             Self::Json(s) => Ok(s),
             Self::Zstd(z) => unpack(&z),
         }
+    }
+
+    /// The recorded change. A cell still holding a call's input (its result has not
+    /// come) is not one, and is an error like any unreadable cell.
+    pub(crate) fn file_change(self) -> crate::Result<FileChange> {
+        serde_json::from_str(&self.into_json()?)
+            .map_err(|e| crate::Error::Corrupt(format!("recorded change: {e}")))
     }
 }
 

@@ -530,10 +530,7 @@ pub(crate) fn tool_change(
         .prepare_cached("SELECT change FROM tool_calls WHERE tool_use_id = ?1")?
         .query_row([tool_use_id], |r| r.get(0))
         .optional()?;
-    Ok(change
-        .flatten()
-        .and_then(|c| c.into_json().ok())
-        .and_then(|c| serde_json::from_str(&c).ok()))
+    Ok(change.flatten().and_then(|c| c.file_change().ok()))
 }
 
 /// `Writer::redeliver_webhook`: one delivery (any state) or every failed one, due

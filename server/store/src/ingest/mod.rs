@@ -211,7 +211,13 @@ impl Store {
         // per file would flush a new full-text segment per file.
         self.conn.pragma_update(None, "journal_size_limit", -1)?;
         self.bulk = true;
-        let checkpointer = self.path.as_deref().and_then(Checkpointer::start);
+        // A run with nothing to write (most rescans) opens no second connection.
+        let writes = plan.iter().any(|p| !p.unchanged);
+        let checkpointer = self
+            .path
+            .as_deref()
+            .filter(|_| writes)
+            .and_then(Checkpointer::start);
         let mut result = std::thread::scope(|scope| {
             if let Some((checkpointer, work)) = checkpointer {
                 scope.spawn(work);
