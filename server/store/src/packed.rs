@@ -18,6 +18,10 @@ use rusqlite::{Connection, ToSql};
 /// ones (a Bash command, a notebook cell) are most rows.
 const PACK_FROM: usize = 512;
 
+/// Larger than any change a transcript can record (the file around an edit); what
+/// a damaged frame may claim is checked against it before allocating.
+const MAX_UNPACKED: u64 = 1 << 30;
+
 /// A `tool_calls.change` cell: JSON, or zstd-compressed JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum StoredChange {
@@ -81,9 +85,11 @@ fn unpack_into(z: &[u8], out: &mut Vec<u8>) -> crate::Result<()> {
     }
     let corrupt =
         |e: &dyn std::fmt::Display| crate::Error::Corrupt(format!("compressed change: {e}"));
-    // `pack` writes the size into every frame; a frame without one is not ours.
+    // `pack` writes the size into every frame; a frame without one, or claiming
+    // more than any change (a damaged cell), is not allocated for.
     let size = match zstd::zstd_safe::get_frame_content_size(z) {
-        Ok(Some(n)) => usize::try_from(n).map_err(|e| corrupt(&e))?,
+        Ok(Some(n)) if n <= MAX_UNPACKED => n as usize,
+        Ok(Some(n)) => return Err(corrupt(&format!("a frame of {n} bytes"))),
         _ => return Err(corrupt(&"no content size in the frame")),
     };
     out.clear();
@@ -202,7 +208,24 @@ mod tests {
                 .expect("count");
             assert_eq!(found, n, "{needle}");
         }
-        // A damaged blob is an error, not a panic or a wrong text.
+        // A damaged blob is an error, not a panic or a wrong text; so is one whose
+        // header claims an absurd size.
         assert!(StoredChange::Zstd(vec![1, 2, 3]).into_json().is_err());
+        let StoredChange::Zstd(mut lying) = packed else {
+            panic!("compressed")
+        };
+        // Frame header: magic (4 bytes), descriptor, then the content size; with
+        // the descriptor's size flag set to 8 bytes, claim 2^62.
+        lying[4] = (lying[4] & 0x3f) | 0xc0;
+        let mut claimed = lying[..5].to_vec();
+        claimed.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        let err = StoredChange::Zstd(claimed)
+            .into_json()
+            .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("a frame of 4611686018427387904 bytes"),
+            "{err}"
+        );
     }
 }
