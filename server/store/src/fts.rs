@@ -286,9 +286,31 @@ fn split_identifiers(s: &str) -> Option<String> {
 /// documents, so the index grows little).
 #[doc(hidden)] // public for the search benchmark, which builds its own indexes
 pub fn identifier_words(text: &str) -> Option<String> {
+    // This runs over the text of every document indexed (an eighth of the reading
+    // thread, #15), and most text is lower-case ASCII, which holds no identifier to
+    // split: only the runs around a capital letter or a non-ASCII character are
+    // looked at, and 32 bytes with neither are passed over at once.
+    fn notable(b: u8) -> bool {
+        b.is_ascii_uppercase() || !b.is_ascii()
+    }
+    let bytes = text.as_bytes();
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
-    for run in text.split(|c: char| !c.is_alphanumeric()) {
+    // Always at a character boundary: only ASCII is stepped over a byte at a time.
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(chunk) = bytes.get(at..at + 32) {
+            if !chunk.iter().fold(false, |any, &b| any | notable(b)) {
+                at += 32;
+                continue;
+            }
+        }
+        if !notable(bytes[at]) {
+            at += 1;
+            continue;
+        }
+        let (run, end) = run_around(text, at);
+        at = end;
         let Some(words) = camel_words(run) else {
             continue;
         };
@@ -302,6 +324,29 @@ pub fn identifier_words(text: &str) -> Option<String> {
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The run of letters and digits around the character at byte `at`, and where to
+/// go on from: past the run, or past that character when it is neither.
+fn run_around(text: &str, at: usize) -> (&str, usize) {
+    let rest = &text[at..];
+    match rest.chars().next() {
+        Some(c) if c.is_alphanumeric() => {
+            let start = text[..at]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_alphanumeric())
+                .last()
+                .map_or(at, |(i, _)| i);
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| !c.is_alphanumeric())
+                .map_or(text.len(), |(i, _)| at + i);
+            (&text[start..end], end)
+        }
+        Some(c) => ("", at + c.len_utf8()),
+        None => ("", text.len()),
+    }
 }
 
 #[cfg(test)]
@@ -446,6 +491,67 @@ mod tests {
             identifier_words("größeÄnderung ÉcoleNormale").as_deref(),
             Some("größe Änderung\nÉcole Normale")
         );
+    }
+
+    /// The plain definition `Runs` must agree with: every run of letters and
+    /// digits that `camel_words` splits.
+    fn identifier_words_by_definition(text: &str) -> Option<String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for run in text.split(|c: char| !c.is_alphanumeric()) {
+            if let Some(words) = camel_words(run) {
+                if seen.insert(run) {
+                    out.push(words.join(" "));
+                }
+            }
+        }
+        (!out.is_empty()).then(|| out.join("\n"))
+    }
+
+    #[test]
+    fn identifier_words_agree_with_their_definition() {
+        let samples = [
+            "let refreshToken = getRefreshToken(); refreshToken.x",
+            "größeÄnderung—ÉcoleNormale…fooBar ΑβΓδ日本Go ǅemalDžx",
+            "a\u{1F600}bC x\u{0}yZ 123Abc abc123Def _privateVar__DUNDERx",
+            "ß\u{0301}Xy İstanbulCity ﬁleName x\u{2163}Y",
+            "",
+            "A",
+            "aB",
+            // Past the 32-byte steps over text with no capital.
+            "a long run of lower case words well past thirty-two bytes, then fooBar",
+            "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgHij tail",
+        ];
+        let long = "aB".repeat(MAX_IDENTIFIER / 2) + " " + &"aB".repeat(MAX_IDENTIFIER / 2 + 1);
+        for text in samples.iter().copied().chain([long.as_str()]) {
+            assert_eq!(
+                identifier_words(text),
+                identifier_words_by_definition(text),
+                "{text:?}"
+            );
+        }
+        // Every character class boundary, from a pseudo-random walk over a mixed
+        // alphabet: ASCII, accented, other scripts, digits, punctuation, emoji.
+        let alphabet: Vec<char> =
+            "abcdefghijklmnopqrstuvwxyz    aZ9_ .éÉßΣσ日١\u{300}\u{1F600}-ǅ\n"
+                .chars()
+                .collect();
+        let mut state = 0x2545_f491_u32;
+        for round in 0..2000 {
+            let text: String = (0..8 + round % 72)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    alphabet[state as usize % alphabet.len()]
+                })
+                .collect();
+            assert_eq!(
+                identifier_words(&text),
+                identifier_words_by_definition(&text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
