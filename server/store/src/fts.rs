@@ -224,33 +224,26 @@ fn camel_words(run: &str) -> Option<Vec<&str>> {
     if run.len() > MAX_IDENTIFIER {
         return None;
     }
-    // Indexing calls this for every word of every document, and nearly all have no
-    // capital after their first letter: answer those without allocating.
-    if !run.chars().skip(1).any(char::is_uppercase) {
-        return None;
-    }
-    let chars: Vec<(usize, char)> = run.char_indices().collect();
-    let mut cuts = Vec::new();
-    for w in 1..chars.len() {
-        let (i, c) = chars[w];
-        let prev = chars[w - 1].1;
-        let next_lower = chars.get(w + 1).is_some_and(|(_, n)| n.is_lowercase());
+    // Indexing calls this for every run with a capital in every document: nothing
+    // is allocated until a word boundary is found.
+    let mut chars = run.char_indices().peekable();
+    let mut prev = chars.next()?.1;
+    let mut words = Vec::new();
+    let mut from = 0;
+    while let Some((i, c)) = chars.next() {
+        let next_lower = chars.peek().is_some_and(|(_, n)| n.is_lowercase());
         // lower or digit → upper starts a word; so does the last capital of an
         // acronym followed by lower case (`HTTPServer`: the `S`).
         if c.is_uppercase()
-            && ((prev.is_lowercase() || prev.is_numeric()) || (prev.is_uppercase() && next_lower))
+            && (prev.is_lowercase() || prev.is_numeric() || (prev.is_uppercase() && next_lower))
         {
-            cuts.push(i);
+            words.push(&run[from..i]);
+            from = i;
         }
+        prev = c;
     }
-    if cuts.is_empty() {
+    if words.is_empty() {
         return None;
-    }
-    let mut words = Vec::with_capacity(cuts.len() + 1);
-    let mut from = 0;
-    for cut in cuts {
-        words.push(&run[from..cut]);
-        from = cut;
     }
     words.push(&run[from..]);
     Some(words)
@@ -320,7 +313,12 @@ pub fn identifier_words(text: &str) -> Option<String> {
             if !out.is_empty() {
                 out.push('\n');
             }
-            out.push_str(&words.join(" "));
+            for (n, word) in words.iter().enumerate() {
+                if n > 0 {
+                    out.push(' ');
+                }
+                out.push_str(word);
+            }
         }
     }
     (!out.is_empty()).then_some(out)

@@ -389,13 +389,15 @@ fn message_from_raw(raw: RawRecord, kind: Option<&str>) -> Message {
         tool_use_result: raw.tool_use_result,
         ..Message::default()
     };
-    if let Some(Value::Object(msg)) = raw.message {
-        m.model = msg.get("model").and_then(Value::as_str).map(str::to_owned);
-        m.message_id = msg.get("id").and_then(Value::as_str).map(str::to_owned);
+    // The parsed values are taken apart rather than copied from: a message's text
+    // is most of a transcript, and each copy was an allocation and a free (#15).
+    if let Some(Value::Object(mut msg)) = raw.message {
+        m.model = take_str(&mut msg, "model");
+        m.message_id = take_str(&mut msg, "id");
         m.usage = msg.get("usage").and_then(parse_usage);
-        match msg.get("content") {
-            Some(Value::String(s)) => m.blocks.push(Block::Text(s.clone())),
-            Some(Value::Array(items)) => m.blocks = items.iter().map(parse_block).collect(),
+        match msg.remove("content") {
+            Some(Value::String(s)) => m.blocks.push(Block::Text(s)),
+            Some(Value::Array(items)) => m.blocks = items.into_iter().map(parse_block).collect(),
             _ => {}
         }
     }
@@ -424,32 +426,37 @@ fn parse_usage(v: &Value) -> Option<Usage> {
     })
 }
 
-fn str_field(o: &serde_json::Map<String, Value>, k: &str) -> String {
-    o.get(k)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+/// Field `k` of `o` if it is a string, moved out.
+fn take_str(o: &mut serde_json::Map<String, Value>, k: &str) -> Option<String> {
+    match o.remove(k) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
 }
 
-fn parse_block(v: &Value) -> Block {
-    let Some(o) = v.as_object() else {
-        return match v {
-            Value::String(s) => Block::Text(s.clone()),
-            other => Block::Other(json_kind(other).to_owned()),
-        };
+fn str_field(o: &mut serde_json::Map<String, Value>, k: &str) -> String {
+    take_str(o, k).unwrap_or_default()
+}
+
+fn parse_block(v: Value) -> Block {
+    let mut o = match v {
+        Value::Object(o) => o,
+        Value::String(s) => return Block::Text(s),
+        other => return Block::Other(json_kind(&other).to_owned()),
     };
-    match o.get("type").and_then(Value::as_str).unwrap_or_default() {
+    let o = &mut o;
+    match take_str(o, "type").as_deref().unwrap_or_default() {
         "text" => Block::Text(str_field(o, "text")),
         "thinking" => Block::Thinking(str_field(o, "thinking")),
         "redacted_thinking" => Block::Thinking(String::new()),
         "tool_use" | "server_tool_use" => Block::ToolUse {
             id: str_field(o, "id"),
             name: str_field(o, "name"),
-            input: o.get("input").cloned().unwrap_or(Value::Null),
+            input: o.remove("input").unwrap_or(Value::Null),
         },
         "tool_result" => Block::ToolResult {
             tool_use_id: str_field(o, "tool_use_id"),
-            content: tool_result_text(o.get("content")),
+            content: tool_result_text(o.remove("content")),
             is_error: matches!(o.get("is_error"), Some(Value::Bool(true))),
         },
         "image" => Block::Image,
@@ -458,22 +465,24 @@ fn parse_block(v: &Value) -> Block {
 }
 
 /// A tool result's content is a string or a list of text/image blocks.
-fn tool_result_text(v: Option<&Value>) -> String {
+fn tool_result_text(v: Option<Value>) -> String {
     match v {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s,
         Some(Value::Array(items)) => {
             let mut out = String::new();
             for item in items {
                 let text = match item {
-                    Value::String(s) => Some(s.as_str()),
-                    Value::Object(o) => o.get("text").and_then(Value::as_str),
+                    Value::String(s) => Some(s),
+                    Value::Object(mut o) => take_str(&mut o, "text"),
                     _ => None,
                 };
                 if let Some(t) = text {
-                    if !out.is_empty() {
+                    if out.is_empty() {
+                        out = t;
+                    } else {
                         out.push('\n');
+                        out.push_str(&t);
                     }
-                    out.push_str(t);
                 }
             }
             out
