@@ -162,7 +162,9 @@ pub fn changes_in(records: &[Record]) -> Vec<FileChange> {
         let results = m.tool_results().count();
         let result = (results == 1)
             .then_some(m.tool_use_result.as_ref())
-            .flatten();
+            .flatten()
+            .and_then(observatory_transcript::ToolUseResult::value);
+        let result = result.as_ref();
         for (id, content, _failed) in m.tool_results() {
             let Some((name, input)) = pending.get(id) else {
                 continue;

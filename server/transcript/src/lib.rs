@@ -13,4 +13,4 @@ pub mod record;
 pub use changes::{read_snapshot, FileChange, Hunk, TextEdit};
 pub use discover::{claude_config_dirs, transcript_files, FileKind, TranscriptFile};
 pub use reader::{LineReader, ReadLine};
-pub use record::{parse_line, Block, Message, ParseError, Record, Role, Usage};
+pub use record::{parse_line, Block, Message, ParseError, Record, Role, ToolUseResult, Usage};

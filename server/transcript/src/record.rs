@@ -86,7 +86,35 @@ pub struct Message {
     pub usage: Option<Usage>,
     pub blocks: Vec<Block>,
     /// Claude Code's structured description of a tool's outcome (user records only).
-    pub tool_use_result: Option<Value>,
+    pub tool_use_result: Option<ToolUseResult>,
+}
+
+/// Claude Code's `toolUseResult`, kept as its JSON text. Only the results of the
+/// few tools whose changes are recorded (writes, reads) are ever looked into, and
+/// parsing every one into a tree, to drop it again, was a fifth of reading a
+/// transcript of many tool calls (#15).
+#[derive(Debug, Clone)]
+pub struct ToolUseResult(Box<serde_json::value::RawValue>);
+
+impl ToolUseResult {
+    /// The result as a JSON value.
+    pub fn value(&self) -> Option<Value> {
+        serde_json::from_str(self.0.get()).ok()
+    }
+
+    /// Whether it is a string that starts with "Error": how Claude Code records
+    /// many failed calls.
+    pub fn is_error_text(&self) -> bool {
+        let json = self.0.get();
+        json.starts_with('"')
+            && serde_json::from_str::<String>(json).is_ok_and(|s| s.starts_with("Error"))
+    }
+}
+
+impl PartialEq for ToolUseResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 impl Message {
@@ -271,7 +299,7 @@ struct RawRecord {
     #[serde(deserialize_with = "lenient")]
     request_id: Option<String>,
     message: Option<Value>,
-    tool_use_result: Option<Value>,
+    tool_use_result: Option<Box<serde_json::value::RawValue>>,
     /// `system` records carry their text here.
     content: Option<Value>,
     #[serde(deserialize_with = "lenient")]
@@ -386,7 +414,7 @@ fn message_from_raw(raw: RawRecord, kind: Option<&str>) -> Message {
         is_meta: raw.is_meta,
         is_compact_summary: raw.is_compact_summary,
         request_id: raw.request_id,
-        tool_use_result: raw.tool_use_result,
+        tool_use_result: raw.tool_use_result.map(ToolUseResult),
         ..Message::default()
     };
     // The parsed values are taken apart rather than copied from: a message's text
@@ -500,6 +528,34 @@ mod tests {
             Ok(Record::Message(m)) => *m,
             other => panic!("expected a message, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn tool_use_results_are_kept_as_json_and_read_on_demand() {
+        let with = |result: &str| {
+            msg(&format!(
+                r#"{{"type":"user","uuid":"u","message":{{"role":"user","content":[]}},"toolUseResult":{result}}}"#
+            ))
+            .tool_use_result
+        };
+        let failed = with(r#""Error: file not found""#).expect("a result");
+        assert!(failed.is_error_text());
+        assert_eq!(failed.value(), Some(Value::from("Error: file not found")));
+        // Escapes are read as JSON, not matched as text.
+        assert!(with(r#""\u0045rror: escaped""#)
+            .expect("a result")
+            .is_error_text());
+        assert!(!with(r#""no Error here""#)
+            .expect("a result")
+            .is_error_text());
+        let edit = with(r#"{"filePath":"/p/a.py","structuredPatch":[]}"#).expect("a result");
+        assert!(!edit.is_error_text());
+        assert_eq!(
+            edit.value()
+                .and_then(|v| v["filePath"].as_str().map(str::to_owned)),
+            Some("/p/a.py".to_owned())
+        );
+        assert_eq!(with("null"), None);
     }
 
     #[test]

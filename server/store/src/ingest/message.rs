@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use observatory_transcript::changes::{
     change_from, is_writing_tool, read_snapshot, renames_in_command, touched_path,
 };
-use observatory_transcript::{Block, Message, Role};
+use observatory_transcript::{Block, Message, Role, ToolUseResult};
 use rusqlite::{params, Connection, OptionalExtension};
 use rustc_hash::FxBuildHasher;
 use serde_json::Value;
@@ -313,7 +313,7 @@ impl BatchWriter<'_> {
         tool_use_id: &str,
         content: &str,
         is_error: bool,
-        tool_result: Option<&Value>,
+        tool_result: Option<&ToolUseResult>,
         doc: &Prepared,
     ) -> Result<()> {
         let call = self.call(tool_use_id)?;
@@ -508,16 +508,17 @@ pub(super) fn recorded_change(
     name: &str,
     pending: Option<&str>,
     content: &str,
-    tool_result: Option<&Value>,
+    tool_result: Option<&ToolUseResult>,
 ) -> Option<String> {
     if name == "Bash" {
         return pending.map(str::to_owned);
     }
     let input = || pending.and_then(|p| serde_json::from_str::<Value>(p).ok());
+    let result = || tool_result.and_then(ToolUseResult::value);
     let change = if name == "Read" {
-        read_snapshot(&input()?, content, tool_result)
+        read_snapshot(&input()?, content, result().as_ref())
     } else if is_writing_tool(name) {
-        change_from(name, &input()?, tool_result)
+        change_from(name, &input()?, result().as_ref())
     } else {
         None
     };
@@ -565,9 +566,9 @@ fn ts_ms(m: &Message) -> Option<i64> {
 pub(super) fn is_error_result(
     is_error: bool,
     content: &str,
-    tool_use_result: Option<&Value>,
+    tool_use_result: Option<&ToolUseResult>,
 ) -> bool {
     is_error
         || content.starts_with("<tool_use_error>")
-        || matches!(tool_use_result, Some(Value::String(s)) if s.starts_with("Error"))
+        || tool_use_result.is_some_and(ToolUseResult::is_error_text)
 }

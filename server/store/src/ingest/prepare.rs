@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use observatory_transcript::changes::is_writing_tool;
-use observatory_transcript::{Block, Message};
+use observatory_transcript::{Block, Message, ToolUseResult};
 use serde_json::Value;
 
 use super::message::{is_error_result, recorded_change};
@@ -78,7 +78,7 @@ impl Preparer {
             .collect()
     }
 
-    fn block(&mut self, b: &Block, tool_result: Option<&Value>) -> Prepared {
+    fn block(&mut self, b: &Block, tool_result: Option<&ToolUseResult>) -> Prepared {
         let with_idents = |rendered: Option<String>, own: &str| {
             let idents =
                 doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
