@@ -282,25 +282,30 @@ pub fn identifier_words(text: &str) -> Option<String> {
     // This runs over the text of every document indexed (an eighth of the reading
     // thread, #15), and most text is lower-case ASCII, which holds no identifier to
     // split: only the runs around a capital letter or a non-ASCII character are
-    // looked at, and 32 bytes with neither are passed over at once.
-    fn notable(b: u8) -> bool {
-        b.is_ascii_uppercase() || !b.is_ascii()
-    }
+    // looked at, found eight bytes at a time.
     let bytes = text.as_bytes();
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
-    // Always at a character boundary: only ASCII is stepped over a byte at a time.
+    // Always at a character boundary: only ASCII is stepped over.
     let mut at = 0;
     while at < bytes.len() {
-        if let Some(chunk) = bytes.get(at..at + 32) {
-            if !chunk.iter().fold(false, |any, &b| any | notable(b)) {
-                at += 32;
+        match bytes
+            .get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
+            Some(word) => {
+                let mask = notable_bytes(u64::from_le_bytes(word));
+                if mask == 0 {
+                    at += 8;
+                    continue;
+                }
+                at += (mask.trailing_zeros() / 8) as usize;
+            }
+            None if bytes[at].is_ascii() && !bytes[at].is_ascii_uppercase() => {
+                at += 1;
                 continue;
             }
-        }
-        if !notable(bytes[at]) {
-            at += 1;
-            continue;
+            None => {}
         }
         let (run, end) = run_around(text, at);
         at = end;
@@ -322,6 +327,17 @@ pub fn identifier_words(text: &str) -> Option<String> {
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// Bit 7 of each byte of `word` set where that byte is a capital A-Z or not ASCII.
+fn notable_bytes(word: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = word & !HIGH;
+    // Per byte, a carry into bit 7 from at least 0x41 ('A') and from at least
+    // 0x5b (past 'Z'); no byte carries into the next.
+    let from_a = (low + 0x3f3f_3f3f_3f3f_3f3f) & HIGH;
+    let past_z = (low + 0x2525_2525_2525_2525) & HIGH;
+    (word & HIGH) | (from_a & !past_z)
 }
 
 /// The run of letters and digits around the character at byte `at`, and where to
@@ -504,6 +520,26 @@ mod tests {
             }
         }
         (!out.is_empty()).then(|| out.join("\n"))
+    }
+
+    #[test]
+    fn notable_bytes_are_capitals_and_non_ascii_in_any_position() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = b;
+                let want = if b.is_ascii_uppercase() || !b.is_ascii() {
+                    0x80 << (8 * at)
+                } else {
+                    0
+                };
+                assert_eq!(
+                    notable_bytes(u64::from_le_bytes(word)),
+                    want,
+                    "{b:#x} at {at}"
+                );
+            }
+        }
     }
 
     #[test]
