@@ -510,15 +510,32 @@ pub(super) fn recorded_change(
     content: &str,
     tool_result: Option<&ToolUseResult>,
 ) -> Option<String> {
-    if name == "Bash" {
-        return pending.map(str::to_owned);
+    let pending = pending?;
+    if name != "Bash" && name != "Read" && !is_writing_tool(name) {
+        return None;
     }
-    let input = || pending.and_then(|p| serde_json::from_str::<Value>(p).ok());
+    let input = serde_json::from_str::<Value>(pending).ok()?;
+    change_of(name, pending, &input, content, tool_result)
+}
+
+/// `recorded_change` of a call whose input is at hand both as its JSON (`pending`)
+/// and parsed (`input`): the reader has it so, and parsing it again was a twentieth
+/// of the reading thread (#15).
+pub(super) fn change_of(
+    name: &str,
+    pending: &str,
+    input: &Value,
+    content: &str,
+    tool_result: Option<&ToolUseResult>,
+) -> Option<String> {
+    if name == "Bash" {
+        return Some(pending.to_owned());
+    }
     let result = || tool_result.and_then(ToolUseResult::value);
     let change = if name == "Read" {
-        read_snapshot(&input()?, content, result().as_ref())
+        read_snapshot(input, content, result().as_ref())
     } else if is_writing_tool(name) {
-        change_from(name, &input()?, result().as_ref())
+        change_from(name, input, result().as_ref())
     } else {
         None
     };

@@ -9,7 +9,7 @@ use observatory_transcript::changes::is_writing_tool;
 use observatory_transcript::{Block, Message, ToolUseResult};
 use serde_json::Value;
 
-use super::message::{is_error_result, recorded_change};
+use super::message::{change_of, is_error_result};
 use crate::packed::StoredChange;
 
 /// Longest text put into the full-text index for one block; the whole text stays in
@@ -59,8 +59,8 @@ pub(super) struct Preparer {
     /// its result is prepared as any other).
     reads: HashSet<String>,
     /// Calls of the file whose result records a change (writing tools and reads),
-    /// until their result: their name and input.
-    calls: HashMap<String, (String, String)>,
+    /// until their result: their name and input, as JSON and parsed.
+    calls: HashMap<String, (String, String, Value)>,
 }
 
 impl Preparer {
@@ -100,11 +100,10 @@ impl Preparer {
                 } else {
                     with_idents(None, content)
                 };
-                if let Some((name, input_json)) = self.calls.remove(tool_use_id) {
+                if let Some((name, input_json, input)) = self.calls.remove(tool_use_id) {
                     if !is_error_result(*is_error, content, tool_result) {
-                        let change =
-                            recorded_change(&name, Some(&input_json), content, tool_result)
-                                .map(StoredChange::pack);
+                        let change = change_of(&name, &input_json, &input, content, tool_result)
+                            .map(StoredChange::pack);
                         p.change = Some(Change {
                             name,
                             input_json,
@@ -123,7 +122,8 @@ impl Preparer {
                 // result may be the only record of the file's content (reads).
                 if is_writing_tool(name) || name == "Read" {
                     let json = input.to_string();
-                    self.calls.insert(id.clone(), (name.clone(), json.clone()));
+                    self.calls
+                        .insert(id.clone(), (name.clone(), json.clone(), input.clone()));
                     p.input_json = Some(json);
                 }
                 p
