@@ -208,13 +208,17 @@ fn term(body: &str, prefix: bool) -> String {
 fn last_word(s: &str) -> Option<(usize, usize)> {
     let (i, c) = s.char_indices().rev().find(|(_, c)| c.is_alphanumeric())?;
     let end = i + c.len_utf8();
-    let start = s[..end]
+    Some((run_start(s, end), end))
+}
+
+/// Where the run of letters and digits that ends at byte `end` of `s` starts.
+fn run_start(s: &str, end: usize) -> usize {
+    s[..end]
         .char_indices()
         .rev()
         .take_while(|(_, c)| c.is_alphanumeric())
         .last()
-        .map_or(end, |(i, _)| i);
-    Some((start, end))
+        .map_or(end, |(i, _)| i)
 }
 
 /// The words of one run of letters and digits if it is a camelCase or PascalCase
@@ -346,12 +350,7 @@ fn run_around(text: &str, at: usize) -> (&str, usize) {
     let rest = &text[at..];
     match rest.chars().next() {
         Some(c) if c.is_alphanumeric() => {
-            let start = text[..at]
-                .char_indices()
-                .rev()
-                .take_while(|(_, c)| c.is_alphanumeric())
-                .last()
-                .map_or(at, |(i, _)| i);
+            let start = run_start(text, at);
             let end = rest
                 .char_indices()
                 .find(|(_, c)| !c.is_alphanumeric())
