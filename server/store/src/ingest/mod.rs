@@ -220,9 +220,18 @@ impl Store {
             .and_then(Checkpointer::start);
         let mut result = std::thread::scope(|scope| {
             if let Some((checkpointer, work)) = checkpointer {
-                scope.spawn(work);
-                self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-                self.checkpointer = Some(checkpointer);
+                // Named, as the reader is, for `top -H` and profiles.
+                match std::thread::Builder::new()
+                    .name("obs-checkpoint".into())
+                    .spawn_scoped(scope, work)
+                {
+                    Ok(_) => {
+                        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                        self.checkpointer = Some(checkpointer);
+                    }
+                    // The writer then checkpoints as it does without a database file.
+                    Err(e) => tracing::warn!(error = %e, "no thread for checkpoints"),
+                }
             }
             let r = self.index_files(&plan, &mut report, &mut progress, on_progress);
             // Closes the thread's channel: the scope waits for its last checkpoint.
@@ -310,7 +319,12 @@ impl Store {
             // every batch it reads and while it waits for a file, so they stay
             // about as many as it reads ahead.
             let (written, to_free) = std::sync::mpsc::channel::<Batch>();
-            scope.spawn(move || run::reader(job_rx, read_tx, to_free, budget, max_line));
+            std::thread::Builder::new()
+                .name("obs-reader".into())
+                .spawn_scoped(scope, move || {
+                    run::reader(job_rx, read_tx, to_free, budget, max_line)
+                })
+                .map_err(|e| Error::Internal(format!("no thread to read transcripts: {e}")))?;
             // Whatever ends the run (an error included), the reader must not be
             // left waiting for room: the scope joins it.
             let _close = run::CloseOnDrop(budget);
