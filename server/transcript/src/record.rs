@@ -467,12 +467,11 @@ fn str_field(o: &mut serde_json::Map<String, Value>, k: &str) -> String {
 }
 
 fn parse_block(v: Value) -> Block {
-    let mut o = match v {
+    let o = &mut match v {
         Value::Object(o) => o,
         Value::String(s) => return Block::Text(s),
         other => return Block::Other(json_kind(&other).to_owned()),
     };
-    let o = &mut o;
     match take_str(o, "type").as_deref().unwrap_or_default() {
         "text" => Block::Text(str_field(o, "text")),
         "thinking" => Block::Thinking(str_field(o, "thinking")),

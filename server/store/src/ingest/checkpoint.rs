@@ -30,18 +30,18 @@ impl Checkpointer {
     /// `None` when the database cannot be opened a second time (the writer then
     /// checkpoints as usual).
     pub(super) fn start(path: &Path) -> Option<(Self, impl FnOnce() + Send)> {
-        let conn = match Connection::open(path) {
+        let opened = Connection::open(path).and_then(|conn| {
+            // For reading the schema when it starts; a PASSIVE checkpoint never waits.
+            conn.busy_timeout(Duration::from_secs(5))?;
+            Ok(conn)
+        });
+        let conn = match opened {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "no checkpointing thread; the writer checkpoints");
                 return None;
             }
         };
-        // For reading the schema when it starts; a PASSIVE checkpoint never waits.
-        if let Err(e) = conn.busy_timeout(Duration::from_secs(5)) {
-            tracing::warn!(error = %e, "no checkpointing thread; the writer checkpoints");
-            return None;
-        }
         let (commits, rx) = sync_channel(1);
         Some((
             Self {
