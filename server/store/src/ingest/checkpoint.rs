@@ -8,9 +8,16 @@
 //! with every frame copied, which never happens while a checkpoint runs behind a
 //! writer that commits again at once. Without that the WAL grew past 2 GB on the
 //! 1 GB corpus.
+//!
+//! Two checkpoints cannot run at once (the second gets `SQLITE_BUSY` and copies
+//! nothing), so the writer's turn waits for the thread's checkpoint in progress,
+//! never more than one commit's pages. Retrying instead left it to the scheduler:
+//! on a loaded machine the writer kept meeting the thread mid-checkpoint and the
+//! WAL grew for commit after commit.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -23,6 +30,8 @@ const WRITER_EVERY: u32 = 3;
 pub(crate) struct Checkpointer {
     commits: SyncSender<()>,
     since_full: u32,
+    /// Held by whichever side checkpoints.
+    turn: Arc<Mutex<()>>,
 }
 
 impl Checkpointer {
@@ -43,26 +52,35 @@ impl Checkpointer {
             }
         };
         let (commits, rx) = sync_channel(1);
+        let turn = Arc::new(Mutex::new(()));
+        let thread_turn = Arc::clone(&turn);
         Some((
             Self {
                 commits,
                 since_full: 0,
+                turn,
             },
-            move || checkpoint_each(&conn, &rx),
+            move || checkpoint_each(&conn, &rx, &thread_turn),
         ))
     }
 
     /// After a commit: the thread copies it; every `WRITER_EVERY` commits the writer
-    /// copies what is left (little), and keeps trying at each commit until it has
-    /// copied every frame, so the WAL starts over at the next transaction. A failed
+    /// copies what is left (little, once the thread's checkpoint in progress is
+    /// done), so the WAL starts over at the next transaction. Where a reader still
+    /// uses older frames it tries again at each commit. A failed
     /// checkpoint loses nothing (the commit is in the WAL): it is logged, and the
     /// run's last checkpoint reports its error.
     pub(super) fn committed(&mut self, writer: &Connection) {
         self.since_full += 1;
         // Before waking the thread, which would hold the checkpoint lock.
         if self.since_full >= WRITER_EVERY {
+            let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
             match all_copied(writer) {
-                Ok(true) => self.since_full = 0,
+                // Nothing left for the thread to copy.
+                Ok(true) => {
+                    self.since_full = 0;
+                    return;
+                }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "checkpoint after a commit"),
             }
@@ -73,8 +91,9 @@ impl Checkpointer {
     }
 }
 
-fn checkpoint_each(conn: &Connection, commits: &Receiver<()>) {
+fn checkpoint_each(conn: &Connection, commits: &Receiver<()>, turn: &Mutex<()>) {
     for () in commits {
+        let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = all_copied(conn) {
             tracing::warn!(error = %e, "checkpoint on the checkpointing thread");
         }
