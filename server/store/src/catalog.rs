@@ -17,8 +17,8 @@ use crate::packed::StoredChange;
 use crate::pricing;
 use crate::search::{SearchQuery, SearchResults};
 use crate::sql::{
-    conversation_where, from_ms, like_escape, path_condition, project_condition, usage_at,
-    usage_by_model, CREDITED_SESSION_SQL, CREDITED_TITLE_SQL, LAUNCHER_JOIN, TITLE_SQL,
+    conversation_where, from_ms, key_hash, like_escape, path_condition, project_condition,
+    usage_at, usage_by_model, CREDITED_SESSION_SQL, CREDITED_TITLE_SQL, LAUNCHER_JOIN, TITLE_SQL,
 };
 use crate::webhooks::{self, DueDelivery};
 use crate::{Error, Result, Store};
@@ -917,8 +917,8 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT 1 FROM messages WHERE uuid = ?1",
-                params![uuid],
+                "SELECT 1 FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
+                params![key_hash(uuid), uuid],
                 |_| Ok(()),
             )
             .optional()?

@@ -203,6 +203,89 @@ const MIGRATIONS: &[&str] = &[
     // row changes; the version is for older binaries, which would misread those
     // rows and so refuse the database as too new.
     "-- changes may be compressed",
+    // 11: message uuids, tool-use ids and usage keys are looked up through a hash
+    // of each (`sql::key_hash`), not a unique index of the text (#15). The tables
+    // are rebuilt, as SQLite cannot drop a UNIQUE constraint; `migrate` turns
+    // foreign keys off around it, or dropping `messages` would delete every `docs`
+    // row through its ON DELETE CASCADE.
+    r#"
+    CREATE TABLE messages_new (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL,
+        uuid_hash INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        parent_uuid TEXT,
+        logical_parent_uuid TEXT,
+        role TEXT NOT NULL,
+        is_prompt INTEGER NOT NULL DEFAULT 0,
+        is_sidechain INTEGER NOT NULL DEFAULT 0,
+        ts INTEGER,
+        model TEXT,
+        -- The prompt that led to this message; NULL for prompts themselves.
+        prompt_id INTEGER,
+        source_id INTEGER NOT NULL,
+        offset INTEGER NOT NULL
+    );
+    INSERT INTO messages_new
+    SELECT id, uuid, observatory_key_hash(uuid), conversation_id, parent_uuid,
+           logical_parent_uuid, role, is_prompt, is_sidechain, ts, model, prompt_id,
+           source_id, offset
+      FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_new RENAME TO messages;
+    CREATE INDEX messages_uuid ON messages(uuid_hash);
+    CREATE INDEX messages_conversation ON messages(conversation_id, ts);
+
+    CREATE TABLE tool_calls_new (
+        id INTEGER PRIMARY KEY,
+        tool_use_id TEXT NOT NULL,
+        tool_use_id_hash INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        message_id INTEGER NOT NULL,
+        prompt_id INTEGER,
+        name TEXT NOT NULL,
+        path TEXT,
+        file_name TEXT,
+        ts INTEGER,
+        failed INTEGER,
+        error TEXT,
+        change TEXT
+    );
+    INSERT INTO tool_calls_new
+    SELECT id, tool_use_id, observatory_key_hash(tool_use_id), conversation_id,
+           message_id, prompt_id, name, path, file_name, ts, failed, error, change
+      FROM tool_calls;
+    DROP TABLE tool_calls;
+    ALTER TABLE tool_calls_new RENAME TO tool_calls;
+    CREATE INDEX tool_calls_id ON tool_calls(tool_use_id_hash);
+    CREATE INDEX tool_calls_path ON tool_calls(path, ts) WHERE path IS NOT NULL;
+    CREATE INDEX tool_calls_conversation ON tool_calls(conversation_id);
+    CREATE INDEX tool_calls_file_name ON tool_calls(file_name, ts) WHERE change IS NOT NULL;
+    CREATE INDEX tool_calls_changes ON tool_calls(name, failed) WHERE change IS NOT NULL;
+
+    CREATE TABLE usage_new (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        key_hash INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        model TEXT,
+        ts INTEGER,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL
+    );
+    INSERT INTO usage_new (key, key_hash, conversation_id, model, ts, input_tokens,
+                           output_tokens, cache_creation_tokens, cache_read_tokens)
+    SELECT key, observatory_key_hash(key), conversation_id, model, ts, input_tokens,
+           output_tokens, cache_creation_tokens, cache_read_tokens
+      FROM usage;
+    DROP TABLE usage;
+    ALTER TABLE usage_new RENAME TO usage;
+    CREATE INDEX usage_key ON usage(key_hash);
+    -- Covers the usage reports, which then never touch the table itself.
+    CREATE INDEX usage_conversation ON usage(conversation_id, model, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, ts);
+    "#,
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -233,7 +316,23 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             })
         },
     )?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    conn.create_scalar_function(
+        "observatory_key_hash",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ctx.get_raw(0).as_str().ok().map(crate::sql::key_hash)),
+    )?;
+    // Off while tables are rebuilt (migration 11); the setting is ignored inside a
+    // transaction, so around all of them.
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let applied = apply(conn, version);
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    applied
+}
+
+fn apply(conn: &mut Connection, from: usize) -> Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;
@@ -249,15 +348,12 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use rusqlite::params;
 
     #[test]
     fn a_version_4_database_upgrades_with_its_conversations_spans() {
         let mut conn = Connection::open_in_memory().expect("db");
-        for (i, sql) in MIGRATIONS.iter().take(4).enumerate() {
-            conn.execute_batch(sql).expect("old migration");
-            conn.pragma_update(None, "user_version", i + 1)
-                .expect("version");
-        }
+        migrate_to(&mut conn, 4);
         conn.execute(
             "INSERT INTO conversations (session_key, kind, started_at, ended_at) VALUES ('s', 'session', 10, 20)",
             [],
@@ -276,5 +372,140 @@ mod tests {
             )
             .expect("row");
         assert_eq!(row, (Some(10), Some(20), None));
+    }
+
+    /// Migration 11 rebuilds `messages`, `tool_calls` and `usage` on a connection
+    /// that enforces foreign keys, as the store's does: every row and search
+    /// document survives (dropping `messages` would cascade to `docs`), each key
+    /// gets its hash, and lookups go through the new indexes.
+    #[test]
+    fn a_version_10_database_keeps_every_row_when_its_keys_are_hashed() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        migrate_to(&mut conn, 10);
+        conn.execute_batch(
+            "INSERT INTO conversations (id, session_key, kind) VALUES (1, 's', 'session');
+             INSERT INTO messages (id, uuid, conversation_id, role, prompt_id, source_id, offset)
+                  VALUES (1, 'u-1', 1, 'user', NULL, 1, 0), (2, 'u-2', 1, 'assistant', 1, 1, 90);
+             INSERT INTO docs (id, message_id, conversation_id, kind, role, text)
+                  VALUES (1, 1, 1, 'prompt', 'user', 'rename the parser'),
+                         (2, 2, 1, 'assistant', 'assistant', 'renamed it');
+             INSERT INTO docs_fts (rowid, text, idents) SELECT id, text, idents FROM docs;
+             INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change, file_name, failed)
+                  VALUES ('toolu_1', 1, 2, 1, 'Edit', '/w/parser.rs', 5, '{}', 'parser.rs', 0);
+             INSERT INTO usage (key, conversation_id, model, ts, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
+                  VALUES ('msg_1:req_1', 1, 'opus', 5, 10, 20, 30, 40);",
+        )
+        .expect("rows");
+        conn.pragma_update(None, "foreign_keys", true)
+            .expect("enforced");
+
+        migrate(&mut conn).expect("upgrade");
+
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        assert_eq!(count("SELECT count(*) FROM docs"), 2);
+        assert_eq!(
+            count("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH 'renaming'"),
+            2
+        );
+        let messages: Vec<(i64, String, i64, Option<i64>, i64)> = conn
+            .prepare("SELECT id, uuid, uuid_hash, prompt_id, offset FROM messages ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            messages,
+            [
+                (1, "u-1".into(), crate::sql::key_hash("u-1"), None, 0),
+                (2, "u-2".into(), crate::sql::key_hash("u-2"), Some(1), 90),
+            ]
+        );
+        let call: (String, i64, String, String, String) = conn
+            .query_row(
+                "SELECT tool_use_id, tool_use_id_hash, path, change, file_name FROM tool_calls",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .expect("call");
+        assert_eq!(
+            call,
+            (
+                "toolu_1".into(),
+                crate::sql::key_hash("toolu_1"),
+                "/w/parser.rs".into(),
+                "{}".into(),
+                "parser.rs".into()
+            )
+        );
+        let usage: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT key_hash, input_tokens, cache_read_tokens FROM usage WHERE key = 'msg_1:req_1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("usage");
+        assert_eq!(usage, (crate::sql::key_hash("msg_1:req_1"), 10, 40));
+        let enforced: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("pragma");
+        assert!(enforced, "foreign keys are enforced again");
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
+                params![1, "u-1"],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(plan.contains("messages_uuid"), "{plan}");
+        // The old unique indexes of the text are gone; the others are back.
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index'
+                   AND tbl_name IN ('messages', 'tool_calls', 'usage') ORDER BY name",
+            )
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("names");
+        assert_eq!(
+            indexes,
+            [
+                "messages_conversation",
+                "messages_uuid",
+                "tool_calls_changes",
+                "tool_calls_conversation",
+                "tool_calls_file_name",
+                "tool_calls_id",
+                "tool_calls_path",
+                "usage_conversation",
+                "usage_key"
+            ]
+        );
+    }
+
+    /// A database as an older build left it: the first `version` migrations.
+    fn migrate_to(conn: &mut Connection, version: usize) {
+        conn.create_scalar_function(
+            "observatory_identifier_words",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| {
+                Ok(ctx
+                    .get_raw(0)
+                    .as_str()
+                    .ok()
+                    .and_then(crate::fts::identifier_words))
+            },
+        )
+        .expect("function");
+        for (i, sql) in MIGRATIONS.iter().take(version).enumerate() {
+            conn.execute_batch(sql).expect("old migration");
+            conn.pragma_update(None, "user_version", i + 1)
+                .expect("version");
+        }
     }
 }

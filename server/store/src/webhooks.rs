@@ -21,7 +21,7 @@ use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::packed::StoredChange;
-use crate::sql::from_ms;
+use crate::sql::{from_ms, key_hash};
 use crate::{Error, Result};
 
 /// Longest URL accepted.
@@ -527,8 +527,10 @@ pub(crate) fn tool_change(
     tool_use_id: &str,
 ) -> Result<Option<observatory_transcript::FileChange>> {
     let change: Option<Option<StoredChange>> = conn
-        .prepare_cached("SELECT change FROM tool_calls WHERE tool_use_id = ?1")?
-        .query_row([tool_use_id], |r| r.get(0))
+        .prepare_cached(
+            "SELECT change FROM tool_calls WHERE tool_use_id_hash = ?1 AND tool_use_id = ?2",
+        )?
+        .query_row(params![key_hash(tool_use_id), tool_use_id], |r| r.get(0))
         .optional()?;
     Ok(change.flatten().and_then(|c| c.file_change().ok()))
 }

@@ -10,6 +10,7 @@ use super::pending::PendingDocs;
 use super::prepare::truncate_utf8;
 use super::read::{Batch, Item};
 use super::SourceRow;
+use crate::sql::key_hash;
 use crate::{events, Result};
 
 /// Warnings kept per file in the database (all are counted).
@@ -358,8 +359,8 @@ impl BatchWriter<'_> {
     /// A summary names the conversation that contains its leaf message.
     fn summary(&mut self, leaf: &str, summary: &str) -> Result<()> {
         let resolved = self.tx
-            .prepare_cached("UPDATE conversations SET summary = ?1 WHERE id = (SELECT conversation_id FROM messages WHERE uuid = ?2)")?
-            .execute(params![summary, leaf])?;
+            .prepare_cached("UPDATE conversations SET summary = ?1 WHERE id = (SELECT conversation_id FROM messages WHERE uuid_hash = ?3 AND uuid = ?2)")?
+            .execute(params![summary, leaf, key_hash(leaf)])?;
         if resolved == 0 {
             self.tx
                 .prepare_cached(

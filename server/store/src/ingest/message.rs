@@ -15,6 +15,7 @@ use super::batch::BatchWriter;
 use super::prepare::{truncate_utf8, Prepared};
 use super::resume::Copy;
 use crate::packed::StoredChange;
+use crate::sql::key_hash;
 use crate::{events, Result};
 
 /// A message just stored, with what its documents and tool calls carry.
@@ -135,13 +136,24 @@ impl BatchWriter<'_> {
         is_prompt: bool,
         inherited: Option<i64>,
     ) -> Result<Option<i64>> {
-        let inserted = self.tx
+        let hash = key_hash(uuid);
+        let stored = self
+            .tx
             .prepare_cached(
-                "INSERT INTO messages (uuid, conversation_id, parent_uuid, logical_parent_uuid, role, is_prompt, is_sidechain, ts, model, prompt_id, source_id, offset)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(uuid) DO NOTHING",
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE uuid_hash = ?1 AND uuid = ?2)",
+            )?
+            .query_row(params![hash, uuid], |r| r.get::<_, bool>(0))?;
+        if stored {
+            return Ok(None);
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO messages (uuid, uuid_hash, conversation_id, parent_uuid, logical_parent_uuid, role, is_prompt, is_sidechain, ts, model, prompt_id, source_id, offset)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 uuid,
+                hash,
                 self.conv,
                 m.parent_uuid,
                 m.logical_parent_uuid,
@@ -154,7 +166,7 @@ impl BatchWriter<'_> {
                 self.src.id,
                 offset as i64
             ])?;
-        Ok((inserted != 0).then(|| self.tx.last_insert_rowid()))
+        Ok(Some(self.tx.last_insert_rowid()))
     }
 
     /// The message's content blocks, in order.
@@ -258,8 +270,8 @@ impl BatchWriter<'_> {
         if self.delta.calls.contains_key(tool_use_id)
             || self
                 .tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM tool_calls WHERE tool_use_id = ?1)")?
-                .query_row([tool_use_id], |r| r.get::<_, bool>(0))?
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM tool_calls WHERE tool_use_id_hash = ?1 AND tool_use_id = ?2)")?
+                .query_row(params![key_hash(tool_use_id), tool_use_id], |r| r.get::<_, bool>(0))?
         {
             return Ok(());
         }
@@ -283,13 +295,14 @@ impl BatchWriter<'_> {
     pub(super) fn write_calls(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.delta.calls);
         let mut insert = self.tx.prepare_cached(
-            "INSERT INTO tool_calls (tool_use_id, conversation_id, message_id, prompt_id, name, path, ts, change, file_name, failed, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(tool_use_id) DO NOTHING",
+            "INSERT INTO tool_calls (tool_use_id, tool_use_id_hash, conversation_id, message_id, prompt_id, name, path, ts, change, file_name, failed, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         for (tool_use_id, c) in batch {
             let file_name = c.path.as_deref().map(file_name_of);
             insert.execute(params![
                 tool_use_id,
+                key_hash(&tool_use_id),
                 self.conv,
                 c.message_id,
                 c.prompt_id,
@@ -395,8 +408,8 @@ impl BatchWriter<'_> {
         }
         let stored = self
             .tx
-            .prepare_cached("SELECT id, name, change, path FROM tool_calls WHERE tool_use_id = ?1")?
-            .query_row([tool_use_id], |r| {
+            .prepare_cached("SELECT id, name, change, path FROM tool_calls WHERE tool_use_id_hash = ?1 AND tool_use_id = ?2")?
+            .query_row(params![key_hash(tool_use_id), tool_use_id], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -458,27 +471,46 @@ impl BatchWriter<'_> {
     /// time, the largest of each count over every copy, stored ones included.
     pub(super) fn write_usage(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.delta.usage);
-        let mut upsert = self.tx.prepare_cached(
-            "INSERT INTO usage (key, conversation_id, model, ts, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT(key) DO UPDATE SET
-                input_tokens = max(input_tokens, excluded.input_tokens),
-                output_tokens = max(output_tokens, excluded.output_tokens),
-                cache_creation_tokens = max(cache_creation_tokens, excluded.cache_creation_tokens),
-                cache_read_tokens = max(cache_read_tokens, excluded.cache_read_tokens)",
-        )?;
         for (key, r) in batch {
             let [input, output, cache_creation, cache_read] = r.counts;
-            upsert.execute(params![
-                key,
-                self.conv,
-                r.model,
-                r.ts,
-                input,
-                output,
-                cache_creation,
-                cache_read
-            ])?;
+            let hash = key_hash(&key);
+            // No upsert: the key's hash is not unique.
+            let updated = self
+                .tx
+                .prepare_cached(
+                    "UPDATE usage SET
+                        input_tokens = max(input_tokens, ?3),
+                        output_tokens = max(output_tokens, ?4),
+                        cache_creation_tokens = max(cache_creation_tokens, ?5),
+                        cache_read_tokens = max(cache_read_tokens, ?6)
+                      WHERE key_hash = ?1 AND key = ?2",
+                )?
+                .execute(params![
+                    hash,
+                    key,
+                    input,
+                    output,
+                    cache_creation,
+                    cache_read
+                ])?;
+            if updated == 0 {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO usage (key, key_hash, conversation_id, model, ts, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![
+                        key,
+                        hash,
+                        self.conv,
+                        r.model,
+                        r.ts,
+                        input,
+                        output,
+                        cache_creation,
+                        cache_read
+                    ])?;
+            }
         }
         Ok(())
     }
@@ -547,9 +579,9 @@ pub(super) fn change_of(
 fn stored_message(tx: &Connection, uuid: &str) -> Result<(Option<i64>, Option<i64>)> {
     Ok(tx
         .prepare_cached(
-            "SELECT conversation_id, CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid = ?1",
+            "SELECT conversation_id, CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
         )?
-        .query_row([uuid], |r| Ok((Some(r.get(0)?), r.get(1)?)))
+        .query_row(params![key_hash(uuid), uuid], |r| Ok((Some(r.get(0)?), r.get(1)?)))
         .optional()?
         .unwrap_or((None, None)))
 }
@@ -558,9 +590,9 @@ fn stored_message(tx: &Connection, uuid: &str) -> Result<(Option<i64>, Option<i6
 fn prompt_of(tx: &Connection, uuid: &str) -> Result<Option<i64>> {
     Ok(tx
         .prepare_cached(
-            "SELECT CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid = ?1",
+            "SELECT CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
         )?
-        .query_row([uuid], |r| r.get(0))
+        .query_row(params![key_hash(uuid), uuid], |r| r.get(0))
         .optional()?
         .flatten())
 }

@@ -653,6 +653,70 @@ mod tests {
 
     use super::*;
 
+    /// Lookups by a key's hash also compare the key: a stored row whose hash
+    /// matches (a collision, forged here) neither hides a new message, tool call
+    /// or response from being stored nor is taken for it.
+    #[test]
+    fn keys_that_share_a_hash_stay_apart() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("projects/-w/s.jsonl");
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        let mut store = Store::open_in_memory().expect("store");
+        store
+            .conn
+            .execute_batch(&format!(
+                "INSERT INTO conversations (id, session_key, kind) VALUES (1, 'other', 'session');
+                 INSERT INTO messages (uuid, uuid_hash, conversation_id, role, source_id, offset)
+                      VALUES ('forged', {}, 1, 'user', 0, 0);
+                 INSERT INTO tool_calls (tool_use_id, tool_use_id_hash, conversation_id, message_id, name)
+                      VALUES ('forged', {}, 1, 1, 'Bash');
+                 INSERT INTO usage (key, key_hash, conversation_id, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
+                      VALUES ('forged', {}, 1, 1, 1, 1, 1);",
+                crate::sql::key_hash("a1"),
+                crate::sql::key_hash("toolu_1"),
+                crate::sql::key_hash("msg_1:req_1"),
+            ))
+            .expect("forged rows");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"type":"user","uuid":"u1","sessionId":"s","message":{"role":"user","content":"list it"}}"#,
+                "\n",
+                r#"{"type":"assistant","uuid":"a1","parentUuid":"u1","sessionId":"s","requestId":"req_1","message":{"id":"msg_1","role":"assistant","model":"m","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}],"usage":{"input_tokens":7,"output_tokens":3}}}"#,
+                "\n",
+                r#"{"type":"user","uuid":"u2","parentUuid":"a1","sessionId":"s","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"src","is_error":true}]}}"#,
+                "\n",
+            ),
+        )
+        .expect("write");
+        let report = store.index_path(&path).expect("index");
+        assert_eq!(report.new_messages, 3);
+        assert!(store.has_message("a1").expect("lookup"));
+        let q = |sql: &str| -> (i64, Option<i64>) {
+            store
+                .conn
+                .query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect(sql)
+        };
+        // The result was recorded on the new call, not on the forged one.
+        assert_eq!(
+            q("SELECT count(*), sum(failed) FROM tool_calls WHERE tool_use_id = 'toolu_1'"),
+            (1, Some(1))
+        );
+        assert_eq!(
+            q("SELECT count(*), sum(failed) FROM tool_calls WHERE tool_use_id = 'forged'"),
+            (1, None)
+        );
+        assert_eq!(
+            q("SELECT count(*), sum(input_tokens) FROM usage WHERE key = 'msg_1:req_1'"),
+            (1, Some(7))
+        );
+        assert_eq!(
+            q("SELECT count(*), sum(input_tokens) FROM usage WHERE key = 'forged'"),
+            (1, Some(1))
+        );
+    }
+
     /// A run that stops on an error returns it at once, even with the reader a
     /// full budget ahead and waiting for room (it waited forever).
     #[test]

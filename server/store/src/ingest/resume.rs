@@ -22,6 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch::BatchWriter;
 use super::prepare::truncate_utf8;
+use crate::sql::key_hash;
 use crate::{events, Result};
 
 /// A record of the batch already stored under another conversation, with the keys of
@@ -141,9 +142,13 @@ impl BatchWriter<'_> {
         let id: Option<i64> = self
             .tx
             .prepare_cached(
-                "UPDATE messages SET conversation_id = ?1 WHERE uuid = ?2 AND conversation_id = ?3 RETURNING id",
+                "UPDATE messages SET conversation_id = ?1
+                 WHERE uuid_hash = ?4 AND uuid = ?2 AND conversation_id = ?3 RETURNING id",
             )?
-            .query_row(params![self.conv, copy.uuid, copy.owner], |r| r.get(0))
+            .query_row(
+                params![self.conv, copy.uuid, copy.owner, key_hash(&copy.uuid)],
+                |r| r.get(0),
+            )
             .optional()?;
         let Some(id) = id else {
             return Ok(());
@@ -155,12 +160,14 @@ impl BatchWriter<'_> {
             let moved: Option<(String, Option<String>, bool)> = self
                 .tx
                 .prepare_cached(
-                    "UPDATE tool_calls SET conversation_id = ?1 WHERE tool_use_id = ?2 AND conversation_id = ?3
+                    "UPDATE tool_calls SET conversation_id = ?1
+                     WHERE tool_use_id_hash = ?4 AND tool_use_id = ?2 AND conversation_id = ?3
                      RETURNING name, path, change IS NOT NULL AND failed = 0",
                 )?
-                .query_row(params![self.conv, tool_use_id, copy.owner], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
+                .query_row(
+                    params![self.conv, tool_use_id, copy.owner, key_hash(tool_use_id)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()?;
             if let Some((tool, Some(path), true)) = moved {
                 self.delta.events.push(events::Pending {
@@ -173,9 +180,10 @@ impl BatchWriter<'_> {
         if let Some(key) = &copy.usage_key {
             self.tx
                 .prepare_cached(
-                    "UPDATE usage SET conversation_id = ?1 WHERE key = ?2 AND conversation_id = ?3",
+                    "UPDATE usage SET conversation_id = ?1
+                     WHERE key_hash = ?4 AND key = ?2 AND conversation_id = ?3",
                 )?
-                .execute(params![self.conv, key, copy.owner])?;
+                .execute(params![self.conv, key, copy.owner, key_hash(key)])?;
             self.delta.usage_changed = true;
             if !self.delta.usage_moved_from.contains(&copy.owner) {
                 self.delta.usage_moved_from.push(copy.owner);
