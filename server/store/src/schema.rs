@@ -301,8 +301,20 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     if version == MIGRATIONS.len() {
         return Ok(());
     }
-    // Migrations that fill a column from existing text call the same Rust function
-    // the indexer uses, so an upgraded database indexes exactly as a new one.
+    register_functions(conn)?;
+    // Off while tables are rebuilt (migration 11); the setting is ignored inside a
+    // transaction, so around all of them.
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let applied = apply(conn, version);
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    applied
+}
+
+/// The Rust functions migrations call: those that fill a column from existing
+/// text call the same function the indexer uses, so an upgraded database indexes
+/// exactly as a new one.
+fn register_functions(conn: &Connection) -> Result<()> {
     conn.create_scalar_function(
         "observatory_identifier_words",
         1,
@@ -322,13 +334,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| Ok(ctx.get_raw(0).as_str().ok().map(crate::sql::key_hash)),
     )?;
-    // Off while tables are rebuilt (migration 11); the setting is ignored inside a
-    // transaction, so around all of them.
-    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
-    conn.pragma_update(None, "foreign_keys", false)?;
-    let applied = apply(conn, version);
-    conn.pragma_update(None, "foreign_keys", enforced)?;
-    applied
+    Ok(())
 }
 
 fn apply(conn: &mut Connection, from: usize) -> Result<()> {
@@ -489,19 +495,7 @@ mod tests {
 
     /// A database as an older build left it: the first `version` migrations.
     fn migrate_to(conn: &mut Connection, version: usize) {
-        conn.create_scalar_function(
-            "observatory_identifier_words",
-            1,
-            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            |ctx| {
-                Ok(ctx
-                    .get_raw(0)
-                    .as_str()
-                    .ok()
-                    .and_then(crate::fts::identifier_words))
-            },
-        )
-        .expect("function");
+        register_functions(conn).expect("functions");
         for (i, sql) in MIGRATIONS.iter().take(version).enumerate() {
             conn.execute_batch(sql).expect("old migration");
             conn.pragma_update(None, "user_version", i + 1)

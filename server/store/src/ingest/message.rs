@@ -72,6 +72,16 @@ impl BatchWriter<'_> {
         let uuid = uuid_key(&m.uuid, self.src.id, offset);
         self.delta
             .saw_record(ts_ms(m), m.session_id.as_deref(), &self.own);
+        if let Some((owner, prompt)) = stored_message(self.tx, &uuid)? {
+            self.delta.saw_copy(m);
+            if owner != self.conv {
+                // Another conversation's file holds it too: which one wrote it is
+                // settled once the batch is in (`resume`).
+                self.delta.copies.push(Copy::new(m, &uuid, owner));
+            }
+            self.cache.prompt_of.insert(uuid, prompt);
+            return Ok(false);
+        }
         let is_prompt = m.is_prompt();
         // A prompt leads to itself (stored as NULL and resolved by `prompt_of`, saving
         // a second write per message).
@@ -80,17 +90,7 @@ impl BatchWriter<'_> {
         } else {
             self.inherited_prompt(m)?
         };
-        let Some(id) = self.insert_message(m, &uuid, offset, is_prompt, inherited)? else {
-            let (owner, prompt) = stored_message(self.tx, &uuid)?;
-            self.delta.saw_copy(m);
-            if let Some(owner) = owner.filter(|o| *o != self.conv) {
-                // Another conversation's file holds it too: which one wrote it is
-                // settled once the batch is in (`resume`).
-                self.delta.copies.push(Copy::new(m, &uuid, owner));
-            }
-            self.cache.prompt_of.insert(uuid, prompt);
-            return Ok(false);
-        };
+        let id = self.insert_message(m, &uuid, offset, is_prompt, inherited)?;
         if self.cache.pending_summaries {
             self.delta.stored_uuids.push(uuid.clone());
         }
@@ -127,7 +127,7 @@ impl BatchWriter<'_> {
         Ok(from_parent.or(self.src.last_prompt_id))
     }
 
-    /// The message's row: its id, or `None` if it was stored already.
+    /// The new message's row id (`stored_message` has found none).
     fn insert_message(
         &self,
         m: &Message,
@@ -135,17 +135,7 @@ impl BatchWriter<'_> {
         offset: u64,
         is_prompt: bool,
         inherited: Option<i64>,
-    ) -> Result<Option<i64>> {
-        let hash = key_hash(uuid);
-        let stored = self
-            .tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM messages WHERE uuid_hash = ?1 AND uuid = ?2)",
-            )?
-            .query_row(params![hash, uuid], |r| r.get::<_, bool>(0))?;
-        if stored {
-            return Ok(None);
-        }
+    ) -> Result<i64> {
         self.tx
             .prepare_cached(
                 "INSERT INTO messages (uuid, uuid_hash, conversation_id, parent_uuid, logical_parent_uuid, role, is_prompt, is_sidechain, ts, model, prompt_id, source_id, offset)
@@ -153,7 +143,7 @@ impl BatchWriter<'_> {
             )?
             .execute(params![
                 uuid,
-                hash,
+                key_hash(uuid),
                 self.conv,
                 m.parent_uuid,
                 m.logical_parent_uuid,
@@ -166,7 +156,7 @@ impl BatchWriter<'_> {
                 self.src.id,
                 offset as i64
             ])?;
-        Ok(Some(self.tx.last_insert_rowid()))
+        Ok(self.tx.last_insert_rowid())
     }
 
     /// The message's content blocks, in order.
@@ -575,15 +565,14 @@ pub(super) fn change_of(
 }
 
 /// The conversation the stored message `uuid` is credited to, and the prompt that led
-/// to it (itself, for a prompt).
-fn stored_message(tx: &Connection, uuid: &str) -> Result<(Option<i64>, Option<i64>)> {
+/// to it (itself, for a prompt); `None` when it is not stored.
+fn stored_message(tx: &Connection, uuid: &str) -> Result<Option<(i64, Option<i64>)>> {
     Ok(tx
         .prepare_cached(
             "SELECT conversation_id, CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
         )?
-        .query_row(params![key_hash(uuid), uuid], |r| Ok((Some(r.get(0)?), r.get(1)?)))
-        .optional()?
-        .unwrap_or((None, None)))
+        .query_row(params![key_hash(uuid), uuid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// The prompt that led to the stored message `uuid` (itself, for a prompt).
