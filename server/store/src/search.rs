@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use observatory_protocol::search::{SearchHit, SearchPage};
-use rusqlite::{params, params_from_iter, types::Value as SqlValue};
+use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension};
+use rustc_hash::FxHashMap;
 
 use crate::catalog::one_line;
 use crate::fts::to_fts_query;
@@ -198,16 +199,24 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
     candidates.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
     let next_offset = (candidates.len() > q.offset + q.limit).then(|| q.offset + q.limit);
 
+    let page: Vec<(i64, f64)> = candidates
+        .iter()
+        .skip(q.offset)
+        .take(q.limit)
+        .copied()
+        .collect();
+    let mut marked = page_snippets(store, &fts, &candidates, &page, &q.highlight)?;
     let mut detail = store.conn.prepare_cached(&format!(
-        "SELECT c.session_key, {TITLE_SQL}, c.project, m.uuid, d.kind, d.role, d.tool, d.model, d.ts,
-                (SELECT snippet(docs_fts, 0, ?2, ?3, '…', 24) FROM docs_fts WHERE docs_fts MATCH ?4 AND docs_fts.rowid = d.id)
+        "SELECT c.session_key, {TITLE_SQL}, c.project, m.uuid, d.kind, d.role, d.tool, d.model, d.ts
          FROM docs d JOIN conversations c ON c.id = d.conversation_id JOIN messages m ON m.id = d.message_id
          WHERE d.id = ?1"
     ))?;
-    let mut hits = Vec::with_capacity(q.limit);
-    for &(id, score) in candidates.iter().skip(q.offset).take(q.limit) {
+    let mut hits = Vec::with_capacity(page.len());
+    for (id, score) in page {
+        // A document deleted since the ranking has no snippet, as before.
+        let Marked { snippet, idents } = marked.remove(&id).unwrap_or_default();
         let mut hit = detail
-            .query_row(params![id, q.highlight.0, q.highlight.1, fts], |r| {
+            .query_row(params![id], |r| {
                 Ok(RankedHit {
                     hit: SearchHit {
                         session_id: r.get(0)?,
@@ -219,17 +228,14 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
                         tool: r.get(6)?,
                         model: r.get(7)?,
                         at: from_ms(r.get(8)?),
-                        snippet: r
-                            .get::<_, Option<String>>(9)?
-                            .unwrap_or_default()
-                            .replace(['\n', '\r', '\t'], " "),
+                        snippet: snippet.replace(['\n', '\r', '\t'], " "),
                     },
                     score: -score,
                 })
             })
             .map_err(fts_error)?;
         if !q.highlight.0.is_empty() && !hit.hit.snippet.contains(&q.highlight.0) {
-            if let Some(s) = identifier_snippet(store, &fts, id, &q.highlight)? {
+            if let Some(s) = identifier_snippet(store, id, idents.as_deref(), &q.highlight)? {
                 hit.hit.snippet = s.replace(['\n', '\r', '\t'], " ");
             }
         }
@@ -242,6 +248,94 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
     })
 }
 
+/// What FTS5 marks in one document of a page.
+#[derive(Default)]
+struct Marked {
+    /// FTS5's snippet of the text.
+    snippet: String,
+    /// The `idents` column with each matched word between `char(1)` and `char(2)`,
+    /// markers that cannot occur there (letters, digits, spaces, newlines).
+    idents: Option<String>,
+}
+
+/// Two documents of a page are marked in one pass over the rowid range between
+/// them when at most this many other matches lie in between.
+const MATCHES_BETWEEN: usize = 32;
+
+/// The snippets of a page's documents. A query per document (`rowid = ?`) sets the
+/// whole match up again for each: for a prefix, FTS5 first merges the doclists of
+/// every term it covers, and a page of `retry*` on the 1 GB corpus spent 30 of its
+/// 36 ms there. One pass over a rowid range sets it up once, but tests every match
+/// in the range, which for a phrase costs more than its setup. So a prefix query
+/// marks its page in one pass; any other marks documents together while the ranked
+/// `candidates` (every match in the range) say few other matches lie between them.
+fn page_snippets(
+    store: &Store,
+    fts: &str,
+    candidates: &[(i64, f64)],
+    page: &[(i64, f64)],
+    highlight: &(String, String),
+) -> Result<FxHashMap<i64, Marked>> {
+    let mut ids: Vec<i64> = page.iter().map(|&(id, _)| id).collect();
+    if fts.contains('*') {
+        return mark(store, fts, &ids, highlight);
+    }
+    ids.sort_unstable();
+    let mut matches: Vec<i64> = candidates.iter().map(|&(id, _)| id).collect();
+    matches.sort_unstable();
+    let between = |a: i64, b: i64| {
+        matches
+            .partition_point(|&m| m < b)
+            .saturating_sub(matches.partition_point(|&m| m <= a))
+    };
+    let mut marked = FxHashMap::default();
+    let mut start = 0;
+    for end in 1..=ids.len() {
+        if end == ids.len() || between(ids[end - 1], ids[end]) > MATCHES_BETWEEN {
+            marked.extend(mark(store, fts, &ids[start..end], highlight)?);
+            start = end;
+        }
+    }
+    Ok(marked)
+}
+
+/// What FTS5 marks in documents `ids` (ascending or not) for query `fts`, in one
+/// pass over the rowid range they span.
+fn mark(
+    store: &Store,
+    fts: &str,
+    ids: &[i64],
+    (open, close): &(String, String),
+) -> Result<FxHashMap<i64, Marked>> {
+    let (Some(&low), Some(&high)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok(FxHashMap::default());
+    };
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let list = format!("[{}]", list.join(","));
+    // `+rowid` keeps the list out of FTS5's plan: given it as `rowid = ?` once per
+    // id, FTS5 would set the query up again for each.
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT docs_fts.rowid, snippet(docs_fts, 0, ?2, ?3, '…', 24),
+                highlight(docs_fts, 1, char(1), char(2))
+         FROM docs_fts
+         WHERE docs_fts MATCH ?1 AND docs_fts.rowid BETWEEN ?4 AND ?5
+           AND +docs_fts.rowid IN (SELECT value FROM json_each(?6))",
+    )?;
+    let rows = stmt
+        .query_map(params![fts, open, close, low, high, list], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Marked {
+                    snippet: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    idents: r.get(2)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(fts_error)?;
+    Ok(rows)
+}
+
 /// Words shown on each side of an identifier in `identifier_snippet`.
 const SNIPPET_WORDS: usize = 10;
 
@@ -252,26 +346,19 @@ const SNIPPET_WORDS: usize = 10;
 /// spaces, it is the identifier as the text spells it. `None` when there is none.
 fn identifier_snippet(
     store: &Store,
-    fts: &str,
     id: i64,
+    marked: Option<&str>,
     (open, close): &(String, String),
 ) -> Result<Option<String>> {
-    // Markers that cannot occur in `idents` (letters, digits, spaces, newlines).
-    let row: Option<(Option<String>, String)> = store
+    let Some(marked) = marked else {
+        return Ok(None);
+    };
+    let text: Option<String> = store
         .conn
-        .prepare_cached(
-            "SELECT highlight(docs_fts, 1, char(1), char(2)), d.text
-             FROM docs_fts JOIN docs d ON d.id = docs_fts.rowid
-             WHERE docs_fts MATCH ?1 AND docs_fts.rowid = ?2",
-        )?
-        .query_row(params![fts, id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })
-        .map_err(fts_error)?;
-    let Some((Some(marked), text)) = row else {
+        .prepare_cached("SELECT text FROM docs WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let Some(text) = text else {
         return Ok(None);
     };
     let Some(line) = marked.lines().find(|l| l.contains('\u{1}')) else {

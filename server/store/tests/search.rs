@@ -158,6 +158,43 @@ fn snippets_come_from_the_text_with_the_matched_words_marked() {
     assert_eq!(s, "class [RefreshTokenStore] implements Store {}");
 }
 
+/// Every hit of a page carries the snippet of its own document, whether the page
+/// is marked in one pass over its rowid range (a prefix; documents close together)
+/// or in several (documents far apart, many other matches between them).
+#[test]
+fn each_hit_of_a_page_gets_its_own_documents_snippet() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Every tenth document says "retry" three times, so BM25 puts those first:
+    // a page of five is then spread over ids with 9 matches between each, and a
+    // page of eighty is every one of those plus the rest close around them.
+    let texts: Vec<String> = (0..400)
+        .map(|i| {
+            if i % 10 == 0 {
+                format!("retry retry retry, then tag{i} gets logged")
+            } else {
+                format!("one retry for tag{i} and the rest of a longer sentence here")
+            }
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let store = store_with(dir.path(), &refs);
+    for (q, limit) in [("retry", 5), ("retry", 80), ("retr*", 5), ("retr*", 80)] {
+        let mut query = SearchQuery::new(q);
+        query.limit = limit;
+        let hits = store.search(&query).expect("search").hits;
+        assert_eq!(hits.len(), limit, "{q}");
+        for h in hits {
+            let i = &h.hit.message_uuid[1..];
+            assert!(
+                h.hit.snippet.contains(&format!("tag{i} ")) && h.hit.snippet.contains("[retry]"),
+                "{q} limit {limit}: {} has snippet {:?}",
+                h.hit.message_uuid,
+                h.hit.snippet
+            );
+        }
+    }
+}
+
 #[test]
 fn a_long_document_found_by_an_identifier_shows_the_words_around_it() {
     let dir = tempfile::tempdir().expect("tmp");
