@@ -216,6 +216,18 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
         .expect("search");
     let hits = found["hits"].as_array().expect("hits");
     assert!(hits.iter().any(|h| h["session_id"] == SESSION), "{found}");
+    // A search box's query, typed part-way: the last word is a prefix too.
+    let mut part = |typing: bool| {
+        let found = c
+            .request(
+                "observatory/search",
+                json!({"query": "gree", "limit": 5, "typing": typing}),
+            )
+            .expect("search");
+        found["hits"].as_array().map(Vec::len).unwrap_or_default()
+    };
+    assert_eq!(part(false), 0);
+    assert_eq!(part(true), hits.len());
     let blame = c
         .request("observatory/blame", json!({"uri": uri}))
         .expect("blame");

@@ -135,7 +135,14 @@ limit?: number | null,
 /**
  * Hits to skip: the `next_offset` of the previous page.
  */
-offset?: number | null, };
+offset?: number | null,
+/**
+ * `q` is still being typed (a search box that searches on each keystroke): its
+ * last word, unless a space follows it, also matches as a prefix once it has 3
+ * letters, so `pagin` finds "pagination". Quoted and excluded words stay as
+ * typed.
+ */
+typing?: boolean | null, };
 
 /**
  * Only hits of this role.
@@ -532,7 +539,12 @@ export type SearchRequestParams = {
 /**
  * Words, "quoted phrases", prefix*, -excluded, a OR b. Not empty.
  */
-query: string, project?: string, file?: string, limit?: number, offset?: number, role?: string, kind?: string, tool?: string, model?: string, };
+query: string, project?: string, file?: string, limit?: number, offset?: number, role?: string, kind?: string, tool?: string, model?: string,
+/**
+ * The query is still being typed: its last word also matches as a prefix
+ * (the platform's `typing`). For a search box that searches on each keystroke.
+ */
+typing?: boolean, };
 
 export type ConversationsParams = { textDocument?: TextDocument, project?: string, file?: string,
 /**

@@ -12,11 +12,14 @@ export const OPEN_CONVERSATION = "observatory.openConversation";
 /** The workspace's project (the first folder's path), or every project. */
 export type SearchScope = { all: boolean; project: string | undefined };
 
-/** `observatory/search` params; `undefined` for a blank query (nothing is sent). */
+/**
+ * `observatory/search` params; `undefined` for a blank query (nothing is sent). The
+ * query is being typed: the server reads its last word as a prefix too, unless a
+ * space after it says the word is finished, so trailing spaces are kept.
+ */
 export function searchParams(query: string, scope: SearchScope, limit = SEARCH_LIMIT): SearchRequestParams | undefined {
-  const q = query.trim();
-  if (q === "") return undefined;
-  const params: SearchRequestParams = { query: q, limit };
+  if (query.trim() === "") return undefined;
+  const params: SearchRequestParams = { query: query.trimStart(), limit, typing: true };
   if (!scope.all && scope.project !== undefined) params.project = scope.project;
   return params;
 }

@@ -73,9 +73,10 @@ test("a hit as a QuickPick item", () => {
 
 test("scope → request params", () => {
   const workspace = { all: false, project: "/work/simple" };
-  assert.deepEqual(searchParams("  greet ", workspace), { query: "greet", limit: 50, project: "/work/simple" });
-  assert.deepEqual(searchParams("greet", { ...workspace, all: true }), { query: "greet", limit: 50 });
-  assert.deepEqual(searchParams("greet", { all: false, project: undefined }, 10), { query: "greet", limit: 10 });
+  assert.deepEqual(searchParams("  gre", workspace), { query: "gre", limit: 50, typing: true, project: "/work/simple" });
+  // The space after a finished word reaches the server: it is not a prefix then.
+  assert.deepEqual(searchParams("greet ", { ...workspace, all: true }), { query: "greet ", limit: 50, typing: true });
+  assert.deepEqual(searchParams("greet", { all: false, project: undefined }, 10), { query: "greet", limit: 10, typing: true });
   assert.equal(searchParams("   ", workspace), undefined);
 });
 
@@ -143,7 +144,7 @@ test("typing is debounced: one request once typing pauses", async () => {
   assert.equal(h.pending.length, 0);
   h.advance(1);
   assert.equal(h.pending.length, 1);
-  assert.deepEqual(h.pending[0]?.params, { query: "greet", limit: 50, project: "/p" });
+  assert.deepEqual(h.pending[0]?.params, { query: "greet", limit: 50, typing: true, project: "/p" });
   assert.deepEqual(h.last(), { state: "busy", query: "greet" });
   h.pending[0]?.resolve(h.page("Greeting"));
   await h.settle();

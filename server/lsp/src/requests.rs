@@ -21,6 +21,9 @@ impl Backend {
             ));
         }
         let mut q: Vec<(&str, String)> = vec![("q", p.query)];
+        if p.typing == Some(true) {
+            q.push(("typing", "true".to_owned()));
+        }
         let numbers = [("limit", p.limit), ("offset", p.offset)];
         q.extend(
             numbers

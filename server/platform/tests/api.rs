@@ -174,6 +174,11 @@ async fn messages_carry_their_thinking_apart_from_their_text() {
     }
 }
 
+/// The hits of prompts matching `q` (URL-encoded).
+async fn page_hits(s: &Server, q: &str) -> Value {
+    get(s, &format!("/api/v1/search?q={q}&kind=prompt")).await.2["hits"].clone()
+}
+
 #[tokio::test]
 async fn search_finds_and_explains_bad_queries() {
     let s = start().await;
@@ -184,6 +189,19 @@ async fn search_finds_and_explains_bad_queries() {
     assert!(hits[0]["snippet"]
         .as_str()
         .is_some_and(|t| t.contains("<mark>")));
+
+    // A word typed part-way finds its whole word when the query is being typed.
+    let (status, _, page) = get(&s, "/api/v1/search?q=colors%20gree&kind=prompt").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["hits"].as_array().map(Vec::len), Some(0), "{page}");
+    let (status, _, typed) =
+        get(&s, "/api/v1/search?q=colors%20gree&kind=prompt&typing=true").await;
+    assert_eq!(status, 200, "{typed}");
+    assert_eq!(
+        typed["hits"],
+        page_hits(&s, "colors%20green").await,
+        "{typed}"
+    );
 
     let (status, ct, problem) = get(&s, "/api/v1/search?q=()").await;
     assert_eq!(status, 400);

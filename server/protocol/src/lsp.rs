@@ -169,6 +169,10 @@ pub struct SearchRequestParams {
     pub tool: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The query is still being typed: its last word also matches as a prefix
+    /// (the platform's `typing`). For a search box that searches on each keystroke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typing: Option<bool>,
 }
 
 /// `observatory/conversations`: conversations, most recent first; with

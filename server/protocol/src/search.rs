@@ -63,6 +63,11 @@ pub struct SearchParams {
     // `MAX_OFFSET` in platform/src/api.rs; tests/api.rs checks that the two agree.
     #[cfg_attr(feature = "openapi", param(maximum = 1_099_511_627_776_u64))]
     pub offset: Option<usize>,
+    /// `q` is still being typed (a search box that searches on each keystroke): its
+    /// last word, unless a space follows it, also matches as a prefix once it has 3
+    /// letters, so `pagin` finds "pagination". Quoted and excluded words stay as
+    /// typed.
+    pub typing: Option<bool>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

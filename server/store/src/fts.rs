@@ -39,7 +39,15 @@ const MAX_STEM_CUT: usize = 3;
 
 /// Translates a user query into a safe FTS5 expression for the store's index.
 pub fn to_fts_query(input: &str) -> Result<String> {
-    translate(input, true)
+    translate(input, true, false)
+}
+
+/// The translation of a query still being typed (a search box that searches on
+/// each keystroke): its last word, unless a space follows it, is also a prefix
+/// once it has `MIN_PREFIX` letters, so `pagin` already finds "pagination".
+/// Quoted and excluded words stay as typed.
+pub fn to_fts_query_as_typed(input: &str) -> Result<String> {
+    translate(input, true, true)
 }
 
 /// The translation without identifier or stem alternatives: each term is one
@@ -47,10 +55,10 @@ pub fn to_fts_query(input: &str) -> Result<String> {
 /// store's index.
 #[doc(hidden)]
 pub fn to_plain_fts_query(input: &str) -> Result<String> {
-    translate(input, false)
+    translate(input, false, false)
 }
 
-fn translate(input: &str, expand: bool) -> Result<String> {
+fn translate(input: &str, expand: bool, typing: bool) -> Result<String> {
     #[derive(PartialEq)]
     enum Op {
         And,
@@ -98,8 +106,10 @@ fn translate(input: &str, expand: bool) -> Result<String> {
             }
             continue;
         }
+        let being_typed = typing && !quoted && !negate && chars.peek().is_none();
         let (body, prefix) = match body.strip_suffix('*') {
             Some(b) if !quoted => (b.to_owned(), true),
+            _ if being_typed && letters(&body) >= MIN_PREFIX => (body, true),
             _ => (body, false),
         };
         // FTS5's tokenizer drops punctuation; a term with no letters or digits would
@@ -107,7 +117,7 @@ fn translate(input: &str, expand: bool) -> Result<String> {
         if !body.chars().any(char::is_alphanumeric) {
             continue;
         }
-        if prefix && body.chars().filter(|c| c.is_alphanumeric()).count() < MIN_PREFIX {
+        if prefix && letters(&body) < MIN_PREFIX {
             return Err(Error::BadQuery(format!(
                 "{body}* is too short a prefix: give at least {MIN_PREFIX} letters before '*'"
             )));
@@ -162,6 +172,11 @@ fn translate(input: &str, expand: bool) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// How many letters and digits `s` has.
+fn letters(s: &str) -> usize {
+    s.chars().filter(|c| c.is_alphanumeric()).count()
 }
 
 /// One quoted FTS5 phrase (the tokenizer splits it into words), optionally a prefix.
@@ -445,6 +460,29 @@ mod tests {
             to_fts_query(r#"aB"cD"#).unwrap(),
             r#"("aB""cD" OR "a B""c D")"#
         );
+    }
+
+    #[test]
+    fn a_query_being_typed_ends_in_a_prefix() {
+        let typed = |q| to_fts_query_as_typed(q).unwrap();
+        assert_eq!(typed("token refr"), r#""token" AND "refr"*"#);
+        assert_eq!(typed("pagin"), r#"("pagin"* OR "pagi")"#);
+        // A space after the last word: the word is finished.
+        assert_eq!(
+            typed("token refresh "),
+            to_fts_query("token refresh").unwrap()
+        );
+        // Too short for a prefix yet: as typed, and not an error.
+        assert_eq!(typed("token re"), r#""token" AND "re""#);
+        // Quoted, excluded, already a prefix, or an OR still waiting for its word.
+        assert_eq!(typed(r#"say "hel"#), r#""say" AND "hel""#);
+        assert_eq!(typed("foo -bar"), r#"("foo") NOT "bar""#);
+        assert_eq!(typed("auth*"), r#""auth"*"#);
+        assert_eq!(typed("foo OR"), r#""foo""#);
+        // Identifiers keep their spellings.
+        assert_eq!(typed("refreshTok"), r#"("refreshTok"* OR "refresh Tok"*)"#);
+        // Only the last word.
+        assert_eq!(typed("conf serv"), r#""conf" AND "serv"*"#);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExten
 use rustc_hash::FxHashMap;
 
 use crate::catalog::one_line;
-use crate::fts::to_fts_query;
+use crate::fts::{to_fts_query, to_fts_query_as_typed};
 use crate::sql::{from_ms, like_escape, path_condition, project_condition, TITLE_SQL};
 use crate::{Catalog, Error, Result, Store};
 
@@ -31,6 +31,9 @@ pub struct SearchQuery {
     pub offset: usize,
     /// Markers put around matched words in snippets.
     pub highlight: (String, String),
+    /// The text is still being typed: its last word also matches as a prefix
+    /// (`fts::to_fts_query_as_typed`).
+    pub typing: bool,
 }
 
 impl SearchQuery {
@@ -49,6 +52,7 @@ impl SearchQuery {
             limit: 20,
             offset: 0,
             highlight: ("[".to_owned(), "]".to_owned()),
+            typing: false,
         }
     }
 }
@@ -117,7 +121,11 @@ fn check_choice(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
 }
 
 pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
-    let fts = to_fts_query(&q.text)?;
+    let fts = if q.typing {
+        to_fts_query_as_typed(&q.text)?
+    } else {
+        to_fts_query(&q.text)?
+    };
     if q.limit == 0 || q.limit > 1000 {
         return Err(Error::BadQuery(format!(
             "limit must be between 1 and 1000, not {}",

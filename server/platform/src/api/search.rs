@@ -26,6 +26,7 @@ pub(super) async fn search(
     q.tool = p.tool;
     q.model = p.model;
     q.conversation = p.conversation;
+    q.typing = p.typing.unwrap_or(false);
     q.limit = page_limit(p.limit, 100, 20)?;
     q.offset = match p.offset {
         Some(o) if o > MAX_OFFSET => {
