@@ -272,11 +272,12 @@ const MATCHES_BETWEEN: usize = 32;
 
 /// The snippets of a page's documents. A query per document (`rowid = ?`) sets the
 /// whole match up again for each: for a prefix, FTS5 first merges the doclists of
-/// every term it covers, and a page of `retry*` on the 1 GB corpus spent 30 of its
-/// 36 ms there. One pass over a rowid range sets it up once, but tests every match
-/// in the range, which for a phrase costs more than its setup. So a prefix query
-/// marks its page in one pass; any other marks documents together while the ranked
-/// `candidates` (every match in the range) say few other matches lie between them.
+/// every term it covers, and a page of `retry*` on the 1 GB synthetic corpus spent
+/// 30 of its 36 ms there. One pass over a rowid range sets it up once, but tests
+/// every match in the range, which for a phrase costs more than its setup. So a
+/// prefix query marks its page in one pass; any other marks documents together
+/// while the ranked `candidates` (every match in the range) say few other matches
+/// lie between them.
 fn page_snippets(
     store: &Store,
     fts: &str,
