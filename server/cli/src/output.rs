@@ -18,8 +18,10 @@ pub fn color() -> bool {
 
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     // Written as it is serialised: a usage report of ten thousand conversations is
-    // megabytes, not worth building as one string first.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // megabytes, not worth building as one string first. Stdout is line-buffered
+    // underneath, so each chunk costs two `write`s: large chunks keep them few
+    // (832 for a 3.5 MB report with the default 8 KiB, 28 with these).
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, v)?;
     out.write_all(b"\n")?;
     out.flush()?;
