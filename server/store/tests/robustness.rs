@@ -478,3 +478,39 @@ fn a_summary_read_before_its_leaf_names_the_conversation_once_the_leaf_comes() {
         "every message indexed beside the waiting summary"
     );
 }
+
+#[test]
+fn a_summary_another_process_left_waiting_is_found_when_its_leaf_comes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("data/observatory.db");
+    let mine = dir.path().join("mine");
+    let path = session_path(&mine);
+    append(&path, user_line("u1", None, "first prompt").as_bytes());
+    let mut store = Store::open(&db).expect("store");
+    store
+        .index_roots(std::slice::from_ref(&mine), &mut |_| {})
+        .expect("index");
+    // Another process, on the same database, reads a transcript whose summary
+    // names a message this one has not seen yet: it waits in the table, written
+    // after this store last looked at what waits.
+    let theirs = dir.path().join("theirs/projects/-w-other");
+    std::fs::create_dir_all(&theirs).expect("mkdir");
+    append(
+        &theirs.join("99999999-2222-3333-4444-555555555555.jsonl"),
+        br#"{"type":"summary","summary":"Colours, settled elsewhere","leafUuid":"u3"}
+"#,
+    );
+    let mut other = Store::open(&db).expect("second store");
+    other
+        .index_roots(&[dir.path().join("theirs")], &mut |_| {})
+        .expect("index theirs");
+    append(
+        &path,
+        (user_line("u2", Some("u1"), "second") + &user_line("u3", Some("u2"), "third")).as_bytes(),
+    );
+    store
+        .index_roots(std::slice::from_ref(&mine), &mut |_| {})
+        .expect("index");
+    let c = store.conversation("11111111").expect("conversation");
+    assert_eq!(c.title, "Colours, settled elsewhere");
+}

@@ -9,6 +9,7 @@ use rusqlite::{params, Connection};
 use super::pending::PendingDocs;
 use super::prepare::truncate_utf8;
 use super::read::{Batch, Item};
+use super::waiting::WaitingLeaves;
 use super::SourceRow;
 use crate::sql::key_hash;
 use crate::{events, Result};
@@ -21,20 +22,6 @@ const MAX_STORED_WARNINGS: i64 = 100;
 #[derive(Default)]
 pub(super) struct ChainCache {
     pub(super) prompt_of: HashMap<String, Option<i64>>,
-    /// Whether summaries wait for their leaf message (usually none do: a summary
-    /// names a conversation that was written, and indexed, before it).
-    pub(super) pending_summaries: bool,
-}
-
-impl ChainCache {
-    pub(super) fn new(conn: &Connection) -> Result<Self> {
-        Ok(Self {
-            pending_summaries: conn
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM summaries)")?
-                .query_row([], |r| r.get(0))?,
-            ..Self::default()
-        })
-    }
 }
 
 /// The conversation a batch belongs to, as its records are compared with it.
@@ -167,6 +154,7 @@ pub(super) struct BatchWriter<'a> {
     pub(super) cache: &'a mut ChainCache,
     /// Full-text entries of the documents written, added at the commit.
     pub(super) pending: &'a mut PendingDocs,
+    pub(super) waiting: &'a mut WaitingLeaves,
     pub(super) delta: ConversationDelta,
     stats: BatchStats,
 }
@@ -178,6 +166,7 @@ pub(super) fn apply_batch(
     batch: &Batch,
     cache: &mut ChainCache,
     pending: &mut PendingDocs,
+    waiting: &mut WaitingLeaves,
 ) -> Result<BatchStats> {
     let (conv, key, created) = ensure_conversation(tx, file, src, batch)?;
     // The durable copy of the batch's bytes.
@@ -197,6 +186,7 @@ pub(super) fn apply_batch(
         },
         cache,
         pending,
+        waiting,
         delta: ConversationDelta::default(),
         stats: BatchStats::default(),
     };
@@ -330,9 +320,9 @@ impl BatchWriter<'_> {
     }
 
     /// Summaries read before their leaf message, which this batch stored, name its
-    /// conversation now: one statement for the batch, since a store whose summaries
-    /// name messages of deleted transcripts keeps some waiting for good (a probe per
-    /// message was 4% of a cold index).
+    /// conversation now: one statement for the messages that `WaitingLeaves` says
+    /// may have one (a probe per message was 4% of a cold index, and one for every
+    /// message of a batch 3%).
     fn take_waiting_summaries(&mut self) -> Result<()> {
         let uuids = std::mem::take(&mut self.delta.stored_uuids);
         if uuids.is_empty() {
@@ -367,7 +357,7 @@ impl BatchWriter<'_> {
                     "INSERT OR REPLACE INTO summaries (leaf_uuid, summary) VALUES (?1, ?2)",
                 )?
                 .execute(params![leaf, summary])?;
-            self.cache.pending_summaries = true;
+            self.waiting.add(leaf);
         }
         Ok(())
     }

@@ -91,7 +91,7 @@ impl BatchWriter<'_> {
             self.inherited_prompt(m)?
         };
         let id = self.insert_message(m, &uuid, offset, is_prompt, inherited)?;
-        if self.cache.pending_summaries {
+        if self.waiting.may_wait_for(&uuid) {
             self.delta.stored_uuids.push(uuid.clone());
         }
         let msg = Stored {

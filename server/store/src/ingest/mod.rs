@@ -17,6 +17,7 @@ mod priority;
 mod read;
 mod resume;
 mod run;
+mod waiting;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub(crate) use checkpoint::Checkpointer;
 pub(crate) use pending::PendingDocs;
 pub use priority::IndexPriority;
 use read::{head_hash, stat, Batch, Stat};
+pub(crate) use waiting::WaitingLeaves;
 
 /// Bytes of transcript per commit in bulk runs (several files' batches).
 pub(crate) const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
@@ -480,7 +482,7 @@ impl Store {
             st,
             mut report,
         } = open;
-        let mut cache = ChainCache::new(&self.conn)?;
+        let mut cache = ChainCache::default();
         loop {
             match reads.recv().map_err(|_| run::stopped())? {
                 run::Read::Batch(batch) => {
@@ -515,9 +517,18 @@ impl Store {
         if !self.in_tx {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.in_tx = true;
+            self.waiting.refresh(&self.conn)?;
         }
         let tx = &self.conn;
-        let stats = apply_batch(tx, file, src, batch, cache, &mut self.pending_docs)?;
+        let stats = apply_batch(
+            tx,
+            file,
+            src,
+            batch,
+            cache,
+            &mut self.pending_docs,
+            &mut self.waiting,
+        )?;
         src.offset = batch.end_offset;
         src.line_count = batch.last_line;
         src.head_hash = match batch.head_hash {
@@ -575,6 +586,7 @@ impl Store {
 
     fn rollback(&mut self) {
         self.pending_docs.clear();
+        self.waiting.forget();
         if self.in_tx {
             self.in_tx = false;
             self.tx_bytes = 0;
