@@ -101,8 +101,8 @@ pub struct Store {
     commit_bytes: u64,
     /// Full-text entries of the open transaction's documents (see `ingest`).
     pending_docs: ingest::PendingDocs,
-    /// Summaries waiting for their leaf message (`ingest::WaitingLeaves`).
-    waiting: ingest::WaitingLeaves,
+    /// What the writer knows of the keys stored (`ingest::KnownKeys`).
+    known: ingest::KnownKeys,
     /// Transcripts to read first (see `ingest::IndexPriority`).
     priority: Option<std::sync::Arc<ingest::IndexPriority>>,
     writes_cache: Option<std::sync::Arc<WritesCache>>,
@@ -184,7 +184,7 @@ impl Store {
             tx_bytes: 0,
             commit_bytes: ingest::COMMIT_BYTES,
             pending_docs: ingest::PendingDocs::default(),
-            waiting: ingest::WaitingLeaves::default(),
+            known: ingest::KnownKeys::default(),
             priority: None,
             writes_cache: None,
             checkpointer: None,

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use super::pending::PendingDocs;
 use super::prepare::truncate_utf8;
 use super::read::{Batch, Item};
-use super::waiting::WaitingLeaves;
+use super::KnownKeys;
 use super::SourceRow;
 use crate::sql::key_hash;
 use crate::{events, Result};
@@ -154,7 +154,7 @@ pub(super) struct BatchWriter<'a> {
     pub(super) cache: &'a mut ChainCache,
     /// Full-text entries of the documents written, added at the commit.
     pub(super) pending: &'a mut PendingDocs,
-    pub(super) waiting: &'a mut WaitingLeaves,
+    pub(super) known: &'a mut KnownKeys,
     pub(super) delta: ConversationDelta,
     stats: BatchStats,
 }
@@ -166,7 +166,7 @@ pub(super) fn apply_batch(
     batch: &Batch,
     cache: &mut ChainCache,
     pending: &mut PendingDocs,
-    waiting: &mut WaitingLeaves,
+    known: &mut KnownKeys,
 ) -> Result<BatchStats> {
     let (conv, key, created) = ensure_conversation(tx, file, src, batch)?;
     // The durable copy of the batch's bytes.
@@ -186,7 +186,7 @@ pub(super) fn apply_batch(
         },
         cache,
         pending,
-        waiting,
+        known,
         delta: ConversationDelta::default(),
         stats: BatchStats::default(),
     };
@@ -357,7 +357,7 @@ impl BatchWriter<'_> {
                     "INSERT OR REPLACE INTO summaries (leaf_uuid, summary) VALUES (?1, ?2)",
                 )?
                 .execute(params![leaf, summary])?;
-            self.waiting.add(leaf);
+            self.known.waiting.add(leaf);
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use rustc_hash::FxBuildHasher;
 use serde_json::Value;
 
 use super::batch::BatchWriter;
+use super::fresh::Keyed;
 use super::prepare::{truncate_utf8, Prepared};
 use super::resume::Copy;
 use crate::packed::StoredChange;
@@ -72,7 +73,13 @@ impl BatchWriter<'_> {
         let uuid = uuid_key(&m.uuid, self.src.id, offset);
         self.delta
             .saw_record(ts_ms(m), m.session_id.as_deref(), &self.own);
-        if let Some((owner, prompt)) = stored_message(self.tx, &uuid)? {
+        let hash = key_hash(&uuid);
+        let stored = if self.known.fresh.may_hold(Keyed::Messages, hash) {
+            stored_message(self.tx, &uuid, hash)?
+        } else {
+            None
+        };
+        if let Some((owner, prompt)) = stored {
             self.delta.saw_copy(m);
             if owner != self.conv {
                 // Another conversation's file holds it too: which one wrote it is
@@ -90,8 +97,9 @@ impl BatchWriter<'_> {
         } else {
             self.inherited_prompt(m)?
         };
-        let id = self.insert_message(m, &uuid, offset, is_prompt, inherited)?;
-        if self.waiting.may_wait_for(&uuid) {
+        let id = self.insert_message(m, &uuid, hash, offset, is_prompt, inherited)?;
+        self.known.fresh.wrote(Keyed::Messages, hash);
+        if self.known.waiting.may_wait_for(&uuid) {
             self.delta.stored_uuids.push(uuid.clone());
         }
         let msg = Stored {
@@ -120,7 +128,10 @@ impl BatchWriter<'_> {
         let from_parent = match parent {
             Some(p) => match self.cache.prompt_of.get(p) {
                 Some(v) => *v,
-                None => prompt_of(self.tx, p)?,
+                None if self.known.fresh.may_hold(Keyed::Messages, key_hash(p)) => {
+                    prompt_of(self.tx, p)?
+                }
+                None => None,
             },
             None => None,
         };
@@ -132,6 +143,7 @@ impl BatchWriter<'_> {
         &self,
         m: &Message,
         uuid: &str,
+        hash: i64,
         offset: u64,
         is_prompt: bool,
         inherited: Option<i64>,
@@ -143,7 +155,7 @@ impl BatchWriter<'_> {
             )?
             .execute(params![
                 uuid,
-                key_hash(uuid),
+                hash,
                 self.conv,
                 m.parent_uuid,
                 m.logical_parent_uuid,
@@ -257,11 +269,13 @@ impl BatchWriter<'_> {
         }
         // A call stored already (another file's copy of it) keeps its row, as the
         // insert's `ON CONFLICT DO NOTHING` would.
+        let hash = key_hash(tool_use_id);
         if self.delta.calls.contains_key(tool_use_id)
-            || self
-                .tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM tool_calls WHERE tool_use_id_hash = ?1 AND tool_use_id = ?2)")?
-                .query_row(params![key_hash(tool_use_id), tool_use_id], |r| r.get::<_, bool>(0))?
+            || self.known.fresh.may_hold(Keyed::ToolCalls, hash)
+                && self
+                    .tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM tool_calls WHERE tool_use_id_hash = ?1 AND tool_use_id = ?2)")?
+                    .query_row(params![hash, tool_use_id], |r| r.get::<_, bool>(0))?
         {
             return Ok(());
         }
@@ -290,9 +304,11 @@ impl BatchWriter<'_> {
         )?;
         for (tool_use_id, c) in batch {
             let file_name = c.path.as_deref().map(file_name_of);
+            let hash = key_hash(&tool_use_id);
+            self.known.fresh.wrote(Keyed::ToolCalls, hash);
             insert.execute(params![
                 tool_use_id,
-                key_hash(&tool_use_id),
+                hash,
                 self.conv,
                 c.message_id,
                 c.prompt_id,
@@ -396,10 +412,14 @@ impl BatchWriter<'_> {
                 path: row.path.clone(),
             }));
         }
+        let hash = key_hash(tool_use_id);
+        if !self.known.fresh.may_hold(Keyed::ToolCalls, hash) {
+            return Ok(None);
+        }
         let stored = self
             .tx
             .prepare_cached("SELECT id, name, change, path FROM tool_calls WHERE tool_use_id_hash = ?1 AND tool_use_id = ?2")?
-            .query_row(params![key_hash(tool_use_id), tool_use_id], |r| {
+            .query_row(params![hash, tool_use_id], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -465,25 +485,29 @@ impl BatchWriter<'_> {
             let [input, output, cache_creation, cache_read] = r.counts;
             let hash = key_hash(&key);
             // No upsert: the key's hash is not unique.
-            let updated = self
-                .tx
-                .prepare_cached(
-                    "UPDATE usage SET
+            let updated = if !self.known.fresh.may_hold(Keyed::Usage, hash) {
+                0
+            } else {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE usage SET
                         input_tokens = max(input_tokens, ?3),
                         output_tokens = max(output_tokens, ?4),
                         cache_creation_tokens = max(cache_creation_tokens, ?5),
                         cache_read_tokens = max(cache_read_tokens, ?6)
                       WHERE key_hash = ?1 AND key = ?2",
-                )?
-                .execute(params![
-                    hash,
-                    key,
-                    input,
-                    output,
-                    cache_creation,
-                    cache_read
-                ])?;
+                    )?
+                    .execute(params![
+                        hash,
+                        key,
+                        input,
+                        output,
+                        cache_creation,
+                        cache_read
+                    ])?
+            };
             if updated == 0 {
+                self.known.fresh.wrote(Keyed::Usage, hash);
                 self.tx
                     .prepare_cached(
                         "INSERT INTO usage (key, key_hash, conversation_id, model, ts, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
@@ -566,12 +590,12 @@ pub(super) fn change_of(
 
 /// The conversation the stored message `uuid` is credited to, and the prompt that led
 /// to it (itself, for a prompt); `None` when it is not stored.
-fn stored_message(tx: &Connection, uuid: &str) -> Result<Option<(i64, Option<i64>)>> {
+fn stored_message(tx: &Connection, uuid: &str, hash: i64) -> Result<Option<(i64, Option<i64>)>> {
     Ok(tx
         .prepare_cached(
             "SELECT conversation_id, CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
         )?
-        .query_row(params![key_hash(uuid), uuid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![hash, uuid], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 

@@ -10,6 +10,7 @@
 
 mod batch;
 mod checkpoint;
+mod fresh;
 mod message;
 mod pending;
 mod prepare;
@@ -33,7 +34,23 @@ pub(crate) use checkpoint::Checkpointer;
 pub(crate) use pending::PendingDocs;
 pub use priority::IndexPriority;
 use read::{head_hash, stat, Batch, Stat};
-pub(crate) use waiting::WaitingLeaves;
+
+/// What the writer knows of the keys in the store, exact for a write transaction.
+#[derive(Default)]
+pub(crate) struct KnownKeys {
+    pub(super) waiting: waiting::WaitingLeaves,
+    pub(super) fresh: fresh::FreshKeys,
+}
+
+impl KnownKeys {
+    /// At the start of a write transaction.
+    fn refresh(&mut self, conn: &rusqlite::Connection) -> Result<()> {
+        let version = fresh::data_version(conn)?;
+        self.waiting.refresh(conn, version)?;
+        self.fresh.check(version);
+        Ok(())
+    }
+}
 
 /// Bytes of transcript per commit in bulk runs (several files' batches).
 pub(crate) const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
@@ -220,6 +237,9 @@ impl Store {
             .as_deref()
             .filter(|_| writes)
             .and_then(Checkpointer::start);
+        if writes {
+            self.known.fresh = fresh::FreshKeys::at_start(&self.conn)?;
+        }
         let mut result = std::thread::scope(|scope| {
             if let Some((checkpointer, work)) = checkpointer {
                 // Named, as the reader is, for `top -H` and profiles.
@@ -245,6 +265,7 @@ impl Store {
             Ok(()) => result = self.commit(),
             Err(_) => self.rollback(),
         }
+        self.known.fresh = fresh::FreshKeys::default();
         self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -517,7 +538,7 @@ impl Store {
         if !self.in_tx {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.in_tx = true;
-            self.waiting.refresh(&self.conn)?;
+            self.known.refresh(&self.conn)?;
         }
         let tx = &self.conn;
         let stats = apply_batch(
@@ -527,7 +548,7 @@ impl Store {
             batch,
             cache,
             &mut self.pending_docs,
-            &mut self.waiting,
+            &mut self.known,
         )?;
         src.offset = batch.end_offset;
         src.line_count = batch.last_line;
@@ -586,7 +607,7 @@ impl Store {
 
     fn rollback(&mut self) {
         self.pending_docs.clear();
-        self.waiting.forget();
+        self.known.waiting.forget();
         if self.in_tx {
             self.in_tx = false;
             self.tx_bytes = 0;
@@ -814,5 +835,94 @@ mod tests {
                 .expect("count"),
             40 * 300
         );
+    }
+
+    /// A first index looks no key up that it has not written itself, while the
+    /// store is its own: once another connection commits mid-run, it looks every
+    /// key up again, and a message that connection stored is not stored twice.
+    #[test]
+    fn a_first_index_sees_what_another_connection_stores_mid_run() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let line = |uuid: &str, session: &str| {
+            format!(
+                "{{\"type\":\"user\",\"uuid\":\"{uuid}\",\"sessionId\":\"{session}\",\"message\":{{\"role\":\"user\",\"content\":\"hello\"}}}}\n"
+            )
+        };
+        let write = |path: &Path, body: String| {
+            std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+            std::fs::write(path, body).expect("write");
+        };
+        let mine = dir.path().join("mine/projects/-w");
+        // Read second (older): it holds the message the other connection stores.
+        write(
+            &mine.join("older.jsonl"),
+            line("shared", "older") + &line("o2", "older"),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        write(&mine.join("newer.jsonl"), line("n1", "newer"));
+        let theirs = dir.path().join("theirs");
+        write(
+            &theirs.join("projects/-x/t.jsonl"),
+            line("shared", "theirs"),
+        );
+
+        let db = dir.path().join("data/observatory.db");
+        let mut store = Store::open(&db).expect("store");
+        // A commit per batch, so the other connection can write between files.
+        store.commit_bytes = 1;
+        let mut files = 0;
+        store
+            .index_roots(&[dir.path().join("mine")], &mut |_| {
+                files += 1;
+                if files == 1 {
+                    Store::open(&db)
+                        .expect("other store")
+                        .index_roots(std::slice::from_ref(&theirs), &mut |_| {})
+                        .expect("index theirs");
+                }
+            })
+            .expect("index mine");
+        let rows: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM messages WHERE uuid = 'shared'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(rows, 1, "the message the other connection stored, once");
+        let all: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(all, 3);
+    }
+
+    /// In a first index, a response's usage and a tool call met again in a later
+    /// file are found among the keys the run wrote: updated and kept once, not
+    /// stored twice.
+    #[test]
+    fn a_first_index_finds_the_keys_it_wrote() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).expect("mkdir");
+        // One response's lines, each file with its own, the tool call in both.
+        let line = |uuid: &str, session: &str, output: u64| {
+            format!(
+                r#"{{"type":"assistant","uuid":"{uuid}","sessionId":"{session}","requestId":"req_1","message":{{"id":"msg_1","role":"assistant","model":"claude-sonnet-4-5","content":[{{"type":"tool_use","id":"toolu_1","name":"Bash","input":{{"command":"ls"}}}}],"usage":{{"input_tokens":3,"output_tokens":{output}}}}}}}"#
+            ) + "\n"
+        };
+        std::fs::write(project.join("older.jsonl"), line("a1", "older", 5)).expect("write");
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::write(project.join("newer.jsonl"), line("a2", "newer", 7)).expect("write");
+        let mut store = Store::open(&dir.path().join("data/observatory.db")).expect("store");
+        store.commit_bytes = 1;
+        store
+            .index_roots(&[dir.path().to_path_buf()], &mut |_| {})
+            .expect("index");
+        let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        assert_eq!(count("SELECT count(*) FROM usage"), 1);
+        assert_eq!(count("SELECT output_tokens FROM usage"), 7);
+        assert_eq!(count("SELECT count(*) FROM tool_calls"), 1);
     }
 }

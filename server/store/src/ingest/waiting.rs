@@ -23,10 +23,9 @@ pub(crate) struct WaitingLeaves {
 }
 
 impl WaitingLeaves {
-    /// Brings the hashes up to date, in a write transaction (nobody else writes
-    /// until it ends).
-    pub(super) fn refresh(&mut self, conn: &Connection) -> Result<()> {
-        let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    /// Brings the hashes up to date at the start of a write transaction (nobody
+    /// else writes until it ends) whose `data_version` is `version`.
+    pub(super) fn refresh(&mut self, conn: &Connection, version: i64) -> Result<()> {
         if self.version == Some(version) {
             return Ok(());
         }
