@@ -60,6 +60,7 @@ impl FreshKeys {
     /// another connection's commit since the run began ends what it knows.
     pub(super) fn check(&mut self, version: i64) {
         if self.written.is_some() && version != self.version {
+            tracing::debug!("another connection committed: looking every key up again");
             self.written = None;
         }
     }
