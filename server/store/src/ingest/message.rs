@@ -7,7 +7,7 @@ use observatory_transcript::changes::{
     change_from, is_writing_tool, read_snapshot, renames_in_command, touched_path,
 };
 use observatory_transcript::{Block, Message, Role, ToolUseResult};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use rustc_hash::FxBuildHasher;
 use serde_json::Value;
 
@@ -74,12 +74,7 @@ impl BatchWriter<'_> {
         self.delta
             .saw_record(ts_ms(m), m.session_id.as_deref(), &self.own);
         let hash = key_hash(&uuid);
-        let stored = if self.known.fresh.may_hold(Keyed::Messages, hash) {
-            stored_message(self.tx, &uuid, hash)?
-        } else {
-            None
-        };
-        if let Some((owner, prompt)) = stored {
+        if let Some((owner, prompt)) = self.stored_message(&uuid, hash)? {
             self.delta.saw_copy(m);
             if owner != self.conv {
                 // Another conversation's file holds it too: which one wrote it is
@@ -99,7 +94,7 @@ impl BatchWriter<'_> {
         };
         let id = self.insert_message(m, &uuid, hash, offset, is_prompt, inherited)?;
         self.known.fresh.wrote(Keyed::Messages, hash);
-        if self.known.waiting.may_wait_for(&uuid) {
+        if self.known.waiting.may_wait_for(hash) {
             self.delta.stored_uuids.push(uuid.clone());
         }
         let msg = Stored {
@@ -121,6 +116,22 @@ impl BatchWriter<'_> {
         Ok(true)
     }
 
+    /// The conversation the stored message `uuid` (of hash `hash`) is credited to,
+    /// and the prompt that led to it (itself, for a prompt); `None` when it is not
+    /// stored, which a first index knows without asking (`fresh`).
+    fn stored_message(&self, uuid: &str, hash: i64) -> Result<Option<(i64, Option<i64>)>> {
+        if !self.known.fresh.may_hold(Keyed::Messages, hash) {
+            return Ok(None);
+        }
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT conversation_id, CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
+            )?
+            .query_row(params![hash, uuid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
     /// The prompt that led to a message that is not one: its parent's, or a
     /// compaction's logical parent's, else the last prompt of the file.
     fn inherited_prompt(&self, m: &Message) -> Result<Option<i64>> {
@@ -128,10 +139,9 @@ impl BatchWriter<'_> {
         let from_parent = match parent {
             Some(p) => match self.cache.prompt_of.get(p) {
                 Some(v) => *v,
-                None if self.known.fresh.may_hold(Keyed::Messages, key_hash(p)) => {
-                    prompt_of(self.tx, p)?
-                }
-                None => None,
+                None => self
+                    .stored_message(p, key_hash(p))?
+                    .and_then(|(_, prompt)| prompt),
             },
             None => None,
         };
@@ -586,28 +596,6 @@ pub(super) fn change_of(
         None
     };
     change.and_then(|c| serde_json::to_string(&c).ok())
-}
-
-/// The conversation the stored message `uuid` is credited to, and the prompt that led
-/// to it (itself, for a prompt); `None` when it is not stored.
-fn stored_message(tx: &Connection, uuid: &str, hash: i64) -> Result<Option<(i64, Option<i64>)>> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT conversation_id, CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
-        )?
-        .query_row(params![hash, uuid], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
-}
-
-/// The prompt that led to the stored message `uuid` (itself, for a prompt).
-fn prompt_of(tx: &Connection, uuid: &str) -> Result<Option<i64>> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT CASE WHEN is_prompt THEN id ELSE prompt_id END FROM messages WHERE uuid_hash = ?1 AND uuid = ?2",
-        )?
-        .query_row(params![key_hash(uuid), uuid], |r| r.get(0))
-        .optional()?
-        .flatten())
 }
 
 /// The message's uuid, or for the rare record without one, its place in its file.

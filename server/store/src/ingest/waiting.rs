@@ -37,9 +37,9 @@ impl WaitingLeaves {
         Ok(())
     }
 
-    /// Whether a summary may wait for the message `uuid`.
-    pub(super) fn may_wait_for(&self, uuid: &str) -> bool {
-        !self.hashes.is_empty() && self.hashes.contains(&key_hash(uuid))
+    /// Whether a summary may wait for the message whose uuid has hash `hash`.
+    pub(super) fn may_wait_for(&self, hash: i64) -> bool {
+        !self.hashes.is_empty() && self.hashes.contains(&hash)
     }
 
     /// A summary of `leaf` now waits (written in the open transaction).
