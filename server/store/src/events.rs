@@ -85,6 +85,25 @@ fn insert_rows(
 
 /// `Catalog::events`: events after `q.after`, oldest first.
 pub(crate) fn read(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
+    let (sql, args) = read_sql(q);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        let data: String = r.get(6)?;
+        Ok(Event {
+            id: r.get(0)?,
+            at: from_ms(r.get(1)?),
+            kind: r.get(2)?,
+            session_id: r.get(3)?,
+            project: r.get(4)?,
+            path: r.get(5)?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The query `read` runs, and its arguments.
+pub(crate) fn read_sql(q: &EventQuery) -> (String, Vec<SqlValue>) {
     let mut conds = vec!["id > ?".to_owned()];
     let mut args = vec![SqlValue::Integer(q.after)];
     if !q.kinds.is_empty() {
@@ -109,20 +128,7 @@ pub(crate) fn read(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
             "SELECT id, at, kind, session_id, project, path, data FROM events WHERE {} ORDER BY id LIMIT ?",
             conds.join(" AND ")
         );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| {
-        let data: String = r.get(6)?;
-        Ok(Event {
-            id: r.get(0)?,
-            at: from_ms(r.get(1)?),
-            kind: r.get(2)?,
-            session_id: r.get(3)?,
-            project: r.get(4)?,
-            path: r.get(5)?,
-            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    (sql, args)
 }
 
 /// `Writer::append_event`: records an event that did not come from indexing (a Claude

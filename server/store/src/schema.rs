@@ -286,6 +286,11 @@ const MIGRATIONS: &[&str] = &[
     -- Covers the usage reports, which then never touch the table itself.
     CREATE INDEX usage_conversation ON usage(conversation_id, model, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, ts);
     "#,
+    // 12: no query can use `events_path`: the event stream filters paths with a
+    // case-insensitive LIKE, which a BINARY index cannot serve, and reads in `id`
+    // order anyway. Every event's path still went into it, at random places: 3% of
+    // a cold index of real-shaped transcripts (#15).
+    "DROP INDEX IF EXISTS events_path;",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -491,6 +496,40 @@ mod tests {
                 "usage_key"
             ]
         );
+    }
+
+    /// The event stream's path filter reads events in `id` order, with or without
+    /// `events_path`: the index cost every insert and served no query, and an
+    /// upgraded database no longer has it.
+    #[test]
+    fn a_version_11_database_drops_the_event_path_index_no_query_used() {
+        let plan = |conn: &Connection| -> String {
+            let q = crate::EventQuery {
+                path_prefix: Some("/w/src/".into()),
+                ..crate::EventQuery::default()
+            };
+            let (sql, args) = crate::events::read_sql(&q);
+            conn.query_row(
+                &format!("EXPLAIN QUERY PLAN {sql}"),
+                rusqlite::params_from_iter(args),
+                |r| r.get(3),
+            )
+            .expect("plan")
+        };
+        let mut conn = Connection::open_in_memory().expect("db");
+        migrate_to(&mut conn, 11);
+        let before = plan(&conn);
+        assert!(!before.contains("events_path"), "{before}");
+        migrate(&mut conn).expect("upgrade");
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_path'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(indexes, 0);
+        assert_eq!(plan(&conn), before);
     }
 
     /// A database as an older build left it: the first `version` migrations.
