@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+mod message_json;
+use message_json::RawMessage;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
     #[error("empty line")]
@@ -298,7 +301,7 @@ struct RawRecord {
     is_compact_summary: bool,
     #[serde(deserialize_with = "lenient")]
     request_id: Option<String>,
-    message: Option<Value>,
+    message: Option<RawMessage>,
     tool_use_result: Option<Box<serde_json::value::RawValue>>,
     /// `system` records carry their text here.
     content: Option<Value>,
@@ -417,17 +420,11 @@ fn message_from_raw(raw: RawRecord, kind: Option<&str>) -> Message {
         tool_use_result: raw.tool_use_result.map(ToolUseResult),
         ..Message::default()
     };
-    // The parsed values are taken apart rather than copied from: a message's text
-    // is most of a transcript, and each copy was an allocation and a free (#15).
-    if let Some(Value::Object(mut msg)) = raw.message {
-        m.model = take_str(&mut msg, "model");
-        m.message_id = take_str(&mut msg, "id");
-        m.usage = msg.get("usage").and_then(parse_usage);
-        match msg.remove("content") {
-            Some(Value::String(s)) => m.blocks.push(Block::Text(s)),
-            Some(Value::Array(items)) => m.blocks = items.into_iter().map(parse_block).collect(),
-            _ => {}
-        }
+    if let Some(msg) = raw.message {
+        m.model = msg.model;
+        m.message_id = msg.id;
+        m.usage = msg.usage;
+        m.blocks = msg.blocks;
     }
     if role == Some(Role::System) {
         if let Some(Value::String(s)) = raw.content {
@@ -443,84 +440,242 @@ fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-fn parse_usage(v: &Value) -> Option<Usage> {
-    let o = v.as_object()?;
-    let n = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
-    Some(Usage {
-        input_tokens: n("input_tokens"),
-        output_tokens: n("output_tokens"),
-        cache_creation_input_tokens: n("cache_creation_input_tokens"),
-        cache_read_input_tokens: n("cache_read_input_tokens"),
-    })
-}
-
-/// Field `k` of `o` if it is a string, moved out.
-fn take_str(o: &mut serde_json::Map<String, Value>, k: &str) -> Option<String> {
-    match o.remove(k) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn str_field(o: &mut serde_json::Map<String, Value>, k: &str) -> String {
-    take_str(o, k).unwrap_or_default()
-}
-
-fn parse_block(v: Value) -> Block {
-    let o = &mut match v {
-        Value::Object(o) => o,
-        Value::String(s) => return Block::Text(s),
-        other => return Block::Other(json_kind(&other).to_owned()),
-    };
-    match take_str(o, "type").as_deref().unwrap_or_default() {
-        "text" => Block::Text(str_field(o, "text")),
-        "thinking" => Block::Thinking(str_field(o, "thinking")),
-        "redacted_thinking" => Block::Thinking(String::new()),
-        "tool_use" | "server_tool_use" => Block::ToolUse {
-            id: str_field(o, "id"),
-            name: str_field(o, "name"),
-            input: o.remove("input").unwrap_or(Value::Null),
-        },
-        "tool_result" => Block::ToolResult {
-            tool_use_id: str_field(o, "tool_use_id"),
-            content: tool_result_text(o.remove("content")),
-            is_error: matches!(o.get("is_error"), Some(Value::Bool(true))),
-        },
-        "image" => Block::Image,
-        other => Block::Other(other.to_owned()),
-    }
-}
-
-/// A tool result's content is a string or a list of text/image blocks.
-fn tool_result_text(v: Option<Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s,
-        Some(Value::Array(items)) => {
-            let mut out = String::new();
-            for item in items {
-                let text = match item {
-                    Value::String(s) => Some(s),
-                    Value::Object(mut o) => take_str(&mut o, "text"),
-                    _ => None,
-                };
-                if let Some(t) = text {
-                    if out.is_empty() {
-                        out = t;
-                    } else {
-                        out.push('\n');
-                        out.push_str(&t);
-                    }
-                }
-            }
-            out
-        }
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The message parts as they were read before `message_json`: through a
+    /// `serde_json::Value`, the plain definition the visitors must agree with.
+    mod reference {
+        use super::super::{Block, Usage};
+        use serde_json::Value;
+
+        /// Model, message id, usage and blocks.
+        pub type Parts = (Option<String>, Option<String>, Option<Usage>, Vec<Block>);
+
+        pub fn message(line: &str) -> Option<Parts> {
+            let v: Value = serde_json::from_str(line).ok()?;
+            let mut msg = match v.get("message") {
+                Some(Value::Object(msg)) => msg.clone(),
+                _ => serde_json::Map::new(),
+            };
+            let model = take_str(&mut msg, "model");
+            let id = take_str(&mut msg, "id");
+            let usage = msg.get("usage").and_then(parse_usage);
+            let mut blocks = match msg.remove("content") {
+                Some(Value::String(s)) => vec![Block::Text(s)],
+                Some(Value::Array(items)) => items.into_iter().map(parse_block).collect(),
+                _ => Vec::new(),
+            };
+            // A system record's text is its own `content`, not its message's.
+            if let (Some("system"), Some(Value::String(s))) = (v["type"].as_str(), v.get("content"))
+            {
+                blocks.push(Block::Text(s.clone()));
+            }
+            Some((model, id, usage, blocks))
+        }
+
+        fn json_kind(v: &Value) -> &'static str {
+            super::super::json_kind(v)
+        }
+
+        fn parse_usage(v: &Value) -> Option<Usage> {
+            let o = v.as_object()?;
+            let n = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
+            Some(Usage {
+                input_tokens: n("input_tokens"),
+                output_tokens: n("output_tokens"),
+                cache_creation_input_tokens: n("cache_creation_input_tokens"),
+                cache_read_input_tokens: n("cache_read_input_tokens"),
+            })
+        }
+
+        /// Field `k` of `o` if it is a string, moved out.
+        fn take_str(o: &mut serde_json::Map<String, Value>, k: &str) -> Option<String> {
+            match o.remove(k) {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            }
+        }
+
+        fn str_field(o: &mut serde_json::Map<String, Value>, k: &str) -> String {
+            take_str(o, k).unwrap_or_default()
+        }
+
+        fn parse_block(v: Value) -> Block {
+            let o = &mut match v {
+                Value::Object(o) => o,
+                Value::String(s) => return Block::Text(s),
+                other => return Block::Other(json_kind(&other).to_owned()),
+            };
+            match take_str(o, "type").as_deref().unwrap_or_default() {
+                "text" => Block::Text(str_field(o, "text")),
+                "thinking" => Block::Thinking(str_field(o, "thinking")),
+                "redacted_thinking" => Block::Thinking(String::new()),
+                "tool_use" | "server_tool_use" => Block::ToolUse {
+                    id: str_field(o, "id"),
+                    name: str_field(o, "name"),
+                    input: o.remove("input").unwrap_or(Value::Null),
+                },
+                "tool_result" => Block::ToolResult {
+                    tool_use_id: str_field(o, "tool_use_id"),
+                    content: tool_result_text(o.remove("content")),
+                    is_error: matches!(o.get("is_error"), Some(Value::Bool(true))),
+                },
+                "image" => Block::Image,
+                other => Block::Other(other.to_owned()),
+            }
+        }
+
+        /// A tool result's content is a string or a list of text/image blocks.
+        fn tool_result_text(v: Option<Value>) -> String {
+            match v {
+                Some(Value::String(s)) => s,
+                Some(Value::Array(items)) => {
+                    let mut out = String::new();
+                    for item in items {
+                        let text = match item {
+                            Value::String(s) => Some(s),
+                            Value::Object(mut o) => take_str(&mut o, "text"),
+                            _ => None,
+                        };
+                        if let Some(t) = text {
+                            if out.is_empty() {
+                                out = t;
+                            } else {
+                                out.push('\n');
+                                out.push_str(&t);
+                            }
+                        }
+                    }
+                    out
+                }
+                _ => String::new(),
+            }
+        }
+    }
+
+    /// Every line of the real fixture transcripts reads as it did through a tree.
+    #[test]
+    fn messages_of_real_transcripts_read_as_through_a_tree() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/transcripts");
+        let mut lines = 0;
+        for entry in walkdir::WalkDir::new(&dir) {
+            let entry = entry.expect("fixture directory");
+            if entry.path().extension().is_none_or(|e| e != "jsonl") {
+                continue;
+            }
+            let text = std::fs::read(entry.path()).expect("fixture");
+            for line in String::from_utf8_lossy(&text).lines() {
+                let Ok(Record::Message(m)) = parse_line(line.as_bytes()) else {
+                    continue;
+                };
+                let got = (m.model, m.message_id, m.usage, m.blocks);
+                let want = reference::message(line).expect("a line that parsed");
+                assert_eq!(got, want, "{}: {line:.300}", entry.path().display());
+                lines += 1;
+            }
+        }
+        assert!(lines > 1_000, "only {lines} fixture lines with a message");
+    }
+
+    /// The fixture messages with one value of their `message` swapped for a value of
+    /// each other JSON type, as a damaged or future transcript might have it: every
+    /// variant reads as it does through a tree.
+    #[test]
+    fn mistyped_message_parts_read_as_through_a_tree() {
+        /// The `n`th value of `v`, counted depth first from `v` itself.
+        fn nth_node(v: &mut Value, n: usize) -> Option<&mut Value> {
+            find(v, n, &mut 0)
+        }
+        fn find<'a>(v: &'a mut Value, n: usize, i: &mut usize) -> Option<&'a mut Value> {
+            if *i == n {
+                return Some(v);
+            }
+            *i += 1;
+            match v {
+                Value::Array(items) => items.iter_mut().find_map(|c| find(c, n, i)),
+                Value::Object(o) => o.values_mut().find_map(|c| find(c, n, i)),
+                _ => None,
+            }
+        }
+        let replacements = [
+            json!(null),
+            json!(7),
+            json!(-3),
+            json!(1.5),
+            json!(true),
+            json!("s"),
+            json!([]),
+            json!([1, "t", {"text": "u"}]),
+            json!({}),
+            json!({"type": "text", "text": 2}),
+        ];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/transcripts");
+        let mut variants = 0;
+        for entry in walkdir::WalkDir::new(&dir) {
+            let entry = entry.expect("fixture directory");
+            if entry.path().extension().is_none_or(|e| e != "jsonl") {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            for line in text.lines().filter(|l| l.len() < 4_000).step_by(3) {
+                let Ok(v) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                if !v.get("message").is_some_and(Value::is_object) {
+                    continue;
+                }
+                for n in 0..24 {
+                    for r in &replacements {
+                        let mut v = v.clone();
+                        let Some(msg) = v.get_mut("message") else {
+                            continue;
+                        };
+                        let Some(node) = nth_node(msg, n) else {
+                            break;
+                        };
+                        *node = r.clone();
+                        let line = v.to_string();
+                        let Ok(Record::Message(m)) = parse_line(line.as_bytes()) else {
+                            continue;
+                        };
+                        let got = (m.model, m.message_id, m.usage, m.blocks);
+                        assert_eq!(
+                            got,
+                            reference::message(&line).expect("parsed"),
+                            "{line:.300}"
+                        );
+                        variants += 1;
+                    }
+                }
+            }
+        }
+        assert!(variants > 10_000, "only {variants} variants");
+    }
+
+    /// A key given twice counts as its last value, as in a tree.
+    #[test]
+    fn a_key_given_twice_is_its_last_value() {
+        for line in [
+            r#"{"type":"assistant","message":{"model":"a","model":"b","content":"x","content":[{"type":"text","text":"y"}]}}"#,
+            r#"{"type":"assistant","message":{"content":[{"type":"tool_use","type":"text","text":"one","text":"two","input":1,"input":{"k":2}}]}}"#,
+            r#"{"type":"assistant","message":{"usage":{"input_tokens":1,"input_tokens":"x","output_tokens":4},"usage":{"output_tokens":5}}}"#,
+        ] {
+            let m = msg(line);
+            let got = (m.model, m.message_id, m.usage, m.blocks);
+            assert_eq!(got, reference::message(line).expect("parsed"), "{line}");
+        }
+        assert_eq!(
+            msg(r#"{"type":"assistant","message":{"model":"a","model":"b"}}"#)
+                .model
+                .as_deref(),
+            Some("b")
+        );
+    }
 
     fn msg(line: &str) -> Message {
         match parse_line(line.as_bytes()) {
