@@ -28,50 +28,73 @@ pub(super) struct RawMessage {
     pub blocks: Vec<Block>,
 }
 
-/// The visitor methods for the JSON types a visitor does not want: the value is
+/// Visitor methods for the JSON types a visitor does not want: the value is
 /// skipped and the visitor's `Default` kept.
-macro_rules! skip_other_types {
-    () => {
+macro_rules! skip {
+    ($($kind:ident)*) => { $(skip!(@ $kind);)* };
+    (@bool) => {
         fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
+    };
+    (@i64) => {
         fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
+    };
+    (@u64) => {
         fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
+    };
+    (@f64) => {
         fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
+    };
+    (@null) => {
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
     };
-}
-
-macro_rules! skip_strings {
-    () => {
+    (@str) => {
         fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
     };
-}
-
-macro_rules! skip_arrays {
-    () => {
+    (@array) => {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(Default::default())
         }
     };
-}
-
-macro_rules! skip_objects {
-    () => {
+    (@object) => {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
             Ok(Default::default())
+        }
+    };
+}
+
+/// `$ty` is read from any JSON value by `$visitor` (a unit struct declared here),
+/// which takes the types it wants and skips the others.
+macro_rules! from_any_value {
+    ($ty:ident, $visitor:ident) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any($visitor)
+            }
+        }
+
+        struct $visitor;
+    };
+}
+
+/// The `expecting` of a visitor that accepts any JSON value.
+macro_rules! any_value {
+    () => {
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
         }
     };
 }
@@ -121,20 +144,12 @@ fn each_field<'de, A: MapAccess<'de>>(
 #[derive(Default)]
 struct Text(Option<String>);
 
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TextVisitor)
-    }
-}
-
-struct TextVisitor;
+from_any_value!(Text, TextVisitor);
 
 impl<'de> Visitor<'de> for TextVisitor {
     type Value = Text;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_str<E>(self, v: &str) -> Result<Text, E> {
         Ok(Text(Some(v.to_owned())))
@@ -144,110 +159,57 @@ impl<'de> Visitor<'de> for TextVisitor {
         Ok(Text(Some(v)))
     }
 
-    skip_other_types!();
-    skip_arrays!();
-    skip_objects!();
+    skip!(bool i64 u64 f64 null array object);
 }
 
 /// `true` only for JSON `true`.
 #[derive(Default)]
 struct True(bool);
 
-impl<'de> Deserialize<'de> for True {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TrueVisitor)
-    }
-}
-
-struct TrueVisitor;
+from_any_value!(True, TrueVisitor);
 
 impl<'de> Visitor<'de> for TrueVisitor {
     type Value = True;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_bool<E>(self, v: bool) -> Result<True, E> {
         Ok(True(v))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<True, E> {
-        Ok(True(false))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<True, E> {
-        Ok(True(false))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<True, E> {
-        Ok(True(false))
-    }
-    fn visit_unit<E>(self) -> Result<True, E> {
-        Ok(True(false))
-    }
-    skip_strings!();
-    skip_arrays!();
-    skip_objects!();
+    skip!(i64 u64 f64 null str array object);
 }
 
 /// A token count: a non-negative integer, else 0.
 #[derive(Default)]
 struct Count(u64);
 
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(CountVisitor)
-    }
-}
-
-struct CountVisitor;
+from_any_value!(Count, CountVisitor);
 
 impl<'de> Visitor<'de> for CountVisitor {
     type Value = Count;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_u64<E>(self, v: u64) -> Result<Count, E> {
         Ok(Count(v))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Count, E> {
-        Ok(Count(0))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Count, E> {
-        // serde_json hands non-negative integers to `visit_u64`; this is for others.
-        Ok(Count(u64::try_from(v).unwrap_or(0)))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Count, E> {
-        Ok(Count(0))
-    }
-    fn visit_unit<E>(self) -> Result<Count, E> {
-        Ok(Count(0))
-    }
-    skip_strings!();
-    skip_arrays!();
-    skip_objects!();
+    // serde_json hands non-negative integers to `visit_u64`; a negative count is 0,
+    // as are the other types.
+    skip!(bool i64 f64 null str array object);
 }
 
 /// `usage`: its four counts if it is an object.
 #[derive(Default)]
 struct MaybeUsage(Option<Usage>);
 
-impl<'de> Deserialize<'de> for MaybeUsage {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UsageVisitor)
-    }
-}
-
-struct UsageVisitor;
+from_any_value!(MaybeUsage, UsageVisitor);
 
 impl<'de> Visitor<'de> for UsageVisitor {
     type Value = MaybeUsage;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeUsage, A::Error> {
         const NAMES: &[&str] = &[
@@ -270,25 +232,15 @@ impl<'de> Visitor<'de> for UsageVisitor {
         Ok(MaybeUsage(Some(u)))
     }
 
-    skip_other_types!();
-    skip_strings!();
-    skip_arrays!();
+    skip!(bool i64 u64 f64 null str array);
 }
 
-impl<'de> Deserialize<'de> for RawMessage {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(MessageVisitor)
-    }
-}
-
-struct MessageVisitor;
+from_any_value!(RawMessage, MessageVisitor);
 
 impl<'de> Visitor<'de> for MessageVisitor {
     type Value = RawMessage;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawMessage, A::Error> {
         const NAMES: &[&str] = &["model", "id", "usage", "content"];
@@ -305,29 +257,19 @@ impl<'de> Visitor<'de> for MessageVisitor {
         Ok(m)
     }
 
-    skip_other_types!();
-    skip_strings!();
-    skip_arrays!();
+    skip!(bool i64 u64 f64 null str array);
 }
 
 /// A message's `content`: a string (one text block) or a list of blocks.
 #[derive(Default)]
 struct Content(Vec<Block>);
 
-impl<'de> Deserialize<'de> for Content {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ContentVisitor)
-    }
-}
-
-struct ContentVisitor;
+from_any_value!(Content, ContentVisitor);
 
 impl<'de> Visitor<'de> for ContentVisitor {
     type Value = Content;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_str<E>(self, v: &str) -> Result<Content, E> {
         Ok(Content(vec![Block::Text(v.to_owned())]))
@@ -345,20 +287,13 @@ impl<'de> Visitor<'de> for ContentVisitor {
         Ok(Content(blocks))
     }
 
-    skip_other_types!();
-    skip_objects!();
+    skip!(bool i64 u64 f64 null object);
 }
 
 /// One content block.
 struct RawBlock(Block);
 
-impl<'de> Deserialize<'de> for RawBlock {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(BlockVisitor)
-    }
-}
-
-struct BlockVisitor;
+from_any_value!(RawBlock, BlockVisitor);
 
 impl BlockVisitor {
     /// A block that is not an object or a string, named as `json_kind` names it.
@@ -370,9 +305,7 @@ impl BlockVisitor {
 impl<'de> Visitor<'de> for BlockVisitor {
     type Value = RawBlock;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawBlock, A::Error> {
         const NAMES: &[&str] = &[
@@ -458,20 +391,12 @@ impl<'de> Visitor<'de> for BlockVisitor {
 #[derive(Default)]
 struct ResultText(String);
 
-impl<'de> Deserialize<'de> for ResultText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ResultTextVisitor)
-    }
-}
-
-struct ResultTextVisitor;
+from_any_value!(ResultText, ResultTextVisitor);
 
 impl<'de> Visitor<'de> for ResultTextVisitor {
     type Value = ResultText;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_str<E>(self, v: &str) -> Result<ResultText, E> {
         Ok(ResultText(v.to_owned()))
@@ -496,28 +421,19 @@ impl<'de> Visitor<'de> for ResultTextVisitor {
         Ok(ResultText(out))
     }
 
-    skip_other_types!();
-    skip_objects!();
+    skip!(bool i64 u64 f64 null object);
 }
 
 /// An item of a tool result's list: a string, or an object's `text` string.
 #[derive(Default)]
 struct ItemText(Option<String>);
 
-impl<'de> Deserialize<'de> for ItemText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ItemTextVisitor)
-    }
-}
-
-struct ItemTextVisitor;
+from_any_value!(ItemText, ItemTextVisitor);
 
 impl<'de> Visitor<'de> for ItemTextVisitor {
     type Value = ItemText;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+    any_value!();
 
     fn visit_str<E>(self, v: &str) -> Result<ItemText, E> {
         Ok(ItemText(Some(v.to_owned())))
@@ -536,6 +452,5 @@ impl<'de> Visitor<'de> for ItemTextVisitor {
         Ok(ItemText(text))
     }
 
-    skip_other_types!();
-    skip_arrays!();
+    skip!(bool i64 u64 f64 null array);
 }
