@@ -150,3 +150,40 @@ fn old_version_reads_are_snapshots_in_the_history() {
     let insights = store.file_insights("example.py").expect("insights");
     assert_eq!(insights.edits, 2, "a Read is no edit");
 }
+
+/// A shell move of one file (`mv`, run by Bash) is a call of the file's history under
+/// its new name, resolved against the conversation's working directory; the old
+/// name's history keeps its own calls.
+#[test]
+fn a_shell_move_is_in_the_new_names_history() {
+    let cfg = common::config_dir_with(&[SESSION]);
+    let roots = [cfg.path().to_path_buf()];
+    let file = cfg
+        .path()
+        .join("projects/-fixture")
+        .join(SESSION.rsplit('/').next().unwrap_or_default());
+    let common = |uuid: &str, kind: &str| {
+        serde_json::json!({"parentUuid": null, "isSidechain": false, "userType": "external",
+            "cwd": "/Users/cjm/repos/ai-blame-test", "sessionId": "2c965cfd-41e4-4e31-8339-2986ebced03c",
+            "version": "2.0.75", "type": kind, "uuid": uuid, "timestamp": "2026-01-04T10:00:00.000Z"})
+    };
+    let mut call = common("9b1d4f00-0000-4000-8000-000000000021", "assistant");
+    call["message"] = serde_json::json!({"id": "msg_mv_1", "type": "message", "role": "assistant",
+        "content": [{"type": "tool_use", "id": "toolu_mv_1", "name": "Bash",
+            "input": {"command": "mv example.py greeting.py", "description": "Rename the module"}}]});
+    let mut result = common("9b1d4f00-0000-4000-8000-000000000022", "user");
+    result["message"] = serde_json::json!({"role": "user", "content": [{"tool_use_id": "toolu_mv_1",
+        "type": "tool_result", "content": "", "is_error": false}]});
+    let mut text = std::fs::read_to_string(&file).expect("read");
+    text.push_str(&format!("{call}\n{result}\n"));
+    std::fs::write(&file, text).expect("append");
+    let mut store = Store::open_in_memory().expect("store");
+    store.index_roots(&roots, &mut |_| {}).expect("index");
+
+    let moved = store.writes_to_files_named("greeting.py").expect("history");
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0].tool, "Bash");
+    assert_eq!(moved[0].tool_use_id, "toolu_mv_1");
+    assert_eq!(moved[0].path, "/Users/cjm/repos/ai-blame-test/greeting.py");
+    assert_eq!(ids(&store, "example.py").len(), 2, "a Write and an Edit");
+}

@@ -3,9 +3,7 @@
 //! (with the exact change and the events of each file touched), and its token usage.
 
 use indexmap::IndexMap;
-use observatory_transcript::changes::{
-    change_from, is_writing_tool, read_snapshot, renames_in_command, touched_path,
-};
+use observatory_transcript::changes::{change_from, is_writing_tool, read_snapshot};
 use observatory_transcript::{Block, Message, Role, ToolUseResult};
 use rusqlite::{params, OptionalExtension};
 use rustc_hash::FxBuildHasher;
@@ -198,7 +196,7 @@ impl BatchWriter<'_> {
                     self.add_doc(msg, kind, None, doc, t)?;
                 }
                 Block::Thinking(t) => self.add_doc(msg, "thinking", None, doc, t)?,
-                Block::ToolUse { id, name, input } => self.tool_use(msg, id, name, input, doc)?,
+                Block::ToolUse { id, name, .. } => self.tool_use(msg, id, name, doc)?,
                 Block::ToolResult {
                     tool_use_id,
                     content,
@@ -255,28 +253,13 @@ impl BatchWriter<'_> {
         msg: &Stored,
         tool_use_id: &str,
         name: &str,
-        input: &Value,
         doc: &Prepared,
     ) -> Result<()> {
         self.add_doc(msg, "tool_input", Some(name), doc, "")?;
-        let mut path = touched_path(name, input).map(str::to_owned);
-        // The input of writing tools and reads, kept until the result comes.
-        let mut pending = doc.input_json.clone();
-        if name == "Bash" {
-            // A shell move of one file: its history continues under the new
-            // name. The change is known now; the result says if it happened.
-            let command = input
-                .get("command")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if let Some(rename) = renames_in_command(command, msg.m.cwd.as_deref())
-                .into_iter()
-                .next()
-            {
-                path = Some(rename.path.clone());
-                pending = serde_json::to_string(&rename).ok();
-            }
-        }
+        let path = doc.path.clone();
+        // The input of writing tools and reads (or a shell move's rename), kept
+        // until the result comes.
+        let pending = doc.input_json.clone();
         // A call stored already (another file's copy of it) keeps its row, as the
         // insert's `ON CONFLICT DO NOTHING` would.
         let hash = key_hash(tool_use_id);

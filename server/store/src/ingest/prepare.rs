@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use observatory_transcript::changes::is_writing_tool;
+use observatory_transcript::changes::{is_writing_tool, renames_in_command, touched_path};
 use observatory_transcript::{Block, Message, ToolUseResult};
 use serde_json::Value;
 
@@ -25,8 +25,10 @@ pub(super) struct Prepared {
     /// The words of the identifiers in the text (`fts::identifier_words`).
     pub(super) idents: Option<String>,
     /// A tool call's input as JSON, for calls whose result needs it (writing tools
-    /// and reads).
+    /// and reads), or a shell move's rename.
     pub(super) input_json: Option<String>,
+    /// The path a tool call touches: its input's, or a shell move's new name.
+    pub(super) path: Option<String>,
     /// For a successful result of a call made earlier in the file: the change it
     /// made, worked out from that call's input.
     pub(super) change: Option<Change>,
@@ -74,11 +76,16 @@ impl Preparer {
         };
         m.blocks
             .iter()
-            .map(|b| self.block(b, tool_result))
+            .map(|b| self.block(b, tool_result, m.cwd.as_deref()))
             .collect()
     }
 
-    fn block(&mut self, b: &Block, tool_result: Option<&ToolUseResult>) -> Prepared {
+    fn block(
+        &mut self,
+        b: &Block,
+        tool_result: Option<&ToolUseResult>,
+        cwd: Option<&str>,
+    ) -> Prepared {
         let with_idents = |rendered: Option<String>, own: &str| {
             let idents =
                 doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
@@ -125,6 +132,19 @@ impl Preparer {
                     self.calls
                         .insert(id.clone(), (name.clone(), json.clone(), input.clone()));
                     p.input_json = Some(json);
+                }
+                p.path = touched_path(name, input).map(str::to_owned);
+                if name == "Bash" {
+                    // A shell move of one file: its history continues under the new
+                    // name. The change is known now; the result says if it happened.
+                    let command = input
+                        .get("command")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if let Some(rename) = renames_in_command(command, cwd).into_iter().next() {
+                        p.path = Some(rename.path.clone());
+                        p.input_json = serde_json::to_string(&rename).ok();
+                    }
                 }
                 p
             }
