@@ -22,6 +22,32 @@ fn ids(store: &Store, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A record of the fixture session, of `kind`, written by Claude Code `version`.
+fn record(uuid: &str, kind: &str, version: &str, at: &str) -> serde_json::Value {
+    serde_json::json!({"parentUuid": null, "isSidechain": false, "userType": "external",
+        "cwd": "/Users/cjm/repos/ai-blame-test", "sessionId": "2c965cfd-41e4-4e31-8339-2986ebced03c",
+        "version": version, "type": kind, "uuid": uuid, "timestamp": at})
+}
+
+/// The fixture session with `records` appended, indexed into a new store.
+fn indexed_with(records: &[serde_json::Value]) -> Store {
+    let cfg = common::config_dir_with(&[SESSION]);
+    let file = cfg
+        .path()
+        .join("projects/-fixture")
+        .join(SESSION.rsplit('/').next().unwrap_or_default());
+    let mut text = std::fs::read_to_string(&file).expect("read");
+    for r in records {
+        text.push_str(&format!("{r}\n"));
+    }
+    std::fs::write(&file, text).expect("append");
+    let mut store = Store::open_in_memory().expect("store");
+    store
+        .index_roots(&[cfg.path().to_path_buf()], &mut |_| {})
+        .expect("index");
+    store
+}
+
 #[test]
 fn cached_history_matches_and_follows_new_calls() {
     let cfg = common::config_dir_with(&[SESSION]);
@@ -114,30 +140,26 @@ fn cached_history_matches_and_follows_new_calls() {
 /// snapshot of the file (the only record of its content), and counted as no edit.
 #[test]
 fn old_version_reads_are_snapshots_in_the_history() {
-    let cfg = common::config_dir_with(&[SESSION]);
-    let roots = [cfg.path().to_path_buf()];
-    let file = cfg
-        .path()
-        .join("projects/-fixture")
-        .join(SESSION.rsplit('/').next().unwrap_or_default());
-    let common = |uuid: &str, kind: &str| {
-        serde_json::json!({"parentUuid": null, "isSidechain": false, "userType": "external",
-            "cwd": "/Users/cjm/repos/ai-blame-test", "sessionId": "2c965cfd-41e4-4e31-8339-2986ebced03c",
-            "version": "0.2.125", "type": kind, "uuid": uuid, "timestamp": "2026-01-03T10:00:00.000Z"})
-    };
-    let mut call = common("9b1d4f00-0000-4000-8000-000000000011", "assistant");
+    let at = "2026-01-03T10:00:00.000Z";
+    let mut call = record(
+        "9b1d4f00-0000-4000-8000-000000000011",
+        "assistant",
+        "0.2.125",
+        at,
+    );
     call["message"] = serde_json::json!({"id": "msg_read_1", "type": "message", "role": "assistant",
         "content": [{"type": "tool_use", "id": "toolu_read_1", "name": "Read",
             "input": {"file_path": "/Users/cjm/repos/ai-blame-test/example.py"}}]});
-    let mut result = common("9b1d4f00-0000-4000-8000-000000000012", "user");
+    let mut result = record(
+        "9b1d4f00-0000-4000-8000-000000000012",
+        "user",
+        "0.2.125",
+        at,
+    );
     let numbered = "     1\t\"\"\"Simple example module for testing.\"\"\"\n     2\t\n     3\tdef greet(name): ...";
     result["message"] = serde_json::json!({"role": "user", "content": [{"tool_use_id": "toolu_read_1",
         "type": "tool_result", "content": numbered}]});
-    let mut text = std::fs::read_to_string(&file).expect("read");
-    text.push_str(&format!("{call}\n{result}\n"));
-    std::fs::write(&file, text).expect("append");
-    let mut store = Store::open_in_memory().expect("store");
-    store.index_roots(&roots, &mut |_| {}).expect("index");
+    let store = indexed_with(&[call, result]);
 
     let writes = store.writes_to_files_named("example.py").expect("history");
     let tools: Vec<&str> = writes.iter().map(|w| w.tool.as_str()).collect();
@@ -156,29 +178,20 @@ fn old_version_reads_are_snapshots_in_the_history() {
 /// name's history keeps its own calls.
 #[test]
 fn a_shell_move_is_in_the_new_names_history() {
-    let cfg = common::config_dir_with(&[SESSION]);
-    let roots = [cfg.path().to_path_buf()];
-    let file = cfg
-        .path()
-        .join("projects/-fixture")
-        .join(SESSION.rsplit('/').next().unwrap_or_default());
-    let common = |uuid: &str, kind: &str| {
-        serde_json::json!({"parentUuid": null, "isSidechain": false, "userType": "external",
-            "cwd": "/Users/cjm/repos/ai-blame-test", "sessionId": "2c965cfd-41e4-4e31-8339-2986ebced03c",
-            "version": "2.0.75", "type": kind, "uuid": uuid, "timestamp": "2026-01-04T10:00:00.000Z"})
-    };
-    let mut call = common("9b1d4f00-0000-4000-8000-000000000021", "assistant");
+    let at = "2026-01-04T10:00:00.000Z";
+    let mut call = record(
+        "9b1d4f00-0000-4000-8000-000000000021",
+        "assistant",
+        "2.0.75",
+        at,
+    );
     call["message"] = serde_json::json!({"id": "msg_mv_1", "type": "message", "role": "assistant",
         "content": [{"type": "tool_use", "id": "toolu_mv_1", "name": "Bash",
             "input": {"command": "mv example.py greeting.py", "description": "Rename the module"}}]});
-    let mut result = common("9b1d4f00-0000-4000-8000-000000000022", "user");
+    let mut result = record("9b1d4f00-0000-4000-8000-000000000022", "user", "2.0.75", at);
     result["message"] = serde_json::json!({"role": "user", "content": [{"tool_use_id": "toolu_mv_1",
         "type": "tool_result", "content": "", "is_error": false}]});
-    let mut text = std::fs::read_to_string(&file).expect("read");
-    text.push_str(&format!("{call}\n{result}\n"));
-    std::fs::write(&file, text).expect("append");
-    let mut store = Store::open_in_memory().expect("store");
-    store.index_roots(&roots, &mut |_| {}).expect("index");
+    let store = indexed_with(&[call, result]);
 
     let moved = store.writes_to_files_named("greeting.py").expect("history");
     assert_eq!(moved.len(), 1, "{moved:?}");
