@@ -189,9 +189,18 @@ started for the current project."
                        (format "This package speaks protocol version %s; the server speaks %s"
                                observatory-protocol-version version)))
     (jsonrpc-notify conn :initialized (make-hash-table))
-    (puthash conn (jsonrpc-request conn :observatory/status (make-hash-table))
-             observatory--states)
+    (observatory--first-status conn (jsonrpc-request conn :observatory/status
+                                                     (make-hash-table)))
     conn))
+
+(defun observatory--first-status (conn status)
+  "Record STATUS, the answer to CONN's first status request.
+A status notification handled while it was awaited is newer, and stays:
+with the platform already running, the server can report `connected'
+before that answer, which says `connecting', arrives; kept, it made
+every request wait out `observatory--wait-connected'."
+  (unless (gethash conn observatory--states)
+    (puthash conn status observatory--states)))
 
 (defun observatory--request (method params &optional conn)
   "Send METHOD with PARAMS on CONN and wait for the result.
@@ -577,28 +586,98 @@ line's conversation, or one of the file's conversations."
      80)))
 
 ;;;###autoload
-(defun observatory-search (query)
-  "Search every conversation for QUERY; open the chosen hit."
-  (interactive
-   (let ((symbol (thing-at-point 'symbol t)))
-     (list (read-string (format-prompt "Search conversations" symbol) nil nil symbol))))
-  (let* ((page (observatory--request :observatory/search (list :query query :limit 50)))
-         (choices (mapcar (lambda (hit)
-                            (cons (concat (observatory--snippet (plist-get hit :snippet))
-                                          (propertize
-                                           (format "  — %s · %s"
-                                                   (observatory--one-line
-                                                    (plist-get hit :conversation_title) 50)
-                                                   (observatory--ago (plist-get hit :at)))
-                                           'face 'shadow))
-                                  hit))
-                          (plist-get page :hits))))
+(defun observatory-search (query &optional hit)
+  "Search every conversation for QUERY; open the chosen hit.
+Interactively, the hits are listed as QUERY is typed, in completion
+UIs that show candidates while typing (`fido-mode', `icomplete-mode',
+vertico): choosing one opens it.  Entering the query itself lists all
+its hits to choose from.  HIT, when given, is the hit already chosen."
+  (interactive (observatory--read-search))
+  (let ((hit (or hit (observatory--choose-hit query))))
+    (observatory-open-conversation (plist-get hit :session_id)
+                                   (plist-get hit :message_uuid))))
+
+(defun observatory--search-hits (query &optional typing)
+  "The hits for QUERY, as (CANDIDATE . HIT).
+TYPING: QUERY is still being typed, so its last word may be unfinished."
+  (let ((page (observatory--request :observatory/search
+                                    (append (list :query query :limit 50)
+                                            (and typing (list :typing t))))))
+    (mapcar (lambda (hit)
+              (cons (concat (observatory--snippet (plist-get hit :snippet))
+                            (propertize
+                             (format "  — %s · %s"
+                                     (observatory--one-line (plist-get hit :conversation_title) 50)
+                                     (observatory--ago (plist-get hit :at)))
+                             'face 'shadow))
+                    hit))
+            (plist-get page :hits))))
+
+(defun observatory--choose-hit (query)
+  "Ask which of QUERY's hits to open and return it."
+  (let ((choices (observatory--search-hits query)))
     (unless choices (user-error "No conversation mentions %s" query))
-    (let ((hit (cdr (assoc (completing-read (format "Conversations about %s: " query)
-                                            choices nil t)
-                           choices))))
-      (observatory-open-conversation (plist-get hit :session_id)
-                                     (plist-get hit :message_uuid)))))
+    (cdr (assoc (completing-read (format "Conversations about %s: " query) choices nil t)
+                choices))))
+
+(defun observatory--live-hits (seen)
+  "A completion table of the hits of what is typed, searched as it is typed.
+Each hit offered is put in the hash table SEEN under its candidate.
+Its candidates do not complete the input, so the `observatory-hits'
+completion style offers all of them (see `completion-category-defaults')."
+  (let (last-input last-hits)
+    (lambda (input pred action)
+      (pcase action
+        ('metadata '(metadata (category . observatory-hit)
+                              (display-sort-function . identity)
+                              (cycle-sort-function . identity)))
+        (`(boundaries . ,_) nil)
+        ;; A hit taken from the list is the input now: it is not searched for.
+        ('lambda (and (gethash input seen) t))
+        (_
+         (unless (or (equal input last-input) (gethash input seen))
+           ;; Set together once the search is done: UIs that complete while
+           ;; typing (icomplete) abandon it when a key is pressed.
+           (let ((hits (and (string-match-p "[[:alnum:]]" input)
+                            ;; A query being typed may not parse yet (`foo AND').
+                            (ignore-error jsonrpc-error
+                              (observatory--search-hits input t)))))
+             (setq last-input input
+                   last-hits hits))
+           (dolist (choice last-hits)
+             (puthash (car choice) (cdr choice) seen)))
+         (let ((candidates (all-completions "" (mapcar #'car last-hits) pred)))
+           (if (eq action t) candidates (and candidates input))))))))
+
+(defun observatory--read-search ()
+  "Read a search: (QUERY HIT), HIT when a listed hit was chosen."
+  ;; Connected before the first key, not while completing it.
+  (observatory--wait-connected (observatory--any-connection))
+  (let* ((symbol (thing-at-point 'symbol t))
+         (seen (make-hash-table :test #'equal))
+         (input (minibuffer-with-setup-hook
+                    ;; After the completion UI's own setup (fido sets its styles and
+                    ;; drops `completion-category-defaults'): other styles hand the
+                    ;; table only part of the query, or drop the hits it returns.
+                    (:append (lambda () (setq-local completion-styles '(observatory-hits))))
+                  (completing-read (format-prompt "Search conversations" symbol)
+                                   (observatory--live-hits seen) nil nil nil nil symbol))))
+    (list input (gethash input seen))))
+
+(defun observatory--hits-try (string _table _pred point)
+  "Leave STRING (at POINT) as typed: a hit is chosen, not completed to."
+  (cons string point))
+
+(defun observatory--hits-all (string table pred _point)
+  "Every hit TABLE lists for STRING (with PRED), none filtered out."
+  (let ((all (all-completions string table pred)))
+    (and all (nconc all 0))))
+
+;; The style of the hits table, as eglot does for its own completions.
+(add-to-list 'completion-styles-alist
+             '(observatory-hits observatory--hits-try observatory--hits-all
+                                "Every hit of a conversation search."))
+(add-to-list 'completion-category-defaults '(observatory-hit (styles observatory-hits)))
 
 ;;;###autoload
 (defun observatory-copy-prompt ()

@@ -313,6 +313,40 @@
           ;; At the chosen message: its anchor.
           (should (string-match-p "<a id=\"[-0-9a-f]+\">" (thing-at-point 'line t))))))))
 
+(ert-deftest observatory-a-status-notified-before-the-first-answer-stays ()
+  "The server reported `connected' while the first status request was awaited."
+  (let ((conn (make-symbol "conn")))
+    (observatory--on-notification conn 'observatory/status '(:state "connected"))
+    (observatory--first-status conn '(:state "connecting"))
+    (should (equal (plist-get (gethash conn observatory--states) :state) "connected"))
+    (let ((later (make-symbol "later")))
+      (observatory--first-status later '(:state "connecting"))
+      (should (equal (plist-get (gethash later observatory--states) :state) "connecting")))))
+
+(ert-deftest observatory-search-lists-hits-as-the-query-is-typed ()
+  "What a completion UI asks while the query is typed: the hits of an unfinished word."
+  (observatory-test--setup)
+  (let* ((seen (make-hash-table :test #'equal))
+         (table (observatory--live-hits seen))
+         ;; A style that would keep only candidates containing the input as typed.
+         (offered (let ((completion-styles '(substring))
+                        (completion-ignore-case nil))
+                    (completion-all-completions "GREE" table nil 4))))
+    (when offered (setcdr (last offered) nil))
+    ;; `GREE' is no word of the fixture: its last word is searched as a prefix, and
+    ;; every hit is offered though none contains it as typed.
+    (should (seq-some (lambda (c) (string-match-p "greet" c)) offered))
+    (should (seq-every-p (lambda (c) (plist-get (gethash c seen) :session_id)) offered))
+    ;; The query is left as typed, and a listed hit is a valid choice as it is.
+    (should (equal (completion-try-completion "GREE" table nil 4) '("GREE" . 4)))
+    (should (test-completion (car offered) table))
+    ;; A query that does not parse yet lists nothing rather than failing.
+    (should-not (completion-all-completions "GREE AND" table nil 8))
+    ;; Choosing a hit opens its conversation at its message.
+    (let ((buffer (observatory-search "GREE" (gethash (car offered) seen))))
+      (with-current-buffer buffer
+        (should (string-match-p "<a id=\"[-0-9a-f]+\">" (thing-at-point 'line t)))))))
+
 (ert-deftest observatory-resume-runs-claude-in-the-project-root ()
   (with-current-buffer (observatory-test--blamed-buffer)
     (observatory-test--goto-attributed-line)
