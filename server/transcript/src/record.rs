@@ -556,25 +556,38 @@ mod tests {
         }
     }
 
+    /// The real fixture transcripts: each file's path and text.
+    fn fixture_transcripts() -> Vec<(std::path::PathBuf, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/transcripts");
+        walkdir::WalkDir::new(&dir)
+            .into_iter()
+            .map(|entry| entry.expect("fixture directory").into_path())
+            .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
+            .map(|path| {
+                let text =
+                    String::from_utf8_lossy(&std::fs::read(&path).expect("fixture")).into_owned();
+                (path, text)
+            })
+            .collect()
+    }
+
+    /// The parts of `m` the reference reads.
+    fn parts(m: Message) -> reference::Parts {
+        (m.model, m.message_id, m.usage, m.blocks)
+    }
+
     /// Every line of the real fixture transcripts reads as it did through a tree.
     #[test]
     fn messages_of_real_transcripts_read_as_through_a_tree() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/transcripts");
         let mut lines = 0;
-        for entry in walkdir::WalkDir::new(&dir) {
-            let entry = entry.expect("fixture directory");
-            if entry.path().extension().is_none_or(|e| e != "jsonl") {
-                continue;
-            }
-            let text = std::fs::read(entry.path()).expect("fixture");
-            for line in String::from_utf8_lossy(&text).lines() {
+        for (path, text) in fixture_transcripts() {
+            for line in text.lines() {
                 let Ok(Record::Message(m)) = parse_line(line.as_bytes()) else {
                     continue;
                 };
-                let got = (m.model, m.message_id, m.usage, m.blocks);
                 let want = reference::message(line).expect("a line that parsed");
-                assert_eq!(got, want, "{}: {line:.300}", entry.path().display());
+                assert_eq!(parts(*m), want, "{}: {line:.300}", path.display());
                 lines += 1;
             }
         }
@@ -613,15 +626,8 @@ mod tests {
             json!({}),
             json!({"type": "text", "text": 2}),
         ];
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/transcripts");
         let mut variants = 0;
-        for entry in walkdir::WalkDir::new(&dir) {
-            let entry = entry.expect("fixture directory");
-            if entry.path().extension().is_none_or(|e| e != "jsonl") {
-                continue;
-            }
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for (_, text) in fixture_transcripts() {
             for line in text.lines().filter(|l| l.len() < 4_000).step_by(3) {
                 let Ok(v) = serde_json::from_str::<Value>(line) else {
                     continue;
@@ -643,9 +649,8 @@ mod tests {
                         let Ok(Record::Message(m)) = parse_line(line.as_bytes()) else {
                             continue;
                         };
-                        let got = (m.model, m.message_id, m.usage, m.blocks);
                         assert_eq!(
-                            got,
+                            parts(*m),
                             reference::message(&line).expect("parsed"),
                             "{line:.300}"
                         );
@@ -665,9 +670,11 @@ mod tests {
             r#"{"type":"assistant","message":{"content":[{"type":"tool_use","type":"text","text":"one","text":"two","input":1,"input":{"k":2}}]}}"#,
             r#"{"type":"assistant","message":{"usage":{"input_tokens":1,"input_tokens":"x","output_tokens":4},"usage":{"output_tokens":5}}}"#,
         ] {
-            let m = msg(line);
-            let got = (m.model, m.message_id, m.usage, m.blocks);
-            assert_eq!(got, reference::message(line).expect("parsed"), "{line}");
+            assert_eq!(
+                parts(msg(line)),
+                reference::message(line).expect("parsed"),
+                "{line}"
+            );
         }
         assert_eq!(
             msg(r#"{"type":"assistant","message":{"model":"a","model":"b"}}"#)
