@@ -512,7 +512,10 @@ eglot or lsp-mode server."
       (setq header-line-format observatory--saved-header-line)))
    ((not buffer-file-name)
     (setq observatory-blame-mode nil)
-    (user-error "Observatory: this buffer visits no file"))
+    ;; From a mode hook (`prog-mode-hook' runs in *scratch* too) such a buffer is
+    ;; passed over; an error there stopped Emacs opening the files it was given.
+    (when (eq this-command 'observatory-blame-mode)
+      (user-error "Observatory: this buffer visits no file")))
    (t
     (observatory--did-open)
     (setq observatory--pending-retries 20)

@@ -313,6 +313,17 @@
           ;; At the chosen message: its anchor.
           (should (string-match-p "<a id=\"[-0-9a-f]+\">" (thing-at-point 'line t))))))))
 
+(ert-deftest observatory-blame-mode-passes-over-buffers-without-a-file ()
+  "Enabled by `prog-mode-hook' in *scratch*, quietly; asked for there, an error."
+  (with-temp-buffer
+    (let ((prog-mode-hook '(observatory-blame-mode))
+          (this-command nil))
+      (emacs-lisp-mode)
+      (should-not observatory-blame-mode))
+    (let ((this-command 'observatory-blame-mode))
+      (should-error (observatory-blame-mode 1) :type 'user-error)
+      (should-not observatory-blame-mode))))
+
 (ert-deftest observatory-a-status-notified-before-the-first-answer-stays ()
   "The server reported `connected' while the first status request was awaited."
   (let ((conn (make-symbol "conn")))
