@@ -387,11 +387,23 @@ fn resumed(copy_session: impl Fn(usize) -> &'static str) -> Vec<Value> {
 /// Both files indexed in both orders: every answer credits the original's Write to
 /// the original and the resumed conversation's Edit to it.
 fn assert_resume_credit(copy_session: impl Fn(usize) -> &'static str + Copy) {
+    assert_resume_credit_with(copy_session, &[], 0);
+}
+
+/// `assert_resume_credit`, with `not_copied` records at the end of the original's file
+/// that the resume did not copy, of which `messages` are its conversation's own.
+fn assert_resume_credit_with(
+    copy_session: impl Fn(usize) -> &'static str + Copy,
+    not_copied: &[Value],
+    messages: usize,
+) {
     let cfg = tempfile::tempdir().expect("tmp");
     let dir = project_dir(cfg.path());
     let orig = dir.join(format!("{ORIGINAL}.jsonl"));
     let res = dir.join(format!("{RESUMED}.jsonl"));
-    write_jsonl(&orig, &original(ORIGINAL));
+    let mut original_file = original(ORIGINAL);
+    original_file.extend_from_slice(not_copied);
+    write_jsonl(&orig, &original_file);
     write_jsonl(&res, &resumed(copy_session));
 
     for (name, order) in [
@@ -475,10 +487,16 @@ fn assert_resume_credit(copy_session: impl Fn(usize) -> &'static str + Copy) {
         let o = store.conversation(ORIGINAL).expect("original");
         assert_eq!(o.project.as_deref(), Some(CWD), "{name}");
         let r = store.conversation(RESUMED).expect("resumed");
-        assert_eq!((o.message_count, r.message_count), (4, 3), "{name}");
+        assert_eq!(
+            (o.message_count, r.message_count),
+            (4 + messages as u64, 3),
+            "{name}"
+        );
         assert_eq!(o.title, "Create the app", "{name}");
         assert_eq!(r.title, "Say goodbye too", "{name}");
-        assert_eq!(o.usage.output_tokens, 10, "{name}: two responses of 5");
+        // Every response the helpers write used 5 output tokens.
+        let own_tokens = 5 * (2 + messages as u64);
+        assert_eq!(o.usage.output_tokens, own_tokens, "{name}");
         assert_eq!(r.usage.output_tokens, 5, "{name}");
         // Usage by conversation and by model reads the totals indexing keeps: they
         // follow the responses that the resumed file held first.
@@ -494,11 +512,15 @@ fn assert_resume_credit(copy_session: impl Fn(usize) -> &'static str + Copy) {
                 .find(|u| u.key == key)
                 .map(|u| u.usage.output_tokens)
         };
-        assert_eq!((out(ORIGINAL), out(RESUMED)), (Some(10), Some(5)), "{name}");
+        assert_eq!(
+            (out(ORIGINAL), out(RESUMED)),
+            (Some(own_tokens), Some(5)),
+            "{name}"
+        );
         let by_model = by(observatory_store::UsageGroup::Model);
         assert_eq!(
             by_model.iter().map(|u| u.usage.output_tokens).sum::<u64>(),
-            15,
+            own_tokens + 5,
             "{name}"
         );
         assert_eq!(r.continues.as_deref(), Some(ORIGINAL), "{name}");
@@ -530,6 +552,26 @@ fn resume_copies_restamped_with_the_new_session_stay_with_the_original() {
 #[test]
 fn resume_copies_partly_restamped_stay_with_the_original() {
     assert_resume_credit(|i| if i % 2 == 0 { RESUMED } else { ORIGINAL });
+}
+
+#[test]
+fn a_subagent_record_after_the_resume_leaves_the_copies_with_the_original() {
+    // Claude Code 1.0.x wrote a subagent's records into the session's file, and
+    // `--resume` copies the main thread only: the original's file may end with a
+    // subagent's record later than anything the resumed file holds.
+    let late = set(
+        assistant(
+            "o5",
+            "o4",
+            ORIGINAL,
+            "2025-10-03T08:00:00.000Z",
+            "msg_orig_subagent",
+            json!([{"type": "text", "text": "All done."}]),
+        ),
+        "isSidechain",
+        json!(true),
+    );
+    assert_resume_credit_with(|_| RESUMED, &[late], 1);
 }
 
 #[test]

@@ -53,7 +53,10 @@ pub(super) struct ConversationDelta {
     ai_title: Option<String>,
     parent_session: Option<String>,
     /// The span of every message record read, copies made by `--resume` included:
-    /// what decides which of two conversations holding a record wrote it first.
+    /// what decides which of two conversations holding a record wrote it first. A
+    /// session file's subagent records (Claude Code 1.0.x wrote them inline) are left
+    /// out: `--resume` copies the main thread only, so a subagent's last record, later
+    /// than anything the resumed file holds, made the original look the younger.
     first_record_at: Option<i64>,
     last_record_at: Option<i64>,
     /// The last other session a record of this session file names: records copied
@@ -79,8 +82,10 @@ pub(super) struct ConversationDelta {
 impl ConversationDelta {
     /// What any message record of the file says, stored before or not: its time, and
     /// the session it names.
-    pub(super) fn saw_record(&mut self, ts: Option<i64>, session: Option<&str>, own: &Own) {
-        if let Some(t) = ts {
+    pub(super) fn saw_record(&mut self, m: &Message, ts: Option<i64>, own: &Own) {
+        let session = m.session_id.as_deref();
+        let main_thread = !(m.is_sidechain && own.kind == FileKind::Session);
+        if let Some(t) = ts.filter(|_| main_thread) {
             self.first_record_at = Some(self.first_record_at.map_or(t, |s| s.min(t)));
             self.last_record_at = Some(self.last_record_at.map_or(t, |e| e.max(t)));
         }

@@ -69,8 +69,7 @@ impl BatchWriter<'_> {
     /// stored (a copy made by `--resume`, or bytes read twice).
     pub(super) fn message(&mut self, offset: u64, m: &Message, docs: &[Prepared]) -> Result<bool> {
         let uuid = uuid_key(&m.uuid, self.src.id, offset);
-        self.delta
-            .saw_record(ts_ms(m), m.session_id.as_deref(), &self.own);
+        self.delta.saw_record(m, ts_ms(m), &self.own);
         let hash = key_hash(&uuid);
         if let Some((owner, prompt)) = self.stored_message(&uuid, hash)? {
             self.delta.saw_copy(m);
