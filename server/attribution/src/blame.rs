@@ -216,13 +216,11 @@ pub fn blame_with(
     options: Options,
 ) -> Result<Blame> {
     let writes = history_of(history, file, root, mappings)?;
+    let checkouts = checkouts_of(&writes, file.strip_prefix(root).ok(), mappings);
     let mut groups: std::collections::BTreeMap<&str, Vec<usize>> =
         std::collections::BTreeMap::new();
-    for (i, w) in writes.iter().enumerate() {
-        groups
-            .entry(w.cwd.as_deref().unwrap_or_default())
-            .or_default()
-            .push(i);
+    for (i, checkout) in checkouts.iter().enumerate() {
+        groups.entry(checkout).or_default().push(i);
     }
     if groups.len() <= 1 {
         let replayed = replay_history_with(&writes, options);
@@ -311,7 +309,14 @@ pub fn blame_with(
             // none of what it did to them since; the file's own history keeps those.
             let created = |o: Origin| changes[o as usize].created == Some(true);
             let later = replayed.tagged_lines_by(|o| !created(o));
-            if later > 0 && changes.first().is_some_and(|c| c.created == Some(true)) {
+            let variant = std::env::var("OBS_VARIANT").unwrap_or_default();
+            let applies = match variant.as_str() {
+                "A" => false,
+                "B" => later * 4 >= replayed.tagged_lines(),
+                "C" => later * 10 >= replayed.tagged_lines(),
+                _ => true,
+            };
+            if applies && later > 0 && changes.first().is_some_and(|c| c.created == Some(true)) {
                 let claimed = origins.iter().flatten().filter(|&&o| !created(o)).count();
                 return claimed as f64 / later as f64;
             }
@@ -346,7 +351,7 @@ pub fn blame_with(
         let roots: Vec<crate::Checkout> = kept
             .iter()
             .map(|&i| {
-                let cwd = writes[i].cwd.as_deref().unwrap_or_default();
+                let cwd = checkouts[i].as_str();
                 crate::Checkout {
                     id: root_of.get(cwd).copied().unwrap_or_default(),
                     // Without a checkout known to be the file's, none is its own: a
@@ -385,6 +390,48 @@ pub fn blame_with(
         unplaced,
         writes,
     })
+}
+
+/// The checkout each write was made in: the path it wrote less the file's path in
+/// the local checkout (`/w/app` for `/w/app/src/x.rs` when the file is `src/x.rs`),
+/// so that a session started in a subdirectory of a checkout is that checkout (taken
+/// for another, its re-creation of a deleted file was read as a copy). A write to
+/// another path (an earlier name of the file) is in the checkout its session's other
+/// writes were in, else in its session's directory.
+fn checkouts_of(
+    writes: &[RecordedWrite],
+    local_rel: Option<&Path>,
+    mappings: &[PathMapping],
+) -> Vec<String> {
+    let rel = local_rel
+        .and_then(Path::to_str)
+        .filter(|r| !r.is_empty() && !r.starts_with('/'));
+    let derived: Vec<Option<String>> = writes
+        .iter()
+        .map(|w| {
+            let rel = rel?;
+            [&w.path, &w.change.path].into_iter().find_map(|p| {
+                let p = map_path(p, mappings);
+                let dir = p.strip_suffix(rel)?.strip_suffix('/')?;
+                (!dir.is_empty()).then(|| dir.to_owned())
+            })
+        })
+        .collect();
+    let by_session: std::collections::HashMap<&str, &str> = writes
+        .iter()
+        .zip(&derived)
+        .filter_map(|(w, d)| Some((w.cwd.as_deref()?, d.as_deref()?)))
+        .collect();
+    writes
+        .iter()
+        .zip(derived.iter())
+        .map(|(w, d)| {
+            let cwd = w.cwd.as_deref().unwrap_or_default();
+            d.clone()
+                .or_else(|| by_session.get(cwd).map(|c| (*c).to_owned()))
+                .unwrap_or_else(|| cwd.to_owned())
+        })
+        .collect()
 }
 
 /// Whether the root `cwd` is one of the file's own (`own` is in `groups`' order).

@@ -645,6 +645,34 @@ fn another_checkout_that_edited_the_file_carries_its_history_on() {
 }
 
 #[test]
+fn a_session_started_in_a_subdirectory_is_the_same_checkout() {
+    // One session ran at the checkout's root, another in its `src/`; a person then
+    // deleted the file and the first session wrote it again, with most of its old
+    // lines. Taken for two checkouts, the creation was read as another checkout's
+    // copy, and the old lines kept their old authors.
+    let v1 = "fn first_function() {}\nfn second_function() {}\nfn third_function() {}\n";
+    let v2 = format!("{v1}fn fourth_function() {{}}\n");
+    let v3 = format!("fn zeroth_function() {{}}\n{v2}");
+    let mut overwrite = write(&v2, false);
+    overwrite.original = Some(v1.to_owned());
+    let history = Recorded(vec![
+        recorded("/home/me/app", "src/index.ts", 1, write(v1, true)),
+        recorded("/home/me/app/src", "index.ts", 2, overwrite),
+        recorded("/home/me/app", "src/index.ts", 3, write(&v3, true)),
+    ]);
+    // A checkout named otherwise: no root is known to be the file's own.
+    let root = std::path::Path::new("/work/checkout");
+    let b =
+        crate::blame::blame(&history, &root.join("src/index.ts"), root, &v3, &[]).expect("blame");
+    let by: Vec<Option<&str>> = b
+        .lines
+        .iter()
+        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
+        .collect();
+    assert_eq!(by, vec![Some("t3"); 5]);
+}
+
+#[test]
 fn a_block_a_person_moved_before_the_next_change_keeps_its_author() {
     // The person moves the agent's settings below its function; the agent's next edit
     // records the file as it found it (originalFile), which resynchronises the model.
