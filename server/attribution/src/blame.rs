@@ -292,38 +292,40 @@ pub fn blame_with(
         .map(|(members, &h)| h || (any_own && continues(members)))
         .collect();
     // Which other roots' histories are this file's too: replay each alone and see how
-    // much of what it wrote is still there.
-    let survival: Vec<f64> = groups
+    // much of what it wrote is still there: all of it, and (see below) what it wrote
+    // after creating the file.
+    let (strict, whole): (Vec<f64>, Vec<f64>) = groups
         .values()
         .zip(&own)
         .map(|(members, &is_own)| {
             if is_own {
-                return 1.0;
+                return (1.0, 1.0);
             }
             let changes: Vec<&FileChange> = members.iter().map(|&i| &writes[i].change).collect();
             let replayed = crate::replay_with(&changes, options);
             let origins = replayed.map_onto(content);
+            let claimed = origins.iter().filter(|o| o.is_some()).count();
+            let whole = claimed as f64 / replayed.tagged_lines().max(1) as f64;
             // A root that started by creating the file and went on changing it: judged
             // by its changes after the creation. Another project's copy of the file (a
             // fork, a vendored twin) has the content's lines from its creation, yet
             // none of what it did to them since; the file's own history keeps those.
             let created = |o: Origin| changes[o as usize].created == Some(true);
             let later = replayed.tagged_lines_by(|o| !created(o));
-            let variant = std::env::var("OBS_VARIANT").unwrap_or_default();
-            let applies = match variant.as_str() {
-                "A" => false,
-                "B" => later * 4 >= replayed.tagged_lines(),
-                "C" => later * 10 >= replayed.tagged_lines(),
-                _ => true,
-            };
-            if applies && later > 0 && changes.first().is_some_and(|c| c.created == Some(true)) {
+            if later > 0 && changes.first().is_some_and(|c| c.created == Some(true)) {
                 let claimed = origins.iter().flatten().filter(|&&o| !created(o)).count();
-                return claimed as f64 / later as f64;
+                return (claimed as f64 / later as f64, whole);
             }
-            let claimed = origins.iter().filter(|o| o.is_some()).count();
-            claimed as f64 / replayed.tagged_lines().max(1) as f64
+            (whole, whole)
         })
-        .collect();
+        .unzip();
+    // The file's own history looks the same when a person undid what its agent did
+    // after creating the file (reverted it, or deleted and wrote the file again): when
+    // no root explains the content by the strict measure, that suspicion of being a
+    // copy is dropped, rather than handing the file to whichever unrelated project
+    // shares a few generic lines with it.
+    let lenient = !any_own && strict.iter().all(|&s| s < MIN_SURVIVAL);
+    let survival = if lenient { whole } else { strict };
     let best = survival.iter().copied().fold(0.0_f64, f64::max);
     let counts = |is_own: bool, s: f64| {
         if any_own {

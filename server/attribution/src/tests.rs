@@ -673,6 +673,39 @@ fn a_session_started_in_a_subdirectory_is_the_same_checkout() {
 }
 
 #[test]
+fn a_change_a_person_undid_leaves_the_creation_its_lines() {
+    // The file's project (its checkout named otherwise) created the file; an agent
+    // then added a function, which the person deleted again. Judged by what it wrote
+    // after the creation, as another project's copy would be, the project explained
+    // nothing, and an unrelated project sharing two generic lines took them.
+    let mut created = String::from("use std::collections::HashMap;\n\n");
+    for i in 0..20 {
+        created.push_str(&format!("fn own_function_{i}() {{ own_work({i}); }}\n"));
+    }
+    let mut added = write(
+        &format!("{created}fn added_then_removed() {{ gone(); }}\n"),
+        false,
+    );
+    added.original = Some(created.clone());
+    let unrelated =
+        "use std::collections::HashMap;\n\nfn other_a() {}\nfn other_b() {}\nfn other_c() {}\n";
+    let history = Recorded(vec![
+        recorded("/Users/dev/app", "src/lib.rs", 1, write(&created, true)),
+        recorded("/Users/dev/app", "src/lib.rs", 2, added),
+        recorded("/Users/dev/other", "src/lib.rs", 3, write(unrelated, true)),
+    ]);
+    let root = std::path::Path::new("/work/checkout");
+    let b = crate::blame::blame(&history, &root.join("src/lib.rs"), root, &created, &[])
+        .expect("blame");
+    let by: Vec<Option<&str>> = b
+        .lines
+        .iter()
+        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
+        .collect();
+    assert_eq!(by, vec![Some("t1"); 22]);
+}
+
+#[test]
 fn a_block_a_person_moved_before_the_next_change_keeps_its_author() {
     // The person moves the agent's settings below its function; the agent's next edit
     // records the file as it found it (originalFile), which resynchronises the model.
