@@ -293,7 +293,18 @@ pub fn blame_with(
         .collect();
     // Which other roots' histories are this file's too: replay each alone and see how
     // much of what it wrote is still there: all of it, and (see below) what it wrote
-    // after creating the file.
+    // after creating the file. Blank lines and lines the content holds more than once
+    // ("### Fixed", "}") are left out of both counts: any project writes them, and in
+    // a CHANGELOG.md or README.md they made unrelated histories look half there.
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let content_texts: Vec<&str> = crate::split_lines(content).map(str::trim_end).collect();
+    for t in &content_texts {
+        *seen.entry(*t).or_default() += 1;
+    }
+    let telling = |text: &str| {
+        let text = text.trim_end();
+        !text.trim_start().is_empty() && seen.get(text).copied().unwrap_or(0) <= 1
+    };
     let (strict, whole): (Vec<f64>, Vec<f64>) = groups
         .values()
         .zip(&own)
@@ -304,16 +315,25 @@ pub fn blame_with(
             let changes: Vec<&FileChange> = members.iter().map(|&i| &writes[i].change).collect();
             let replayed = crate::replay_with(&changes, options);
             let origins = replayed.map_onto(content);
-            let claimed = origins.iter().filter(|o| o.is_some()).count();
-            let whole = claimed as f64 / replayed.tagged_lines().max(1) as f64;
+            let claimed_by = |keep: &dyn Fn(Origin) -> bool| {
+                origins
+                    .iter()
+                    .zip(&content_texts)
+                    .filter(|(o, t)| o.is_some_and(keep) && telling(t))
+                    .count()
+            };
+            let written_by = |keep: &dyn Fn(Origin) -> bool| {
+                replayed.tagged_lines_where(|o, t| keep(o) && telling(t))
+            };
+            let whole = claimed_by(&|_| true) as f64 / written_by(&|_| true).max(1) as f64;
             // A root that started by creating the file and went on changing it: judged
             // by its changes after the creation. Another project's copy of the file (a
             // fork, a vendored twin) has the content's lines from its creation, yet
             // none of what it did to them since; the file's own history keeps those.
             let created = |o: Origin| changes[o as usize].created == Some(true);
-            let later = replayed.tagged_lines_by(|o| !created(o));
+            let later = written_by(&|o| !created(o));
             if later > 0 && changes.first().is_some_and(|c| c.created == Some(true)) {
-                let claimed = origins.iter().flatten().filter(|&&o| !created(o)).count();
+                let claimed = claimed_by(&|o| !created(o));
                 return (claimed as f64 / later as f64, whole);
             }
             (whole, whole)

@@ -126,9 +126,14 @@ impl Replay {
 
     /// Lines of the model written by the changes `keep` accepts.
     pub fn tagged_lines_by(&self, keep: impl Fn(Origin) -> bool) -> usize {
+        self.tagged_lines_where(|o, _| keep(o))
+    }
+
+    /// Lines of the model whose change and text `keep` accepts.
+    pub fn tagged_lines_where(&self, keep: impl Fn(Origin, &str) -> bool) -> usize {
         self.lines
             .iter()
-            .filter(|l| &*l.text != GAP && l.origin.is_some_and(&keep))
+            .filter(|l| &*l.text != GAP && l.origin.is_some_and(|o| keep(o, &l.text)))
             .count()
     }
 

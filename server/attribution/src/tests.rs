@@ -706,6 +706,43 @@ fn a_change_a_person_undid_leaves_the_creation_its_lines() {
 }
 
 #[test]
+fn generic_lines_do_not_make_an_unrelated_history_count() {
+    // Neither checkout is named like the local one. The unrelated project's
+    // CHANGELOG.md shares its title, its headings and its blank lines with this one:
+    // two thirds of what it wrote is "still there", and replayed with the file's own
+    // history, its later Write replaced this file's entries.
+    let mut own = String::from("# Changelog\n\n");
+    for (heading, entries) in [("## [0.2.0]", 10), ("## [0.1.0]", 5)] {
+        own.push_str(&format!("{heading}\n### Added\n\n"));
+        for i in 0..entries {
+            own.push_str(&format!("- {heading} added entry {i}\n"));
+        }
+        own.push_str("### Fixed\n\n- a fix in ");
+        own.push_str(heading);
+        own.push('\n');
+    }
+    let unrelated = "# Changelog\n\n### Added\n\n- other entry a\n- other entry b\n- other entry c\n### Fixed\n\n";
+    let history = Recorded(vec![
+        recorded("/Users/dev/app", "CHANGELOG.md", 1, write(&own, true)),
+        recorded(
+            "/Users/dev/other",
+            "CHANGELOG.md",
+            2,
+            write(unrelated, true),
+        ),
+    ]);
+    let root = std::path::Path::new("/work/checkout");
+    let b =
+        crate::blame::blame(&history, &root.join("CHANGELOG.md"), root, &own, &[]).expect("blame");
+    let by: Vec<Option<&str>> = b
+        .lines
+        .iter()
+        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
+        .collect();
+    assert_eq!(by, vec![Some("t1"); own.lines().count()]);
+}
+
+#[test]
 fn a_block_a_person_moved_before_the_next_change_keeps_its_author() {
     // The person moves the agent's settings below its function; the agent's next edit
     // records the file as it found it (originalFile), which resynchronises the model.
