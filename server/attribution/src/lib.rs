@@ -745,6 +745,9 @@ fn append_fragment<'a>(
 /// it leaves keep their exact text; failing that, with whitespace collapsed, which
 /// finds it where someone re-indented the file since and then writes its lines with
 /// their whitespace collapsed too.
+/// Lines on each side of a string edit's match compared with it (see `apply_strings`).
+const EDIT_CONTEXT: usize = 8;
+
 fn apply_strings(
     model: &mut Vec<Line>,
     change: &FileChange,
@@ -819,9 +822,24 @@ fn apply_strings(
             None => (String::new(), model.len()),
         };
         let region = format!("{prefix}{new}{suffix}");
-        let replacement = lines_of(&region, Some(origin));
-        let replacement = keep_unchanged(&model[m.first..upto], replacement, by, o);
-        model.splice(m.first..upto, replacement);
+        // Compared with a few lines around it, as `git diff` compares the file: an
+        // insertion beside lines it repeats (the blank lines between two functions)
+        // is placed after them, where git blame places it, not where the edit's
+        // strings happened to put them.
+        let (from, to) = (
+            m.first.saturating_sub(EDIT_CONTEXT),
+            (upto + EDIT_CONTEXT).min(model.len()),
+        );
+        // Every line of the window is the edit's until the diff finds it unchanged.
+        let ours = |l: &Line| Line {
+            origin: Some(origin),
+            ..l.clone()
+        };
+        let mut replacement: Vec<Line> = model[from..m.first].iter().map(ours).collect();
+        replacement.extend(lines_of(&region, Some(origin)));
+        replacement.extend(model[upto..to].iter().map(ours));
+        let replacement = keep_unchanged(&model[from..to], replacement, by, o);
+        model.splice(from..to, replacement);
     }
     unplaced
 }

@@ -842,3 +842,46 @@ fn an_overwrite_without_original_file_takes_only_its_patch_s_lines() {
         "{got:?}"
     );
 }
+
+#[test]
+fn a_function_inserted_by_its_strings_takes_the_blank_lines_after_it_as_git_does() {
+    // `git blame` of this change credits the new function with the two blank lines
+    // after it (git's diff slides an insertion down past lines it repeats). A
+    // string edit anchored on the line above put the new blank lines before it.
+    let v1 = "import os\n\n\ndef f():\n    pass\n";
+    let v2 = "import os\n\n\ndef g():\n    return 1\n\n\ndef f():\n    pass\n";
+    let git = vec![
+        Some(0),
+        Some(0),
+        Some(0),
+        Some(1),
+        Some(1),
+        Some(1),
+        Some(1),
+        Some(0),
+        Some(0),
+    ];
+    for (name, e) in [
+        (
+            "anchored on the line above",
+            edit(
+                "import os\n",
+                "import os\n\n\ndef g():\n    return 1\n",
+                None,
+                vec![],
+            ),
+        ),
+        (
+            "anchored on the line below",
+            edit(
+                "def f():\n",
+                "def g():\n    return 1\n\n\ndef f():\n",
+                None,
+                vec![],
+            ),
+        ),
+        ("an overwrite", write(v2, false)),
+    ] {
+        assert_eq!(blame(&[write(v1, true), e], v2), git, "{name}");
+    }
+}
