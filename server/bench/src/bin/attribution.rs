@@ -18,6 +18,8 @@ mod accuracy;
 mod ai_blame;
 #[path = "attribution/code.rs"]
 mod code;
+#[path = "attribution/git.rs"]
+mod git;
 #[path = "attribution/record.rs"]
 mod record;
 #[path = "attribution/scenario.rs"]
@@ -70,12 +72,19 @@ struct Args {
     /// Speed: recorded edits of the large file
     #[arg(long, default_value_t = 500)]
     speed_edits: usize,
+    /// Compare the simulator's truth with real `git blame` of each scenario's history
+    /// committed change by change, and score the engine against git's answer
+    #[arg(long)]
+    git_check: bool,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(bin) = &args.ai_blame {
         return ai_blame::compare(bin, &args.fixture);
+    }
+    if args.git_check {
+        return git::check(args.seed, args.scenarios);
     }
     if let Some(n) = args.scenario {
         return accuracy::show(args.seed, args.scenarios, n, args.per_project);

@@ -44,7 +44,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, o: &Tally) {
+    pub fn add(&mut self, o: &Tally) {
         self.scenarios += o.scenarios;
         self.lines += o.lines;
         self.agent += o.agent;
@@ -202,6 +202,17 @@ fn whole_store(scenarios: &[Scenario], seed: u64, keep: bool) -> Result<WholeSto
         files: files.len(),
         index_time: t.elapsed(),
     })
+}
+
+/// `s` blamed in a store of its own transcripts.
+pub fn blame_alone(s: &Scenario) -> Result<Blame> {
+    let laid = lay_out(s, false)?;
+    run_alone(s, &laid)
+}
+
+/// Precision and recall of `b` on `s` against `truth` (one call index per line).
+pub fn tally_against(s: &Scenario, b: &Blame, truth: &[Option<u32>]) -> Tally {
+    tally(s, b, truth, None)
 }
 
 fn run_alone(s: &Scenario, laid: &Laid) -> Result<Blame> {

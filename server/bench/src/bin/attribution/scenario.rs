@@ -181,6 +181,10 @@ pub struct Scenario {
     pub kinds: Vec<Kind>,
     /// What happened, in order (for `--scenario N`).
     pub log: Vec<String>,
+    /// The file after each change, with who made it (the call's index, or `None` for
+    /// a person or a shell command); `None` for the file deleted. Committed one by
+    /// one, these are a git history whose `git blame` the truth should equal.
+    pub history: Vec<(Option<Vec<String>>, Option<u32>)>,
     crlf: bool,
 }
 
@@ -274,6 +278,8 @@ struct Sim {
     /// Per conversation: its records keep the file's CRLF (`originalFile` and the
     /// patch lines end in `\r`); else they are LF, as the agent's strings are.
     crlf_records: Vec<bool>,
+    /// See `Scenario::history`.
+    history: Vec<(Option<Vec<String>>, Option<u32>)>,
 }
 
 const PROJECTS: &[&str] = &[
@@ -389,6 +395,7 @@ impl Sim {
             redirect: Vec::new(),
             crlf: false,
             crlf_records: Vec::new(),
+            history: Vec::new(),
         }
     }
 
@@ -404,8 +411,34 @@ impl Sim {
             lines: self.lines,
             kinds: self.kinds,
             log: self.log,
+            history: self.history,
             crlf,
         }
+    }
+
+    /// Records the file as it is now, if it changed, credited to the one call whose
+    /// lines appeared since the last record (none: a person's change).
+    fn snapshot(&mut self) {
+        let texts = self.texts();
+        let last = self.history.last().and_then(|(t, _)| t.as_ref());
+        if last == Some(&texts) {
+            return;
+        }
+        let before: std::collections::HashSet<u32> =
+            self.history.iter().filter_map(|(_, a)| *a).collect();
+        let mut new: Vec<u32> = self
+            .lines
+            .iter()
+            .filter_map(|l| l.owner)
+            .filter(|o| !before.contains(o))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        let author = match new.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        self.history.push((Some(texts), author));
     }
 
     /// Adds a conversation whose paths are under `root`; its index.
@@ -533,6 +566,8 @@ impl Sim {
             }
         }
         self.log.push("person deletes the file".into());
+        self.snapshot();
+        self.history.push((None, None));
         self.lines.clear();
         self.mark(Kind::Recreate);
         self.create(conv, content)
@@ -1528,6 +1563,7 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
         sim.create(0, initial)?;
     }
 
+    sim.snapshot();
     let events = sim.rng.random_range(3..=30);
     let mut conv = 0usize;
     let mut sub_left = 0usize;
@@ -1616,6 +1652,7 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
                 }
             }
         }
+        sim.snapshot();
         // Now and then the same sessions write other files too.
         if sub_left == 0 && sim.rng.random_bool(0.15) {
             let c = sim.rng.random_range(0..sessions);
