@@ -127,8 +127,16 @@ pub fn check(seed: u64, n: usize) -> Result<()> {
                     Some(_) => "a call",
                     None => "a person",
                 };
+                let moved = if l.moved { ", moved" } else { "" };
+                // The truth ignores trailing blanks a person added (the engine's rule);
+                // git does not.
+                let trailing = if l.text.trim_end() != l.text {
+                    ", trailing blanks"
+                } else {
+                    ""
+                };
                 let cause = format!(
-                    "{blank}{}: git says {}, truth {}",
+                    "{blank}{}{moved}{trailing}: git says {}, truth {}",
                     l.how,
                     who(git),
                     who(want)
