@@ -574,6 +574,17 @@ fn recorded(cwd: &str, rel: &str, n: i64, mut change: FileChange) -> crate::Reco
     }
 }
 
+/// Blames `content` as `rel` in the checkout `root` against `history`: the tool-use id
+/// of each line's call.
+fn blamed_calls(history: &Recorded, root: &str, rel: &str, content: &str) -> Vec<Option<String>> {
+    let root = std::path::Path::new(root);
+    let b = crate::blame::blame(history, &root.join(rel), root, content, &[]).expect("blame");
+    b.lines
+        .iter()
+        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.clone()))
+        .collect()
+}
+
 #[test]
 fn other_projects_with_the_same_relative_path_never_take_the_own_history_s_lines() {
     // The file's own project wrote a long CHANGELOG.md; later, unrelated projects in
@@ -634,14 +645,8 @@ fn another_checkout_that_edited_the_file_carries_its_history_on() {
         ),
         recorded("/home/me/clone", "src/lib.rs", 3, write(&v3, true)),
     ]);
-    let root = std::path::Path::new("/work/app");
-    let b = crate::blame::blame(&history, &root.join("src/lib.rs"), root, &v3, &[]).expect("blame");
-    let by: Vec<Option<&str>> = b
-        .lines
-        .iter()
-        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
-        .collect();
-    assert_eq!(by, vec![Some("t3"); 4]);
+    let by = blamed_calls(&history, "/work/app", "src/lib.rs", &v3);
+    assert_eq!(by, vec![Some("t3".to_owned()); 4]);
 }
 
 #[test]
@@ -661,15 +666,8 @@ fn a_session_started_in_a_subdirectory_is_the_same_checkout() {
         recorded("/home/me/app", "src/index.ts", 3, write(&v3, true)),
     ]);
     // A checkout named otherwise: no root is known to be the file's own.
-    let root = std::path::Path::new("/work/checkout");
-    let b =
-        crate::blame::blame(&history, &root.join("src/index.ts"), root, &v3, &[]).expect("blame");
-    let by: Vec<Option<&str>> = b
-        .lines
-        .iter()
-        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
-        .collect();
-    assert_eq!(by, vec![Some("t3"); 5]);
+    let by = blamed_calls(&history, "/work/checkout", "src/index.ts", &v3);
+    assert_eq!(by, vec![Some("t3".to_owned()); 5]);
 }
 
 #[test]
@@ -694,15 +692,8 @@ fn a_change_a_person_undid_leaves_the_creation_its_lines() {
         recorded("/Users/dev/app", "src/lib.rs", 2, added),
         recorded("/Users/dev/other", "src/lib.rs", 3, write(unrelated, true)),
     ]);
-    let root = std::path::Path::new("/work/checkout");
-    let b = crate::blame::blame(&history, &root.join("src/lib.rs"), root, &created, &[])
-        .expect("blame");
-    let by: Vec<Option<&str>> = b
-        .lines
-        .iter()
-        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
-        .collect();
-    assert_eq!(by, vec![Some("t1"); 22]);
+    let by = blamed_calls(&history, "/work/checkout", "src/lib.rs", &created);
+    assert_eq!(by, vec![Some("t1".to_owned()); 22]);
 }
 
 #[test]
@@ -731,15 +722,8 @@ fn generic_lines_do_not_make_an_unrelated_history_count() {
             write(unrelated, true),
         ),
     ]);
-    let root = std::path::Path::new("/work/checkout");
-    let b =
-        crate::blame::blame(&history, &root.join("CHANGELOG.md"), root, &own, &[]).expect("blame");
-    let by: Vec<Option<&str>> = b
-        .lines
-        .iter()
-        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
-        .collect();
-    assert_eq!(by, vec![Some("t1"); own.lines().count()]);
+    let by = blamed_calls(&history, "/work/checkout", "CHANGELOG.md", &own);
+    assert_eq!(by, vec![Some("t1".to_owned()); own.lines().count()]);
 }
 
 #[test]
@@ -793,16 +777,9 @@ fn another_project_s_copy_of_a_person_s_file_does_not_take_its_lines() {
         recorded("/home/ci/build/app", "src/lib.rs", 2, overwrite),
         recorded("/Users/dev/old-prototype", "src/lib.rs", 3, copy_update),
     ]);
-    let root = std::path::Path::new("/work/checkout");
-    let b = crate::blame::blame(&history, &root.join("src/lib.rs"), root, &current, &[])
-        .expect("blame");
-    let by: Vec<Option<&str>> = b
-        .lines
-        .iter()
-        .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.as_str()))
-        .collect();
+    let by = blamed_calls(&history, "/work/checkout", "src/lib.rs", &current);
     let mut want = vec![None; 20];
-    want.push(Some("t2"));
+    want.push(Some("t2".to_owned()));
     assert_eq!(by, want);
 }
 
