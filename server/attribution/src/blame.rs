@@ -252,8 +252,12 @@ pub fn blame_with(
     // shares most of its lines with the content. Another project's file at the same
     // path was created there, or was another file. The first take part in the own
     // history; the others only fill in.
-    let content_lines: std::collections::HashSet<&str> =
-        crate::split_lines(content).map(str::trim_end).collect();
+    // The content's lines, and how often each occurs.
+    let content_texts: Vec<&str> = crate::split_lines(content).map(str::trim_end).collect();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for t in &content_texts {
+        *seen.entry(*t).or_default() += 1;
+    }
     let continues = |members: &[usize]| {
         let Some(first) = members.first().map(|&i| &writes[i].change) else {
             return false;
@@ -283,7 +287,7 @@ pub fn blame_with(
             .map(str::trim_end)
             .filter(|l| !l.is_empty())
             .collect();
-        let shared = lines.iter().filter(|l| content_lines.contains(*l)).count();
+        let shared = lines.iter().filter(|l| seen.contains_key(*l)).count();
         !lines.is_empty() && shared as f64 >= MIN_SHARED * lines.len() as f64
     };
     let own: Vec<bool> = groups
@@ -296,11 +300,6 @@ pub fn blame_with(
     // after creating the file. Blank lines and lines the content holds more than once
     // ("### Fixed", "}") are left out of both counts: any project writes them, and in
     // a CHANGELOG.md or README.md they made unrelated histories look half there.
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let content_texts: Vec<&str> = crate::split_lines(content).map(str::trim_end).collect();
-    for t in &content_texts {
-        *seen.entry(*t).or_default() += 1;
-    }
     let telling = |text: &str| {
         let text = text.trim_end();
         !text.trim_start().is_empty() && seen.get(text).copied().unwrap_or(0) <= 1

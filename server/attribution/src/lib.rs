@@ -738,6 +738,9 @@ fn append_fragment<'a>(
     model.push(Line::new(GAP, None));
 }
 
+/// Lines on each side of a string edit's match compared with it (see `apply_strings`).
+const EDIT_CONTEXT: usize = 8;
+
 /// Applies Edit / MultiEdit strings by finding them in the model's text. Returns the
 /// indices of the edits that could not be located.
 ///
@@ -745,9 +748,6 @@ fn append_fragment<'a>(
 /// it leaves keep their exact text; failing that, with whitespace collapsed, which
 /// finds it where someone re-indented the file since and then writes its lines with
 /// their whitespace collapsed too.
-/// Lines on each side of a string edit's match compared with it (see `apply_strings`).
-const EDIT_CONTEXT: usize = 8;
-
 fn apply_strings(
     model: &mut Vec<Line>,
     change: &FileChange,

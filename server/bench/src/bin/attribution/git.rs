@@ -31,11 +31,8 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
-/// Commits `s.history` into a new repository in `dir`, and blames the file with
-/// `git blame -M` (moved lines keep their author, as in the truth's rules): for each
-/// line, the call that wrote it (`None`: a person). With `ignore_whitespace`, also
-/// `-w`.
-fn git_blame(s: &Scenario, dir: &Path, ignore_whitespace: bool) -> Result<Vec<Option<u32>>> {
+/// Commits `s.history` into a new repository in `dir`, one commit per change.
+fn commit_history(s: &Scenario, dir: &Path) -> Result<()> {
     git(dir, &["init", "-q"])?;
     let file = dir.join(&s.rel);
     if let Some(parent) = file.parent() {
@@ -74,11 +71,18 @@ fn git_blame(s: &Scenario, dir: &Path, ignore_whitespace: bool) -> Result<Vec<Op
             ],
         )?;
     }
+    Ok(())
+}
+
+/// `git blame -M` of `rel` in `dir` (moved lines keep their author, as in the truth's
+/// rules): for each line, the call that wrote it (`None`: a person). With
+/// `ignore_whitespace`, also `-w`.
+fn git_blame(dir: &Path, rel: &str, ignore_whitespace: bool) -> Result<Vec<Option<u32>>> {
     let mut args = vec!["blame", "--line-porcelain", "-M"];
     if ignore_whitespace {
         args.push("-w");
     }
-    args.extend(["--", &s.rel]);
+    args.extend(["--", rel]);
     let out = git(dir, &args)?;
     Ok(out
         .lines()
@@ -100,9 +104,9 @@ pub fn check(seed: u64, n: usize) -> Result<()> {
     for index in 0..n {
         let s = scenario::generate(seed, index)?;
         let repo = tempfile::tempdir()?;
-        let blamed = git_blame(&s, repo.path(), false)?;
-        let repo_ws = tempfile::tempdir()?;
-        let blamed_ws = git_blame(&s, repo_ws.path(), true)?;
+        commit_history(&s, repo.path())?;
+        let blamed = git_blame(repo.path(), &s.rel, false)?;
+        let blamed_ws = git_blame(repo.path(), &s.rel, true)?;
         let truth = s.truth();
         if blamed.len() != truth.len() {
             bail!(
