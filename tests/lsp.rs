@@ -1527,6 +1527,31 @@ fn an_unreachable_platform_is_reported_once_per_outage() {
     assert_eq!(c.stop(), Some(0));
 }
 
+/// A data directory a newer Observatory wrote (an editor package's older binary
+/// after the user upgraded the CLI): no platform can open it, and the status says
+/// that, with both versions, rather than that some channel closed.
+#[test]
+fn a_database_from_a_newer_version_is_named_in_the_status() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.data()).expect("data dir");
+    let db = rusqlite::Connection::open(env.data().join("observatory.db")).expect("db");
+    db.pragma_update(None, "user_version", 9999)
+        .expect("a version from the future");
+    drop(db);
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(&env.workspace(), json!({}));
+    let offline = c
+        .wait_for(0, WAIT, status_is("offline"))
+        .expect("reported offline");
+    let message = offline["params"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("written by a newer Observatory (schema 9999;"),
+        "{message}"
+    );
+    assert!(!message.contains("channel closed"), "{message}");
+    assert_eq!(c.stop(), Some(0));
+}
+
 /// `workspace/symbol` finds the symbols agents changed in files that are not open,
 /// though the transcripts recorded them in another checkout
 /// (/Users/cjm/repos/ai-blame-test) than the workspace's: the same path matching

@@ -372,14 +372,28 @@ async fn in_process(local: &Local) -> anyhow::Result<Connection> {
         stopped,
         tell,
     );
+    let mut serving = tokio::spawn(serving);
+    // Until it listens, its end is the answer: a platform that cannot open the
+    // store says why (a database from a newer version, a data directory it may
+    // not write), and that reason is what the editor shows.
+    let addr = tokio::select! {
+        Ok(addr) = told => addr,
+        ended = &mut serving => {
+            let why = match ended {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => anyhow::anyhow!("it stopped before listening"),
+                Err(e) => anyhow::anyhow!("it panicked: {e}"),
+            };
+            return Err(why.context("the in-process platform did not start"));
+        }
+    };
     tokio::spawn(async move {
-        if let Err(e) = serving.await {
-            tracing::error!(error = %format!("{e:#}"), "in-process platform stopped");
+        match serving.await {
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "in-process platform stopped"),
+            Err(e) => tracing::error!(error = %e, "in-process platform panicked"),
+            Ok(Ok(())) => {}
         }
     });
-    let addr = told
-        .await
-        .context("the in-process platform did not start (see the log above)")?;
     let token = read_local_token(&local.data_dir).context("reading the local API token")?;
     Ok(Connection {
         platform: Platform::new(&format!("http://{addr}"), &token)?,
