@@ -104,7 +104,7 @@ export type Block = {
   session_id: string;
   /** Index into the palette. */
   color: number;
-  /** The latest of the block's runs: its label and hover. */
+  /** The run that wrote the block's first line: its label and hover. */
   run: BlameRun;
   /** What the block's first line shows. */
   label: string;
@@ -126,14 +126,15 @@ export function fileBlocks(runs: readonly BlameRun[], now: number, paletteSize =
   let open: { start: number; end: number; runs: BlameRun[] } | undefined;
   const close = () => {
     if (open === undefined) return;
+    // The label sits on the block's first line, so it names the change that wrote
+    // that line: a later change's prompt there would read as that line's author.
     const first = open.runs[0];
-    const latest = open.runs.reduce((a, b) => (Date.parse(b.at ?? "") > Date.parse(a.at ?? "") ? b : a));
     let color = colors.get(first.session_id);
     if (color === undefined) {
       color = colors.size % Math.max(1, paletteSize);
       colors.set(first.session_id, color);
     }
-    blocks.push({ start: open.start, end: open.end, session_id: first.session_id, color, run: latest, label: annotationText(latest, now) });
+    blocks.push({ start: open.start, end: open.end, session_id: first.session_id, color, run: first, label: annotationText(first, now) });
     open = undefined;
   };
   at.forEach((r, line) => {

@@ -86,7 +86,9 @@ function plural(n: number, one: string, many = `${one}s`): string {
 /** "94% agent" and its tooltip line; nothing for a file no agent wrote. */
 export function shareText(share: FileShare): { text: string; tooltip: string } | undefined {
   if (share.attributedLines <= 0 || share.lines <= 0) return undefined;
-  const percent = Math.max(1, Math.min(100, Math.round((100 * share.attributedLines) / share.lines)));
+  // 100% is said only of a file agents wrote entirely, and 0% never of one they touched.
+  const most = share.attributedLines < share.lines ? 99 : 100;
+  const percent = Math.max(1, Math.min(most, Math.round((100 * share.attributedLines) / share.lines)));
   return {
     text: `${percent}% agent`,
     tooltip:

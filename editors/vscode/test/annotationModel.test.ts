@@ -88,7 +88,8 @@ test("file blocks: one per conversation in a row, coloured in order of appearanc
   const runs = [
     run({ start_line: 10, end_line: 12, session_id: "late", tool_use_id: "t3", conversation_title: "Late", prompt: null }),
     run({ start_line: 1, end_line: 2, session_id: "early", tool_use_id: "t1", conversation_title: "Early", prompt: null }),
-    // Same conversation right after: the same block, labelled by its latest change (its prompt).
+    // Same conversation right after: the same block, labelled by the change that wrote
+    // its first line, not by this later one.
     run({
       start_line: 3,
       end_line: 4,
@@ -105,12 +106,12 @@ test("file blocks: one per conversation in a row, coloured in order of appearanc
   assert.deepEqual(
     blocks.map((b) => [b.start, b.end, b.session_id, b.color, b.label]),
     [
-      [0, 3, "early", 0, "◆ Rename it · 10 min ago"],
+      [0, 3, "early", 0, "◆ Early · 2 h ago"],
       [9, 11, "late", 1, "◆ Late · 2 h ago"],
       [13, 13, "early", 0, "◆ Early · 2 h ago"],
     ],
   );
-  assert.equal(blocks[0]?.run.tool_use_id, "t2");
+  assert.equal(blocks[0]?.run.tool_use_id, "t1");
   assert.deepEqual(fileBlocks([], NOW), []);
 });
 

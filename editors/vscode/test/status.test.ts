@@ -76,6 +76,8 @@ test("connected with the active file's share of agent-written lines", () => {
   assert.equal(statusBar({ state: "offline", indexing: false }, share).text, "$(debug-disconnect) Observatory: offline");
   // A single line of thousands still shows, as 1%.
   assert.equal(shareText({ name: "big.rs", attributedLines: 1, lines: 5000, conversations: 1 })?.text, "1% agent");
+  assert.equal(shareText({ name: "big.rs", attributedLines: 419, lines: 420, conversations: 1 })?.text, "99% agent");
+  assert.equal(shareText({ name: "big.rs", attributedLines: 420, lines: 420, conversations: 1 })?.text, "100% agent");
 });
 
 test("connected while the platform's first pass runs: indexing, not yet the share", () => {
