@@ -392,6 +392,28 @@ fn platform_killed_mid_session_is_restarted_and_cached_insights_stay() {
     assert_eq!(c.stop(), Some(0));
 }
 
+/// An editor that closes the server's stderr (Emacs 28's jsonrpc kills the buffer
+/// it was given): every log line then fails to write, and the server must go on
+/// supervising the platform and answering, not panic in the task that logged.
+#[test]
+fn a_closed_stderr_does_not_stop_the_server() {
+    let env = Env::new();
+    let mut cmd = env.lsp_command(&[]);
+    cmd.stderr(std::process::Stdio::piped());
+    let mut c = LspClient::spawn(cmd);
+    c.initialize(&env.workspace(), json!({}));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    lenses(&mut c, &uri);
+    let mark = c.seen.len();
+    env.kill_platform();
+    c.wait_for(mark, WAIT, status_is("offline"))
+        .expect("told offline");
+    c.wait_for(mark, WAIT, status_is("connected"))
+        .expect("connected again, to a new platform");
+    finds_greet(&mut c, "with stderr closed");
+    assert_eq!(c.stop(), Some(0));
+}
+
 #[test]
 fn malformed_input_wrong_parameters_and_a_huge_file() {
     let env = Env::new();

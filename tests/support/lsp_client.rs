@@ -48,6 +48,9 @@ impl LspClient {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the language server");
+        // A piped stderr nobody reads is closed at once: the server's log then goes
+        // to a closed pipe, as when an editor drops it.
+        drop(child.stderr.take());
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();

@@ -383,6 +383,10 @@ fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
+        // Its own report of a failed write goes through `eprintln!`, which panics
+        // when stderr is a closed pipe (an editor that dropped the language server's
+        // log): the task that logged would die with it.
+        .log_internal_errors(false)
         .init();
 }
 
