@@ -162,7 +162,9 @@ started for the current project."
                    :connection-type 'pipe
                    :coding 'utf-8-emacs-unix
                    :noquery t
-                   :stderr (get-buffer-create (format " *%s stderr*" name))))
+                   ;; Named as jsonrpc expects: it adopts "*NAME stderr*" and
+                   ;; kills any other buffer of its hidden name, closing the pipe.
+                   :stderr (get-buffer-create (format "*%s stderr*" name))))
          (conn (make-instance 'jsonrpc-process-connection
                               :name name
                               :process process

@@ -334,6 +334,25 @@
       (observatory--first-status later '(:state "connecting"))
       (should (equal (plist-get (gethash later observatory--states) :state) "connecting")))))
 
+;; jsonrpc (Emacs 28) kills a stderr buffer not named as it expects, which
+;; closed the server's stderr; the server must reconnect either way.
+(ert-deftest observatory-keeps-the-server-log-and-reconnects ()
+  (with-current-buffer (observatory-test--blamed-buffer)
+    (let* ((conn (observatory--connection))
+           (log (process-get (jsonrpc--process conn) 'jsonrpc-stderr))
+           (serve (concat observatory-test--dir "data/serve.json"))
+           (pid (alist-get 'pid (json-read-file serve))))
+      (should (process-live-p (get-buffer-process log)))
+      (signal-process pid 'SIGKILL)
+      (observatory-test--wait
+       "a new platform"
+       (lambda ()
+         (and (file-exists-p serve)
+              (not (equal pid (ignore-errors (alist-get 'pid (json-read-file serve)))))
+              (equal (plist-get (gethash conn observatory--states) :state) "connected")))
+       60)
+      (should (jsonrpc-running-p conn)))))
+
 (ert-deftest observatory-search-lists-hits-as-the-query-is-typed ()
   "What a completion UI asks while the query is typed: the hits of an unfinished word."
   (observatory-test--setup)
