@@ -537,9 +537,11 @@ eglot or lsp-mode server."
       (user-error "No agent conversation wrote this line")))
 
 (defun observatory--read-session ()
-  "A session id: the current line's, or one chosen among the file's conversations."
+  "A list of a session id and maybe a message uuid.
+The current line's conversation at the message that wrote the line,
+or one chosen among the file's conversations."
   (if-let ((run (observatory-run-at-point)))
-      (plist-get run :session_id)
+      (list (plist-get run :session_id) (plist-get run :message_uuid))
     (let* ((params (if (and buffer-file-name observatory-blame-mode)
                        (list :textDocument (observatory--document) :limit 100)
                      (list :limit 100)))
@@ -556,14 +558,14 @@ eglot or lsp-mode server."
                                     (plist-get c :session_id)))
                             items)))
       (unless choices (user-error "No conversations"))
-      (cdr (assoc (completing-read "Conversation: " choices nil t) choices)))))
+      (list (cdr (assoc (completing-read "Conversation: " choices nil t) choices))))))
 
 ;;;###autoload
 (defun observatory-open-conversation (session-id &optional message-uuid)
   "Show conversation SESSION-ID as a read-only Markdown buffer.
 With MESSAGE-UUID, at that message.  Interactively, the current
 line's conversation, or one of the file's conversations."
-  (interactive (list (observatory--read-session)))
+  (interactive (observatory--read-session))
   (let* ((shown (apply #'observatory--execute "observatory.openConversation" session-id
                        (and message-uuid (list message-uuid))))
          (buffer (find-file-noselect (plist-get shown :path) t)))
@@ -710,7 +712,7 @@ completion style offers all of them (see `completion-category-defaults')."
 (defun observatory-resume (session-id)
   "Resume conversation SESSION-ID in Claude Code, in the project root.
 Interactively, the current line's conversation, or one of the file's."
-  (interactive (list (observatory--read-session)))
+  (interactive (list (car (observatory--read-session))))
   (let* ((root (observatory--root))
          (resume (observatory--execute "observatory.resumeConversation"
                                        session-id (directory-file-name root)))

@@ -294,6 +294,19 @@
       (should (eq major-mode 'markdown-mode))
       (should (string-match-p "create some files for test purposes" (buffer-string))))))
 
+(ert-deftest observatory-open-conversation-at-the-line-opens-its-message ()
+  (let (run buffer)
+    (with-current-buffer (observatory-test--blamed-buffer)
+      (observatory-test--goto-attributed-line)
+      (setq run (observatory-run-at-point)
+            buffer (call-interactively #'observatory-open-conversation)))
+    (with-current-buffer buffer
+      (should (> (line-number-at-pos) 1))
+      ;; The message's anchor is where the buffer was opened, not the top.
+      (should (string-match-p (regexp-quote (plist-get run :message_uuid))
+                              (buffer-substring (line-beginning-position 0)
+                                                (line-end-position 2)))))))
+
 (ert-deftest observatory-search-finds-and-opens-the-conversation ()
   (observatory-test--setup)
   (let (offered)
