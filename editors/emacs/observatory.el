@@ -322,6 +322,10 @@ CONN defaults to `observatory--any-connection'."
 (defvar-local observatory--current nil
   "The run the current line belongs to, as last shown.")
 
+(defvar-local observatory--blamed nil
+  "Whether an attribution of this buffer arrived.
+Nil before the first, the reason it was skipped (a string), or t.")
+
 (defvar-local observatory--pending-retries 0
   "How many more times to ask for a blame the server has not computed.")
 
@@ -407,6 +411,7 @@ it would label later changes with a request they were not made for."
                                      (observatory--refresh)))))))))
         ((integerp (plist-get result :version))
          (when (= (plist-get result :version) observatory--version)
+           (setq observatory--blamed (or (plist-get result :skipped) t))
            (observatory--draw (append (plist-get result :runs) nil))))))
 
 (defun observatory--clear ()
@@ -477,9 +482,19 @@ it would label later changes with a request they were not made for."
 
 (defun observatory-header-line ()
   "The header line of `observatory-blame-mode': the current line's conversation."
-  (if observatory--current
-      (concat " " (observatory--describe-short observatory--current))
-    " No agent conversation wrote this line"))
+  (cond (observatory--current
+         (concat " " (observatory--describe-short observatory--current)))
+        ((stringp observatory--blamed) (concat " " observatory--blamed))
+        (observatory--blamed " No agent conversation wrote this line")
+        (t
+         ;; Nothing is known yet: say why rather than that no agent wrote it.
+         (let* ((conn (gethash observatory--root-dir observatory--connections))
+                (status (and conn (gethash conn observatory--states)))
+                (state (plist-get status :state)))
+           (if (member state '("offline" "refused"))
+               (format " Observatory: %s — %s" state
+                       (observatory--one-line (plist-get status :message) 200))
+             " Observatory: attributing this file…")))))
 
 (defun observatory--show-current ()
   "Show the current line's conversation if it is not the one shown."

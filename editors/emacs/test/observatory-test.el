@@ -187,6 +187,20 @@
     (should (equal (observatory-header-line)
                    " ◆ First prompt of the conversation · 2 h ago · Edit"))))
 
+(ert-deftest observatory-header-line-says-what-is-known ()
+  ;; Before the first answer nothing is known, and a file too large to attribute
+  ;; says so: neither is "no agent wrote this line".
+  (with-temp-buffer
+    (insert "a\nb\n")
+    (setq-local observatory-blame-mode t)
+    (should (equal (observatory-header-line) " Observatory: attributing this file…"))
+    (observatory--on-blame
+     (list :version 0 :runs [] :skipped
+           "Observatory: not attributed, the file is larger than 2048 KB (setting maxFileBytes)"))
+    (should (string-match-p "larger than 2048 KB" (observatory-header-line)))
+    (observatory--on-blame (list :version 0 :runs []))
+    (should (equal (observatory-header-line) " No agent conversation wrote this line"))))
+
 ;; If it were attached through eglot, `observatory lsp' would replace the Python
 ;; server (eglot runs one server per major mode).  Here a stand-in for that server
 ;; stays the buffer's eglot server, and keeps answering, while the mode annotates.
