@@ -392,6 +392,56 @@ fn platform_killed_mid_session_is_restarted_and_cached_insights_stay() {
     assert_eq!(c.stop(), Some(0));
 }
 
+/// The current line's hint after a line is typed above an agent's change: the
+/// new line is the person's, and until the attribution is recomputed no hint is
+/// given from the older one (which put the agent's label on the typed line).
+#[test]
+fn a_line_just_typed_is_not_labelled_by_the_change_that_was_there() {
+    let env = Env::new();
+    let mut c = env.lsp(&["--no-daemon"]);
+    c.initialize(
+        &env.workspace(),
+        json!({"inlayHints": "currentLine", "debounceMs": 1000}),
+    );
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    let range = json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 20, "character": 0}}});
+    let cursor = |c: &mut LspClient, line: u32| {
+        c.notify(
+            "observatory/didChangeCursor",
+            json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 0}}),
+        )
+    };
+    cursor(&mut c, 8);
+    let hinted = c.poll("textDocument/inlayHint", range.clone(), WAIT, |r| {
+        r.as_array().is_some_and(|a| a.len() == 1)
+    });
+    assert_eq!(hinted[0]["position"]["line"], 8, "{hinted}");
+
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 8, "character": 0}, "end": {"line": 8, "character": 0}}, "text": "# mine\n"}]}),
+    );
+    cursor(&mut c, 8);
+    let stale = c
+        .request("textDocument/inlayHint", range.clone())
+        .expect("inlayHint");
+    assert!(stale.as_array().is_none_or(|a| a.is_empty()), "{stale}");
+    c.poll("observatory/blame", json!({"uri": uri}), WAIT, |b| {
+        b["version"] == 2
+    });
+    let typed = c
+        .request("textDocument/inlayHint", range.clone())
+        .expect("inlayHint");
+    assert!(typed.as_array().is_none_or(|a| a.is_empty()), "{typed}");
+    cursor(&mut c, 9);
+    let moved = c.poll("textDocument/inlayHint", range, WAIT, |r| {
+        r.as_array().is_some_and(|a| a.len() == 1)
+    });
+    assert_eq!(moved[0]["position"]["line"], 9, "{moved}");
+    assert_eq!(c.stop(), Some(0));
+}
+
 /// An editor that closes the server's stderr (Emacs 28's jsonrpc kills the buffer
 /// it was given): every log line then fails to write, and the server must go on
 /// supervising the platform and answering, not panic in the task that logged.

@@ -173,6 +173,15 @@ local ok, err = xpcall(function()
   check(observed.copied:find('make some minor random test changes', 1, true), 'the prompt: ' .. observed.copied)
   step('copy')
 
+  -- Resume without `claude` on PATH: one message, and no split left behind.
+  local path, windows, told = vim.env.PATH, #vim.api.nvim_list_wins(), #notes
+  vim.env.PATH = '/nonexistent'
+  vim.cmd('Observatory resume')
+  wait(10000, function() return #notes > told end, 'a message that claude is missing')
+  vim.env.PATH = path
+  check(notes[#notes].msg:find('`claude` is not on PATH', 1, true), 'resume without claude: ' .. notes[#notes].msg)
+  check(#vim.api.nvim_list_wins() == windows, 'resume without claude: no split left behind')
+
   -- Resume: a terminal split runs claude --resume <id> in the workspace.
   vim.cmd('Observatory resume')
   wait(10000, function() return vim.bo.buftype == 'terminal' end, 'a terminal')

@@ -492,9 +492,12 @@ impl LanguageServer for Backend {
         if mode == InlayMode::Off {
             return Ok(None);
         }
+        // A view of an older version would put its hints on lines that moved since
+        // (a line just typed labelled with the agent's change that was there): none
+        // until the recomputed view arrives, with its inlay hint refresh.
         let Some((v, text, cursor)) = self.state.docs.get(&p.text_document.uri).and_then(|d| {
             let v = Arc::clone(d.view.as_ref()?);
-            Some((v, d.document.text.clone(), d.cursor))
+            (v.version == d.document.version).then(|| (v, d.document.text.clone(), d.cursor))
         }) else {
             return Ok(None);
         };

@@ -20,11 +20,16 @@ function M.copy(text)
   return regs
 end
 
---- Opens a terminal split running `argv` in `cwd`.
+--- Opens a terminal split running `argv` in `cwd`; nil, and a message, when its
+--- program is not on PATH (checked first: no empty split is left behind).
 ---@param argv string[]
 ---@param cwd string
----@return integer bufnr
+---@return integer? bufnr
 function M.terminal(argv, cwd)
+  if vim.fn.executable(argv[1]) ~= 1 then
+    vim.notify(('Observatory: cannot resume, `%s` is not on PATH (install Claude Code)'):format(argv[1]), vim.log.levels.ERROR)
+    return nil
+  end
   vim.cmd('belowright split')
   local bufnr = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_win_set_buf(0, bufnr)
