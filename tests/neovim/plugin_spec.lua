@@ -210,6 +210,44 @@ local ok, err = xpcall(function()
   observed.blame = listed
   step('lists')
 
+  -- A file no agent wrote: `open` says so instead of opening an empty list.
+  local root = env('OBS_ROOT')
+  local untouched = root .. '/untouched.py'
+  local f = assert(io.open(untouched, 'w'))
+  f:write('print("mine")\n')
+  f:close()
+  vim.cmd.edit(vim.fn.fnameescape(untouched))
+  local ubuf = vim.api.nvim_get_current_buf()
+  wait(30000, function() return #vim.lsp.get_clients({ name = 'observatory', bufnr = ubuf }) > 0 end, 'attach to untouched.py')
+  local said = #notes
+  local function last_note() return notes[#notes] and notes[#notes].msg or '' end
+  wait(30000, function()
+    if #notes > said and last_note():find('no agent conversation wrote this file', 1, true) then return true end
+    -- Until its attribution is computed, `open` says so; ask again.
+    vim.api.nvim_set_current_buf(ubuf)
+    vim.cmd('Observatory open')
+    vim.wait(300)
+    return false
+  end, ':Observatory open on a file no agent wrote')
+  check(vim.api.nvim_get_current_buf() == ubuf, 'open on an untouched file: no empty page opened')
+  -- A buffer of a filetype the server is not attached to: told why, not "computing".
+  vim.cmd.edit(vim.fn.fnameescape(root .. '/notes.nosuch'))
+  vim.bo.filetype = 'nosuchfiletype'
+  said = #notes
+  vim.cmd('Observatory blame')
+  wait(5000, function() return #notes > said end, ':Observatory blame in an unattached buffer')
+  check(last_note():find('its filetype "nosuchfiletype" is not in', 1, true), 'unattached: ' .. last_note())
+  vim.cmd('enew')
+  said = #notes
+  vim.cmd('Observatory copy')
+  wait(5000, function() return #notes > said end, ':Observatory copy in a buffer without a file')
+  check(last_note():find('not attributed: it is not a file', 1, true), 'no file: ' .. last_note())
+  vim.cmd('bwipeout!')
+  vim.cmd('bwipeout!')
+  vim.cmd('bwipeout! ' .. ubuf)
+  vim.cmd.buffer(src)
+  step('unattached and untouched')
+
   -- :checkhealth observatory runs and finds the binary.
   vim.cmd('checkhealth observatory')
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')

@@ -25,6 +25,27 @@ function M.require(bufnr)
   return c
 end
 
+--- The client attached to `bufnr`; else nil, and the user is told why: commands
+--- about a file's lines need the server to have the file open.
+---@param bufnr integer
+---@return vim.lsp.Client?
+function M.require_attached(bufnr)
+  local c = vim.lsp.get_clients({ name = M.name, bufnr = bufnr })[1]
+  if c then return c end
+  if not M.require(bufnr) then return nil end
+  local ft = vim.bo[bufnr].filetype
+  local why
+  if vim.api.nvim_buf_get_name(bufnr) == '' or vim.bo[bufnr].buftype ~= '' then
+    why = 'it is not a file'
+  elseif ft == 'observatory' then
+    why = 'it is a conversation, not a source file'
+  else
+    why = ('its filetype "%s" is not in setup{}\'s `filetypes`'):format(ft)
+  end
+  vim.notify('Observatory: this buffer is not attributed: ' .. why, vim.log.levels.INFO)
+  return nil
+end
+
 ---@param err lsp.ResponseError|table
 local function message(err)
   return type(err) == 'table' and (err.message or vim.inspect(err)) or tostring(err)

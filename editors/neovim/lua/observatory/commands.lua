@@ -40,7 +40,7 @@ end
 local function with_run(what, fn)
   return function()
     local bufnr = vim.api.nvim_get_current_buf()
-    local c = client.require(bufnr)
+    local c = client.require_attached(bufnr)
     if not c then return end
     run_at_cursor(c, bufnr, function(run, blame)
       if run then return fn(c, run, bufnr) end
@@ -96,7 +96,7 @@ M.subcommands = {
   --- The file's attributed runs; the chosen one is jumped to.
   blame = function()
     local bufnr = vim.api.nvim_get_current_buf()
-    local c = client.require(bufnr)
+    local c = client.require_attached(bufnr)
     if not c then return end
     client.request(c, 'observatory/blame', { uri = vim.uri_from_bufnr(bufnr) }, function(blame)
       if blame.pending then
@@ -124,10 +124,15 @@ M.subcommands = {
   open = function()
     if require('observatory.links').follow() then return end
     local bufnr = vim.api.nvim_get_current_buf()
-    local c = client.require(bufnr)
+    local c = client.require_attached(bufnr)
     if not c then return end
-    run_at_cursor(c, bufnr, function(run)
+    run_at_cursor(c, bufnr, function(run, blame)
       if run then return open_conversation(c, run.session_id, run.message_uuid) end
+      if blame.pending then
+        return vim.notify('Observatory: attribution is still being computed', vim.log.levels.INFO)
+      elseif (blame.conversations or 0) == 0 then
+        return vim.notify('Observatory: no agent conversation wrote this file', vim.log.levels.INFO)
+      end
       client.run(c, { title = 'list', command = 'observatory.listConversations',
         arguments = { vim.uri_from_bufnr(bufnr) } }, bufnr)
     end)

@@ -36,6 +36,9 @@ M.default_filetypes = {
   'jsonc', 'julia', 'kotlin', 'lua', 'make', 'markdown', 'nix', 'ocaml', 'perl', 'php', 'proto',
   'python', 'r', 'ruby', 'rust', 'scala', 'scss', 'sh', 'sql', 'svelte', 'swift', 'terraform',
   'toml', 'typescript', 'typescriptreact', 'vim', 'vue', 'xml', 'yaml', 'zig', 'zsh',
+  -- Agents write more than code: notes, requirements, configuration.
+  'text', 'requirements', 'gitignore', 'conf', 'dosini', 'rst', 'tex', 'csv', 'properties',
+  'groovy', 'clojure', 'elm', 'objc', 'hcl', 'just', 'prisma', 'astro', 'sass', 'less',
 }
 
 ---@type observatory.Options

@@ -66,7 +66,8 @@ end
 ---@param on_choice fun(item: T)
 function M.pick(items, opts, on_choice)
   if #items == 0 then
-    vim.notify('Observatory: ' .. opts.prompt .. ': nothing found', vim.log.levels.INFO)
+    -- Prompts already start with "Observatory …".
+    vim.notify(opts.prompt .. ': nothing found', vim.log.levels.INFO)
     return
   end
   local which = opts.picker or 'auto'
