@@ -79,20 +79,26 @@ impl FileView {
                 symbols::attribute(&syms, &origins)
                     .into_iter()
                     .filter_map(|a| {
-                        let runs: Vec<&BlameRun> = a
-                            .lines_by_change
-                            .keys()
-                            .map(|&o| &blame.runs[first_run[o as usize]])
+                        // Its lines count once, for the innermost symbol (a method's
+                        // are not its class's), but its lens names the latest change
+                        // anywhere inside it, methods included.
+                        let span = a.symbol.start_line.saturating_sub(1)
+                            ..a.symbol.end_line.min(line_run.len());
+                        let inside: Vec<usize> = line_run
+                            .get(span)
+                            .unwrap_or_default()
+                            .iter()
+                            .flatten()
+                            .map(|&i| i as usize)
                             .collect();
-                        let latest = a
-                            .lines_by_change
-                            .keys()
-                            .map(|&o| first_run[o as usize])
+                        let latest = inside
+                            .iter()
+                            .copied()
                             .max_by_key(|&i| (blame.runs[i].at, i))?;
                         Some(ChangedSymbol {
-                            conversations: runs
+                            conversations: inside
                                 .iter()
-                                .map(|r| r.session_id.as_str())
+                                .map(|&i| blame.runs[i].session_id.as_str())
                                 .collect::<HashSet<_>>()
                                 .len(),
                             lines: a.lines_by_change.values().sum(),
@@ -435,6 +441,26 @@ mod tests {
         assert_eq!(names, vec![("a", "t1"), ("b", "t2")]);
         let b = &v.symbols[1];
         assert_eq!((b.conversations, b.lines), (2, 3));
+    }
+
+    /// A class's lens names the latest change anywhere in it, its methods' included;
+    /// its line count stays its own (the method's lines are the method's).
+    #[test]
+    fn a_class_lens_sees_the_changes_of_its_methods() {
+        let text = "class A:\n    x = 1\n\n    def m(self):\n        return 2\n";
+        let blame = BlameResponse {
+            lines: 5,
+            attributed_lines: 3,
+            runs: vec![run(1, 2, "old", "s1", 100), run(5, 5, "new", "s2", 200)],
+        };
+        let v = FileView::new(1, Path::new("/x/a.py"), text, blame);
+        let class = v
+            .symbols
+            .iter()
+            .find(|s| s.symbol.name == "A")
+            .expect("the class is a changed symbol");
+        assert_eq!(v.runs[class.latest].tool_use_id, "new");
+        assert_eq!((class.conversations, class.lines), (2, 2));
     }
 
     #[test]
