@@ -379,8 +379,15 @@ fn percent(s: &str) -> String {
 /// Text shown as Markdown must not turn into markup.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\`*_[]<>#|".contains(c) {
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        // An underscore inside a word never emphasises (CommonMark), and editors that
+        // show the Markdown as text (Neovim's hover) would show `file\_name.py`.
+        let in_word = c == '_'
+            && i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+        if "\\`*_[]<>#|".contains(c) && !in_word {
             out.push('\\');
         }
         out.push(c);
@@ -567,6 +574,10 @@ mod tests {
         assert_eq!(trim("abcdefghijkl", 5), "abcd…");
         let h = hover(&run(1, 2, "t", "s", 9_000), None, now);
         assert!(h.contains("Fix the \\*token\\* refresh"), "{h}");
+        assert_eq!(
+            escape("run my_file.py _x_ a__b_"),
+            "run my_file.py \\_x\\_ a\\_\\_b\\_"
+        );
         assert!(
             h.contains("command:observatory.openConversation?%5B%22s%22%5D"),
             "{h}"
