@@ -141,6 +141,11 @@ local ok, err = xpcall(function()
     ':Observatory open')
   check(vim.api.nvim_win_get_buf(src_win) == src, 'open: the source stays in its window')
   observed.open_line = vim.api.nvim_win_get_cursor(0)[1]
+  -- The message anchors are hidden lines.
+  local hidden = vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_create_namespace('observatory.anchors'), 0, -1, {})
+  local anchors = vim.tbl_filter(function(l) return l:match('^<a id=') ~= nil end,
+    vim.api.nvim_buf_get_lines(0, 0, -1, false))
+  check(#anchors > 0 and #hidden == #anchors, ('anchors hidden: %d of %d'):format(#hidden, #anchors))
   vim.cmd('close')
   vim.api.nvim_set_current_win(src_win)
   step('open')
