@@ -587,6 +587,7 @@ line's conversation, or one of the file's conversations."
     (with-current-buffer buffer
       (revert-buffer t t t)
       (if (require 'markdown-mode nil t) (markdown-mode) (text-mode))
+      (observatory--hide-anchors)
       (setq buffer-read-only t)
       (goto-char (point-min))
       (forward-line (or (plist-get shown :line) 0)))
@@ -595,6 +596,15 @@ line's conversation, or one of the file's conversations."
       (goto-char message)
       (ignore-errors (recenter 0)))
     buffer))
+
+(defun observatory--hide-anchors ()
+  "Hide each message's anchor line: it is for jumping to, not for reading."
+  (save-excursion
+    (goto-char (point-min))
+    (while (re-search-forward "^<a id=\"[^\"]*\"></a>\n" nil t)
+      (let ((ov (make-overlay (match-beginning 0) (match-end 0))))
+        (overlay-put ov 'observatory t)
+        (overlay-put ov 'invisible t)))))
 
 (defun observatory--snippet (snippet)
   "SNIPPET on one line with its <mark>ed words highlighted."

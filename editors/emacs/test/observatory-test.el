@@ -306,7 +306,11 @@
     (with-current-buffer buffer
       (should buffer-read-only)
       (should (eq major-mode 'markdown-mode))
-      (should (string-match-p "create some files for test purposes" (buffer-string))))))
+      (should (string-match-p "create some files for test purposes" (buffer-string)))
+      ;; Each message's anchor line is hidden.
+      (goto-char (point-min))
+      (should (re-search-forward "^<a id=" nil t))
+      (should (invisible-p (match-beginning 0))))))
 
 (ert-deftest observatory-open-conversation-at-the-line-opens-its-message ()
   (let (run buffer)
