@@ -101,7 +101,11 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
                 }
             }
             let text = m.text();
-            if !text.trim().is_empty() && m.tool_results().next().is_none() {
+            if let Some(shown) = command_echo(&text) {
+                if !shown.is_empty() {
+                    let _ = writeln!(out, "{shown}\n");
+                }
+            } else if !text.trim().is_empty() && m.tool_results().next().is_none() {
                 let _ = writeln!(
                     out,
                     "> {}\n",
@@ -233,6 +237,57 @@ fn diff_block(out: &mut String, old: &str, new: &str) {
 }
 
 /// Keeps a nested ``` from closing our fence early.
+/// The text of `name` in `<name>…</name>`, trimmed.
+fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].trim())
+}
+
+/// What Claude Code writes on the user's behalf when a slash command runs, as a
+/// reader would want it: the command as typed (`/model opus`), and its output in a
+/// block, escape sequences removed. `None` for any other text.
+fn command_echo(text: &str) -> Option<String> {
+    if let Some(name) = tag(text, "command-name") {
+        let slash = if name.starts_with('/') { "" } else { "/" };
+        let args = tag(text, "command-args").unwrap_or_default();
+        let typed = format!("{slash}{name} {args}");
+        return Some(format!("> `{}`", typed.trim().replace('`', "'")));
+    }
+    let output = tag(text, "local-command-stdout").or_else(|| tag(text, "local-command-stderr"))?;
+    let plain = strip_escapes(output);
+    if plain.trim().is_empty() {
+        return Some(String::new());
+    }
+    Some(format!(
+        "```\n{}\n```",
+        fence_safe(&first_lines(plain.trim(), OUTPUT_LINES))
+    ))
+}
+
+/// `s` without terminal escape sequences (`ESC [ … letter`), which commands' output
+/// keeps for a terminal.
+fn strip_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 fn fence_safe(s: &str) -> String {
     s.replace("```", "`\u{200b}``")
 }
@@ -268,6 +323,25 @@ fn lang_of(path: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::parse_line;
+
+    /// As the fixtures have them (sniffly's `/init`, claude-code-log's `/model`).
+    #[test]
+    fn slash_commands_read_as_typed_and_their_output_without_escapes() {
+        let init = "<command-message>init is analyzing your codebase…</command-message>\n  <command-name>init</command-name>\n  <command-args></command-args>\n  <command-contents>{\"type\": \"text\"}</command-contents>";
+        assert_eq!(command_echo(init).as_deref(), Some("> `/init`"));
+        let model = "<command-name>/model</command-name>\n<command-message>model</command-message>\n<command-args>opus</command-args>";
+        assert_eq!(command_echo(model).as_deref(), Some("> `/model opus`"));
+        let out = "<local-command-stdout>Set model to \u{1b}[1mhaiku (claude-haiku-4-5-20251001)\u{1b}[22m</local-command-stdout>";
+        assert_eq!(
+            command_echo(out).as_deref(),
+            Some("```\nSet model to haiku (claude-haiku-4-5-20251001)\n```")
+        );
+        assert_eq!(
+            command_echo("<local-command-stdout></local-command-stdout>").as_deref(),
+            Some("")
+        );
+        assert_eq!(command_echo("plain words <command-name>"), None);
+    }
 
     #[test]
     fn renders_prompt_edit_diff_and_dedupes() {
