@@ -165,7 +165,7 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     assert!(
         titles
             .iter()
-            .any(|t| t.starts_with("Observatory: search conversations about `")),
+            .any(|t| t.starts_with("Observatory: search conversations about “")),
         "{titles:?}"
     );
 
@@ -1748,9 +1748,9 @@ fn code_action_search_is_scoped_to_the_project_first() {
             .cloned()
             .unwrap_or_else(|| panic!("no action {title:?}: {actions}"))
     };
-    let here = find("Observatory: search conversations about `greet` in this project");
+    let here = find("Observatory: search conversations about “greet” in this project");
     assert_eq!(here["command"]["arguments"], json!(["greet", RECORDED]));
-    let all = find("Observatory: search conversations about `greet` in all projects");
+    let all = find("Observatory: search conversations about “greet” in all projects");
     assert_eq!(all["command"]["arguments"], json!(["greet"]));
 
     let page = |c: &mut LspClient, args: Value| -> (Value, String) {

@@ -573,7 +573,8 @@ or one chosen among the file's conversations."
                                     (plist-get c :session_id)))
                             items)))
       (unless choices (user-error "No conversations"))
-      (list (cdr (assoc (completing-read "Conversation: " choices nil t) choices))))))
+      (list (cdr (assoc (completing-read "Conversation: " (observatory--in-order choices) nil t)
+                        choices))))))
 
 ;;;###autoload
 (defun observatory-open-conversation (session-id &optional message-uuid)
@@ -645,11 +646,20 @@ TYPING: QUERY is still being typed, so its last word may be unfinished."
                     hit))
             (plist-get page :hits))))
 
+(defun observatory--in-order (choices)
+  "Return a completion table of CHOICES in their own order (best first)."
+  (lambda (input pred action)
+    (if (eq action 'metadata)
+        '(metadata (display-sort-function . identity)
+                   (cycle-sort-function . identity))
+      (complete-with-action action choices input pred))))
+
 (defun observatory--choose-hit (query)
   "Ask which of QUERY's hits to open and return it."
   (let ((choices (observatory--search-hits query)))
     (unless choices (user-error "No conversation mentions %s" query))
-    (cdr (assoc (completing-read (format "Conversations about %s: " query) choices nil t)
+    (cdr (assoc (completing-read (format "Conversations about %s: " query)
+                                 (observatory--in-order choices) nil t)
                 choices))))
 
 (defun observatory--live-hits (seen)
@@ -763,8 +773,9 @@ Interactively, the current line's conversation, or one of the file's."
   (interactive)
   (let ((status (jsonrpc-request (observatory--any-connection)
                                  :observatory/status (make-hash-table))))
-    (message "Observatory: %s%s" (plist-get status :state)
-             (if-let ((url (plist-get status :url))) (concat " to " url) ""))))
+    (message "Observatory: %s%s%s" (plist-get status :state)
+             (if-let ((url (plist-get status :url))) (format " (%s)" url) "")
+             (if-let ((why (plist-get status :message))) (concat " — " why) ""))))
 
 ;;;###autoload
 (defvar observatory-command-map

@@ -330,7 +330,11 @@
   (let (offered)
     (cl-letf (((symbol-function 'completing-read)
                (lambda (_prompt collection &rest _)
-                 (setq offered (mapcar #'car collection))
+                 (setq offered (all-completions "" collection))
+                 ;; Offered best first, in the server's order.
+                 (should (equal (cdr (assq 'display-sort-function
+                                           (cdr (completion-metadata "" collection nil))))
+                                #'identity))
                  (car offered))))
       (let ((buffer (observatory-search "yaml")))
         (should (seq-some (lambda (c) (string-match-p "create some files for test purposes" c))

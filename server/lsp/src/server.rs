@@ -611,13 +611,13 @@ impl LanguageServer for Backend {
                 .or_else(|| path_of(&uri).and_then(|p| self.state.root_for(&p)));
             if let Some(p) = project {
                 out.push(action(
-                    format!("Observatory: search conversations about `{w}` in this project"),
+                    format!("Observatory: search conversations about “{w}” in this project"),
                     command::SEARCH,
                     vec![json!(w), json!(p)],
                 ));
             }
             out.push(action(
-                format!("Observatory: search conversations about `{w}` in all projects"),
+                format!("Observatory: search conversations about “{w}” in all projects"),
                 command::SEARCH,
                 vec![json!(w)],
             ));
