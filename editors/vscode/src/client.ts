@@ -14,6 +14,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from "vscode-languageclient/node";
+import { forwardServerLog } from "./serverLog";
 import type {
   BlameResult,
   ConversationDetail,
@@ -168,6 +169,10 @@ export class Observatory implements vscode.Disposable {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       initializationOptions,
       outputChannel: this.output,
+      stdioOptions: {
+        stdout: forwardServerLog,
+        stderr: forwardServerLog,
+      },
       errorHandler,
       markdown: { isTrusted: { enabledCommands: [...SERVER_COMMANDS] }, supportHtml: false },
       middleware: {
