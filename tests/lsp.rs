@@ -196,8 +196,19 @@ fn insights_actions_search_and_live_refresh_on_the_ai_blame_fixture() {
     // At the message that made the change.
     let line = opened["line"].as_u64().expect("line") as usize;
     assert!(line > 0);
-    let at = md.lines().nth(line).unwrap_or_default();
-    assert!(at.contains("186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6"), "{at}");
+    // Its heading, right after the message's anchor.
+    let lines: Vec<&str> = md.lines().collect();
+    assert!(lines[line].starts_with("### "), "{}", lines[line]);
+    let anchor = lines[..line]
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        anchor.contains("186bc58d-e2bf-4e2e-ac6d-1e0257b9e5e6"),
+        "{anchor}"
+    );
     assert_eq!(shown["params"]["selection"]["start"]["line"], line);
     let prompt = run(&mut c, "Observatory: copy the prompt");
     assert_eq!(prompt["prompt"], EDIT_PROMPT);

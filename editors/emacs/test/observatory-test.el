@@ -119,6 +119,14 @@
                                             'observatory-run)
                                :start_line))))
 
+(defun observatory-test--at-message-p (&optional uuid)
+  "Whether point is at a message's first line, right after its anchor (of UUID)."
+  (and (not (looking-at-p "^<a id=\\|^$"))
+       (save-excursion
+         (forward-line -1)
+         (while (and (not (bobp)) (looking-at-p "^$")) (forward-line -1))
+         (looking-at-p (concat "<a id=\"" (if uuid (regexp-quote uuid) "[-0-9a-f]+") "\">")))))
+
 (defun observatory-test--goto-line (line)
   "Move to LINE and show its run as the mode would after a command."
   (goto-char (point-min))
@@ -320,10 +328,8 @@
             buffer (call-interactively #'observatory-open-conversation)))
     (with-current-buffer buffer
       (should (> (line-number-at-pos) 1))
-      ;; The message's anchor is where the buffer was opened, not the top.
-      (should (string-match-p (regexp-quote (plist-get run :message_uuid))
-                              (buffer-substring (line-beginning-position 0)
-                                                (line-end-position 2)))))))
+      ;; The message's heading is where the buffer was opened, not the top.
+      (should (observatory-test--at-message-p (plist-get run :message_uuid))))))
 
 (ert-deftest observatory-search-finds-and-opens-the-conversation ()
   (observatory-test--setup)
@@ -345,8 +351,8 @@
         (with-current-buffer buffer
           (should buffer-read-only)
           (should (string-match-p "create some files for test purposes" (buffer-string)))
-          ;; At the chosen message: its anchor.
-          (should (string-match-p "<a id=\"[-0-9a-f]+\">" (thing-at-point 'line t))))))))
+          ;; At the chosen message: its heading, after its anchor.
+          (should (observatory-test--at-message-p)))))))
 
 (ert-deftest observatory-blame-mode-passes-over-buffers-without-a-file ()
   "Enabled by `prog-mode-hook' in *scratch*, quietly; asked for there, an error."
@@ -410,7 +416,7 @@
     ;; Choosing a hit opens its conversation at its message.
     (let ((buffer (observatory-search "GREE" (gethash (car offered) seen))))
       (with-current-buffer buffer
-        (should (string-match-p "<a id=\"[-0-9a-f]+\">" (thing-at-point 'line t)))))))
+        (should (observatory-test--at-message-p))))))
 
 (ert-deftest observatory-resume-runs-claude-in-the-project-root ()
   (with-current-buffer (observatory-test--blamed-buffer)

@@ -64,9 +64,14 @@ impl Backend {
         let id = conversation_id(id)?;
         let platform = self.state.platform()?;
         let md = self.state.answer(platform.markdown(id).await)?;
-        // The message's own line when the rendering names it; else the top.
+        // The message's heading, the first line after the anchor that names it (an
+        // anchor is for jumping to, and editors hide it); else the top.
         let line = message
-            .and_then(|m| md.lines().position(|l| l.contains(m)))
+            .and_then(|m| {
+                let mut lines = md.lines().enumerate();
+                lines.find(|(_, l)| l.contains(m))?;
+                lines.find(|(_, l)| !l.trim().is_empty()).map(|(i, _)| i)
+            })
             .unwrap_or(0) as u32;
         self.show(&format!("conversation-{id}.md"), &md, line)
             .await
