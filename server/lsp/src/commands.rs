@@ -39,7 +39,8 @@ impl Backend {
         } else {
             false
         };
-        if !shown {
+        // Observatory's own extensions open the file from the result themselves.
+        if !shown && !self.state.caps().shim {
             self.state
                 .client
                 .show_message(
