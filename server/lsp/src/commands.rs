@@ -238,7 +238,7 @@ impl Backend {
                 };
                 md.push_str(&format!(
                     "- **{}** · {} `{}` in `{}{span}` · {} · `{}`\n",
-                    r.conversation_title,
+                    view::escape(&r.conversation_title),
                     r.tool,
                     r.symbol,
                     r.path,
@@ -252,15 +252,7 @@ impl Backend {
             md.push_str("No conversation mentions it.\n");
         }
         for h in &page.hits {
-            md.push_str(&format!(
-                "## {}\n\n`{}`\n\n> {}\n\n",
-                h.conversation_title,
-                h.session_id,
-                h.snippet
-                    .replace("<mark>", "**")
-                    .replace("</mark>", "**")
-                    .replace('\n', " ")
-            ));
+            md.push_str(&view::search_hit(h));
         }
         let safe: String = query
             .chars()

@@ -359,6 +359,33 @@ pub fn hover_plain(
     out
 }
 
+/// One hit of a search page: its conversation, a link to the message, and the
+/// snippet with its matched words in bold. All of it is recorded text, escaped: a
+/// transcript's own Markdown (a `command:` link) must not become a live link here.
+pub fn search_hit(h: &observatory_protocol::search::SearchHit) -> String {
+    let mut snippet = String::new();
+    for (i, part) in h.snippet.split("<mark>").enumerate() {
+        let (marked, rest) = match part.split_once("</mark>") {
+            Some((m, rest)) if i > 0 => (m, rest),
+            _ => ("", part),
+        };
+        if !marked.trim().is_empty() {
+            snippet.push_str(&format!("**{}**", escape(marked.trim())));
+        }
+        snippet.push_str(&escape(rest));
+    }
+    let open = command_link(
+        "observatory.openConversation",
+        &[&h.session_id, &h.message_uuid],
+    );
+    format!(
+        "## {}\n\n`{}` · [Open at this message]({open})\n\n> {}\n\n",
+        escape(&trim(&h.conversation_title, 100)),
+        h.session_id,
+        snippet.replace(['\n', '\r'], " ")
+    )
+}
+
 fn command_link(command: &str, args: &[&str]) -> String {
     let args = serde_json::to_string(args).unwrap_or_default();
     format!("command:{command}?{}", percent(&args))
@@ -377,7 +404,7 @@ fn percent(s: &str) -> String {
 }
 
 /// Text shown as Markdown must not turn into markup.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let chars: Vec<char> = s.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
@@ -448,6 +475,37 @@ mod tests {
         assert_eq!(names, vec![("a", "t1"), ("b", "t2")]);
         let b = &v.symbols[1];
         assert_eq!((b.conversations, b.lines), (2, 3));
+    }
+
+    /// Recorded text on a search page stays text: a link in a transcript is not
+    /// live, and the matched words are bold around escaped code.
+    #[test]
+    fn a_search_hit_escapes_recorded_text_and_links_its_message() {
+        let hit = observatory_protocol::search::SearchHit {
+            session_id: "s1".into(),
+            conversation_title: "Fix [it](command:observatory.resumeConversation?x)".into(),
+            project: None,
+            message_uuid: "m1".into(),
+            kind: "tool_output".into(),
+            role: "user".into(),
+            tool: None,
+            model: None,
+            at: None,
+            snippet: "params['<mark>token</mark>'].lower() [go](command:x)".into(),
+        };
+        let md = search_hit(&hit);
+        assert!(
+            md.starts_with("## Fix \\[it\\](command:observatory.resumeConversation?x)\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("> params\\['**token**'\\].lower() \\[go\\](command:x)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("[Open at this message](command:observatory.openConversation?%5B%22s1%22%2C%22m1%22%5D)"),
+            "{md}"
+        );
     }
 
     /// A class's lens names the latest change anywhere in it, its methods' included;
