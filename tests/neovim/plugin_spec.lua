@@ -156,6 +156,9 @@ local ok, err = xpcall(function()
   local md = hover.result.contents.value
   local link = md:match('%[Open conversation%]%(([^)]+)%)')
   local cmd = require('observatory.links').parse(link)
+  -- A link a transcript wrote into a conversation runs nothing.
+  check(require('observatory.links').parse('command:observatory.resumeConversation?%5B%22x%22%5D') == nil,
+    'only openConversation links are followed')
   check(cmd and cmd.command == 'observatory.openConversation' and #cmd.arguments == 1, 'hover link parsed')
   local fbuf, fwin = vim.lsp.util.open_floating_preview(vim.split(md, '\n'), 'markdown', {})
   vim.api.nvim_set_current_win(fwin)

@@ -5,12 +5,14 @@ local client = require('observatory.client')
 
 local M = {}
 
---- Decodes `command:name?<percent-encoded JSON array>` into an LSP command.
+--- Decodes `command:name?<percent-encoded JSON array>` into an LSP command. Only
+--- opening a conversation: that is the one link the server writes, so any other in a
+--- document came from a transcript's own text and is not run.
 ---@param url string
 ---@return lsp.Command?
 function M.parse(url)
   local name, query = url:match('^command:([%w%._%-]+)%??(.*)$')
-  if not name or not vim.startswith(name, 'observatory.') then return nil end
+  if name ~= 'observatory.openConversation' then return nil end
   local args = {}
   if query ~= '' then
     local ok, decoded = pcall(vim.json.decode, vim.uri_decode(query))
