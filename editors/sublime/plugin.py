@@ -246,11 +246,12 @@ def shown_fallback(result: Any) -> Optional[str]:
 
 
 def parse_command_uri(uri: str) -> Optional[Tuple[str, List[Any]]]:
-    """A hover link `command:observatory.x?<percent-encoded JSON arguments>` as
-    (command, arguments); None for any other URI."""
-    if not uri.startswith("command:observatory."):
-        return None
+    """A hover link `command:observatory.openConversation?<percent-encoded JSON
+    arguments>` as (command, arguments); None for any other URI: that is the one
+    link the server writes, so another came from a transcript's own text."""
     name, _, query = uri[len("command:"):].partition("?")
+    if not uri.startswith("command:") or name != "observatory.openConversation":
+        return None
     if not query:
         return name, []
     try:

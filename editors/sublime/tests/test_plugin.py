@@ -250,6 +250,8 @@ class ShowDocument(Base):
         self.assertEqual(plugin.parse_command_uri(uri), ("observatory.openConversation", [SESSION, MESSAGE]))
         self.assertIsNone(plugin.parse_command_uri("https://example.com"))
         self.assertIsNone(plugin.parse_command_uri("command:editor.action.x"))
+        # Only the link the server writes: another came from a transcript's text.
+        self.assertIsNone(plugin.parse_command_uri("command:observatory.resumeConversation?%5B%22x%22%5D"))
         self.session.answers[plugin.OPEN_CONVERSATION] = {"path": "/d/c.md", "line": 0, "shown": True}
         self.assertTrue(self.instance.on_open_uri_async(uri, lambda *a: self.fail("no scratch view")))
         self.assertEqual(self.session.requests[-1][1], {"command": plugin.OPEN_CONVERSATION, "arguments": [SESSION, MESSAGE]})

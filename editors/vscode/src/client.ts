@@ -31,7 +31,7 @@ import { BLAME } from "./annotationModel";
 import { findBinary, startFailure } from "./binary";
 import { resumeInTerminal } from "./resume";
 import { ConversationPanels } from "./panel";
-import { DID_CHANGE_INSIGHTS, STATUS, SERVER_COMMANDS, field, protocolMismatch } from "./protocol";
+import { DID_CHANGE_INSIGHTS, STATUS, field, protocolMismatch } from "./protocol";
 import { CONVERSATION } from "./render";
 import { OPEN_CONVERSATION, SEARCH } from "./search";
 import { serverSettings, settingsChange } from "./settings";
@@ -174,7 +174,9 @@ export class Observatory implements vscode.Disposable {
         stderr: forwardServerLog,
       },
       errorHandler,
-      markdown: { isTrusted: { enabledCommands: [...SERVER_COMMANDS] }, supportHtml: false },
+      // Hovers link only to opening a conversation; any other command link in one
+      // would have come from recorded text.
+      markdown: { isTrusted: { enabledCommands: [OPEN_CONVERSATION] }, supportHtml: false },
       middleware: {
         executeCommand: async (command, args, next) => {
           // Hover links and lenses: `[sessionId, messageUuid?]`, shown in the panel.

@@ -4,16 +4,6 @@ import type { ExperimentalCapabilities } from "../../protocol/observatory";
 /** The `capabilities.experimental.observatory.protocolVersion` this extension speaks. */
 export const PROTOCOL_VERSION = 1;
 
-/** The server's commands; hovers' `command:` links may run only these. */
-export const SERVER_COMMANDS = [
-  "observatory.openConversation",
-  "observatory.listConversations",
-  "observatory.copyPrompt",
-  "observatory.showDiff",
-  "observatory.resumeConversation",
-  "observatory.search",
-] as const;
-
 export const STATUS = "observatory/status";
 export const DID_CHANGE_INSIGHTS = "observatory/didChangeInsights";
 
