@@ -216,6 +216,8 @@ local ok, err = xpcall(function()
   vim.cmd('Observatory blame')
   wait(10000, function() return listed ~= nil end, ':Observatory blame')
   observed.blame = listed
+  check(listed[2] and listed[2]:find('^9–10  make some minor random test changes') ~= nil,
+    'blame rows are named by their prompt: ' .. tostring(listed[2]))
   step('lists')
 
   -- A file no agent wrote: `open` says so instead of opening an empty list.

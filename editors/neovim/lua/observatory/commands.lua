@@ -107,7 +107,13 @@ M.subcommands = {
           blame.conversations or 0),
         picker = M.picker,
         format = function(r)
-          return ('%d–%d  %s · %s · %s'):format(r.start_line, r.end_line, r.conversation_title, r.tool, day(r.at))
+          -- Named by the prompt that led to the change, as annotations are: every run of
+          -- one conversation shares its title.
+          local name = vim.trim((r.prompt or ''):gsub('%s+', ' '))
+          if name == '' then name = r.conversation_title end
+          local lines = r.start_line == r.end_line and tostring(r.start_line)
+            or ('%d–%d'):format(r.start_line, r.end_line)
+          return ('%s  %s · %s · %s'):format(lines, name, r.tool, r.at and r.at:sub(1, 16):gsub('T', ' ') or '?')
         end,
       }, function(r)
         local win = vim.fn.bufwinid(bufnr)
