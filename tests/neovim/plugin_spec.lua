@@ -280,6 +280,27 @@ local ok, err = xpcall(function()
   end, 'the lens to count the live conversation by itself')
   observed.live_lens = true
   step('live lens')
+
+  -- The same message from the servers of several roots is shown once.
+  local show_message = vim.lsp.config.observatory.handlers['window/showMessage']
+  local default, shown = vim.lsp.handlers['window/showMessage'], 0
+  vim.lsp.handlers['window/showMessage'] = function() shown = shown + 1 end
+  for _ = 1, 2 do
+    show_message(nil, { type = 2, message = 'Observatory: the platform stopped answering' }, { client_id = client.id })
+  end
+  vim.lsp.handlers['window/showMessage'] = default
+  check(shown == 1, ('a repeated message is shown once: %d'):format(shown))
+
+  -- The platform killed: a new one is started, and the user hears it is back.
+  local serve = vim.json.decode(assert(io.open(env('OBS_DATA') .. '/serve.json')):read('a'))
+  vim.uv.kill(serve.pid, 'sigkill')
+  wait(30000, function()
+    for _, n in ipairs(notes) do
+      if n.msg:find('Observatory: connected again', 1, true) then return true end
+    end
+    return false
+  end, 'connected again after the platform was killed')
+  step('reconnected')
   observed.notes = notes
 end, debug.traceback)
 

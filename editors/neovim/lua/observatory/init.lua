@@ -75,6 +75,21 @@ function M.options()
   return options
 end
 
+--- When each message was last shown: one server runs per project root, and an
+--- outage of the platform they share is told by each of them.
+---@type table<string, number>
+local told = {}
+
+--- Shows `message` unless the same was shown in the last 30 s.
+---@param message string
+---@return boolean shown
+local function tell_once(message)
+  local now = vim.uv.now()
+  if told[message] and now - told[message] < 30000 then return false end
+  told[message] = now
+  return true
+end
+
 ---@param o observatory.Options
 ---@return vim.lsp.Config
 local function lsp_config(o)
@@ -102,7 +117,17 @@ local function lsp_config(o)
         local bufnr = vim.uri_to_bufnr(params.uri)
         if o.codeLens and vim.api.nvim_buf_is_loaded(bufnr) then attach.refresh_lenses(bufnr) end
       end,
+      ['window/showMessage'] = function(err, params, ctx)
+        if params and params.message and not tell_once(params.message) then return end
+        return vim.lsp.handlers['window/showMessage'](err, params, ctx)
+      end,
       ['observatory/status'] = function(_, params, ctx)
+        local before = statuses[ctx.client_id]
+        if before and before.state == 'offline' and params.state == 'connected'
+            and tell_once('connected again ' .. (params.url or '')) then
+          vim.notify(('Observatory: connected again%s'):format(params.url and (' to ' .. params.url) or ''),
+            vim.log.levels.INFO)
+        end
         statuses[ctx.client_id] = params
         vim.api.nvim_exec_autocmds('User', { pattern = 'ObservatoryStatus', data = params })
         -- A statusline is only drawn again on the user's next move otherwise.
