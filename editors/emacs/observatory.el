@@ -209,7 +209,14 @@ every request wait out `observatory--wait-connected'."
 CONN defaults to `observatory--any-connection'."
   (let ((conn (or conn (observatory--any-connection))))
     (observatory--wait-connected conn)
-    (jsonrpc-request conn method params)))
+    (condition-case err
+        (jsonrpc-request conn method params)
+      ;; The server's refusal ("not connected to the platform yet", a bad query)
+      ;; is for the user, without jsonrpc's wrapping.
+      (jsonrpc-error
+       (user-error "Observatory: %s"
+                   (or (alist-get 'jsonrpc-error-message (cdr err))
+                       (error-message-string err)))))))
 
 (defun observatory--execute (command &rest arguments)
   "Run the server's COMMAND with ARGUMENTS and return its result."

@@ -394,6 +394,11 @@
        60)
       (should (jsonrpc-running-p conn)))))
 
+(ert-deftest observatory-a-refused-request-is-a-plain-message ()
+  (observatory-test--setup)
+  (let ((err (should-error (observatory--search-hits "gr*") :type 'user-error)))
+    (should (string-match-p "\\`Observatory: .*too short a prefix" (cadr err)))))
+
 (ert-deftest observatory-search-lists-hits-as-the-query-is-typed ()
   "What a completion UI asks while the query is typed: the hits of an unfinished word."
   (observatory-test--setup)
