@@ -71,6 +71,16 @@ export type MessageView = { uuid: string | null, parent_uuid: string | null, rol
  */
 is_prompt: boolean, text: string,
 /**
+ * A slash command's record (its `text` is Claude Code's markup): the command as
+ * typed, `/model opus`; null for other messages.
+ */
+command: string | null,
+/**
+ * A slash command's output, terminal escapes removed (its `text` is the
+ * markup); null for other messages.
+ */
+command_output: string | null,
+/**
  * The message's thinking, blocks separated by a blank line; null when it has
  * none (redacted thinking has no text and is left out).
  */

@@ -232,6 +232,15 @@ function roleLabel(m: MessageView): string {
   return "User";
 }
 
+/** The message's text; a slash command as typed and its output as a block, not Claude Code's markup. */
+function textOf(m: MessageView): string {
+  if (m.command !== null) return `<div class="md"><p><code>${escapeHtml(m.command)}</code></p></div>`;
+  if (m.command_output !== null) {
+    return m.command_output === "" ? "" : `<pre class="output">${escapeHtml(m.command_output)}</pre>`;
+  }
+  return m.text.trim() === "" ? "" : `<div class="md">${markdown(m.text)}</div>`;
+}
+
 /** Tool results shown inside their call; a message with nothing else is not shown on its own. */
 function absorbed(m: MessageView, calls: Set<string>, focus: string | undefined): boolean {
   return (
@@ -296,7 +305,7 @@ export function renderMessages(messages: MessageView[], focus: string | undefine
       thinking === ""
         ? ""
         : `<details class="thinking"><summary>Thinking</summary><div class="md">${markdown(thinking)}</div></details>`,
-      m.text.trim() === "" ? "" : `<div class="md">${markdown(m.text)}</div>`,
+      textOf(m),
       ...m.tool_calls.map((c) => renderToolCall(c, results.get(c.id))),
       ...m.tool_results.filter((r) => !calls.has(r.tool_use_id)).map(renderResult),
     ].join("");

@@ -27,6 +27,8 @@ function message(overrides: Partial<MessageView>): MessageView {
     is_sidechain: false,
     is_prompt: false,
     text: "",
+    command: null,
+    command_output: null,
     thinking: null,
     tool_calls: [],
     tool_results: [],
@@ -175,6 +177,22 @@ test("prompts and answers are Markdown", () => {
   const page = html(detail([PROMPT, EDIT]));
   assert.ok(page.includes("Please fix the refresh <strong>token</strong>"));
   assert.ok(page.includes("<p>Changing the expiry.</p>"));
+});
+
+test("a slash command reads as typed, its output as text; neither shows the markup", () => {
+  const page = html(
+    detail([
+      message({ uuid: "c1", text: "<command-name>/model</command-name><command-args>opus</command-args>", command: "/model opus" }),
+      message({
+        uuid: "c2",
+        text: "<local-command-stdout>Set model to <b>opus</b></local-command-stdout>",
+        command_output: "Set model to <b>opus</b>",
+      }),
+    ]),
+  );
+  assert.match(page, /<code>\/model opus<\/code>/);
+  assert.match(page, /<pre class="output">Set model to &lt;b&gt;opus&lt;\/b&gt;<\/pre>/);
+  assert.doesNotMatch(page, /command-name|local-command-stdout/);
 });
 
 test("an Edit is a diff in a closed <details>, with its result", () => {

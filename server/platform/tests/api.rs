@@ -147,6 +147,32 @@ async fn a_conversations_files_are_listed_with_their_changes() {
     );
 }
 
+/// The fixture's `/model` command: its records' markup read as the command typed and
+/// its output without terminal escapes; every other message has neither.
+#[tokio::test]
+async fn a_slash_command_reads_as_typed_with_its_output() {
+    let s = start().await;
+    let (status, _, page) = get(&s, "/api/v1/conversations/2c965cfd/messages?limit=500").await;
+    assert_eq!(status, 200, "{page}");
+    let items = page["items"].as_array().expect("items");
+    let commands: Vec<&str> = items.iter().filter_map(|m| m["command"].as_str()).collect();
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert!(commands[0].starts_with("/model"), "{commands:?}");
+    let outputs: Vec<&str> = items
+        .iter()
+        .filter_map(|m| m["command_output"].as_str())
+        .collect();
+    assert_eq!(
+        outputs,
+        vec!["Set model to haiku (claude-haiku-4-5-20251001)"],
+        "{outputs:?}"
+    );
+    assert!(
+        items.iter().all(|m| m.get("command").is_some()),
+        "always present"
+    );
+}
+
 #[tokio::test]
 async fn messages_carry_their_thinking_apart_from_their_text() {
     let s = start().await;

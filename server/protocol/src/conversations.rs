@@ -102,6 +102,14 @@ pub struct MessageView {
     /// A prompt a person typed (not a tool result or a command echo).
     pub is_prompt: bool,
     pub text: String,
+    /// A slash command's record (its `text` is Claude Code's markup): the command as
+    /// typed, `/model opus`; null for other messages.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// A slash command's output, terminal escapes removed (its `text` is the
+    /// markup); null for other messages.
+    #[serde(default)]
+    pub command_output: Option<String>,
     /// The message's thinking, blocks separated by a blank line; null when it has
     /// none (redacted thinking has no text and is left out).
     pub thinking: Option<String>,

@@ -13,4 +13,6 @@ pub mod record;
 pub use changes::{read_snapshot, FileChange, Hunk, TextEdit};
 pub use discover::{claude_config_dirs, transcript_files, FileKind, TranscriptFile};
 pub use reader::{LineReader, ReadLine};
-pub use record::{parse_line, Block, Message, ParseError, Record, Role, ToolUseResult, Usage};
+pub use record::{
+    parse_line, Block, CommandEcho, Message, ParseError, Record, Role, ToolUseResult, Usage,
+};

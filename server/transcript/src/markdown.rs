@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::{Block, Message, Record, Role};
+use crate::{Block, CommandEcho, Message, Record, Role};
 
 /// Lines of a tool's output shown before it is cut.
 const OUTPUT_LINES: usize = 40;
@@ -237,55 +237,16 @@ fn diff_block(out: &mut String, old: &str, new: &str) {
 }
 
 /// Keeps a nested ``` from closing our fence early.
-/// The text of `name` in `<name>…</name>`, trimmed.
-fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{name}>"))? + start;
-    Some(text[start..end].trim())
-}
-
-/// What Claude Code writes on the user's behalf when a slash command runs, as a
-/// reader would want it: the command as typed (`/model opus`), and its output in a
-/// block, escape sequences removed. `None` for any other text.
+/// A slash command's record as Markdown: the command as typed in a quote, its output
+/// in a block; `None` for any other text, `Some("")` for an empty output.
 fn command_echo(text: &str) -> Option<String> {
-    if let Some(name) = tag(text, "command-name") {
-        let slash = if name.starts_with('/') { "" } else { "/" };
-        let args = tag(text, "command-args").unwrap_or_default();
-        let typed = format!("{slash}{name} {args}");
-        return Some(format!("> `{}`", typed.trim().replace('`', "'")));
-    }
-    let output = tag(text, "local-command-stdout").or_else(|| tag(text, "local-command-stderr"))?;
-    let plain = strip_escapes(output);
-    if plain.trim().is_empty() {
-        return Some(String::new());
-    }
-    Some(format!(
-        "```\n{}\n```",
-        fence_safe(&first_lines(plain.trim(), OUTPUT_LINES))
-    ))
-}
-
-/// `s` without terminal escape sequences (`ESC [ … letter`), which commands' output
-/// keeps for a terminal.
-fn strip_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
+    Some(match CommandEcho::of(text)? {
+        CommandEcho::Typed(typed) => format!("> `{}`", typed.replace('`', "'")),
+        CommandEcho::Output(o) if o.is_empty() => String::new(),
+        CommandEcho::Output(o) => {
+            format!("```\n{}\n```", fence_safe(&first_lines(&o, OUTPUT_LINES)))
         }
-        if chars.peek() == Some(&'[') {
-            chars.next();
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        }
-    }
-    out
+    })
 }
 
 fn fence_safe(s: &str) -> String {

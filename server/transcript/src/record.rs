@@ -200,6 +200,62 @@ impl Message {
     }
 }
 
+/// What Claude Code writes into a user record when a slash command runs, as a reader
+/// would want it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandEcho {
+    /// The command as typed: `/model opus`.
+    Typed(String),
+    /// Its output, without the terminal escape sequences it keeps; may be empty.
+    Output(String),
+}
+
+impl CommandEcho {
+    /// The command or output `text` holds (`<command-name>…`, `<local-command-stdout>…`);
+    /// `None` for any other text.
+    pub fn of(text: &str) -> Option<Self> {
+        if let Some(name) = tag(text, "command-name") {
+            let slash = if name.starts_with('/') { "" } else { "/" };
+            let args = tag(text, "command-args").unwrap_or_default();
+            return Some(Self::Typed(
+                format!("{slash}{name} {args}").trim().to_owned(),
+            ));
+        }
+        let output =
+            tag(text, "local-command-stdout").or_else(|| tag(text, "local-command-stderr"))?;
+        Some(Self::Output(strip_escapes(output).trim().to_owned()))
+    }
+}
+
+/// The text of `name` in `<name>…</name>`, trimmed.
+fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].trim())
+}
+
+/// `s` without terminal escape sequences (`ESC [ … letter`).
+fn strip_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Text Claude Code writes into user records on the user's behalf.
 fn is_synthetic_user_text(t: &str) -> bool {
     const PREFIXES: [&str; 7] = [

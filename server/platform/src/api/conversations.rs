@@ -86,6 +86,16 @@ pub(super) async fn conversation_markdown(
 }
 
 fn view(m: &observatory_transcript::Message) -> MessageView {
+    use observatory_transcript::{CommandEcho, Role};
+    let text = m.text();
+    let echo = (m.role_or_user() == Role::User && !m.is_prompt())
+        .then(|| CommandEcho::of(&text))
+        .flatten();
+    let (command, command_output) = match echo {
+        Some(CommandEcho::Typed(c)) => (Some(c), None),
+        Some(CommandEcho::Output(o)) => (None, Some(o)),
+        None => (None, None),
+    };
     MessageView {
         uuid: m.uuid.clone(),
         parent_uuid: m
@@ -97,7 +107,9 @@ fn view(m: &observatory_transcript::Message) -> MessageView {
         model: m.model.clone(),
         is_sidechain: m.is_sidechain,
         is_prompt: m.is_prompt(),
-        text: m.text(),
+        text,
+        command,
+        command_output,
         thinking: m.thinking(),
         tool_calls: m
             .tool_uses()
