@@ -505,10 +505,9 @@ impl LanguageServer for Backend {
         let now = Utc::now();
         let lines: Vec<u32> = match mode {
             InlayMode::CurrentLine => cursor.into_iter().collect(),
-            _ => v
-                .runs
-                .iter()
-                .map(|r| r.start_line.saturating_sub(1) as u32)
+            _ => view::labelled_lines(&v.runs, now)
+                .into_iter()
+                .map(|l| l as u32)
                 .filter(|&l| l >= p.range.start.line && l <= p.range.end.line)
                 .collect(),
         };

@@ -233,6 +233,23 @@ pub fn inlay(r: &BlameRun, now: DateTime<Utc>) -> String {
     format!("◆ {} · {}", trim(label(r), 50), ago(r.at, now))
 }
 
+/// The lines (0-based) that get an end-of-line annotation when every run has one:
+/// each run's first line, except for a run right after one of the same conversation
+/// with the same annotation (a Write and then an Edit for one prompt), which
+/// continues it.
+pub fn labelled_lines(runs: &[BlameRun], now: DateTime<Utc>) -> Vec<usize> {
+    let ending: std::collections::HashMap<usize, &BlameRun> =
+        runs.iter().map(|q| (q.end_line, q)).collect();
+    runs.iter()
+        .filter(|r| {
+            !ending
+                .get(&r.start_line.wrapping_sub(1))
+                .is_some_and(|q| q.session_id == r.session_id && inlay(q, now) == inlay(r, now))
+        })
+        .map(|r| r.start_line.saturating_sub(1))
+        .collect()
+}
+
 /// The annotation's tooltip: the whole prompt, the conversation it belongs to, and
 /// the subagent that made the change, if one did.
 pub fn inlay_tooltip(r: &BlameRun) -> String {
@@ -475,6 +492,22 @@ mod tests {
         assert_eq!(names, vec![("a", "t1"), ("b", "t2")]);
         let b = &v.symbols[1];
         assert_eq!((b.conversations, b.lines), (2, 3));
+    }
+
+    /// A Write and an Edit for one prompt, one after the other, get one annotation;
+    /// another conversation's run, or another prompt's, gets its own.
+    #[test]
+    fn adjacent_runs_of_one_change_share_an_annotation() {
+        let now = Utc.timestamp_opt(10_000, 0).unwrap();
+        let mut other_prompt = run(7, 7, "t4", "s1", 9_000);
+        other_prompt.prompt = Some("Another request".into());
+        let runs = vec![
+            run(1, 2, "t1", "s1", 9_000),
+            run(3, 4, "t2", "s1", 9_000),
+            run(5, 6, "t3", "s2", 9_000),
+            other_prompt,
+        ];
+        assert_eq!(labelled_lines(&runs, now), vec![0, 4, 6]);
     }
 
     /// Recorded text on a search page stays text: a link in a transcript is not
