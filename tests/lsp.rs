@@ -47,15 +47,23 @@ fn lenses(c: &mut LspClient, uri: &str) -> Vec<Value> {
     .unwrap_or_default()
 }
 
-/// `observatory/search` for `greet` answers with hits: the platform is reached.
+/// `observatory/search` for `greet` answers with hits: the platform is reached (and
+/// has indexed the fixture: a platform just started may still be at it).
 fn finds_greet(c: &mut LspClient, when: &str) {
-    let found = c
-        .request("observatory/search", json!({"query": "greet"}))
-        .unwrap_or_else(|e| panic!("search {when}: {e}"));
-    assert!(
-        found["hits"].as_array().is_some_and(|h| !h.is_empty()),
-        "search {when}: {found}"
-    );
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let found = c
+            .request("observatory/search", json!({"query": "greet"}))
+            .unwrap_or_else(|e| panic!("search {when}: {e}"));
+        if found["hits"].as_array().is_some_and(|h| !h.is_empty()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "search {when}: {found}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 const SESSION: &str = "2c965cfd-41e4-4e31-8339-2986ebced03c";
