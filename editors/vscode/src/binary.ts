@@ -19,8 +19,8 @@ export type Lookup =
   | { found: true; path: string; source: Source }
   | { found: false; message: string; tried: string[] };
 
-const SETTING_FIX = "Set `observatory.path` to the observatory binary";
-const INSTALL_FIX = "install it (`cargo install --path server/cli` in the Observatory repository)";
+const SETTING_FIX = "Set the setting observatory.path to the observatory binary";
+const INSTALL_FIX = "install it (“cargo install --path server/cli” in the Observatory repository)";
 
 function expandHome(file: string, env: LookupInput["env"]): string {
   const home = env.HOME ?? env.USERPROFILE;
@@ -52,7 +52,7 @@ export function findBinary(input: LookupInput): Lookup {
       tried: [file],
       message:
         `${name} names ${file}, which is not an executable file. ` +
-        `Correct it, or clear it to use the bundled binary or \`observatory\` on PATH.`,
+        `Correct it, or clear it to use the bundled binary or “observatory” on PATH.`,
     };
   }
   const tried: string[] = [];
@@ -79,7 +79,7 @@ export function findBinary(input: LookupInput): Lookup {
 export function startFailure(binary: string, error: unknown): string {
   const reason = error instanceof Error ? error.message : String(error);
   return (
-    `Observatory's language server did not start (\`${binary} lsp\`: ${reason}). ` +
-    `${SETTING_FIX} (a build with the \`lsp\` command), or ${INSTALL_FIX}. The log has details.`
+    `Observatory's language server did not start (“${binary} lsp”: ${reason}). ` +
+    `${SETTING_FIX} (a build with the lsp command), or ${INSTALL_FIX}. The log has details.`
   );
 }

@@ -18,7 +18,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("observatory.setApiKey", async () => {
       const key = await vscode.window.showInputBox({
         title: "Observatory: API key",
-        prompt: "The key for the platform in `observatory.url` (`observatory keys create`). Leave empty to remove it.",
+        prompt: "The key for the platform in the setting observatory.url (from “observatory keys create”). Leave empty to remove it.",
         password: true,
         ignoreFocusOut: true,
       });

@@ -105,6 +105,14 @@ export function statusBar(status: Status, share?: FileShare): StatusBar {
   return { ...bar, text: `$(eye) ${part.text}`, tooltip: `${bar.tooltip}\n${part.tooltip}` };
 }
 
+/** What is wrong: the server's message, which names the platform itself when it can. */
+function offlineText(status: ConnectionStatus): string {
+  const message = status.message?.replace(/[.\s]+$/, "") ?? "";
+  if (message === "") return `${where(status)} is not answering`;
+  const named = status.url !== undefined && message.includes(status.url);
+  return named || message.startsWith("the ") ? message : `${where(status)} is not answering: ${message}`;
+}
+
 function connectionBar(status: Status): StatusBar {
   switch (status.state) {
     case "starting":
@@ -121,11 +129,11 @@ function connectionBar(status: Status): StatusBar {
           severity: "info",
         };
       }
-      return { text: "$(eye) Observatory", tooltip: `Observatory: connected to ${where(status)}`, severity: "info" };
+      return { text: "$(eye) Observatory", tooltip: `Observatory: connected to ${where(status)}.`, severity: "info" };
     case "offline":
       return {
         text: "$(debug-disconnect) Observatory: offline",
-        tooltip: `Observatory: ${where(status)} is not answering${status.message ? `: ${status.message}` : ""}. Reconnecting.`,
+        tooltip: `Observatory: ${offlineText(status)}. Reconnecting.`,
         severity: "warning",
       };
     case "refused": {

@@ -60,6 +60,6 @@ test("Windows looks for observatory.exe", () => {
 
 test("a start failure names the command and the fix", () => {
   const m = startFailure("/usr/bin/observatory", new Error("spawn EACCES"));
-  assert.match(m, /`\/usr\/bin\/observatory lsp`: spawn EACCES/);
+  assert.match(m, /“\/usr\/bin\/observatory lsp”: spawn EACCES/);
   assert.match(m, /observatory\.path/);
 });

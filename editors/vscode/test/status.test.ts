@@ -16,6 +16,9 @@ test("offline shows the message", () => {
   assert.equal(bar.text, "$(debug-disconnect) Observatory: offline");
   assert.equal(bar.severity, "warning");
   assert.match(bar.tooltip, /connection refused/);
+  // The server's own sentence is not wrapped in another that says the same.
+  const told = statusBar({ ...status, message: "the platform at http://127.0.0.1:8787 stopped answering." });
+  assert.equal(told.tooltip, "Observatory: the platform at http://127.0.0.1:8787 stopped answering. Reconnecting.");
   assert.deepEqual(statusDetails(status).actions, ["Show Log", "Restart Server"]);
 });
 
