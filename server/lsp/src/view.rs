@@ -328,10 +328,16 @@ pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Ut
     out.push_str(&hover_facts(r, conversation, now));
     out.push_str("\n\n");
     if let Some(p) = &r.prompt {
-        out.push_str(&format!("**Prompt:** {}\n\n", escape(&trim(p, 300))));
+        out.push_str(&format!(
+            "**Prompt:** {}\n\n",
+            inline_markdown(&trim(p, 300))
+        ));
     }
     if let Some(why) = &r.reason {
-        out.push_str(&format!("**Why:** {}\n\n", escape(&trim(why, 300))));
+        out.push_str(&format!(
+            "**Why:** {}\n\n",
+            inline_markdown(&trim(why, 300))
+        ));
     }
     let open = command_link("observatory.openConversation", &[&r.session_id]);
     let message = command_link(
@@ -418,6 +424,34 @@ fn percent(s: &str) -> String {
         }
     }
     out
+}
+
+/// A recorded text (a prompt, the assistant's reason) as Markdown that keeps its
+/// emphasis, strong emphasis and code spans, and shows everything else as text:
+/// links and images by their words, HTML as written. It is still untrusted, so
+/// nothing of it becomes a link; editors that show hovers as plain text (Neovim's)
+/// see `**this**` rather than `\*\*this\*\*`.
+pub(crate) fn inline_markdown(s: &str) -> String {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+    let mut out = String::with_capacity(s.len() + 8);
+    for event in Parser::new(s) {
+        match event {
+            Event::Text(t) => out.push_str(&escape(&t)),
+            Event::Code(c) if !c.contains('`') && !c.trim().is_empty() => {
+                out.push('`');
+                out.push_str(&c);
+                out.push('`');
+            }
+            Event::Code(c) => out.push_str(&escape(&c)),
+            Event::Html(h) | Event::InlineHtml(h) => out.push_str(&escape(&h)),
+            Event::Start(Tag::Emphasis) | Event::End(TagEnd::Emphasis) => out.push('*'),
+            Event::Start(Tag::Strong) | Event::End(TagEnd::Strong) => out.push_str("**"),
+            Event::Start(Tag::Item) => out.push_str("• "),
+            Event::SoftBreak | Event::HardBreak | Event::Rule | Event::End(_) => out.push(' '),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Text shown as Markdown must not turn into markup.
@@ -508,6 +542,22 @@ mod tests {
             other_prompt,
         ];
         assert_eq!(labelled_lines(&runs, now), vec![0, 4, 6]);
+    }
+
+    /// A prompt's or reason's emphasis and code stay; its links, images and HTML
+    /// become text, so nothing recorded is a live link in a hover.
+    #[test]
+    fn recorded_markdown_keeps_emphasis_and_code_only() {
+        assert_eq!(
+            inline_markdown("Use **waltz rhythm** in `play_note()` for my_file.py"),
+            "Use **waltz rhythm** in `play_note()` for my_file.py"
+        );
+        assert_eq!(
+            inline_markdown("[run](command:observatory.resumeConversation?x) ![i](https://t/p.png) <img src=x onerror=alert(1)>"),
+            "run i &lt;img src=x onerror=alert(1)&gt;".replace("&lt;", "\\<").replace("&gt;", "\\>")
+        );
+        assert_eq!(inline_markdown("# Title\n\n- a\n- b"), "Title • a • b");
+        assert_eq!(inline_markdown("a `` ` `` b"), "a \\` b");
     }
 
     /// Recorded text on a search page stays text: a link in a transcript is not
@@ -664,7 +714,9 @@ mod tests {
         assert_eq!(trim("a  b\n c", 10), "a b c");
         assert_eq!(trim("abcdefghijkl", 5), "abcd…");
         let h = hover(&run(1, 2, "t", "s", 9_000), None, now);
-        assert!(h.contains("Fix the \\*token\\* refresh"), "{h}");
+        // The label, in bold, is escaped; the prompt keeps its emphasis.
+        assert!(h.contains("**Fix the \\*token\\* refresh**"), "{h}");
+        assert!(h.contains("**Prompt:** Fix the *token* refresh"), "{h}");
         assert_eq!(
             escape("run my_file.py _x_ a__b_"),
             "run my_file.py \\_x\\_ a\\_\\_b\\_"
