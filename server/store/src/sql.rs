@@ -96,7 +96,9 @@ pub(crate) fn conversation_where(
     f: &ConversationFilter,
     alias: &str,
 ) -> Result<(String, Vec<SqlValue>)> {
-    let mut conds = vec!["1 = 1".to_owned()];
+    // A transcript with no message (a file of `summary` records only) is not a
+    // conversation to list; it stays reachable by its id.
+    let mut conds = vec![format!("{alias}.message_count > 0")];
     let mut args = Vec::new();
     if let Some(p) = &f.project {
         let (cond, project_args) = project_condition(&format!("{alias}.project"), p);

@@ -400,6 +400,20 @@ fn conversations_list_filters_by_project_and_time() {
         .all(|c| c.ended_at >= since.since));
 }
 
+/// sniffly's ff71dbed holds `summary` records only: not a conversation to list, but
+/// still found by its id.
+#[test]
+fn a_transcript_without_messages_is_not_listed() {
+    let store = index_all();
+    let list = store
+        .conversations(&ConversationFilter::default())
+        .expect("list");
+    assert!(!list.is_empty());
+    assert!(list.iter().all(|c| c.message_count > 0), "{list:?}");
+    let summaries_only = store.conversation("ff71dbed").expect("found by its id");
+    assert_eq!(summaries_only.message_count, 0);
+}
+
 #[test]
 fn show_reads_back_the_durable_copy() {
     let store = index_all();
