@@ -291,7 +291,8 @@ fn killed_indexer_resumes_to_the_same_result() {
 
     let env = Env::new();
     let mut kills = 0;
-    for delay in [300u64, 700, 1500] {
+    // Early enough to catch an optimised build mid-run too (40 MB takes it under a second).
+    for delay in [100u64, 250, 700] {
         let mut child = env
             .cmd(&["index", "--claude-dir", dir])
             .stdout(Stdio::null())
