@@ -272,6 +272,38 @@ fn watch_indexes_appended_lines() {
     assert!(seen, "appended line with {marker} never became searchable");
 }
 
+/// The same transcripts named by a relative path and by an absolute one are one set
+/// of files: the second run finds nothing new (the sources were recorded as `../x`,
+/// and the absolute spelling indexed them again).
+#[test]
+fn a_relative_claude_dir_is_the_same_files_as_its_absolute_path() {
+    let env = Env::new();
+    let fixtures = std::fs::canonicalize(fixtures().join("ai-blame")).expect("fixtures");
+    let parent = fixtures.parent().expect("a parent");
+    let first = env
+        .cmd(&["index", "--claude-dir", "./ai-blame", "--json"])
+        .current_dir(parent)
+        .output()
+        .expect("index");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let before: Value = serde_json::from_slice(&first.stdout).expect("JSON");
+    let after = env.json(&[
+        "index",
+        "--claude-dir",
+        fixtures.to_str().expect("path"),
+        "--json",
+    ]);
+    assert_eq!(after["totals"], before["totals"]);
+    assert!(
+        after["totals"]["sources"].as_u64().is_some_and(|n| n > 0),
+        "{after}"
+    );
+}
+
 #[test]
 fn killed_indexer_resumes_to_the_same_result() {
     let corpus = tempfile::tempdir().expect("tmp");

@@ -428,7 +428,19 @@ fn roots(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     if !given.is_empty() {
-        return Ok(given.to_vec());
+        // A relative path is made absolute once, as the files under it are recorded
+        // by path: `../x` from one directory and `/abs/x` from another would
+        // otherwise be two sets of files, indexed twice.
+        return given
+            .iter()
+            .map(|d| {
+                if d.is_absolute() {
+                    Ok(d.clone())
+                } else {
+                    std::fs::canonicalize(d).with_context(|| format!("resolving {}", d.display()))
+                }
+            })
+            .collect();
     }
     Ok(observatory_transcript::claude_config_dirs())
 }
