@@ -164,7 +164,13 @@ export type SearchRole = "user" | "assistant" | "system";
  */
 export type SearchKind = "prompt" | "user" | "assistant" | "thinking" | "tool_input" | "tool_output" | "system";
 
-export type SearchHit = { session_id: string, conversation_title: string, project: string | null, message_uuid: string, kind: string, role: string, tool: string | null, model: string | null, at: string | null, snippet: string, };
+export type SearchHit = { session_id: string, conversation_title: string, project: string | null, message_uuid: string, kind: string, role: string, tool: string | null, model: string | null, at: string | null,
+/**
+ * The matched passage, one line: the recorded text as it is, not HTML (a
+ * transcript holds markup of its own: escape it before showing it as HTML), with
+ * each matched word between `<mark>` and `</mark>`. Split at those two markers.
+ */
+snippet: string, };
 
 export type SearchPage = { hits: Array<SearchHit>,
 /**

@@ -83,6 +83,9 @@ pub struct SearchHit {
     pub tool: Option<String>,
     pub model: Option<String>,
     pub at: Option<DateTime<Utc>>,
+    /// The matched passage, one line: the recorded text as it is, not HTML (a
+    /// transcript holds markup of its own: escape it before showing it as HTML), with
+    /// each matched word between `<mark>` and `</mark>`. Split at those two markers.
     pub snippet: String,
 }
 
