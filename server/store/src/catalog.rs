@@ -902,7 +902,8 @@ impl Store {
         };
         Ok(Counts {
             sources: q("SELECT count(*) FROM sources")?,
-            conversations: q("SELECT count(*) FROM conversations")?,
+            // As the lists count them: a transcript of summaries only is none.
+            conversations: q("SELECT count(*) FROM conversations WHERE message_count > 0")?,
             messages: q("SELECT count(*) FROM messages")?,
             tool_calls: q("SELECT count(*) FROM tool_calls")?,
             file_touches: q("SELECT count(*) FROM tool_calls WHERE path IS NOT NULL")?,
