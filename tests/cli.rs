@@ -272,6 +272,18 @@ fn watch_indexes_appended_lines() {
     assert!(seen, "appended line with {marker} never became searchable");
 }
 
+/// A command that reads the index, pointed at a data directory with none (a typo in
+/// --data-dir): an error that says so, and no empty database left there.
+#[test]
+fn reading_an_unindexed_data_dir_says_so_and_creates_nothing() {
+    let env = Env::new();
+    for args in [&["search", "foo"][..], &["stats"], &["conversations"]] {
+        let err = env.fail(args);
+        assert!(err.contains("nothing is indexed in"), "{args:?}: {err}");
+    }
+    assert!(!env.data.path().join("observatory.db").exists());
+}
+
 /// The same transcripts named by a relative path and by an absolute one are one set
 /// of files: the second run finds nothing new (the sources were recorded as `../x`,
 /// and the absolute spelling indexed them again).

@@ -417,7 +417,8 @@ fn platform_killed_mid_session_is_restarted_and_cached_insights_stay() {
 #[test]
 fn a_line_just_typed_is_not_labelled_by_the_change_that_was_there() {
     let env = Env::new();
-    let mut c = env.lsp(&["--no-daemon"]);
+    // A background platform: this session's shutdown then waits for no indexing.
+    let mut c = env.lsp(&[]);
     c.initialize(
         &env.workspace(),
         json!({"inlayHints": "currentLine", "debounceMs": 1000}),

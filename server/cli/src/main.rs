@@ -411,6 +411,20 @@ fn roots_to_watch(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
         .unwrap_or_default())
 }
 
+/// The store for a command that only reads it: a data directory with no database is
+/// a mistyped `--data-dir` or a first run, not an empty index to create there.
+fn open_index(given: Option<PathBuf>) -> Result<Store> {
+    let dir = data_dir(given)?;
+    let db = observatory_store::database_path(&dir);
+    if !db.exists() {
+        bail!(
+            "nothing is indexed in {}: run `observatory index` first, or check --data-dir",
+            dir.display()
+        );
+    }
+    open_store(Some(dir))
+}
+
 fn open_store(given: Option<PathBuf>) -> Result<Store> {
     let db = observatory_store::database_path(&data_dir(given)?);
     Store::open(&db).with_context(|| format!("opening the database at {}", db.display()))
@@ -657,7 +671,7 @@ fn run(cli: Cli) -> Result<()> {
             })?;
         }
         Command::Search(a) => {
-            let store = open_store(cli.data_dir)?;
+            let store = open_index(cli.data_dir)?;
             let mut q = SearchQuery::new(a.query);
             q.project = a.filter.project;
             q.since = a.filter.since;
@@ -687,7 +701,7 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => {
-            let store = open_store(cli.data_dir)?;
+            let store = open_index(cli.data_dir)?;
             let mut f = filter.to_filter();
             f.limit = Some(limit);
             let list = store.conversations(&f)?;
@@ -698,11 +712,11 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Show { id } => {
-            let store = open_store(cli.data_dir)?;
+            let store = open_index(cli.data_dir)?;
             print!("{}", observatory_store::conversation_markdown(&store, &id)?);
         }
         Command::Stats { by, filter, json } => {
-            let store = open_store(cli.data_dir)?;
+            let store = open_index(cli.data_dir)?;
             let group = match by {
                 By::Conversation => UsageGroup::Conversation,
                 By::Project => UsageGroup::Project,
@@ -732,7 +746,7 @@ fn run(cli: Cli) -> Result<()> {
                     to: m.to.clone(),
                 })
                 .collect();
-            let store = open_store(cli.data_dir)?;
+            let store = open_index(cli.data_dir)?;
             let file = std::path::absolute(&file)
                 .with_context(|| format!("resolving {}", file.display()))?;
             let content =
@@ -764,7 +778,7 @@ fn run(cli: Cli) -> Result<()> {
             observatory_lsp::run_stdio_blocking(local, dir.join("editor"))?;
         }
         Command::Symbols { name, limit, json } => {
-            let store = open_store(cli.data_dir)?;
+            let store = open_index(cli.data_dir)?;
             let found = observatory_attribution::symbols::changes_to_symbol(&store, &name, limit)?;
             if json {
                 output::print_json(&found)?;
@@ -775,7 +789,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Files { path, json } => {
-            let store = open_store(cli.data_dir)?;
+            let store = open_index(cli.data_dir)?;
             let touches = store.file_touches(&path)?;
             if json {
                 output::print_json(&touches)?;

@@ -411,7 +411,10 @@ fn a_transcript_without_messages_is_not_listed() {
     assert!(!list.is_empty());
     assert!(list.iter().all(|c| c.message_count > 0), "{list:?}");
     // The index summary counts what the list shows.
-    assert_eq!(store.counts().expect("counts").conversations, list.len() as u64);
+    assert_eq!(
+        store.counts().expect("counts").conversations,
+        list.len() as u64
+    );
     let summaries_only = store.conversation("ff71dbed").expect("found by its id");
     assert_eq!(summaries_only.message_count, 0);
 }
