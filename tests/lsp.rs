@@ -463,6 +463,8 @@ fn a_line_just_typed_is_not_labelled_by_the_change_that_was_there() {
         r.as_array()
             .is_some_and(|a| a.len() == 1 && a[0]["position"]["line"] == 9)
     });
+    // Past the debounce: no recompute is still scheduled when the session ends.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
     assert_eq!(c.stop(), Some(0));
 }
 
