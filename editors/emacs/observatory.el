@@ -514,6 +514,16 @@ it would label later changes with a request they were not made for."
                  (let ((message-log-max nil))
                    (message "%s" (observatory--describe-short run)))))))))
 
+(defvar observatory--documents nil
+  "Files this package opened as the server's documents (conversations, pages).")
+
+(defun observatory--document-p (file)
+  "Whether FILE is one of the server's documents.
+Those are written to the data directory's `editor' folder."
+  (or (member file observatory--documents)
+      (string-match-p "/editor/\\(conversation\\|conversations\\|search\\|change\\)-[^/]*\\.\\(md\\|diff\\)\\'"
+                      file)))
+
 ;;;###autoload
 (define-minor-mode observatory-blame-mode
   "Show which Claude Code conversation wrote each line.
@@ -540,6 +550,10 @@ eglot or lsp-mode server."
     ;; passed over; an error there stopped Emacs opening the files it was given.
     (when (eq this-command 'observatory-blame-mode)
       (user-error "Observatory: this buffer visits no file")))
+   ((observatory--document-p buffer-file-name)
+    ;; A conversation or page the server wrote (Markdown: `text-mode-hook' runs
+    ;; there): annotating it would start a server rooted in the data directory.
+    (setq observatory-blame-mode nil))
    (t
     (observatory--did-open)
     (setq observatory--pending-retries 20)
@@ -591,7 +605,8 @@ line's conversation, or one of the file's conversations."
   (interactive (observatory--read-session))
   (let* ((shown (apply #'observatory--execute "observatory.openConversation" session-id
                        (and message-uuid (list message-uuid))))
-         (buffer (find-file-noselect (plist-get shown :path) t)))
+         (buffer (progn (push (plist-get shown :path) observatory--documents)
+                        (find-file-noselect (plist-get shown :path) t))))
     (with-current-buffer buffer
       (revert-buffer t t t)
       (if (require 'markdown-mode nil t) (markdown-mode) (text-mode))
@@ -759,6 +774,9 @@ Interactively, the current line's conversation, or one of the file's."
          (resume (observatory--execute "observatory.resumeConversation"
                                        session-id (directory-file-name root)))
          (default-directory (file-name-as-directory (or (plist-get resume :cwd) root))))
+    (unless (executable-find (plist-get resume :command))
+      (user-error "Observatory: cannot resume, %s is not on PATH (install Claude Code)"
+                  (plist-get resume :command)))
     (funcall observatory-resume-function
              (plist-get resume :command)
              (append (plist-get resume :args) nil))))

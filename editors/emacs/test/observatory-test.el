@@ -315,6 +315,11 @@
       (should buffer-read-only)
       (should (eq major-mode 'markdown-mode))
       (should (string-match-p "create some files for test purposes" (buffer-string)))
+      ;; Markdown runs `text-mode-hook': a server document is still not annotated
+      ;; (that started a second server, rooted in the data directory).
+      (let ((text-mode-hook (list #'observatory-blame-mode)))
+        (normal-mode))
+      (should-not observatory-blame-mode)
       ;; Each message's anchor line is hidden.
       (goto-char (point-min))
       (should (re-search-forward "^<a id=" nil t))
@@ -426,6 +431,12 @@
 (ert-deftest observatory-resume-runs-claude-in-the-project-root ()
   (with-current-buffer (observatory-test--blamed-buffer)
     (observatory-test--goto-attributed-line)
+    ;; Without `claude' on PATH: a message, and no terminal left behind.
+    (let ((exec-path '("/nonexistent")) (terms (length (buffer-list))))
+      (should (string-match-p "claude is not on PATH"
+                              (cadr (should-error (call-interactively #'observatory-resume)
+                                                  :type 'user-error))))
+      (should (= terms (length (buffer-list)))))
     (let* ((log (concat observatory-test--dir "bin/claude.log"))
            (buffer (call-interactively #'observatory-resume)))
       (should (eq (buffer-local-value 'major-mode buffer) 'term-mode))
