@@ -141,6 +141,9 @@ local ok, err = xpcall(function()
     ':Observatory open')
   check(vim.api.nvim_win_get_buf(src_win) == src, 'open: the source stays in its window')
   observed.open_line = vim.api.nvim_win_get_cursor(0)[1]
+  check(not vim.bo.modifiable, 'a conversation is not modifiable')
+  check(#vim.tbl_filter(function(m) return m.group == 'Conceal' end, vim.fn.getmatches()) == 1,
+    'Markdown escapes are concealed')
   -- The message anchors are hidden lines.
   local hidden = vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_create_namespace('observatory.anchors'), 0, -1, {})
   local anchors = vim.tbl_filter(function(l) return l:match('^<a id=') ~= nil end,

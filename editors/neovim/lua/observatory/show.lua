@@ -56,10 +56,18 @@ function M.open(path, line, split)
   else
     vim.cmd((split == 'split' and 'belowright split') or 'belowright vsplit')
   end
-  -- The server rewrites the file each time: read it again.
+  -- The server rewrites the file each time: read it again (a document is not
+  -- modifiable, and reading it counts as a change).
+  if vim.api.nvim_buf_is_loaded(bufnr) then vim.bo[bufnr].modifiable = true end
   vim.cmd('silent edit! ' .. vim.fn.fnameescape(path))
   bufnr = vim.api.nvim_get_current_buf()
   vim.bo[bufnr].readonly = true
+  vim.bo[bufnr].modifiable = false
+  -- Markdown escapes (`\[`, `\<`) in recorded text read as the character alone
+  -- (matches belong to the window, which may show documents one after another).
+  if not vim.w.observatory_escapes then
+    vim.w.observatory_escapes = vim.fn.matchadd('Conceal', [=[\\\ze[][\\`*_{}()#+.!|<>~-]]=], 10, -1, { conceal = '' })
+  end
   vim.bo[bufnr].bufhidden = 'hide'
   local last = vim.api.nvim_buf_line_count(bufnr)
   pcall(vim.api.nvim_win_set_cursor, 0, { math.min((line or 0) + 1, last), 0 })
