@@ -874,6 +874,26 @@ fn the_command_line_manages_webhooks() {
     assert_eq!(attempts[0]["status_code"], 200);
     assert!(cli(&["webhooks", "redeliver", &id, &d]).contains("queued 1"));
     assert!(cli(&["webhooks", "delete", &id]).contains("deleted"));
+    // Errors name what they are about: a webhook, its URL.
+    let fails = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&platform.data)
+            .arg("--config")
+            .arg(&platform.config)
+            .args(args)
+            .output()
+            .expect("observatory");
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let gone = fails(&["webhooks", "deliveries", &id]);
+    assert!(gone.contains(&format!("no webhook {id}")), "{gone}");
+    let ftp = fails(&["webhooks", "create", "ftp://x.example/h"]);
+    assert!(
+        ftp.contains("invalid webhook: a webhook URL is http or https"),
+        "{ftp}"
+    );
 }
 
 /// A conversation's cost reaching a configured threshold is an event of the log

@@ -582,7 +582,7 @@ impl Catalog for Store {
     fn conversation(&self, id: &str) -> Result<Conversation> {
         let id = id.trim();
         if id.is_empty() {
-            return Err(Error::NotFound(id.to_owned()));
+            return Err(Error::NotFound(format!("no conversation matches {id:?}")));
         }
         let mut found = self.summaries_where(
             "c.session_key LIKE ? ESCAPE '\\'",
@@ -593,7 +593,7 @@ impl Catalog for Store {
             return Ok(found.swap_remove(exact));
         }
         match found.len() {
-            0 => Err(Error::NotFound(id.to_owned())),
+            0 => Err(Error::NotFound(format!("no conversation matches {id:?}"))),
             1 => Ok(found.remove(0)),
             _ => Err(Error::Ambiguous(
                 id.to_owned(),

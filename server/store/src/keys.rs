@@ -36,22 +36,22 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 pub(crate) fn create(conn: &Connection, name: &str, scopes: &[String]) -> Result<(ApiKey, String)> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(Error::Invalid("a key needs a name".into()));
+        return Err(Error::Invalid("invalid key: a key needs a name".into()));
     }
     if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(Error::Invalid(format!(
-            "a key name is at most {MAX_NAME} characters, none of them control characters"
+            "invalid key: a key name is at most {MAX_NAME} characters, none of them control characters"
         )));
     }
     if scopes.is_empty() {
         return Err(Error::Invalid(format!(
-            "a key needs at least one scope: {}",
+            "invalid key: a key needs at least one scope: {}",
             SCOPES.join(", ")
         )));
     }
     if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
         return Err(Error::Invalid(format!(
-            "unknown scope {bad:?}; expected one of: {}",
+            "invalid key: unknown scope {bad:?}; expected one of: {}",
             SCOPES.join(", ")
         )));
     }
@@ -67,7 +67,7 @@ pub(crate) fn create(conn: &Connection, name: &str, scopes: &[String]) -> Result
     let key = list(conn)?
         .into_iter()
         .find(|k| k.id == id)
-        .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        .ok_or_else(|| Error::NotFound(format!("no key {id}")))?;
     Ok((key, secret))
 }
 

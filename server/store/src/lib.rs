@@ -62,10 +62,12 @@ pub enum Error {
     SchemaTooNew { found: usize, supported: usize },
     #[error("bad search query: {0}")]
     BadQuery(String),
-    /// An API key request that cannot be carried out (a bad name or scope).
-    #[error("invalid key: {0}")]
+    /// A key or webhook request that cannot be carried out (a bad name, scope or
+    /// URL); the message says which.
+    #[error("{0}")]
     Invalid(String),
-    #[error("no conversation matches {0:?}")]
+    /// What was asked for does not exist; the message names it.
+    #[error("{0}")]
     NotFound(String),
     #[error("{0:?} matches several conversations ({1}); give more characters")]
     Ambiguous(String, String),

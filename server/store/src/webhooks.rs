@@ -178,7 +178,7 @@ fn now_ms() -> i64 {
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
-    Error::Invalid(msg.into())
+    Error::Invalid(format!("invalid webhook: {}", msg.into()))
 }
 
 /// A URL a webhook may have: absolute `http(s)` with a host, no credentials.
@@ -297,7 +297,7 @@ pub(crate) fn get(conn: &Connection, id: i64) -> Result<Webhook> {
     ))?
     .query_row([id], webhook_row)
     .optional()?
-    .ok_or_else(|| Error::NotFound(format!("webhook {id}")))
+    .ok_or_else(|| Error::NotFound(format!("no webhook {id}")))
 }
 
 /// `Writer::create_webhook`.
@@ -422,7 +422,7 @@ pub(crate) fn rotate(
         params![secret, until, keep, now_ms(), id],
     )?;
     if n == 0 {
-        return Err(Error::NotFound(format!("webhook {id}")));
+        return Err(Error::NotFound(format!("no webhook {id}")));
     }
     Ok((secret, keep.then_some(grace_until)))
 }
@@ -468,7 +468,7 @@ pub(crate) fn delivery(conn: &Connection, webhook_id: i64, id: i64) -> Result<De
     ))?
     .query_row([id, webhook_id], delivery_row)
     .optional()?
-    .ok_or_else(|| Error::NotFound(format!("delivery {id} of webhook {webhook_id}")))
+    .ok_or_else(|| Error::NotFound(format!("no delivery {id} of webhook {webhook_id}")))
 }
 
 /// `Catalog::webhook_deliveries`: newest first.
