@@ -251,8 +251,10 @@ impl Backend {
         if page.hits.is_empty() {
             md.push_str("No conversation mentions it.\n");
         }
+        // Under "Mentions" when the page lists changes first.
+        let heading = if changes.is_empty() { "##" } else { "###" };
         for h in &page.hits {
-            md.push_str(&view::search_hit(h));
+            md.push_str(&view::search_hit(h, heading));
         }
         let safe: String = query
             .chars()

@@ -385,7 +385,7 @@ pub fn hover_plain(
 /// One hit of a search page: its conversation, a link to the message, and the
 /// snippet with its matched words in bold. All of it is recorded text, escaped: a
 /// transcript's own Markdown (a `command:` link) must not become a live link here.
-pub fn search_hit(h: &observatory_protocol::search::SearchHit) -> String {
+pub fn search_hit(h: &observatory_protocol::search::SearchHit, heading: &str) -> String {
     let mut snippet = String::new();
     for (i, part) in h.snippet.split("<mark>").enumerate() {
         let (marked, rest) = match part.split_once("</mark>") {
@@ -402,7 +402,7 @@ pub fn search_hit(h: &observatory_protocol::search::SearchHit) -> String {
         &[&h.session_id, &h.message_uuid],
     );
     format!(
-        "## {}\n\n`{}` · [Open at this message]({open})\n\n> {}\n\n",
+        "{heading} {}\n\n`{}` · [Open at this message]({open})\n\n> {}\n\n",
         escape(&trim(&h.conversation_title, 100)),
         h.session_id,
         snippet.replace(['\n', '\r'], " ")
@@ -576,7 +576,7 @@ mod tests {
             at: None,
             snippet: "params['<mark>token</mark>'].lower() [go](command:x)".into(),
         };
-        let md = search_hit(&hit);
+        let md = search_hit(&hit, "##");
         assert!(
             md.starts_with("## Fix \\[it\\](command:observatory.resumeConversation?x)\n"),
             "{md}"
