@@ -828,15 +828,18 @@ fn private_targets_are_refused_by_default() {
 fn the_command_line_manages_webhooks() {
     let receiver = Receiver::start(Duration::from_millis(10));
     let platform = Platform::new(&config_text(true));
-    let cli = |args: &[&str]| {
-        let out = Command::new(BIN)
+    let run = |args: &[&str]| {
+        Command::new(BIN)
             .arg("--data-dir")
             .arg(&platform.data)
             .arg("--config")
             .arg(&platform.config)
             .args(args)
             .output()
-            .expect("observatory");
+            .expect("observatory")
+    };
+    let cli = |args: &[&str]| {
+        let out = run(args);
         assert!(
             out.status.success(),
             "{args:?}: {}\nthe platform's log:\n{}",
@@ -876,14 +879,7 @@ fn the_command_line_manages_webhooks() {
     assert!(cli(&["webhooks", "delete", &id]).contains("deleted"));
     // Errors name what they are about: a webhook, its URL.
     let fails = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&platform.data)
-            .arg("--config")
-            .arg(&platform.config)
-            .args(args)
-            .output()
-            .expect("observatory");
+        let out = run(args);
         assert!(!out.status.success(), "{args:?} should fail");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
