@@ -514,15 +514,11 @@ it would label later changes with a request they were not made for."
                  (let ((message-log-max nil))
                    (message "%s" (observatory--describe-short run)))))))))
 
-(defvar observatory--documents nil
-  "Files this package opened as the server's documents (conversations, pages).")
-
 (defun observatory--document-p (file)
   "Whether FILE is one of the server's documents.
 Those are written to the data directory's `editor' folder."
-  (or (member file observatory--documents)
-      (string-match-p "/editor/\\(conversation\\|conversations\\|search\\|change\\)-[^/]*\\.\\(md\\|diff\\)\\'"
-                      file)))
+  (string-match-p "/editor/\\(conversation\\|conversations\\|search\\|change\\)-[^/]*\\.\\(md\\|diff\\)\\'"
+                  file))
 
 ;;;###autoload
 (define-minor-mode observatory-blame-mode
@@ -605,8 +601,7 @@ line's conversation, or one of the file's conversations."
   (interactive (observatory--read-session))
   (let* ((shown (apply #'observatory--execute "observatory.openConversation" session-id
                        (and message-uuid (list message-uuid))))
-         (buffer (progn (push (plist-get shown :path) observatory--documents)
-                        (find-file-noselect (plist-get shown :path) t))))
+         (buffer (find-file-noselect (plist-get shown :path) t)))
     (with-current-buffer buffer
       (revert-buffer t t t)
       (if (require 'markdown-mode nil t) (markdown-mode) (text-mode))
