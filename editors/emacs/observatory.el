@@ -590,7 +590,8 @@ or one chosen among the file's conversations."
                                     (plist-get c :session_id)))
                             items)))
       (unless choices (user-error "No conversations"))
-      (list (cdr (assoc (completing-read "Conversation: " (observatory--in-order choices) nil t)
+      (list (cdr (assoc (completing-read "Conversation: " (observatory--in-order choices) nil t
+                                         nil nil (caar choices))
                         choices))))))
 
 ;;;###autoload
@@ -675,8 +676,10 @@ TYPING: QUERY is still being typed, so its last word may be unfinished."
   "Ask which of QUERY's hits to open and return it."
   (let ((choices (observatory--search-hits query)))
     (unless choices (user-error "No conversation mentions %s" query))
+    ;; RET on an empty input takes the best hit, not nothing.
     (cdr (assoc (completing-read (format "Conversations about %s: " query)
-                                 (observatory--in-order choices) nil t)
+                                 (observatory--in-order choices) nil t nil nil
+                                 (caar choices))
                 choices))))
 
 (defun observatory--live-hits (seen)

@@ -340,8 +340,10 @@
   (observatory-test--setup)
   (let (offered)
     (cl-letf (((symbol-function 'completing-read)
-               (lambda (_prompt collection &rest _)
+               (lambda (_prompt collection _pred _require _initial _hist def &rest _)
                  (setq offered (all-completions "" collection))
+                 ;; RET on an empty input takes the best hit.
+                 (should (equal def (car offered)))
                  ;; Offered best first, in the server's order.
                  (should (equal (cdr (assq 'display-sort-function
                                            (cdr (completion-metadata "" collection nil))))
