@@ -67,7 +67,9 @@ cursor?: string | null, };
 
 export type MessageView = { uuid: string | null, parent_uuid: string | null, role: string, at: string | null, model: string | null, is_sidechain: boolean,
 /**
- * A prompt a person typed (not a tool result or a command echo).
+ * A prompt a person typed: text, or a slash command that hands the model a
+ * prompt (`/init`, a project's own command; not `/model`), whose `command` is
+ * set. Not a tool result.
  */
 is_prompt: boolean, text: string,
 /**

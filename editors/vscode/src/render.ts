@@ -64,7 +64,7 @@ export type PanelMessage = { type: "status"; message: string; error: boolean };
 /** The prompt a copy button names, if that message is a prompt. */
 export function promptAt(detail: ConversationDetail, index: number): string | undefined {
   const m = detail.messages.at(index);
-  return m?.is_prompt === true && index >= 0 ? m.text : undefined;
+  return m?.is_prompt === true && index >= 0 ? (m.command ?? m.text) : undefined;
 }
 
 /** Whether the loaded messages include this one. */

@@ -268,6 +268,14 @@ test("prompts get a copy button for their message", () => {
   assert.equal(promptAt(d, 1), undefined, "not a prompt");
   assert.equal(promptAt(d, 9), undefined);
   assert.equal(promptAt(d, -1), undefined);
+  // A slash command that asked the model is copied as it was typed, not as its markup.
+  const command = message({
+    uuid: "u-command",
+    is_prompt: true,
+    text: "<command-message>review is running…</command-message>\n<command-name>/review</command-name>",
+    command: "/review",
+  });
+  assert.equal(promptAt(detail([command]), 0), "/review");
 });
 
 test("sidechain messages are marked", () => {

@@ -99,7 +99,9 @@ pub struct MessageView {
     pub at: Option<DateTime<Utc>>,
     pub model: Option<String>,
     pub is_sidechain: bool,
-    /// A prompt a person typed (not a tool result or a command echo).
+    /// A prompt a person typed: text, or a slash command that hands the model a
+    /// prompt (`/init`, a project's own command; not `/model`), whose `command` is
+    /// set. Not a tool result.
     pub is_prompt: bool,
     pub text: String,
     /// A slash command's record (its `text` is Claude Code's markup): the command as

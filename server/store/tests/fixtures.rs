@@ -254,6 +254,45 @@ fn file_touches_carry_the_prompt_and_the_exact_change() {
 }
 
 #[test]
+fn a_slash_command_is_the_prompt_of_what_it_asked_for() {
+    let store = index_all();
+    // claude-code-viewer's sample: a project's own `/orchestrator` command, whose
+    // arguments are all the person typed, and nothing else before the edit.
+    let touches = store.file_touches("CLAUDE.md").expect("touches");
+    let edit = touches
+        .iter()
+        .find(|t| t.session_id.starts_with("5c0375b4") && t.tool == "Edit")
+        .expect("the orchestrator's edit of CLAUDE.md");
+    assert_eq!(
+        edit.prompt.as_deref(),
+        Some("/orchestrator @CLAUDE.md を最新の状態にアップデートしてください")
+    );
+    // sniffly's: `/init` in Claude Code 1.0's form, the conversation's first record.
+    let init = store.file_touches("CLAUDE.md").expect("touches");
+    let write = init
+        .iter()
+        .find(|t| t.session_id.starts_with("ba79134d") && t.tool == "Write")
+        .expect("the CLAUDE.md that /init wrote");
+    assert_eq!(write.prompt.as_deref(), Some("/init"));
+    // Found, and shown, as typed; `/model` is not a prompt.
+    let mut q = SearchQuery::new("orchestrator");
+    q.kind = Some("prompt".into());
+    let page = store.search(&q).expect("search");
+    assert!(!page.hits.is_empty());
+    for hit in &page.hits {
+        assert!(hit.snippet.starts_with("/[orchestrator]"), "{hit:?}");
+    }
+    let mut q = SearchQuery::new("model");
+    q.kind = Some("prompt".into());
+    let page = store.search(&q).expect("search");
+    assert!(
+        page.hits.iter().all(|h| !h.snippet.contains("/[model]")),
+        "{:?}",
+        page.hits
+    );
+}
+
+#[test]
 fn failed_tool_calls_are_marked() {
     let store = index_all();
     let touches = store

@@ -81,7 +81,14 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
     match m.role_or_user() {
         Role::User if m.is_prompt() => {
             let _ = writeln!(out, "## Prompt{}\n", when(m));
-            let _ = writeln!(out, "{}\n", m.text().trim());
+            match m.prompt_command() {
+                Some(typed) => {
+                    let _ = writeln!(out, "`{}`\n", typed.replace('`', "'"));
+                }
+                None => {
+                    let _ = writeln!(out, "{}\n", m.text().trim());
+                }
+            }
         }
         Role::User => {
             for (id, content, is_error) in m.tool_results() {

@@ -154,11 +154,16 @@ impl Message {
         (!blocks.is_empty()).then(|| blocks.join("\n\n"))
     }
 
-    /// Whether a person typed this: a user record with text, not a tool result, not a
-    /// slash-command echo, not the summary Claude Code writes after compaction.
+    /// Whether a person typed this: a user record with text, not a tool result, not the
+    /// summary Claude Code writes after compaction, not the echo of a command Claude
+    /// Code answers itself; a slash command that hands the model a prompt is one
+    /// ([`Message::prompt_command`]).
     pub fn is_prompt(&self) -> bool {
         if self.role != Some(Role::User) || self.is_meta || self.is_compact_summary {
             return false;
+        }
+        if self.prompt_command().is_some() {
+            return true;
         }
         if self.is_sidechain && self.parent_uuid.is_none() {
             // A subagent's first "user" record is the task the parent agent wrote.
@@ -179,6 +184,35 @@ impl Message {
             }
         }
         has_text
+    }
+
+    /// The slash command, as typed (`/orchestrator build a TODO app`), of a user record
+    /// that runs one handing the model a prompt: `/init`, `/review`, a project's or a
+    /// user's own command. The lines the agent then writes were asked for by it. `None`
+    /// for other records and for commands Claude Code answers itself (`/model`,
+    /// `/clear`), whose `<command-message>` is their bare name where the others' says
+    /// what they do ("init is analyzing your codebase…", "review is running…").
+    pub fn prompt_command(&self) -> Option<String> {
+        if self.role != Some(Role::User) || self.is_meta {
+            return None;
+        }
+        let [Block::Text(text)] = self.blocks.as_slice() else {
+            return None;
+        };
+        let name = tag(text, "command-name")?.trim_start_matches('/');
+        let doing = tag(text, "command-message")?.trim_start_matches('/');
+        if name.is_empty() || doing.is_empty() || doing == name {
+            return None;
+        }
+        match CommandEcho::of(text)? {
+            CommandEcho::Typed(typed) => Some(typed),
+            CommandEcho::Output(_) => None,
+        }
+    }
+
+    /// What the person typed, for a prompt: its text, or the slash command as typed.
+    pub fn prompt_text(&self) -> String {
+        self.prompt_command().unwrap_or_else(|| self.text())
     }
 
     pub fn tool_uses(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
@@ -846,6 +880,35 @@ mod tests {
         )
         .is_prompt());
         assert!(!msg(r#"{"type":"user","isMeta":true,"message":{"content":"x"}}"#).is_prompt());
+    }
+
+    #[test]
+    fn a_slash_command_that_asks_the_model_is_a_prompt() {
+        // As Claude Code 1.0 to 2.1 write them (the fixtures of claude-code-viewer and
+        // sniffly): a command handing the model a prompt says what it does.
+        let custom = msg(
+            r#"{"type":"user","message":{"role":"user","content":"<command-message>orchestrator is running…</command-message>\n<command-name>/orchestrator</command-name>\n<command-args>create TODO app by Next.js</command-args>"}}"#,
+        );
+        assert!(custom.is_prompt());
+        assert_eq!(
+            custom.prompt_text(),
+            "/orchestrator create TODO app by Next.js"
+        );
+        let init = msg(
+            r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"<command-message>init is analyzing your codebase…</command-message>\n<command-name>init</command-name>"}]}}"#,
+        );
+        assert_eq!(init.prompt_command().as_deref(), Some("/init"));
+        // Commands Claude Code answers itself name themselves alone.
+        let model = msg(
+            r#"{"type":"user","message":{"content":"<command-name>/model</command-name>\n<command-message>model</command-message>\n<command-args>opus</command-args>"}}"#,
+        );
+        assert!(!model.is_prompt());
+        assert_eq!(model.prompt_text(), model.text());
+        // The prompt a command expands to is Claude Code's, not the person's.
+        assert!(!msg(
+            r#"{"type":"user","isMeta":true,"message":{"content":"<command-message>init is analyzing your codebase…</command-message><command-name>/init</command-name>"}}"#
+        )
+        .is_prompt());
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub(super) async fn conversation_markdown(
 fn view(m: &observatory_transcript::Message) -> MessageView {
     use observatory_transcript::{CommandEcho, Role};
     let text = m.text();
-    let echo = (m.role_or_user() == Role::User && !m.is_prompt())
+    let echo = (m.role_or_user() == Role::User)
         .then(|| CommandEcho::of(&text))
         .flatten();
     let (command, command_output) = match echo {

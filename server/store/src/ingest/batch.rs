@@ -142,7 +142,7 @@ impl ConversationDelta {
             self.entrypoint = m.entrypoint.clone();
         }
         if is_prompt && self.first_prompt.is_none() {
-            let text = m.text();
+            let text = m.prompt_text();
             self.first_prompt = Some(truncate_utf8(text.trim(), 500).to_owned());
         }
     }

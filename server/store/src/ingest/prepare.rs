@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use observatory_transcript::changes::{is_writing_tool, renames_in_command, touched_path};
-use observatory_transcript::{Block, Message, ToolUseResult};
+use observatory_transcript::{Block, CommandEcho, Message, Role, ToolUseResult};
 use serde_json::Value;
 
 use super::message::{change_of, is_error_result};
@@ -74,10 +74,24 @@ impl Preparer {
         } else {
             None
         };
-        m.blocks
+        let mut docs: Vec<Prepared> = m
+            .blocks
             .iter()
             .map(|b| self.block(b, tool_result, m.cwd.as_deref()))
-            .collect()
+            .collect();
+        // A slash command is found, and shown in search hits and hovers, as it was
+        // typed, and its output without Claude Code's markup.
+        if m.role_or_user() == Role::User {
+            for (doc, block) in docs.iter_mut().zip(&m.blocks) {
+                if let Block::Text(t) = block {
+                    if let Some(echo) = CommandEcho::of(t) {
+                        let (CommandEcho::Typed(shown) | CommandEcho::Output(shown)) = echo;
+                        *doc = with_idents(Some(shown), "");
+                    }
+                }
+            }
+        }
+        docs
     }
 
     fn block(
@@ -86,15 +100,6 @@ impl Preparer {
         tool_result: Option<&ToolUseResult>,
         cwd: Option<&str>,
     ) -> Prepared {
-        let with_idents = |rendered: Option<String>, own: &str| {
-            let idents =
-                doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
-            Prepared {
-                rendered,
-                idents,
-                ..Prepared::default()
-            }
-        };
         match b {
             Block::Text(t) | Block::Thinking(t) => with_idents(None, t),
             Block::ToolResult {
@@ -150,6 +155,18 @@ impl Preparer {
             }
             Block::Image | Block::Other(_) => Prepared::default(),
         }
+    }
+}
+
+/// The document of `rendered`, else of the block's `own` text, with the words of its
+/// identifiers.
+fn with_idents(rendered: Option<String>, own: &str) -> Prepared {
+    let idents =
+        doc_text(rendered.as_deref().unwrap_or(own)).and_then(crate::fts::identifier_words);
+    Prepared {
+        rendered,
+        idents,
+        ..Prepared::default()
     }
 }
 
