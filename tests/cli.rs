@@ -334,26 +334,43 @@ fn killed_indexer_resumes_to_the_same_result() {
     let expected = clean.json(&["index", "--claude-dir", dir, "--json"])["totals"].clone();
 
     let env = Env::new();
-    let mut kills = 0;
+    let (mut kills, mut interrupts) = (0, 0);
     // Early enough to catch an optimised build mid-run too (40 MB takes it under a second).
-    for delay in [100u64, 250, 700] {
+    // Ctrl-C (SIGINT) ends it as promptly, and says that nothing was lost.
+    for (delay, ctrl_c) in [(100u64, true), (250, false), (700, true)] {
         let mut child = env
             .cmd(&["index", "--claude-dir", dir])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
         std::thread::sleep(Duration::from_millis(delay));
-        if child.try_wait().expect("wait").is_none() {
+        if child.try_wait().expect("wait").is_some() {
+            let _ = child.wait();
+            continue;
+        }
+        if ctrl_c {
+            // SAFETY: signals a child this test spawned and has not reaped.
+            let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            assert_eq!(sent, 0, "kill -INT");
+            let out = child.wait_with_output().expect("wait");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(130), "{stderr}");
+            assert!(
+                stderr.contains("interrupted: what was indexed is kept"),
+                "{stderr}"
+            );
+            interrupts += 1;
+        } else {
             child.kill().expect("kill");
+            let _ = child.wait();
             kills += 1;
         }
-        let _ = child.wait();
     }
     let resumed = env.json(&["index", "--claude-dir", dir, "--json"])["totals"].clone();
     assert!(
-        kills > 0,
-        "the indexer finished before it could be killed; make the corpus larger"
+        kills > 0 && interrupts > 0,
+        "the indexer finished before it could be stopped; make the corpus larger"
     );
     assert_eq!(resumed, expected);
 }

@@ -315,7 +315,7 @@ struct SearchArgs {
     /// prompt, user, assistant, thinking, tool_input, tool_output or system
     #[arg(long)]
     kind: Option<String>,
-    /// Only this tool's inputs and outputs (Bash, Edit, ...)
+    /// Only this tool's inputs and outputs (Bash, Edit, an MCP tool; in any case)
     #[arg(long)]
     tool: Option<String>,
     /// Only this conversation (session id or prefix)
@@ -367,6 +367,19 @@ fn die_on_broken_pipe() {
     // SAFETY: restores the default disposition of one signal before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Ctrl-C ends the command at once, as it did, after `say`: a batch being written is
+/// rolled back and read again by the next run, exactly as after `kill -9`, so there
+/// is nothing to wait for, only to tell the user that nothing was lost.
+fn on_interrupt(say: impl Fn() + Send + 'static) {
+    let set = ctrlc::set_handler(move || {
+        say();
+        std::process::exit(130);
+    });
+    if let Err(e) = set {
+        tracing::debug!(error = %e, "no Ctrl-C handler");
     }
 }
 
@@ -558,8 +571,17 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{NO_TRANSCRIPTS}");
                 return Ok(());
             }
-            let mut store = open_store(cli.data_dir)?;
             let bar = output::progress_bar();
+            on_interrupt({
+                let bar = bar.clone();
+                move || {
+                    bar.abandon();
+                    eprintln!(
+                        "interrupted: what was indexed is kept; `observatory index` goes on from there"
+                    );
+                }
+            });
+            let mut store = open_store(cli.data_dir)?;
             let report = store
                 .index_roots(&roots, &mut |p| {
                     bar.set_length(p.bytes_total);
@@ -578,6 +600,7 @@ fn run(cli: Cli) -> Result<()> {
             let roots = roots_to_watch(&cli.claude_dirs)?;
             let mut store = open_store(cli.data_dir)?;
             let stop = Arc::new(AtomicBool::new(false));
+            on_interrupt(|| eprintln!("stopped watching; what was indexed is kept"));
             eprintln!("watching {} (Ctrl-C to stop)", output::join_paths(&roots));
             observatory_store::watch(&mut store, &roots, &stop, &mut |ev| match ev {
                 WatchEvent::Scanned(r) => eprintln!(

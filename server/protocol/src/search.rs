@@ -53,6 +53,7 @@ pub struct SearchParams {
     #[cfg_attr(feature = "openapi", param(value_type = Option<SearchKind>, inline))]
     #[cfg_attr(test, ts(as = "Option<SearchKind>"))]
     pub kind: Option<String>,
+    /// Only this tool's inputs and outputs (`Bash`, `Edit`, an MCP tool), in any case.
     pub tool: Option<String>,
     pub model: Option<String>,
     pub conversation: Option<String>,

@@ -145,7 +145,9 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
         args.push(SqlValue::Text(kind.clone()));
     }
     if let Some(tool) = &q.tool {
-        conds.push("d.tool = ?".into());
+        // Tools are a free set (MCP's too): `bash` is a spelling of `Bash`, not a
+        // filter that quietly finds nothing.
+        conds.push("d.tool = ? COLLATE NOCASE".into());
         args.push(SqlValue::Text(tool.clone()));
     }
     if let Some(model) = &q.model {

@@ -338,6 +338,9 @@ fn search_ranks_snippets_and_filters() {
     bash.tool = Some("Bash".into());
     let hits = store.search(&bash).expect("search").hits;
     assert!(!hits.is_empty() && hits.iter().all(|h| h.tool.as_deref() == Some("Bash")));
+    // As people type it.
+    bash.tool = Some("bash".into());
+    assert_eq!(store.search(&bash).expect("search").hits.len(), hits.len());
 
     let mut by_file = SearchQuery::new("greeting");
     by_file.file = Some("example.py".into());
