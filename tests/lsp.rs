@@ -464,9 +464,28 @@ fn a_line_just_typed_is_not_labelled_by_the_change_that_was_there() {
             .is_some_and(|a| a.len() == 1 && a[0]["position"]["line"] == 9)
     });
     // Its exit is not checked here: this session (a one-second debounce, a
-    // background platform) at times does not exit within 10 s of `exit`, which is
-    // being looked into; the other tests of this file check a clean exit.
+    // background platform) at times did not exit within 10 s of `exit` under the
+    // full suite's load, never alone; the other tests of this file check a clean
+    // exit, and the next one an exit with the server's requests unanswered.
     let _ = c.stop();
+}
+
+/// A client that answers nothing after `shutdown` (the refresh the server asks for
+/// as the cursor moves among them): the server still exits on `exit`.
+#[test]
+fn the_server_exits_with_a_refresh_left_unanswered() {
+    let env = Env::new();
+    let mut c = env.lsp(&[]);
+    c.initialize(&env.workspace(), json!({"inlayHints": "currentLine"}));
+    let uri = c.open(&env.workspace().join("example.py"), "python");
+    c.poll("observatory/blame", json!({"uri": uri}), WAIT, |b| {
+        b["runs"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    c.notify(
+        "observatory/didChangeCursor",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 8, "character": 0}}),
+    );
+    assert_eq!(c.stop_without_reading(), Some(0));
 }
 
 /// An editor that closes the server's stderr (Emacs 28's jsonrpc kills the buffer

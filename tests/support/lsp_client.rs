@@ -248,6 +248,24 @@ impl LspClient {
         None
     }
 
+    /// [`LspClient::stop`] by a client that reads nothing more: the server's
+    /// requests from now on go unanswered. The exit code, `None` when the server has
+    /// not exited within 10 s (it is then killed).
+    pub fn stop_without_reading(mut self) -> Option<i32> {
+        let id = self.next_id;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": "shutdown"}));
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        None
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -181,7 +181,7 @@ impl Backend {
             .is_some_and(|mut d| d.cursor.replace(line) != Some(line));
         let mode = self.state.settings().inlay_hints;
         if mode == InlayMode::CurrentLine && moved {
-            self.state.refresh_client().await;
+            self.state.refresh_client();
         }
     }
 

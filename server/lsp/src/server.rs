@@ -372,7 +372,7 @@ impl LanguageServer for Backend {
                     self.state.wake.notify_one();
                 }
                 self.state.schedule_all();
-                self.state.refresh_client().await;
+                self.state.refresh_client();
             }
             Err(e) => {
                 self.state.client.show_message(MessageType::ERROR, e).await;

@@ -78,15 +78,20 @@ impl State {
             .map(|r| r.to_string_lossy().into_owned())
     }
 
-    /// Asks the client to fetch lenses and hints again.
-    pub(crate) async fn refresh_client(&self) {
+    /// Asks the client to fetch lenses and hints again, without waiting for its
+    /// answers: a handler awaiting them (a cursor move) held one of the session's
+    /// few concurrent slots for as long as the client took.
+    pub(crate) fn refresh_client(&self) {
         let caps = self.caps();
-        if caps.code_lens_refresh {
-            let _ = self.client.code_lens_refresh().await;
-        }
-        if caps.inlay_hint_refresh {
-            let _ = self.client.inlay_hint_refresh().await;
-        }
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if caps.code_lens_refresh {
+                let _ = client.code_lens_refresh().await;
+            }
+            if caps.inlay_hint_refresh {
+                let _ = client.inlay_hint_refresh().await;
+            }
+        });
     }
 
     /// Recomputes `uri`'s view after `delay`, unless another refresh is scheduled
@@ -112,7 +117,7 @@ impl State {
                         uri: uri.as_str().to_owned(),
                     })
                     .await;
-                state.refresh_client().await;
+                state.refresh_client();
             }
         });
     }
