@@ -600,21 +600,66 @@ or one chosen among the file's conversations."
 With MESSAGE-UUID, at that message.  Interactively, the current
 line's conversation, or one of the file's conversations."
   (interactive (observatory--read-session))
-  (let* ((shown (apply #'observatory--execute "observatory.openConversation" session-id
-                       (and message-uuid (list message-uuid))))
-         (buffer (find-file-noselect (plist-get shown :path) t)))
+  (observatory--show (apply #'observatory--execute "observatory.openConversation" session-id
+                             (and message-uuid (list message-uuid)))
+                      (lambda ()
+                        (if (require 'markdown-mode nil t) (markdown-mode) (text-mode))
+                        (observatory--hide-anchors))))
+
+(defun observatory--show (shown mode)
+  "Show SHOWN, a document the server wrote, read-only at its line.
+MODE is called in its buffer to set it up.  Return the buffer."
+  (let ((buffer (find-file-noselect (plist-get shown :path) t)))
     (with-current-buffer buffer
       (revert-buffer t t t)
-      (if (require 'markdown-mode nil t) (markdown-mode) (text-mode))
-      (observatory--hide-anchors)
+      (funcall mode)
       (setq buffer-read-only t)
       (goto-char (point-min))
       (forward-line (or (plist-get shown :line) 0)))
-    (let ((message (with-current-buffer buffer (point))))
+    (let ((line (with-current-buffer buffer (point))))
       (pop-to-buffer buffer)
-      (goto-char message)
+      (goto-char line)
       (ignore-errors (recenter 0)))
     buffer))
+
+;;;###autoload
+(defun observatory-show-diff ()
+  "Show the change that wrote the current line, as the agent made it."
+  (interactive)
+  (let ((run (observatory--run-or-error)))
+    (observatory--show (observatory--execute "observatory.showDiff" buffer-file-name
+                                             (plist-get run :tool_use_id))
+                       #'diff-mode)))
+
+;;;###autoload
+(defun observatory-list-changes ()
+  "Go to a run of lines that agents wrote in this file, chosen from a list."
+  (interactive)
+  (let* ((runs (seq-uniq (delq nil (mapcar (lambda (ov) (overlay-get ov 'observatory-run))
+                                           (overlays-in (point-min) (point-max))))))
+         (runs (sort runs (lambda (a b) (< (plist-get a :start_line) (plist-get b :start_line)))))
+         (choices (mapcar (lambda (run)
+                            (let ((from (plist-get run :start_line))
+                                  (to (plist-get run :end_line)))
+                              (cons (format "%-9s %s · %s · %s"
+                                            (if (= from to) from (format "%d–%d" from to))
+                                            (observatory--one-line (observatory--name run) 70)
+                                            (plist-get run :tool)
+                                            (observatory--ago (plist-get run :at)))
+                                    run)))
+                          runs)))
+    (unless choices
+      (user-error "Observatory: %s"
+                  (cond ((not observatory-blame-mode) "turn on `observatory-blame-mode' first")
+                        ((stringp observatory--blamed) observatory--blamed)
+                        (observatory--blamed "no agent conversation wrote this file")
+                        (t "this file is still being attributed"))))
+    (let ((run (cdr (assoc (completing-read "Change: " (observatory--in-order choices) nil t
+                                            nil nil (caar choices))
+                           choices))))
+      (goto-char (point-min))
+      (forward-line (1- (plist-get run :start_line)))
+      (observatory--show-current))))
 
 (defun observatory--hide-anchors ()
   "Hide each message's anchor line: it is for jumping to, not for reading."
@@ -809,6 +854,9 @@ Interactively, the current line's conversation, or one of the file's."
     (define-key map "r" #'observatory-resume)
     (define-key map "w" #'observatory-copy-prompt)
     (define-key map "d" #'observatory-describe-line)
+    (define-key map "=" #'observatory-show-diff)
+    (define-key map "l" #'observatory-list-changes)
+    (define-key map "i" #'observatory-status)
     map)
   "Observatory's commands, for a prefix key: (global-set-key (kbd \"C-c o\") ...).")
 ;;;###autoload

@@ -308,6 +308,36 @@
         (should (string-match-p (regexp-quote (or (plist-get run :reason) "none stated"))
                                 (buffer-string)))))))
 
+(ert-deftest observatory-show-diff-shows-the-change-of-the-line ()
+  (let (buffer)
+    (with-current-buffer (observatory-test--blamed-buffer)
+      (observatory-test--goto-line 9)
+      (setq buffer (observatory-show-diff)))
+    (with-current-buffer buffer
+      (should buffer-read-only)
+      (should (eq major-mode 'diff-mode))
+      ;; The Edit of lines 9–10: the doctest the second prompt added.
+      (should (string-match-p "^\\+.*greet(\"Alice\")" (buffer-string)))
+      (should (string-match-p "^@@ " (buffer-string))))))
+
+(ert-deftest observatory-list-changes-goes-to-the-chosen-run ()
+  (with-current-buffer (observatory-test--blamed-buffer)
+    (goto-char (point-min))
+    (let (offered)
+      (cl-letf (((symbol-function 'completing-read)
+                 (lambda (_prompt table &rest _)
+                   (setq offered (all-completions "" table))
+                   ;; The run of lines 9–10 (its prompt is the second one).
+                   (seq-find (lambda (c) (string-prefix-p "9–10 " c)) offered))))
+        (observatory-list-changes))
+      (should (seq-some (lambda (c) (string-match-p "\\`1–[0-9]+ +create some files" c)) offered))
+      (should (= (line-number-at-pos) 9))
+      (should (string-match-p "make some minor random test changes"
+                              (plist-get (observatory-run-at-point) :prompt)))))
+  (with-temp-buffer
+    (should (string-match-p "observatory-blame-mode"
+                            (cadr (should-error (observatory-list-changes) :type 'user-error))))))
+
 (ert-deftest observatory-open-conversation-shows-markdown ()
   (observatory-test--setup)
   (let ((buffer (observatory-open-conversation observatory-test--session)))
