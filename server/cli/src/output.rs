@@ -61,8 +61,16 @@ fn table(headers: &[&str]) -> Table {
     t
 }
 
+/// A session id as tables show it: a uuid by its first 8 characters (unique in
+/// practice, and a prefix `show` accepts), any other id whole: `agent-a1b2c3d4`
+/// and `session-beta` cut to 8 named no conversation, or several.
 fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
+    let uuid = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if uuid {
+        id.get(..8).unwrap_or(id)
+    } else {
+        id
+    }
 }
 
 /// "2 h ago" style age, falling back to a date past a week.
@@ -453,4 +461,17 @@ pub fn blame_json(
         "unplaced_changes": blame.unplaced.len(),
         "symbols": symbols,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn uuids_are_cut_and_other_ids_kept_whole() {
+        assert_eq!(short("2c965cfd-41e4-4e31-8339-2986ebced03c"), "2c965cfd");
+        assert_eq!(short("agent-a1b2c3d4e5f6"), "agent-a1b2c3d4e5f6");
+        assert_eq!(short("session-beta"), "session-beta");
+        assert_eq!(short("cb947e5b"), "cb947e5b");
+    }
 }

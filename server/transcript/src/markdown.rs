@@ -102,8 +102,8 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
                 } else if !content.trim().is_empty() {
                     let _ = writeln!(
                         out,
-                        "<details><summary>{name} output</summary>\n\n```\n{}\n```\n</details>\n",
-                        fence_safe(&first_lines(content, OUTPUT_LINES))
+                        "<details><summary>{name} output</summary>\n\n{}\n</details>\n",
+                        fenced("", &first_lines(content, OUTPUT_LINES))
                     );
                 }
             }
@@ -198,16 +198,15 @@ fn render_tool_use(out: &mut String, name: &str, input: &Value) {
             );
             let _ = writeln!(
                 out,
-                "```{}\n{}\n```\n",
-                lang_of(path),
-                fence_safe(&first_lines(content, CONTENT_LINES))
+                "{}\n",
+                fenced(lang_of(path), &first_lines(content, CONTENT_LINES))
             );
         }
         "Bash" => {
             let _ = writeln!(
                 out,
-                "**Bash**\n\n```sh\n{}\n```\n",
-                fence_safe(get("command").unwrap_or(""))
+                "**Bash**\n\n{}\n",
+                fenced("sh", get("command").unwrap_or(""))
             );
         }
         "Read" | "NotebookRead" => {
@@ -220,8 +219,8 @@ fn render_tool_use(out: &mut String, name: &str, input: &Value) {
             let json = serde_json::to_string_pretty(input).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "**{name}**\n\n```json\n{}\n```\n",
-                fence_safe(&first_lines(&json, 30))
+                "**{name}**\n\n{}\n",
+                fenced("json", &first_lines(&json, 30))
             );
         }
     }
@@ -240,24 +239,27 @@ fn diff_block(out: &mut String, old: &str, new: &str) {
         body.push_str(change.value().trim_end_matches('\n'));
         body.push('\n');
     }
-    let _ = writeln!(out, "```diff\n{}```\n", fence_safe(&body));
+    let _ = writeln!(out, "{}\n", fenced("diff", &body));
 }
 
-/// Keeps a nested ``` from closing our fence early.
 /// A slash command's record as Markdown: the command as typed in a quote, its output
 /// in a block; `None` for any other text, `Some("")` for an empty output.
 fn command_echo(text: &str) -> Option<String> {
     Some(match CommandEcho::of(text)? {
         CommandEcho::Typed(typed) => format!("> `{}`", typed.replace('`', "'")),
         CommandEcho::Output(o) if o.is_empty() => String::new(),
-        CommandEcho::Output(o) => {
-            format!("```\n{}\n```", fence_safe(&first_lines(&o, OUTPUT_LINES)))
-        }
+        CommandEcho::Output(o) => fenced("", &first_lines(&o, OUTPUT_LINES)),
     })
 }
 
-fn fence_safe(s: &str) -> String {
-    s.replace("```", "`\u{200b}``")
+/// `body` as a fenced block whose fence is longer than any run of backticks in it
+/// (CommonMark), so that text holding fences of its own, such as Markdown the agent
+/// wrote, is shown whole and copied exactly.
+fn fenced(info: &str, body: &str) -> String {
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let body = body.strip_suffix('\n').unwrap_or(body);
+    format!("{fence}{info}\n{body}\n{fence}")
 }
 
 fn first_lines(s: &str, n: usize) -> String {
@@ -334,5 +336,21 @@ mod tests {
         assert_eq!(md.matches("Rename x to y").count(), 1, "{md}");
         assert!(md.contains("-let x = 1;\n+let y = 1;"), "{md}");
         assert!(md.contains("**Edit failed:** boom"), "{md}");
+    }
+
+    #[test]
+    fn text_with_fences_of_its_own_is_fenced_around_them_and_kept_exact() {
+        let readme = "# Use\n\n```sh\nmake\n```\n\nor ````` five";
+        assert_eq!(fenced("md", readme), format!("``````md\n{readme}\n``````"));
+        assert_eq!(fenced("", "plain\n"), "```\nplain\n```");
+        // A Write of that README: the whole file, as written, inside one block.
+        let write = serde_json::json!({"file_path": "/p/README.md", "content": readme});
+        let mut md = String::new();
+        render_tool_use(&mut md, "Write", &write);
+        assert!(
+            md.contains(&format!("``````markdown\n{readme}\n``````")),
+            "{md}"
+        );
+        assert!(!md.contains('\u{200b}'));
     }
 }
