@@ -284,15 +284,23 @@ local ok, err = xpcall(function()
   observed.live_lens = true
   step('live lens')
 
-  -- The same message from the servers of several roots is shown once.
+  -- The same message from the servers of several roots is shown once, at its level.
   local show_message = vim.lsp.config.observatory.handlers['window/showMessage']
-  local default, shown = vim.lsp.handlers['window/showMessage'], 0
-  vim.lsp.handlers['window/showMessage'] = function() shown = shown + 1 end
+  local before = #notes
   for _ = 1, 2 do
     show_message(nil, { type = 2, message = 'Observatory: the platform stopped answering' }, { client_id = client.id })
   end
-  vim.lsp.handlers['window/showMessage'] = default
-  check(shown == 1, ('a repeated message is shown once: %d'):format(shown))
+  local told = vim.list_slice(notes, before + 1)
+  check(#told == 1 and told[1].msg == 'Observatory: the platform stopped answering'
+    and told[1].level == vim.log.levels.WARN, 'a repeated message is shown once: ' .. vim.inspect(told))
+  -- Echoed, a message fits the command line: a longer one stopped Neovim at a
+  -- hit-enter prompt as it started.
+  local observatory = require('observatory')
+  local long = 'Observatory: the platform at http://127.0.0.1:9 does not answer. Nothing is loaded yet;\n reconnecting.'
+  local fitted = observatory.fit(long, 40)
+  check(vim.fn.strdisplaywidth(fitted) == 40 and fitted:sub(-3) == '…' and not fitted:find('\n'),
+    'fitted to the line: ' .. fitted)
+  check(observatory.fit('Observatory: short', 40) == 'Observatory: short', 'a short message is kept')
 
   -- The platform killed: a new one is started, and the user hears it is back.
   local serve = vim.json.decode(assert(io.open(env('OBS_DATA') .. '/serve.json')):read('a'))

@@ -90,6 +90,44 @@ local function tell_once(message)
   return true
 end
 
+--- Whether `vim.notify` is Neovim's own, which echoes: a message longer than the
+--- command line then stops the editor at a hit-enter prompt (a plugin's shows it whole).
+---@return boolean
+local function notify_echoes()
+  local info = debug.getinfo(vim.notify, 'S')
+  return info ~= nil and info.source:find('vim/_editor.lua', 1, true) ~= nil
+end
+
+--- `message` on one line of at most `width` columns, cut with an ellipsis.
+---@param message string
+---@param width integer
+---@return string
+function M.fit(message, width)
+  local line = vim.trim((message:gsub('%s+', ' ')))
+  if vim.fn.strdisplaywidth(line) <= width then return line end
+  local n = width - 1
+  local cut = vim.fn.strcharpart(line, 0, n)
+  while n > 1 and vim.fn.strdisplaywidth(cut) > width - 1 do
+    n = n - 1
+    cut = vim.fn.strcharpart(line, 0, n)
+  end
+  return cut .. '…'
+end
+
+local levels = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG }
+
+--- `window/showMessage`, through `vim.notify`: once across the servers of several
+--- roots, and on one line when it is echoed (the whole of it is in `:Observatory
+--- status`). Neovim's own handler ends it with a newline, so every message, short or
+--- long, stopped a starting editor at a hit-enter prompt.
+---@param params lsp.ShowMessageParams?
+local function show_message(_, params)
+  if not (params and params.message) or not tell_once(params.message) then return end
+  local message = params.message
+  if notify_echoes() then message = M.fit(message, math.max(vim.v.echospace, 40)) end
+  vim.notify(message, levels[params.type] or vim.log.levels.INFO)
+end
+
 ---@param o observatory.Options
 ---@return vim.lsp.Config
 local function lsp_config(o)
@@ -117,10 +155,7 @@ local function lsp_config(o)
         local bufnr = vim.uri_to_bufnr(params.uri)
         if o.codeLens and vim.api.nvim_buf_is_loaded(bufnr) then attach.refresh_lenses(bufnr) end
       end,
-      ['window/showMessage'] = function(err, params, ctx)
-        if params and params.message and not tell_once(params.message) then return end
-        return vim.lsp.handlers['window/showMessage'](err, params, ctx)
-      end,
+      ['window/showMessage'] = show_message,
       ['observatory/status'] = function(_, params, ctx)
         local before = statuses[ctx.client_id]
         if before and before.state == 'offline' and params.state == 'connected'
