@@ -129,7 +129,8 @@ impl Backend {
             "# {} · {} · {}\n--- a{}\n+++ b{}\n",
             t.conversation_title,
             t.tool,
-            t.at.map(|a| a.to_rfc3339()).unwrap_or_default(),
+            t.at.map(|a| a.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default(),
             t.path,
             t.path
         );
