@@ -463,15 +463,16 @@ fn a_line_just_typed_is_not_labelled_by_the_change_that_was_there() {
         r.as_array()
             .is_some_and(|a| a.len() == 1 && a[0]["position"]["line"] == 9)
     });
-    // Its exit is not checked here: this session (a one-second debounce, a
-    // background platform) at times did not exit within 10 s of `exit` under the
-    // full suite's load, never alone; the other tests of this file check a clean
-    // exit, and the next one an exit with the server's requests unanswered.
-    let _ = c.stop();
+    // Under load this session at times did not exit: the refresh its cursor move
+    // asked for was still unanswered at `exit` (see the next test).
+    assert_eq!(c.stop(), Some(0));
 }
 
 /// A client that answers nothing after `shutdown` (the refresh the server asks for
-/// as the cursor moves among them): the server still exits on `exit`.
+/// as the cursor moves among them): the server still exits on `exit`. The session
+/// waits for every handler before it ends, and the cursor's handler awaited that
+/// answer: under load (two busy loops beside the suite), in several of six runs of
+/// this file, the server of this test or of the one before it never exited.
 #[test]
 fn the_server_exits_with_a_refresh_left_unanswered() {
     let env = Env::new();
@@ -504,7 +505,14 @@ fn a_closed_stderr_does_not_stop_the_server() {
     env.kill_platform();
     c.wait_for(mark, WAIT, status_is("offline"))
         .expect("told offline");
-    c.wait_for(mark, WAIT, status_is("connected"))
+    // Connected again after that: a `connected` sent before the kill was noticed
+    // says nothing of the new platform.
+    let offline = c
+        .seen
+        .iter()
+        .rposition(status_is("offline"))
+        .unwrap_or(mark);
+    c.wait_for(offline, WAIT, status_is("connected"))
         .expect("connected again, to a new platform");
     finds_greet(&mut c, "with stderr closed");
     assert_eq!(c.stop(), Some(0));
