@@ -139,7 +139,11 @@ q: string, project?: string | null,
 /**
  * Only conversations that touched this file (absolute path or path suffix).
  */
-file?: string | null, since?: string | null, until?: string | null, role?: SearchRole | null, kind?: SearchKind | null, tool?: string | null, model?: string | null, conversation?: string | null,
+file?: string | null, since?: string | null, until?: string | null, role?: SearchRole | null, kind?: SearchKind | null,
+/**
+ * Only this tool's inputs and outputs (`Bash`, `Edit`, an MCP tool); `bash` finds `Bash`.
+ */
+tool?: string | null, model?: string | null, conversation?: string | null,
 /**
  * 1 to 100 (default 20).
  */

@@ -237,15 +237,7 @@ impl LspClient {
     pub fn stop(mut self) -> Option<i32> {
         let _ = self.request("shutdown", Value::Null);
         self.notify("exit", Value::Null);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        None
+        self.exit_code()
     }
 
     /// [`LspClient::stop`] by a client that reads nothing more: the server's
@@ -255,6 +247,12 @@ impl LspClient {
         let id = self.next_id;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": "shutdown"}));
         self.notify("exit", Value::Null);
+        self.exit_code()
+    }
+
+    /// The exit code once the process has exited; `None` when it has not within
+    /// 10 s (it is then killed).
+    fn exit_code(&mut self) -> Option<i32> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(s)) = self.child.try_wait() {

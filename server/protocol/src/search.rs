@@ -53,7 +53,7 @@ pub struct SearchParams {
     #[cfg_attr(feature = "openapi", param(value_type = Option<SearchKind>, inline))]
     #[cfg_attr(test, ts(as = "Option<SearchKind>"))]
     pub kind: Option<String>,
-    /// Only this tool's inputs and outputs (`Bash`, `Edit`, an MCP tool), in any case.
+    /// Only this tool's inputs and outputs (`Bash`, `Edit`, an MCP tool); `bash` finds `Bash`.
     pub tool: Option<String>,
     pub model: Option<String>,
     pub conversation: Option<String>,

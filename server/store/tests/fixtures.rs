@@ -268,8 +268,7 @@ fn a_slash_command_is_the_prompt_of_what_it_asked_for() {
         Some("/orchestrator @CLAUDE.md を最新の状態にアップデートしてください")
     );
     // sniffly's: `/init` in Claude Code 1.0's form, the conversation's first record.
-    let init = store.file_touches("CLAUDE.md").expect("touches");
-    let write = init
+    let write = touches
         .iter()
         .find(|t| t.session_id.starts_with("ba79134d") && t.tool == "Write")
         .expect("the CLAUDE.md that /init wrote");
