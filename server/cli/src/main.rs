@@ -393,7 +393,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| output::LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         // Its own report of a failed write goes through `eprintln!`, which panics
@@ -588,7 +588,7 @@ fn run(cli: Cli) -> Result<()> {
                     bar.set_position(p.bytes_done);
                 })
                 .context("indexing")?;
-            bar.finish_and_clear();
+            output::clear_progress_bar(&bar);
             let counts = store.counts()?;
             if json {
                 output::print_json(&serde_json::json!({ "run": report, "totals": counts }))?;

@@ -28,6 +28,37 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The progress bar on screen, if one is: log lines are written around it.
+static SHOWN_BAR: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Where log lines go: stderr, with the progress bar on screen taken off while a line
+/// is written and drawn again below it. Written over, the bar left a stale frame
+/// above the lines (a skipped transcript line during `index`).
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = SHOWN_BAR.lock().ok().and_then(|b| b.clone());
+        match bar {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Takes the progress bar off the screen for good.
+pub fn clear_progress_bar(bar: &ProgressBar) {
+    if let Ok(mut shown) = SHOWN_BAR.lock() {
+        *shown = None;
+    }
+    bar.finish_and_clear();
+}
+
 pub fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     if !std::io::stderr().is_terminal() {
@@ -39,6 +70,9 @@ pub fn progress_bar() -> ProgressBar {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    if let Ok(mut shown) = SHOWN_BAR.lock() {
+        *shown = Some(bar.clone());
+    }
     bar
 }
 
