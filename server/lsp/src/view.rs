@@ -344,8 +344,10 @@ pub fn hover(r: &BlameRun, conversation: Option<&Conversation>, now: DateTime<Ut
         "observatory.openConversation",
         &[&r.session_id, &r.message_uuid],
     );
+    // The command on a line of its own: after the links, a narrow hover (Neovim's
+    // float) broke the session id in two.
     out.push_str(&format!(
-        "[Open conversation]({open}) · [Open message]({message}) · `claude --resume {}`",
+        "[Open conversation]({open}) · [Open message]({message})\n\nResume: `claude --resume {}`",
         r.session_id
     ));
     out
@@ -682,7 +684,11 @@ mod tests {
         r.subagent = Some("Create data models".into());
         let h = hover(&r, None, now);
         assert!(h.contains("by a subagent: *Create data models*"), "{h}");
-        assert!(h.contains("claude --resume parent-session"), "{h}");
+        // On a line of its own, where a narrow hover does not break the id.
+        assert!(
+            h.ends_with("\n\nResume: `claude --resume parent-session`"),
+            "{h}"
+        );
         let plain = hover_plain(&r, None, now);
         assert!(
             plain.contains("by a subagent: Create data models\n"),
