@@ -43,17 +43,11 @@ impl Env {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 output")
+        stdout_of(self.cmd(args))
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("JSON output")
+        json_of(self.cmd(args))
     }
 
     fn fail(&self, args: &[&str]) -> String {
@@ -67,6 +61,22 @@ impl Env {
         let out = self.ok(&["index", "--claude-dir", f.to_str().expect("path")]);
         assert!(out.contains("conversations"), "{out}");
     }
+}
+
+/// The output of `cmd`, which must succeed.
+fn stdout_of(mut cmd: Command) -> String {
+    let out = cmd.output().expect("run observatory");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// The JSON output of `cmd`, which must succeed.
+fn json_of(cmd: Command) -> Value {
+    serde_json::from_str(&stdout_of(cmd)).expect("JSON output")
 }
 
 #[test]
@@ -184,20 +194,12 @@ fn claude_config_dir_list_is_honoured() {
     let f = fixtures();
     let a = f.join("sniffly/tests/mock-data");
     let b = f.join("git-ai/tests/fixtures");
-    let out = env
-        .cmd(&["index", "--json"])
-        .env(
-            "CLAUDE_CONFIG_DIR",
-            format!("{},{}", a.display(), b.display()),
-        )
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut cmd = env.cmd(&["index", "--json"]);
+    cmd.env(
+        "CLAUDE_CONFIG_DIR",
+        format!("{},{}", a.display(), b.display()),
     );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let report = json_of(cmd);
     assert_eq!(report["run"]["files"], 4 + 4);
 }
 
@@ -292,17 +294,9 @@ fn a_relative_claude_dir_is_the_same_files_as_its_absolute_path() {
     let env = Env::new();
     let fixtures = std::fs::canonicalize(fixtures().join("ai-blame")).expect("fixtures");
     let parent = fixtures.parent().expect("a parent");
-    let first = env
-        .cmd(&["index", "--claude-dir", "./ai-blame", "--json"])
-        .current_dir(parent)
-        .output()
-        .expect("index");
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    let before: Value = serde_json::from_slice(&first.stdout).expect("JSON");
+    let mut first = env.cmd(&["index", "--claude-dir", "./ai-blame", "--json"]);
+    first.current_dir(parent);
+    let before = json_of(first);
     let after = env.json(&[
         "index",
         "--claude-dir",
@@ -617,13 +611,7 @@ fn configuration_file_then_environment_then_flags() {
         for (k, v) in extra_env {
             c.env(k, v);
         }
-        let out = c.output().expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json")
+        json_of(c)
     };
     let from_file = show(&[], &[]);
     assert_eq!(from_file["data_dir"], "/from/file");

@@ -147,14 +147,19 @@ async fn a_conversations_files_are_listed_with_their_changes() {
     );
 }
 
+/// Every message of the ai-blame fixture's conversation, in one page.
+async fn fixture_messages(s: &Server) -> Vec<Value> {
+    let (status, _, page) = get(s, "/api/v1/conversations/2c965cfd/messages?limit=500").await;
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().expect("items").clone()
+}
+
 /// The fixture's `/model` command: its records' markup read as the command typed and
 /// its output without terminal escapes; every other message has neither.
 #[tokio::test]
 async fn a_slash_command_reads_as_typed_with_its_output() {
     let s = start().await;
-    let (status, _, page) = get(&s, "/api/v1/conversations/2c965cfd/messages?limit=500").await;
-    assert_eq!(status, 200, "{page}");
-    let items = page["items"].as_array().expect("items");
+    let items = &fixture_messages(&s).await;
     let commands: Vec<&str> = items.iter().filter_map(|m| m["command"].as_str()).collect();
     assert_eq!(commands.len(), 1, "{commands:?}");
     assert!(commands[0].starts_with("/model"), "{commands:?}");
@@ -176,9 +181,7 @@ async fn a_slash_command_reads_as_typed_with_its_output() {
 #[tokio::test]
 async fn messages_carry_their_thinking_apart_from_their_text() {
     let s = start().await;
-    let (status, _, page) = get(&s, "/api/v1/conversations/2c965cfd/messages?limit=500").await;
-    assert_eq!(status, 200, "{page}");
-    let items = page["items"].as_array().expect("items");
+    let items = &fixture_messages(&s).await;
     let thinking: Vec<&str> = items
         .iter()
         .filter_map(|m| m["thinking"].as_str())

@@ -74,24 +74,21 @@ impl Preparer {
         } else {
             None
         };
-        let mut docs: Vec<Prepared> = m
-            .blocks
+        let user = m.role_or_user() == Role::User;
+        m.blocks
             .iter()
-            .map(|b| self.block(b, tool_result, m.cwd.as_deref()))
-            .collect();
-        // A slash command is found, and shown in search hits and hovers, as it was
-        // typed, and its output without Claude Code's markup.
-        if m.role_or_user() == Role::User {
-            for (doc, block) in docs.iter_mut().zip(&m.blocks) {
-                if let Block::Text(t) = block {
-                    if let Some(echo) = CommandEcho::of(t) {
-                        let (CommandEcho::Typed(shown) | CommandEcho::Output(shown)) = echo;
-                        *doc = with_idents(Some(shown), "");
+            .map(|b| match b {
+                // A slash command is found, and shown in search hits and hovers, as it
+                // was typed, and its output without Claude Code's markup.
+                Block::Text(t) if user => match CommandEcho::of(t) {
+                    Some(CommandEcho::Typed(shown) | CommandEcho::Output(shown)) => {
+                        with_idents(Some(shown), "")
                     }
-                }
-            }
-        }
-        docs
+                    None => with_idents(None, t),
+                },
+                _ => self.block(b, tool_result, m.cwd.as_deref()),
+            })
+            .collect()
     }
 
     fn block(
