@@ -69,6 +69,22 @@ local ok, err = xpcall(function()
     end
   end
   check(drawn, 'the lens is drawn as virtual text')
+  -- A function's lens is drawn above its line: Neovim 0.11 puts it at the end, where
+  -- the current line's annotation goes too.
+  local above
+  wait(10000, function()
+    for _, m in ipairs(vim.api.nvim_buf_get_extmarks(src, -1, 0, -1, { details = true })) do
+      local d = m[4]
+      if d.virt_lines and d.virt_lines_above then above = { row = m[2], text = d.virt_lines[1][1][1] } end
+      for _, chunk in ipairs(d.virt_text or {}) do
+        check(m[2] == 0, 'a lens at the end of line ' .. (m[2] + 1) .. ': ' .. chunk[1])
+      end
+    end
+    return above ~= nil
+  end, 'a lens above its line')
+  observed.lens_above = above
+  check(above.row == 3 and above.text:find('^make some minor random test changes'),
+    'the lens of greet above `def greet`: ' .. vim.inspect(above))
   step('lenses')
 
   -- The current-line annotation follows the cursor.

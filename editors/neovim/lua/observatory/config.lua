@@ -12,6 +12,7 @@ local M = {}
 ---@field url? string                a platform to use instead of the local one
 ---@field apiKey? string             its API key
 ---@field codeLens? boolean          code lenses (default true)
+---@field lens_position? "above"|"eol"  lenses above their line, or at its end as Neovim 0.11 draws them (default "above")
 ---@field hover? boolean             hover (default true)
 ---@field inlayHints? observatory.InlayHints  end-of-line annotations (default "currentLine")
 ---@field codeActions? boolean       code actions (default true)
@@ -45,6 +46,7 @@ M.default_filetypes = {
 M.defaults = {
   binary = 'observatory',
   codeLens = true,
+  lens_position = 'above',
   hover = true,
   inlayHints = 'currentLine',
   codeActions = true,
@@ -86,6 +88,7 @@ function M.resolve(opts)
   vim.validate('url', o.url, 'string', true)
   vim.validate('apiKey', o.apiKey, 'string', true)
   vim.validate('codeLens', o.codeLens, 'boolean')
+  one_of(o, 'lens_position', { 'above', 'eol' })
   vim.validate('hover', o.hover, 'boolean')
   one_of(o, 'inlayHints', { 'off', 'currentLine', 'all' })
   vim.validate('codeActions', o.codeActions, 'boolean')

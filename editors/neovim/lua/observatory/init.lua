@@ -183,6 +183,9 @@ function M.setup(opts)
   options = o
   require('observatory.show').add_dir(config.documents_dir(o))
   require('observatory.commands').picker = o.picker or 'auto'
+  local lenses = require('observatory.lenses')
+  lenses.position = o.lens_position
+  lenses.install()
 
   vim.lsp.config('observatory', lsp_config(o))
   vim.lsp.enable('observatory')
