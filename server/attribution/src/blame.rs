@@ -75,6 +75,197 @@ pub fn history_of(
     Ok(writes)
 }
 
+/// Most paths of a checkout considered as a file's name before a person moved it:
+/// the most recently written, with the file's extension.
+const MAX_MOVE_CANDIDATES: usize = 16;
+/// Paths read from the store to find those candidates among.
+const MAX_MOVE_PATHS: usize = 2000;
+/// Least similarity between the file and what the agent left at a path now gone for
+/// that path to be the file's earlier name: git's rename threshold.
+const MIN_MOVE_SIMILARITY: f64 = 0.5;
+/// Least lines in common, so that two small files of boilerplate are not a move.
+const MIN_MOVE_LINES: usize = 3;
+
+/// The history of the file under an earlier name, when a person moved or renamed it
+/// (in their editor, with `git mv`) where no transcript saw it: git blame follows such
+/// a move, so the lines keep the calls that wrote them.
+///
+/// Looked for in each recorded form of the file's checkout (see `recorded_checkouts`)
+/// where its history at this path does not start with its creation: no write to the
+/// path at all, or a first write that found the file there (what it found is then
+/// what the earlier name must resemble too). The candidates are the paths with the
+/// file's extension that the agent wrote in the checkout and that are not in the
+/// local one; the one whose content, as its history left it, is most like the file
+/// (lines in common over the longer of the two, as git measures a rename) is taken,
+/// at 50% or more.
+fn moved_from(
+    history: &dyn History,
+    file: &Path,
+    root: &Path,
+    content: &str,
+    writes: &[RecordedWrite],
+    mappings: &[PathMapping],
+    options: Options,
+) -> Result<Vec<RecordedWrite>> {
+    if writes.iter().any(|w| w.change.renamed_from.is_some()) {
+        return Ok(Vec::new());
+    }
+    let Some(rel) = file.strip_prefix(root).ok().and_then(Path::to_str) else {
+        return Ok(Vec::new());
+    };
+    let now = line_counts(content);
+    let here = root.to_string_lossy();
+    let mut best: Option<(f64, Vec<RecordedWrite>)> = None;
+    let mut tried: Vec<String> = Vec::new();
+    for dir in recorded_checkouts(history, root, rel, writes, mappings)? {
+        // The file's history at this path in this checkout, and what it started from.
+        let path = format!("{dir}/{rel}");
+        let first = writes
+            .iter()
+            .find(|w| w.path == path || w.change.path == path);
+        let (reference, before) = match first {
+            None => (None, None),
+            Some(first) => match found_by(first) {
+                Some(found) => (Some(line_counts(found)), first.at),
+                None => continue,
+            },
+        };
+        for path in history.paths_written_under(&dir, MAX_MOVE_PATHS)? {
+            let Some(rest) = path.strip_prefix(dir.as_str()) else {
+                continue;
+            };
+            // Where it would be in the local checkout.
+            let local = format!("{here}{rest}");
+            let local = Path::new(&local);
+            if local == file
+                || local.extension() != file.extension()
+                || tried.contains(&path)
+                || tried.len() >= MAX_MOVE_CANDIDATES
+                || local.exists()
+            {
+                continue;
+            }
+            tried.push(path.clone());
+            let Some(name) = local.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let mut earlier: Vec<RecordedWrite> = history
+                .writes_to_files_named(name)?
+                .into_iter()
+                .filter(|w| w.path == path || w.change.path == path)
+                .filter(|w| before.is_none_or(|b| w.at <= Some(b)))
+                .collect();
+            follow_renames(history, &mut earlier, MAX_RENAMES)?;
+            if earlier.is_empty() {
+                continue;
+            }
+            let left = replay_history_with(&earlier, options);
+            let left = line_counts_of(left.texts());
+            let similarity = reference
+                .as_ref()
+                .map_or(1.0, |r| similarity(&left, r))
+                .min(similarity(&left, &now));
+            if similarity >= MIN_MOVE_SIMILARITY
+                && best.as_ref().is_none_or(|(s, _)| similarity > *s)
+            {
+                best = Some((similarity, earlier));
+            }
+        }
+    }
+    Ok(best.map(|(_, w)| w).unwrap_or_default())
+}
+
+/// The directories the file's checkout was recorded as: the local one, where a
+/// mapping says it was, where the file's own writes put it (another machine, a
+/// checkout moved since: when they all agree, since another project may have a file
+/// at the same relative path), and the directories named like it, which the rest of
+/// the engine takes for the file's own too.
+fn recorded_checkouts(
+    history: &dyn History,
+    root: &Path,
+    rel: &str,
+    writes: &[RecordedWrite],
+    mappings: &[PathMapping],
+) -> Result<Vec<String>> {
+    let mut dirs: Vec<String> = vec![root.to_string_lossy().into_owned()];
+    for m in mappings {
+        if let Ok(rest) = root.strip_prefix(m.to.trim_end_matches('/')) {
+            let from = Path::new(m.from.trim_end_matches('/')).join(rest);
+            dirs.push(from.to_string_lossy().into_owned());
+        }
+    }
+    let mut recorded: Vec<&str> = writes
+        .iter()
+        .flat_map(|w| [&w.path, &w.change.path])
+        .filter_map(|p| p.strip_suffix(rel)?.strip_suffix('/'))
+        .collect();
+    recorded.sort_unstable();
+    recorded.dedup();
+    let name = root.file_name().and_then(|n| n.to_str());
+    let named = |d: &str| name.is_some_and(|n| Path::new(d).file_name() == Some(n.as_ref()));
+    let single = recorded.len() == 1;
+    dirs.extend(
+        recorded
+            .into_iter()
+            .filter(|d| single || named(d))
+            .map(str::to_owned),
+    );
+    if let Some(name) = name {
+        dirs.extend(history.checkouts_named(name)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|d| !d.is_empty() && seen.insert(d.clone()));
+    Ok(dirs)
+}
+
+/// What a file's first recorded change found, unless it created the file: its
+/// `originalFile`; in older records, a whole-file Read, or an overwrite (which keeps
+/// most of what it replaced when it updates a file).
+fn found_by(first: &RecordedWrite) -> Option<&str> {
+    let c = &first.change;
+    if c.created == Some(true) {
+        return None;
+    }
+    match (&c.original, c.tool.as_str()) {
+        (Some(original), _) => Some(original.as_str()),
+        (None, "Read" | "Write") => c.content.as_deref(),
+        _ => None,
+    }
+    .filter(|found| !found.is_empty())
+}
+
+/// How often each non-blank line occurs, whitespace around it left out.
+fn line_counts(text: &str) -> std::collections::HashMap<&str, usize> {
+    line_counts_of(crate::split_lines(text))
+}
+
+fn line_counts_of<'a>(
+    lines: impl Iterator<Item = &'a str>,
+) -> std::collections::HashMap<&'a str, usize> {
+    let mut count = std::collections::HashMap::new();
+    for l in lines.map(str::trim).filter(|l| !l.is_empty()) {
+        *count.entry(l).or_default() += 1;
+    }
+    count
+}
+
+/// Lines two files have in common over the longer one's; 0 below `MIN_MOVE_LINES`
+/// in common.
+fn similarity(
+    a: &std::collections::HashMap<&str, usize>,
+    b: &std::collections::HashMap<&str, usize>,
+) -> f64 {
+    let common: usize = a
+        .iter()
+        .map(|(t, n)| (*n).min(b.get(t).copied().unwrap_or(0)))
+        .sum();
+    let longer = a.values().sum::<usize>().max(b.values().sum::<usize>());
+    if common < MIN_MOVE_LINES {
+        return 0.0;
+    }
+    common as f64 / longer.max(1) as f64
+}
+
 /// Longest chain of shell moves followed back.
 const MAX_RENAMES: usize = 8;
 
@@ -215,7 +406,13 @@ pub fn blame_with(
     mappings: &[PathMapping],
     options: Options,
 ) -> Result<Blame> {
-    let writes = history_of(history, file, root, mappings)?;
+    let mut writes = history_of(history, file, root, mappings)?;
+    let earlier = moved_from(history, file, root, content, &writes, mappings, options)?;
+    if !earlier.is_empty() {
+        writes.extend(earlier);
+        writes.sort_by_key(|w| w.at);
+        writes.dedup_by(|a, b| a.tool_use_id == b.tool_use_id);
+    }
     let checkouts = checkouts_of(&writes, file.strip_prefix(root).ok(), mappings);
     let mut groups: std::collections::BTreeMap<&str, Vec<usize>> =
         std::collections::BTreeMap::new();

@@ -53,4 +53,11 @@ pub trait History {
     /// content it records) contains `text`, newest first, at most `limit`: the
     /// candidates for "which conversations changed `refresh_token`?".
     fn writes_mentioning(&self, text: &str, limit: usize) -> Result<Vec<RecordedWrite>>;
+    /// The paths below the directory `dir` (as recorded) that successful Edit,
+    /// MultiEdit or Write calls changed, the most recently changed first, at most
+    /// `limit`: the names a file may have had before a person moved it.
+    fn paths_written_under(&self, dir: &str, limit: usize) -> Result<Vec<String>>;
+    /// The directories conversations ran in whose last component is `name`: the
+    /// checkouts, as recorded, that a local checkout of that name may be.
+    fn checkouts_named(&self, name: &str) -> Result<Vec<String>>;
 }

@@ -116,6 +116,15 @@ impl Replay {
         self.lines.is_empty()
     }
 
+    /// The text of each line of the model whose text is known, without trailing
+    /// whitespace: the file as the recorded changes left it.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.lines
+            .iter()
+            .filter(|l| &*l.text != GAP)
+            .map(|l| &*l.text)
+    }
+
     /// Lines of the model that some change wrote.
     pub fn tagged_lines(&self) -> usize {
         self.lines

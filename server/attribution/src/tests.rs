@@ -554,6 +554,35 @@ impl crate::History for Recorded {
     ) -> crate::history::Result<Vec<crate::RecordedWrite>> {
         Ok(Vec::new())
     }
+
+    fn paths_written_under(&self, dir: &str, limit: usize) -> crate::history::Result<Vec<String>> {
+        let mut paths: Vec<(Option<chrono::DateTime<chrono::Utc>>, String)> = Vec::new();
+        for w in self.0.iter().rev() {
+            if w.path
+                .starts_with(&format!("{}/", dir.trim_end_matches('/')))
+                && !paths.iter().any(|(_, p)| *p == w.path)
+            {
+                paths.push((w.at, w.path.clone()));
+            }
+        }
+        paths.sort_by_key(|p| std::cmp::Reverse(p.0));
+        Ok(paths.into_iter().take(limit).map(|(_, p)| p).collect())
+    }
+
+    fn checkouts_named(&self, name: &str) -> crate::history::Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for cwd in self.0.iter().filter_map(|w| w.cwd.clone()) {
+            if std::path::Path::new(&cwd)
+                .file_name()
+                .and_then(|n| n.to_str())
+                == Some(name)
+                && !out.contains(&cwd)
+            {
+                out.push(cwd);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// `change` recorded in the project at `cwd`, the `n`th call of the store.
@@ -861,4 +890,65 @@ fn a_function_inserted_by_its_strings_takes_the_blank_lines_after_it_as_git_does
     ] {
         assert_eq!(blame(&[write(v1, true), e], v2), git, "{name}");
     }
+}
+
+/// A module an agent wrote in `/w/app/src/util.py` over two calls.
+fn util_history() -> (Recorded, String) {
+    let v1 = "import os\n\n\ndef load(path):\n    return open(path).read()\n";
+    let v2 = format!("{v1}\n\ndef save(path, text):\n    open(path, 'w').write(text)\n");
+    let mut second = write(&v2, false);
+    second.original = Some(v1.to_owned());
+    let history = Recorded(vec![
+        recorded("/w/app", "src/util.py", 1, write(v1, true)),
+        recorded("/w/app", "src/util.py", 2, second),
+    ]);
+    (history, v2)
+}
+
+#[test]
+fn a_file_a_person_moved_keeps_the_calls_that_wrote_it() {
+    // Moved and renamed in the editor (or with `git mv`): no transcript records it,
+    // and git blame follows it. The old path no longer exists.
+    let (history, v2) = util_history();
+    let content = format!("# moved here by hand\n{v2}");
+    let by = blamed_calls(&history, "/w/app", "lib/helpers.py", &content);
+    assert_eq!(by[0], None, "the person's line");
+    assert_eq!(by[4], Some("t1".to_owned()), "{by:?}");
+    assert_eq!(by[9], Some("t2".to_owned()), "{by:?}");
+    assert_eq!(by.iter().filter(|b| b.is_some()).count(), 9, "{by:?}");
+    // The same, in a checkout of that name elsewhere (a teammate's machine).
+    assert_eq!(
+        blamed_calls(&history, "/home/me/app", "lib/helpers.py", &content),
+        by
+    );
+
+    // An agent editing it at its new name carries the history on.
+    let edited = content.replace(
+        "return open(path).read()",
+        "return open(path).read().strip()",
+    );
+    let mut edit_there = write(&edited, false);
+    edit_there.original = Some(content.clone());
+    let mut calls = history.0.clone();
+    calls.push(recorded("/w/app", "lib/helpers.py", 3, edit_there));
+    let by = blamed_calls(&Recorded(calls), "/w/app", "lib/helpers.py", &edited);
+    assert_eq!(by[4], Some("t1".to_owned()), "{by:?}");
+    assert_eq!(by[5], Some("t3".to_owned()), "{by:?}");
+    assert_eq!(by[9], Some("t2".to_owned()), "{by:?}");
+}
+
+#[test]
+fn a_file_like_one_that_is_gone_is_not_taken_for_it() {
+    let (history, _) = util_history();
+    // Another extension, or too little in common: not the moved file.
+    let v2 = history.0[1].change.content.clone().unwrap_or_default();
+    let by = blamed_calls(&history, "/w/app", "lib/helpers.rs", &v2);
+    assert!(by.iter().all(Option::is_none), "{by:?}");
+    let mostly_new =
+        "import os\n\n\ndef load(path):\n    pass\n\ndef a(): pass\ndef b(): pass\ndef c(): pass\n";
+    let by = blamed_calls(&history, "/w/app", "lib/helpers.py", mostly_new);
+    assert!(by.iter().all(Option::is_none), "{by:?}");
+    // Another checkout's file is not a candidate.
+    let by = blamed_calls(&history, "/w/other", "lib/helpers.py", &v2);
+    assert!(by.iter().all(Option::is_none), "{by:?}");
 }

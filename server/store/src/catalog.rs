@@ -456,6 +456,16 @@ impl History for Store {
         self.writes_mentioning_sql(text, limit)
             .map_err(|e| HistoryError(Box::new(e)))
     }
+
+    fn paths_written_under(&self, dir: &str, limit: usize) -> HistoryResult<Vec<String>> {
+        self.paths_written_under_sql(dir, limit)
+            .map_err(|e| HistoryError(Box::new(e)))
+    }
+
+    fn checkouts_named(&self, name: &str) -> HistoryResult<Vec<String>> {
+        self.checkouts_named_sql(name)
+            .map_err(|e| HistoryError(Box::new(e)))
+    }
 }
 
 impl Store {
@@ -504,6 +514,46 @@ impl Store {
         known.retain(|id, _| current.contains(id));
         cache.put(file_name, known);
         Ok(out)
+    }
+
+    pub(crate) fn checkouts_named_sql(&self, name: &str) -> Result<Vec<String>> {
+        // A store holds hundreds of project directories, read from their index; a
+        // pattern for the name would have to escape LIKE's wildcards in it.
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT project FROM conversations WHERE project IS NOT NULL",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let project: String = row.get(0)?;
+            if std::path::Path::new(&project)
+                .file_name()
+                .and_then(|n| n.to_str())
+                == Some(name)
+            {
+                out.push(project);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn paths_written_under_sql(&self, dir: &str, limit: usize) -> Result<Vec<String>> {
+        let dir = dir.trim_end_matches('/');
+        // The paths that sort between `dir/` and `dir0` ('0' follows '/'): a range of
+        // the path index (the `+` keep SQLite from scanning every write by name).
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT path FROM tool_calls
+                 WHERE path > ?1 AND path < ?2 AND change IS NOT NULL AND +failed = 0
+                   AND +name IN ('Edit', 'MultiEdit', 'Write')
+                 GROUP BY path ORDER BY max(ts) DESC LIMIT ?3",
+            )?
+            .query_map(
+                params![format!("{dir}/"), format!("{dir}0"), limit as i64],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     pub(crate) fn writes_mentioning_sql(

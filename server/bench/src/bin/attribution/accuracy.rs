@@ -135,6 +135,16 @@ fn write_file(path: &Path, content: &str) -> Result<()> {
     std::fs::write(path, content).with_context(|| path.display().to_string())
 }
 
+/// The project's other files, in the checkout beside the file as in a real one (the
+/// engine takes a path the agent wrote that is no longer there for one a person may
+/// have moved the file from).
+fn lay_out_others(s: &Scenario, root: &Path) -> Result<()> {
+    for (rel, content) in &s.others {
+        write_file(&root.join(rel), content)?;
+    }
+    Ok(())
+}
+
 /// One scenario alone in its own directory.
 pub fn lay_out(s: &Scenario, keep: bool) -> Result<Laid> {
     let dir = temp_dir(keep)?;
@@ -142,6 +152,7 @@ pub fn lay_out(s: &Scenario, keep: bool) -> Result<Laid> {
     write_transcripts(s, &claude)?;
     let root = dir.path().join(&s.root_name);
     let file = root.join(&s.rel);
+    lay_out_others(s, &root)?;
     if keep {
         // The file itself, for `observatory blame` by hand.
         write_file(&file, &s.content())?;
@@ -187,6 +198,7 @@ fn whole_store(scenarios: &[Scenario], seed: u64, keep: bool) -> Result<WholeSto
         files.extend(write_transcripts(s, &claude)?);
         let root = dir.path().join("projects").join(&s.root_name);
         write_file(&root.join(&s.rel), &s.content())?;
+        lay_out_others(s, &root)?;
     }
     files.shuffle(&mut StdRng::seed_from_u64(seed));
     let mut store = Store::open(&dir.path().join("store.db")).context("opening the store")?;

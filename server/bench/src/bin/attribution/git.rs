@@ -31,28 +31,23 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
-/// Commits `s.history` into a new repository in `dir`, one commit per change.
+/// Commits `s.history` into a new repository in `dir`, one commit per change, and
+/// each of the person's moves of the file (`git mv`) as a commit of its own.
 fn commit_history(s: &Scenario, dir: &Path) -> Result<()> {
     git(dir, &["init", "-q"])?;
-    let file = dir.join(&s.rel);
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    for (n, (state, author)) in s.history.iter().enumerate() {
-        match state {
-            Some(lines) => {
-                let mut text = lines.join("\n");
-                text.push('\n');
-                std::fs::write(&file, text)?;
-            }
-            None => std::fs::remove_file(&file)?,
-        }
+    let mut rel = s
+        .renames
+        .first()
+        .map_or(s.rel.clone(), |(_, from, _)| from.clone());
+    let mut commits = 0;
+    let mut commit = |author: Option<u32>| -> Result<()> {
         let who = match author {
             Some(call) => format!("call-{call} <call-{call}@sim>"),
             None => "person <person@sim>".to_owned(),
         };
         // Author dates in the order of the changes, a second apart.
-        let date = format!("{} +0000", 1_700_000_000 + n);
+        let date = format!("{} +0000", 1_700_000_000 + commits);
+        commits += 1;
         git(dir, &["add", "-A"])?;
         git(
             dir,
@@ -70,6 +65,35 @@ fn commit_history(s: &Scenario, dir: &Path) -> Result<()> {
                 &format!("--date={date}"),
             ],
         )?;
+        Ok(())
+    };
+    for n in 0..=s.history.len() {
+        for (_, _, to) in s.renames.iter().filter(|(at, _, _)| *at == n) {
+            if let Some(parent) = dir.join(to).parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            if dir.join(&rel).exists() {
+                git(dir, &["mv", &rel, to])?;
+                commit(None)?;
+            }
+            rel = to.clone();
+        }
+        let Some((state, author)) = s.history.get(n) else {
+            break;
+        };
+        let file = dir.join(&rel);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match state {
+            Some(lines) => {
+                let mut text = lines.join("\n");
+                text.push('\n');
+                std::fs::write(&file, text)?;
+            }
+            None => std::fs::remove_file(&file)?,
+        }
+        commit(*author)?;
     }
     Ok(())
 }

@@ -60,10 +60,11 @@ pub enum Kind {
     Recreate,
     SameName,
     ForeignSamePath,
+    Renamed,
     NoHuman,
 }
 
-pub const KINDS: [(Kind, &str); 29] = [
+pub const KINDS: [(Kind, &str); 30] = [
     (Kind::Edit, "Edit"),
     (Kind::MultiEdit, "MultiEdit"),
     (Kind::WriteCreate, "Write create"),
@@ -101,6 +102,7 @@ pub const KINDS: [(Kind, &str); 29] = [
     (Kind::Recreate, "file deleted, written again"),
     (Kind::SameName, "same file name elsewhere in project"),
     (Kind::ForeignSamePath, "other project, same relative path"),
+    (Kind::Renamed, "person moves / renames the file (no record)"),
     (Kind::NoHuman, "no human edits at all"),
 ];
 
@@ -185,6 +187,13 @@ pub struct Scenario {
     /// a person or a shell command); `None` for the file deleted. Committed one by
     /// one, these are a git history whose `git blame` the truth should equal.
     pub history: Vec<(Option<Vec<String>>, Option<u32>)>,
+    /// The file's moves by a person: from the change at this index of `history` on,
+    /// the file is no longer at the first path but at the second (below the project
+    /// root).
+    pub renames: Vec<(usize, String, String)>,
+    /// The project's other files, as its checkouts last had them (path below the
+    /// project root, content): they are in the checkout beside the file.
+    pub others: Vec<(String, String)>,
     crlf: bool,
 }
 
@@ -280,6 +289,8 @@ struct Sim {
     crlf_records: Vec<bool>,
     /// See `Scenario::history`.
     history: Vec<(Option<Vec<String>>, Option<u32>)>,
+    /// See `Scenario::renames`.
+    renames: Vec<(usize, String, String)>,
 }
 
 const PROJECTS: &[&str] = &[
@@ -396,11 +407,33 @@ impl Sim {
             crlf: false,
             crlf_records: Vec::new(),
             history: Vec::new(),
+            renames: Vec::new(),
         }
     }
 
-    fn into_scenario(self, index: usize, root_name: String) -> Scenario {
+    fn into_scenario(self, index: usize, root_name: String, foreign: Option<usize>) -> Scenario {
         let crlf = self.crlf;
+        // The other files of the project's own checkouts (not another project's).
+        let mut others: Vec<(String, String)> = Vec::new();
+        let own_roots: Vec<&String> = self
+            .roots
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| Some(*c) != foreign)
+            .map(|(_, r)| r)
+            .collect();
+        let mut paths: Vec<&String> = self.others.keys().collect();
+        paths.sort();
+        for path in paths {
+            let rel = own_roots
+                .iter()
+                .find_map(|r| path.strip_prefix(r.as_str())?.strip_prefix('/'));
+            if let Some(rel) = rel {
+                if rel != self.rel && !others.iter().any(|(r, _)| r == rel) {
+                    others.push((rel.to_owned(), join(&self.others[path])));
+                }
+            }
+        }
         Scenario {
             index,
             lang: self.lang,
@@ -412,6 +445,8 @@ impl Sim {
             kinds: self.kinds,
             log: self.log,
             history: self.history,
+            renames: self.renames,
+            others,
             crlf,
         }
     }
@@ -571,6 +606,18 @@ impl Sim {
         self.lines.clear();
         self.mark(Kind::Recreate);
         self.create(conv, content)
+    }
+
+    /// A person moves the file to `rel` (below the project root); no record sees it.
+    fn move_file(&mut self, rel: String) {
+        // Not onto another file of the project.
+        let taken = self.others.keys().any(|p| p.ends_with(&format!("/{rel}")));
+        let rel = if taken { format!("moved/{rel}") } else { rel };
+        self.log.push(format!("person moves {} to {rel}", self.rel));
+        self.renames
+            .push((self.history.len(), self.rel.clone(), rel.clone()));
+        self.rel = rel;
+        self.mark(Kind::Renamed);
     }
 
     fn texts(&self) -> Vec<String> {
@@ -1565,6 +1612,15 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
 
     sim.snapshot();
     let events = sim.rng.random_range(3..=30);
+    // A person moves or renames the file once, in one scenario of eight, where no
+    // transcript sees it (in an editor, with `git mv`); git blame follows the move.
+    // Drawn from a stream of its own, so that every other scenario stays as it was.
+    let mut mover =
+        StdRng::seed_from_u64(seed ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let move_at = mover
+        .random_bool(0.125)
+        .then(|| mover.random_range(1..events.max(2)));
+    let first_rel = sim.rel.clone();
     let mut conv = 0usize;
     let mut sub_left = 0usize;
     let mut task: Option<String> = None;
@@ -1572,6 +1628,10 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
     let mut agent_events = 0;
     let mut resumed = false;
     for e in 0..events {
+        if move_at == Some(e) && !sim.lines.is_empty() {
+            let to = moved_path(&mut mover, &sim.rel, lang);
+            sim.move_file(to);
+        }
         let step = if e + 1 == events && agent_events == 0 {
             Step::Agent
         } else {
@@ -1667,7 +1727,7 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
         }
         if let Some(f) = foreign {
             if sim.rng.random_bool(0.25) {
-                let path = format!("{}/{}", sim.roots[f], sim.rel);
+                let path = format!("{}/{first_rel}", sim.roots[f]);
                 sim.other_file(f, path, true)?;
             }
         }
@@ -1692,7 +1752,31 @@ pub fn generate(seed: u64, index: usize) -> anyhow::Result<Scenario> {
             sim.convs[c].say(&mut sim.rng, ms, "All done.".into())?;
         }
     }
-    Ok(sim.into_scenario(index, root_name))
+    Ok(sim.into_scenario(index, root_name, foreign))
+}
+
+/// Where a person moves the file: into a directory below its own, or to another name
+/// beside it (the extension kept).
+fn moved_path(rng: &mut StdRng, rel: &str, lang: Lang) -> String {
+    let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let moved = if rng.random_bool(0.5) {
+        format!(
+            "{}/{file}",
+            pick(rng, &["core", "legacy", "internal", "shared"])
+        )
+    } else {
+        let noun = code::fill(rng, lang, "@n");
+        match file.rsplit_once('.') {
+            Some((stem, ext)) if stem != noun => format!("{noun}.{ext}"),
+            Some((_, ext)) => format!("{noun}_old.{ext}"),
+            None => format!("{file}_{noun}"),
+        }
+    };
+    if dir.is_empty() {
+        moved
+    } else {
+        format!("{dir}/{moved}")
+    }
 }
 
 /// One long history for the speed table: a file of about `lines` lines created by
@@ -1728,5 +1812,5 @@ pub fn long_history(seed: u64, lines: usize, writes: usize) -> anyhow::Result<Sc
             done += 1;
         }
     }
-    Ok(sim.into_scenario(0, "acme-api".into()))
+    Ok(sim.into_scenario(0, "acme-api".into(), None))
 }
