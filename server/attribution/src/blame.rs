@@ -116,14 +116,13 @@ fn moved_from(
     let now = line_counts(content);
     let here = root.to_string_lossy();
     let mut best: Option<(f64, Vec<RecordedWrite>)> = None;
-    let mut tried: Vec<String> = Vec::new();
+    let mut tried = 0;
     for dir in recorded_checkouts(history, root, rel, writes, mappings)? {
-        // The file's history at this path in this checkout, and what it started from.
-        let path = format!("{dir}/{rel}");
-        let first = writes
-            .iter()
-            .find(|w| w.path == path || w.change.path == path);
-        let (reference, before) = match first {
+        // Each checkout on its own: the file's history at this path in it, what that
+        // started from, and the paths it wrote that are not in the local checkout.
+        let at = |w: &RecordedWrite, path: &str| w.path == path || w.change.path == path;
+        let own = format!("{dir}/{rel}");
+        let (reference, before) = match writes.iter().find(|w| at(w, &own)) {
             None => (None, None),
             Some(first) => match found_by(first) {
                 Some(found) => (Some(line_counts(found)), first.at),
@@ -134,25 +133,22 @@ fn moved_from(
             let Some(rest) = path.strip_prefix(dir.as_str()) else {
                 continue;
             };
-            // Where it would be in the local checkout.
             let local = format!("{here}{rest}");
             let local = Path::new(&local);
-            if local == file
-                || local.extension() != file.extension()
-                || tried.contains(&path)
-                || tried.len() >= MAX_MOVE_CANDIDATES
-                || local.exists()
-            {
+            if tried >= MAX_MOVE_CANDIDATES {
+                break;
+            }
+            if local == file || local.extension() != file.extension() || local.exists() {
                 continue;
             }
-            tried.push(path.clone());
+            tried += 1;
             let Some(name) = local.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
             let mut earlier: Vec<RecordedWrite> = history
                 .writes_to_files_named(name)?
                 .into_iter()
-                .filter(|w| w.path == path || w.change.path == path)
+                .filter(|w| at(w, &path))
                 .filter(|w| before.is_none_or(|b| w.at <= Some(b)))
                 .collect();
             follow_renames(history, &mut earlier, MAX_RENAMES)?;
@@ -161,6 +157,7 @@ fn moved_from(
             }
             let left = replay_history_with(&earlier, options);
             let left = line_counts_of(left.texts());
+            // Like what the file was when its own history started, and like it now.
             let similarity = reference
                 .as_ref()
                 .map_or(1.0, |r| similarity(&left, r))
@@ -176,10 +173,11 @@ fn moved_from(
 }
 
 /// The directories the file's checkout was recorded as: the local one, where a
-/// mapping says it was, where the file's own writes put it (another machine, a
-/// checkout moved since: when they all agree, since another project may have a file
-/// at the same relative path), and the directories named like it, which the rest of
-/// the engine takes for the file's own too.
+/// mapping says it was, the directories named like it (another machine, a checkout
+/// moved since), which the rest of the engine takes for the file's own too, and where
+/// the file's own writes were made when they were all made in one (another project
+/// may have a file at the same relative path: with several, only those named like
+/// the checkout are surely it).
 fn recorded_checkouts(
     history: &dyn History,
     root: &Path,
@@ -194,6 +192,9 @@ fn recorded_checkouts(
             dirs.push(from.to_string_lossy().into_owned());
         }
     }
+    if let Some(name) = root.file_name().and_then(|n| n.to_str()) {
+        dirs.extend(history.checkouts_named(name)?);
+    }
     let mut recorded: Vec<&str> = writes
         .iter()
         .flat_map(|w| [&w.path, &w.change.path])
@@ -201,17 +202,8 @@ fn recorded_checkouts(
         .collect();
     recorded.sort_unstable();
     recorded.dedup();
-    let name = root.file_name().and_then(|n| n.to_str());
-    let named = |d: &str| name.is_some_and(|n| Path::new(d).file_name() == Some(n.as_ref()));
-    let single = recorded.len() == 1;
-    dirs.extend(
-        recorded
-            .into_iter()
-            .filter(|d| single || named(d))
-            .map(str::to_owned),
-    );
-    if let Some(name) = name {
-        dirs.extend(history.checkouts_named(name)?);
+    if let [one] = recorded[..] {
+        dirs.push(one.to_owned());
     }
     let mut seen = std::collections::HashSet::new();
     dirs.retain(|d| !d.is_empty() && seen.insert(d.clone()));

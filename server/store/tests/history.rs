@@ -200,3 +200,40 @@ fn a_shell_move_is_in_the_new_names_history() {
     assert_eq!(moved[0].path, "/Users/cjm/repos/ai-blame-test/greeting.py");
     assert_eq!(ids(&store, "example.py").len(), 2, "a Write and an Edit");
 }
+
+#[test]
+fn a_file_a_person_moved_keeps_the_calls_that_wrote_it() {
+    // The fixture's example.py, moved by hand to src/greeting.py in a checkout named
+    // like the one the session ran in (`ai-blame-test`): no record says so, and git
+    // blame would follow the move.
+    let store = indexed_with(&[]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let content =
+        std::fs::read_to_string(common::fixture("ai-blame/tests/examples/simple/example.py"))
+            .expect("read");
+    let calls = |root: &std::path::Path, rel: &str| -> Vec<Option<String>> {
+        let b = observatory_attribution::blame::blame(&store, &root.join(rel), root, &content, &[])
+            .expect("blame");
+        b.lines
+            .iter()
+            .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.clone()))
+            .collect()
+    };
+    let root = tmp.path().join("ai-blame-test");
+    let moved_to = root.join("src/greeting.py");
+    std::fs::create_dir_all(moved_to.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&moved_to, &content).expect("write");
+
+    let at_home = calls(&root, "example.py");
+    assert!(
+        at_home.iter().filter(|c| c.is_some()).count() >= 10,
+        "{at_home:?}"
+    );
+    assert_eq!(calls(&root, "src/greeting.py"), at_home);
+    // Not in a checkout of another name, and not while the old path is still there.
+    assert!(calls(&tmp.path().join("elsewhere"), "src/greeting.py")
+        .iter()
+        .all(Option::is_none));
+    std::fs::write(root.join("example.py"), &content).expect("write");
+    assert!(calls(&root, "src/greeting.py").iter().all(Option::is_none));
+}
