@@ -124,10 +124,10 @@ fn moved_from(
         let own = format!("{dir}/{rel}");
         let (reference, before) = match writes.iter().find(|w| at(w, &own)) {
             None => (None, None),
-            Some(first) => match found_by(first) {
-                Some(found) => (Some(line_counts(found)), first.at),
-                None => continue,
-            },
+            Some(first) if first.change.created == Some(true) => continue,
+            // An older record that does not say what the change found: the file as
+            // it is now is all there is to compare with.
+            Some(first) => (found_by(first).map(line_counts), first.at),
         };
         for path in history.paths_written_under(&dir, MAX_MOVE_PATHS)? {
             let Some(rest) = path.strip_prefix(dir.as_str()) else {
@@ -172,12 +172,11 @@ fn moved_from(
     Ok(best.map(|(_, w)| w).unwrap_or_default())
 }
 
-/// The directories the file's checkout was recorded as: the local one, where a
-/// mapping says it was, the directories named like it (another machine, a checkout
-/// moved since), which the rest of the engine takes for the file's own too, and where
-/// the file's own writes were made when they were all made in one (another project
-/// may have a file at the same relative path: with several, only those named like
-/// the checkout are surely it).
+/// The directories the file's checkout may have been recorded as: the local one,
+/// where a mapping says it was, the directories named like it (another machine, a
+/// checkout moved since), which the rest of the engine takes for the file's own too,
+/// and wherever a write to the file's relative path was made (another project's file
+/// at the same path among them: `moved_from` judges each by what it found there).
 fn recorded_checkouts(
     history: &dyn History,
     root: &Path,
@@ -202,22 +201,17 @@ fn recorded_checkouts(
         .collect();
     recorded.sort_unstable();
     recorded.dedup();
-    if let [one] = recorded[..] {
-        dirs.push(one.to_owned());
-    }
+    dirs.extend(recorded.into_iter().map(str::to_owned));
     let mut seen = std::collections::HashSet::new();
     dirs.retain(|d| !d.is_empty() && seen.insert(d.clone()));
     Ok(dirs)
 }
 
-/// What a file's first recorded change found, unless it created the file: its
-/// `originalFile`; in older records, a whole-file Read, or an overwrite (which keeps
-/// most of what it replaced when it updates a file).
+/// What a change that did not create the file found: its `originalFile`; in older
+/// records, a whole-file Read, or an overwrite (which keeps most of what it replaced
+/// when it updates a file).
 fn found_by(first: &RecordedWrite) -> Option<&str> {
     let c = &first.change;
-    if c.created == Some(true) {
-        return None;
-    }
     match (&c.original, c.tool.as_str()) {
         (Some(original), _) => Some(original.as_str()),
         (None, "Read" | "Write") => c.content.as_deref(),
@@ -401,6 +395,12 @@ pub fn blame_with(
     let mut writes = history_of(history, file, root, mappings)?;
     let earlier = moved_from(history, file, root, content, &writes, mappings, options)?;
     if !earlier.is_empty() {
+        // The file's history is known now: files that only share the end of its path
+        // (`vendor/legacy/x.ts` for `src/legacy/x.ts`) are guesses no longer needed.
+        if let Some(rel) = file.strip_prefix(root).ok().and_then(Path::to_str) {
+            let tail = format!("/{rel}");
+            writes.retain(|w| w.path.ends_with(&tail) || w.change.path.ends_with(&tail));
+        }
         writes.extend(earlier);
         writes.sort_by_key(|w| w.at);
         writes.dedup_by(|a, b| a.tool_use_id == b.tool_use_id);
