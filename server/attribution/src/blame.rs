@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use observatory_transcript::FileChange;
 use serde::Serialize;
 
@@ -95,9 +96,9 @@ const MIN_MOVE_LINES: usize = 3;
 /// path at all, or a first write that found the file there (what it found is then
 /// what the earlier name must resemble too). The candidates are the paths with the
 /// file's extension that the agent wrote in the checkout and that are not in the
-/// local one; the one whose content, as its history left it, is most like the file
-/// (lines in common over the longer of the two, as git measures a rename) is taken,
-/// at 50% or more.
+/// local one (which must be on this machine); the one whose content, as its history
+/// left it, is most like the file (lines in common over the longer of the two, as git
+/// measures a rename) is taken, at 50% or more.
 fn moved_from(
     history: &dyn History,
     file: &Path,
@@ -113,9 +114,22 @@ fn moved_from(
     let Some(rel) = file.strip_prefix(root).ok().and_then(Path::to_str) else {
         return Ok(Vec::new());
     };
+    // What is gone from the checkout can only be told on the machine it is on; a
+    // platform elsewhere (a team's) sees none of it.
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
     let now = line_counts(content);
     let here = root.to_string_lossy();
-    let mut best: Option<(f64, Vec<RecordedWrite>)> = None;
+    // The most similar so far: its similarity, history, path here, and when the
+    // file's own history at its new path starts.
+    type Found = (
+        f64,
+        Vec<RecordedWrite>,
+        std::path::PathBuf,
+        Option<DateTime<Utc>>,
+    );
+    let mut best: Option<Found> = None;
     let mut tried = 0;
     for dir in recorded_checkouts(history, root, rel, writes, mappings)? {
         // Each checkout on its own: the file's history at this path in it, what that
@@ -163,13 +177,26 @@ fn moved_from(
                 .map_or(1.0, |r| similarity(&left, r))
                 .min(similarity(&left, &now));
             if similarity >= MIN_MOVE_SIMILARITY
-                && best.as_ref().is_none_or(|(s, _)| similarity > *s)
+                && best.as_ref().is_none_or(|(s, ..)| similarity > *s)
             {
-                best = Some((similarity, earlier));
+                best = Some((similarity, earlier, local.to_path_buf(), before));
             }
         }
     }
-    Ok(best.map(|(_, w)| w).unwrap_or_default())
+    let Some((_, earlier, old, before)) = best else {
+        return Ok(Vec::new());
+    };
+    // The earlier name's whole history, as blaming it here would find it: its writes
+    // from the project's other checkouts too.
+    let whole: Vec<RecordedWrite> = history_of(history, &old, root, mappings)?
+        .into_iter()
+        .filter(|w| before.is_none_or(|b| w.at <= Some(b)))
+        .collect();
+    Ok(if whole.len() > earlier.len() {
+        whole
+    } else {
+        earlier
+    })
 }
 
 /// The directories the file's checkout may have been recorded as: the local one,

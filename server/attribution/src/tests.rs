@@ -905,22 +905,29 @@ fn util_history() -> (Recorded, String) {
     (history, v2)
 }
 
+/// A checkout on this machine named `name`, to blame in: moves are looked for only
+/// in a checkout that is here (a platform elsewhere cannot see what is on disk).
+fn checkout(tmp: &tempfile::TempDir, name: &str) -> String {
+    let root = tmp.path().join(name);
+    std::fs::create_dir_all(&root).expect("mkdir");
+    root.to_string_lossy().into_owned()
+}
+
 #[test]
 fn a_file_a_person_moved_keeps_the_calls_that_wrote_it() {
     // Moved and renamed in the editor (or with `git mv`): no transcript records it,
     // and git blame follows it. The old path no longer exists.
     let (history, v2) = util_history();
     let content = format!("# moved here by hand\n{v2}");
-    let by = blamed_calls(&history, "/w/app", "lib/helpers.py", &content);
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Recorded in /w/app: this checkout is named like it (a teammate's machine, a
+    // checkout moved since).
+    let app = checkout(&tmp, "app");
+    let by = blamed_calls(&history, &app, "lib/helpers.py", &content);
     assert_eq!(by[0], None, "the person's line");
     assert_eq!(by[4], Some("t1".to_owned()), "{by:?}");
     assert_eq!(by[9], Some("t2".to_owned()), "{by:?}");
     assert_eq!(by.iter().filter(|b| b.is_some()).count(), 9, "{by:?}");
-    // The same, in a checkout of that name elsewhere (a teammate's machine).
-    assert_eq!(
-        blamed_calls(&history, "/home/me/app", "lib/helpers.py", &content),
-        by
-    );
 
     // An agent editing it at its new name carries the history on.
     let edited = content.replace(
@@ -931,24 +938,35 @@ fn a_file_a_person_moved_keeps_the_calls_that_wrote_it() {
     edit_there.original = Some(content.clone());
     let mut calls = history.0.clone();
     calls.push(recorded("/w/app", "lib/helpers.py", 3, edit_there));
-    let by = blamed_calls(&Recorded(calls), "/w/app", "lib/helpers.py", &edited);
+    let by = blamed_calls(&Recorded(calls), &app, "lib/helpers.py", &edited);
     assert_eq!(by[4], Some("t1".to_owned()), "{by:?}");
     assert_eq!(by[5], Some("t3".to_owned()), "{by:?}");
     assert_eq!(by[9], Some("t2".to_owned()), "{by:?}");
+
+    // Not while the old path is still there: that is a copy.
+    std::fs::create_dir_all(tmp.path().join("app/src")).expect("mkdir");
+    std::fs::write(tmp.path().join("app/src/util.py"), &v2).expect("write");
+    let by = blamed_calls(&history, &app, "lib/helpers.py", &content);
+    assert!(by.iter().all(Option::is_none), "{by:?}");
 }
 
 #[test]
 fn a_file_like_one_that_is_gone_is_not_taken_for_it() {
-    let (history, _) = util_history();
+    let (history, v2) = util_history();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = checkout(&tmp, "app");
     // Another extension, or too little in common: not the moved file.
-    let v2 = history.0[1].change.content.clone().unwrap_or_default();
-    let by = blamed_calls(&history, "/w/app", "lib/helpers.rs", &v2);
+    let by = blamed_calls(&history, &app, "lib/helpers.rs", &v2);
     assert!(by.iter().all(Option::is_none), "{by:?}");
     let mostly_new =
         "import os\n\n\ndef load(path):\n    pass\n\ndef a(): pass\ndef b(): pass\ndef c(): pass\n";
-    let by = blamed_calls(&history, "/w/app", "lib/helpers.py", mostly_new);
+    let by = blamed_calls(&history, &app, "lib/helpers.py", mostly_new);
     assert!(by.iter().all(Option::is_none), "{by:?}");
-    // Another checkout's file is not a candidate.
-    let by = blamed_calls(&history, "/w/other", "lib/helpers.py", &v2);
+    // Another project's checkout, and a checkout that is not on this machine (a
+    // platform elsewhere cannot tell what is gone from it).
+    let other = checkout(&tmp, "other");
+    let by = blamed_calls(&history, &other, "lib/helpers.py", &v2);
+    assert!(by.iter().all(Option::is_none), "{by:?}");
+    let by = blamed_calls(&history, "/w/app", "lib/helpers.py", &v2);
     assert!(by.iter().all(Option::is_none), "{by:?}");
 }

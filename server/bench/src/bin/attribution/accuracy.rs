@@ -139,6 +139,7 @@ fn write_file(path: &Path, content: &str) -> Result<()> {
 /// engine takes a path the agent wrote that is no longer there for one a person may
 /// have moved the file from).
 fn lay_out_others(s: &Scenario, root: &Path) -> Result<()> {
+    std::fs::create_dir_all(root)?;
     for (rel, content) in &s.others {
         write_file(&root.join(rel), content)?;
     }
