@@ -115,8 +115,9 @@ fn moved_from(
         return Ok(Vec::new());
     };
     // What is gone from the checkout can only be told on the machine it is on; a
-    // platform elsewhere (a team's) sees none of it.
-    if !root.is_dir() {
+    // platform elsewhere (a team's) sees none of it. And `/` is no checkout: every
+    // path ever written is below it.
+    if !root.is_dir() || root.parent().is_none() {
         return Ok(Vec::new());
     }
     let now = line_counts(content);
