@@ -580,6 +580,29 @@ fn blame_attributes_the_ai_blame_fixture() {
     ]);
     assert_eq!(configured["attributed_lines"], 16, "{configured}");
 
+    // A file a person moved (no record says so) in a checkout named like the recorded
+    // one: blame and `files` follow it to its earlier name.
+    let checkout = tempfile::tempdir().expect("tmp");
+    let root = checkout.path().join("ai-blame-test");
+    std::fs::create_dir_all(root.join(".git")).expect("mkdir");
+    std::fs::create_dir_all(root.join("src")).expect("mkdir");
+    let moved = root.join("src/greeting.py");
+    std::fs::copy(&file, &moved).expect("copy");
+    let moved_s = moved.to_str().expect("path");
+    let blamed = env.json(&["blame", moved_s, "--json"]);
+    assert_eq!(blamed["attributed_lines"], 16, "{blamed}");
+    let files = env.run(&["files", moved_s]);
+    assert!(files.status.success(), "{files:?}");
+    let (listed, said) = (
+        String::from_utf8_lossy(&files.stdout),
+        String::from_utf8_lossy(&files.stderr),
+    );
+    assert!(
+        listed.contains("/Users/cjm/repos/ai-blame-test/example.py"),
+        "{listed}"
+    );
+    assert!(said.contains("moved here by hand"), "{said}");
+
     // Store-wide: which conversations changed greet()?
     let changed = env.json(&["symbols", "greet", "--json"]);
     let tools = answers::tools(&changed);

@@ -557,6 +557,47 @@ fn effective_config(cli: &Cli) -> Result<Config> {
     Ok(config)
 }
 
+/// `--map` (or OBSERVATORY_PATH_MAP) when given, else the configuration's.
+fn path_mappings(config: &Config) -> Vec<observatory_attribution::paths::PathMapping> {
+    config
+        .path_map
+        .iter()
+        .map(|m| observatory_attribution::paths::PathMapping {
+            from: m.from.clone(),
+            to: m.to.clone(),
+        })
+        .collect()
+}
+
+/// The paths the file at `path` had before a person moved it, as blame finds them:
+/// none when it is not a file here, or has a history of its own.
+fn earlier_names(
+    store: &observatory_store::Store,
+    path: &str,
+    mappings: &[observatory_attribution::paths::PathMapping],
+) -> Result<Vec<String>> {
+    let file = std::path::absolute(path).with_context(|| format!("resolving {path}"))?;
+    let Ok(content) = std::fs::read(&file) else {
+        return Ok(Vec::new());
+    };
+    let root = observatory_attribution::blame::workspace_root(&file);
+    let blame = observatory_attribution::blame::blame(
+        store,
+        &file,
+        &root,
+        &String::from_utf8_lossy(&content),
+        mappings,
+    )?;
+    let here = file.to_string_lossy();
+    let mut names: Vec<String> = Vec::new();
+    for w in &blame.writes {
+        if w.path != here && !names.contains(&w.path) {
+            names.push(w.path.clone());
+        }
+    }
+    Ok(names)
+}
+
 fn run(cli: Cli) -> Result<()> {
     let config = effective_config(&cli)?;
     let cli = Cli {
@@ -761,14 +802,7 @@ fn run(cli: Cli) -> Result<()> {
             ..
         } => {
             // `--map` (or OBSERVATORY_PATH_MAP) when given, else the configuration's.
-            let mappings: Vec<_> = config
-                .path_map
-                .iter()
-                .map(|m| observatory_attribution::paths::PathMapping {
-                    from: m.from.clone(),
-                    to: m.to.clone(),
-                })
-                .collect();
+            let mappings = path_mappings(&config);
             let store = open_index(cli.data_dir)?;
             let file = std::path::absolute(&file)
                 .with_context(|| format!("resolving {}", file.display()))?;
@@ -813,12 +847,28 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Files { path, json } => {
             let store = open_index(cli.data_dir)?;
-            let touches = store.file_touches(&path)?;
+            let mut touches = store.file_touches(&path)?;
+            let mut earlier = Vec::new();
+            if touches.is_empty() {
+                // A file a person moved has no touches under its name; blame follows
+                // it to the names it had, and so does this list.
+                earlier = earlier_names(&store, &path, &path_mappings(&config))?;
+                for name in &earlier {
+                    touches.extend(store.file_touches(name)?);
+                }
+                touches.sort_by_key(|t| std::cmp::Reverse(t.at));
+            }
             if json {
                 output::print_json(&touches)?;
             } else if touches.is_empty() {
                 bail!("no conversation touched {path:?}");
             } else {
+                if !earlier.is_empty() {
+                    eprintln!(
+                        "{path} was moved here by hand; touches under its earlier name: {}",
+                        earlier.join(", ")
+                    );
+                }
                 output::print_touches(&touches);
             }
         }
