@@ -132,7 +132,20 @@ fn moved_from(
     );
     let mut best: Option<Found> = None;
     let mut tried = 0;
-    for dir in recorded_checkouts(history, root, rel, writes, mappings)? {
+    for checkout in recorded_checkouts(history, root, rel, writes, mappings)? {
+        let dir = checkout.dir();
+        let written = history.paths_written_under(dir, MAX_MOVE_PATHS)?;
+        let here_of = |path: &str| path.strip_prefix(dir).map(|rest| format!("{here}{rest}"));
+        if let Recorded::Named(_) = &checkout {
+            let present = written
+                .iter()
+                .filter(|p| here_of(p).is_some_and(|l| Path::new(&l).exists()))
+                .count();
+            // The moved file's old path is one that is gone.
+            if present * 2 + 1 < written.len() {
+                continue;
+            }
+        }
         // Each checkout on its own: the file's history at this path in it, what that
         // started from, and the paths it wrote that are not in the local checkout.
         let at = |w: &RecordedWrite, path: &str| w.path == path || w.change.path == path;
@@ -144,11 +157,10 @@ fn moved_from(
             // it is now is all there is to compare with.
             Some(first) => (found_by(first).map(line_counts), first.at),
         };
-        for path in history.paths_written_under(&dir, MAX_MOVE_PATHS)? {
-            let Some(rest) = path.strip_prefix(dir.as_str()) else {
+        for path in written {
+            let Some(local) = here_of(&path) else {
                 continue;
             };
-            let local = format!("{here}{rest}");
             let local = Path::new(&local);
             if tried >= MAX_MOVE_CANDIDATES {
                 break;
@@ -201,26 +213,23 @@ fn moved_from(
 }
 
 /// The directories the file's checkout may have been recorded as: the local one,
-/// where a mapping says it was, the directories named like it (another machine, a
-/// checkout moved since), which the rest of the engine takes for the file's own too,
-/// and wherever a write to the file's relative path was made (another project's file
-/// at the same path among them: `moved_from` judges each by what it found there).
+/// where a mapping says it was, wherever a write to the file's relative path was made
+/// (another project's file at the same path among them: `moved_from` judges each by
+/// what it found there), and the directories named like it (another machine, a
+/// checkout moved since).
 fn recorded_checkouts(
     history: &dyn History,
     root: &Path,
     rel: &str,
     writes: &[RecordedWrite],
     mappings: &[PathMapping],
-) -> Result<Vec<String>> {
-    let mut dirs: Vec<String> = vec![root.to_string_lossy().into_owned()];
+) -> Result<Vec<Recorded>> {
+    let mut dirs: Vec<Recorded> = vec![Recorded::Known(root.to_string_lossy().into_owned())];
     for m in mappings {
         if let Ok(rest) = root.strip_prefix(m.to.trim_end_matches('/')) {
             let from = Path::new(m.from.trim_end_matches('/')).join(rest);
-            dirs.push(from.to_string_lossy().into_owned());
+            dirs.push(Recorded::Known(from.to_string_lossy().into_owned()));
         }
-    }
-    if let Some(name) = root.file_name().and_then(|n| n.to_str()) {
-        dirs.extend(history.checkouts_named(name)?);
     }
     let mut recorded: Vec<&str> = writes
         .iter()
@@ -229,10 +238,36 @@ fn recorded_checkouts(
         .collect();
     recorded.sort_unstable();
     recorded.dedup();
-    dirs.extend(recorded.into_iter().map(str::to_owned));
+    dirs.extend(recorded.into_iter().map(|d| Recorded::Known(d.to_owned())));
+    if let Some(name) = root.file_name().and_then(|n| n.to_str()) {
+        dirs.extend(
+            history
+                .checkouts_named(name)?
+                .into_iter()
+                .map(Recorded::Named),
+        );
+    }
     let mut seen = std::collections::HashSet::new();
-    dirs.retain(|d| !d.is_empty() && seen.insert(d.clone()));
+    dirs.retain(|d| !d.dir().is_empty() && seen.insert(d.dir().to_owned()));
     Ok(dirs)
+}
+
+/// A recorded form of the file's checkout.
+enum Recorded {
+    /// The local checkout, mapped onto it, or where the file's path was written.
+    Known(String),
+    /// Only named like the local checkout: another project may be named so too
+    /// (`app`, `backend`; two Django projects' settings.py are mostly the same lines),
+    /// so it counts when the local checkout has about half the files it wrote or more.
+    Named(String),
+}
+
+impl Recorded {
+    fn dir(&self) -> &str {
+        match self {
+            Recorded::Known(d) | Recorded::Named(d) => d,
+        }
+    }
 }
 
 /// What a change that did not create the file found: its `originalFile`; in older

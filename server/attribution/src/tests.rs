@@ -970,3 +970,33 @@ fn a_file_like_one_that_is_gone_is_not_taken_for_it() {
     let by = blamed_calls(&history, "/w/app", "lib/helpers.py", &v2);
     assert!(by.iter().all(Option::is_none), "{by:?}");
 }
+
+#[test]
+fn another_project_named_like_the_checkout_is_not_where_the_file_came_from() {
+    // Another project named `app` (two Django projects' settings.py share most of
+    // their lines): its agent wrote util.py and three more files, none of which are
+    // in this checkout, so it is not this project on another machine.
+    let (history, v2) = util_history();
+    let mut calls = history.0.clone();
+    for (n, name) in ["a.py", "b.py", "c.py"].into_iter().enumerate() {
+        let change = write("x = 1\n", true);
+        calls.push(recorded(
+            "/w/app",
+            &format!("src/{name}"),
+            10 + n as i64,
+            change,
+        ));
+    }
+    let calls = Recorded(calls);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = checkout(&tmp, "app");
+    let by = blamed_calls(&calls, &app, "lib/helpers.py", &v2);
+    assert!(by.iter().all(Option::is_none), "{by:?}");
+    // With those files here, it is: the move is followed.
+    for name in ["a.py", "b.py", "c.py"] {
+        std::fs::create_dir_all(tmp.path().join("app/src")).expect("mkdir");
+        std::fs::write(tmp.path().join("app/src").join(name), "x = 1\n").expect("write");
+    }
+    let by = blamed_calls(&calls, &app, "lib/helpers.py", &v2);
+    assert_eq!(by[3], Some("t1".to_owned()), "{by:?}");
+}
