@@ -580,14 +580,18 @@ fn blame_attributes_the_ai_blame_fixture() {
     ]);
     assert_eq!(configured["attributed_lines"], 16, "{configured}");
 
-    // A file a person moved (no record says so) in a checkout named like the recorded
-    // one: blame and `files` follow it to its earlier name.
+    // A file a person moved (no record says so) in a checkout of the project named
+    // like the recorded one: blame and `files` follow it to its earlier name.
     let checkout = tempfile::tempdir().expect("tmp");
     let root = checkout.path().join("ai-blame-test");
     std::fs::create_dir_all(root.join(".git")).expect("mkdir");
     std::fs::create_dir_all(root.join("src")).expect("mkdir");
+    for f in std::fs::read_dir(base.join("simple")).expect("workspace") {
+        let f = f.expect("entry").path();
+        std::fs::copy(&f, root.join(f.file_name().expect("name"))).expect("copy");
+    }
     let moved = root.join("src/greeting.py");
-    std::fs::copy(&file, &moved).expect("copy");
+    std::fs::rename(root.join("example.py"), &moved).expect("move");
     let moved_s = moved.to_str().expect("path");
     let blamed = env.json(&["blame", moved_s, "--json"]);
     assert_eq!(blamed["attributed_lines"], 16, "{blamed}");

@@ -219,10 +219,16 @@ fn a_file_a_person_moved_keeps_the_calls_that_wrote_it() {
             .map(|o| o.map(|o| b.writes[o as usize].tool_use_id.clone()))
             .collect()
     };
+    // The project's files, as the checkout has them, with example.py moved.
     let root = tmp.path().join("ai-blame-test");
+    let workspace = common::fixture("ai-blame/tests/examples/simple");
+    std::fs::create_dir_all(root.join("src")).expect("mkdir");
+    for f in std::fs::read_dir(&workspace).expect("workspace") {
+        let f = f.expect("entry").path();
+        std::fs::copy(&f, root.join(f.file_name().expect("name"))).expect("copy");
+    }
     let moved_to = root.join("src/greeting.py");
-    std::fs::create_dir_all(moved_to.parent().expect("dir")).expect("mkdir");
-    std::fs::write(&moved_to, &content).expect("write");
+    std::fs::rename(root.join("example.py"), &moved_to).expect("move");
 
     let at_home = calls(&root, "example.py");
     assert!(
