@@ -122,15 +122,7 @@ fn moved_from(
     }
     let now = line_counts(content);
     let here = root.to_string_lossy();
-    // The most similar so far: its similarity, history, path here, and when the
-    // file's own history at its new path starts.
-    type Found = (
-        f64,
-        Vec<RecordedWrite>,
-        std::path::PathBuf,
-        Option<DateTime<Utc>>,
-    );
-    let mut best: Option<Found> = None;
+    let mut best: Option<Move> = None;
     let mut tried = 0;
     for checkout in recorded_checkouts(history, root, rel, writes, mappings)? {
         let dir = checkout.dir();
@@ -190,13 +182,24 @@ fn moved_from(
                 .map_or(1.0, |r| similarity(&left, r))
                 .min(similarity(&left, &now));
             if similarity >= MIN_MOVE_SIMILARITY
-                && best.as_ref().is_none_or(|(s, ..)| similarity > *s)
+                && best.as_ref().is_none_or(|b| similarity > b.similarity)
             {
-                best = Some((similarity, earlier, local.to_path_buf(), before));
+                best = Some(Move {
+                    similarity,
+                    earlier,
+                    old: local.to_path_buf(),
+                    before,
+                });
             }
         }
     }
-    let Some((_, earlier, old, before)) = best else {
+    let Some(Move {
+        earlier,
+        old,
+        before,
+        ..
+    }) = best
+    else {
         return Ok(Vec::new());
     };
     // The earlier name's whole history, as blaming it here would find it: its writes
@@ -210,6 +213,17 @@ fn moved_from(
     } else {
         earlier
     })
+}
+
+/// The likeliest earlier name of a moved file found so far.
+struct Move {
+    similarity: f64,
+    /// The recorded writes at that name, in the checkout it was found in.
+    earlier: Vec<RecordedWrite>,
+    /// Where that name is in the local checkout.
+    old: std::path::PathBuf,
+    /// When the file's own history at its new path starts.
+    before: Option<DateTime<Utc>>,
 }
 
 /// The directories the file's checkout may have been recorded as: the local one,

@@ -83,7 +83,7 @@ fn render_message(out: &mut String, m: &Message, tool_names: &mut HashMap<String
             let _ = writeln!(out, "## Prompt{}\n", when(m));
             match m.prompt_command() {
                 Some(typed) => {
-                    let _ = writeln!(out, "`{}`\n", typed.replace('`', "'"));
+                    let _ = writeln!(out, "{}\n", inline_code(&typed));
                 }
                 None => {
                     let _ = writeln!(out, "{}\n", m.text().trim());
@@ -246,10 +246,15 @@ fn diff_block(out: &mut String, old: &str, new: &str) {
 /// in a block; `None` for any other text, `Some("")` for an empty output.
 fn command_echo(text: &str) -> Option<String> {
     Some(match CommandEcho::of(text)? {
-        CommandEcho::Typed(typed) => format!("> `{}`", typed.replace('`', "'")),
+        CommandEcho::Typed(typed) => format!("> {}", inline_code(&typed)),
         CommandEcho::Output(o) if o.is_empty() => String::new(),
         CommandEcho::Output(o) => fenced("", &first_lines(&o, OUTPUT_LINES)),
     })
+}
+
+/// A slash command as typed, as inline code (a backtick in it would end the span).
+fn inline_code(typed: &str) -> String {
+    format!("`{}`", typed.replace('`', "'"))
 }
 
 /// `body` as a fenced block whose fence is longer than any run of backticks in it
