@@ -39,7 +39,24 @@ const MAX_STEM_CUT: usize = 3;
 
 /// Translates a user query into a safe FTS5 expression for the store's index.
 pub fn to_fts_query(input: &str) -> Result<String> {
-    translate(input, true, false)
+    translate(input, true, false).map(|t| t.query)
+}
+
+/// A query translated, with the parts ranking needs to know (`rank`).
+#[derive(Debug, Clone)]
+pub struct Translation {
+    /// The FTS5 expression.
+    pub query: String,
+    /// The phrases of the terms that are not excluded, in the order they have in
+    /// `query`, where the excluded ones come last (FTS5 numbers phrases so).
+    pub phrases: Vec<String>,
+    /// Whether a document must hold more than one term (they are ANDed).
+    pub all_of: bool,
+}
+
+/// `to_fts_query`, or `to_fts_query_as_typed` when `typing`, with the query's terms.
+pub fn to_fts_translation(input: &str, typing: bool) -> Result<Translation> {
+    translate(input, true, typing)
 }
 
 /// The translation of a query still being typed (a search box that searches on
@@ -47,7 +64,7 @@ pub fn to_fts_query(input: &str) -> Result<String> {
 /// once it has `MIN_PREFIX` letters, so `pagin` already finds "pagination".
 /// Quoted and excluded words stay as typed.
 pub fn to_fts_query_as_typed(input: &str) -> Result<String> {
-    translate(input, true, true)
+    translate(input, true, true).map(|t| t.query)
 }
 
 /// The translation without identifier or stem alternatives: each term is one
@@ -55,17 +72,23 @@ pub fn to_fts_query_as_typed(input: &str) -> Result<String> {
 /// store's index.
 #[doc(hidden)]
 pub fn to_plain_fts_query(input: &str) -> Result<String> {
+    to_plain_fts_translation(input).map(|t| t.query)
+}
+
+/// `to_plain_fts_query` with the query's terms.
+#[doc(hidden)]
+pub fn to_plain_fts_translation(input: &str) -> Result<Translation> {
     translate(input, false, false)
 }
 
-fn translate(input: &str, expand: bool, typing: bool) -> Result<String> {
+fn translate(input: &str, expand: bool, typing: bool) -> Result<Translation> {
     #[derive(PartialEq)]
     enum Op {
         And,
         Or,
         Not,
     }
-    let mut terms: Vec<(Op, String)> = Vec::new();
+    let mut terms: Vec<(Op, Vec<String>)> = Vec::new();
     let mut pending = Op::And;
     let mut chars = input.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -127,17 +150,17 @@ fn translate(input: &str, expand: bool, typing: bool) -> Result<String> {
                 "too many terms: at most {MAX_TERMS} words or phrases per query"
             )));
         }
-        let phrase = if expand {
+        let phrases = if expand {
             term(&body, prefix)
         } else {
-            quote(&body, prefix)
+            vec![quote(&body, prefix)]
         };
         let op = if negate {
             Op::Not
         } else {
             std::mem::replace(&mut pending, Op::And)
         };
-        terms.push((op, phrase));
+        terms.push((op, phrases));
     }
     let positives = terms.iter().filter(|(op, _)| *op != Op::Not).count();
     if positives == 0 {
@@ -149,18 +172,28 @@ fn translate(input: &str, expand: bool, typing: bool) -> Result<String> {
     }
     let mut out = String::new();
     let mut nots = Vec::new();
-    for (op, phrase) in terms {
+    let mut positive = Vec::new();
+    let mut all_of = false;
+    for (op, phrases) in terms {
+        let expr = if phrases.len() == 1 {
+            phrases[0].clone()
+        } else {
+            format!("({})", phrases.join(" OR "))
+        };
         match op {
-            Op::Not => nots.push(phrase),
+            Op::Not => nots.push(expr),
             Op::Or if !out.is_empty() => {
                 out.push_str(" OR ");
-                out.push_str(&phrase);
+                out.push_str(&expr);
+                positive.push(phrases);
             }
             _ => {
                 if !out.is_empty() {
                     out.push_str(" AND ");
+                    all_of = true;
                 }
-                out.push_str(&phrase);
+                out.push_str(&expr);
+                positive.push(phrases);
             }
         }
     }
@@ -171,7 +204,11 @@ fn translate(input: &str, expand: bool, typing: bool) -> Result<String> {
             out.push_str(&n);
         }
     }
-    Ok(out)
+    Ok(Translation {
+        query: out,
+        phrases: positive.into_iter().flatten().collect(),
+        all_of,
+    })
 }
 
 /// How many letters and digits `s` has.
@@ -188,12 +225,12 @@ fn quote(body: &str, prefix: bool) -> String {
     phrase
 }
 
-/// A term with its alternatives, ORed: as typed; with its camelCase identifiers
-/// split into words (matching `refresh_token`, `refresh token`, and the `idents`
+/// A term's phrases, its alternatives (ORed in the query): as typed; with its
+/// camelCase identifiers split into words (matching `refresh_token`, `refresh token`, and the `idents`
 /// column of documents that wrote `RefreshToken`); and, for a prefix, the prefix cut
 /// back by a few letters as whole words, because the index holds stems and the
 /// stem of "configuration" (`configur`) is shorter than `configura*`.
-fn term(body: &str, prefix: bool) -> String {
+fn term(body: &str, prefix: bool) -> Vec<String> {
     let mut alts = vec![quote(body, prefix)];
     let split = split_identifiers(body);
     if let Some(split) = &split {
@@ -212,11 +249,7 @@ fn term(body: &str, prefix: bool) -> String {
             }
         }
     }
-    if alts.len() == 1 {
-        alts.swap_remove(0)
-    } else {
-        format!("({})", alts.join(" OR "))
-    }
+    alts
 }
 
 /// Byte range of the last run of letters and digits.

@@ -17,6 +17,7 @@ pub mod keys;
 mod packed;
 pub mod pricing;
 mod private;
+pub mod rank;
 mod schema;
 mod search;
 mod sql;
@@ -176,6 +177,7 @@ impl Store {
         // of 16 holds, and preparing one again costs more than running it.
         conn.set_prepared_statement_cache_capacity(128);
         packed::register(&conn)?;
+        rank::register(&conn)?;
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn,

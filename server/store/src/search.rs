@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use observatory_protocol::search::{SearchHit, SearchPage};
-use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension};
+use rusqlite::{params, types::Value as SqlValue, OptionalExtension};
 use rustc_hash::FxHashMap;
 
 use crate::catalog::one_line;
-use crate::fts::{to_fts_query, to_fts_query_as_typed};
+use crate::fts;
+use crate::rank;
 use crate::sql::{from_ms, like_escape, path_condition, project_condition, TITLE_SQL};
 use crate::{Catalog, Error, Result, Store};
 
@@ -121,11 +122,8 @@ fn check_choice(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
 }
 
 pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
-    let fts = if q.typing {
-        to_fts_query_as_typed(&q.text)?
-    } else {
-        to_fts_query(&q.text)?
-    };
+    let translation = fts::to_fts_translation(&q.text, q.typing)?;
+    let fts = translation.query.clone();
     if q.limit == 0 || q.limit > 1000 {
         return Err(Error::BadQuery(format!(
             "limit must be between 1 and 1000, not {}",
@@ -183,7 +181,9 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
     // BM25 has to score every match before it can sort, which for a word found in
     // most tool outputs of a large store costs tens of milliseconds. So one pass walks
     // the doclist from its newest end and scores at most `window` matches; queries with
-    // fewer matches are ranked over all of them. Only the page gets snippets.
+    // fewer matches are ranked over all of them. Only the page gets snippets. The
+    // scores are `rank::scores`: FTS5's `bm25()` would walk every phrase's doclist
+    // a second time for its document counts.
     let window = RANK_WINDOW.max(q.offset + q.limit + 1);
     // Without filters the doclist alone answers; joining docs for nothing costs more
     // than the walk itself.
@@ -193,20 +193,19 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
         ""
     };
     let sql = format!(
-        "SELECT docs_fts.rowid, bm25(docs_fts) FROM docs_fts {join} WHERE {}
+        "SELECT docs_fts.rowid, {hits}(docs_fts) FROM docs_fts {join} WHERE {}
          ORDER BY docs_fts.rowid DESC LIMIT ?",
-        conds.join(" AND ")
+        conds.join(" AND "),
+        hits = rank::HITS,
     );
     args.push(SqlValue::Integer(window as i64));
-    let mut candidates: Vec<(i64, f64)> = store
-        .conn
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(fts_error)?;
-    let truncated = candidates.len() == window;
-    // bm25() is lower for better matches; ties go to the newer document.
-    candidates.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+    let matches = rank::matches(&store.conn, &sql, args).map_err(fts_errors)?;
+    let truncated = matches.len() == window;
+    let documents = rank::query_document_counts(&store.conn, &translation, &matches, window)
+        .map_err(fts_errors)?;
+    let mut candidates = rank::scores(&matches, &documents);
+    // Best first; ties go to the newer document.
+    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
     let next_offset = (candidates.len() > q.offset + q.limit).then(|| q.offset + q.limit);
 
     let page: Vec<(i64, f64)> = candidates
@@ -240,7 +239,7 @@ pub(crate) fn run(store: &Store, q: &SearchQuery) -> Result<SearchResults> {
                         at: from_ms(r.get(8)?),
                         snippet: snippet.replace(['\n', '\r', '\t'], " "),
                     },
-                    score: -score,
+                    score,
                 })
             })
             .map_err(fts_error)?;
@@ -429,6 +428,14 @@ fn fts_error(e: rusqlite::Error) -> Error {
             Error::BadQuery(msg)
         }
         other => Error::Sql(other),
+    }
+}
+
+/// `fts_error` for an error the store wraps.
+fn fts_errors(e: Error) -> Error {
+    match e {
+        Error::Sql(e) => fts_error(e),
+        other => other,
     }
 }
 

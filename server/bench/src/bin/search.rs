@@ -30,7 +30,10 @@ mod common;
 use anyhow::{Context, Result};
 use clap::Parser;
 use common::{ms, percentile};
-use observatory_store::fts::{identifier_words, to_fts_query, to_plain_fts_query};
+use observatory_store::fts::{
+    identifier_words, to_fts_translation, to_plain_fts_translation, Translation,
+};
+use observatory_store::rank;
 use rusqlite::{params, Connection};
 
 #[derive(Parser)]
@@ -260,17 +263,18 @@ fn expected(e: &Expect, words: &[String], runs: &[String]) -> bool {
     }
 }
 
-fn translate(v: &Variant, q: &str) -> Result<String> {
-    let fts = if v.idents {
-        to_fts_query(q)?
+fn translate(v: &Variant, q: &str) -> Result<Translation> {
+    let mut t = if v.idents {
+        to_fts_translation(q, false)?
     } else {
-        to_plain_fts_query(q)?
+        to_plain_fts_translation(q)?
     };
-    Ok(if v.trigram {
-        fts.replace("\"*", "\"")
-    } else {
-        fts
-    })
+    if v.trigram {
+        for s in std::iter::once(&mut t.query).chain(&mut t.phrases) {
+            *s = s.replace("\"*", "\"");
+        }
+    }
+    Ok(t)
 }
 
 /// A database with `docs` and, unless `variant` is None, its full-text index, as
@@ -331,18 +335,14 @@ fn build(path: &Path, docs: &[(i64, String)], variant: Option<&Variant>) -> Resu
 }
 
 /// The search as `search.rs` runs it without filters: the newest 2,000 matches
-/// ranked, snippets of the top 20 in one pass over the rowid range they span
+/// ranked (`rank`), snippets of the top 20 in one pass over the rowid range they span
 /// (`search.rs` splits that pass where many other matches lie between two of them;
 /// comparing tokenizers does not need that). Returns how many matched (up to the
 /// window).
-fn search(conn: &Connection, fts: &str) -> Result<usize> {
-    let mut cands: Vec<(i64, f64)> = conn
-        .prepare_cached(
-            "SELECT rowid, bm25(docs_fts) FROM docs_fts WHERE docs_fts MATCH ?1 ORDER BY rowid DESC LIMIT 2000",
-        )?
-        .query_map([fts], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    cands.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+fn search(conn: &Connection, t: &Translation) -> Result<usize> {
+    let fts = &t.query;
+    let mut cands = ranked(conn, t)?;
+    cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
     let page: Vec<i64> = cands.iter().take(20).map(|&(id, _)| id).collect();
     let (Some(&low), Some(&high)) = (page.iter().min(), page.iter().max()) else {
         return Ok(0);
@@ -358,6 +358,20 @@ fn search(conn: &Connection, fts: &str) -> Result<usize> {
         .collect::<rusqlite::Result<_>>()?;
     std::hint::black_box(snippets);
     Ok(cands.len())
+}
+
+/// The newest `WINDOW` matches with their `rank` scores, unsorted.
+fn ranked(conn: &Connection, t: &Translation) -> Result<Vec<(i64, f64)>> {
+    let found = rank::matches(
+        conn,
+        &format!(
+            "SELECT rowid, obs_hits(docs_fts) FROM docs_fts WHERE docs_fts MATCH ?1
+             ORDER BY rowid DESC LIMIT {WINDOW}"
+        ),
+        vec![t.query.clone().into()],
+    )?;
+    let documents = rank::query_document_counts(conn, t, &found, WINDOW)?;
+    Ok(rank::scores(&found, &documents))
 }
 
 /// Every document id a query matches (no window).
@@ -454,7 +468,7 @@ fn main() -> Result<()> {
                 .filter(|(_, (w, r))| expected(e, w, r))
                 .map(|(d, _)| d.0)
                 .collect();
-            let got: std::collections::HashSet<i64> = matches(&conn, &translate(v, q)?)
+            let got: std::collections::HashSet<i64> = matches(&conn, &translate(v, q)?.query)
                 .with_context(|| format!("{} {q}", v.name))?
                 .into_iter()
                 .collect();
@@ -517,6 +531,7 @@ fn main() -> Result<()> {
         let size = file_size(&db).saturating_sub(bare_size);
         let conn = Connection::open(&db)?;
         conn.pragma_update(None, "cache_size", -65536)?;
+        rank::register(&conn)?;
         let mut lat = Vec::new();
         let mut lat20 = Vec::new();
         let mut slowest = Vec::new();
@@ -596,6 +611,15 @@ fn main() -> Result<()> {
         store_rows.push((what, lat));
     }
     drop(store);
+    let agreement = rank_agreement(&source, &all)?;
+    if args.verbose {
+        for (q, share) in &agreement {
+            eprintln!(
+                "top 20 in common with bm25(): {q:<20} {:.0}%",
+                100.0 * share
+            );
+        }
+    }
 
     println!(
         "\nRecall set: {} documents ({} from the fixtures' transcripts, {} synthetic), {} queries\n",
@@ -659,5 +683,51 @@ fn main() -> Result<()> {
             ms(percentile(lat, 0.99))
         );
     }
+    println!(
+        "\nThe top 20 that `rank` puts first, against those FTS5's bm25() puts first, \
+         on the same newest {WINDOW} matches of each of the {} queries of the 30 that match:\n",
+        agreement.len()
+    );
+    println!("| in common, mean | in common, least | query |\n|---:|---:|---|");
+    let mean = agreement.iter().map(|a| a.1).sum::<f64>() / agreement.len().max(1) as f64;
+    if let Some((q, least)) = agreement.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
+        println!("| {:.1}% | {:.1}% | {q} |", 100.0 * mean, 100.0 * least);
+    }
     Ok(())
+}
+
+/// The matches `search` ranks.
+const WINDOW: usize = 2000;
+
+/// For each query that matches, the share of the top 20 that `rank::scores` and
+/// FTS5's `bm25()` agree on, over the same newest matches: `rank` differs from
+/// `bm25()` only in where it counts each phrase's documents.
+fn rank_agreement<'q>(db: &Path, queries: &[&'q str]) -> Result<Vec<(&'q str, f64)>> {
+    let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    rank::register(&conn)?;
+    let mut out = Vec::new();
+    for q in queries {
+        let t = to_fts_translation(q, false)?;
+        let mut theirs: Vec<(i64, f64)> = conn
+            .prepare_cached(&format!(
+                "SELECT rowid, -bm25(docs_fts) FROM docs_fts WHERE docs_fts MATCH ?1
+                 ORDER BY rowid DESC LIMIT {WINDOW}"
+            ))?
+            .query_map([&t.query], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if theirs.is_empty() {
+            continue;
+        }
+        let mut ours = ranked(&conn, &t)?;
+        for list in [&mut theirs, &mut ours] {
+            list.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+            list.truncate(20);
+        }
+        let common = ours
+            .iter()
+            .filter(|o| theirs.iter().any(|t| t.0 == o.0))
+            .count();
+        out.push((*q, common as f64 / theirs.len() as f64));
+    }
+    Ok(out)
 }
