@@ -428,19 +428,25 @@ mod tests {
         assert_eq!(found[1].1.length, 4);
     }
 
+    /// FTS5's own `bm25()` of each match (negated: higher is better), by rowid.
+    fn bm25_of(conn: &Connection, query: &str) -> Vec<(i64, f64)> {
+        conn.prepare(
+            "SELECT rowid, -bm25(docs_fts) FROM docs_fts WHERE docs_fts MATCH ?1 ORDER BY rowid",
+        )
+        .expect("prepare")
+        .query_map([query], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows")
+    }
+
     #[test]
     fn scores_over_every_match_order_as_fts5s_bm25() {
         let conn = store();
         for query in ["\"refresh\"", "\"refresh\" OR \"nothing\"", "\"token\""] {
             let found = hits_of(&conn, query);
             let ours = scores(&found, &document_counts(&found, true));
-            let theirs: Vec<(i64, f64)> = conn
-                .prepare("SELECT rowid, -bm25(docs_fts) FROM docs_fts WHERE docs_fts MATCH ?1 ORDER BY rowid")
-                .expect("prepare")
-                .query_map([query], |r| Ok((r.get(0)?, r.get(1)?)))
-                .expect("query")
-                .collect::<rusqlite::Result<_>>()
-                .expect("rows");
+            let theirs = bm25_of(&conn, query);
             assert_eq!(ours.len(), theirs.len(), "{query}");
             for ((a, x), (b, y)) in ours.iter().zip(&theirs) {
                 assert_eq!(a, b);
@@ -467,13 +473,7 @@ mod tests {
         let documents = query_document_counts(&conn, &t, &found, 100).expect("counts");
         assert_eq!(documents, [3.0, 4.0]);
         let ours = scores(&found, &documents);
-        let theirs: Vec<(i64, f64)> = conn
-            .prepare("SELECT rowid, -bm25(docs_fts) FROM docs_fts WHERE docs_fts MATCH ?1 ORDER BY rowid")
-            .expect("prepare")
-            .query_map([query], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<rusqlite::Result<_>>()
-            .expect("rows");
+        let theirs = bm25_of(&conn, query);
         for ((a, x), (b, y)) in ours.iter().zip(&theirs) {
             assert_eq!(a, b);
             assert!((x - y).abs() < 1e-9, "row {a}: {x} against bm25 {y}");
